@@ -1,4 +1,4 @@
-"""Ship the top-level codegen_templates/, firmware/ and boards/ inside the wheel as toolchain/data/*."""
+"""Ship the top-level codegen_templates/, firmware/ and boards/ inside the wheel as toolchain/_bundled/*."""
 
 import shutil
 from pathlib import Path
@@ -14,7 +14,7 @@ class BuildPyWithResources(build_py):
         super().run()
         root = Path(__file__).parent
         for name in RESOURCE_DIRS:
-            target = Path(self.build_lib) / "toolchain" / "data" / name
+            target = Path(self.build_lib) / "toolchain" / "_bundled" / name
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(root / name, target, ignore=shutil.ignore_patterns("__pycache__", "*.o", "*.elf"))

@@ -1,5 +1,5 @@
 """Where the templates, firmware sources and board files live: inside the installed package
-(toolchain/data/, copied there by setup.py) or, in a source checkout, at the top of the repository."""
+(toolchain/_bundled/, copied there by setup.py) or, in a source checkout, at the top of the repository."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 def resource_dir(name: str) -> Path:
     """`name` is one of codegen_templates, firmware, boards."""
-    for candidate in (_PACKAGE_DIR / "data" / name, _PACKAGE_DIR.parent / name):
+    for candidate in (_PACKAGE_DIR / "_bundled" / name, _PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"munify resource directory '{name}' not found; reinstall munify")
