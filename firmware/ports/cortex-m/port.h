@@ -1,0 +1,25 @@
+/* Cortex-M system registers shared by the port's files. */
+#ifndef MUNIFY_PORT_H
+#define MUNIFY_PORT_H
+
+#include <stdint.h>
+
+#define STACK_PAINT 0xA5C3A5C3u
+
+#define SCS_REG(address) (*(volatile uint32_t *)(address))
+#define SYST_CSR SCS_REG(0xE000E010u)
+#define SYST_RVR SCS_REG(0xE000E014u)
+#define SYST_CVR SCS_REG(0xE000E018u)
+#define SCB_ICSR SCS_REG(0xE000ED04u)
+#define DEMCR SCS_REG(0xE000EDFCu)
+#define DWT_CTRL SCS_REG(0xE0001000u)
+#define DWT_CYCCNT SCS_REG(0xE0001004u)
+
+#define SYST_CSR_ENABLE 0x1u
+#define SYST_CSR_TICKINT 0x2u
+#define SYST_CSR_CLKSOURCE_CPU 0x4u
+#define SCB_ICSR_PENDSTSET (1u << 26)
+#define DEMCR_TRCENA (1u << 24)
+#define DWT_CTRL_CYCCNTENA 0x1u
+
+#endif
