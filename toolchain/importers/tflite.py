@@ -298,7 +298,7 @@ class _GraphBuilder:
                 t = self.model.tensors[i] if i >= 0 else None
                 if t is not None and t.type in _FLOAT_TYPES:
                     kind = "hybrid (float activations, int8 weights)" if _has_int8_weights(self.model) else "float"
-                    raise self.fail(f"tensor '{t.name}' (input/output of op {op.index}, {op.type}) is "
+                    raise self.fail(f"tensor {_label(t)} (input/output of op {op.index}, {op.type}) is "
                                     f"{_TYPE_NAMES.get(t.type, t.type)}: this is a {kind} model; munify imports "
                                     f"only fully int8-quantized models: {_CONVERT_HINT}")
 
@@ -343,6 +343,10 @@ class _GraphBuilder:
         else:
             _check_role(self, op, self.tensors[name], role)
         return name
+
+
+def _label(t: _TflTensor) -> str:
+    return f"'{t.name}'" if t.name else f"#{t.index} (unnamed)"
 
 
 def _has_int8_weights(model: _TflModel) -> bool:
