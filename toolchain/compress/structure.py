@@ -43,10 +43,8 @@ def is_weighted(module: nn.Module) -> bool:
     return isinstance(module, (nn.Conv2d, nn.Linear))
 
 
-def torch_weight_matrix(module: nn.Module) -> torch.Tensor:
-    """[out, reduction] view of the module's weight in deployment order (differentiable)."""
-    weight = module.weight
-    op_type = op_type_of(module)
+def weight_to_matrix(op_type: str, weight: torch.Tensor) -> torch.Tensor:
+    """[out, reduction] view of a torch weight tensor in deployment order (differentiable)."""
     if op_type == "FULLY_CONNECTED":
         return weight
     if op_type == "DEPTHWISE_CONV_2D":
@@ -54,18 +52,23 @@ def torch_weight_matrix(module: nn.Module) -> torch.Tensor:
     return weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
 
 
-def matrix_to_torch_weight(module: nn.Module, matrix: torch.Tensor) -> torch.Tensor:
-    """Inverse of `torch_weight_matrix`: a tensor shaped like `module.weight`."""
-    shape = module.weight.shape
-    if op_type_of(module) == "CONV_2D":
+def matrix_to_weight(op_type: str, matrix: torch.Tensor, shape) -> torch.Tensor:
+    """Inverse of `weight_to_matrix`: a tensor of the torch weight `shape`."""
+    if op_type == "CONV_2D":
         o, i, kh, kw = shape
         return matrix.reshape(o, kh, kw, i).permute(0, 3, 1, 2)
     return matrix.reshape(shape)
 
 
+def torch_weight_matrix(module: nn.Module) -> torch.Tensor:
+    """[out, reduction] view of the module's weight in deployment order (differentiable)."""
+    return weight_to_matrix(op_type_of(module), module.weight)
+
+
 @torch.no_grad()
 def set_torch_weight_from_matrix(module: nn.Module, matrix: torch.Tensor) -> None:
-    module.weight.copy_(matrix_to_torch_weight(module, matrix.to(module.weight.dtype)))
+    weight = matrix_to_weight(op_type_of(module), matrix.to(module.weight.dtype), module.weight.shape)
+    module.weight.copy_(weight)
 
 
 @dataclass

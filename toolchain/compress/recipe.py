@@ -1,0 +1,305 @@
+"""Compression recipes: a TOML file naming the model, the data, the block shape, the ratios and the schedules.
+
+Every field is checked on load; a mistake is a one-line RecipeError naming the key and the fix. Checks that
+need the model (layer names, supported layers, block shapes that do not divide a layer) live in `plan_layers`.
+
+    seed = 0
+    model = "mnist_cnn"            # built-in name or "module:function" returning an nn.Module
+    data = "mnist"                 # built-in name or "module:function(batch_size, seed) -> (train, test)"
+    batch_size = 64
+    max_batches = 0                # batches per epoch, 0 = the whole training set
+    [train]    epochs, lr, momentum              dense pre-training (munify compress caches it)
+    [blocks]   shape = [bo, bi], edge = "dense" | "skip" | "error"
+    [ratios]   unify, prune, scope = "layer" | "global", exclude_first, exclude_last
+    [ratios.layers."<module name>"]  unify, prune, shape   per-layer overrides
+    [admm]     iterations, epochs, rho0, rho_factor, rho_max, lr, momentum
+    [retrain]  epochs, lr, momentum
+    [quantize] mode = "ptq" | "qat", qat_epochs, calib_batches
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import MunifyError
+
+SUPPORTED_BO = (1, 2, 4)
+SUPPORTED_BI = (2, 4, 8, 16)
+EDGE_POLICIES = ("dense", "skip", "error")
+SCOPES = ("layer", "global")
+QUANT_MODES = ("ptq", "qat")
+
+
+class RecipeError(MunifyError):
+    """A recipe that cannot be used as written."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 8
+    lr: float = 0.05
+    momentum: float = 0.9
+
+
+@dataclass(frozen=True)
+class BlocksConfig:
+    shape: tuple[int, int] = (1, 8)
+    edge: str = "dense"
+
+
+@dataclass(frozen=True)
+class LayerOverride:
+    unify: float | None = None
+    prune: float | None = None
+    shape: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class RatiosConfig:
+    unify: float = 0.0
+    prune: float = 0.0
+    scope: str = "layer"
+    exclude_first: bool = True
+    exclude_last: bool = False
+    layers: dict[str, LayerOverride] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdmmConfig:
+    iterations: int = 6
+    epochs: int = 1
+    rho0: float = 0.3
+    rho_factor: float = 1.5
+    rho_max: float = 10.0
+    lr: float = 0.01
+    momentum: float = 0.9
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    epochs: int = 3
+    lr: float = 0.01
+    momentum: float = 0.9
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    mode: str = "ptq"
+    qat_epochs: int = 0
+    calib_batches: int = 16
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: str = "mnist_cnn"
+    data: str = "mnist"
+    seed: int = 0
+    batch_size: int = 64
+    max_batches: int = 0
+    train: TrainConfig = TrainConfig()
+    blocks: BlocksConfig = BlocksConfig()
+    ratios: RatiosConfig = RatiosConfig()
+    admm: AdmmConfig = AdmmConfig()
+    retrain: RetrainConfig = RetrainConfig()
+    quantize: QuantizeConfig = QuantizeConfig()
+    source: str = "<recipe>"
+
+    def replace(self, **changes) -> "Recipe":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("source")
+        return d
+
+
+SECTIONS = {"train": TrainConfig, "blocks": BlocksConfig, "ratios": RatiosConfig, "admm": AdmmConfig,
+            "retrain": RetrainConfig, "quantize": QuantizeConfig}
+TOP_LEVEL = ("model", "data", "seed", "batch_size", "max_batches")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe {path} does not exist; pass the path of a TOML recipe (see examples/)")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"recipe {path} is not valid TOML ({exc}); fix the syntax") from None
+    return parse_recipe(doc, str(path))
+
+
+def as_recipe(recipe: "Recipe | dict | str | Path") -> Recipe:
+    if isinstance(recipe, Recipe):
+        return recipe
+    if isinstance(recipe, dict):
+        return parse_recipe(recipe)
+    return load_recipe(recipe)
+
+
+def parse_recipe(doc: dict, source: str = "<recipe>") -> Recipe:
+    where = f"recipe {source}"
+    _reject_unknown(doc, set(TOP_LEVEL) | set(SECTIONS), "", where)
+    values: dict[str, Any] = {"source": source}
+    for key in ("model", "data"):
+        if key in doc:
+            values[key] = _entry_name(doc[key], key, where)
+    for key in ("seed", "batch_size", "max_batches"):
+        if key in doc:
+            values[key] = _int(doc[key], key, where, minimum=1 if key == "batch_size" else 0)
+    for name, cls in SECTIONS.items():
+        table = doc.get(name, {})
+        if not isinstance(table, dict):
+            raise RecipeError(f"{where}: '{name}' must be a table ([{name}])")
+        values[name] = _SECTION_PARSERS[name](table, name, where)
+    return Recipe(**values)
+
+
+def _reject_unknown(table: dict, known: set[str], prefix: str, where: str) -> None:
+    for key in table:
+        if key not in known:
+            raise RecipeError(f"{where}: unknown key '{prefix}{key}' (known: {', '.join(sorted(known))}); "
+                              "fix or remove it")
+
+
+def _entry_name(value, key: str, where: str) -> str:
+    if not isinstance(value, str) or not value or value.count(":") > 1:
+        raise RecipeError(f"{where}: '{key}' must be a built-in name or 'module:function', got {value!r}")
+    return value
+
+
+def _int(value, key: str, where: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise RecipeError(f"{where}: '{key}' must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _float(value, key: str, where: str, low: float = 0.0, high: float = float("inf"), open_low=False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not (low < value if open_low else low <= value) or value > high:
+        bound = f"in ({low}, {high}]" if open_low else f"in [{low}, {high}]"
+        raise RecipeError(f"{where}: '{key}' must be a number {bound}, got {value!r}")
+    return float(value)
+
+
+def _bool(value, key: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise RecipeError(f"{where}: '{key}' must be true or false, got {value!r}")
+    return value
+
+
+def _choice(value, key: str, where: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise RecipeError(f"{where}: '{key}' must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _shape(value, key: str, where: str) -> tuple[int, int]:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+        raise RecipeError(f"{where}: '{key}' must be [bo, bi], e.g. [1, 8], got {value!r}")
+    bo, bi = value
+    if bo not in SUPPORTED_BO or bi not in SUPPORTED_BI:
+        raise RecipeError(f"{where}: block shape {bo}x{bi} is not supported; use bo in {SUPPORTED_BO} and "
+                          f"bi in {SUPPORTED_BI}")
+    return bo, bi
+
+
+def _ratio_pair(table: dict, prefix: str, where: str, defaults: tuple[float | None, float | None]):
+    unify = _float(table["unify"], f"{prefix}unify", where, 0.0, 1.0) if "unify" in table else defaults[0]
+    prune = _float(table["prune"], f"{prefix}prune", where, 0.0, 1.0) if "prune" in table else defaults[1]
+    if unify is not None and prune is not None and unify + prune > 1.0 + 1e-12:
+        raise RecipeError(f"{where}: {prefix}unify + {prefix}prune = {unify + prune:g} > 1; "
+                          "together they may cover at most all blocks")
+    return unify, prune
+
+
+def _section(cls, table: dict, name: str, where: str, convert: dict) -> Any:
+    _reject_unknown(table, {f.name for f in dataclasses.fields(cls)}, f"{name}.", where)
+    return cls(**{key: convert[key](value, f"{name}.{key}", where) for key, value in table.items()})
+
+
+def _parse_train(table, name, where):
+    return _section(TrainConfig, table, name, where, {
+        "epochs": _int, "lr": lambda v, k, w: _float(v, k, w, 0.0, 10.0, open_low=True),
+        "momentum": lambda v, k, w: _float(v, k, w, 0.0, 0.999)})
+
+
+def _parse_blocks(table, name, where):
+    return _section(BlocksConfig, table, name, where, {
+        "shape": _shape, "edge": lambda v, k, w: _choice(v, k, w, EDGE_POLICIES)})
+
+
+def _parse_ratios(table, name, where):
+    _reject_unknown(table, {f.name for f in dataclasses.fields(RatiosConfig)}, f"{name}.", where)
+    unify, prune = _ratio_pair(table, f"{name}.", where, (0.0, 0.0))
+    layers_table = table.get("layers", {})
+    if not isinstance(layers_table, dict):
+        raise RecipeError(f"{where}: '{name}.layers' must be a table of per-layer overrides")
+    layers = {}
+    for layer, override in layers_table.items():
+        prefix = f"{name}.layers.{layer}."
+        if not isinstance(override, dict):
+            raise RecipeError(f"{where}: '{prefix[:-1]}' must be a table like {{ unify = 0.5, prune = 0.2 }}")
+        _reject_unknown(override, {"unify", "prune", "shape"}, prefix, where)
+        o_unify, o_prune = _ratio_pair(override, prefix, where, (None, None))
+        if (o_unify if o_unify is not None else unify) + (o_prune if o_prune is not None else prune) > 1 + 1e-12:
+            raise RecipeError(f"{where}: unify + prune of layer '{layer}' exceed 1; lower one of them")
+        shape = _shape(override["shape"], f"{prefix}shape", where) if "shape" in override else None
+        layers[layer] = LayerOverride(o_unify, o_prune, shape)
+    flags = {k: _bool(table[k], f"{name}.{k}", where) for k in ("exclude_first", "exclude_last") if k in table}
+    scope = _choice(table.get("scope", "layer"), f"{name}.scope", where, SCOPES)
+    return RatiosConfig(unify, prune, scope, layers=layers, **flags)
+
+
+def _parse_admm(table, name, where):
+    positive = lambda v, k, w: _float(v, k, w, 0.0, 1e6, open_low=True)  # noqa: E731
+    return _section(AdmmConfig, table, name, where, {
+        "iterations": _int, "epochs": lambda v, k, w: _int(v, k, w, 1), "rho0": positive,
+        "rho_factor": lambda v, k, w: _float(v, k, w, 1.0, 100.0), "rho_max": positive,
+        "lr": lambda v, k, w: _float(v, k, w, 0.0, 10.0, open_low=True),
+        "momentum": lambda v, k, w: _float(v, k, w, 0.0, 0.999)})
+
+
+def _parse_retrain(table, name, where):
+    return _section(RetrainConfig, table, name, where, {
+        "epochs": _int, "lr": lambda v, k, w: _float(v, k, w, 0.0, 10.0, open_low=True),
+        "momentum": lambda v, k, w: _float(v, k, w, 0.0, 0.999)})
+
+
+def _parse_quantize(table, name, where):
+    return _section(QuantizeConfig, table, name, where, {
+        "mode": lambda v, k, w: _choice(v, k, w, QUANT_MODES), "qat_epochs": _int,
+        "calib_batches": lambda v, k, w: _int(v, k, w, 1)})
+
+
+_SECTION_PARSERS = {"train": _parse_train, "blocks": _parse_blocks, "ratios": _parse_ratios,
+                    "admm": _parse_admm, "retrain": _parse_retrain, "quantize": _parse_quantize}
+
+
+def resolve_entry_point(spec: str, what: str, search_dir: Path | None = None):
+    """The function named by 'module:function'; the recipe's directory is searched before sys.path."""
+    module_name, _, function_name = spec.partition(":")
+    if not module_name or not function_name:
+        raise RecipeError(f"{what} '{spec}' must be 'module:function'")
+    added = search_dir is not None and str(search_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(search_dir))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise RecipeError(f"{what} '{spec}': module '{exc.name}' not found; put it beside the recipe or on "
+                          "PYTHONPATH") from None
+    finally:
+        if added:
+            sys.path.remove(str(search_dir))
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise RecipeError(f"{what} '{spec}': module '{module_name}' has no function '{function_name}'; "
+                          "fix the name after ':'")
+    return function
