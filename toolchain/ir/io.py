@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,7 @@ def load(path: str | Path) -> Graph:
             return _parse(zf, path)
     except zipfile.BadZipFile as exc:
         raise IRError(f"{path}: not a munify IR file (bad zip: {exc}); re-create it with 'munify import'") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise IRError(f"{path}: malformed IR file ({type(exc).__name__}: {exc}); re-create it") from None
 
 
@@ -87,7 +88,7 @@ def _parse(zf: zipfile.ZipFile, path: Path) -> Graph:
         doc = json.loads(zf.read("graph.json"))
     except KeyError:
         raise IRError(f"{path}: graph.json is missing; not a munify IR file") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         raise IRError(f"{path}: graph.json cannot be read ({exc}); the file is damaged") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise IRError(f"{path}: not a munify IR file (format tag missing)")
@@ -103,6 +104,8 @@ def _parse(zf: zipfile.ZipFile, path: Path) -> Graph:
     for entry in doc["ops"]:
         if entry["type"] not in OP_ATTRS:
             raise IRError(f"op '{entry.get('name')}': unknown op type '{entry['type']}'")
+        if not isinstance(entry["attrs"], dict):
+            raise IRError(f"op '{entry.get('name')}': attrs must be a mapping of attribute name to value")
         attrs = {k: tuple(v) if k in _TUPLE_ATTRS else v for k, v in entry["attrs"].items()}
         ops.append(Op(entry["name"], entry["type"], tuple(entry["inputs"]), tuple(entry["outputs"]), attrs))
     graph = Graph(doc["name"], tensors, tuple(ops), tuple(doc["inputs"]), tuple(doc["outputs"]),
@@ -116,7 +119,7 @@ def _read_array(zf: zipfile.ZipFile, member: str, owner: str) -> np.ndarray:
         raw = zf.read(member)
     except KeyError:
         raise IRError(f"tensor '{owner}': array {member} is missing from the IR file") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise IRError(f"tensor '{owner}': array {member} is damaged ({exc})") from None
     try:
         return np.load(io.BytesIO(raw), allow_pickle=False)
