@@ -1,0 +1,301 @@
+"""`munify build`: generate the model's C sources, compile them with the firmware for one board (make + gcc),
+link against a linker script rendered from the board's memory map, and measure the image with `size`.
+
+The output directory is written atomically: a failed build (compiler error, model too big for the board)
+leaves nothing behind. `build.json` in it records what was built and a fingerprint of every input, so
+`munify run` rebuilds only when something changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from . import __version__
+from .boards import Board
+from .errors import MunifyError
+from .fsutil import atomic_dir, atomic_write_text
+from .resources import firmware_dir, templates_dir
+from .runners.process import format_command, log, run_logged
+
+OPTIMIZE_LEVELS = ("balanced", "speed", "size")
+BUILD_INFO = "build.json"
+ELF_NAME = "firmware.elf"
+MODEL_SUBDIR = "model"
+_COMPILER_FLAGS = {"speed": "-O3", "size": "-Os"}
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+_DEFINE = re.compile(r"^\s*#define\s+(MUNIFY_\w+)\s+(.+?)\s*$", re.MULTILINE)
+_JOBS = "2"
+
+
+class BuildError(MunifyError):
+    """The firmware does not compile or link, or the model does not fit the board."""
+
+
+@dataclass(frozen=True)
+class SizeReport:
+    flash_bytes: int  # everything the image stores: code + weights + other constants + .data initial values
+    code_bytes: int
+    weights_bytes: int
+    rodata_bytes: int
+    data_bytes: int
+    bss_bytes: int
+    static_ram_bytes: int  # .data + .bss (the model's arena lives in .bss)
+    stack_reserved_bytes: int
+    arena_bytes: int
+    flash_capacity: int | None
+    ram_capacity: int | None
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    elf: Path
+    board: Board
+    model_name: str
+    sizes: SizeReport
+    fingerprint: str
+
+
+# ---- inputs and fingerprint ------------------------------------------------------------------------
+
+def _hash_tree(digest, root: Path) -> None:
+    if not root.is_dir():
+        return
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def fingerprint(model_bytes: bytes, board: Board, optimize: str) -> str:
+    """Changes whenever the model, the board file, the options, the firmware or the code generator change."""
+    digest = hashlib.sha256()
+    digest.update(f"munify {__version__}\0{optimize}\0".encode())
+    digest.update(model_bytes + b"\0" + board.path.read_bytes() + b"\0")
+    package = Path(__file__).resolve().parent
+    for root in (firmware_dir(), templates_dir(), package / "codegen", package / "plan"):
+        _hash_tree(digest, root)
+    return digest.hexdigest()
+
+
+def read_build_info(out_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(out_dir) / BUILD_INFO).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# ---- make ------------------------------------------------------------------------------------------
+
+def _defines(board: Board) -> list[str]:
+    defines = {
+        "MUNIFY_CPU_HZ": f"{board.clock_hz}u",
+        "MUNIFY_TICK_HZ": f"{board.timer.hz}u",
+        "MUNIFY_STACK_BYTES": f"{board.stack_bytes}u",
+        "MUNIFY_SEMIHOSTING": "1" if board.semihosting else "0",
+    }
+    if board.uart is not None:
+        defines["MUNIFY_UART_BASE"] = f"0x{board.uart.base:08X}u"
+        defines["MUNIFY_UART_BAUD"] = f"{board.uart.baud}u"
+    return [f"-D{key}={value}" for key, value in defines.items()]
+
+
+def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
+    fw = firmware_dir()
+    cortex_m = board.port == "cortex-m"
+    variables = {
+        "FW": str(fw),
+        "MODEL": MODEL_SUBDIR,
+        "PORT": board.port,
+        "UART": board.uart.driver if board.uart else "",
+        "CROSS": board.cross_prefix,
+        "OPT": _COMPILER_FLAGS.get(optimize, board.optimize_flag),
+        "CPU_FLAGS": " ".join(board.cflags),
+        "DEFS": " ".join(_defines(board)),
+        "LDSCRIPT": "link.ld" if cortex_m else "",
+        "LIBS": " ".join(("--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles") if cortex_m else ())
+                + (" " + " ".join(board.ldflags) if board.ldflags else ""),
+        "ELF": ELF_NAME,
+    }
+    return ["make", "--no-print-directory", "-j", _JOBS, "-f", str(fw / "Makefile"), "-C", str(build_dir)] + [
+        f"{key}={value}" for key, value in variables.items()]
+
+
+def render_linker_script(board: Board) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(firmware_dir() / "ports" / board.port)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template("link.ld.j2").render(board=board)
+
+
+def _first_error(output: str) -> str:
+    for line in output.splitlines():
+        if "error" in line.lower():
+            return line.strip()
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "no output"
+
+
+def _raise_link_overflow(output: str, board: Board, model_name: str) -> None:
+    regions = {"FLASH": board.flash, "RAM": board.ram}
+    for name, overflow in _OVERFLOW.findall(output):
+        region = regions.get(name)
+        if region is None:
+            continue
+        needed = region.length + int(overflow)
+        what = "flash" if name == "FLASH" else "RAM (static data + arena + stack)"
+        raise BuildError(f"model '{model_name}' does not fit board '{board.name}': it needs {needed} bytes of "
+                         f"{what}, the board has {region.length} ({region.label or name}); choose a board with "
+                         "more memory or compress the model")
+
+
+def _compile(board: Board, build_dir: Path, optimize: str, model_name: str) -> None:
+    result = run_logged(make_command(board, build_dir, optimize))
+    if result.returncode != 0:
+        output = result.stdout + "\n" + result.stderr
+        _raise_link_overflow(output, board, model_name)
+        raise BuildError(f"firmware build for board '{board.name}' failed: {_first_error(result.stderr or output)}"
+                         " (run with -v for the full compiler output)")
+
+
+# ---- size ------------------------------------------------------------------------------------------
+
+def section_sizes(board: Board, elf: Path) -> dict[str, int]:
+    result = run_logged([f"{board.cross_prefix}size", "-A", "-d", str(elf)])
+    if result.returncode != 0:
+        raise BuildError(f"{board.cross_prefix}size failed on {elf}: {_first_error(result.stderr)}")
+    sizes = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
+
+
+def model_defines(model_dir: Path) -> dict[str, str]:
+    """The MUNIFY_* macros of a generated model.h (name, sizes, arena)."""
+    try:
+        text = (model_dir / "model.h").read_text()
+    except OSError:
+        raise BuildError(f"{model_dir}/model.h is missing; the model sources are incomplete") from None
+    return {key: value.strip('"') for key, value in _DEFINE.findall(text)}
+
+
+def measure(board: Board, elf: Path, arena_bytes: int) -> SizeReport:
+    sections = section_sizes(board, elf)
+    code = sum(sections.get(name, 0) for name in (".vectors", ".text", ".ARM.exidx", ".init", ".fini", ".plt"))
+    weights = sections.get(".weights", 0)
+    rodata = sum(size for name, size in sections.items() if name.startswith((".rodata", ".eh_frame")))
+    data = sum(size for name, size in sections.items() if name.startswith((".data", ".init_array", ".fini_array")))
+    bss = sections.get(".bss", 0)
+    return SizeReport(
+        flash_bytes=code + weights + rodata + data,
+        code_bytes=code,
+        weights_bytes=weights,
+        rodata_bytes=rodata,
+        data_bytes=data,
+        bss_bytes=bss,
+        static_ram_bytes=data + bss,
+        stack_reserved_bytes=sections.get(".stack", 0),
+        arena_bytes=arena_bytes,
+        flash_capacity=board.flash.length if board.flash else None,
+        ram_capacity=board.ram.length if board.ram else None,
+    )
+
+
+# ---- the build -------------------------------------------------------------------------------------
+
+def _prepare(board: Board, build_dir: Path) -> None:
+    if board.port == "cortex-m":
+        atomic_write_text(build_dir / "link.ld", render_linker_script(board))
+
+
+def _build_in(build_dir: Path, board: Board, optimize: str, print_id: str) -> tuple[str, SizeReport]:
+    _prepare(board, build_dir)
+    defines = model_defines(build_dir / MODEL_SUBDIR)
+    model_name = defines.get("MUNIFY_MODEL_NAME", print_id)
+    _compile(board, build_dir, optimize, model_name)
+    arena = int(defines.get("MUNIFY_ARENA_SIZE", "0").rstrip("uU") or 0)
+    return model_name, measure(board, build_dir / ELF_NAME, arena)
+
+
+def _finish(tmp: Path, out_dir: Path, board: Board, optimize: str, fp: str, model_name: str,
+            sizes: SizeReport) -> BuildResult:
+    info = {"munify_version": __version__, "model": model_name, "board": board.name, "optimize": optimize,
+            "fingerprint": fp, "elf": ELF_NAME, "sizes": sizes.to_json()}
+    atomic_write_text(tmp / BUILD_INFO, json.dumps(info, indent=1, sort_keys=True) + "\n")
+    return BuildResult(out_dir, out_dir / ELF_NAME, board, model_name, sizes, fp)
+
+
+def _check_optimize(optimize: str) -> None:
+    if optimize not in OPTIMIZE_LEVELS:
+        raise BuildError(f"--optimize must be one of {', '.join(OPTIMIZE_LEVELS)}, not '{optimize}'")
+
+
+def build_sources(model_dir: Path, board: Board, out_dir: Path, optimize: str = "balanced") -> BuildResult:
+    """Build the firmware around ready-made model sources (model.h, model.c, ...), e.g. a test fixture."""
+    _check_optimize(optimize)
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    digest = hashlib.sha256()
+    _hash_tree(digest, model_dir)
+    fp = fingerprint(digest.digest(), board, optimize)
+    with atomic_dir(out_dir) as tmp:
+        shutil.copytree(model_dir, tmp / MODEL_SUBDIR)
+        model_name, sizes = _build_in(tmp, board, optimize, model_dir.name)
+        result = _finish(tmp, out_dir, board, optimize, fp, model_name, sizes)
+    return result
+
+
+def _generate(graph, model_dir: Path, board: Board, optimize: str) -> None:
+    try:
+        from .codegen import generate
+    except ImportError:
+        raise BuildError("the code generator (toolchain.codegen) is not available in this installation") from None
+    generate(graph, model_dir, board.features, optimize=optimize)
+
+
+def build_model(model_path: Path, board: Board, out_dir: Path, optimize: str = "balanced") -> BuildResult:
+    """Generate C for a .mun model and build it for `board` into `out_dir`."""
+    from .ir import load
+
+    _check_optimize(optimize)
+    model_path, out_dir = Path(model_path), Path(out_dir)
+    graph = load(model_path)
+    fp = fingerprint(model_path.read_bytes(), board, optimize)
+    with atomic_dir(out_dir) as tmp:
+        _generate(graph, tmp / MODEL_SUBDIR, board, optimize)
+        model_name, sizes = _build_in(tmp, board, optimize, graph.name)
+        result = _finish(tmp, out_dir, board, optimize, fp, model_name, sizes)
+    log.info("built %s for %s in %s", model_name, board.name, out_dir)
+    return result
+
+
+def is_up_to_date(model_path: Path, board: Board, out_dir: Path, optimize: str) -> bool:
+    info = read_build_info(out_dir)
+    return (info is not None and (Path(out_dir) / ELF_NAME).is_file()
+            and info.get("fingerprint") == fingerprint(Path(model_path).read_bytes(), board, optimize))
+
+
+def load_result(out_dir: Path, board: Board) -> BuildResult:
+    """The BuildResult of an existing build directory."""
+    info = read_build_info(out_dir)
+    if info is None:
+        raise BuildError(f"{out_dir} is not a munify build directory (no {BUILD_INFO}); run 'munify build'")
+    sizes = SizeReport(**info["sizes"])
+    return BuildResult(Path(out_dir), Path(out_dir) / info["elf"], board, info["model"], sizes, info["fingerprint"])
+
+
+def dry_run_commands(board: Board, out_dir: Path, optimize: str) -> list[str]:
+    """What `build_model` would run, for --dry-run."""
+    return [f"generate C sources for features {sorted(board.features)} -> {out_dir / MODEL_SUBDIR}",
+            f"render linker script -> {out_dir / 'link.ld'}",
+            format_command(make_command(board, out_dir, optimize)),
+            format_command([f"{board.cross_prefix}size", "-A", "-d", str(out_dir / ELF_NAME)])]

@@ -1,0 +1,1 @@
+"""How a board is reached: one runner class per `run.runner` kind of a board file."""

@@ -1,0 +1,32 @@
+"""Logged subprocess calls: every command munify runs is logged (`-v`) and can be printed instead (`--dry-run`)."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+from pathlib import Path
+
+from ..errors import SetupError
+
+log = logging.getLogger("munify")
+
+
+def format_command(cmd: list[str], cwd: Path | None = None) -> str:
+    text = shlex.join(str(c) for c in cmd)
+    return f"(cd {shlex.quote(str(cwd))} && {text})" if cwd else text
+
+
+def run_logged(cmd: list[str], cwd: Path | None = None, timeout: float | None = None
+               ) -> subprocess.CompletedProcess:
+    """Run a command to completion, capturing its output; a missing program is a set-up error."""
+    log.info("run: %s", format_command(cmd, cwd))
+    try:
+        result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise SetupError(f"'{cmd[0]}' not found; install it (see README: make setup)") from None
+    if result.stdout:
+        log.debug("%s", result.stdout.rstrip())
+    if result.stderr:
+        log.debug("%s", result.stderr.rstrip())
+    return result

@@ -1,0 +1,139 @@
+"""Run firmware under qemu-system-arm with its UART on a local TCP socket.
+
+The emulator runs with `-icount shift=0` (one instruction = 1 ns of virtual time, deterministic timing) and
+semihosting (the firmware's exit status becomes QEMU's). It always runs in its own process group and is
+killed with that group on any error, timeout or Ctrl-C, so no orphan QEMU outlives a run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from ..boards import Board
+from ..errors import SetupError
+from ..harness.transport import DeviceError, SerialTransport
+from .process import format_command, log
+
+CONNECT_TIMEOUT = 20.0
+PORT_ATTEMPTS = 5
+EXIT_TIMEOUT = 10.0
+FAULT_STATUS = 3
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def qemu_command(board: Board, elf: Path, port: int) -> list[str]:
+    qemu = board.qemu
+    return [qemu.binary, "-M", qemu.machine, "-cpu", qemu.cpu, "-nographic", "-monitor", "none",
+            "-icount", "shift=0,align=off,sleep=off",
+            "-semihosting-config", "enable=on,target=native",
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+            *qemu.args, "-kernel", str(elf)]
+
+
+class QemuSystemRunner:
+    """`with QemuSystemRunner(board, elf) as transport:` boots the firmware and yields its serial line."""
+
+    def __init__(self, board: Board, elf: Path):
+        self.board = board
+        self.elf = Path(elf)
+        self.process: subprocess.Popen | None = None
+        self.transport: SerialTransport | None = None
+        self.port: int | None = None
+
+    def command(self, port: int = 0) -> list[str]:
+        return qemu_command(self.board, self.elf, port or 0)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def __enter__(self) -> SerialTransport:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> SerialTransport:
+        last_error = ""
+        for _ in range(PORT_ATTEMPTS):
+            self.port = free_tcp_port()
+            self._launch(self.command(self.port))
+            transport = self._connect()
+            if transport is not None:
+                self.transport = transport
+                return transport
+            # The port was taken between probing and QEMU binding it: try another one.
+            last_error = self._stderr_tail()
+            self._kill()
+        raise DeviceError(f"QEMU did not open its serial socket: {last_error or 'no message'}")
+
+    def _launch(self, cmd: list[str]) -> None:
+        log.info("run: %s", format_command(cmd))
+        try:
+            self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError:
+            raise SetupError(f"'{cmd[0]}' not found; install QEMU (Debian: qemu-system-arm)") from None
+
+    def _connect(self) -> SerialTransport | None:
+        """The serial line, or None when QEMU died first (e.g. its port was taken). No probe connection:
+        with wait=on the first connection is the one the firmware's boot banner goes to."""
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return None
+            try:
+                return SerialTransport(f"socket://127.0.0.1:{self.port}")
+            except DeviceError:
+                time.sleep(0.05)
+        raise DeviceError(f"QEMU did not open 127.0.0.1:{self.port} within {CONNECT_TIMEOUT:.0f} s")
+
+    def wait_exit(self, timeout: float = EXIT_TIMEOUT) -> int:
+        """The firmware's exit status (semihosting), once it has stopped."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise DeviceError(f"QEMU did not exit within {timeout:.0f} s after the firmware was told to stop") \
+                from None
+
+    def _stderr_tail(self) -> str:
+        if self.process is None or self.process.poll() is None:
+            return ""
+        try:
+            err = self.process.stderr.read().decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+        lines = [line for line in err.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    def _kill(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        self._kill()
