@@ -21,6 +21,7 @@ from .graph import Graph, Op, Tensor
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 INT8_MIN, INT8_MAX = -128, 127
+ROUNDINGS = ("double", "single")  # MultiplyByQuantizedMultiplier flavours; TFLM uses "double"
 
 ADD_LEFT_SHIFT = 20  # TFLM add_common.cc for int8 outputs
 SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5  # softmax_common.cc kScaledDiffIntegerBits
@@ -124,17 +125,24 @@ def saturating_left_shift(x, exponent: int) -> np.ndarray:
     return np.where(x > threshold, INT32_MAX, np.where(x < -threshold, INT32_MIN, shifted))
 
 
-def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
-    """TFLM MultiplyByQuantizedMultiplier(int32 x, int32 m, int shift), double rounding.
+def multiply_by_quantized_multiplier(x, multiplier, shift, rounding: str = "double") -> np.ndarray:
+    """TFLM MultiplyByQuantizedMultiplier(int32 x, int32 m, int shift): x * m * 2^(shift - 31), rounded.
 
-    Left shift (int32, wrapping) before the high multiply, rounding right shift after. `multiplier` and
-    `shift` broadcast against `x` (per-channel arrays run along the last axis).
+    "double" (TFLM and CMSIS-NN default): left shift (int32, wrapping) before the rounding high multiply,
+    rounding right shift after. "single" (builds with TFLITE_SINGLE_ROUNDING, e.g. LiteRT wheels): one
+    64-bit product, one rounding shift; ties round up. `multiplier` and `shift` broadcast against `x`
+    (per-channel arrays run along the last axis).
     """
+    x = np.asarray(x, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
+    if rounding == "single":
+        total_shift = 31 - shift
+        return (x * np.asarray(multiplier, dtype=np.int64) + (np.int64(1) << (total_shift - 1))) >> total_shift
+    if rounding != "double":
+        raise ValueError(f"rounding must be one of {ROUNDINGS}, not {rounding!r}")
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
-    shifted = wrap_int32(np.asarray(x, dtype=np.int64) << left)
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, multiplier), right)
+    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(wrap_int32(x << left), multiplier), right)
 
 
 def multiply_by_quantized_multiplier_greater_than_one(x, multiplier, left_shift) -> np.ndarray:

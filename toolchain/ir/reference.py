@@ -20,13 +20,20 @@ from .graph import Graph, Op
 Values = dict[str, np.ndarray]
 
 
-def run(graph: Graph, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    """Run one inference; the outputs come back in `graph.outputs` order."""
-    values = run_all(graph, inputs)
+def run(graph: Graph, inputs: list[np.ndarray], *, single_rounding: frozenset[str] = frozenset()) \
+        -> list[np.ndarray]:
+    """Run one inference; the outputs come back in `graph.outputs` order.
+
+    Requantization rounds twice (TFLite Micro, CMSIS-NN and the generated C) except for the op types in
+    `single_rounding`, which round once as TFLITE_SINGLE_ROUNDING builds do: only for comparing with such
+    interpreters (see `toolchain.interpreters.LITERT_SINGLE_ROUNDING`).
+    """
+    values = run_all(graph, inputs, single_rounding=single_rounding)
     return [values[name] for name in graph.outputs]
 
 
-def run_all(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+def run_all(graph: Graph, inputs: list[np.ndarray], *, single_rounding: frozenset[str] = frozenset()) \
+        -> dict[str, np.ndarray]:
     """Run one inference and return every activation tensor (graph inputs included) by name."""
     values = _bind_inputs(graph, inputs)
     for op in graph.ops:
@@ -37,7 +44,7 @@ def run_all(graph: Graph, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
         if out.dtype != "int8":
             raise MunifyError(f"op '{op.name}' ({op.type}): output '{out.name}' is {out.dtype}; the reference "
                               "executor supports int8 activations only")
-        result = kernel(graph, op, values)
+        result = kernel(graph, op, values, "single" if op.type in single_rounding else "double")
         if result.shape != tuple(out.shape):
             raise MunifyError(f"op '{op.name}' ({op.type}): computed shape {result.shape} differs from the "
                               f"declared shape {tuple(out.shape)} of '{out.name}'")
@@ -75,10 +82,11 @@ def _bias(graph: Graph, op: Op, channels: int) -> np.ndarray:
     return graph.tensor(op.inputs[2]).data.astype(np.int64).reshape(-1)
 
 
-def _requantize(acc: np.ndarray, multipliers, shifts, output_offset: int, act_min: int, act_max: int) -> np.ndarray:
+def _requantize(acc: np.ndarray, p, rounding: str) -> np.ndarray:
+    """int32 accumulator -> int8 with the per-channel multipliers/shifts, offset and clamp of `p`."""
     acc = arith.wrap_int32(acc)  # the C accumulator is int32
-    scaled = arith.multiply_by_quantized_multiplier(acc, multipliers, shifts) + output_offset
-    return np.clip(scaled, act_min, act_max).astype(np.int8)
+    scaled = arith.multiply_by_quantized_multiplier(acc, p.multipliers, p.shifts, rounding) + p.output_offset
+    return np.clip(scaled, p.act_min, p.act_max).astype(np.int8)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -107,7 +115,7 @@ def _taps(padded: np.ndarray, out_hw, window, stride, dilation):
 # ---------------------------------------------------------------------------------------------------------
 # Kernels
 
-def _conv2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _conv2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.conv_params(graph, op)
     x = _activation(graph, op.inputs[0], values).astype(np.int64) + p.input_offset
     w = graph.tensor(op.inputs[1]).data
@@ -121,10 +129,10 @@ def _conv2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
     weights = w.reshape(w.shape[0], -1).astype(np.float64)
     acc = columns.reshape(-1, weights.shape[1]).astype(np.float64) @ weights.T
     acc = acc.astype(np.int64).reshape(out_shape) + _bias(graph, op, w.shape[0])
-    return _requantize(acc, p.multipliers, p.shifts, p.output_offset, p.act_min, p.act_max)
+    return _requantize(acc, p, rounding)
 
 
-def _depthwise_conv2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _depthwise_conv2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.conv_params(graph, op)
     x = _activation(graph, op.inputs[0], values).astype(np.int64) + p.input_offset
     w = graph.tensor(op.inputs[1]).data.astype(np.int64)  # [1, KH, KW, C*M]
@@ -140,10 +148,10 @@ def _depthwise_conv2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
     for (ky, kx), tap in _taps(padded, out_hw, window, p.stride, p.dilation):
         acc += tap * w[0, ky, kx]
     acc += _bias(graph, op, w.shape[3])
-    return _requantize(acc, p.multipliers, p.shifts, p.output_offset, p.act_min, p.act_max)
+    return _requantize(acc, p, rounding)
 
 
-def _fully_connected(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _fully_connected(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.fc_params(graph, op)
     w = graph.tensor(op.inputs[1]).data
     x = _activation(graph, op.inputs[0], values)
@@ -153,11 +161,11 @@ def _fully_connected(graph: Graph, op: Op, values: Values) -> np.ndarray:
     x = x.reshape(-1, w.shape[1]).astype(np.float64) + p.input_offset
     weights = w.astype(np.float64) + p.weights_offset
     acc = (x @ weights.T).astype(np.int64) + _bias(graph, op, w.shape[0])
-    out = _requantize(acc, p.multipliers, p.shifts, p.output_offset, p.act_min, p.act_max)
+    out = _requantize(acc, p, rounding)
     return out.reshape(graph.tensor(op.outputs[0]).shape)
 
 
-def _average_pool2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _average_pool2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.pool_params(graph, op)
     x = _activation(graph, op.inputs[0], values).astype(np.int64)
     out_hw = graph.tensor(op.outputs[0]).shape[1:3]
@@ -170,7 +178,7 @@ def _average_pool2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
     return np.clip(rounded, p.act_min, p.act_max).astype(np.int8)
 
 
-def _max_pool2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _max_pool2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.pool_params(graph, op)
     x = _activation(graph, op.inputs[0], values).astype(np.int64)
     out_hw = graph.tensor(op.outputs[0]).shape[1:3]
@@ -180,35 +188,39 @@ def _max_pool2d(graph: Graph, op: Op, values: Values) -> np.ndarray:
     return np.clip(result, p.act_min, p.act_max).astype(np.int8)
 
 
-def _add(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _add(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.add_params(graph, op)
     a = _activation(graph, op.inputs[0], values).astype(np.int64) + p.input1_offset
     b = _activation(graph, op.inputs[1], values).astype(np.int64) + p.input2_offset
-    scaled_a = arith.multiply_by_quantized_multiplier(a << p.left_shift, p.input1_multiplier, p.input1_shift)
-    scaled_b = arith.multiply_by_quantized_multiplier(b << p.left_shift, p.input2_multiplier, p.input2_shift)
+    scaled_a = arith.multiply_by_quantized_multiplier(a << p.left_shift, p.input1_multiplier, p.input1_shift,
+                                                        rounding)
+    scaled_b = arith.multiply_by_quantized_multiplier(b << p.left_shift, p.input2_multiplier, p.input2_shift,
+                                                        rounding)
     raw_sum = arith.wrap_int32(scaled_a + scaled_b)
-    out = arith.multiply_by_quantized_multiplier(raw_sum, p.output_multiplier, p.output_shift) + p.output_offset
+    out = arith.multiply_by_quantized_multiplier(raw_sum, p.output_multiplier, p.output_shift, rounding)
+    out = out + p.output_offset
     return np.clip(out, p.act_min, p.act_max).astype(np.int8)
 
 
-def _mul(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _mul(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.mul_params(graph, op)
     a = _activation(graph, op.inputs[0], values).astype(np.int64) + p.input1_offset
     b = _activation(graph, op.inputs[1], values).astype(np.int64) + p.input2_offset
-    out = arith.multiply_by_quantized_multiplier(a * b, p.output_multiplier, p.output_shift) + p.output_offset
+    out = arith.multiply_by_quantized_multiplier(a * b, p.output_multiplier, p.output_shift, rounding)
+    out = out + p.output_offset
     return np.clip(out, p.act_min, p.act_max).astype(np.int8)
 
 
-def _reshape(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _reshape(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     return _activation(graph, op.inputs[0], values).reshape(graph.tensor(op.outputs[0]).shape)
 
 
-def _pad(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _pad(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.pad_params(graph, op)
     return np.pad(_activation(graph, op.inputs[0], values), p.paddings, constant_values=p.pad_value)
 
 
-def _softmax(graph: Graph, op: Op, values: Values) -> np.ndarray:
+def _softmax(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.softmax_params(graph, op)
     x = _activation(graph, op.inputs[0], values).astype(np.int64)
     diff = x - x.max(axis=-1, keepdims=True)
@@ -225,7 +237,7 @@ def _softmax(graph: Graph, op: Op, values: Values) -> np.ndarray:
     return np.where(used, np.clip(out, arith.INT8_MIN, arith.INT8_MAX), arith.INT8_MIN).astype(np.int8)
 
 
-_KERNELS: dict[str, Callable[[Graph, Op, Values], np.ndarray]] = {
+_KERNELS: dict[str, Callable[[Graph, Op, Values, str], np.ndarray]] = {
     "CONV_2D": _conv2d,
     "DEPTHWISE_CONV_2D": _depthwise_conv2d,
     "FULLY_CONNECTED": _fully_connected,
