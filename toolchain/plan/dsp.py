@@ -3,8 +3,8 @@
 Layouts (the C side documents the same in each kernel's header comment):
   dsp-fc4     dense FC: rows in groups of 4, for each group of 4 inputs the 4 rows' 4 bytes (one LDM);
               then the rows % 4 last rows one after the other; inputs padded to a multiple of 4 with zeros.
-  dsp-conv2   dense matrix for im2col convolutions: rows in pairs, for each group of 4 reduction elements
-              the 2 rows' 4 bytes (one LDRD); an odd last row alone; reduction padded to a multiple of 4.
+  dsp-conv2   dense matrix for im2col convolutions: rows in pairs (a zero row added to an odd count), for each
+              group of 4 reduction elements the 2 rows' 4 bytes (one LDRD); reduction padded to a multiple of 4.
   dsp-dw      depthwise: int16 [taps][channels padded to 4], channels of each group of 4 in the SXTB16 order
               (c0, c2, c1, c3).
   dsp-blocks  1 x bi blocks (bi 4 or 8), see pack_fc_blocks.
@@ -38,10 +38,10 @@ def pack_fc_dense(matrix: np.ndarray) -> np.ndarray:
 def pack_conv_dense(matrix: np.ndarray) -> np.ndarray:
     """Layout dsp-conv2 of an int8 [rows, reduction] matrix."""
     padded = _pad_cols(np.asarray(matrix, np.int8), 4)
+    if len(padded) % 2:
+        padded = np.concatenate([padded, np.zeros((1, padded.shape[1]), np.int8)])
     rows, cols = padded.shape
-    full = rows // 2 * 2
-    pairs = padded[:full].reshape(rows // 2, 2, cols // 4, 4).transpose(0, 2, 1, 3)
-    return np.concatenate([pairs.reshape(-1), padded[full:].reshape(-1)])
+    return padded.reshape(rows // 2, 2, cols // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
 SXTB16_ORDER = np.array([0, 2, 1, 3])

@@ -1,0 +1,256 @@
+"""Per-layer kernel parameters: every number a kernel template uses, derived once from the IR.
+
+All quantization numbers (offsets, multipliers, shifts, activation ranges, softmax scaling) come from
+`toolchain.ir.arith`, the module the reference executor uses, so C and the reference cannot drift.
+Each builder returns a `LayerSpec`: template params, const tables that do not depend on the kernel variant,
+and the facts the cost models rank variants by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import MunifyError
+from ..ir import arith
+from ..ir.blocks import BlockKind, BlockStructure
+from ..ir.graph import Graph, Op, weight_matrix
+from .registry import LayerFacts
+
+MAX_RANK = 4
+
+
+@dataclass
+class LayerSpec:
+    params: dict
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    facts: LayerFacts | None = None
+    matrix: np.ndarray | None = None  # weight matrix [rows, cols] of the matrix ops
+    blocks: BlockStructure | None = None
+    raw_bias: np.ndarray | None = None  # bias before the input-offset term is folded in
+    macs: int = 0
+
+
+def build(graph: Graph, op: Op) -> LayerSpec:
+    builder = _BUILDERS.get(op.type)
+    if builder is None:
+        raise MunifyError(f"op '{op.name}': the code generator has no kernel for {op.type}")
+    return builder(graph, op)
+
+
+def _shape4(shape) -> tuple[int, int, int, int]:
+    if len(shape) > MAX_RANK:
+        raise MunifyError(f"tensor of rank {len(shape)} is not supported (at most {MAX_RANK}); reshape the model")
+    return (1,) * (MAX_RANK - len(shape)) + tuple(int(d) for d in shape)
+
+
+def _requant(multipliers: np.ndarray, shifts: np.ndarray, per_channel: bool) -> tuple[dict, dict]:
+    params = {"per_channel": per_channel, "mult": int(multipliers[0]), "shift": int(shifts[0])}
+    arrays = {"mult": multipliers.astype(np.int32), "shift": shifts.astype(np.int32)} if per_channel else {}
+    return params, arrays
+
+
+def _bias(graph: Graph, op: Op, rows: int) -> np.ndarray:
+    name = op.inputs[2] if len(op.inputs) > 2 else ""
+    if not name:
+        return np.zeros(rows, np.int64)
+    bias = graph.tensor(name)
+    if bias.data is None or bias.dtype != "int32":
+        raise MunifyError(f"op '{op.name}': bias '{name}' must be a constant int32 tensor")
+    return bias.data.reshape(-1).astype(np.int64)
+
+
+def _block_facts(op_type: str, positions: int, blocks: BlockStructure | None, rows: int, cols: int) -> LayerFacts:
+    if blocks is None or blocks.is_dense:
+        return LayerFacts(op_type, positions, rows, cols, dense_weights=rows * cols,
+                          full_blocks=0, listed_blocks=0)
+    kinds = blocks.weight_kinds()
+    unified_rows = np.repeat(blocks.kinds == BlockKind.UNIFIED, blocks.bo, axis=0)[:rows]
+    full = (rows // blocks.bo) * (cols // blocks.bi)
+    pruned = int(np.sum(blocks.kinds == BlockKind.PRUNED))
+    return LayerFacts(op_type, positions, rows, cols,
+                      dense_weights=int(np.sum(kinds == BlockKind.DENSE)),
+                      unified_weights=int(np.sum(kinds == BlockKind.UNIFIED)),
+                      unified_rows=int(np.sum(unified_rows)), listed_blocks=full - pruned, full_blocks=full,
+                      kinds=frozenset(BlockKind(k) for k in np.unique(blocks.kinds)))
+
+
+def _block_params(blocks: BlockStructure | None, rows: int, cols: int) -> dict:
+    """Geometry of the block grid and the offsets the unrolled micro-block code indexes with."""
+    bo, bi = (blocks.bo, blocks.bi) if blocks is not None else (1, 1)
+    sign_bytes = -(-bi // 8)
+    tail_cols = cols % bi
+    bits_row, wide_row = 1 + sign_bytes, 1 + bi
+    return {
+        "bo": bo, "bi": bi, "full_row_blocks": rows // bo, "full_col_blocks": cols // bi, "tail_rows": rows % bo,
+        "tail_cols": tail_cols, "col_blocks": -(-cols // bi), "sign_bytes": sign_bytes,
+        "tail_row_start": rows - rows % bo, "tail_col_start": cols - tail_cols,
+        "kind_skip": -(-cols // bi) - cols // bi,
+        "block_bytes": bo * bi, "dense_at": [[r * bi + j for j in range(bi)] for r in range(bo)],
+        "tail_block_bytes": bo * tail_cols, "tail_at": [[r * tail_cols + j for j in range(tail_cols)] for r in range(bo)],
+        "bits_block_bytes": bo * bits_row, "bits_mag_at": [r * bits_row for r in range(bo)],
+        "bits_sign_at": [[r * bits_row + 1 + k for k in range(sign_bytes)] for r in range(bo)],
+        "sign_byte_of": [j // 8 for j in range(bi)], "sign_bit_of": [j % 8 for j in range(bi)],
+        "wide_block_bytes": bo * wide_row, "wide_mag_at": [r * wide_row for r in range(bo)],
+        "wide_mask_at": [[r * wide_row + 1 + j for j in range(bi)] for r in range(bo)],
+        "k_quads": cols // 4, "k_rem": list(range(cols % 4)),
+    }
+
+
+def _window(prefix: str, x_shape, y_shape) -> dict:
+    n, in_h, in_w, cin = x_shape
+    _, out_h, out_w, cout = y_shape
+    return {"batches": n, "in_h": in_h, "in_w": in_w, "cin": cin, "out_h": out_h, "out_w": out_w, "cout": cout,
+            "in_row": in_w * cin, "in_image": in_h * in_w * cin, "out_image": out_h * out_w * cout}
+
+
+def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
+    x, w = graph.tensor(op.inputs[0]), graph.weight_of(op)
+    y = graph.tensor(op.outputs[0])
+    if w is None or w.data is None:
+        raise MunifyError(f"op '{op.name}': weights must be constant")
+    matrix = weight_matrix(op.type, w.data).astype(np.int8)
+    rows, cols = matrix.shape
+    if op.type == "FULLY_CONNECTED":
+        q = arith.fc_params(graph, op)
+        if q.weights_offset != 0:
+            raise MunifyError(f"op '{op.name}': weights with a zero point ({-q.weights_offset}) are not "
+                              f"supported; quantize weights symmetrically")
+        if x.size % cols:
+            raise MunifyError(f"op '{op.name}': input of {x.size} values is not a multiple of {cols}")
+        batches = x.size // cols
+        params = {"batches": 1, "in_h": 1, "in_w": batches, "cin": cols, "out_h": 1, "out_w": batches,
+                  "cout": rows, "kh": 1, "kw": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1,
+                  "pad_top": 0, "pad_left": 0, "depth_multiplier": 1, "act_min": q.act_min, "act_max": q.act_max}
+        per_channel = q.per_channel
+        positions = batches
+        params.update({"in_image": batches * cols, "out_image": batches * rows})
+    else:
+        q = arith.conv_params(graph, op)
+        params = _window("", _shape4(x.shape), _shape4(y.shape))
+        kh, kw = w.shape[1], w.shape[2]
+        params.update({"kh": kh, "kw": kw, "stride_h": q.stride[0], "stride_w": q.stride[1],
+                       "dil_h": q.dilation[0], "dil_w": q.dilation[1], "pad_top": q.pad_top,
+                       "pad_left": q.pad_left, "depth_multiplier": q.depth_multiplier,
+                       "act_min": q.act_min, "act_max": q.act_max})
+        per_channel = len(np.unique(q.multipliers)) > 1 or len(np.unique(q.shifts)) > 1
+        positions = params["batches"] * params["out_h"] * params["out_w"]
+    cin, taps = params["cin"], params["kh"] * params["kw"]
+    params.update({
+        "taps": taps, "input_zp": -q.input_offset, "output_offset": q.output_offset,
+        "k": cols, "patch_row": params["kw"] * cin,
+        "in_step_x": params["stride_w"] * cin, "in_step_y": params["stride_h"] * params["in_w"] * cin,
+        "dil_step_x": params["dil_w"] * cin, "dil_step_y": params["dil_h"] * params["in_w"] * cin,
+        "in_row": params["in_w"] * cin,
+        "pointwise": op.type != "DEPTHWISE_CONV_2D" and taps == 1 and params["pad_top"] == 0
+                     and params["pad_left"] == 0,
+        "out_rows": rows,
+    })
+    params["im2col_bytes"] = 0 if params["pointwise"] or op.type == "DEPTHWISE_CONV_2D" else cols
+    params["max_ix0"] = params["in_w"] - params["kw"]  # a patch row starting at or before this is inside
+    params["unroll_taps"] = taps <= 16
+    params.update(_block_params(w.blocks, rows, cols))
+    requant_params, arrays = _requant(q.multipliers, q.shifts, per_channel)
+    params.update(requant_params)
+    if op.type == "DEPTHWISE_CONV_2D":
+        arrays["zp_row"] = np.full(cin, -q.input_offset, np.int8)
+    raw_bias = _bias(graph, op, rows)
+    return LayerSpec(params, arrays, _block_facts(op.type, positions, w.blocks, rows, cols), matrix, w.blocks,
+                     raw_bias, macs=positions * rows * cols)
+
+
+def folded_bias(spec: LayerSpec, fold: bool) -> np.ndarray:
+    """The int32 bias a kernel starts from: with `fold`, plus input_offset * the row sum of the weights."""
+    bias = spec.raw_bias.copy()
+    if fold:
+        bias += -spec.params["input_zp"] * spec.matrix.astype(np.int64).sum(axis=1)
+    if np.any(bias < arith.INT32_MIN) or np.any(bias > arith.INT32_MAX):
+        raise MunifyError("folded bias overflows int32; the layer's weights or bias are out of range")
+    return bias.astype(np.int32)
+
+
+def _pool(graph: Graph, op: Op) -> LayerSpec:
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    q = arith.pool_params(graph, op)
+    params = _window("", _shape4(x.shape), _shape4(y.shape))
+    params.update({"kh": q.filter[0], "kw": q.filter[1], "stride_h": q.stride[0], "stride_w": q.stride[1],
+                   "pad_top": q.pad_top, "pad_left": q.pad_left, "act_min": q.act_min, "act_max": q.act_max,
+                   "in_step_x": q.stride[1] * params["cin"], "scratch_bytes": 0})
+    return LayerSpec(params, facts=LayerFacts(op.type, y.size * q.filter[0] * q.filter[1]))
+
+
+def _broadcast_strides(shape4, out4) -> list[int]:
+    """Element strides of an input over the output's 4-D index; 0 where the input is broadcast."""
+    strides, step = [0] * MAX_RANK, 1
+    for axis in reversed(range(MAX_RANK)):
+        if shape4[axis] not in (1, out4[axis]):
+            raise MunifyError(f"shape {shape4} does not broadcast to {out4}")
+        strides[axis] = step if shape4[axis] == out4[axis] and out4[axis] > 1 else 0
+        step *= shape4[axis]
+    return strides
+
+
+def _elementwise(graph: Graph, op: Op) -> LayerSpec:
+    a, b = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
+    y = graph.tensor(op.outputs[0])
+    q = arith.add_params(graph, op) if op.type == "ADD" else arith.mul_params(graph, op)
+    out4 = _shape4(y.shape)
+    sa, sb = _broadcast_strides(_shape4(a.shape), out4), _broadcast_strides(_shape4(b.shape), out4)
+    params = {name: getattr(q, name) for name in q.__dataclass_fields__}
+    params.update({"size": y.size, "out_shape": out4, "broadcast": tuple(a.shape) != tuple(b.shape),
+                   "in1_strides": sa, "in2_strides": sb, "scratch_bytes": 0})
+    # Pointer steps at the end of each loop level: what the inner loops advanced is taken back.
+    for key, strides in (("in1_back", sa), ("in2_back", sb)):
+        params[key] = [strides[axis] - strides[axis + 1] * out4[axis + 1] for axis in range(MAX_RANK - 1)]
+    constant_inputs = [t.name for t in (a, b) if t.is_constant]
+    arrays = {f"const_in{i + 1}": t.data.reshape(-1).astype(np.int8) for i, t in enumerate((a, b)) if t.is_constant}
+    params["constant_inputs"] = constant_inputs
+    return LayerSpec(params, arrays, LayerFacts(op.type, y.size))
+
+
+def _reshape(graph: Graph, op: Op) -> LayerSpec:
+    y = graph.tensor(op.outputs[0])
+    return LayerSpec({"size": y.nbytes, "scratch_bytes": 0}, facts=LayerFacts(op.type, y.size))
+
+
+def _softmax(graph: Graph, op: Op) -> LayerSpec:
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    q = arith.softmax_params(graph, op)
+    depth = int(x.shape[-1])
+    # exp of every possible difference to the row maximum (0 .. -255); 0 below diff_min, where TFLM skips
+    # the tap: a zero contributes nothing to the sum and yields the minimum output, exactly like a skipped tap.
+    diffs = -np.arange(256, dtype=np.int64)
+    scaled = arith.multiply_by_quantized_multiplier_greater_than_one(diffs, q.input_multiplier, q.input_left_shift)
+    exps = arith.exp_on_negative_values(scaled, arith.SOFTMAX_SCALED_DIFF_INTEGER_BITS)
+    exps = np.where(diffs >= q.diff_min, exps, 0).astype(np.int32)
+    params = {"rows": x.size // depth, "depth": depth, "accumulation_bits": arith.SOFTMAX_ACCUMULATION_INTEGER_BITS,
+              "output_shift_base": 31 - 8, "scratch_bytes": 0}
+    return LayerSpec(params, {"exp_table": exps}, LayerFacts(op.type, x.size))
+
+
+def _pad(graph: Graph, op: Op) -> LayerSpec:
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    q = arith.pad_params(graph, op)
+    in4, out4 = _shape4(x.shape), _shape4(y.shape)
+    pads = ((0, 0),) * (MAX_RANK - len(q.paddings)) + tuple(q.paddings)
+    out_strides = [int(np.prod(out4[axis + 1:], dtype=np.int64)) for axis in range(MAX_RANK)]
+    start = sum(before * stride for (before, _), stride in zip(pads, out_strides))
+    params = {"pad_value": q.pad_value, "out_size": y.size, "in_shape": in4, "out_strides": out_strides,
+              "start": start, "row_bytes": in4[3], "scratch_bytes": 0,
+              "out_steps": [out_strides[axis] - in4[axis + 1] * out_strides[axis + 1] for axis in range(MAX_RANK - 1)]}
+    return LayerSpec(params, facts=LayerFacts(op.type, y.size))
+
+
+_BUILDERS = {
+    "CONV_2D": _matrix_op,
+    "DEPTHWISE_CONV_2D": _matrix_op,
+    "FULLY_CONNECTED": _matrix_op,
+    "AVERAGE_POOL_2D": _pool,
+    "MAX_POOL_2D": _pool,
+    "ADD": _elementwise,
+    "MUL": _elementwise,
+    "RESHAPE": _reshape,
+    "SOFTMAX": _softmax,
+    "PAD": _pad,
+}

@@ -1,0 +1,190 @@
+"""make_plan: kernel variant and weight layout per layer, const tables, and the static arena."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..errors import MunifyError
+from ..ir.graph import Graph, Op
+from . import arena, layers, packing
+from .registry import RESHAPE_ALIAS, KernelVariant, select_variant
+from .types import Buffer, ConstArray, LayerPlan, Plan
+
+_CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(np.int16): "int16_t",
+           np.dtype(np.uint16): "uint16_t", np.dtype(np.int32): "int32_t", np.dtype(np.uint32): "uint32_t"}
+
+
+def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced") -> Plan:
+    graph.validate()
+    _check_io(graph)
+    features = frozenset(features)
+    specs = [layers.build(graph, op) for op in graph.ops]
+    aliases = _reshape_aliases(graph)
+    variants = [_choose(op, spec, features, optimize, aliases) for op, spec in zip(graph.ops, specs)]
+    in_place = _in_place_outputs(graph, aliases)
+    buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
+    layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index))
+                        for index, (op, spec, variant) in enumerate(zip(graph.ops, specs, variants)))
+    return Plan(model_name=graph.name, features=tuple(sorted(features)), optimize=optimize,
+                input=buffers[graph.inputs[0]], output=buffers[graph.outputs[0]], arena_size=arena_size,
+                layers=layer_plans, buffers=buffers)
+
+
+def _check_io(graph: Graph) -> None:
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise MunifyError(f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                          "the generated C API takes exactly one input and one output")
+    for name in graph.inputs + graph.outputs:
+        if graph.tensor(name).dtype != "int8":
+            raise MunifyError(f"model input/output '{name}' is {graph.tensor(name).dtype}; only int8 is supported")
+    if graph.inputs[0] == graph.outputs[0]:
+        raise MunifyError(f"model '{graph.name}' returns its input unchanged; there is nothing to generate")
+
+
+def _reshape_aliases(graph: Graph) -> dict[str, str]:
+    """RESHAPE output -> the tensor whose storage it shares. The model input and output keep their own
+    buffers (the caller owns them), so a RESHAPE from the input straight to the output is a copy."""
+    aliases: dict[str, str] = {}
+    for op in graph.ops:
+        if op.type != "RESHAPE":
+            continue
+        source = aliases.get(op.inputs[0], op.inputs[0])
+        if not (source in graph.inputs and op.outputs[0] in graph.outputs):
+            aliases[op.outputs[0]] = source
+    return aliases
+
+
+def _choose(op: Op, spec: layers.LayerSpec, features: frozenset, optimize: str,
+            aliases: dict[str, str]) -> KernelVariant | None:
+    if op.type == "RESHAPE" and op.outputs[0] in aliases:
+        return None
+    def weight_bytes(layout: str) -> int:
+        return _layout_bytes(spec).get(layout, 0)
+
+    return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes)
+
+
+def _layout_bytes(spec: layers.LayerSpec) -> dict[str, int]:
+    """Packed weight bytes of a matrix op in every built-in layout (empty for other ops)."""
+    if spec.matrix is None:
+        return {}
+    rows, cols = spec.matrix.shape
+    return {layout: packing.layout_bytes(rows, cols, spec.blocks, layout) for layout in packing.LAYOUTS}
+
+
+def _in_place_outputs(graph: Graph, aliases: dict[str, str]) -> dict[str, str]:
+    """ADD/MUL output -> first input when that input dies here, has the output's shape and is an arena tensor."""
+    last_read = _last_reads(graph, aliases)
+    in_place: dict[str, str] = {}
+    for index, op in enumerate(graph.ops):
+        if op.type not in ("ADD", "MUL"):
+            continue
+        source = graph.tensor(op.inputs[0])
+        storage = aliases.get(source.name, source.name)
+        out = graph.tensor(op.outputs[0])
+        if (not source.is_constant and storage not in graph.inputs and storage not in graph.outputs
+                and out.name not in graph.outputs and tuple(source.shape) == tuple(out.shape)
+                and last_read.get(storage) == index and op.inputs[1] != op.inputs[0]):
+            in_place[out.name] = storage
+    return in_place
+
+
+def _last_reads(graph: Graph, aliases: dict[str, str]) -> dict[str, int]:
+    last: dict[str, int] = {}
+    for index, op in enumerate(graph.ops):
+        for name in op.inputs:
+            if name and not graph.tensor(name).is_constant:
+                last[aliases.get(name, name)] = index
+    return last
+
+
+def _storage_root(name: str, links: dict[str, str]) -> str:
+    while name in links:
+        name = links[name]
+    return name
+
+
+def _place_tensors(graph: Graph, specs, aliases, in_place):
+    links = {**aliases, **in_place}
+    # An output that is aliased by the model output must be written straight into the caller's buffer.
+    output_root = _storage_root(graph.outputs[0], links)
+    groups: dict[str, arena.StorageGroup] = {}
+    for index, op in enumerate(graph.ops):
+        for name in [n for n in op.inputs if n] + list(op.outputs):
+            tensor = graph.tensor(name)
+            if tensor.is_constant:
+                continue
+            root = _storage_root(name, links)
+            if root in graph.inputs or root == output_root or root in graph.outputs:
+                continue
+            group = groups.setdefault(root, arena.StorageGroup(root, tensor.nbytes, index, index))
+            group.size = max(group.size, tensor.nbytes)
+            group.first, group.last = min(group.first, index), max(group.last, index)
+    scratch_groups = {}
+    for index, spec in enumerate(specs):
+        size = spec.params.get("scratch_bytes", spec.params.get("im2col_bytes", 0))
+        if size:
+            scratch_groups[index] = arena.StorageGroup(f"scratch:{index}", size, index, index)
+    arena_size = arena.place(list(groups.values()) + list(scratch_groups.values()))
+    buffers: dict[str, Buffer] = {}
+    for name, tensor in graph.tensors.items():
+        if tensor.is_constant:
+            continue
+        root = _storage_root(name, links)
+        if root == output_root or root in graph.outputs:
+            buffers[name] = Buffer(name, "output", 0, tensor.nbytes)
+        elif root in graph.inputs:
+            buffers[name] = Buffer(name, "input", 0, tensor.nbytes)
+        elif root in groups:
+            buffers[name] = Buffer(name, "arena", groups[root].offset, tensor.nbytes)
+    scratch = {index: Buffer(g.key, "arena", g.offset, g.size) for index, g in scratch_groups.items()}
+    return buffers, arena_size, scratch
+
+
+def _c_name(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", text)
+
+
+def _const_array(name: str, values: np.ndarray) -> ConstArray:
+    values = np.ascontiguousarray(values).reshape(-1)
+    if values.dtype not in _CTYPES:
+        raise MunifyError(f"const table '{name}' has dtype {values.dtype}, which has no C type here")
+    return ConstArray(name, _CTYPES[values.dtype], values)
+
+
+def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, variant: KernelVariant | None,
+                buffers: dict[str, Buffer], scratch: Buffer | None) -> LayerPlan:
+    function = f"munify_layer_{index}"
+    params = dict(spec.params)
+    arrays = dict(spec.arrays)
+    layout = "none"
+    if spec.matrix is not None:
+        layout = variant.layout
+        packed = (variant.pack(spec.matrix, spec.blocks) if variant.pack is not None
+                  else packing.packed_arrays(packing.pack(spec.matrix, spec.blocks, layout)))
+        arrays = {"bias": layers.folded_bias(spec, variant.fold_input_offset), **arrays, **packed}
+        params["layout"] = layout
+    params.setdefault("scratch_bytes", params.get("im2col_bytes", 0))
+    inputs = tuple(_input_buffer(graph, position, name, function, buffers)
+                   for position, name in enumerate(op.inputs[:_data_inputs(op)]))
+    const_arrays = {role: _const_array(f"{function}_{role}", values) for role, values in sorted(arrays.items())}
+    return LayerPlan(
+        index=index, name=op.name, op_type=op.type, variant=variant.name if variant else RESHAPE_ALIAS,
+        template=variant.template if variant else "", layout=layout, function=function,
+        source=f"layer_{index:03d}_{_c_name(op.type.lower())}.c", inputs=inputs,
+        output=buffers[op.outputs[0]], scratch=scratch, params=params, arrays=const_arrays, macs=spec.macs,
+        cost=float(variant.cost(spec.facts)) if variant else 0.0, alias=variant is None,
+        layout_bytes=_layout_bytes(spec))
+
+
+def _data_inputs(op: Op) -> int:
+    return 2 if op.type in ("ADD", "MUL") else 1
+
+
+def _input_buffer(graph: Graph, position: int, name: str, function: str, buffers: dict[str, Buffer]) -> Buffer:
+    tensor = graph.tensor(name)
+    if tensor.is_constant:
+        return Buffer(name, "const", 0, tensor.nbytes, symbol=f"{function}_const_in{position + 1}")
+    return buffers[name]

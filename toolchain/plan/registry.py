@@ -1,0 +1,170 @@
+"""Kernel registry: which kernel variants exist, what they need, and what they cost.
+
+`select_variant` picks, for one layer, the cheapest variant whose op type matches, whose ISA features the board
+has, whose weight layout can hold the block kinds the weight uses and that is offered for the `optimize` mode.
+`size` ranks candidates by (weight bytes, cost); `speed` and `balanced` by (cost, weight bytes). Ties go to
+the variant name, so the choice is deterministic.
+
+Adding a variant (e.g. a Cortex-M DSP kernel): append a `KernelVariant` to `toolchain/plan/variants_dsp.py`
+(or to `GENERIC_VARIANTS` here for a portable one) and write its template under `codegen_templates/`.
+
+Kernel template contract
+------------------------
+A kernel template renders one C source per layer. It is rendered with `jinja2.StrictUndefined` and receives:
+
+  layer   `toolchain.plan.types.LayerPlan`
+          .function    C function to define (external linkage), e.g. `munify_layer_3`
+          .params      dict: every number the kernel uses (see below); never compute in the template
+          .arrays      dict role -> ConstArray (.name is the C identifier declared in "weights.h", .length)
+          .inputs/.output/.scratch  Buffers (.size in bytes); .scratch is None when `scratch_bytes` is 0
+          .layout      the weight layout (docs/FORMAT.md), "none" for ops without weights
+  plan    the whole `Plan` (read-only; model name, features, optimize)
+
+The source includes "munify_kernels.h" (requantization helpers, bit-exact with `toolchain.ir.arith`) and
+"weights.h", and defines
+
+  void <function>(const int8_t *input, int8_t *output, int8_t *scratch)                 one input
+  void <function>(const int8_t *input, const int8_t *input2, int8_t *output, int8_t *scratch)  ADD, MUL
+
+`scratch` points to `params["scratch_bytes"]` bytes of the arena that live only during the layer (NULL when 0).
+`output` may equal `input` for ops planned in place (ADD, MUL): read each element before writing it.
+
+Params of the matrix ops (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED), all ints unless noted:
+  in_h in_w cin out_h out_w cout kh kw stride_h stride_w dil_h dil_w pad_top pad_left  (FC: 1x1 shapes,
+  cin = reduction length, out_h*out_w = batch); taps = kh*kw; depth_multiplier; pointwise (bool: 1x1, no
+  padding, no dilation: the input pixel is the column); in_row = in_w*cin; in_step_x = stride_w*cin;
+  in_step_y = stride_h*in_w*cin; dil_step_x = dil_w*cin; dil_step_y = dil_h*in_w*cin; patch_row = kw*cin;
+  k = kh*kw*cin (conv) or taps (depthwise); input_zp; output_offset; act_min; act_max; per_channel (bool);
+  mult, shift (per-tensor values, also set when per-channel); batches; bo bi full_row_blocks full_col_blocks tail_rows
+  tail_cols col_blocks sign_bytes (block layouts); requant table arrays "bias" (input-offset term folded in
+  unless the variant sets fold_input_offset=False), "mult", "shift", "zp_row" (cin bytes of the input zero
+  point: depthwise taps in the padding point there); weights "weights" plus "kinds" (blocks-min) or "counts"
+  + "entries" (index layouts), or whatever the variant's own `pack` returns.
+Params of the other ops are documented in `toolchain/plan/layers.py` beside the function that builds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import MunifyError
+from ..ir.blocks import BlockKind
+
+OPTIMIZE_MODES = ("speed", "balanced", "size")
+ALL_KINDS = frozenset(BlockKind)
+DENSE_ONLY = frozenset({BlockKind.DENSE})
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    """What the cost models see of a layer."""
+
+    op_type: str
+    positions: int  # how often the weight matrix is applied (output pixels), or elements for other ops
+    rows: int = 0
+    cols: int = 0
+    dense_weights: int = 0  # weights in dense blocks (edge blocks included)
+    unified_weights: int = 0
+    unified_rows: int = 0  # unified block rows (one multiply each)
+    listed_blocks: int = 0  # full blocks that are not pruned
+    full_blocks: int = 0
+    kinds: frozenset = DENSE_ONLY
+
+
+@dataclass(frozen=True)
+class KernelVariant:
+    name: str
+    op_type: str
+    template: str  # relative to codegen_templates/
+    cost: Callable[[LayerFacts], float]  # estimated cycles on a Cortex-M
+    layout: str = "none"
+    features: frozenset = frozenset()
+    block_kinds: frozenset = DENSE_ONLY
+    optimize: frozenset = frozenset(OPTIMIZE_MODES)
+    applies: Callable[[dict], bool] = field(default=lambda params: True)  # shape limits, on the layer params
+    # Weight packer for a layout of your own: (matrix [rows, cols], BlockStructure | None) -> {role: array};
+    # None packs `layout` with `toolchain.plan.packing.pack`.
+    pack: Callable | None = None
+    fold_input_offset: bool = True  # "bias" holds bias + input_offset * row sum of the weights
+    support_files: tuple[str, ...] = ()  # static sources copied verbatim into the output (relative paths)
+
+
+# Rough cycle counts of generic C on a Cortex-M3/M4 (two loads + MLA per MAC, ~15 cycles per requantization).
+MAC, UNIFIED_ADD, UNIFIED_WIDE_ADD, ROW_MUL, BLOCK, KIND_DECODE, REQUANT = 3.0, 2.0, 1.7, 2.0, 6.0, 4.0, 15.0
+
+
+def dense_matrix_cost(f: LayerFacts) -> float:
+    return f.positions * (f.rows * f.cols * MAC + f.rows * REQUANT)
+
+
+def block_matrix_cost(unified_add: float, decode_all: bool) -> Callable[[LayerFacts], float]:
+    def cost(f: LayerFacts) -> float:
+        decode = f.full_blocks * KIND_DECODE if decode_all else 0.0
+        per_position = (f.dense_weights * MAC + f.unified_weights * unified_add + f.unified_rows * ROW_MUL
+                        + f.listed_blocks * BLOCK + decode + f.rows * REQUANT)
+        return f.positions * per_position
+    return cost
+
+
+def elementwise_cost(cycles: float) -> Callable[[LayerFacts], float]:
+    return lambda f: f.positions * cycles
+
+
+def _matrix_variants(op_type: str, stem: str, template: str) -> list[KernelVariant]:
+    return [
+        KernelVariant(f"{stem}_dense_generic", op_type, template, dense_matrix_cost, layout="dense"),
+        KernelVariant(f"{stem}_blocks_min_generic", op_type, template, block_matrix_cost(UNIFIED_ADD, True),
+                      layout="blocks-min", block_kinds=ALL_KINDS, optimize=frozenset({"size"})),
+        KernelVariant(f"{stem}_blocks_index_generic", op_type, template, block_matrix_cost(UNIFIED_ADD, False),
+                      layout="blocks-index", block_kinds=ALL_KINDS, optimize=frozenset({"balanced", "speed"})),
+        KernelVariant(f"{stem}_blocks_wide_generic", op_type, template,
+                      block_matrix_cost(UNIFIED_WIDE_ADD, False), layout="blocks-wide", block_kinds=ALL_KINDS,
+                      optimize=frozenset({"speed"})),
+    ]
+
+
+GENERIC_VARIANTS: tuple[KernelVariant, ...] = (
+    *_matrix_variants("CONV_2D", "conv", "kernels/generic/conv.c.j2"),
+    *_matrix_variants("FULLY_CONNECTED", "fc", "kernels/generic/conv.c.j2"),
+    *_matrix_variants("DEPTHWISE_CONV_2D", "dwconv", "kernels/generic/depthwise.c.j2"),
+    KernelVariant("avgpool_generic", "AVERAGE_POOL_2D", "kernels/generic/avgpool.c.j2", elementwise_cost(4.0)),
+    KernelVariant("maxpool_generic", "MAX_POOL_2D", "kernels/generic/maxpool.c.j2", elementwise_cost(3.0)),
+    KernelVariant("add_generic", "ADD", "kernels/generic/add.c.j2", elementwise_cost(40.0)),
+    KernelVariant("mul_generic", "MUL", "kernels/generic/mul.c.j2", elementwise_cost(25.0)),
+    KernelVariant("reshape_copy_generic", "RESHAPE", "kernels/generic/copy.c.j2", elementwise_cost(0.5)),
+    KernelVariant("softmax_generic", "SOFTMAX", "kernels/generic/softmax.c.j2", elementwise_cost(120.0)),
+    KernelVariant("pad_generic", "PAD", "kernels/generic/pad.c.j2", elementwise_cost(1.0)),
+)
+
+# A RESHAPE whose output can share its input's storage runs no code at all.
+RESHAPE_ALIAS = "reshape_alias"
+
+
+def all_variants() -> tuple[KernelVariant, ...]:
+    from .variants_dsp import DSP_VARIANTS
+
+    return GENERIC_VARIANTS + tuple(DSP_VARIANTS)
+
+
+def candidates(op_type: str, features: frozenset, kinds: frozenset, optimize: str,
+               params: dict) -> list[KernelVariant]:
+    return [v for v in all_variants()
+            if v.op_type == op_type and v.features <= features and kinds <= v.block_kinds
+            and optimize in v.optimize and v.applies(params)]
+
+
+def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimize: str, params: dict,
+                   weight_bytes: Callable[[str], int]) -> KernelVariant:
+    if optimize not in OPTIMIZE_MODES:
+        raise MunifyError(f"unknown optimize mode '{optimize}'; use one of {', '.join(OPTIMIZE_MODES)}")
+    found = candidates(op_type, features, facts.kinds, optimize, params)
+    if not found:
+        raise MunifyError(f"no kernel for {op_type} with features {sorted(features)} and optimize={optimize}; "
+                          f"use another --optimize or board")
+
+    def rank(v: KernelVariant):
+        cost, size = v.cost(facts), weight_bytes(v.layout)
+        return (size, cost, v.name) if optimize == "size" else (cost, size, v.name)
+
+    return min(found, key=rank)
