@@ -1,0 +1,43 @@
+"""`munify plan MODEL.mun --board B`: show the kernel, weight layout and arena placement of every layer."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import MunifyError
+from ..ir import load
+from ..plan import format_plan, make_plan, plan_to_json
+from ..plan.registry import OPTIMIZE_MODES
+
+HELP = "plan a model for a board: kernel and weight layout per layer, static arena (text or --json)"
+KNOWN_FEATURES = ("dsp", "fpu", "mve", "neon")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="munify IR file (.mun)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--board", help="board name or board .toml file (its ISA features pick the kernels)")
+    target.add_argument("--features", help="comma-separated ISA features instead of a board, e.g. dsp,fpu")
+    parser.add_argument("--optimize", choices=OPTIMIZE_MODES, default="balanced",
+                        help="speed: fastest kernels, larger layouts; size: minimal packed weights (default: "
+                             "balanced)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
+def features_from_args(args: argparse.Namespace) -> frozenset[str]:
+    if args.features is not None:
+        features = frozenset(f.strip() for f in args.features.split(",") if f.strip())
+        unknown = sorted(features - set(KNOWN_FEATURES))
+        if unknown:
+            raise MunifyError(f"unknown feature(s) {', '.join(unknown)}; use any of {', '.join(KNOWN_FEATURES)}")
+        return features
+    from ..boards import DEFAULT_BOARD, load_board
+
+    return load_board(args.board or DEFAULT_BOARD).features
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = make_plan(load(args.model), features_from_args(args), args.optimize)
+    print(plan_to_json(plan) if args.json else format_plan(plan))
+    return 0
