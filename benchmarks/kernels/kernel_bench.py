@@ -25,6 +25,7 @@ from toolchain.resources import templates_dir
 
 HERE = Path(__file__).resolve().parent
 KERNELS = templates_dir() / "kernels" / "dsp"
+KERNEL_HEADERS = ["munify_dsp_fc_dense.h", "munify_dsp_conv_dense.h", "munify_dsp_depthwise.h"]
 CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-Wall", "-Wextra",
           "-Werror", "-ffunction-sections", "-fdata-sections"]
 QEMU_TIMEOUT_S = 120
@@ -95,7 +96,7 @@ def folded_bias(bias: np.ndarray, matrix: np.ndarray, input_zp: int) -> np.ndarr
 def quant_setup(prefix: str, q: Requant, arrays: list[Array]) -> str:
     arrays.append(Array(f"{prefix}_mult", "int32_t", [int(v) for v in q.multiplier]))
     arrays.append(Array(f"{prefix}_shift", "int32_t", [int(v) for v in q.shift]))
-    return (f"{{0, {q.output_zp}, {q.act_min}, {q.act_max}, {prefix}_mult, {prefix}_shift}}")
+    return f"{{{q.output_zp}, {q.act_min}, {q.act_max}, {prefix}_mult, {prefix}_shift, -1}}"
 
 
 def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: int = 1) -> Case:
@@ -114,6 +115,102 @@ def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: 
                 scratch_bytes=2 * dsp._round_up(cols, 4))
 
 
+@dataclass(frozen=True)
+class Window:
+    in_h: int
+    in_w: int
+    kernel_h: int
+    kernel_w: int
+    stride: int = 1
+    pad: str = "SAME"
+    dilation: int = 1
+
+    def out_size(self, size: int, kernel: int) -> int:
+        reach = (kernel - 1) * self.dilation + 1
+        return -(-size // self.stride) if self.pad == "SAME" else (size - reach) // self.stride + 1
+
+    @property
+    def out_h(self) -> int:
+        return self.out_size(self.in_h, self.kernel_h)
+
+    @property
+    def out_w(self) -> int:
+        return self.out_size(self.in_w, self.kernel_w)
+
+    def pads(self) -> tuple[int, int]:
+        if self.pad == "VALID":
+            return 0, 0
+        def before(size, out, kernel):
+            reach = (kernel - 1) * self.dilation + 1
+            return max((out - 1) * self.stride + reach - size, 0) // 2
+        return before(self.in_h, self.out_h, self.kernel_h), before(self.in_w, self.out_w, self.kernel_w)
+
+    def patches(self, x: np.ndarray, pad_value: int) -> np.ndarray:
+        """[out_h * out_w, KH * KW, C] input patches, padding taps filled with pad_value."""
+        top, left = self.pads()
+        h, w, c = x.shape
+        padded = np.full((h + 2 * self.kernel_h * self.dilation, w + 2 * self.kernel_w * self.dilation, c),
+                         pad_value, np.int64)
+        oy0, ox0 = self.kernel_h * self.dilation, self.kernel_w * self.dilation
+        padded[oy0:oy0 + h, ox0:ox0 + w] = x
+        out = np.empty((self.out_h, self.out_w, self.kernel_h * self.kernel_w, c), np.int64)
+        for oy in range(self.out_h):
+            for ox in range(self.out_w):
+                for ky in range(self.kernel_h):
+                    for kx in range(self.kernel_w):
+                        iy = oy0 + oy * self.stride - top + ky * self.dilation
+                        ix = ox0 + ox * self.stride - left + kx * self.dilation
+                        out[oy, ox, ky * self.kernel_w + kx] = padded[iy, ix]
+        return out.reshape(self.out_h * self.out_w, self.kernel_h * self.kernel_w, c)
+
+    def c_fields(self) -> str:
+        top, left = self.pads()
+        return (f"{self.kernel_h}, {self.kernel_w}, {self.stride}, {self.stride}, {self.dilation}, "
+                f"{self.dilation}, {top}, {left}")
+
+
+def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cout: int) -> Case:
+    k = window.kernel_h * window.kernel_w * cin
+    matrix = rng.integers(-128, 128, (cout, k)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, cout).astype(np.int32)
+    q = random_requant(rng, cout, k)
+    x = rng.integers(-128, 128, (window.in_h, window.in_w, cin)).astype(np.int8)
+    columns = window.patches(x, q.input_zp).reshape(-1, k)
+    acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias
+    pointwise = int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
+    arrays = [Array(f"{name}_w", "int8_t", dsp.pack_conv_dense(matrix).tolist()),
+              Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
+              Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
+    quant = quant_setup(name, q, arrays)
+    setup = (f"static const munify_dsp_conv p = {{{window.in_h}, {window.in_w}, {cin}, {window.out_h}, "
+             f"{window.out_w}, {cout}, {window.c_fields()}, {q.input_zp}, {pointwise}, {name}_w, {name}_b, "
+             f"{quant}}};")
+    call = f"munify_dsp_conv_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
+    k4 = dsp._round_up(k, 4)
+    return Case(name, len(columns) * cout * k, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
+                scratch_bytes=4 * k4 + (0 if pointwise else k4))
+
+
+def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels: int) -> Case:
+    taps = window.kernel_h * window.kernel_w
+    matrix = rng.integers(-128, 128, (channels, taps)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, channels).astype(np.int32)
+    q = random_requant(rng, channels, taps)
+    x = rng.integers(-128, 128, (window.in_h, window.in_w, channels)).astype(np.int8)
+    patches = window.patches(x, q.input_zp)  # [pixels, taps, channels]
+    acc = np.einsum("ptc,ct->pc", patches - q.input_zp, matrix.astype(np.int64)) + bias
+    arrays = [Array(f"{name}_w", "int16_t", dsp.pack_depthwise(matrix).tolist()),
+              Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
+              Array(f"{name}_pad", "int8_t", [q.input_zp] * (channels + 3)),
+              Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
+    quant = quant_setup(name, q, arrays)
+    setup = (f"static const munify_dsp_depthwise p = {{{window.in_h}, {window.in_w}, {channels}, {window.out_h}, "
+             f"{window.out_w}, {window.c_fields()}, {name}_pad, {name}_w, {name}_b, {quant}}};")
+    call = f"munify_dsp_depthwise_s8(&p, {name}_in, {name}_out, {name}_scratch)"
+    return Case(name, len(patches) * taps * channels, setup, call, requantize(acc, q).reshape(-1).tolist(),
+                arrays, scratch_bytes=4 * taps)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Build and run
 
@@ -126,9 +223,10 @@ def _tool(name: str) -> str:
 
 def build(cases: list[Case], workdir: Path) -> Path:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    (workdir / "cases.c").write_text(env.get_template("cases.c.j2").render(cases=cases))
-    sources = [workdir / "cases.c", HERE / "startup.c", *sorted(KERNELS.glob("*.c"))]
+                             keep_trailing_newline=True)
+    text = env.get_template("cases.c.j2").render(cases=cases, kernel_headers=KERNEL_HEADERS)
+    (workdir / "cases.c").write_text(text)
+    sources = [workdir / "cases.c", HERE / "startup.c"]
     elf = workdir / "bench.elf"
     cmd = [_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{HERE}", f"-I{KERNELS}", *map(str, sources),
            "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
@@ -160,7 +258,13 @@ def measure(cases: list[Case]) -> list[Result]:
 def main() -> None:
     rng = np.random.default_rng(1)
     cases = [fc_case("fc64x256", rng, 64, 256), fc_case("fc128x512", rng, 128, 512),
-             fc_case("fc13x37", rng, 13, 37, batches=2)]
+             fc_case("fc13x37", rng, 13, 37, batches=2),
+             conv_case("pw64_25x5", rng, Window(25, 5, 1, 1, pad="VALID"), 64, 64),
+             conv_case("conv3x3_16", rng, Window(16, 16, 3, 3), 16, 16),
+             conv_case("conv10x4_s2", rng, Window(49, 10, 10, 4, stride=2), 1, 64),
+             conv_case("conv_odd", rng, Window(7, 5, 3, 2, stride=2, pad="VALID", dilation=1), 3, 5),
+             depthwise_case("dw3x3_64", rng, Window(25, 5, 3, 3), 64),
+             depthwise_case("dw_odd", rng, Window(9, 7, 3, 3, stride=2), 7)]
     for r in measure(cases):
         print(f"{r.name:16s} wrong={r.wrong:4d} insns={r.instructions:9d} macs={r.macs:8d} "
               f"insns/MAC={r.per_mac:.3f}")

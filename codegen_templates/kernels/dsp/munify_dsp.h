@@ -2,46 +2,76 @@
  *
  * All kernels are int8 in / int8 out with int32 accumulators and the TFLite Micro requantization
  * (MultiplyByQuantizedMultiplier with double rounding), bit-exact with toolchain.ir.reference.
+ * The bias has the input-offset term folded in (bias - input_zp * row sum of the weights), so the kernels
+ * multiply the raw int8 inputs and padding taps read the input zero point.
  * Weights are packed by toolchain.plan.dsp; each kernel documents its packed layout.
- * Inputs are widened once per vector to int16 pairs (x + input_offset) so the inner loops are
- * SMLAD (dense), USAD8/USADA8 (unified sign-mask) or table loads (unified LUT).
+ * Inputs are widened once per vector to int16 pairs so the inner loops are SMLAD (dense), USAD8/USADA8
+ * (unified sign-mask) or table loads (unified LUT).
+ *
+ * The kernels are header-only (static functions), one header per kernel, included by the generated layer
+ * sources (one translation unit per layer); the code generator copies them beside the model.
  */
 #ifndef MUNIFY_DSP_H
 #define MUNIFY_DSP_H
 
-#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <arm_acle.h>
 
 #if !defined(__ARM_FEATURE_DSP)
 #error "munify DSP kernels need a core with the DSP extension (-mcpu=cortex-m4/m7/m33/m55)"
+/* Widen n int8 values (padded with zeros to a multiple of 4) to int16 in the SXTB16 order of the packed
+ * weights: for every 4 inputs the words (x0, x2) and (x1, x3); consecutive groups `stride` words apart. */
+MUNIFY_DSP_FN void munify_dsp_widen_pairs(const int8_t *x, int32_t n, uint32_t *out, int32_t stride)
+{
+    int32_t full = n >> 2;
+    for (int32_t g = 0; g < full; ++g, out += stride) {
+        uint32_t w = munify_dsp_load_word(x + 4 * g);
+        out[0] = __sxtb16(w);
+        out[1] = __sxtb16(munify_dsp_ror8(w));
+    }
+    int32_t rest = n & 3;
+    if (rest) {
+        int8_t tail[4] = {0, 0, 0, 0};
+        memcpy(tail, x + 4 * full, (size_t)rest);
+        uint32_t w = munify_dsp_load_word(tail);
+        out[0] = __sxtb16(w);
+        out[1] = __sxtb16(munify_dsp_ror8(w));
+    }
+}
+
 #endif
+
+#define MUNIFY_DSP_FN __attribute__((unused)) static
 
 /* Inner loops are naked functions in Thumb-2 assembly: gcc 12 schedules the ACLE intrinsics 1.4-1.7x worse.
  * Their arguments arrive in r0-r3 (AAPCS) and are only read by the assembly. */
-#define MUNIFY_ASM_FUNCTION __attribute__((naked, noinline)) static void
+#define MUNIFY_ASM_FUNCTION __attribute__((naked, noinline, unused)) static void
 #define MUNIFY_ASM_ARG __attribute__((unused))
 
 /* Requantization of one layer: output = clamp(MBQM(acc, multiplier[c], shift[c]) + output_offset). */
 typedef struct {
-    int32_t input_offset;  /* -input zero point, in [-127, 128] */
     int32_t output_offset; /* output zero point */
     int32_t act_min;
     int32_t act_max;
-    const int32_t *multiplier; /* per output channel */
-    const int32_t *shift;      /* per output channel, TFLite convention: > 0 shifts left */
+    const int32_t *multiplier; /* per output channel, or one entry */
+    const int32_t *shift;      /* TFLite convention: > 0 shifts left */
+    int32_t channel_mask;      /* -1 per channel, 0 per tensor (every channel reads entry 0) */
 } munify_dsp_quant;
 
-/* FULLY_CONNECTED (and 1x1 convolution of one pixel), all blocks dense. */
+/* FULLY_CONNECTED, all blocks dense. */
 typedef struct {
     int32_t rows;          /* output features */
     int32_t cols;          /* input features */
     int32_t batches;
-    const int8_t *weights; /* pack_fc_dense: rows in groups of 4, interleaved per 4 inputs */
-    const int32_t *bias;   /* rows entries */
+    const int8_t *weights; /* layout dsp-fc4 */
+    const int32_t *bias;   /* rows entries, input offset folded in */
     munify_dsp_quant q;
 } munify_dsp_fc;
 
-/* CONV_2D through im2col, all blocks dense. Filter [O, KH, KW, I] viewed as [O, KH*KW*I]. */
+/* CONV_2D through im2col (or straight from the input when pointwise), all blocks dense.
+ * Filter [O, KH, KW, I] viewed as [O, KH*KW*I]. */
 typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
@@ -49,7 +79,9 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    const int8_t *weights; /* pack_conv_dense: rows in pairs, interleaved per 4 reduction elements */
+    int32_t pad_value;     /* input zero point */
+    int32_t pointwise;     /* 1x1, no padding: the input pixel is the column */
+    const int8_t *weights; /* layout dsp-conv2 */
     const int32_t *bias;
     munify_dsp_quant q;
 } munify_dsp_conv;
@@ -62,65 +94,73 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    const int16_t *weights; /* pack_depthwise: [KH*KW][channels rounded up to 4], int16, (c0,c2,c1,c3) order */
+    const int8_t *pad_row;  /* `channels` + 3 bytes of the input zero point, read by padding taps */
+    const int16_t *weights; /* layout dsp-dw */
     const int32_t *bias;
     munify_dsp_quant q;
 } munify_dsp_depthwise;
 
-/* FULLY_CONNECTED over a block-structured weight (dense, unified and pruned 1 x bi blocks, bi = 4 or 8).
- * Each row has a list of dense blocks and a list of unified blocks; pruned blocks are simply absent.
- * The bias is pre-adjusted by the plan for the constant terms of the sign-mask trick (see pack_fc_blocks). */
-typedef struct {
-    int32_t rows, cols, batches;
-    int32_t block_cols;          /* bi: 4 or 8 */
-    const uint16_t *row_counts;  /* per row: number of dense blocks, number of unified blocks */
-    const uint16_t *dense_index; /* input group of each dense block, in units of bi inputs */
-    const int8_t *dense_weights; /* bi int8 weights per dense block */
-    const uint16_t *unified_index;
-    const uint8_t *unified_masks; /* bi bytes per unified block: 0xFF where the weight is negative */
-    const uint8_t *unified_signs; /* or, when unified_masks is NULL: one sign byte per unified block (bi = 8) */
-    const int16_t *unified_magnitudes;
-    const int32_t *bias;
-    munify_dsp_quant q;
-} munify_dsp_fc_blocks;
-
-void munify_dsp_fc_dense_s8(const munify_dsp_fc *p, const int8_t *input, int8_t *output, int16_t *scratch);
-int32_t munify_dsp_fc_dense_scratch_size(const munify_dsp_fc *p);
-
-void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8_t *input, int8_t *output, int16_t *scratch);
-int32_t munify_dsp_conv_dense_scratch_size(const munify_dsp_conv *p);
-
-void munify_dsp_depthwise_s8(const munify_dsp_depthwise *p, const int8_t *input, int8_t *output);
-
-void munify_dsp_fc_blocks_s8(const munify_dsp_fc_blocks *p, const int8_t *input, int8_t *output, int16_t *scratch);
-int32_t munify_dsp_fc_blocks_scratch_size(const munify_dsp_fc_blocks *p);
-
 /* TFLite Micro MultiplyByQuantizedMultiplier. The truncating division by 2^31 of the nudged product equals
- * an arithmetic shift of (product + 2^30) for both signs, so SaturatingRoundingDoublingHighMul is one SMULL
- * and an add; the multiplier is never INT32_MIN, so it never saturates. */
+ * an arithmetic shift of (product + 2^30) for both signs, so SaturatingRoundingDoublingHighMul is one SMLAL;
+ * the multiplier is never INT32_MIN, so it never saturates. RoundingDivideByPOT by r > 0 is
+ * (x + 2^(r-1) - (x < 0)) >> r. Left shifts (multipliers above 1) are rare and take the branch. */
 static inline int32_t munify_dsp_requantize(int32_t acc, int32_t multiplier, int32_t shift)
 {
-    int32_t left = shift > 0 ? shift : 0;
-    int32_t right = shift > 0 ? 0 : -shift;
-    int64_t product = (int64_t)(int32_t)((uint32_t)acc << left) * multiplier;
-    int32_t high = (int32_t)((product + (1 << 30)) >> 31);
-    if (right > 0) {
-        high = (high + (1 << (right - 1)) - (high < 0)) >> right;
+    if (__builtin_expect(shift > 0, 0)) {
+        acc = (int32_t)((uint32_t)acc << shift);
+        shift = 0;
     }
-    return high;
+    int32_t high = (int32_t)(((int64_t)acc * multiplier + (1 << 30)) >> 31);
+    int32_t right = -shift;
+    int32_t nudge = (1 << right) >> 1;
+    int32_t negative = right > 0 ? (int32_t)((uint32_t)high >> 31) : 0;
+    return (high + nudge - negative) >> right;
 }
 
 static inline int8_t munify_dsp_output(int32_t acc, const munify_dsp_quant *q, int32_t channel)
 {
+    channel &= q->channel_mask;
     int32_t v = munify_dsp_requantize(acc, q->multiplier[channel], q->shift[channel]) + q->output_offset;
+    v = __ssat(v, 8);
     v = v < q->act_min ? q->act_min : v;
     return (int8_t)(v > q->act_max ? q->act_max : v);
 }
 
-/* Shared helpers (dsp_common.c). */
+static inline uint32_t munify_dsp_load_word(const int8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w); /* LDR: these cores allow unaligned word loads */
+    return w;
+}
 
-/* Widen n int8 values (n rounded up to 4 with zeros) to int16 x + offset, in the SXTB16 pair order of the
- * weights: for every 4 inputs, the words (x0, x2) and (x1, x3). */
-void munify_dsp_widen_pairs(const int8_t *x, int32_t n, int32_t offset, int16_t *out);
+static inline uint32_t munify_dsp_ror8(uint32_t w)
+{
+    return (w >> 8) | (w << 24);
+}
+
+static inline int32_t munify_dsp_round_up4(int32_t n)
+{
+    return (n + 3) & ~3;
+}
+
+/* Widen n int8 values (padded with zeros to a multiple of 4) to int16 in the SXTB16 order of the packed
+ * weights: for every 4 inputs the words (x0, x2) and (x1, x3); consecutive groups `stride` words apart. */
+MUNIFY_DSP_FN void munify_dsp_widen_pairs(const int8_t *x, int32_t n, uint32_t *out, int32_t stride)
+{
+    int32_t full = n >> 2;
+    for (int32_t g = 0; g < full; ++g, out += stride) {
+        uint32_t w = munify_dsp_load_word(x + 4 * g);
+        out[0] = __sxtb16(w);
+        out[1] = __sxtb16(munify_dsp_ror8(w));
+    }
+    int32_t rest = n & 3;
+    if (rest) {
+        int8_t tail[4] = {0, 0, 0, 0};
+        memcpy(tail, x + 4 * full, (size_t)rest);
+        uint32_t w = munify_dsp_load_word(tail);
+        out[0] = __sxtb16(w);
+        out[1] = __sxtb16(munify_dsp_ror8(w));
+    }
+}
 
 #endif

@@ -1,13 +1,12 @@
 /* FULLY_CONNECTED, dense int8 weights: 4 rows x 4 inputs per step, 8 SXTB16 + 8 SMLAD.
  *
- * Packed weights (toolchain.plan.dsp.pack_fc_dense), inputs padded with zero weights to a multiple of 4:
+ * Layout dsp-fc4 (toolchain.plan.dsp.pack_fc_dense), inputs padded with zero weights to a multiple of 4:
  *   for each group of 4 rows: for each group of 4 inputs: row0[4] row1[4] row2[4] row3[4]
  *   then the rows % 4 remaining rows, one after the other, 4 inputs at a time.
  * Scratch: the input widened to int16 pairs, munify_dsp_fc_dense_scratch_size() bytes.
  */
-#include <string.h>
-
-#include <arm_acle.h>
+#ifndef MUNIFY_DSP_FC_DENSE_H
+#define MUNIFY_DSP_FC_DENSE_H
 
 #include "munify_dsp.h"
 
@@ -33,7 +32,7 @@
     "smlad  r6, lr, r11, r6\n\t"                                                                             \
     "smlad  r6, r10, r12, r6\n\t"
 
-MUNIFY_ASM_FUNCTION dot_4rows(MUNIFY_ASM_ARG const int8_t *weights, MUNIFY_ASM_ARG const int16_t *x,
+MUNIFY_ASM_FUNCTION fc_dot_4rows(MUNIFY_ASM_ARG const int8_t *weights, MUNIFY_ASM_ARG const int16_t *x,
                               MUNIFY_ASM_ARG int32_t groups, MUNIFY_ASM_ARG int32_t *acc)
 {
     __asm volatile("push   {r3-r11, lr}\n\t"
@@ -50,46 +49,48 @@ MUNIFY_ASM_FUNCTION dot_4rows(MUNIFY_ASM_ARG const int8_t *weights, MUNIFY_ASM_A
                    "pop    {r4-r11, pc}\n\t");
 }
 
-static int32_t dot_1row(const int8_t *weights, const int16_t *x, int32_t groups, int32_t acc)
+MUNIFY_DSP_FN int32_t fc_dot_1row(const int8_t *weights, const int16_t *x, int32_t groups, int32_t acc)
 {
     const uint32_t *xw = (const uint32_t *)x;
     for (int32_t g = 0; g < groups; ++g) {
-        uint32_t w;
-        memcpy(&w, weights + 4 * g, sizeof w);
+        uint32_t w = munify_dsp_load_word(weights + 4 * g);
         acc = __smlad(__sxtb16(w), xw[2 * g], acc);
-        acc = __smlad(__sxtb16((w >> 8) | (w << 24)), xw[2 * g + 1], acc);
+        acc = __smlad(__sxtb16(munify_dsp_ror8(w)), xw[2 * g + 1], acc);
     }
     return acc;
 }
 
-int32_t munify_dsp_fc_dense_scratch_size(const munify_dsp_fc *p)
+MUNIFY_DSP_FN int32_t munify_dsp_fc_dense_scratch_size(const munify_dsp_fc *p)
 {
-    return 2 * ((p->cols + 3) & ~3);
+    return 2 * munify_dsp_round_up4(p->cols);
 }
 
-static void fc_one(const munify_dsp_fc *p, const int16_t *x, int8_t *output)
+MUNIFY_DSP_FN void fc_dense_one(const munify_dsp_fc *p, const int16_t *x, int8_t *output)
 {
     int32_t groups = (p->cols + 3) >> 2;
     const int8_t *w = p->weights;
+    const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
     int32_t r = 0;
     for (; r + 4 <= p->rows; r += 4) {
         int32_t acc[4] = {p->bias[r], p->bias[r + 1], p->bias[r + 2], p->bias[r + 3]};
-        dot_4rows(w, x, groups, acc);
+        fc_dot_4rows(w, x, groups, acc);
         w += 16 * groups;
         for (int32_t i = 0; i < 4; ++i) {
-            output[r + i] = munify_dsp_output(acc[i], &p->q, r + i);
+            output[r + i] = munify_dsp_output(acc[i], &q, r + i);
         }
     }
     for (; r < p->rows; ++r) {
-        output[r] = munify_dsp_output(dot_1row(w, x, groups, p->bias[r]), &p->q, r);
+        output[r] = munify_dsp_output(fc_dot_1row(w, x, groups, p->bias[r]), &q, r);
         w += 4 * groups;
     }
 }
 
-void munify_dsp_fc_dense_s8(const munify_dsp_fc *p, const int8_t *input, int8_t *output, int16_t *scratch)
+MUNIFY_DSP_FN void munify_dsp_fc_dense_s8(const munify_dsp_fc *p, const int8_t *input, int8_t *output, int16_t *scratch)
 {
     for (int32_t b = 0; b < p->batches; ++b) {
-        munify_dsp_widen_pairs(input + b * p->cols, p->cols, p->q.input_offset, scratch);
-        fc_one(p, scratch, output + b * p->rows);
+        munify_dsp_widen_pairs(input + b * p->cols, p->cols, (uint32_t *)scratch, 2);
+        fc_dense_one(p, scratch, output + b * p->rows);
     }
 }
+
+#endif
