@@ -238,3 +238,45 @@ def test_invalid_graph_is_not_saved(structured_graph, tmp_path):
     with pytest.raises(IRError, match="breaks its unified block"):
         save(structured_graph.with_tensor(weight.replace(data=broken)), target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_npy_header_claiming_a_huge_array_is_refused_without_allocating(mun, tmp_path):
+    entries = _entries(mun)
+    member = _tensor_entry(_doc(entries), FC_BIAS)["data"]
+    header_end = entries[member].index(b"\n") + 1
+    header = entries[member][:header_end]
+    grown = header.replace(b"(128,)", b"(99999999999,)")
+    extra = len(grown) - len(header)
+    assert grown[-1 - extra:-1] == b" " * extra  # take the growth out of the padding: header length stays
+    entries[member] = grown[:-1 - extra] + b"\n" + entries[member][header_end:]
+    with pytest.raises(IRError, match=rf"tensor '{FC_BIAS}': .*header claims shape \(99999999999,\)"):
+        load(_write(tmp_path / "huge.mun", entries))
+
+
+def _flip_bits(data: bytes, rng: np.random.Generator) -> bytes:
+    b = bytearray(data)
+    for _ in range(int(rng.integers(1, 6))):
+        b[int(rng.integers(len(b)))] ^= 1 << int(rng.integers(8))
+    return bytes(b)
+
+
+def test_random_damage_is_always_an_ir_error(mun, tmp_path):
+    """Seeded bit flips in the zip bytes and in the stored members: load() succeeds or raises IRError."""
+    rng = np.random.default_rng(31337)
+    raw, entries = mun.read_bytes(), _entries(mun)
+    outcomes = {"loaded": 0, "refused": 0}
+    for i in range(240):
+        if i % 2:
+            damaged = dict(entries)
+            member = "graph.json" if i % 4 == 1 else sorted(entries)[int(rng.integers(len(entries)))]
+            damaged[member] = _flip_bits(entries[member], rng)
+            path = _write(tmp_path / f"m{i}.mun", damaged)
+        else:
+            path = tmp_path / f"m{i}.mun"
+            path.write_bytes(_flip_bits(raw, rng))
+        try:
+            load(path)
+            outcomes["loaded"] += 1
+        except IRError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] >= 100 and outcomes["loaded"] >= 10, outcomes

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 import zlib
 from pathlib import Path
+from tokenize import TokenError
 
 import numpy as np
 
@@ -122,9 +124,24 @@ def _read_array(zf: zipfile.ZipFile, member: str, owner: str) -> np.ndarray:
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise IRError(f"tensor '{owner}': array {member} is damaged ({exc})") from None
     try:
-        return np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        return _load_npy(raw)
+    except (ValueError, OSError, EOFError, SyntaxError, TokenError) as exc:
         raise IRError(f"tensor '{owner}': array {member} is not a valid .npy ({exc})") from None
+
+
+def _load_npy(raw: bytes) -> np.ndarray:
+    """np.load, but the header is checked against the bytes present first: numpy allocates whatever size a
+    damaged header claims before it notices the data is short."""
+    fp = io.BytesIO(raw)
+    version = np.lib.format.read_magic(fp)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f".npy format version {version} is not supported")
+    shape, _, dtype = readers[version](fp)
+    if math.prod(shape) * dtype.itemsize > len(raw) - fp.tell():
+        raise ValueError(f"header claims shape {shape} of {dtype}, the array data is shorter")
+    fp.seek(0)
+    return np.load(fp, allow_pickle=False)
 
 
 def _parse_tensor(zf: zipfile.ZipFile, entry: dict) -> Tensor:
