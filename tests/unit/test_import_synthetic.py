@@ -246,3 +246,14 @@ def test_unsupported_features_are_refused_by_name(case, tmp_path):
     change, pattern = REFUSALS[case]
     with pytest.raises(ModelImportError, match=pattern):
         _import(_mutated(change), tmp_path)
+
+
+@pytest.mark.parametrize("against", ["litert", "tflm"])
+def test_imported_ops_run_bit_exact_in_the_reference(against, tmp_path):
+    """The attributes mapped above mean what TFLite means: the reference on the IR matches the interpreters."""
+    from toolchain.verify import verify_model
+
+    path = tmp_path / "synthetic.tflite"
+    path.write_bytes(build(base_spec()))
+    report = verify_model(path, against=against, n=3, seed=1)
+    assert report.bit_exact, report.summary()
