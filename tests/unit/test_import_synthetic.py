@@ -202,6 +202,9 @@ def _set_op(i, **fields):
 REFUSALS = {
     "unsupported op": (_set_op(3, code=BO.SUB, options=("SubOptions", {})),
                        r"op 3 is SUB \(builtin code 41\), which munify does not support"),
+    "unsupported op with two outputs": (
+        lambda s: s["ops"][2].update(code=BO.SPLIT, outputs=["pooled", "squared"], options=(None, {})),
+        r"op 2 is SPLIT \(builtin code 49\), which munify does not support"),
     "custom op": (_set_op(2, code=BO.CUSTOM, custom="MyPool", options=(None, {})),
                   r"op 2 is CUSTOM\(MyPool\)"),
     "two subgraphs": (lambda s: s.update(subgraphs=2), r"2 subgraphs"),

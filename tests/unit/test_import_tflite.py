@@ -89,3 +89,18 @@ def test_float_model_is_refused_naming_the_first_float_tensor(models_dir):
 def test_missing_file_is_an_import_error(tmp_path):
     with pytest.raises(ModelImportError, match="cannot read"):
         import_tflite(tmp_path / "nope.tflite")
+
+
+def test_import_is_deterministic_and_roundtrips(models_dir, tmp_path, capsys):
+    from toolchain.cli import main
+    from toolchain.ir import load
+
+    model = models_dir / MODEL_FILES["resnet"]
+    first, second = tmp_path / "a.mun", tmp_path / "b.mun"
+    assert main(["import", str(model), "-o", str(first)]) == 0
+    assert main(["import", str(model), "-o", str(second)]) == 0
+    assert "16 ops" in capsys.readouterr().out
+    assert first.read_bytes() == second.read_bytes()
+    graph = load(first)
+    assert graph.metadata["source_sha256"] == "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415"
+    assert "model/flatten/Const" not in graph.tensors  # RESHAPE's shape tensor is dropped

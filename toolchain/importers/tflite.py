@@ -252,8 +252,8 @@ class _GraphBuilder:
         if self.model.subgraphs != 1:
             raise self.fail(f"the model has {self.model.subgraphs} subgraphs; munify imports single-subgraph "
                             "models only (no control flow or multiple signatures)")
-        ops = [self.op_inputs_outputs(op) for op in self.model.ops]
         self.refuse_unsupported_ops()
+        ops = [self.op_inputs_outputs(op) for op in self.model.ops]
         self.refuse_float_tensors(ops)
         self.name_tensors(ops)
         ir_ops = [self.convert_op(op, inputs, outputs) for op, (inputs, outputs) in zip(self.model.ops, ops)]
