@@ -1,0 +1,36 @@
+"""`munify compress --recipe R.toml -o OUT.mun [--json PATH]`: ADMM block unification/pruning, int8 export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..fsutil import atomic_write_text
+
+HELP = "compress a model with ADMM block unification/pruning (TOML recipe) and export it int8 to a .mun file"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", type=Path, required=True, help="TOML recipe (see examples/*.toml)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the int8 IR file to write (.mun)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON to PATH")
+    parser.add_argument("--cache-dir", type=Path, default=Path("munify-out/cache"),
+                        help="where trained dense models are cached (default: munify-out/cache)")
+    parser.add_argument("--no-cache", action="store_true", help="always train the dense model afresh")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compress.pipeline import run_recipe
+    from ..compress.recipe import load_recipe
+    from ..compress.report import format_report
+
+    recipe = load_recipe(args.recipe)
+    report = run_recipe(recipe, args.output, None if args.no_cache else args.cache_dir, progress=not args.quiet)
+    doc = report.to_json()
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(doc, indent=1) + "\n")
+    print(format_report(doc))
+    print(f"wrote {args.output}")
+    return 0
