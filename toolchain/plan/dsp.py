@@ -54,3 +54,74 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     padded = np.zeros((taps, _round_up(channels, 4)), np.int16)
     padded[:, :channels] = matrix.T
     return padded.reshape(taps, -1, 4)[:, :, SXTB16_ORDER].reshape(-1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cost model: retired instructions on a Cortex-M4 (QEMU -icount), fitted to benchmarks/kernels/kernel_bench.py.
+
+FC_MAC, FC_ROW, FC_INPUT = 1.19, 30.0, 2.0  # 4x4 SMLAD step: 38 instructions per 32 MACs, unrolled twice
+CONV_MAC, CONV_OUTPUT, CONV_INPUT, CONV_TAP = 0.94, 32.0, 1.8, 20.0  # 2x2 step: 30 per 32 MACs
+DW_MAC, DW_OUTPUT, DW_TAP = 2.5, 30.0, 15.0
+LAYER_CALL = 60.0
+
+
+def fc_dense_cost(f) -> float:
+    return LAYER_CALL + f.positions * (f.rows * f.cols * FC_MAC + f.rows * FC_ROW + f.cols * FC_INPUT)
+
+
+def conv_dense_cost(f) -> float:
+    per_pixel = f.rows * f.cols * CONV_MAC + f.rows * CONV_OUTPUT + f.cols * CONV_INPUT
+    return LAYER_CALL + f.positions * per_pixel
+
+
+def depthwise_cost(f) -> float:
+    return LAYER_CALL + f.positions * (f.rows * f.cols * DW_MAC + f.rows * DW_OUTPUT + f.cols * DW_TAP)
+
+
+def fc_dense_scratch(params: dict) -> int:
+    return 2 * _round_up(params["cin"], 4)
+
+
+def conv_dense_scratch(params: dict) -> int:
+    k = _round_up(params["k"], 4)
+    return 4 * k + (0 if params["pointwise"] else k)
+
+
+def depthwise_scratch(params: dict) -> int:
+    return 4 * params["taps"]
+
+
+def _single_image(params: dict) -> bool:
+    return params["batches"] == 1
+
+
+def _depthwise_fits(params: dict) -> bool:
+    return params["batches"] == 1 and params["depth_multiplier"] == 1 and params["cin"] % 4 == 0
+
+
+def _build_variants():
+    from ..ir.blocks import BlockKind
+    from .registry import KernelVariant
+
+    dsp = frozenset({"dsp"})
+    dense = frozenset({BlockKind.DENSE})
+    common = ("kernels/dsp/munify_dsp.h",)
+    return (
+        KernelVariant("fc_dense_dsp", "FULLY_CONNECTED", "kernels/dsp/fc_dense.c.j2", fc_dense_cost,
+                      layout="dsp-fc4", features=dsp, block_kinds=dense,
+                      pack=lambda matrix, blocks: {"weights": pack_fc_dense(matrix)},
+                      support_files=common + ("kernels/dsp/munify_dsp_fc_dense.h",), scratch=fc_dense_scratch),
+        KernelVariant("conv_dense_dsp", "CONV_2D", "kernels/dsp/conv_dense.c.j2", conv_dense_cost,
+                      layout="dsp-conv2", features=dsp, block_kinds=dense, applies=_single_image,
+                      pack=lambda matrix, blocks: {"weights": pack_conv_dense(matrix)},
+                      support_files=common + ("kernels/dsp/munify_dsp_conv_dense.h",), scratch=conv_dense_scratch),
+        # int16 weights: twice the bytes of the int8 layouts, so not offered for --optimize size.
+        KernelVariant("dwconv_dense_dsp", "DEPTHWISE_CONV_2D", "kernels/dsp/depthwise.c.j2", depthwise_cost,
+                      layout="dsp-dw", features=dsp, block_kinds=dense, applies=_depthwise_fits,
+                      optimize=frozenset({"speed", "balanced"}),
+                      pack=lambda matrix, blocks: {"weights": pack_depthwise(matrix)},
+                      support_files=common + ("kernels/dsp/munify_dsp_depthwise.h",), scratch=depthwise_scratch),
+    )
+
+
+DSP_VARIANTS = _build_variants()

@@ -23,6 +23,9 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     specs = [layers.build(graph, op) for op in graph.ops]
     aliases = _reshape_aliases(graph)
     variants = [_choose(op, spec, features, optimize, aliases) for op, spec in zip(graph.ops, specs)]
+    for spec, variant in zip(specs, variants):
+        if variant is not None and variant.scratch is not None:
+            spec.params["scratch_bytes"] = variant.scratch(spec.params)
     in_place = _in_place_outputs(graph, aliases)
     buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
     layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index))

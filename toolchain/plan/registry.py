@@ -88,6 +88,8 @@ class KernelVariant:
     pack: Callable | None = None
     fold_input_offset: bool = True  # "bias" holds bias + input_offset * row sum of the weights
     support_files: tuple[str, ...] = ()  # static sources copied verbatim into the output (relative paths)
+    # Scratch bytes the kernel needs, from the layer params; None keeps the op's own (im2col) scratch.
+    scratch: Callable[[dict], int] | None = None
 
 
 # Rough cycle counts of generic C on a Cortex-M3/M4 (two loads + MLA per MAC, ~15 cycles per requantization).

@@ -49,13 +49,12 @@ MUNIFY_ASM_FUNCTION fc_dot_4rows(MUNIFY_ASM_ARG const int8_t *weights, MUNIFY_AS
                    "pop    {r4-r11, pc}\n\t");
 }
 
-MUNIFY_DSP_FN int32_t fc_dot_1row(const int8_t *weights, const int16_t *x, int32_t groups, int32_t acc)
+MUNIFY_DSP_FN int32_t fc_dot_1row(const int8_t *weights, const uint32_t *x, uint32_t groups, int32_t acc)
 {
-    const uint32_t *xw = (const uint32_t *)x;
-    for (int32_t g = 0; g < groups; ++g) {
-        uint32_t w = munify_dsp_load_word(weights + 4 * g);
-        acc = __smlad(__sxtb16(w), xw[2 * g], acc);
-        acc = __smlad(__sxtb16(munify_dsp_ror8(w)), xw[2 * g + 1], acc);
+    for (; groups > 0u; --groups, weights += 4, x += 2) {
+        uint32_t w = munify_dsp_load_word(weights);
+        acc = __smlad(__sxtb16(w), x[0], acc);
+        acc = __smlad(__sxtb16(munify_dsp_ror8(w)), x[1], acc);
     }
     return acc;
 }
@@ -70,8 +69,8 @@ MUNIFY_DSP_FN void fc_dense_one(const munify_dsp_fc *p, const int16_t *x, int8_t
     int32_t groups = (p->cols + 3) >> 2;
     const int8_t *w = p->weights;
     const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
-    int32_t r = 0;
-    for (; r + 4 <= p->rows; r += 4) {
+    int32_t full_rows = p->rows & ~3;
+    for (int32_t r = 0; r < full_rows; r += 4) {
         int32_t acc[4] = {p->bias[r], p->bias[r + 1], p->bias[r + 2], p->bias[r + 3]};
         fc_dot_4rows(w, x, groups, acc);
         w += 16 * groups;
@@ -79,8 +78,8 @@ MUNIFY_DSP_FN void fc_dense_one(const munify_dsp_fc *p, const int16_t *x, int8_t
             output[r + i] = munify_dsp_output(acc[i], &q, r + i);
         }
     }
-    for (; r < p->rows; ++r) {
-        output[r] = munify_dsp_output(fc_dot_1row(w, x, groups, p->bias[r]), &q, r);
+    for (int32_t r = full_rows; r < p->rows; ++r) {
+        output[r] = munify_dsp_output(fc_dot_1row(w, (const uint32_t *)(const void *)x, (uint32_t)groups, p->bias[r]), &q, r);
         w += 4 * groups;
     }
 }
