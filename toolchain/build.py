@@ -299,3 +299,7 @@ def dry_run_commands(board: Board, out_dir: Path, optimize: str) -> list[str]:
             f"render linker script -> {out_dir / 'link.ld'}",
             format_command(make_command(board, out_dir, optimize)),
             format_command([f"{board.cross_prefix}size", "-A", "-d", str(out_dir / ELF_NAME)])]
+
+
+def default_build_dir(model_path: Path, board: Board, optimize: str) -> Path:
+    return Path("munify-out") / f"{Path(model_path).stem}-{board.name}-{optimize}"

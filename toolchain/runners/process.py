@@ -30,3 +30,13 @@ def run_logged(cmd: list[str], cwd: Path | None = None, timeout: float | None = 
     if result.stderr:
         log.debug("%s", result.stderr.rstrip())
     return result
+
+
+def configure_logging(verbose: bool) -> None:
+    """`-v`: log every subprocess call (and its output at -vv) to stderr."""
+    if not verbose:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("munify: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)

@@ -1,0 +1,93 @@
+"""The fake-model firmware on every QEMU board: boots, answers, is bit-exact, counts instructions right,
+and hands its exit status to QEMU through semihosting. No QEMU survives a failed or interrupted run."""
+
+import os
+
+import pytest
+
+from conftest import QEMU_BOARDS, SPIN_INSTRUCTIONS, fake_reference
+from toolchain.harness.protocol import DeviceClient
+from toolchain.harness.session import ticks_to_instructions
+from toolchain.harness.transport import DeviceError
+from toolchain.runners.qemu import QemuSystemRunner
+
+pytestmark = pytest.mark.qemu
+
+INPUT = bytes(range(100, 116))
+# Layer 1 spins exactly SPIN_INSTRUCTIONS instructions plus a few dozen of its own work.
+LAYER_OVERHEAD = 600
+
+
+@pytest.mark.parametrize("board", QEMU_BOARDS)
+def test_board_runs_bit_exact_counts_instructions_and_exits_with_status(fake_builds, board):
+    build = fake_builds[board]
+    runner = QemuSystemRunner(build.board, build.elf)
+    with runner as transport:
+        client = DeviceClient(transport, timeout=20)
+        client.wait_ready()
+        client.load(INPUT)
+        client.trace("ticks")
+        result = client.infer(1, 0)
+        assert result.output == fake_reference(INPUT)[1]
+        assert result.tick_hz == build.board.timer.hz
+        spin = ticks_to_instructions(result.layer_ticks[1], result.tick_hz)
+        assert SPIN_INSTRUCTIONS <= spin <= SPIN_INSTRUCTIONS + LAYER_OVERHEAD
+        client.exit(7)
+        assert runner.wait_exit() == 7
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _qemu_processes_running(elf) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if str(elf).encode() in cmdline and b"qemu" in cmdline:
+                pids.append(int(entry))
+    return pids
+
+
+def test_no_orphan_qemu_after_an_error(fake_builds):
+    build = fake_builds["mps2-an386"]
+    runner = QemuSystemRunner(build.board, build.elf)
+    with pytest.raises(DeviceError, match="no reply from the device"):
+        with runner as transport:
+            pid = runner.process.pid
+            client = DeviceClient(transport, timeout=20)
+            client.wait_ready()
+            transport.write(b"name")  # no terminator: the firmware waits, the host times out
+            transport.read_until("m-ready", 0.5)
+    assert not _alive(pid)
+    assert _qemu_processes_running(build.elf) == []
+
+
+def test_no_orphan_qemu_after_ctrl_c(fake_builds):
+    build = fake_builds["mps2-an386"]
+    runner = QemuSystemRunner(build.board, build.elf)
+    with pytest.raises(KeyboardInterrupt):
+        with runner:
+            pid = runner.process.pid
+            raise KeyboardInterrupt
+    assert not _alive(pid)
+
+
+def test_firmware_exit_is_reported_as_device_error(fake_builds):
+    build = fake_builds["mps2-an386"]
+    runner = QemuSystemRunner(build.board, build.elf)
+    with runner as transport:
+        client = DeviceClient(transport, timeout=20)
+        client.wait_ready()
+        client.exit(0)
+        assert runner.wait_exit() == 0
+        with pytest.raises(DeviceError):
+            client.command("name")

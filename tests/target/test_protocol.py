@@ -1,0 +1,152 @@
+"""The device protocol against the fake-model firmware under QEMU: every command, its exact EEMBC reply
+strings, the munify extensions, and errors for garbage, overlong commands and wrong lengths (never a hang)."""
+
+import re
+
+import pytest
+
+from conftest import FAKE_INPUT_BYTES, fake_reference
+
+pytestmark = pytest.mark.qemu
+
+INPUT = bytes((7 * i - 50) & 0xFF for i in range(FAKE_INPUT_BYTES))
+
+
+def load(device, data=INPUT):
+    device.client.load(data)
+
+
+def only_error(reply):
+    assert reply.lines[-1] == "m-ready"
+    assert len(reply.errors) == 1, reply.lines
+    return reply.errors[0]
+
+
+def test_boot_banner(device):
+    assert device.banner == ["m-timestamp-mode-performance", "m-init-done", "m-ready"]
+
+
+def test_mlcommons_runner_patterns(device):
+    """The regular expressions of the MLCommons tiny runner (benchmark/runner/device_under_test.py)."""
+    name = device.client.command("name")
+    assert any(re.match(r"^m-(name)-dut-\[([^]]+)]$", line) for line in name.lines)
+    profile = device.client.command("profile")
+    matches = [re.match(r"^m-(model|profile)-\[([^]]+)]$", line) for line in profile.lines]
+    assert {m.group(1): m.group(2) for m in matches if m} == {"profile": "ULPMark for tinyML Firmware V0.0.1",
+                                                              "model": "fake"}
+    # The runner loads 31 bytes per 'db' command and then sends 'infer N W'.
+    assert device.client.command(f"db load {len(INPUT)}").lines[0] == f"m-[Expecting {len(INPUT)} bytes]"
+    replies = [device.client.command(f"db {INPUT[i:i + 31].hex()}") for i in range(0, len(INPUT), 31)]
+    assert "m-load-done" in replies[-1].lines
+    infer = device.client.command("infer 2 1")
+    lines = list(infer.lines)
+    assert lines[:3] == ["m-warmup-start-1", "m-warmup-done", "m-infer-start-2"]
+    laps = [int(m.group(1)) for m in map(re.compile(r"^m-lap-us-([0-9]+)$").match, lines) if m]
+    assert len(laps) == 2 and laps[1] >= laps[0]
+    assert "m-infer-done" in lines
+    results = next(re.match(r"^m-results-\[([^]]+)\]$", line) for line in lines if line.startswith("m-results-"))
+    values = [float(v) for v in results.group(1).split(",")]
+    assert values == [float(v) for v in __import__("numpy").frombuffer(fake_reference(INPUT)[1], "int8")]
+    assert lines[-1] == "m-ready"
+
+
+def test_timestamp_and_help(device):
+    stamp = device.client.command("timestamp").lines
+    assert re.match(r"^m-lap-us-\d+$", stamp[0]) and stamp[-1] == "m-ready"
+    help_text = "\n".join(device.client.command("help").lines)
+    for command in ("db load N", "infer N", "results", "munify info", "munify trace", "munify exit"):
+        assert command in help_text
+
+
+def test_inference_is_bit_exact_and_results_repeat(device):
+    load(device)
+    result = device.client.infer(3, 2)
+    assert result.output == fake_reference(INPUT)[1]
+    assert result.ticks_min <= result.ticks_max and result.ticks_sum >= 3 * result.ticks_min
+    assert result.tick_hz == 25_000_000
+    results = device.client.command("results").bracketed()
+    assert bytes.fromhex(results["m-munify-output"]) == result.output
+
+
+def test_db_print_shows_the_loaded_bytes(device):
+    load(device)
+    lines = [line for line in device.client.command("db print").lines if line.startswith("m-buffer-")]
+    shown = bytes.fromhex("".join(line[len("m-buffer-"):].replace("-", "") for line in lines))
+    assert shown == INPUT and len(lines) == 2
+
+
+def test_trace_tensors_reports_every_layer(device):
+    load(device)
+    device.client.trace("tensors")
+    try:
+        result = device.client.infer(1, 0)
+    finally:
+        device.client.trace("off")
+    hidden, out = fake_reference(INPUT)
+    assert result.tensors == {0: hidden, 1: out}
+    assert len(result.layer_ticks) == 2
+
+
+def test_info_describes_model_memory_and_timer(device):
+    info = device.client.info()
+    assert (info.model, info.input_bytes, info.output_bytes, info.arena_bytes) == ("fake", 16, 8, 16)
+    assert info.layers == (("scale", "fake_scale_s8"), ("pairdiff", "fake_pairdiff_s8"))
+    assert info.tick_hz == 25_000_000
+    assert 0 < info.stack_used < info.stack_bytes == 16384
+
+
+@pytest.mark.parametrize("command, error", [
+    ("bogus", "e-[Unknown command: bogus]"),
+    ("", "e-[Empty command]"),
+    ("db", "e-[Command 'db' requires a subcommand]"),
+    ("db load", "e-[Command 'db load' requires the # of bytes]"),
+    ("db load 15", "e-[db load: the model input is 16 bytes]"),
+    ("db load 99999999999", "e-[Invalid byte count: 99999999999]"),
+    ("db load -4", "e-[Invalid byte count: -4]"),
+    ("db load 16 16", "e-[Too many arguments; usage: db load N]"),
+    ("infer 0", "e-[Inference iterations must be >0]"),
+    ("infer x", "e-[Inference iterations must be >0]"),
+    ("infer 1 -1", "e-[Inference warmup must be >=0]"),
+    ("a b c d e f g h i", "e-[Too many arguments]"),
+    ("munify", "e-[Unknown munify subcommand (info, trace, exit): ]"),
+    ("munify trace loud", "e-[Unknown trace mode (off, ticks, tensors): loud]"),
+    ("munify exit 300", "e-[usage: munify exit [N], 0 <= N <= 255]"),
+])
+def test_bad_commands_get_one_error_and_ready(device, command, error):
+    assert only_error(device.client.raw(command)) == error
+
+
+def test_db_data_errors(device):
+    client = device.client
+    client.command("db load 16")
+    assert only_error(client.raw("db 0")) == "e-[Odd number of hex digits]"
+    assert only_error(client.raw("db zz")) == "e-[Invalid hex digit in zz]"
+    client.command("db " + "00" * 10)
+    assert only_error(client.raw("db " + "00" * 7)) == "e-[db: data overflows the 16 expected bytes]"
+    assert only_error(client.raw("infer 1 0")).startswith("e-[infer: input not loaded (have 10 bytes")
+    assert "m-load-done" in client.command("db " + "00" * 6).lines  # the refused chunk left no bytes behind
+
+
+def test_garbage_and_overlong_commands_never_hang(device):
+    client = device.client
+    garbage = bytes([0, 1, 0xFF, 0x80, 0x1B]) + b"junk"
+    device.transport.write(garbage + b"%")
+    lines = device.transport.read_until("m-ready", 10)
+    assert lines == ["e-[Unknown command: ?????junk]", "m-ready"]
+    assert only_error(client.raw("x" * 81)) == "e-[Command longer than 80 characters]"
+    device.transport.write(b"y" * 5000 + b"%")
+    assert device.transport.read_until("m-ready", 20) == ["e-[Command longer than 80 characters]", "m-ready"]
+    assert only_error(client.raw("z" * 80)) == "e-[Unknown command: " + "z" * 80 + "]"
+    assert client.name() == "munify"  # still answering
+
+
+def test_line_ends_are_ignored(device):
+    device.transport.write(b"name\r\n%")
+    assert device.transport.read_until("m-ready", 10) == ["m-name-dut-[munify]", "m-ready"]
+
+
+def test_results_and_infer_before_any_load_are_errors(boot):
+    client = boot().client
+    assert only_error(client.raw("results")) == "e-[results: no inference has run yet]"
+    assert only_error(client.raw("infer")).startswith("e-[infer: input not loaded")
+    assert only_error(client.raw("db 00")) == "e-[db: no 'db load N' before the data]"

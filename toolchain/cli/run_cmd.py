@@ -1,0 +1,57 @@
+"""`munify run`: run a model on a board (QEMU), check it bit-exact against the reference, measure it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..boards import DEFAULT_BOARD, load_board
+from ..build import OPTIMIZE_LEVELS, default_build_dir, dry_run_commands, is_up_to_date
+from ..errors import MunifyError
+from ..report import render
+from ..runners.process import configure_logging, format_command
+
+HELP = "run a model on a board under QEMU: bit-exact check against the reference, latency, memory"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="the model (.mun)")
+    parser.add_argument("--board", default=DEFAULT_BOARD, help=f"board name or board .toml (default {DEFAULT_BOARD})")
+    parser.add_argument("--inputs", type=int, default=3, help="number of seeded random inputs (default 3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
+    parser.add_argument("--layers", action="store_true",
+                        help="also check every layer's output and name the first layer that differs")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
+    parser.add_argument("--build-dir", type=Path, help="build directory (default munify-out/<model>-<board>-<opt>)")
+    parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log every command (-vv: and its output)")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+
+
+def _dry_run(args, board, build_dir: Path) -> None:
+    from ..build import ELF_NAME
+    from ..runners.qemu import qemu_command
+
+    if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize)):
+        print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
+    print(format_command(qemu_command(board, build_dir / ELF_NAME, 0)).replace("127.0.0.1:0,", "127.0.0.1:<free port>,"))
+    print(f"connect socket://127.0.0.1:<free port>; send {args.inputs} input(s) (seed {args.seed}); "
+          "compare with the reference; 'munify exit 0'")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..harness.session import run_model
+
+    configure_logging(args.verbose)
+    if args.inputs < 1:
+        raise MunifyError(f"--inputs must be at least 1, not {args.inputs}")
+    board = load_board(args.board)
+    build_dir = args.build_dir or default_build_dir(args.model, board, args.optimize)
+    if args.dry_run:
+        _dry_run(args, board, build_dir)
+        return 0
+    report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize)
+    print(render(report))
+    if args.json:
+        report.write_json(args.json)
+    return 0 if report.bit_exact else 1

@@ -1,0 +1,184 @@
+"""`munify run`: drive a built firmware through the device protocol with seeded inputs, check every output
+(and with `layers=True` every layer's output) bit-exact against the reference executor, and measure latency,
+per-layer instruction counts and memory.
+
+Timing: under QEMU `-icount shift=0` one instruction takes exactly 1 ns of virtual time, so the firmware's
+tick counter converts to retired instructions: instructions = ticks * 1e9 / tick_hz (40 per tick at 25 MHz).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..boards import Board
+from ..build import BuildResult
+from ..report import LayerCount, Latency, MemoryUse, Mismatch, RunReport
+from ..runners import runner_for
+from .protocol import DeviceClient, DeviceInfo, Inference
+from .transport import DeviceError
+
+NS_PER_SECOND = 1_000_000_000
+COMMAND_TIMEOUT = 300.0
+
+
+def ticks_to_instructions(ticks: int, tick_hz: int) -> int:
+    return round(ticks * NS_PER_SECOND / tick_hz)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input with the outputs the device must produce: the model output and, optionally, per-layer tensors
+    keyed by firmware layer index."""
+
+    data: bytes
+    output: bytes
+    layers: dict[int, tuple[str, bytes]]  # layer index -> (IR tensor name, expected bytes)
+
+
+def _first_mismatch(index: int, tensor: str, layer: str | None, expected: bytes, got: bytes) -> Mismatch | None:
+    want = np.frombuffer(expected, np.int8)
+    have = np.frombuffer(got, np.int8)
+    if want.shape == have.shape and np.array_equal(want, have):
+        return None
+    if want.shape != have.shape:
+        return Mismatch(index, tensor, layer, 0, int(want.size), int(have.size), max(want.size, have.size))
+    diff = np.flatnonzero(want != have)
+    first = int(diff[0])
+    return Mismatch(index, tensor, layer, first, int(want[first]), int(have[first]), int(diff.size))
+
+
+class Session:
+    """A running firmware and the checks made against it."""
+
+    def __init__(self, client: DeviceClient, names: list[str]):
+        self.client = client
+        self.names = names
+        self.mismatches: list[Mismatch] = []
+        self.latencies: list[int] = []
+
+    def check_case(self, index: int, case: Case) -> Inference:
+        self.client.load(case.data)
+        result = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+        self.latencies.append(ticks_to_instructions(result.ticks_sum, result.tick_hz))
+        found = _first_mismatch(index, "output", None, case.output, result.output)
+        if found:
+            self.mismatches.append(found)
+        if case.layers:
+            self._check_layers(index, case)
+        return result
+
+    def _check_layers(self, index: int, case: Case) -> None:
+        self.client.trace("tensors")
+        try:
+            traced = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+        finally:
+            self.client.trace("off")
+        for layer in sorted(case.layers):
+            tensor, expected = case.layers[layer]
+            if layer not in traced.tensors:
+                raise DeviceError(f"the firmware did not report layer {layer} ('{self.names[layer]}')")
+            found = _first_mismatch(index, tensor, self.names[layer], expected, traced.tensors[layer])
+            if found:
+                self.mismatches.append(found)
+                return  # the first differing layer is the one to look at
+
+    def layer_instructions(self) -> list[int]:
+        """Per-layer instruction counts of one more inference of the last loaded input."""
+        self.client.trace("ticks")
+        try:
+            traced = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+        finally:
+            self.client.trace("off")
+        return [ticks_to_instructions(t, traced.tick_hz) for t in traced.layer_ticks]
+
+
+def _check_info(info: DeviceInfo, cases: list[Case]) -> None:
+    if cases and (len(cases[0].data) != info.input_bytes or len(cases[0].output) != info.output_bytes):
+        raise DeviceError(f"the firmware's model takes {info.input_bytes} and returns {info.output_bytes} bytes, "
+                          f"the reference {len(cases[0].data)} and {len(cases[0].output)}; rebuild the firmware")
+
+
+def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]],
+              layer_ops: dict[str, str]) -> RunReport:
+    """Boot the firmware of `build`, run the cases `make_cases` derives from the firmware's own description,
+    stop the firmware and report. `layer_ops` maps firmware layer names to IR op types for the report."""
+    board: Board = build.board
+    runner = runner_for(board, build.elf)
+    with runner as transport:
+        client = DeviceClient(transport, timeout=COMMAND_TIMEOUT)
+        client.wait_ready()
+        info = client.info()
+        cases = make_cases(info)
+        _check_info(info, cases)
+        names = [name for name, _ in info.layers]
+        session = Session(client, names)
+        for index, case in enumerate(cases):
+            session.check_case(index, case)
+        counts = session.layer_instructions() if cases else []
+        stack_used = client.info().stack_used
+        client.exit(0)
+        status = runner.wait_exit()
+    if status != 0:
+        raise DeviceError(f"the firmware exited with status {status} instead of 0")
+    return _report(build, info, session, counts, stack_used, layer_ops, len(cases))
+
+
+def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
+            layer_ops: dict[str, str], n_inputs: int) -> RunReport:
+    latencies = session.latencies or [0]
+    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count)
+              for (name, kernel), count in zip(info.layers, counts)]
+    sizes = build.sizes
+    memory = MemoryUse(sizes.flash_bytes, sizes.weights_bytes, sizes.code_bytes, sizes.static_ram_bytes,
+                       sizes.arena_bytes, stack_used)
+    return RunReport(model=build.model_name, board=build.board.name, inputs=n_inputs,
+                     bit_exact=not session.mismatches, mismatches=session.mismatches,
+                     latency=Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies)),
+                     layers=layers, memory=memory)
+
+
+# ---- cases from an IR graph -----------------------------------------------------------------------
+
+def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None) -> list[Case]:
+    """Seeded inputs and the reference's outputs; with `layers`, the expected output of every firmware layer
+    whose name is an IR op (layer_names in firmware order)."""
+    from ..inputs import draw_inputs
+    from ..ir import reference
+
+    op_outputs = {op.name: op.outputs[0] for op in graph.ops}
+    cases = []
+    for inputs in draw_inputs(graph, n, seed):
+        if layers:
+            values = reference.run_all(graph, inputs)
+            output = values[graph.outputs[0]]
+            expected = {i: (op_outputs[name], _bytes(values[op_outputs[name]]))
+                        for i, name in enumerate(layer_names or []) if name in op_outputs}
+        else:
+            output = reference.run(graph, inputs)[0]
+            expected = {}
+        cases.append(Case(_bytes(inputs[0]), _bytes(output), expected))
+    return cases
+
+
+def _bytes(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array).astype(np.int8, copy=False).tobytes()
+
+
+
+def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, seed: int, layers: bool = False,
+              optimize: str = "balanced") -> RunReport:
+    """Build (when the model, board, options or munify changed) and run `model_path` on `board`."""
+    from ..build import build_model, is_up_to_date, load_result
+    from ..ir import load
+
+    graph = load(model_path)
+    if not is_up_to_date(model_path, board, build_dir, optimize):
+        build_model(model_path, board, build_dir, optimize)
+    build = load_result(build_dir, board)
+    op_types = {op.name: op.type for op in graph.ops}
+    return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers]),
+                     op_types)
