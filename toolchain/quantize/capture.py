@@ -1,0 +1,399 @@
+"""Capture a torch model as a flat program of deployable steps (torch.fx symbolic tracing).
+
+Each step is one IR op to be: conv, depthwise conv, fully connected, max/average pool, add or reshape.
+BatchNorm attaches to the conv/linear before it (folded), ReLU/ReLU6 become the fused activation of the
+step before them, Dropout/Identity/permute disappear. 4D values are NCHW in torch and NHWC in the IR; the
+only layout change a program makes is the flatten before a Linear:
+  - x.permute(0, 2, 3, 1).flatten(1) (toolchain.models.FlattenNHWC) already is the IR's NHWC order;
+  - flatten of a map with H*W == 1 is the same in both orders;
+  - a plain flatten of a C x H x W map is NCHW order: accepted only when a single dense Linear consumes it,
+    whose columns are then reordered to NHWC (a structured Linear would lose its blocks, so it is refused).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx as fx
+import torch.nn.functional as F
+from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from ..errors import MunifyError
+
+FUSABLE = ("conv", "fc", "add", "maxpool", "avgpool")
+_ACTIVATION_OF = {"relu": "RELU", "relu6": "RELU6"}
+_ALIAS_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Identity)
+_FUNCTIONS = {
+    operator.add: "add", torch.add: "add", torch.relu: "relu", F.relu: "relu", F.relu6: "relu6",
+    torch.flatten: "flatten", F.dropout: "identity",
+}
+_METHODS = {"relu": "relu", "flatten": "flatten", "view": "flatten", "reshape": "flatten", "permute": "permute",
+            "contiguous": "identity", "add": "add"}
+
+
+class ExportError(MunifyError):
+    """A torch model (or one of its layers) that the int8 exporter cannot express in the IR."""
+
+
+@dataclass
+class Step:
+    """One op of the deployed program. `inputs`/`output` name values (IR activation tensors)."""
+
+    name: str
+    kind: str  # input | conv | fc | maxpool | avgpool | add | reshape
+    inputs: tuple[str, ...]
+    module: nn.Module | None = None
+    bn: nn.Module | None = None
+    activation: str = "NONE"
+    in_shape: tuple[int, ...] = ()  # torch layout, batch 1
+    out_shape: tuple[int, ...] = ()
+    column_order: torch.Tensor | None = None  # fc only: NCHW -> NHWC reordering of the weight columns
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output(self) -> str:
+        return self.name
+
+    @property
+    def owns_quant(self) -> bool:
+        """Steps whose output gets its own calibrated quantization; the others keep their input's."""
+        return self.kind in ("input", "conv", "fc", "add")
+
+
+@dataclass
+class _Value:
+    step: Step
+    layout: str  # nchw | nhwc (permuted 4D, only flatten may follow) | flat
+
+
+@dataclass
+class Program:
+    steps: list[Step]
+    output: str  # the value the model returns
+
+
+def capture(model: nn.Module, example: torch.Tensor) -> Program:
+    """The program of `model` for inputs shaped like `example` (a batch of 1)."""
+    gm = _trace(model)
+    with torch.no_grad():
+        ShapeProp(gm).propagate(example)
+    return _Builder(gm).build()
+
+
+def _trace(model: nn.Module) -> fx.GraphModule:
+    try:
+        return fx.symbolic_trace(model)
+    except Exception as exc:  # fx raises many types on data-dependent control flow
+        raise ExportError(f"model {type(model).__name__} cannot be traced by torch.fx ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}); write forward() without "
+                          "data-dependent control flow") from None
+
+
+def _label(node: fx.Node) -> str:
+    """A user-facing name: the module's qualified name, or the fx node name of a function/method."""
+    return node.target if node.op == "call_module" else node.name
+
+
+def _shape(node: fx.Node) -> tuple[int, ...]:
+    return tuple(node.meta["tensor_meta"].shape)
+
+
+def _tensor_users(node: fx.Node) -> list[fx.Node]:
+    return [u for u in node.users if not (u.op == "call_method" and u.target == "size")]
+
+
+class _Builder:
+    def __init__(self, gm: fx.GraphModule):
+        self.gm = gm
+        self.steps: list[Step] = []
+        self.values: dict[fx.Node, _Value] = {}
+        self.origins: dict[str, fx.Node] = {}  # step name -> the node that created it
+        self.nchw_flat: dict[fx.Node, tuple[int, int, int]] = {}  # flatten nodes that produce NCHW order
+
+    def build(self) -> Program:
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                self._input(node)
+            elif node.op == "output":
+                self._output(node)
+            elif node.op == "get_attr":
+                raise ExportError(f"'{node.target}' is a tensor constant used in forward(); the exporter "
+                                  "supports layers (modules) only")
+            else:
+                self._op(node)
+        return Program(self.steps, self.output)
+
+    # node kinds -------------------------------------------------------------------------------------------
+
+    def _kind(self, node: fx.Node) -> tuple[str, nn.Module | None]:
+        if node.op == "call_module":
+            module = self.gm.get_submodule(node.target)
+            return _module_kind(node.target, module), module
+        if node.op == "call_function":
+            kind = _FUNCTIONS.get(node.target)
+            if kind is None:
+                raise ExportError(f"function '{node.name}' ({getattr(node.target, '__name__', node.target)}) is "
+                                  "not supported by the int8 exporter; use nn layers (Conv2d, Linear, pools, "
+                                  "ReLU) and + for residuals")
+            return kind, None
+        kind = _METHODS.get(node.target)
+        if kind is None and node.target != "size":
+            raise ExportError(f"tensor method '{node.target}' ('{node.name}') is not supported by the int8 "
+                              "exporter")
+        return kind or "size", None
+
+    def _op(self, node: fx.Node) -> None:
+        kind, module = self._kind(node)
+        handler = getattr(self, f"_on_{kind}")
+        handler(node, module)
+
+    # handlers ---------------------------------------------------------------------------------------------
+
+    def _input(self, node: fx.Node) -> None:
+        if self.steps:
+            raise ExportError("the model takes more than one input; the exporter supports exactly one")
+        shape = _shape(node)
+        step = Step("input", "input", (), in_shape=shape, out_shape=shape)
+        self._add(node, step, "nchw" if len(shape) == 4 else "flat")
+        if len(shape) not in (2, 4):
+            raise ExportError(f"model input has shape {list(shape)}; the exporter needs [N, C, H, W] or [N, F]")
+
+    def _output(self, node: fx.Node) -> None:
+        (result,) = node.args
+        if not isinstance(result, fx.Node):
+            raise ExportError("the model returns several values; the exporter supports exactly one output")
+        value = self.values[result]
+        if value.layout == "nhwc":
+            raise ExportError("the model returns a permuted tensor; return logits [N, classes] or an NCHW map")
+        self.output = value.step.output
+
+    def _on_size(self, node: fx.Node, module) -> None:
+        pass
+
+    def _on_identity(self, node: fx.Node, module) -> None:
+        self.values[node] = self.values[node.args[0]]
+
+    def _on_conv(self, node: fx.Node, conv: nn.Conv2d) -> None:
+        source = self._input_value(node, "nchw", "an NCHW feature map")
+        attrs = _conv_attrs(node.target, conv)
+        self._add(node, Step(node.target, "conv", (source.step.output,), conv, in_shape=_shape(node.args[0]),
+                             out_shape=_shape(node), attrs=attrs), "nchw")
+
+    def _on_fc(self, node: fx.Node, linear: nn.Linear) -> None:
+        source = self._input_value(node, "flat", "a flat [N, features] tensor")
+        order = None
+        if node.args[0] in self.nchw_flat:
+            order = _nhwc_column_order(*self.nchw_flat[node.args[0]])
+        self._add(node, Step(node.target, "fc", (source.step.output,), linear, in_shape=_shape(node.args[0]),
+                             out_shape=_shape(node), column_order=order), "flat")
+
+    def _on_bn(self, node: fx.Node, bn: nn.Module) -> None:
+        producer = self._fusion_target(node, "BatchNorm", ("conv", "fc"))
+        if producer.bn is not None or producer.activation != "NONE":
+            raise ExportError(f"BatchNorm '{node.target}' follows an activation or another BatchNorm; only "
+                              "Conv2d/Linear -> BatchNorm can be folded")
+        if bn.running_var is None:
+            raise ExportError(f"BatchNorm '{node.target}' has no running statistics (track_running_stats="
+                              "False); it cannot be folded for deployment")
+        producer.bn = bn
+        self.values[node] = self.values[node.args[0]]
+
+    def _on_relu(self, node: fx.Node, module) -> None:
+        self._fuse_activation(node, "RELU")
+
+    def _on_relu6(self, node: fx.Node, module) -> None:
+        self._fuse_activation(node, "RELU6")
+
+    def _fuse_activation(self, node: fx.Node, activation: str) -> None:
+        producer = self._fusion_target(node, activation, FUSABLE)
+        if producer.activation != "NONE" and activation == "RELU":
+            activation = producer.activation  # relu(relu6(x)) == relu6(x)
+        producer.activation = activation
+        self.values[node] = self.values[node.args[0]]
+
+    def _on_maxpool(self, node: fx.Node, pool: nn.Module) -> None:
+        self._pool(node, pool, "maxpool")
+
+    def _on_avgpool(self, node: fx.Node, pool: nn.Module) -> None:
+        self._pool(node, pool, "avgpool")
+
+    def _pool(self, node: fx.Node, pool: nn.Module, kind: str) -> None:
+        source = self._input_value(node, "nchw", "an NCHW feature map")
+        attrs = _pool_attrs(node.target, pool, _shape(node.args[0]))
+        step = Step(node.target, kind, (source.step.output,), pool, in_shape=_shape(node.args[0]),
+                    out_shape=_shape(node), attrs=attrs)
+        padding = padding_mode(step)
+        if padding is None or (padding == "SAME" and attrs["count_include_pad"] and attrs["padding"] != (0, 0)):
+            raise ExportError(f"layer '{node.target}' ({type(pool).__name__}) pads in a way TFLite pools cannot "
+                              "express; use padding 0, or TFLite SAME padding (average pools with "
+                              "count_include_pad=False)")
+        self._add(node, step, "nchw")
+
+    def _on_add(self, node: fx.Node, module) -> None:
+        operands = [a for a in node.args] + list(node.kwargs.values())
+        if len(operands) != 2 or not all(isinstance(a, fx.Node) for a in operands):
+            raise ExportError(f"'{node.name}' adds something other than two tensors; only residual adds of two "
+                              "feature maps are supported")
+        a, b = (self.values[o] for o in operands)
+        if a.layout != b.layout or a.layout == "nhwc" or _shape(operands[0]) != _shape(operands[1]):
+            raise ExportError(f"'{node.name}' adds tensors of different shapes or layouts; broadcasting adds "
+                              "are not supported")
+        self._add(node, Step(node.name, "add", (a.step.output, b.step.output), in_shape=_shape(node),
+                             out_shape=_shape(node)), a.layout)
+
+    def _on_permute(self, node: fx.Node, module) -> None:
+        dims = tuple(a for a in node.args[1:]) if len(node.args) > 2 else tuple(node.args[1])
+        value = self.values[node.args[0]]
+        if value.layout != "nchw" or dims != (0, 2, 3, 1):
+            raise ExportError(f"'{node.name}' permutes to {list(dims)}; the exporter supports only "
+                              "permute(0, 2, 3, 1) right before a flatten (toolchain.models.FlattenNHWC)")
+        self.values[node] = _Value(value.step, "nhwc")
+
+    def _on_flatten(self, node: fx.Node, module) -> None:
+        value = self.values[node.args[0]]
+        in_shape, out_shape = _shape(node.args[0]), _shape(node)
+        if value.layout == "flat" and in_shape == out_shape:
+            self.values[node] = value
+            return
+        if len(in_shape) != 4 or len(out_shape) != 2 or out_shape[0] != in_shape[0]:
+            raise ExportError(f"'{node.name}' reshapes {list(in_shape)} to {list(out_shape)}; only flattening "
+                              "a feature map to [N, features] is supported")
+        _, c, h, w = in_shape
+        if value.layout == "nchw" and h * w > 1:
+            self._check_nchw_flatten(node)
+            self.nchw_flat[node] = (c, h, w)
+        self._add(node, Step(_label(node), "reshape", (value.step.output,), in_shape=in_shape,
+                             out_shape=out_shape), "flat")
+
+    # helpers ----------------------------------------------------------------------------------------------
+
+    def _add(self, node: fx.Node, step: Step, layout: str) -> None:
+        if step.name in self.origins:  # a module called twice, or a function node named like a module
+            step.name = f"{step.name}_{node.name}"
+        self.steps.append(step)
+        self.origins[step.name] = node
+        self.values[node] = _Value(step, layout)
+
+    def _input_value(self, node: fx.Node, layout: str, what: str) -> _Value:
+        arg = node.args[0]
+        value = self.values[arg]
+        if value.layout != layout:
+            raise ExportError(f"layer '{node.target}' ({type(self.gm.get_submodule(node.target)).__name__}) "
+                              f"needs {what}, got a tensor of shape {list(_shape(arg))}")
+        return value
+
+    def _fusion_target(self, node: fx.Node, what: str, kinds: tuple[str, ...]) -> Step:
+        """The step a BN/activation node folds into; its pre-activation value must have no other use."""
+        label = _label(node)
+        arg = node.args[0]
+        producer = self.values[arg].step
+        if producer.kind not in kinds:
+            raise ExportError(f"{what} '{label}' follows a {producer.kind} step ('{producer.name}'), which "
+                              f"cannot absorb it; put it right after a {' / '.join(kinds)}")
+        origin = self.origins[producer.name]
+        chain = arg
+        while True:
+            if len(_tensor_users(chain)) != 1:
+                raise ExportError(f"{what} '{label}' cannot be fused: the value before it ('{chain.name}') is "
+                                  "also used elsewhere")
+            if chain is origin:
+                return producer
+            chain = chain.args[0]
+
+    def _check_nchw_flatten(self, node: fx.Node) -> None:
+        users = _tensor_users(node)
+        if len(users) != 1 or users[0].op != "call_module" or \
+                not isinstance(self.gm.get_submodule(users[0].target), nn.Linear):
+            raise ExportError(f"'{node.name}' flattens a C x H x W map in NCHW order and no single Linear "
+                              "follows it; use toolchain.models.FlattenNHWC (permute(0, 2, 3, 1) then flatten)")
+
+
+def padding_mode(step: Step) -> str | None:
+    """'VALID' or 'SAME' when torch's padding is exactly that TFLite padding, else None (needs a PAD op)."""
+    padding = step.attrs["padding"]
+    if isinstance(padding, str):
+        return padding.upper()
+    in_hw, out_hw = step.in_shape[2:], step.out_shape[2:]
+    kernel, stride, dilation = step.attrs["kernel"], step.attrs["stride"], step.attrs["dilation"]
+    valid, same = True, True
+    for n, out, k, s, d, p in zip(in_hw, out_hw, kernel, stride, dilation, padding):
+        reach = d * (k - 1) + 1
+        valid &= p == 0 and out == (n - reach) // s + 1
+        same_out = -(-n // s)
+        same &= out == same_out and p == max((same_out - 1) * s + reach - n, 0) // 2
+    return "VALID" if valid else "SAME" if same else None
+
+
+def _module_kind(name: str, module: nn.Module) -> str:
+    if isinstance(module, nn.Conv2d):
+        return "conv"
+    if isinstance(module, nn.Linear):
+        return "fc"
+    if isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
+        return "bn"
+    if isinstance(module, nn.ReLU6):
+        return "relu6"
+    if isinstance(module, nn.ReLU):
+        return "relu"
+    if isinstance(module, nn.MaxPool2d):
+        return "maxpool"
+    if isinstance(module, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+        return "avgpool"
+    if isinstance(module, _ALIAS_MODULES):
+        return "identity"
+    if isinstance(module, nn.Flatten):
+        if module.start_dim != 1 or module.end_dim != -1:
+            raise ExportError(f"layer '{name}' (Flatten) flattens dims {module.start_dim}..{module.end_dim}; "
+                              "only Flatten(1, -1) is supported")
+        return "flatten"
+    raise ExportError(f"layer '{name}' ({type(module).__name__}) is not supported by the int8 exporter; "
+                      "supported: Conv2d, Linear, BatchNorm, ReLU, ReLU6, MaxPool2d, AvgPool2d, "
+                      "AdaptiveAvgPool2d, Flatten, Dropout, residual +")
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _conv_attrs(name: str, conv: nn.Conv2d) -> dict[str, Any]:
+    if conv.padding_mode != "zeros":
+        raise ExportError(f"layer '{name}' (Conv2d) uses padding_mode='{conv.padding_mode}'; only zero "
+                          "padding is supported")
+    if conv.groups == 1:
+        op_type = "CONV_2D"
+    elif conv.groups == conv.in_channels and conv.out_channels % conv.in_channels == 0:
+        op_type = "DEPTHWISE_CONV_2D"
+    else:
+        raise ExportError(f"layer '{name}' (Conv2d) has groups={conv.groups} ({conv.in_channels}->"
+                          f"{conv.out_channels}); only groups=1 or depthwise convs are supported")
+    return {"op_type": op_type, "kernel": _pair(conv.kernel_size), "stride": _pair(conv.stride),
+            "dilation": _pair(conv.dilation), "padding": conv.padding}
+
+
+def _pool_attrs(name: str, pool: nn.Module, in_shape: tuple[int, ...]) -> dict[str, Any]:
+    if isinstance(pool, nn.AdaptiveAvgPool2d):
+        h, w = in_shape[2:]
+        oh, ow = (pool.output_size, pool.output_size) if isinstance(pool.output_size, int) else pool.output_size
+        oh, ow = oh or h, ow or w
+        if h % oh or w % ow:
+            raise ExportError(f"layer '{name}' (AdaptiveAvgPool2d) maps {h}x{w} to {oh}x{ow}, which is not a "
+                              "whole-window pooling; use an input size divisible by the output size")
+        return {"kernel": (h // oh, w // ow), "stride": (h // oh, w // ow), "dilation": (1, 1), "padding": (0, 0),
+                "count_include_pad": False}
+    if isinstance(pool, nn.AvgPool2d) and pool.divisor_override is not None:
+        raise ExportError(f"layer '{name}' (AvgPool2d) sets divisor_override; TFLite averages over the window")
+    dilation = _pair(getattr(pool, "dilation", 1))
+    if dilation != (1, 1):
+        raise ExportError(f"layer '{name}' (MaxPool2d) has dilation {dilation}; only 1 is supported")
+    stride = pool.stride if pool.stride is not None else pool.kernel_size
+    return {"kernel": _pair(pool.kernel_size), "stride": _pair(stride), "dilation": dilation,
+            "padding": _pair(pool.padding), "count_include_pad": getattr(pool, "count_include_pad", False)}
+
+
+def _nhwc_column_order(c: int, h: int, w: int) -> torch.Tensor:
+    """new_column -> old_column: NHWC position (h, w, c) reads NCHW column c*H*W + h*W + w."""
+    return torch.arange(c * h * w).reshape(c, h, w).permute(1, 2, 0).reshape(-1)
