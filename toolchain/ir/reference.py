@@ -4,11 +4,14 @@ Every kernel takes its integer parameters from `toolchain.ir.arith` (the code ge
 functions). Weights are read from `Tensor.data`; a block structure is metadata and changes nothing here.
 
 Matrix products run in float64: every operand is a small integer and every partial sum stays far below
-2^53, so BLAS returns the exact integer accumulator whatever order it sums in.
+2^53, so BLAS returns the exact integer accumulator whatever order it sums in. The products are small, so
+BLAS runs on one thread: on a loaded machine its worker threads made ResNet-8 ten times slower.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from typing import Callable
 
 import numpy as np
@@ -36,20 +39,39 @@ def run_all(graph: Graph, inputs: list[np.ndarray], *, single_rounding: frozense
         -> dict[str, np.ndarray]:
     """Run one inference and return every activation tensor (graph inputs included) by name."""
     values = _bind_inputs(graph, inputs)
-    for op in graph.ops:
-        kernel = _KERNELS.get(op.type)
-        if kernel is None:
-            raise MunifyError(f"op '{op.name}': the reference executor does not support {op.type}")
-        out = graph.tensor(op.outputs[0])
-        if out.dtype != "int8":
-            raise MunifyError(f"op '{op.name}' ({op.type}): output '{out.name}' is {out.dtype}; the reference "
-                              "executor supports int8 activations only")
-        result = kernel(graph, op, values, "single" if op.type in single_rounding else "double")
-        if result.shape != tuple(out.shape):
-            raise MunifyError(f"op '{op.name}' ({op.type}): computed shape {result.shape} differs from the "
-                              f"declared shape {tuple(out.shape)} of '{out.name}'")
-        values[out.name] = result.astype(np.int8)
+    with _single_threaded_blas():
+        for op in graph.ops:
+            _run_op(graph, op, values, "single" if op.type in single_rounding else "double")
     return values
+
+
+@functools.cache
+def _blas_controller():
+    try:
+        import threadpoolctl  # a dependency of scikit-learn
+    except ImportError:
+        return None
+    return threadpoolctl.ThreadpoolController()
+
+
+def _single_threaded_blas():
+    controller = _blas_controller()
+    return controller.limit(limits=1, user_api="blas") if controller else contextlib.nullcontext()
+
+
+def _run_op(graph: Graph, op: Op, values: Values, rounding: str) -> None:
+    kernel = _KERNELS.get(op.type)
+    if kernel is None:
+        raise MunifyError(f"op '{op.name}': the reference executor does not support {op.type}")
+    out = graph.tensor(op.outputs[0])
+    if out.dtype != "int8":
+        raise MunifyError(f"op '{op.name}' ({op.type}): output '{out.name}' is {out.dtype}; the reference "
+                          "executor supports int8 activations only")
+    result = kernel(graph, op, values, rounding)
+    if result.shape != tuple(out.shape):
+        raise MunifyError(f"op '{op.name}' ({op.type}): computed shape {result.shape} differs from the "
+                          f"declared shape {tuple(out.shape)} of '{out.name}'")
+    values[out.name] = result.astype(np.int8)
 
 
 def _bind_inputs(graph: Graph, inputs: list[np.ndarray]) -> Values:
@@ -117,7 +139,7 @@ def _taps(padded: np.ndarray, out_hw, window, stride, dilation):
 
 def _conv2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.conv_params(graph, op)
-    x = _activation(graph, op.inputs[0], values).astype(np.int64) + p.input_offset
+    x = _activation(graph, op.inputs[0], values).astype(np.float64) + p.input_offset
     w = graph.tensor(op.inputs[1]).data
     out_shape = graph.tensor(op.outputs[0]).shape
     if w.shape[3] != x.shape[3]:
@@ -127,7 +149,7 @@ def _conv2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     padded = _padded(x, out_hw, window, p.stride, p.dilation, p.pad_top, p.pad_left, 0)  # 0 == zero point
     columns = np.concatenate([tap for _, tap in _taps(padded, out_hw, window, p.stride, p.dilation)], axis=-1)
     weights = w.reshape(w.shape[0], -1).astype(np.float64)
-    acc = columns.reshape(-1, weights.shape[1]).astype(np.float64) @ weights.T
+    acc = columns.reshape(-1, weights.shape[1]) @ weights.T
     acc = acc.astype(np.int64).reshape(out_shape) + _bias(graph, op, w.shape[0])
     return _requantize(acc, p, rounding)
 
