@@ -5,8 +5,8 @@ Layouts (the C side documents the same in each kernel's header comment):
               then the rows % 4 last rows one after the other; inputs padded to a multiple of 4 with zeros.
   dsp-conv2   dense matrix for im2col convolutions: rows in pairs (a zero row added to an odd count), for each
               group of 4 reduction elements the 2 rows' 4 bytes (one LDRD); reduction padded to a multiple of 4.
-  dsp-dw      depthwise: int16 [taps][channels padded to 4], channels of each group of 4 in the SXTB16 order
-              (c0, c2, c1, c3).
+  dsp-dw      depthwise, channels a multiple of 4: int16, for each group of 4 channels, for each pair of taps
+              (a zero tap added to an odd count), the tap pairs of c0, c2, c1, c3 (SXTB16 order).
   dsp-blocks  1 x bi blocks (bi 4 or 8), see pack_fc_blocks.
 """
 
@@ -48,20 +48,22 @@ SXTB16_ORDER = np.array([0, 2, 1, 3])
 
 
 def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
-    """Layout dsp-dw of a depthwise matrix [channels, taps] (`weight_matrix` view)."""
+    """Layout dsp-dw of a depthwise matrix [channels, taps] (`weight_matrix` view), channels a multiple of 4."""
     matrix = np.asarray(matrix, np.int16)
     channels, taps = matrix.shape
-    padded = np.zeros((taps, _round_up(channels, 4)), np.int16)
-    padded[:, :channels] = matrix.T
-    return padded.reshape(taps, -1, 4)[:, :, SXTB16_ORDER].reshape(-1)
+    padded = np.zeros((channels, _round_up(taps, 2)), np.int16)
+    padded[:, :taps] = matrix
+    # [group, channel in group, pair, tap in pair] -> [group, pair, channel in SXTB16 order, tap in pair]
+    tiles = padded.reshape(channels // 4, 4, -1, 2)[:, SXTB16_ORDER].transpose(0, 2, 1, 3)
+    return np.ascontiguousarray(tiles).reshape(-1)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Cost model: retired instructions on a Cortex-M4 (QEMU -icount), fitted to benchmarks/kernels/kernel_bench.py.
 
 FC_MAC, FC_ROW, FC_INPUT = 1.19, 30.0, 2.0  # 4x4 SMLAD step: 38 instructions per 32 MACs, unrolled twice
-CONV_MAC, CONV_OUTPUT, CONV_INPUT, CONV_TAP = 0.94, 32.0, 1.8, 20.0  # 2x2 step: 30 per 32 MACs
-DW_MAC, DW_OUTPUT, DW_TAP = 2.5, 30.0, 15.0
+CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.94, 40.0, 3.0  # 2x2 step: 30 per 32 MACs
+DW_MAC, DW_OUTPUT, DW_TAP = 2.6, 40.0, 15.0  # 2 taps x 4 channels: 19 per 8 MACs
 LAYER_CALL = 60.0
 
 
@@ -82,13 +84,16 @@ def fc_dense_scratch(params: dict) -> int:
     return 2 * _round_up(params["cin"], 4)
 
 
+REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
+
+
 def conv_dense_scratch(params: dict) -> int:
     k = _round_up(params["k"], 4)
-    return 4 * k + (0 if params["pointwise"] else k)
+    return REQUANT_ENTRY_BYTES * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
 
 
 def depthwise_scratch(params: dict) -> int:
-    return 4 * params["taps"]
+    return REQUANT_ENTRY_BYTES * params["cin"] + 4 * _round_up(params["taps"], 2)
 
 
 def _single_image(params: dict) -> bool:

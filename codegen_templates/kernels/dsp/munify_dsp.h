@@ -126,6 +126,43 @@ static inline int8_t munify_dsp_output(int32_t acc, const munify_dsp_quant *q, i
     return (int8_t)(v > q->act_max ? q->act_max : v);
 }
 
+/* One output channel's requantization with every per-channel decision taken in advance, so the per-output
+ * path has no branch: RoundingDivideByPOT(x, right) = (x + nudge - (x < 0 when right > 0)) >> right, where
+ * the sign bit comes from an LSR by sign_shift = 31, or by 32 (which yields 0) when right is 0. */
+typedef struct {
+    int32_t multiplier;
+    int32_t left;
+    int32_t nudge;
+    int32_t right;
+    int32_t sign_shift;
+} munify_dsp_requant;
+
+MUNIFY_DSP_FN void munify_dsp_prepare_requant(const munify_dsp_quant *q, int32_t channels, munify_dsp_requant *table)
+{
+    for (int32_t c = 0; c < channels; ++c) {
+        int32_t index = c & q->channel_mask;
+        int32_t shift = q->shift[index];
+        int32_t right = shift > 0 ? 0 : -shift;
+        table[c].multiplier = q->multiplier[index];
+        table[c].left = shift > 0 ? shift : 0;
+        table[c].nudge = right > 0 ? 1 << (right - 1) : 0;
+        table[c].right = right;
+        table[c].sign_shift = right > 0 ? 31 : 32;
+    }
+}
+
+static inline int8_t munify_dsp_output_fast(int32_t acc, const munify_dsp_requant *rq, const munify_dsp_quant *q)
+{
+    acc = (int32_t)((uint32_t)acc << rq->left);
+    int32_t high = (int32_t)(((int64_t)acc * rq->multiplier + (1 << 30)) >> 31);
+    uint32_t negative;
+    __asm("lsr %0, %1, %2" : "=r"(negative) : "r"(high), "r"(rq->sign_shift));
+    int32_t v = ((high + rq->nudge - (int32_t)negative) >> rq->right) + q->output_offset;
+    v = __ssat(v, 8);
+    v = v < q->act_min ? q->act_min : v;
+    return (int8_t)(v > q->act_max ? q->act_max : v);
+}
+
 static inline uint32_t munify_dsp_load_word(const int8_t *p)
 {
     uint32_t w;

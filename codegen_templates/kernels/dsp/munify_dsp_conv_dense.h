@@ -4,8 +4,9 @@
  * Layout dsp-conv2 (toolchain.plan.dsp.pack_conv_dense), reduction k = KH*KW*I padded with zero weights to a
  * multiple of 4, rows padded with a zero row to an even count:
  *   for each pair of rows: for each group of 4 reduction elements: row0[4] row1[4]
- * Scratch (munify_dsp_conv_dense_scratch_size): two widened columns interleaved per group of 4
- * (colA (x0,x2) (x1,x3), colB (x0,x2) (x1,x3): one LDM), then the int8 im2col column.
+ * Scratch (munify_dsp_conv_dense_scratch_size): the requantization table (one munify_dsp_requant per output
+ * channel), two widened columns interleaved per group of 4 (colA (x0,x2) (x1,x3), colB (x0,x2) (x1,x3): one
+ * LDM), then the int8 im2col column.
  */
 #ifndef MUNIFY_DSP_CONV_DENSE_H
 #define MUNIFY_DSP_CONV_DENSE_H
@@ -50,7 +51,7 @@ MUNIFY_ASM_FUNCTION conv_dot_2x2(MUNIFY_ASM_ARG const int8_t *weights, MUNIFY_AS
 MUNIFY_DSP_FN int32_t munify_dsp_conv_dense_scratch_size(const munify_dsp_conv *p)
 {
     int32_t k = munify_dsp_round_up4(p->kernel_h * p->kernel_w * p->in_c);
-    return 4 * k + (p->pointwise ? 0 : k);
+    return (int32_t)sizeof(munify_dsp_requant) * p->out_c + 4 * k + (p->pointwise ? 0 : k);
 }
 
 /* The input patch of output pixel (oy, ox): straight from the input when pointwise, else gathered. */
@@ -78,8 +79,8 @@ MUNIFY_DSP_FN const int8_t *conv_patch(const munify_dsp_conv *p, const int8_t *i
 }
 
 /* Output pixels a and b (b may repeat a for an odd last pixel) through all output channels. */
-MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const uint32_t *columns, int8_t *out_a,
-                                   int8_t *out_b)
+MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_requant *requant,
+                                   const uint32_t *columns, int8_t *out_a, int8_t *out_b)
 {
     int32_t groups = munify_dsp_round_up4(p->kernel_h * p->kernel_w * p->in_c) >> 2;
     const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
@@ -88,11 +89,11 @@ MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const uint32_t *col
         int32_t second = r + 1 < p->out_c;
         int32_t acc[4] = {p->bias[r], p->bias[r], second ? p->bias[r + 1] : 0, second ? p->bias[r + 1] : 0};
         conv_dot_2x2(w, columns, groups, acc);
-        out_a[r] = munify_dsp_output(acc[0], &q, r);
-        out_b[r] = munify_dsp_output(acc[1], &q, r);
+        out_a[r] = munify_dsp_output_fast(acc[0], &requant[r], &q);
+        out_b[r] = munify_dsp_output_fast(acc[1], &requant[r], &q);
         if (second) {
-            out_a[r + 1] = munify_dsp_output(acc[2], &q, r + 1);
-            out_b[r + 1] = munify_dsp_output(acc[3], &q, r + 1);
+            out_a[r + 1] = munify_dsp_output_fast(acc[2], &requant[r + 1], &q);
+            out_b[r + 1] = munify_dsp_output_fast(acc[3], &requant[r + 1], &q);
         }
     }
 }
@@ -101,15 +102,17 @@ MUNIFY_DSP_FN void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8
                                             int16_t *scratch)
 {
     int32_t k = p->kernel_h * p->kernel_w * p->in_c;
-    uint32_t *columns = (uint32_t *)scratch;
+    munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
+    uint32_t *columns = (uint32_t *)(requant + p->out_c);
     int8_t *im2col = (int8_t *)(columns + munify_dsp_round_up4(k));
     int32_t pixels = p->out_h * p->out_w;
+    munify_dsp_prepare_requant(&p->q, p->out_c, requant);
     for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
         int32_t other = pixel + 1 < pixels ? pixel + 1 : pixel;
         munify_dsp_widen_pairs(conv_patch(p, input, pixel / p->out_w, pixel % p->out_w, im2col), k, columns, 4);
         munify_dsp_widen_pairs(conv_patch(p, input, other / p->out_w, other % p->out_w, im2col), k, columns + 2,
                                4);
-        conv_pixel_pair(p, columns, output + pixel * p->out_c, output + other * p->out_c);
+        conv_pixel_pair(p, requant, columns, output + pixel * p->out_c, output + other * p->out_c);
     }
 }
 

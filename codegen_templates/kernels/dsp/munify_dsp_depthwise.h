@@ -1,18 +1,26 @@
-/* DEPTHWISE_CONV_2D (depth multiplier 1), dense: 4 channels per step, input widened with 2 SXTB16, weights
- * stored as int16, 4 SMLABB/SMLATT.
+/* DEPTHWISE_CONV_2D (depth multiplier 1, channels a multiple of 4), dense: 4 channels x 2 taps per step,
+ * inputs widened with 4 SXTB16 and paired by tap with 4 PKHBT/PKHTB, weights stored as int16 tap pairs,
+ * 4 SMLAD.
  *
- * Layout dsp-dw (toolchain.plan.dsp.pack_depthwise): int16 [taps][channels padded to 4], the channels of each
- * group of 4 in the order (c0, c2, c1, c3). Scratch (munify_dsp_depthwise_scratch_size): one input pointer
- * per tap; padding taps point into pad_row.
+ * Layout dsp-dw (toolchain.plan.dsp.pack_depthwise): int16, for each group of 4 channels, for each pair of
+ * taps (taps padded with a zero tap to an even count): the words (w[c][t], w[c][t+1]) of c0, c2, c1, c3.
+ * Scratch (munify_dsp_depthwise_scratch_size): the requantization table, then one input pointer per tap
+ * (padding taps point into pad_row).
  */
 #ifndef MUNIFY_DSP_DEPTHWISE_H
 #define MUNIFY_DSP_DEPTHWISE_H
 
 #include "munify_dsp.h"
 
+static inline int32_t depthwise_padded_taps(const munify_dsp_depthwise *p)
+{
+    return (p->kernel_h * p->kernel_w + 1) & ~1;
+}
+
 MUNIFY_DSP_FN int32_t munify_dsp_depthwise_scratch_size(const munify_dsp_depthwise *p)
 {
-    return (int32_t)sizeof(const int8_t *) * p->kernel_h * p->kernel_w;
+    return (int32_t)(sizeof(munify_dsp_requant) * (uint32_t)p->channels +
+                     sizeof(const int8_t *) * (uint32_t)depthwise_padded_taps(p));
 }
 
 MUNIFY_DSP_FN void depthwise_taps(const munify_dsp_depthwise *p, const int8_t *input, int32_t oy, int32_t ox,
@@ -28,39 +36,67 @@ MUNIFY_DSP_FN void depthwise_taps(const munify_dsp_depthwise *p, const int8_t *i
             *taps++ = inside ? input + (iy * p->in_w + ix) * p->channels : p->pad_row;
         }
     }
+    *taps = p->pad_row; /* the zero-weight tap of an odd count */
+}
+
+/* acc[0..3] += the taps of 4 channels. r0 = tap pointers (advanced by 2 per step), r1 = weights of this channel
+ * group, r2 = tap pairs (>= 1), r3 = {acc c0, c1, c2, c3, channel offset}. */
+MUNIFY_ASM_FUNCTION depthwise_group(MUNIFY_ASM_ARG const int8_t *const *taps, MUNIFY_ASM_ARG const uint32_t *weights,
+                                    MUNIFY_ASM_ARG int32_t pairs, MUNIFY_ASM_ARG int32_t *state)
+{
+    __asm volatile("push   {r3-r11, lr}\n\t"
+                   "ldm    r3, {r4, r5, r6, r7}\n\t"
+                   "ldr    r3, [r3, #16]\n\t"
+                   "1:\n\t"
+                   "ldrd   r8, r9, [r0], #8\n\t"
+                   "ldr    r8, [r8, r3]\n\t"
+                   "ldr    r9, [r9, r3]\n\t"
+                   "sxtb16 r10, r8\n\t"
+                   "sxtb16 r11, r9\n\t"
+                   "pkhbt  r12, r10, r11, lsl #16\n\t"
+                   "pkhtb  r10, r11, r10, asr #16\n\t"
+                   "ldrd   r11, lr, [r1], #8\n\t"
+                   "smlad  r4, r12, r11, r4\n\t"
+                   "smlad  r6, r10, lr, r6\n\t"
+                   "sxtb16 r10, r8, ror #8\n\t"
+                   "sxtb16 r11, r9, ror #8\n\t"
+                   "pkhbt  r12, r10, r11, lsl #16\n\t"
+                   "pkhtb  r10, r11, r10, asr #16\n\t"
+                   "ldrd   r11, lr, [r1], #8\n\t"
+                   "smlad  r5, r12, r11, r5\n\t"
+                   "smlad  r7, r10, lr, r7\n\t"
+                   "subs   r2, r2, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r8}\n\t"
+                   "stm    r8, {r4, r5, r6, r7}\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+MUNIFY_DSP_FN void depthwise_pixel(const munify_dsp_depthwise *p, const munify_dsp_requant *requant,
+                                   const int8_t *const *taps, int8_t *output)
+{
+    const munify_dsp_quant q = p->q;
+    const uint32_t *w = (const uint32_t *)(const void *)p->weights;
+    int32_t pairs = depthwise_padded_taps(p) >> 1;
+    for (int32_t c = 0; c < p->channels; c += 4, w += 4 * pairs) {
+        int32_t state[5] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3], c};
+        depthwise_group(taps, w, pairs, state);
+        for (int32_t i = 0; i < 4; ++i) {
+            output[c + i] = munify_dsp_output_fast(state[i], &requant[c + i], &q);
+        }
+    }
 }
 
 MUNIFY_DSP_FN void munify_dsp_depthwise_s8(const munify_dsp_depthwise *p, const int8_t *input, int8_t *output,
                                            int16_t *scratch)
 {
-    const int8_t **taps = (const int8_t **)(void *)scratch;
-    int32_t tap_count = p->kernel_h * p->kernel_w;
-    int32_t padded = munify_dsp_round_up4(p->channels);
-    const munify_dsp_quant q = p->q;
+    munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
+    const int8_t **taps = (const int8_t **)(void *)(requant + p->channels);
+    munify_dsp_prepare_requant(&p->q, p->channels, requant);
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox, output += p->channels) {
             depthwise_taps(p, input, oy, ox, taps);
-            for (int32_t c = 0; c < p->channels; c += 4) {
-                int32_t a0 = p->bias[c], a1 = 0, a2 = 0, a3 = 0;
-                a1 = c + 1 < p->channels ? p->bias[c + 1] : 0;
-                a2 = c + 2 < p->channels ? p->bias[c + 2] : 0;
-                a3 = c + 3 < p->channels ? p->bias[c + 3] : 0;
-                const uint32_t *w = (const uint32_t *)(const void *)(p->weights + c);
-                for (int32_t t = 0; t < tap_count; ++t, w += padded >> 1) {
-                    uint32_t x = munify_dsp_load_word(taps[t] + c);
-                    uint32_t even = __sxtb16(x);
-                    uint32_t odd = __sxtb16(munify_dsp_ror8(x));
-                    a0 = __smlabb((int32_t)even, (int32_t)w[0], a0);
-                    a2 = __smlatt((int32_t)even, (int32_t)w[0], a2);
-                    a1 = __smlabb((int32_t)odd, (int32_t)w[1], a1);
-                    a3 = __smlatt((int32_t)odd, (int32_t)w[1], a3);
-                }
-                int32_t acc[4] = {a0, a1, a2, a3};
-                int32_t n = p->channels - c < 4 ? p->channels - c : 4;
-                for (int32_t i = 0; i < n; ++i) {
-                    output[c + i] = munify_dsp_output(acc[i], &q, c + i);
-                }
-            }
+            depthwise_pixel(p, requant, taps, output);
         }
     }
 }
