@@ -1,0 +1,90 @@
+"""MLPerf Tiny models end to end: import, generate, build, run under QEMU, bit-exact against the reference
+(ad01 on every QEMU board, KWS with every layer checked on the default board), and a run that must fail."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import QEMU_BOARDS, require_tools
+from toolchain.boards import load_board
+from toolchain.build import build_model, is_up_to_date, load_result
+from toolchain.cli import main
+from toolchain.harness.session import graph_cases, run_cases
+from toolchain.importers.tflite import import_tflite
+from toolchain.ir import save
+
+pytestmark = pytest.mark.qemu
+
+MODELS = Path(__file__).parents[2] / "examples" / "models" / "mlperf-tiny"
+REPORT_KEYS = {"model", "board", "runner", "inputs", "bit_exact", "mismatches", "latency", "layers", "memory"}
+HOOK_SLACK_PER_LAYER = 120
+MEMORY_KEYS = {"flash_bytes", "weights_bytes", "code_bytes", "static_ram_bytes", "arena_bytes", "stack_bytes"}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    require_tools()
+    root = tmp_path_factory.mktemp("models")
+    paths = {}
+    for name, file in (("ad01", "ad01_int8.tflite"), ("kws", "kws_ref_model.tflite")):
+        paths[name] = root / f"{name}.mun"
+        save(import_tflite(MODELS / file), paths[name])
+    return paths
+
+
+def run_cli(model: Path, board: str, tmp_path: Path, *extra: str) -> tuple[int, dict]:
+    report_path = tmp_path / "report.json"
+    status = main(["run", str(model), "--board", board, "--inputs", "2", "--seed", "3",
+                   "--build-dir", str(tmp_path / "build"), "--json", str(report_path), *extra])
+    return status, json.loads(report_path.read_text())
+
+
+@pytest.mark.parametrize("board", QEMU_BOARDS)
+def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
+    status, report = run_cli(models["ad01"], board, tmp_path)
+    assert status == 0
+    assert set(report) == REPORT_KEYS and set(report["memory"]) == MEMORY_KEYS
+    assert (report["model"], report["board"], report["runner"], report["inputs"]) == ("ad01_int8", board, "qemu", 2)
+    assert report["bit_exact"] is True and report["mismatches"] == []
+    latency = report["latency"]
+    assert latency["unit"] == "instructions" and 0 < latency["min"] <= latency["per_inference"] <= latency["max"]
+    assert len(report["layers"]) == 10 and all(layer["op"] == "FULLY_CONNECTED" for layer in report["layers"])
+    # Per-layer counts come from a hooked run: each carries a tick of rounding and a few dozen instructions
+    # of hook overhead.
+    layer_sum = sum(layer["count"] for layer in report["layers"])
+    assert abs(layer_sum - latency["per_inference"]) <= HOOK_SLACK_PER_LAYER * len(report["layers"])
+    memory = report["memory"]
+    assert memory["weights_bytes"] >= 264_000 and memory["flash_bytes"] > memory["weights_bytes"]
+    assert 0 < memory["stack_bytes"] < 16384 and memory["arena_bytes"] > 0
+    assert "bit-exact: yes" in capsys.readouterr().out
+
+
+def test_kws_runs_bit_exact_layer_by_layer(models, tmp_path):
+    status, report = run_cli(models["kws"], "mps2-an386", tmp_path, "--layers")
+    assert status == 0 and report["bit_exact"] is True
+    ops = [layer["op"] for layer in report["layers"]]
+    assert ops.count("CONV_2D") == 5 and ops.count("DEPTHWISE_CONV_2D") == 4 and ops[-1] == "SOFTMAX"
+
+
+def test_wrong_weights_are_caught_at_the_first_differing_layer(models, tmp_path):
+    """Firmware built from ad01, checked against a reference whose 6th layer has one weight changed."""
+    from toolchain.ir import load
+
+    board = load_board("mps2-an386")
+    build = build_model(models["ad01"], board, tmp_path / "build")
+    assert is_up_to_date(models["ad01"], board, tmp_path / "build", "balanced")
+    graph = load(models["ad01"])
+    op = graph.ops[5]
+    weight = graph.tensor(op.inputs[1])
+    changed = weight.data.copy()
+    changed[0, 0] = np.int8(-changed[0, 0] if changed[0, 0] != 0 else 1)
+    wrong = graph.with_tensor(weight.replace(data=changed, blocks=None))
+    report = run_cases(load_result(build.out_dir, board),
+                       lambda info: graph_cases(wrong, 1, 0, True, [name for name, _ in info.layers]),
+                       {o.name: o.type for o in graph.ops})
+    assert not report.bit_exact
+    output_mismatch, layer_mismatch = report.mismatches
+    assert output_mismatch.tensor == "output" and output_mismatch.count > 0
+    assert layer_mismatch.layer == op.name and layer_mismatch.tensor == op.outputs[0]
