@@ -11,6 +11,7 @@ output order.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -115,10 +116,17 @@ class LiteRTInterpreter:
         return [np.array(self._interpreter.get_tensor(d["index"])) for d in self._outputs]
 
     def run_all(self, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """Every tensor that holds data after the inference (activations and constants), by TFLite name."""
+        """Every tensor that holds data after the inference (activations and constants), by TFLite name.
+
+        A name that several tensors share is left out: it cannot say which tensor it means.
+        """
         self._invoke(inputs)
+        details = self._interpreter.get_tensor_details()
+        counts = Counter(d["name"] for d in details)
         tensors = {}
-        for detail in self._interpreter.get_tensor_details():
+        for detail in details:
+            if counts[detail["name"]] > 1:
+                continue
             try:
                 tensors[detail["name"]] = np.array(self._interpreter.get_tensor(detail["index"]))
             except ValueError:  # a tensor without a buffer (e.g. an optional input slot)

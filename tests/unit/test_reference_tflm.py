@@ -127,3 +127,16 @@ def test_synthetic_models_bit_exact_with_tflm_and_litert(spec, tmp_path):
             seen[name].update(np.unique(expected[name]).tolist())
     for name, values in seen.items():
         assert len(values) > 12, f"'{name}' takes only {sorted(values)}: the case does not exercise it"
+
+
+def test_verify_skips_intermediates_litert_cannot_name(tmp_path):
+    from toolchain.verify import verify_model
+
+    spec = depthwise_fc_spec()
+    spec["tensors"]["d2"]["name"] = "d1"  # two activations named "d1": the importer renames one
+    path = tmp_path / "dup.tflite"
+    path.write_bytes(build(spec))
+    report = verify_model(path, "litert", n=2, seed=0)
+    assert report.bit_exact, report.summary()
+    compared = [d.name for d in report.intermediates if d.elements]
+    assert len(compared) == len(report.intermediates) - 2 and "compared: 3 of 5" in report.summary()
