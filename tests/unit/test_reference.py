@@ -190,7 +190,7 @@ def test_pools_match_literal_tflm_loops(op_type, x_shape, out_hw, window, stride
 
 def test_add_broadcasts_and_matches_tflm_formula():
     rng = np.random.default_rng(7)
-    a, b = _act("a", (1, 3, 4, 5), 0.07, -4), _act("b", (1, 1, 1, 5), 0.11, 9)
+    a = _act("a", (1, 3, 4, 5), 0.07, -4)
     c = Tensor("c", (1, 1, 1, 5), "int8", _q(0.11, 9), _rand(rng, (1, 1, 1, 5)))
     y = _act("y", (1, 3, 4, 5), 0.15, 2)
     g = _graph([Op("add", "ADD", ("a", "c"), ("y",), {"activation": "RELU"})], [a, c, y], ["a"])

@@ -57,7 +57,7 @@ def trunc_div(a, b) -> np.ndarray:
 def quantize_multipliers(real) -> tuple[np.ndarray, np.ndarray]:
     """Vectorized QuantizeMultiplier: double -> (int32 multiplier in Q0.31, int32 shift), real = m * 2^(shift-31).
 
-    frexp, round half away from zero, renormalise when rounding reaches 2^31, flush multipliers below 2^-31
+    frexp, round half away from zero, renormalise when rounding reaches 2^31, flush multipliers below 2^-32
     to zero (shift 0). Positive shift means a left shift.
     """
     real = np.asarray(real, dtype=np.float64)
@@ -129,8 +129,8 @@ def multiply_by_quantized_multiplier(x, multiplier, shift, rounding: str = "doub
     """TFLM MultiplyByQuantizedMultiplier(int32 x, int32 m, int shift): x * m * 2^(shift - 31), rounded.
 
     "double" (TFLM and CMSIS-NN default): left shift (int32, wrapping) before the rounding high multiply,
-    rounding right shift after. "single" (builds with TFLITE_SINGLE_ROUNDING, e.g. LiteRT wheels): one
-    64-bit product, one rounding shift; ties round up. `multiplier` and `shift` broadcast against `x`
+    rounding right shift after. "single" (TFLITE_SINGLE_ROUNDING builds; LiteRT's int8 FULLY_CONNECTED):
+    one 64-bit product, one rounding shift; ties round up. `multiplier` and `shift` broadcast against `x`
     (per-channel arrays run along the last axis).
     """
     x = np.asarray(x, dtype=np.int64)
