@@ -287,3 +287,18 @@ def test_single_rounding_changes_only_the_listed_op_types():
     assert np.array_equal(reference.run(g, [x], single_rounding=frozenset({"FULLY_CONNECTED"}))[0], double)
     single = reference.run(g, [x], single_rounding=frozenset({"CONV_2D"}))[0]
     assert np.max(np.abs(single.astype(int) - double)) <= 1
+
+
+def test_kernels_are_batch_generic(imported_model, monkeypatch):
+    """quantize evaluates whole batches at once: a batch gives exactly the per-image results, also when the
+    im2col matrix is cut into chunks."""
+    graph = imported_model("kws")
+    rng = np.random.default_rng(13)
+    single_shape = graph.tensor(graph.inputs[0]).shape
+    images = [rng.normal(83, 6, single_shape).clip(-128, 127).astype(np.int8) for _ in range(3)]
+    batched = graph.replace(tensors={n: t if t.is_constant else t.replace(shape=(3,) + t.shape[1:])
+                                     for n, t in graph.tensors.items()})
+    monkeypatch.setattr(reference, "_IM2COL_BUDGET", 1)  # one image per chunk
+    (out,) = reference.run(batched, [np.concatenate(images)])
+    for i, image in enumerate(images):
+        np.testing.assert_array_equal(out[i], reference.run(graph, [image])[0][0])

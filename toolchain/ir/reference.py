@@ -137,6 +137,15 @@ def _taps(padded: np.ndarray, out_hw, window, stride, dilation):
 # ---------------------------------------------------------------------------------------------------------
 # Kernels
 
+_IM2COL_BUDGET = 1 << 22  # float64 elements of one im2col matrix (32 MB); batches are cut to fit
+
+
+def _im2col(padded: np.ndarray, out_hw, window, stride, dilation) -> np.ndarray:
+    """[N*OH*OW, KH*KW*C] patches, taps in (ky, kx, c) order like the CONV_2D filter [O, KH, KW, C]."""
+    columns = np.concatenate([tap for _, tap in _taps(padded, out_hw, window, stride, dilation)], axis=-1)
+    return columns.reshape(-1, columns.shape[-1])
+
+
 def _conv2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
     p = arith.conv_params(graph, op)
     x = _activation(graph, op.inputs[0], values).astype(np.float64) + p.input_offset
@@ -147,9 +156,11 @@ def _conv2d(graph: Graph, op: Op, values: Values, rounding: str) -> np.ndarray:
                           f"depth {w.shape[3]}) is not supported")
     out_hw, window = out_shape[1:3], w.shape[1:3]
     padded = _padded(x, out_hw, window, p.stride, p.dilation, p.pad_top, p.pad_left, 0)  # 0 == zero point
-    columns = np.concatenate([tap for _, tap in _taps(padded, out_hw, window, p.stride, p.dilation)], axis=-1)
     weights = w.reshape(w.shape[0], -1).astype(np.float64)
-    acc = columns.reshape(-1, weights.shape[1]) @ weights.T
+    images_per_chunk = max(1, _IM2COL_BUDGET // (out_hw[0] * out_hw[1] * weights.shape[1]))
+    acc = np.concatenate([
+        _im2col(padded[i:i + images_per_chunk], out_hw, window, p.stride, p.dilation) @ weights.T
+        for i in range(0, padded.shape[0], images_per_chunk)])
     acc = acc.astype(np.int64).reshape(out_shape) + _bias(graph, op, w.shape[0])
     return _requantize(acc, p, rounding)
 
