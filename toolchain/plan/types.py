@@ -87,11 +87,6 @@ class Plan:
     buffers: dict[str, Buffer] = field(default_factory=dict)
 
     @property
-    def arena_alloc(self) -> int:
-        """C has no zero-length arrays: the arena array holds at least one byte."""
-        return max(self.arena_size, 1)
-
-    @property
     def const_bytes(self) -> int:
         return sum(layer.weight_bytes for layer in self.layers)
 
