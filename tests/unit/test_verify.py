@@ -116,3 +116,19 @@ def test_inputs_leave_softmax_outputs_unsaturated(imported_model, model):
     for inputs in draw_inputs(graph, 30, 0):
         probabilities = reference.run(graph, inputs)[0].reshape(-1)
         assert np.count_nonzero(probabilities > -128) >= 2, probabilities
+
+
+def test_missing_interpreters_are_setup_errors(monkeypatch, model_path):
+    import sys
+
+    from toolchain.errors import SetupError
+
+    for module in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
+                   "tflite_runtime.interpreter"):
+        monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
+    with pytest.raises(SetupError, match="pip install ai-edge-litert"):
+        LiteRTInterpreter(model_path("ad01"))
+    monkeypatch.setitem(sys.modules, "tflite_micro.python.tflite_micro.runtime", None)
+    monkeypatch.setitem(sys.modules, "tflite_micro.python.tflite_micro", None)
+    with pytest.raises(SetupError, match="pip install tflite-micro"):
+        TflmInterpreter(model_path("ad01"))
