@@ -3,7 +3,8 @@
  * A port (ports/<name>/) implements these functions once per CPU family; a board adds only data
  * (boards/<name>.toml) and, for a new serial peripheral, one driver file (drivers/uart_<name>.c).
  * Board parameters arrive as preprocessor definitions from the build (MUNIFY_UART_BASE,
- * MUNIFY_UART_BAUD, MUNIFY_CPU_HZ, MUNIFY_TICK_HZ, MUNIFY_STACK_BYTES).
+ * MUNIFY_UART_BAUD, MUNIFY_CPU_HZ, MUNIFY_TICK_HZ, MUNIFY_SEMIHOSTING); the stack size comes from the
+ * linker script (__stack_bottom, __stack_top).
  */
 #ifndef MUNIFY_HAL_H
 #define MUNIFY_HAL_H

@@ -100,7 +100,6 @@ def _defines(board: Board) -> list[str]:
     defines = {
         "MUNIFY_CPU_HZ": f"{board.clock_hz}u",
         "MUNIFY_TICK_HZ": f"{board.timer.hz}u",
-        "MUNIFY_STACK_BYTES": f"{board.stack_bytes}u",
         "MUNIFY_SEMIHOSTING": "1" if board.semihosting else "0",
     }
     if board.uart is not None:

@@ -91,3 +91,15 @@ def test_firmware_exit_is_reported_as_device_error(fake_builds):
         assert runner.wait_exit() == 0
         with pytest.raises(DeviceError):
             client.command("name")
+
+
+def test_crashing_model_is_reported_not_hung(tmp_path):
+    from conftest import FAKE_MODEL
+    from toolchain.boards import load_board
+    from toolchain.build import build_sources
+    from toolchain.harness.session import Case, run_cases
+
+    build = build_sources(FAKE_MODEL.parent / "crash_model", load_board("mps2-an386"), tmp_path / "crash")
+    with pytest.raises(DeviceError, match=r"the firmware crashed \(CPU fault, exit status 3\)"):
+        run_cases(build, lambda info: [Case(bytes(16), bytes(8), {})], {})
+    assert _qemu_processes_running(build.elf) == []

@@ -22,6 +22,7 @@ from .protocol import DeviceClient, DeviceInfo, Inference
 from .transport import DeviceError
 
 NS_PER_SECOND = 1_000_000_000
+FAULT_EXIT_STATUS = 3  # firmware/ports/cortex-m/startup.c
 COMMAND_TIMEOUT = 300.0
 
 
@@ -109,22 +110,33 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
     board: Board = build.board
     runner = runner_for(board, build.elf)
     with runner as transport:
-        client = DeviceClient(transport, timeout=COMMAND_TIMEOUT)
-        client.wait_ready()
-        info = client.info()
-        cases = make_cases(info)
-        _check_info(info, cases)
-        names = [name for name, _ in info.layers]
-        session = Session(client, names)
-        for index, case in enumerate(cases):
-            session.check_case(index, case)
-        counts = session.layer_instructions() if cases else []
-        stack_used = client.info().stack_used
-        client.exit(0)
-        status = runner.wait_exit()
+        try:
+            client = DeviceClient(transport, timeout=COMMAND_TIMEOUT)
+            client.wait_ready()
+            info = client.info()
+            cases = make_cases(info)
+            _check_info(info, cases)
+            session = Session(client, [name for name, _ in info.layers])
+            for index, case in enumerate(cases):
+                session.check_case(index, case)
+            counts = session.layer_instructions() if cases else []
+            stack_used = client.info().stack_used
+            client.exit(0)
+            status = runner.wait_exit()
+        except DeviceError as exc:
+            raise _explain(exc, runner.exit_status()) from None
     if status != 0:
         raise DeviceError(f"the firmware exited with status {status} instead of 0")
     return _report(build, info, session, counts, stack_used, layer_ops, len(cases))
+
+
+def _explain(error: DeviceError, status: int | None) -> DeviceError:
+    """Add how the firmware stopped, when it did, to a protocol error."""
+    if status is None:
+        return error
+    if status == FAULT_EXIT_STATUS:
+        return DeviceError(f"the firmware crashed (CPU fault, exit status {status}): {error}")
+    return DeviceError(f"the firmware stopped with exit status {status}: {error}")
 
 
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,

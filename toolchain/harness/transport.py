@@ -61,9 +61,14 @@ class SerialTransport:
     def read_until(self, sentinel: str, timeout: float) -> list[str]:
         """Lines up to and including `sentinel` (e.g. "m-ready")."""
         deadline = time.monotonic() + timeout
-        lines = []
+        lines: list[str] = []
         while True:
-            line = self.read_line(deadline)
+            try:
+                line = self.read_line(deadline)
+            except DeviceError as exc:
+                if not lines:
+                    raise
+                raise DeviceError(f"{exc}; the device's last line: {lines[-1]!r}") from None
             lines.append(line)
             if line == sentinel:
                 return lines

@@ -22,7 +22,6 @@ from .process import format_command, log
 CONNECT_TIMEOUT = 20.0
 PORT_ATTEMPTS = 5
 EXIT_TIMEOUT = 10.0
-FAULT_STATUS = 3
 
 
 def free_tcp_port() -> int:
@@ -107,6 +106,15 @@ class QemuSystemRunner:
         except subprocess.TimeoutExpired:
             raise DeviceError(f"QEMU did not exit within {timeout:.0f} s after the firmware was told to stop") \
                 from None
+
+    def exit_status(self) -> int | None:
+        """QEMU's exit status if it has already stopped (the firmware exited or crashed), else None."""
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return None
 
     def _stderr_tail(self) -> str:
         if self.process is None or self.process.poll() is None:
