@@ -19,13 +19,14 @@ import jinja2
 import numpy as np
 
 from toolchain.errors import SetupError
-from toolchain.ir import arith
+from toolchain.ir import BlockKind, BlockStructure, arith
+from toolchain.ir.blocks import full_block_mask, grid_shape
 from toolchain.plan import dsp
 from toolchain.resources import templates_dir
 
 HERE = Path(__file__).resolve().parent
 KERNELS = templates_dir() / "kernels" / "dsp"
-KERNEL_HEADERS = ["munify_dsp_fc_dense.h", "munify_dsp_conv_dense.h", "munify_dsp_depthwise.h"]
+SUPPORT_SOURCES = [KERNELS / "munify_dsp_tables.c"]
 CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-Wall", "-Wextra",
           "-Werror", "-ffunction-sections", "-fdata-sections"]
 QEMU_TIMEOUT_S = 120
@@ -48,6 +49,8 @@ class Case:
     expected: list
     arrays: list[Array] = field(default_factory=list)
     scratch_bytes: int = 0
+    header: str = ""
+    defines: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: 
     setup = f"static const munify_dsp_fc p = {{{rows}, {cols}, {batches}, {name}_w, {name}_b, {quant}}};"
     call = f"munify_dsp_fc_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     return Case(name, rows * cols * batches, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=2 * dsp._round_up(cols, 4))
+                scratch_bytes=2 * dsp._round_up(cols, 4), header="munify_dsp_fc_dense.h")
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,8 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
     call = f"munify_dsp_conv_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     k4 = dsp._round_up(k, 4)
     return Case(name, len(columns) * cout * k, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=dsp.REQUANT_ENTRY_BYTES * cout + 4 * k4 + (0 if pointwise else k4))
+                scratch_bytes=dsp.REQUANT_ENTRY_BYTES * cout + 4 * k4 + (0 if pointwise else k4),
+                header="munify_dsp_conv_dense.h")
 
 
 def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels: int) -> Case:
@@ -208,7 +212,64 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
              f"{window.out_w}, {window.c_fields()}, {name}_pad, {name}_w, {name}_b, {quant}}};")
     call = f"munify_dsp_depthwise_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     return Case(name, len(patches) * taps * channels, setup, call, requantize(acc, q).reshape(-1).tolist(),
-                arrays, scratch_bytes=dsp.REQUANT_ENTRY_BYTES * channels + 4 * dsp._round_up(taps, 2))
+                arrays, scratch_bytes=dsp.REQUANT_ENTRY_BYTES * channels + 4 * dsp._round_up(taps, 2),
+                header="munify_dsp_depthwise.h")
+
+
+def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
+                 mix: tuple[float, float, float]) -> tuple[np.ndarray, BlockStructure]:
+    """An int8 matrix with dense / unified / pruned blocks in proportions `mix` (edge blocks dense)."""
+    gr, gc = grid_shape(rows, cols, bo, bi)
+    kinds = rng.choice(np.array([0, 1, 2], np.uint8), size=(gr, gc), p=mix)
+    kinds = np.where(full_block_mask(rows, cols, bo, bi), kinds, BlockKind.DENSE).astype(np.uint8)
+    per_weight = np.repeat(np.repeat(kinds, bo, 0), bi, 1)[:rows, :cols]
+    magnitudes = np.repeat(rng.integers(0, 128, size=(rows, gc)), bi, 1)[:, :cols]
+    signs = np.where(rng.random((rows, cols)) < 0.5, -1, 1)
+    matrix = rng.integers(-128, 128, size=(rows, cols))
+    matrix = np.where(per_weight == BlockKind.UNIFIED, signs * magnitudes, matrix)
+    matrix = np.where(per_weight == BlockKind.PRUNED, 0, matrix).astype(np.int8)
+    return matrix, BlockStructure.from_matrix(matrix, kinds, bo, bi)
+
+
+BLOCK_ARRAYS = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "int8_t"),
+                ("unified_cols", "uint16_t"), ("unified_signs", "uint8_t"), ("unified_magnitudes", "int16_t"),
+                ("tail_weights", "int8_t"), ("unified_bias", "int32_t")]
+
+
+def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
+                mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0) -> Case:
+    """FC (window None) or CONV_2D over a block-structured weight; the reference is the plain matrix product."""
+    matrix, blocks = block_matrix(rng, rows, cols, bo, bi, mix)
+    bias = rng.integers(-5000, 5000, rows).astype(np.int32)
+    q = random_requant(rng, rows, cols)
+    if window is None:
+        x = rng.integers(-128, 128, (1, cols)).astype(np.int8)
+        columns = x.astype(np.int64)
+    else:
+        x = rng.integers(-128, 128, (window.in_h, window.in_w, cin)).astype(np.int8)
+        columns = window.patches(x, q.input_zp).reshape(-1, cols)
+    acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias
+    packed = dsp.pack_blocks(matrix, blocks, sign_bits)
+    arrays = [Array(f"{name}_{role}", ctype, packed[role].tolist() or [0]) for role, ctype in BLOCK_ARRAYS]
+    arrays += [Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
+               Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
+    quant = quant_setup(name, q, arrays)
+    block_fields = ", ".join(f"{name}_{role}" for role, _ in BLOCK_ARRAYS[:7])
+    setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {cols // bi * bi}, {block_fields}, "
+             f"{name}_unified_bias, {name}_b, {quant}}};")
+    k4 = dsp._round_up(cols, 4)
+    scratch = dsp.REQUANT_ENTRY_BYTES * rows + 3 * k4
+    if window is None:
+        call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
+    else:
+        pointwise = int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
+        setup += (f"\nstatic const munify_dsp_conv g = {{{window.in_h}, {window.in_w}, {cin}, {window.out_h}, "
+                  f"{window.out_w}, {rows}, {window.c_fields()}, {q.input_zp}, {pointwise}, 0, 0, {quant}}};")
+        call = f"munify_dsp_conv_blocks_s8(&p, &g, {name}_in, {name}_out, {name}_scratch)"
+        scratch += 0 if pointwise else k4
+    defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}"]
+    return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
+                scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -224,9 +285,11 @@ def _tool(name: str) -> str:
 def build(cases: list[Case], workdir: Path) -> Path:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True)
-    text = env.get_template("cases.c.j2").render(cases=cases, kernel_headers=KERNEL_HEADERS)
-    (workdir / "cases.c").write_text(text)
-    sources = [workdir / "cases.c", HERE / "startup.c"]
+    sources = [HERE / "startup.c", *SUPPORT_SOURCES, workdir / "main.c"]
+    (workdir / "main.c").write_text(env.get_template("main.c.j2").render(cases=cases))
+    for case in cases:
+        sources.append(workdir / f"case_{case.name}.c")
+        sources[-1].write_text(env.get_template("case.c.j2").render(case=case))
     elf = workdir / "bench.elf"
     cmd = [_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{HERE}", f"-I{KERNELS}", *map(str, sources),
            "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
@@ -264,7 +327,16 @@ def main() -> None:
              conv_case("conv10x4_s2", rng, Window(49, 10, 10, 4, stride=2), 1, 64),
              conv_case("conv_odd", rng, Window(7, 5, 3, 2, stride=2, pad="VALID", dilation=1), 3, 5),
              depthwise_case("dw3x3_64", rng, Window(25, 5, 3, 3), 64),
-             depthwise_case("dw_odd", rng, Window(9, 7, 3, 3, stride=2), 12)]
+             depthwise_case("dw_odd", rng, Window(9, 7, 3, 3, stride=2), 12),
+             blocks_case("bl_dense_1x8", rng, 128, 512, 1, 8, mix=(1.0, 0.0, 0.0)),
+             blocks_case("bl_unified_1x4", rng, 128, 512, 1, 4, mix=(0.0, 1.0, 0.0)),
+             blocks_case("bl_unified_1x8", rng, 128, 512, 1, 8, mix=(0.0, 1.0, 0.0)),
+             blocks_case("bl_unified_1x8_bits", rng, 128, 512, 1, 8, mix=(0.0, 1.0, 0.0), sign_bits=True),
+             blocks_case("bl_unified_4x8", rng, 128, 512, 4, 8, mix=(0.0, 1.0, 0.0)),
+             blocks_case("bl_pruned50_1x8", rng, 128, 512, 1, 8, mix=(0.5, 0.0, 0.5)),
+             blocks_case("bl_mixed_1x8", rng, 128, 512, 1, 8, mix=(0.2, 0.3, 0.5)),
+             blocks_case("bl_mixed_2x16_odd", rng, 13, 70, 2, 16, mix=(0.3, 0.4, 0.3), sign_bits=True),
+             blocks_case("bl_conv3x3_2x4", rng, 16, 72, 2, 4, window=Window(6, 5, 3, 3), cin=8)]
     for r in measure(cases):
         print(f"{r.name:16s} wrong={r.wrong:4d} insns={r.instructions:9d} macs={r.macs:8d} "
               f"insns/MAC={r.per_mac:.3f}")

@@ -58,6 +58,61 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(tiles).reshape(-1)
 
 
+def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
+    """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix."""
+    from ..ir.blocks import BlockKind
+
+    matrix = np.asarray(matrix, np.int8)
+    rows, cols = matrix.shape
+    bo, bi = blocks.bo, blocks.bi
+    full_rows, tail_col = rows // bo * bo, cols // bi * bi
+    counts, dense_cols, dense_w, unified_cols, signs, mags, tails = [], [], [], [], [], [], []
+    unified_bias = np.zeros(rows, np.int64)
+    for rb in range(full_rows // bo):
+        r0 = rb * bo
+        kinds = blocks.kinds[rb, : tail_col // bi]
+        dense = np.flatnonzero(kinds == BlockKind.DENSE)
+        unified = np.flatnonzero(kinds == BlockKind.UNIFIED)
+        counts += [len(dense), len(unified)]
+        for cb in dense:
+            dense_cols.append(cb * bi)
+            dense_w.append(matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1))
+        for cb in unified:
+            unified_cols.append(cb * bi)
+            tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
+            negative = tile < 0
+            mags.append(np.abs(tile).max(axis=1))
+            signs.append(_sign_bytes(negative, sign_bits))
+            positives = bi - negative.sum(axis=1)
+            unified_bias[r0:r0 + bo] -= mags[-1] * (128 * positives + 127 * negative.sum(axis=1))
+        tails.append(matrix[r0:r0 + bo, tail_col:].reshape(-1))
+    tails.append(_pad_cols(matrix[full_rows:], 4).reshape(-1))
+    return {
+        "counts": np.array(counts, np.uint16),
+        "dense_cols": np.array(dense_cols, np.uint16),
+        "dense_weights": _concat(dense_w, np.int8),
+        "unified_cols": np.array(unified_cols, np.uint16),
+        "unified_signs": _concat(signs, np.uint8),
+        "unified_magnitudes": _concat(mags, np.int16),
+        "tail_weights": _concat(tails, np.int8),
+        "unified_bias": unified_bias.astype(np.int32),
+    }
+
+
+def _sign_bytes(negative: np.ndarray, sign_bits: bool) -> np.ndarray:
+    """[bo, bi] booleans -> mask bytes (0xFF negative) or little-endian sign bits, ceil(bi/8) bytes a row."""
+    if not sign_bits:
+        return np.where(negative, 0xFF, 0).astype(np.uint8).reshape(-1)
+    bo, bi = negative.shape
+    padded = np.zeros((bo, -(-bi // 8) * 8), bool)
+    padded[:, :bi] = negative
+    return np.packbits(padded, axis=1, bitorder="little").reshape(-1)
+
+
+def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(0, dtype)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Cost model: retired instructions on a Cortex-M4 (QEMU -icount), fitted to benchmarks/kernels/kernel_bench.py.
 

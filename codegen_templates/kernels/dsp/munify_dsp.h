@@ -21,26 +21,6 @@
 
 #if !defined(__ARM_FEATURE_DSP)
 #error "munify DSP kernels need a core with the DSP extension (-mcpu=cortex-m4/m7/m33/m55)"
-/* Widen n int8 values (padded with zeros to a multiple of 4) to int16 in the SXTB16 order of the packed
- * weights: for every 4 inputs the words (x0, x2) and (x1, x3); consecutive groups `stride` words apart. */
-MUNIFY_DSP_FN void munify_dsp_widen_pairs(const int8_t *x, int32_t n, uint32_t *out, int32_t stride)
-{
-    int32_t full = n >> 2;
-    for (int32_t g = 0; g < full; ++g, out += stride) {
-        uint32_t w = munify_dsp_load_word(x + 4 * g);
-        out[0] = __sxtb16(w);
-        out[1] = __sxtb16(munify_dsp_ror8(w));
-    }
-    int32_t rest = n & 3;
-    if (rest) {
-        int8_t tail[4] = {0, 0, 0, 0};
-        memcpy(tail, x + 4 * full, (size_t)rest);
-        uint32_t w = munify_dsp_load_word(tail);
-        out[0] = __sxtb16(w);
-        out[1] = __sxtb16(munify_dsp_ror8(w));
-    }
-}
-
 #endif
 
 #define MUNIFY_DSP_FN __attribute__((unused)) static
@@ -198,6 +178,30 @@ MUNIFY_DSP_FN void munify_dsp_widen_pairs(const int8_t *x, int32_t n, uint32_t *
         out[0] = __sxtb16(w);
         out[1] = __sxtb16(munify_dsp_ror8(w));
     }
+}
+
+/* The input patch of output pixel (oy, ox): straight from the input when pointwise, else gathered. */
+MUNIFY_DSP_FN const int8_t *munify_dsp_conv_patch(const munify_dsp_conv *p, const int8_t *input, int32_t oy,
+                                                 int32_t ox, int8_t *im2col)
+{
+    int32_t iy0 = oy * p->stride_h - p->pad_top;
+    int32_t ix0 = ox * p->stride_w - p->pad_left;
+    if (p->pointwise) {
+        return input + (iy0 * p->in_w + ix0) * p->in_c;
+    }
+    int8_t *dst = im2col;
+    for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
+        int32_t iy = iy0 + ky * p->dilation_h;
+        for (int32_t kx = 0; kx < p->kernel_w; ++kx, dst += p->in_c) {
+            int32_t ix = ix0 + kx * p->dilation_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
+                memset(dst, p->pad_value, (size_t)p->in_c);
+            } else {
+                memcpy(dst, input + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
+            }
+        }
+    }
+    return im2col;
 }
 
 #endif

@@ -54,30 +54,6 @@ MUNIFY_DSP_FN int32_t munify_dsp_conv_dense_scratch_size(const munify_dsp_conv *
     return (int32_t)sizeof(munify_dsp_requant) * p->out_c + 4 * k + (p->pointwise ? 0 : k);
 }
 
-/* The input patch of output pixel (oy, ox): straight from the input when pointwise, else gathered. */
-MUNIFY_DSP_FN const int8_t *conv_patch(const munify_dsp_conv *p, const int8_t *input, int32_t oy, int32_t ox,
-                                       int8_t *im2col)
-{
-    int32_t iy0 = oy * p->stride_h - p->pad_top;
-    int32_t ix0 = ox * p->stride_w - p->pad_left;
-    if (p->pointwise) {
-        return input + (iy0 * p->in_w + ix0) * p->in_c;
-    }
-    int8_t *dst = im2col;
-    for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
-        int32_t iy = iy0 + ky * p->dilation_h;
-        for (int32_t kx = 0; kx < p->kernel_w; ++kx, dst += p->in_c) {
-            int32_t ix = ix0 + kx * p->dilation_w;
-            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                memset(dst, p->pad_value, (size_t)p->in_c);
-            } else {
-                memcpy(dst, input + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
-            }
-        }
-    }
-    return im2col;
-}
-
 /* Output pixels a and b (b may repeat a for an odd last pixel) through all output channels. */
 MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_requant *requant,
                                    const uint32_t *columns, int8_t *out_a, int8_t *out_b)
@@ -109,8 +85,8 @@ MUNIFY_DSP_FN void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8
     munify_dsp_prepare_requant(&p->q, p->out_c, requant);
     for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
         int32_t other = pixel + 1 < pixels ? pixel + 1 : pixel;
-        munify_dsp_widen_pairs(conv_patch(p, input, pixel / p->out_w, pixel % p->out_w, im2col), k, columns, 4);
-        munify_dsp_widen_pairs(conv_patch(p, input, other / p->out_w, other % p->out_w, im2col), k, columns + 2,
+        munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, pixel / p->out_w, pixel % p->out_w, im2col), k, columns, 4);
+        munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, other / p->out_w, other % p->out_w, im2col), k, columns + 2,
                                4);
         conv_pixel_pair(p, requant, columns, output + pixel * p->out_c, output + other * p->out_c);
     }

@@ -1,0 +1,218 @@
+/* FULLY_CONNECTED and CONV_2D over a block-structured weight: bo x bi micro-blocks (bi = 4, 8 or 16) that are
+ * dense, unified (signs kept, one magnitude per block row) or pruned (absent).
+ *
+ * Dense blocks: SXTB16 + SMLAD against the widened input. Unified blocks, "sign-mask": the input is kept
+ * once more as unsigned bytes u = x + 128; with a byte mask m (0xFF where the weight is negative),
+ * USAD8(u, m) = sum over the block of sign * x + 128 * positives + 127 * negatives, so one USAD8 (plus
+ * USADA8 per further 4 inputs) and one multiply by the magnitude give the block row's contribution; the
+ * constant goes into `unified_bias`. Pruned blocks cost nothing.
+ *
+ * Specialised per layer at compile time: define MUNIFY_DSP_BO, MUNIFY_DSP_BI and MUNIFY_DSP_SIGN_BITS
+ * (0: bi mask bytes per unified block row; 1: bi sign bits, expanded through munify_dsp_sign_masks) before
+ * including this header.
+ *
+ * Layout dsp-blocks-wide / dsp-blocks-bits (toolchain.plan.dsp.pack_blocks), over the full row blocks:
+ *   counts              uint16 [row_blocks][2]: dense blocks, unified blocks of the row block
+ *   dense_cols          uint16 per dense block: its first input column
+ *   dense_weights       int8   per dense block: bo x bi, row-major
+ *   unified_cols        uint16 per unified block
+ *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
+ *   unified_magnitudes  int16  per unified block: bo
+ *   tail_weights        int8   for each full row block, bo x (cols - tail_col_start) (the partial column block),
+ *                              then the rows % bo last rows, each cols long padded with zeros to a multiple of 4
+ *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
+ * Scratch (munify_dsp_blocks_scratch_size): requantization table, widened input, unsigned input, im2col.
+ */
+#ifndef MUNIFY_DSP_BLOCKS_H
+#define MUNIFY_DSP_BLOCKS_H
+
+#include "munify_dsp.h"
+
+#if !defined(MUNIFY_DSP_BO) || !defined(MUNIFY_DSP_BI) || !defined(MUNIFY_DSP_SIGN_BITS)
+#error "define MUNIFY_DSP_BO, MUNIFY_DSP_BI and MUNIFY_DSP_SIGN_BITS before including munify_dsp_blocks.h"
+#endif
+#if MUNIFY_DSP_BI % 4 != 0 || MUNIFY_DSP_BI > 16
+#error "munify_dsp_blocks.h handles 4, 8 and 16 wide blocks"
+#endif
+
+#define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
+
+extern const uint32_t munify_dsp_sign_masks[256][2];
+
+typedef struct {
+    int32_t rows, cols;
+    int32_t tail_col_start; /* cols rounded down to a multiple of bi */
+    const uint16_t *counts;
+    const uint16_t *dense_cols;
+    const int8_t *dense_weights;
+    const uint16_t *unified_cols;
+    const uint8_t *unified_signs;
+    const int16_t *unified_magnitudes;
+    const int8_t *tail_weights;
+    const int32_t *unified_bias;
+    const int32_t *bias;
+    munify_dsp_quant q;
+} munify_dsp_blocks;
+
+typedef struct {
+    const munify_dsp_blocks *p;
+    const munify_dsp_requant *requant;
+    const uint32_t *widened; /* the column widened to int16 pairs */
+    const uint8_t *unsigned_x; /* the column as x + 128 */
+    const int8_t *x;
+} blocks_column;
+
+/* The mask word g (4 inputs) of one unified block row. */
+static inline uint32_t blocks_mask_word(const uint8_t *signs, int32_t g)
+{
+#if MUNIFY_DSP_SIGN_BITS
+    return munify_dsp_sign_masks[signs[g >> 1]][g & 1];
+#else
+    uint32_t w;
+    memcpy(&w, signs + 4 * g, sizeof w);
+    return w;
+#endif
+}
+
+MUNIFY_DSP_FN void blocks_row_block(const blocks_column *col, int32_t r0, int32_t counts[2], const int8_t **dense_w,
+                                    const uint16_t **dense_c, const uint8_t **signs, const int16_t **mags,
+                                    const uint16_t **unified_c, const int8_t **tail, int32_t *acc)
+{
+    const munify_dsp_blocks *p = col->p;
+    for (int32_t n = counts[0]; n > 0; --n) {
+        const uint32_t *xw = col->widened + (*(*dense_c)++ >> 1);
+        const int8_t *w = *dense_w;
+        for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
+            for (int32_t g = 0; g < MUNIFY_DSP_BI / 4; ++g, w += 4) {
+                uint32_t word = munify_dsp_load_word(w);
+                acc[r] = __smlad(__sxtb16(word), xw[2 * g], acc[r]);
+                acc[r] = __smlad(__sxtb16(munify_dsp_ror8(word)), xw[2 * g + 1], acc[r]);
+            }
+        }
+        *dense_w = w;
+    }
+    for (int32_t n = counts[1]; n > 0; --n) {
+        const uint8_t *u = col->unsigned_x + *(*unified_c)++;
+        uint32_t uw[MUNIFY_DSP_BI / 4];
+        for (int32_t g = 0; g < MUNIFY_DSP_BI / 4; ++g) {
+            memcpy(&uw[g], u + 4 * g, sizeof uw[g]);
+        }
+        for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r, *signs += MUNIFY_DSP_SIGN_BYTES) {
+            uint32_t sum = __usad8(uw[0], blocks_mask_word(*signs, 0));
+            for (int32_t g = 1; g < MUNIFY_DSP_BI / 4; ++g) {
+                sum = __usada8(uw[g], blocks_mask_word(*signs, g), sum);
+            }
+            acc[r] = __smlabb((int32_t)sum, *(*mags)++, acc[r]);
+        }
+    }
+    for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
+        for (int32_t c = p->tail_col_start; c < p->cols; ++c) {
+            acc[r] += *(*tail)++ * col->x[c];
+        }
+    }
+    (void)r0;
+}
+
+/* All rows of one column: out[r * out_stride]. */
+MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
+{
+    const munify_dsp_blocks *p = col->p;
+    const munify_dsp_quant q = p->q;
+    const int8_t *dense_w = p->dense_weights, *tail = p->tail_weights;
+    const uint16_t *dense_c = p->dense_cols, *unified_c = p->unified_cols;
+    const uint8_t *signs = p->unified_signs;
+    const int16_t *mags = p->unified_magnitudes;
+    int32_t full_rows = p->rows - p->rows % MUNIFY_DSP_BO;
+    for (int32_t r0 = 0; r0 < full_rows; r0 += MUNIFY_DSP_BO) {
+        int32_t acc[MUNIFY_DSP_BO];
+        for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
+            acc[r] = p->bias[r0 + r] + p->unified_bias[r0 + r];
+        }
+        int32_t counts[2] = {p->counts[2 * (r0 / MUNIFY_DSP_BO)], p->counts[2 * (r0 / MUNIFY_DSP_BO) + 1]};
+        blocks_row_block(col, r0, counts, &dense_w, &dense_c, &signs, &mags, &unified_c, &tail, acc);
+        for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
+            out[r0 + r] = munify_dsp_output_fast(acc[r], &col->requant[r0 + r], &q);
+        }
+    }
+    int32_t groups = munify_dsp_round_up4(p->cols) >> 2;
+    for (int32_t r = full_rows; r < p->rows; ++r) {
+        int32_t acc = p->bias[r];
+        for (int32_t g = 0; g < groups; ++g, tail += 4) {
+            uint32_t word = munify_dsp_load_word(tail);
+            acc = __smlad(__sxtb16(word), col->widened[2 * g], acc);
+            acc = __smlad(__sxtb16(munify_dsp_ror8(word)), col->widened[2 * g + 1], acc);
+        }
+        out[r] = munify_dsp_output_fast(acc, &col->requant[r], &q);
+    }
+}
+
+/* The unsigned copy x + 128 of n inputs (x ^ 0x80 per byte). */
+MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t w = munify_dsp_load_word(x + i) ^ 0x80808080u;
+        memcpy(u + i, &w, sizeof w);
+    }
+    for (; i < n; ++i) {
+        u[i] = (uint8_t)(x[i] ^ 0x80);
+    }
+}
+
+MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p, int32_t im2col)
+{
+    int32_t k = munify_dsp_round_up4(p->cols);
+    return (int32_t)sizeof(munify_dsp_requant) * p->rows + 2 * k + k + (im2col ? k : 0);
+}
+
+/* One column (FC batch or conv pixel) through all rows. */
+MUNIFY_DSP_FN void blocks_run_column(blocks_column *col, const int8_t *x, int8_t *out, uint32_t *widened,
+                                     uint8_t *unsigned_x)
+{
+    munify_dsp_widen_pairs(x, col->p->cols, widened, 2);
+    blocks_unsigned(x, col->p->cols, unsigned_x);
+    col->x = x;
+    blocks_column_rows(col, out);
+}
+
+MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int16_t *scratch, uint32_t **widened,
+                                           uint8_t **unsigned_x, int8_t **im2col)
+{
+    munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
+    int32_t k = munify_dsp_round_up4(p->cols);
+    *widened = (uint32_t *)(requant + p->rows);
+    *unsigned_x = (uint8_t *)(*widened + k / 2);
+    *im2col = (int8_t *)(*unsigned_x + k);
+    munify_dsp_prepare_requant(&p->q, p->rows, requant);
+    blocks_column col = {p, requant, *widened, *unsigned_x, 0};
+    return col;
+}
+
+MUNIFY_DSP_FN void munify_dsp_fc_blocks_s8(const munify_dsp_blocks *p, int32_t batches, const int8_t *input,
+                                           int8_t *output, int16_t *scratch)
+{
+    uint32_t *widened;
+    uint8_t *unsigned_x;
+    int8_t *im2col;
+    blocks_column col = blocks_prepare(p, scratch, &widened, &unsigned_x, &im2col);
+    for (int32_t b = 0; b < batches; ++b) {
+        blocks_run_column(&col, input + b * p->cols, output + b * p->rows, widened, unsigned_x);
+    }
+}
+
+MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
+                                             const int8_t *input, int8_t *output, int16_t *scratch)
+{
+    uint32_t *widened;
+    uint8_t *unsigned_x;
+    int8_t *im2col;
+    blocks_column col = blocks_prepare(p, scratch, &widened, &unsigned_x, &im2col);
+    int32_t pixels = geometry->out_h * geometry->out_w;
+    for (int32_t pixel = 0; pixel < pixels; ++pixel) {
+        const int8_t *x = munify_dsp_conv_patch(geometry, input, pixel / geometry->out_w, pixel % geometry->out_w,
+                                                im2col);
+        blocks_run_column(&col, x, output + pixel * p->rows, widened, unsigned_x);
+    }
+}
+
+#endif
