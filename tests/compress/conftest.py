@@ -25,3 +25,12 @@ def trained_digits_cnn(trained_digits_cnn_state):
     model.load_state_dict(trained_digits_cnn_state)
     return model.eval()
 
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small models train several times faster on one thread on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..errors import MunifyError
 from ..fsutil import atomic_write_text
 
 HELP = "compress a model with ADMM block unification/pruning (TOML recipe) and export it int8 to a .mun file"
@@ -18,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=Path("munify-out/cache"),
                         help="where trained dense models are cached (default: munify-out/cache)")
     parser.add_argument("--no-cache", action="store_true", help="always train the dense model afresh")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: small models train fastest on one thread, and "
+                             "results are bit-identical only for the same thread count)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -26,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from ..compress.recipe import load_recipe
     from ..compress.report import format_report
 
+    import torch
+
+    if args.threads < 1:
+        raise MunifyError(f"--threads {args.threads}: need at least 1 thread")
+    torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     report = run_recipe(recipe, args.output, None if args.no_cache else args.cache_dir, progress=not args.quiet)
     doc = report.to_json()

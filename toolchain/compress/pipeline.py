@@ -105,6 +105,17 @@ def _custom_data(recipe: Recipe, search_dir: Path | None) -> tuple[DataLoader, D
     return result
 
 
+def _first_batches(loader, n: int) -> DataLoader:
+    """A fixed loader over the first n batches of `loader` (calibration must not change between uses)."""
+    xs, ys = [], []
+    for index, (x, y) in enumerate(loader):
+        if index >= n:
+            break
+        xs.append(x)
+        ys.append(y)
+    return DataLoader(TensorDataset(torch.cat(xs), torch.cat(ys)), batch_size=len(xs[0]))
+
+
 def _first_batch(loader, which: str, data: str) -> tuple[torch.Tensor, torch.Tensor]:
     for batch in loader:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
@@ -198,6 +209,8 @@ def run_recipe(recipe: Recipe, out_path: Path, cache_dir: Path | None = DEFAULT_
     work = load_workload(recipe)
     plan_layers(work.model, recipe)  # refuse a bad recipe before any training
     dense = train_dense(work, recipe, cache_dir, progress)
+    # Fresh loaders: compression sees the same batches whether or not the dense model came from the cache.
+    work = load_workload(recipe)
     accuracy = {"dense_float": evaluate(dense, work.test)}
     dense_q = quantize_model(dense, {}, work.calib)
     accuracy["dense_int8"] = dense_q.accuracy(work.test)
