@@ -12,6 +12,8 @@ Layouts (the C side documents the same in each kernel's header comment):
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -135,6 +137,27 @@ def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (f.rows * f.cols * DW_MAC + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
 
+# Block kernels (C with intrinsics): per dense weight, per unified weight, per unified block row, per listed block.
+BLOCK_DENSE, BLOCK_UNIFIED, BLOCK_UNIFIED_ROW, BLOCK_LISTED, BLOCK_ROW, BLOCK_INPUT = 2.6, 1.3, 6.0, 8.0, 30.0, 4.0
+SIGN_BITS_UNIFIED_EXTRA = 0.6  # the mask table lookups of dsp-blocks-bits
+
+
+def blocks_cost(sign_bits: bool):
+    unified = BLOCK_UNIFIED + (SIGN_BITS_UNIFIED_EXTRA if sign_bits else 0.0)
+
+    def cost(f) -> float:
+        per_position = (f.dense_weights * BLOCK_DENSE + f.unified_weights * unified
+                        + f.unified_rows * BLOCK_UNIFIED_ROW + f.listed_blocks * BLOCK_LISTED
+                        + f.rows * BLOCK_ROW + f.cols * BLOCK_INPUT)
+        return LAYER_CALL + f.positions * per_position
+    return cost
+
+
+def blocks_scratch(params: dict) -> int:
+    k = _round_up(params["k"], 4)
+    return REQUANT_ENTRY_BYTES * params["cout"] + 3 * k + (0 if params["pointwise"] else k)
+
+
 def fc_dense_scratch(params: dict) -> int:
     return 2 * _round_up(params["cin"], 4)
 
@@ -155,8 +178,20 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
+def _blocks_fit(params: dict) -> bool:
+    return params["batches"] == 1 and params["bi"] in (4, 8, 16)
+
+
 def _depthwise_fits(params: dict) -> bool:
     return params["batches"] == 1 and params["depth_multiplier"] == 1 and params["cin"] % 4 == 0
+
+
+def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
+    from ..ir.blocks import BlockStructure
+
+    if blocks is None:
+        blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
+    return pack_blocks(matrix, blocks, sign_bits)
 
 
 def _build_variants():
@@ -166,7 +201,18 @@ def _build_variants():
     dsp = frozenset({"dsp"})
     dense = frozenset({BlockKind.DENSE})
     common = ("kernels/dsp/munify_dsp.h",)
-    return (
+    blocks_files = common + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
+    all_kinds = frozenset(BlockKind)
+    block_variants = tuple(
+        KernelVariant(f"{stem}_blocks_{name}_dsp", op_type, "kernels/dsp/blocks.c.j2", blocks_cost(bits),
+                      layout=f"dsp-blocks-{name}", features=dsp, block_kinds=all_kinds, applies=_blocks_fit,
+                      optimize=modes, pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits),
+                      support_files=blocks_files, scratch=blocks_scratch)
+        for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
+        # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
+        for name, bits, modes in (("wide", False, frozenset({"speed"})),
+                                  ("bits", True, frozenset({"balanced", "size"}))))
+    return block_variants + (
         KernelVariant("fc_dense_dsp", "FULLY_CONNECTED", "kernels/dsp/fc_dense.c.j2", fc_dense_cost,
                       layout="dsp-fc4", features=dsp, block_kinds=dense,
                       pack=lambda matrix, blocks: {"weights": pack_fc_dense(matrix)},

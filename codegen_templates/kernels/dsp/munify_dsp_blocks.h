@@ -74,71 +74,135 @@ static inline uint32_t blocks_mask_word(const uint8_t *signs, int32_t g)
 #endif
 }
 
-MUNIFY_DSP_FN void blocks_row_block(const blocks_column *col, int32_t r0, int32_t counts[2], const int8_t **dense_w,
-                                    const uint16_t **dense_c, const uint8_t **signs, const int16_t **mags,
-                                    const uint16_t **unified_c, const int8_t **tail, int32_t *acc)
+/* The cursors over the packed block lists; they advance row block by row block. */
+typedef struct {
+    const int8_t *dense_weights;
+    const uint16_t *dense_cols;
+    const uint16_t *unified_cols;
+    const uint8_t *signs;
+    const int16_t *magnitudes;
+    const int8_t *tail;
+} blocks_cursor;
+
+static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
 {
-    const munify_dsp_blocks *p = col->p;
-    for (int32_t n = counts[0]; n > 0; --n) {
-        const uint32_t *xw = col->widened + (*(*dense_c)++ >> 1);
-        const int8_t *w = *dense_w;
+    const int8_t *w = cur->dense_weights;
+    const uint16_t *cols = cur->dense_cols;
+    for (; count > 0; --count) {
+        const uint32_t *xw = col->widened + (*cols++ >> 1);
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
+            int32_t a = acc[r];
             for (int32_t g = 0; g < MUNIFY_DSP_BI / 4; ++g, w += 4) {
                 uint32_t word = munify_dsp_load_word(w);
-                acc[r] = __smlad(__sxtb16(word), xw[2 * g], acc[r]);
-                acc[r] = __smlad(__sxtb16(munify_dsp_ror8(word)), xw[2 * g + 1], acc[r]);
+                a = __smlad(__sxtb16(word), xw[2 * g], a);
+                a = __smlad(__sxtb16(munify_dsp_ror8(word)), xw[2 * g + 1], a);
             }
-        }
-        *dense_w = w;
-    }
-    for (int32_t n = counts[1]; n > 0; --n) {
-        const uint8_t *u = col->unsigned_x + *(*unified_c)++;
-        uint32_t uw[MUNIFY_DSP_BI / 4];
-        for (int32_t g = 0; g < MUNIFY_DSP_BI / 4; ++g) {
-            memcpy(&uw[g], u + 4 * g, sizeof uw[g]);
-        }
-        for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r, *signs += MUNIFY_DSP_SIGN_BYTES) {
-            uint32_t sum = __usad8(uw[0], blocks_mask_word(*signs, 0));
-            for (int32_t g = 1; g < MUNIFY_DSP_BI / 4; ++g) {
-                sum = __usada8(uw[g], blocks_mask_word(*signs, g), sum);
-            }
-            acc[r] = __smlabb((int32_t)sum, *(*mags)++, acc[r]);
+            acc[r] = a;
         }
     }
-    for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
-        for (int32_t c = p->tail_col_start; c < p->cols; ++c) {
-            acc[r] += *(*tail)++ * col->x[c];
-        }
-    }
-    (void)r0;
+    cur->dense_weights = w;
+    cur->dense_cols = cols;
 }
 
-/* All rows of one column: out[r * out_stride]. */
+#if MUNIFY_DSP_BO == 1 && !MUNIFY_DSP_SIGN_BITS
+/* One row's unified blocks, sign-mask: r0 = block columns (uint16), r1 = mask bytes, r2 = magnitudes (int16),
+ * r3 = {acc, blocks (>= 1), unsigned input}; the cursors come back in state[3..5]. */
+#if MUNIFY_DSP_BI == 4
+#define BLOCKS_UNIFIED_SUM "ldr r11, [r1], #4\n\t" "usad8 r9, r9, r11\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t"
+#elif MUNIFY_DSP_BI == 8
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t" "ldr r10, [r7, r8]\n\t"
+#define BLOCKS_UNIFIED_SUM "ldrd r11, r12, [r1], #8\n\t" "usad8 r9, r9, r11\n\t" "usada8 r9, r10, r12, r9\n\t"
+#else
+#define BLOCKS_UNIFIED_LOADS "add r8, r6, r8\n\t" "ldm r8, {r9, r10, r11, r12}\n\t"
+#define BLOCKS_UNIFIED_SUM                                                                                   \
+    "ldr r8, [r1], #4\n\t" "usad8 r9, r9, r8\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r10, r8, r9\n\t"          \
+    "ldr r8, [r1], #4\n\t" "usada8 r9, r11, r8, r9\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r12, r8, r9\n\t"
+#endif
+MUNIFY_ASM_FUNCTION blocks_unified_row(MUNIFY_ASM_ARG const uint16_t *cols, MUNIFY_ASM_ARG const uint8_t *masks,
+                                       MUNIFY_ASM_ARG const int16_t *magnitudes, MUNIFY_ASM_ARG int32_t *state)
+{
+    __asm volatile("push   {r3-r11, lr}\n\t"
+                   "ldm    r3, {r4, r5, r6}\n\t"
+                   "add    r7, r6, #4\n\t"
+                   "1:\n\t"
+                   "ldrh   r8, [r0], #2\n\t" BLOCKS_UNIFIED_LOADS BLOCKS_UNIFIED_SUM
+                   "ldrsh  r10, [r2], #2\n\t"
+                   "smlabb r4, r9, r10, r4\n\t"
+                   "subs   r5, r5, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r3}\n\t"
+                   "str    r4, [r3]\n\t"
+                   "add    r3, r3, #12\n\t"
+                   "stm    r3, {r0, r1, r2}\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+static inline void blocks_unified(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
+{
+    if (count == 0) {
+        return;
+    }
+    int32_t state[6] = {acc[0], count, (int32_t)(uintptr_t)col->unsigned_x, 0, 0, 0};
+    blocks_unified_row(cur->unified_cols, cur->signs, cur->magnitudes, state);
+    acc[0] = state[0];
+    cur->unified_cols = (const uint16_t *)(uintptr_t)state[3];
+    cur->signs = (const uint8_t *)(uintptr_t)state[4];
+    cur->magnitudes = (const int16_t *)(uintptr_t)state[5];
+}
+#else
+static inline void blocks_unified(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
+{
+    const uint8_t *signs = cur->signs;
+    const int16_t *mags = cur->magnitudes;
+    const uint16_t *cols = cur->unified_cols;
+    for (; count > 0; --count) {
+        const uint8_t *u = col->unsigned_x + *cols++;
+        uint32_t uw[MUNIFY_DSP_BI / 4];
+        memcpy(uw, u, sizeof uw);
+        for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r, signs += MUNIFY_DSP_SIGN_BYTES) {
+            uint32_t sum = __usad8(uw[0], blocks_mask_word(signs, 0));
+            for (int32_t g = 1; g < MUNIFY_DSP_BI / 4; ++g) {
+                sum = __usada8(uw[g], blocks_mask_word(signs, g), sum);
+            }
+            acc[r] = __smlabb((int32_t)sum, *mags++, acc[r]);
+        }
+    }
+    cur->signs = signs;
+    cur->magnitudes = mags;
+    cur->unified_cols = cols;
+}
+
+#endif
+
+/* All rows of one column into out[0 .. rows). */
 MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_quant q = p->q;
-    const int8_t *dense_w = p->dense_weights, *tail = p->tail_weights;
-    const uint16_t *dense_c = p->dense_cols, *unified_c = p->unified_cols;
-    const uint8_t *signs = p->unified_signs;
-    const int16_t *mags = p->unified_magnitudes;
+    blocks_cursor cur = {p->dense_weights, p->dense_cols, p->unified_cols, p->unified_signs,
+                         p->unified_magnitudes, p->tail_weights};
+    const uint16_t *counts = p->counts;
     int32_t full_rows = p->rows - p->rows % MUNIFY_DSP_BO;
-    for (int32_t r0 = 0; r0 < full_rows; r0 += MUNIFY_DSP_BO) {
+    for (int32_t r0 = 0; r0 < full_rows; r0 += MUNIFY_DSP_BO, counts += 2) {
         int32_t acc[MUNIFY_DSP_BO];
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
             acc[r] = p->bias[r0 + r] + p->unified_bias[r0 + r];
         }
-        int32_t counts[2] = {p->counts[2 * (r0 / MUNIFY_DSP_BO)], p->counts[2 * (r0 / MUNIFY_DSP_BO) + 1]};
-        blocks_row_block(col, r0, counts, &dense_w, &dense_c, &signs, &mags, &unified_c, &tail, acc);
+        blocks_dense(col, &cur, counts[0], acc);
+        blocks_unified(col, &cur, counts[1], acc);
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
+            for (int32_t c = p->tail_col_start; c < p->cols; ++c) {
+                acc[r] += *cur.tail++ * col->x[c];
+            }
             out[r0 + r] = munify_dsp_output_fast(acc[r], &col->requant[r0 + r], &q);
         }
     }
     int32_t groups = munify_dsp_round_up4(p->cols) >> 2;
     for (int32_t r = full_rows; r < p->rows; ++r) {
         int32_t acc = p->bias[r];
-        for (int32_t g = 0; g < groups; ++g, tail += 4) {
-            uint32_t word = munify_dsp_load_word(tail);
+        for (int32_t g = 0; g < groups; ++g, cur.tail += 4) {
+            uint32_t word = munify_dsp_load_word(cur.tail);
             acc = __smlad(__sxtb16(word), col->widened[2 * g], acc);
             acc = __smlad(__sxtb16(munify_dsp_ror8(word)), col->widened[2 * g + 1], acc);
         }
