@@ -84,6 +84,52 @@ typedef struct {
     const int8_t *tail;
 } blocks_cursor;
 
+#if MUNIFY_DSP_BO == 1
+/* One row's dense blocks: r0 = block columns (uint16), r1 = weights, r2 = widened input, r3 = {acc, blocks
+ * (>= 1)}; the cursors come back in state[2..3]. */
+#define BLOCKS_DENSE_GROUP(wreg, xa, xb)                                                                     \
+    "sxtb16 lr, " wreg "\n\t" "sxtb16 " wreg ", " wreg ", ror #8\n\t" "smlad r4, lr, " xa ", r4\n\t"              \
+    "smlad r4, " wreg ", " xb ", r4\n\t"
+#if MUNIFY_DSP_BI == 4
+#define BLOCKS_DENSE_BODY "ldrd r9, r10, [r8]\n\t" "ldr r6, [r1], #4\n\t" BLOCKS_DENSE_GROUP("r6", "r9", "r10")
+#elif MUNIFY_DSP_BI == 8
+#define BLOCKS_DENSE_BODY                                                                                    \
+    "ldm r8, {r9, r10, r11, r12}\n\t" "ldrd r6, r7, [r1], #8\n\t" BLOCKS_DENSE_GROUP("r6", "r9", "r10")        \
+    BLOCKS_DENSE_GROUP("r7", "r11", "r12")
+#else
+#define BLOCKS_DENSE_BODY                                                                                    \
+    "ldm r8!, {r9, r10, r11, r12}\n\t" "ldrd r6, r7, [r1], #8\n\t" BLOCKS_DENSE_GROUP("r6", "r9", "r10")       \
+    BLOCKS_DENSE_GROUP("r7", "r11", "r12") "ldm r8, {r9, r10, r11, r12}\n\t" "ldrd r6, r7, [r1], #8\n\t"       \
+    BLOCKS_DENSE_GROUP("r6", "r9", "r10") BLOCKS_DENSE_GROUP("r7", "r11", "r12")
+#endif
+MUNIFY_ASM_FUNCTION blocks_dense_row(MUNIFY_ASM_ARG const uint16_t *cols, MUNIFY_ASM_ARG const int8_t *weights,
+                                     MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t *state)
+{
+    __asm volatile("push   {r3-r11, lr}\n\t"
+                   "ldm    r3, {r4, r5}\n\t"
+                   "1:\n\t"
+                   "ldrh   r8, [r0], #2\n\t"
+                   "add    r8, r2, r8, lsl #1\n\t" BLOCKS_DENSE_BODY
+                   "subs   r5, r5, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r3}\n\t"
+                   "str    r4, [r3]\n\t"
+                   "strd   r0, r1, [r3, #8]\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
+{
+    if (count == 0) {
+        return;
+    }
+    int32_t state[4] = {acc[0], count, 0, 0};
+    blocks_dense_row(cur->dense_cols, cur->dense_weights, col->widened, state);
+    acc[0] = state[0];
+    cur->dense_cols = (const uint16_t *)(uintptr_t)state[2];
+    cur->dense_weights = (const int8_t *)(uintptr_t)state[3];
+}
+#else
 static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
 {
     const int8_t *w = cur->dense_weights;
@@ -103,6 +149,8 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
     cur->dense_weights = w;
     cur->dense_cols = cols;
 }
+
+#endif
 
 #if MUNIFY_DSP_BO == 1 && !MUNIFY_DSP_SIGN_BITS
 /* One row's unified blocks, sign-mask: r0 = block columns (uint16), r1 = mask bytes, r2 = magnitudes (int16),
