@@ -174,13 +174,13 @@ def test_conv_params_per_tensor_broadcast_and_same_padding():
         arith.conv_params(_graph(op, x, w, wrong), op)
 
 
-def test_fc_per_tensor_multiplier_uses_float32_scale_product():
-    xs, ws, ys = np.float32(0.3910152316093445), np.float32(0.00037687), np.float32(0.04945913)
+def test_fc_per_tensor_multiplier_uses_the_double_scale_product():
+    xs, ws, ys = np.float32(0.02479089), np.float32(0.01955668), np.float32(0.36449847)  # AD01's last layer
     x, y = _t("x", xs, 0, (1, 4)), _t("y", ys, 0, (1, 3))
     w = _t("w", ws, 0, (3, 4), data=np.ones((3, 4), np.int8))
     op = Op("fc", "FULLY_CONNECTED", ("x", "w", ""), ("y",))
     p = arith.fc_params(_graph(op, x, w, y), op)
-    expected = arith.quantize_multiplier(float(np.float32(xs * ws)) / float(ys))
-    assert (int(p.multipliers[0]), int(p.shifts[0])) == expected
+    expected = arith.quantize_multiplier(float(xs) * float(ws) / float(ys))
+    assert p.multipliers.tolist() == [expected[0]] * 3 and p.shifts.tolist() == [expected[1]] * 3
     assert not p.per_channel
-    assert expected != arith.quantize_multiplier(float(xs) * float(ws) / float(ys))  # the case matters
+    assert expected != arith.quantize_multiplier(float(np.float32(xs * ws)) / float(ys))  # the case matters

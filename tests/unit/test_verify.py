@@ -132,3 +132,14 @@ def test_missing_interpreters_are_setup_errors(monkeypatch, model_path):
     monkeypatch.setitem(sys.modules, "tflite_micro.python.tflite_micro", None)
     with pytest.raises(SetupError, match="pip install tflite-micro"):
         TflmInterpreter(model_path("ad01"))
+
+
+def test_regression_fc_multiplier_rounding_tie_matches_tflm(imported_model, model_path):
+    """A full-range AD01 input whose last layer lands on a rounding tie: the float32 scale product gave -22
+    where TFLite Micro gives -21 (output 369)."""
+    graph = imported_model("ad01")
+    rng = np.random.default_rng(99)
+    x = [rng.integers(-128, 128, (1, 640)).astype(np.int8) for _ in range(137)][-1]
+    (expected,) = TflmInterpreter(model_path("ad01")).run([x])
+    np.testing.assert_array_equal(reference.run(graph, [x])[0].reshape(-1), expected.reshape(-1))
+    assert expected.reshape(-1)[369] == -21
