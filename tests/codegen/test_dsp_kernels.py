@@ -95,3 +95,32 @@ def test_dense_model_on_dsp_kernels_is_bit_exact_on_m4(tmp_path):
     kernels = {layer.kernel for layer in report.layers} if hasattr(report, "layers") else set()
     assert report.bit_exact, report
     assert not kernels or any(k.endswith("_dsp") for k in kernels)
+
+
+@pytest.fixture
+def dsp_matrix_kernels_only(monkeypatch):
+    """The registry without the generic CONV_2D / FULLY_CONNECTED kernels, so every matrix layer takes a DSP one."""
+    from toolchain.plan import registry
+
+    everything = registry.all_variants
+    matrix_ops = ("CONV_2D", "FULLY_CONNECTED")
+    monkeypatch.setattr(registry, "all_variants",
+                        lambda: tuple(v for v in everything() if v.op_type not in matrix_ops or "dsp" in v.features))
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("seed, optimize", [(1, "speed"), (3, "balanced")])  # 1 x bi and bo x bi blocks, bi 4-16
+def test_block_structured_model_on_dsp_kernels_is_bit_exact_on_m4(tmp_path, dsp_matrix_kernels_only, seed,
+                                                                 optimize):
+    from toolchain.boards import load_board
+    from toolchain.harness.session import run_model
+
+    graph = random_chain(seed, blocked=True)
+    plan = make_plan(graph, frozenset({"dsp"}), optimize)
+    matrix_layers = [layer.variant for layer in plan.layers if layer.op_type in ("CONV_2D", "FULLY_CONNECTED")]
+    assert all(v.endswith("_dsp") for v in matrix_layers), matrix_layers
+    assert any("_blocks_" in v for v in matrix_layers), matrix_layers
+    path = tmp_path / "chain.mun"
+    save(graph, path)
+    report = run_model(path, load_board("mps2-an386"), tmp_path / "build", 2, 0, True, optimize)
+    assert report.bit_exact, report
