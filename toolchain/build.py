@@ -188,11 +188,22 @@ def model_defines(model_dir: Path) -> dict[str, str]:
     return {key: value.strip('"') for key, value in _DEFINE.findall(text)}
 
 
+def _weights_bytes(board: Board, elf: Path, sections: dict[str, int]) -> int:
+    """The linker scripts of bare-metal ports collect weights.c into .weights; elsewhere count its object."""
+    if ".weights" in sections:
+        return sections[".weights"]
+    weights_object = elf.parent / "obj" / MODEL_SUBDIR / "weights.o"
+    if not weights_object.is_file():
+        return 0
+    return sum(size for name, size in section_sizes(board, weights_object).items() if name.startswith(".rodata"))
+
+
 def measure(board: Board, elf: Path, arena_bytes: int) -> SizeReport:
     sections = section_sizes(board, elf)
     code = sum(sections.get(name, 0) for name in (".vectors", ".text", ".ARM.exidx", ".init", ".fini", ".plt"))
-    weights = sections.get(".weights", 0)
-    rodata = sum(size for name, size in sections.items() if name.startswith((".rodata", ".eh_frame")))
+    weights = _weights_bytes(board, elf, sections)
+    rodata = sum(size for name, size in sections.items()
+                 if name.startswith((".rodata", ".eh_frame"))) - (0 if ".weights" in sections else weights)
     data = sum(size for name, size in sections.items() if name.startswith((".data", ".init_array", ".fini_array")))
     bss = sections.get(".bss", 0)
     return SizeReport(

@@ -35,7 +35,7 @@ class LayerCount:
     name: str
     op: str
     kernel: str
-    count: int  # instructions
+    count: int  # in the latency unit: instructions (qemu-system), ns (qemu-user)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def render(report: RunReport) -> str:
         rows = [[layer.name, layer.op, layer.kernel, _n(layer.count), f"{100 * layer.count / total:.1f}"]
                 for layer in report.layers]
         lines.append("")
-        lines += _table(["layer", "op", "kernel", "instructions", "%"], rows, right={3, 4})
+        lines += _table(["layer", "op", "kernel", report.latency.unit, "%"], rows, right={3, 4})
     mem = report.memory
     lines.append("")
     lines.append(f"memory: flash {_n(mem.flash_bytes)} B (weights {_n(mem.weights_bytes)}, code "

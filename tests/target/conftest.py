@@ -12,16 +12,17 @@ import pytest
 from toolchain.boards import load_board
 from toolchain.build import build_sources
 from toolchain.harness.protocol import DeviceClient
-from toolchain.runners.qemu import QemuSystemRunner
+from toolchain.runners import runner_for
 
 FAKE_MODEL = Path(__file__).parent / "fixtures" / "fake_model"
-QEMU_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")
+QEMU_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
+ALL_BOARDS = QEMU_BOARDS + ("aarch64-linux",)  # + qemu-user
 FAKE_INPUT_BYTES = 16
 SPIN_INSTRUCTIONS = 10_000
 
 
 def require_tools() -> None:
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "make"):
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "aarch64-linux-gnu-gcc", "qemu-aarch64", "make"):
         assert shutil.which(tool), f"{tool} is required for tests/target (run: make setup)"
 
 
@@ -37,14 +38,14 @@ def fake_reference(data: bytes) -> tuple[bytes, bytes]:
 def fake_builds(tmp_path_factory):
     require_tools()
     root = tmp_path_factory.mktemp("fake-firmware")
-    return {name: build_sources(FAKE_MODEL, load_board(name), root / name) for name in QEMU_BOARDS}
+    return {name: build_sources(FAKE_MODEL, load_board(name), root / name) for name in ALL_BOARDS}
 
 
 class Device:
     """A booted fake-model firmware under QEMU."""
 
     def __init__(self, build):
-        self.runner = QemuSystemRunner(build.board, build.elf)
+        self.runner = runner_for(build.board, build.elf)
         self.transport = self.runner.start()
         self.client = DeviceClient(self.transport, timeout=20)
         self.banner = self.client.wait_ready()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_MODEL, QEMU_BOARDS, require_tools
+from conftest import ALL_BOARDS, FAKE_MODEL, require_tools
 from toolchain.boards import load_board
 from toolchain.build import BuildError, build_sources, dry_run_commands, make_command, render_linker_script
 from toolchain.cli import main
@@ -16,14 +16,14 @@ from toolchain.cli import main
 BOARD_FILE = Path(__file__).parents[2] / "boards" / "mps2-an386.toml"
 
 
-@pytest.mark.parametrize("board", QEMU_BOARDS)
+@pytest.mark.parametrize("board", ALL_BOARDS)
 def test_fake_model_builds_on_every_board(fake_builds, board):
     result = fake_builds[board]
     sizes = result.sizes
     assert result.model_name == "fake" and result.elf.is_file()
     assert sizes.code_bytes > 1000 and sizes.weights_bytes == 0 and sizes.arena_bytes == 16
     assert sizes.flash_bytes == sizes.code_bytes + sizes.weights_bytes + sizes.rodata_bytes + sizes.data_bytes
-    assert sizes.stack_reserved_bytes == 16384
+    assert sizes.stack_reserved_bytes == result.board.stack_bytes
     info = json.loads((result.out_dir / "build.json").read_text())
     assert info["board"] == board and info["sizes"]["flash_bytes"] == sizes.flash_bytes
     flags = make_command(result.board, result.out_dir, "balanced")

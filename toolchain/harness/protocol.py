@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .transport import DeviceError, SerialTransport
+from .transport import DeviceError, LineTransport
 
 READY = "m-ready"
 COMMAND_MAX = 80
@@ -65,7 +65,7 @@ class Inference:
 
 
 class DeviceClient:
-    def __init__(self, transport: SerialTransport, timeout: float = 60.0):
+    def __init__(self, transport: LineTransport, timeout: float = 60.0):
         self.transport = transport
         self.timeout = timeout
 

@@ -27,6 +27,7 @@ COMMAND_TIMEOUT = 300.0
 
 
 def ticks_to_instructions(ticks: int, tick_hz: int) -> int:
+    """Nanoseconds of the device's clock: instructions under icount (qemu-system), host time under qemu-user."""
     return round(ticks * NS_PER_SECOND / tick_hz)
 
 
@@ -127,7 +128,7 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
             raise _explain(exc, runner.exit_status()) from None
     if status != 0:
         raise DeviceError(f"the firmware exited with status {status} instead of 0")
-    return _report(build, info, session, counts, stack_used, layer_ops, len(cases))
+    return _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit)
 
 
 def _explain(error: DeviceError, status: int | None) -> DeviceError:
@@ -140,7 +141,7 @@ def _explain(error: DeviceError, status: int | None) -> DeviceError:
 
 
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
-            layer_ops: dict[str, str], n_inputs: int) -> RunReport:
+            layer_ops: dict[str, str], n_inputs: int, time_unit: str) -> RunReport:
     latencies = session.latencies or [0]
     layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count)
               for (name, kernel), count in zip(info.layers, counts)]
@@ -149,7 +150,7 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
                        sizes.arena_bytes, stack_used)
     return RunReport(model=build.model_name, board=build.board.name, inputs=n_inputs,
                      bit_exact=not session.mismatches, mismatches=session.mismatches,
-                     latency=Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies)),
+                     latency=Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit),
                      layers=layers, memory=memory)
 
 

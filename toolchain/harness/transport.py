@@ -1,9 +1,15 @@
-"""The serial line to a device: any pyserial URL (a real port such as /dev/ttyACM0, or socket://host:port
-for QEMU's TCP serial). Reads whole "\\r\\n"-terminated lines within a deadline, so a silent or dead device
-raises a clear error instead of hanging."""
+"""The byte line to a device, read as whole "\\r\\n"-terminated lines within a deadline, so a silent or dead
+device raises a clear error instead of hanging.
+
+`SerialTransport`: any pyserial URL (a real port such as /dev/ttyACM0, or socket://host:port for QEMU's TCP
+serial). `PipeTransport`: the stdin/stdout of a local process (a Linux user-mode firmware under qemu-user).
+"""
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
 import time
 
 import serial
@@ -11,42 +17,35 @@ import serial
 from ..errors import MunifyError
 
 LINE_END = b"\r\n"
+POLL_SECONDS = 0.2
 
 
 class DeviceError(MunifyError):
     """The device misbehaved: no reply in time, the line closed, an unexpected reply or an e- error."""
 
 
-class SerialTransport:
-    def __init__(self, url: str, baud: int = 115200, read_timeout: float = 0.2):
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=read_timeout)
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise DeviceError(f"cannot open serial port {url}: {exc}") from None
-        self.url = url
+class LineTransport:
+    """Line reading over `_read_some` (returns b"" when nothing arrived yet); subclasses add the medium."""
+
+    description = "device"
+
+    def __init__(self) -> None:
         self._pending = b""
 
-    def close(self) -> None:
-        self._port.close()
+    def write(self, data: bytes) -> None:
+        raise DeviceError(f"{type(self).__name__} cannot write")
 
-    def __enter__(self) -> "SerialTransport":
+    def _read_some(self) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        """Release the medium; nothing to release by default."""
+
+    def __enter__(self) -> "LineTransport":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def write(self, data: bytes) -> None:
-        try:
-            self._port.write(data)
-            self._port.flush()
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceError(f"writing to {self.url} failed: {exc}") from None
-
-    def _read_some(self) -> bytes:
-        try:
-            return self._port.read(max(1, self._port.in_waiting))
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceError(f"the device closed the serial line ({exc})") from None
 
     def read_line(self, deadline: float) -> str:
         """One line without its terminator; DeviceError when the deadline passes first."""
@@ -72,3 +71,54 @@ class SerialTransport:
             lines.append(line)
             if line == sentinel:
                 return lines
+
+
+class SerialTransport(LineTransport):
+    def __init__(self, url: str, baud: int = 115200):
+        super().__init__()
+        try:
+            self._port = serial.serial_for_url(url, baudrate=baud, timeout=POLL_SECONDS)
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise DeviceError(f"cannot open serial port {url}: {exc}") from None
+        self.url = url
+
+    def close(self) -> None:
+        self._port.close()
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError(f"writing to {self.url} failed: {exc}") from None
+
+    def _read_some(self) -> bytes:
+        try:
+            return self._port.read(max(1, self._port.in_waiting))
+        except (serial.SerialException, OSError) as exc:
+            raise DeviceError(f"the device closed the serial line ({exc})") from None
+
+
+class PipeTransport(LineTransport):
+    """The standard input and output of `process` (started with stdin=PIPE, stdout=PIPE)."""
+
+    def __init__(self, process: subprocess.Popen):
+        super().__init__()
+        self._process = process
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._process.stdin.write(data)
+            self._process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise DeviceError(f"the device closed its input ({exc})") from None
+
+    def _read_some(self) -> bytes:
+        out = self._process.stdout
+        ready, _, _ = select.select([out], [], [], POLL_SECONDS)
+        if not ready:
+            return b""
+        chunk = os.read(out.fileno(), 65536)
+        if not chunk:
+            raise DeviceError("the device closed its output (the process ended)")
+        return chunk

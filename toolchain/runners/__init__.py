@@ -13,9 +13,10 @@ from ..errors import MunifyError
 
 
 def runner_for(board: Board, elf: Path):
-    if board.runner == "qemu-system":
-        from .qemu import QemuSystemRunner
+    from .qemu import QemuSystemRunner, QemuUserRunner
 
-        return QemuSystemRunner(board, elf)
-    raise MunifyError(f"board '{board.name}': runner '{board.runner}' is not available in this munify; "
-                      "use a board whose run.runner is qemu-system")
+    runners = {"qemu-system": QemuSystemRunner, "qemu-user": QemuUserRunner}
+    if board.runner not in runners:
+        raise MunifyError(f"board '{board.name}': runner '{board.runner}' is not available in this munify "
+                          f"(available: {', '.join(runners)})")
+    return runners[board.runner](board, elf)

@@ -1,12 +1,19 @@
-"""Run firmware under qemu-system-arm with its UART on a local TCP socket.
+"""Run firmware under QEMU.
 
-The emulator runs with `-icount shift=0` (one instruction = 1 ns of virtual time, deterministic timing) and
-semihosting (the firmware's exit status becomes QEMU's). It always runs in its own process group and is
-killed with that group on any error, timeout or Ctrl-C, so no orphan QEMU outlives a run.
+`QemuSystemRunner` (run.runner = "qemu-system"): qemu-system-arm with the UART on a local TCP socket,
+`-icount shift=0` (one instruction = 1 ns of virtual time, so timing is deterministic and counts instructions)
+and semihosting (the firmware's exit status becomes QEMU's).
+
+`QemuUserRunner` (run.runner = "qemu-user"): a Linux user-mode firmware under qemu-aarch64, speaking the
+protocol over stdin/stdout. User mode has no icount: its ticks are host nanoseconds.
+
+QEMU always runs in its own process group, killed with that group on any error, timeout or Ctrl-C, so no
+orphan QEMU outlives a run.
 """
 
 from __future__ import annotations
 
+import abc
 import os
 import signal
 import socket
@@ -16,7 +23,7 @@ from pathlib import Path
 
 from ..boards import Board
 from ..errors import SetupError
-from ..harness.transport import DeviceError, SerialTransport
+from ..harness.transport import DeviceError, LineTransport, PipeTransport, SerialTransport
 from .process import format_command, log
 
 CONNECT_TIMEOUT = 20.0
@@ -39,22 +46,28 @@ def qemu_command(board: Board, elf: Path, port: int) -> list[str]:
             *qemu.args, "-kernel", str(elf)]
 
 
-class QemuSystemRunner:
-    """`with QemuSystemRunner(board, elf) as transport:` boots the firmware and yields its serial line."""
+def qemu_user_command(board: Board, elf: Path) -> list[str]:
+    qemu = board.qemu
+    return [qemu.binary, *(["-cpu", qemu.cpu] if qemu.cpu else []), *qemu.args, str(elf)]
+
+
+class QemuProcess(abc.ABC):
+    """A QEMU process in its own process group: launch, exit status, guaranteed kill.
+    `with runner as transport:` boots the firmware and yields its line; leaving always stops QEMU."""
+
+    time_unit = "instructions"
 
     def __init__(self, board: Board, elf: Path):
         self.board = board
         self.elf = Path(elf)
         self.process: subprocess.Popen | None = None
-        self.transport: SerialTransport | None = None
-        self.port: int | None = None
+        self.transport: LineTransport | None = None
 
-    def command(self, port: int = 0) -> list[str]:
-        return qemu_command(self.board, self.elf, port or 0)
+    @abc.abstractmethod
+    def start(self) -> LineTransport:
+        """Launch QEMU and return the firmware's line."""
 
-    # -- lifecycle -------------------------------------------------------------------------------------
-
-    def __enter__(self) -> SerialTransport:
+    def __enter__(self) -> LineTransport:
         try:
             return self.start()
         except BaseException:
@@ -64,43 +77,16 @@ class QemuSystemRunner:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> SerialTransport:
-        last_error = ""
-        for _ in range(PORT_ATTEMPTS):
-            self.port = free_tcp_port()
-            self._launch(self.command(self.port))
-            transport = self._connect()
-            if transport is not None:
-                self.transport = transport
-                return transport
-            # The port was taken between probing and QEMU binding it: try another one.
-            last_error = self._stderr_tail()
-            self._kill()
-        raise DeviceError(f"QEMU did not open its serial socket: {last_error or 'no message'}")
-
-    def _launch(self, cmd: list[str]) -> None:
+    def _launch(self, cmd: list[str], stdin=subprocess.DEVNULL) -> None:
         log.info("run: %s", format_command(cmd))
         try:
-            self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            stderr=subprocess.PIPE, start_new_session=True)
+            self.process = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                            start_new_session=True)
         except FileNotFoundError:
-            raise SetupError(f"'{cmd[0]}' not found; install QEMU (Debian: qemu-system-arm)") from None
-
-    def _connect(self) -> SerialTransport | None:
-        """The serial line, or None when QEMU died first (e.g. its port was taken). No probe connection:
-        with wait=on the first connection is the one the firmware's boot banner goes to."""
-        deadline = time.monotonic() + CONNECT_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return None
-            try:
-                return SerialTransport(f"socket://127.0.0.1:{self.port}")
-            except DeviceError:
-                time.sleep(0.05)
-        raise DeviceError(f"QEMU did not open 127.0.0.1:{self.port} within {CONNECT_TIMEOUT:.0f} s")
+            raise SetupError(f"'{cmd[0]}' not found; install QEMU (see README: make setup)") from None
 
     def wait_exit(self, timeout: float = EXIT_TIMEOUT) -> int:
-        """The firmware's exit status (semihosting), once it has stopped."""
+        """The firmware's exit status, once it has stopped."""
         try:
             return self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -136,7 +122,7 @@ class QemuSystemRunner:
             except ProcessLookupError:
                 pass
         process.wait()
-        for stream in (process.stdout, process.stderr):
+        for stream in (process.stdin, process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
 
@@ -145,3 +131,51 @@ class QemuSystemRunner:
             self.transport.close()
             self.transport = None
         self._kill()
+
+
+class QemuSystemRunner(QemuProcess):
+    def __init__(self, board: Board, elf: Path):
+        super().__init__(board, elf)
+        self.port: int | None = None
+
+    def command(self, port: int = 0) -> list[str]:
+        return qemu_command(self.board, self.elf, port)
+
+    def start(self) -> LineTransport:
+        last_error = ""
+        for _ in range(PORT_ATTEMPTS):
+            self.port = free_tcp_port()
+            self._launch(self.command(self.port))
+            transport = self._connect()
+            if transport is not None:
+                self.transport = transport
+                return transport
+            # The port was taken between probing and QEMU binding it: try another one.
+            last_error = self._stderr_tail()
+            self._kill()
+        raise DeviceError(f"QEMU did not open its serial socket: {last_error or 'no message'}")
+
+    def _connect(self) -> SerialTransport | None:
+        """The serial line, or None when QEMU died first (e.g. its port was taken). No probe connection:
+        with wait=on the first connection is the one the firmware's boot banner goes to."""
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return None
+            try:
+                return SerialTransport(f"socket://127.0.0.1:{self.port}")
+            except DeviceError:
+                time.sleep(0.05)
+        raise DeviceError(f"QEMU did not open 127.0.0.1:{self.port} within {CONNECT_TIMEOUT:.0f} s")
+
+
+class QemuUserRunner(QemuProcess):
+    time_unit = "ns"
+
+    def command(self) -> list[str]:
+        return qemu_user_command(self.board, self.elf)
+
+    def start(self) -> LineTransport:
+        self._launch(self.command(), stdin=subprocess.PIPE)
+        self.transport = PipeTransport(self.process)
+        return self.transport
