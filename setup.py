@@ -6,7 +6,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-RESOURCE_DIRS = ("codegen_templates", "firmware", "boards")
+RESOURCE_DIRS = ("codegen_templates", "firmware", "boards", "examples")
 
 
 class BuildPyWithResources(build_py):

@@ -9,7 +9,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def resource_dir(name: str) -> Path:
-    """`name` is one of codegen_templates, firmware, boards."""
+    """`name` is one of codegen_templates, firmware, boards, examples."""
     for candidate in (_PACKAGE_DIR / "_bundled" / name, _PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate

@@ -1,0 +1,252 @@
+"""`munify bench`: regenerate docs/BENCHMARKS.md (and a JSON of every figure) from measurements.
+
+Models: the MLPerf Tiny int8 models as imported (dense) and post-training unified/pruned at two budgets, and the
+built-in MNIST CNN dense and ADMM-compressed at three budgets. Boards: every QEMU board. Latency is in retired
+instructions (QEMU -icount shift=0), never cycles. The TFLite Micro + CMSIS-NN rows are anchors measured in the
+same QEMU on the Cortex-M4 (mps2-an386); munify's ratio to each is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .boards import DEFAULT_BOARD, Board, list_boards, load_board
+from .build import build_model
+from .fsutil import atomic_write_text
+from .harness.session import run_model
+from .inputs import draw_inputs
+from .ir import Graph, reference, save
+from .plan import make_plan
+from .resources import resource_dir
+from .summary import summarize
+
+ANCHOR_BOARD = "mps2-an386"
+# TFLite Micro + CMSIS-NN on the Cortex-M4 in this QEMU (-icount shift=0): instructions per inference, arena
+# bytes, flash bytes (runtime 116,122 + model).
+TFLM_ANCHORS = {
+    "kws_ref_model": {"instructions": 7_699_720, "arena_bytes": 22_820, "flash_bytes": 170_058},
+    "pretrainedResnet_quant": {"instructions": 29_865_440, "arena_bytes": 54_996, "flash_bytes": 214_618},
+    "ad01_int8": {"instructions": 583_280, "arena_bytes": 2_580, "flash_bytes": 393_098},
+}
+MLPERF_MODELS = ("kws_ref_model", "pretrainedResnet_quant", "ad01_int8")
+# post-training budgets (fractions of the full blocks of the middle CONV_2D / FC layers): (prune, unify)
+POST_TRAINING_BUDGETS = {"pt25": (0.10, 0.15), "pt50": (0.20, 0.30)}
+POST_TRAINING_BLOCK = (1, 8)
+# ADMM budgets for the MNIST CNN (fractions of the blocks of each compressed layer): (prune, unify)
+MNIST_BUDGETS = {"admm50": (0.30, 0.20), "admm75": (0.45, 0.30), "admm90": (0.60, 0.30)}
+AGREEMENT_INPUTS = 100
+
+
+@dataclass
+class Variant:
+    """One model variant to measure: its IR file and what is known of it before it runs."""
+
+    model: str
+    variant: str
+    path: Path
+    graph: Graph
+    accuracy: dict = field(default_factory=dict)
+    host_seconds: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}/{self.variant}"
+
+
+# ---- variants --------------------------------------------------------------------------------------
+
+def mlperf_variants(work: Path, quick: bool) -> list[Variant]:
+    from .compress.post_training import compress_graph
+    from .importers.tflite import import_tflite
+
+    variants = []
+    for name in MLPERF_MODELS:
+        start = time.perf_counter()
+        dense = import_tflite(resource_dir("examples") / "models" / "mlperf-tiny" / f"{name}.tflite")
+        import_seconds = time.perf_counter() - start
+        variants.append(_saved(work, Variant(name, "dense", work / f"{name}-dense.mun", dense,
+                                             host_seconds={"import": import_seconds})))
+        budgets = dict(list(POST_TRAINING_BUDGETS.items())[:1]) if quick else POST_TRAINING_BUDGETS
+        inputs = draw_inputs(dense, 20 if quick else AGREEMENT_INPUTS, seed=1)
+        dense_out = [reference.run(dense, x)[0] for x in inputs]
+        for label, (prune, unify) in budgets.items():
+            start = time.perf_counter()
+            graph = compress_graph(dense, *POST_TRAINING_BLOCK, prune, unify)
+            seconds = time.perf_counter() - start
+            agree = float(np.mean([a.argmax() == reference.run(graph, x)[0].argmax()
+                                   for a, x in zip(dense_out, inputs)]))
+            variants.append(_saved(work, Variant(name, label, work / f"{name}-{label}.mun", graph,
+                                                 accuracy={"top1_agreement_random_inputs": agree},
+                                                 host_seconds={"compress": seconds})))
+    return variants
+
+
+def mnist_variants(work: Path, quick: bool, progress: bool) -> list[Variant]:
+    from .compress.pipeline import run_recipe
+    from .compress.recipe import load_recipe, parse_recipe
+
+    base = load_recipe(resource_dir("examples") / "mnist_cnn_1x8.toml")
+    budgets = dict(list(MNIST_BUDGETS.items())[1:2]) if quick else MNIST_BUDGETS
+    variants = []
+    for label, (prune, unify) in budgets.items():
+        doc = base.to_dict()
+        doc["ratios"]["prune"], doc["ratios"]["unify"] = prune, unify
+        recipe = parse_recipe(doc, base.source)
+        path = work / f"mnist_cnn-{label}.mun"
+        start = time.perf_counter()
+        report = run_recipe(recipe, path, progress=progress)
+        seconds = time.perf_counter() - start
+        if not variants:
+            dense_path = work / "mnist_cnn-dense.mun"
+            save(report.dense_graph, dense_path)
+            variants.append(Variant("mnist_cnn", "dense", dense_path, report.dense_graph,
+                                    accuracy={"test_top1": report.accuracy["dense_int8"]}))
+        variants.append(Variant("mnist_cnn", label, path, report.graph,
+                                accuracy={"test_top1": report.accuracy["compressed_int8"]},
+                                host_seconds={"compress": seconds}))
+    return variants
+
+
+def _saved(work: Path, v: Variant) -> Variant:
+    save(v.graph, v.path)
+    return v
+
+
+# ---- measurement -----------------------------------------------------------------------------------
+
+def measure(v: Variant, board: Board, work: Path, n_inputs: int) -> dict:
+    features = board.features
+    start = time.perf_counter()
+    plan = make_plan(v.graph, features)
+    plan_seconds = time.perf_counter() - start
+    from .codegen import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        generate(v.graph, Path(tmp), features)
+        generate_seconds = time.perf_counter() - start
+    build_dir = work / "build" / f"{v.model}-{v.variant}-{board.name}"
+    start = time.perf_counter()
+    build_model(v.path, board, build_dir)
+    build_seconds = time.perf_counter() - start
+    report = run_model(v.path, board, build_dir, n_inputs, seed=0)
+    s = summarize(v.graph)
+    blocks = {op.name: op.blocks for op in s.ops}
+    macs = {op.name: op.macs for op in s.ops}
+    return {
+        "model": v.model, "variant": v.variant, "board": board.name,
+        "macs": s.macs, "macs_remaining": s.macs_remaining, "parameters": s.params,
+        "weights_bytes_stored": s.weight_bytes, "accuracy": v.accuracy,
+        "bit_exact": report.bit_exact, "inputs": report.inputs,
+        "instructions": report.latency.per_inference,
+        "instructions_per_mac": round(report.latency.per_inference / max(s.macs, 1), 3),
+        "memory": {"flash_bytes": report.memory.flash_bytes, "weights_bytes": report.memory.weights_bytes,
+                   "code_bytes": report.memory.code_bytes, "static_ram_bytes": report.memory.static_ram_bytes,
+                   "arena_bytes": report.memory.arena_bytes, "stack_bytes": report.memory.stack_bytes},
+        "layers": [{"name": layer.name, "op": layer.op, "kernel": layer.kernel, "instructions": layer.count,
+                    "blocks": blocks.get(layer.name, ""), "macs": macs.get(layer.name, 0)}
+                   for layer in report.layers],
+        "kernels": sorted({layer.variant for layer in plan.layers}),
+        "host_seconds": {**{k: round(t, 3) for k, t in v.host_seconds.items()}, "plan": round(plan_seconds, 3),
+                         "generate": round(generate_seconds, 3), "build": round(build_seconds, 3)},
+    }
+
+
+def qemu_boards() -> list[Board]:
+    return [b for b in list_boards() if b.runner == "qemu-system"]
+
+
+def run_bench(quick: bool = False, out_md: Path = Path("docs/BENCHMARKS.md"),
+              out_json: Path = Path("docs/benchmarks.json"), img_dir: Path = Path("docs/img"),
+              work: Path = Path("munify-out/bench"), progress: bool = True) -> dict:
+    start = time.monotonic()
+    work.mkdir(parents=True, exist_ok=True)
+    boards = [load_board(DEFAULT_BOARD)] if quick else qemu_boards()
+    variants = mlperf_variants(work, quick)
+    if not quick:
+        variants += mnist_variants(work, quick, progress)
+    n_inputs = 2 if quick else 3
+    rows = []
+    for board in boards:
+        for v in variants:
+            print(f"  {board.name:12s} {v.key:36s}", end="", flush=True)
+            row = measure(v, board, work, n_inputs)
+            print(f" {row['instructions']:>12,} instructions  bit_exact={row['bit_exact']}", flush=True)
+            rows.append(row)
+    doc = {"command": "munify bench" + (" --quick" if quick else ""), "machine": machine_info(),
+           "git_revision": git_revision(), "anchors": {"tflm_cmsis_nn_m4": TFLM_ANCHORS},
+           "rows": rows, "scaling": scaling(rows), "seconds": round(time.monotonic() - start, 1)}
+    img_dir.mkdir(parents=True, exist_ok=True)
+    from .bench_report import render_markdown, write_plots
+
+    write_plots(doc, img_dir)
+    atomic_write_text(out_json, json.dumps(doc, indent=1, sort_keys=True))
+    atomic_write_text(out_md, render_markdown(doc, img_dir, out_md.parent))
+    return doc
+
+
+# ---- context ---------------------------------------------------------------------------------------
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        return "not found"
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
+            "cores": os.cpu_count(), "qemu": _first_line(["qemu-system-arm", "--version"]),
+            "arm_gcc": _first_line(["arm-none-eabi-gcc", "--version"])}
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def loglog_slope(x: list[float], y: list[float]) -> float | None:
+    """Least-squares exponent b of y ~ a * x^b, or None with fewer than 2 distinct points."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = (x > 0) & (y > 0)
+    if len(set(x[keep])) < 2:
+        return None
+    return round(float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0]), 3)
+
+
+def scaling(rows: list[dict]) -> dict:
+    """How instructions, flash and host-side costs grow with model size (dense models on the anchor board)."""
+    dense = [r for r in rows if r["variant"] == "dense" and r["board"] == ANCHOR_BOARD]
+    result = {
+        "instructions_vs_macs": loglog_slope([r["macs"] for r in dense], [r["instructions"] for r in dense]),
+        "flash_vs_parameters": loglog_slope([r["parameters"] for r in dense],
+                                            [r["memory"]["flash_bytes"] for r in dense]),
+    }
+    for stage in ("plan", "generate", "build"):
+        result[f"{stage}_seconds_vs_parameters"] = loglog_slope(
+            [r["parameters"] for r in dense], [r["host_seconds"][stage] for r in dense])
+    return result

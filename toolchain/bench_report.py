@@ -1,0 +1,227 @@
+"""docs/BENCHMARKS.md and its plots, rendered from the JSON document `munify bench` measured."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ANCHOR_BOARD = "mps2-an386"
+
+
+def _fmt(n) -> str:
+    return f"{n:,}" if isinstance(n, int) else str(n)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _rows(doc: dict, board: str | None = None, variant: str | None = None) -> list[dict]:
+    return [r for r in doc["rows"] if (board is None or r["board"] == board)
+            and (variant is None or r["variant"] == variant)]
+
+
+def _accuracy(r: dict) -> str:
+    acc = r["accuracy"]
+    if "test_top1" in acc:
+        return f"{100 * acc['test_top1']:.1f}% test"
+    if "top1_agreement_random_inputs" in acc:
+        return f"{100 * acc['top1_agreement_random_inputs']:.0f}% agree"
+    return "as imported"
+
+
+def anchor_table(doc: dict) -> str:
+    rows = []
+    for model, anchor in doc["anchors"]["tflm_cmsis_nn_m4"].items():
+        mine = [r for r in _rows(doc, ANCHOR_BOARD, "dense") if r["model"] == model]
+        if not mine:
+            continue
+        r = mine[0]
+        m = r["memory"]
+        rows.append([model, anchor["instructions"], r["instructions"],
+                     f"**{r['instructions'] / anchor['instructions']:.2f}x**", r["instructions_per_mac"],
+                     anchor["arena_bytes"], m["arena_bytes"], f"{m['arena_bytes'] / anchor['arena_bytes']:.2f}x",
+                     anchor["flash_bytes"], m["flash_bytes"], f"{m['flash_bytes'] / anchor['flash_bytes']:.2f}x",
+                     "yes" if r["bit_exact"] else "NO"])
+    return _table(["model", "TFLM+CMSIS-NN instructions", "munify instructions", "ratio", "munify instr/MAC",
+                   "TFLM arena B", "munify arena B", "ratio", "TFLM flash B", "munify flash B", "ratio",
+                   "bit-exact"], rows)
+
+
+def all_rows_table(doc: dict) -> str:
+    rows = []
+    for r in doc["rows"]:
+        m = r["memory"]
+        rows.append([r["model"], r["variant"], r["board"], r["macs"], r["weights_bytes_stored"], _accuracy(r),
+                     r["instructions"], r["instructions_per_mac"], m["flash_bytes"], m["arena_bytes"],
+                     m["stack_bytes"], "yes" if r["bit_exact"] else "NO"])
+    return _table(["model", "variant", "board", "MACs", "stored weight B", "accuracy", "instructions", "instr/MAC",
+                   "flash B", "arena B", "stack B", "bit-exact"], rows)
+
+
+def per_layer_table(doc: dict, model: str, variant: str) -> str:
+    dense = [r for r in _rows(doc, ANCHOR_BOARD, "dense") if r["model"] == model]
+    comp = [r for r in _rows(doc, ANCHOR_BOARD, variant) if r["model"] == model]
+    if not dense or not comp:
+        return ""
+    comp_layers = {layer["name"]: layer for layer in comp[0]["layers"]}
+    rows = []
+    for d in dense[0]["layers"]:
+        c = comp_layers.get(d["name"])
+        if c is None or not d["instructions"]:
+            continue
+        rows.append([d["name"], d["op"], c["blocks"] or "-", d["kernel"], d["instructions"], c["kernel"],
+                     c["instructions"], f"{c['instructions'] / d['instructions']:.2f}x"])
+    return _table(["layer", "op", "blocks (compressed)", "dense kernel", "dense instructions", "compressed kernel",
+                   "compressed instructions", "ratio"], rows)
+
+
+def host_cost_table(doc: dict) -> str:
+    rows = []
+    for r in _rows(doc, ANCHOR_BOARD):
+        h = r["host_seconds"]
+        rows.append([r["model"], r["variant"], r["parameters"], r["macs"], h.get("import", h.get("compress", "-")),
+                     h["plan"], h["generate"], h["build"]])
+    return _table(["model", "variant", "parameters", "MACs", "import / compress s", "plan s", "generate s",
+                   "build s"], rows)
+
+
+def _growth(slope) -> str:
+    if slope is None:
+        return "not enough distinct sizes to fit"
+    if slope < 0.3:
+        return f"exponent {slope}: nearly flat (fixed costs dominate)"
+    if slope < 0.85:
+        return f"exponent {slope}: sub-linear"
+    if slope <= 1.15:
+        return f"exponent {slope}: about linear"
+    return f"exponent {slope}: super-linear"
+
+
+def scaling_section(doc: dict) -> str:
+    s = doc["scaling"]
+    lines = [
+        f"- Instructions against MACs (dense models, {ANCHOR_BOARD}): {_growth(s['instructions_vs_macs'])}.",
+        f"- Flash against parameters: {_growth(s['flash_vs_parameters'])} (the firmware and harness are a fixed "
+        "base; weights add one byte per stored weight).",
+    ]
+    for stage in ("plan", "generate", "build"):
+        lines.append(f"- Host {stage} time against parameters: {_growth(s[f'{stage}_seconds_vs_parameters'])}.")
+    return "\n".join(lines)
+
+
+def render_markdown(doc: dict, img_dir: Path, md_dir: Path) -> str:
+    rel = Path(os.path.relpath(img_dir, md_dir))
+    machine = doc["machine"]
+    compressed = [v for v in ("admm75", "pt50", "pt25") if any(r["variant"] == v for r in doc["rows"])]
+    layer_model = "mnist_cnn" if compressed and compressed[0].startswith("admm") else "kws_ref_model"
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Regenerated by `{doc['command']}` at git revision `{doc['git_revision']}` in {doc['seconds']} s.",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['platform']}, Python {machine['python']}; "
+        f"{machine['qemu']}; {machine['arm_gcc']}.",
+        "",
+        "Latency is **retired instructions** per inference under QEMU `-icount shift=0` (deterministic), not cycles; "
+        "cycles come only from real hardware (DWT). Every row is checked bit-exact against munify's integer "
+        "reference, which matches TFLite Micro on the imported models (`munify verify`).",
+        "",
+        "## Against TFLite Micro + CMSIS-NN (Cortex-M4, mps2-an386, dense models as imported)",
+        "",
+        "The TFLM rows are anchors measured with TFLite Micro + CMSIS-NN kernels in the same QEMU "
+        "(`-icount shift=0`); TFLM flash is its runtime (116,122 B) plus the model. Ratios are munify / TFLM "
+        "(lower is better).",
+        "",
+        anchor_table(doc),
+        "",
+        f"![munify vs TFLM]({rel / 'bench_vs_tflm.png'})",
+        "",
+        "## Every model, variant and board",
+        "",
+        "Variants: `dense` as imported or trained; `pt25` / `pt50`: post-training unification + pruning of 25% / "
+        "50% of the 1x8 blocks of the middle CONV_2D / FC layers, no retraining (accuracy proxy: top-1 agreement "
+        "with the dense model on seeded random inputs; without retraining accuracy drops, which is why munify "
+        "compresses with ADMM when the training pipeline is at hand); `admm50` / `admm75` / `admm90`: the MNIST "
+        "CNN compressed with ADMM (1x8 blocks, 50 / 75 / 90% of the blocks of each compressed layer unified or "
+        "pruned) and retrained, real test accuracy on 1,000 images.",
+        "",
+        all_rows_table(doc),
+        "",
+        f"![instructions vs MACs]({rel / 'bench_scaling.png'})",
+        "",
+    ]
+    if compressed:
+        parts += [f"## Per layer: dense against `{compressed[0]}` ({layer_model}, {ANCHOR_BOARD})", "",
+                  per_layer_table(doc, layer_model, compressed[0]), "",
+                  f"![per-layer]({rel / 'bench_layers.png'})", ""]
+    parts += ["## Scaling", "", scaling_section(doc), "", "### Host-side costs", "", host_cost_table(doc), "",
+              "Raw figures: `docs/benchmarks.json`.", ""]
+    return "\n".join(parts)
+
+
+def write_plots(doc: dict, img_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    meta = {"Software": None}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for board in sorted({r["board"] for r in doc["rows"]}):
+        dense = _rows(doc, board, "dense")
+        ax.scatter([r["macs"] for r in dense], [r["instructions"] for r in dense], label=f"munify {board}")
+    anchors = doc["anchors"]["tflm_cmsis_nn_m4"]
+    macs = {r["model"]: r["macs"] for r in doc["rows"]}
+    ax.scatter([macs[m] for m in anchors if m in macs], [a["instructions"] for m, a in anchors.items() if m in macs],
+               marker="x", color="black", label="TFLM + CMSIS-NN (M4)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("MACs per inference")
+    ax.set_ylabel("instructions per inference")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(img_dir / "bench_scaling.png", dpi=110, metadata=meta)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    models = [m for m in anchors if any(r["model"] == m for r in _rows(doc, ANCHOR_BOARD, "dense"))]
+    metrics = (("instructions", "instructions"), ("arena_bytes", "arena"), ("flash_bytes", "flash"))
+    for i, (key, label) in enumerate(metrics):
+        ratios = []
+        for m in models:
+            r = [r for r in _rows(doc, ANCHOR_BOARD, "dense") if r["model"] == m][0]
+            value = r["instructions"] if key == "instructions" else r["memory"][key]
+            ratios.append(value / anchors[m][key])
+        ax.bar([j + 0.27 * (i - 1) for j in range(len(models))], ratios, 0.27, label=label)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(models)), models, fontsize=8)
+    ax.set_ylabel("munify / TFLM+CMSIS-NN")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(img_dir / "bench_vs_tflm.png", dpi=110, metadata=meta)
+    plt.close(fig)
+
+    compressed = [v for v in ("admm75", "pt50", "pt25") if any(r["variant"] == v for r in doc["rows"])]
+    if not compressed:
+        return
+    model = "mnist_cnn" if compressed[0].startswith("admm") else "kws_ref_model"
+    dense = [r for r in _rows(doc, ANCHOR_BOARD, "dense") if r["model"] == model]
+    comp = [r for r in _rows(doc, ANCHOR_BOARD, compressed[0]) if r["model"] == model]
+    if not dense or not comp:
+        return
+    names = [layer["name"] for layer in dense[0]["layers"]]
+    comp_counts = {layer["name"]: layer["instructions"] for layer in comp[0]["layers"]}
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(names)), 4))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [layer["instructions"] for layer in dense[0]["layers"]], 0.4, label="dense")
+    ax.bar([x + 0.2 for x in xs], [comp_counts.get(n, 0) for n in names], 0.4, label=compressed[0])
+    ax.set_xticks(list(xs), names, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("instructions")
+    ax.set_title(f"{model} per layer, {ANCHOR_BOARD}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(img_dir / "bench_layers.png", dpi=110, metadata=meta)
+    plt.close(fig)
