@@ -105,3 +105,32 @@ def test_crashing_model_is_reported_not_hung(tmp_path):
     with pytest.raises(DeviceError, match=r"the firmware crashed \(CPU fault, exit status 3\)"):
         run_cases(build, lambda info: [Case(bytes(16), bytes(8), {})], {})
     assert _qemu_processes_running(build.elf) == []
+
+
+def test_no_orphan_qemu_when_munify_is_killed(fake_builds):
+    """SIGKILL runs no finally block; QEMU must still die with its parent."""
+    import subprocess
+    import sys
+    import time
+
+    build = fake_builds["mps2-an386"]
+    script = ("import sys, time\n"
+              "from toolchain.boards import load_board\n"
+              "from toolchain.runners.qemu import QemuSystemRunner\n"
+              f"runner = QemuSystemRunner(load_board('mps2-an386'), {str(build.elf)!r})\n"
+              "runner.start()\n"
+              "print(runner.process.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        qemu_pid = int(parent.stdout.readline())
+        assert _alive(qemu_pid)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 5
+        while _qemu_processes_running(build.elf) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _qemu_processes_running(build.elf) == []
+    finally:
+        parent.kill()
+        parent.stdout.close()

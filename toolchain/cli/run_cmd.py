@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from ..boards import DEFAULT_BOARD, load_board
@@ -39,10 +40,20 @@ def _dry_run(args, board, build_dir: Path) -> None:
           "compare with the reference; 'munify exit 0'")
 
 
+def _exit_on_termination() -> None:
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so every finally block (QEMU's process-group kill) runs."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..harness.session import run_model
 
     configure_logging(args.verbose)
+    _exit_on_termination()
     if args.inputs < 1:
         raise MunifyError(f"--inputs must be at least 1, not {args.inputs}")
     board = load_board(args.board)

@@ -65,7 +65,18 @@ def train_epochs(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
             bar.set_postfix(loss=f"{total / count:.4f}")
         mean_loss = total / max(count, 1)
     model.eval()
+    sync_buffers(model)
     return mean_loss
+
+
+def sync_buffers(model: nn.Module) -> None:
+    """Under torchrun, give every rank rank 0's buffers (BatchNorm statistics).
+
+    DDP broadcasts them before each forward, so after the last batch each rank holds its own update.
+    """
+    if distributed():
+        for buffer in model.buffers():
+            dist.broadcast(buffer, 0)
 
 
 def _num_batches(loader: DataLoader, max_batches: int) -> int:
@@ -109,9 +120,7 @@ def reestimate_batchnorm(model: nn.Module, loader: DataLoader, max_batches: int 
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     model.eval()
-    if distributed():
-        for buffer in model.buffers():
-            dist.broadcast(buffer, 0)
+    sync_buffers(model)
 
 
 def sgd(params, lr: float, momentum: float) -> torch.optim.SGD:

@@ -94,7 +94,9 @@ def _block_params(blocks: BlockStructure | None, rows: int, cols: int) -> dict:
         "sign_byte_of": [j // 8 for j in range(bi)], "sign_bit_of": [j % 8 for j in range(bi)],
         "wide_block_bytes": bo * wide_row, "wide_mag_at": [r * wide_row for r in range(bo)],
         "wide_mask_at": [[r * wide_row + 1 + j for j in range(bi)] for r in range(bo)],
-        "k_quads": cols // 4, "k_rem": list(range(cols % 4)),
+        "k_quads": cols // 4, "k_rem": list(range(cols % 4)), "k_pairs": cols // 2, "k_odd": cols % 2,
+        "row_pairs": rows // 2, "rows_odd": rows % 2,
+        "tail_row_pairs": (rows % bo) // 2, "tail_rows_odd": (rows % bo) % 2,
     }
 
 
@@ -147,7 +149,11 @@ def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
                      and params["pad_left"] == 0,
         "out_rows": rows,
     })
-    params["im2col_bytes"] = 0 if params["pointwise"] or op.type == "DEPTHWISE_CONV_2D" else cols
+    # two output pixels share every weight load; the im2col scratch then holds both patches
+    params["paired"] = op.type != "DEPTHWISE_CONV_2D" and positions >= 2
+    params["pair_out"] = 2 * rows
+    columns = 2 if params["paired"] else 1
+    params["im2col_bytes"] = 0 if params["pointwise"] or op.type == "DEPTHWISE_CONV_2D" else columns * cols
     params["max_ix0"] = params["in_w"] - params["kw"]  # a patch row starting at or before this is inside
     params["unroll_taps"] = taps <= 16
     params.update(_block_params(w.blocks, rows, cols))

@@ -55,7 +55,7 @@ def finetune(prog: QuantProgram, structures: dict, loader: Iterable, epochs: int
             loss.backward()
             optimizer.step()
             enforce_structure_(prog.model, structures)
-            total, batches = total + float(loss), batches + 1
+            total, batches = total + float(loss.detach()), batches + 1
         losses.append(total / max(batches, 1))
     prog.eval()
     prog.observe = False

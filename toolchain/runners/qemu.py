@@ -14,6 +14,7 @@ orphan QEMU outlives a run.
 from __future__ import annotations
 
 import abc
+import ctypes
 import os
 import signal
 import socket
@@ -29,6 +30,17 @@ from .process import format_command, log
 CONNECT_TIMEOUT = 20.0
 PORT_ATTEMPTS = 5
 EXIT_TIMEOUT = 10.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, QEMU gets SIGKILL if munify itself is killed (even by SIGKILL),
+    where no finally block can run."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_tcp_port() -> int:
@@ -81,7 +93,7 @@ class QemuProcess(abc.ABC):
         log.info("run: %s", format_command(cmd))
         try:
             self.process = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                            start_new_session=True)
+                                            start_new_session=True, preexec_fn=_die_with_parent)
         except FileNotFoundError:
             raise SetupError(f"'{cmd[0]}' not found; install QEMU (see README: make setup)") from None
 
