@@ -20,6 +20,8 @@ def draw_inputs(graph: Graph, n: int, seed: int, sigma: float = DEFAULT_SIGMA) -
     """`n` inference inputs; each is a list with one int8 array per graph input, in `graph.inputs` order."""
     if n < 1:
         raise MunifyError(f"the number of inputs must be at least 1 (got {n})")
+    if not sigma > 0:
+        raise MunifyError(f"the input spread sigma must be positive (got {sigma})")
     tensors = [graph.tensor(name) for name in graph.inputs]
     for t in tensors:
         if t.dtype != "int8" or t.quant is None:

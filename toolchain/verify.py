@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import MunifyError
 from .importers import import_tflite
-from .inputs import draw_inputs
+from .inputs import DEFAULT_SIGMA, draw_inputs
 from .interpreters import LiteRTInterpreter, make_interpreter
 from .ir import Graph, reference
 
@@ -46,6 +46,7 @@ class VerifyReport:
     inputs: int
     seed: int
     outputs: list[TensorDiff]
+    sigma: float = DEFAULT_SIGMA
     first_mismatch_op: str | None = None  # LiteRT only: first op whose output differs
     first_mismatch_op_type: str | None = None
     intermediates: list[TensorDiff] = field(default_factory=list)  # LiteRT only, in graph order
@@ -65,6 +66,7 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         doc = {"model": self.model, "against": self.against, "inputs": self.inputs, "seed": self.seed,
+               "sigma": self.sigma,
                "mismatches": self.mismatches, "max_abs_diff": self.max_abs_diff, "bit_exact": self.bit_exact,
                "outputs": [vars(d) for d in self.outputs]}
         if self.first_mismatch_op is not None:
@@ -72,7 +74,8 @@ class VerifyReport:
         return doc
 
     def summary(self) -> str:
-        lines = [f"verify {self.model} against {self.against}: {self.inputs} inputs (seed {self.seed})"]
+        lines = [f"verify {self.model} against {self.against}: {self.inputs} inputs (seed {self.seed}, "
+                 f"sigma {self.sigma:g})"]
         if self.single_rounding:
             lines.append(f"  (reference uses single rounding for {', '.join(self.single_rounding)}, as "
                          f"{self.against} does)")
@@ -90,18 +93,23 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def verify_model(model_path: str | Path, against: str = "tflm", n: int = 10, seed: int = 0) -> VerifyReport:
-    """Compare the reference executor with `against` ('tflm' or 'litert') on `n` seeded inputs."""
+def verify_model(model_path: str | Path, against: str = "tflm", n: int = 10, seed: int = 0,
+                 sigma: float = DEFAULT_SIGMA) -> VerifyReport:
+    """Compare the reference executor with `against` ('tflm' or 'litert') on `n` seeded inputs.
+
+    `sigma` is the spread of the inputs around the zero point in quantization steps (see toolchain.inputs);
+    wide inputs saturate classifiers but reach more rounding ties in the early layers.
+    """
     model_path = Path(model_path)
     if model_path.suffix.lower() != ".tflite":
         raise MunifyError(f"{model_path}: verify needs the original .tflite model (the interpreters run it)")
     graph = import_tflite(model_path)
     interpreter = make_interpreter(against, model_path)
     report = VerifyReport(model_path.name, against, n, seed, [TensorDiff(name) for name in graph.outputs],
-                          single_rounding=tuple(sorted(interpreter.single_rounding)))
+                          sigma=sigma, single_rounding=tuple(sorted(interpreter.single_rounding)))
     if isinstance(interpreter, LiteRTInterpreter):
         report.intermediates = [TensorDiff(op.outputs[0]) for op in graph.ops]
-    for inputs in draw_inputs(graph, n, seed):
+    for inputs in draw_inputs(graph, n, seed, sigma):
         expected = reference.run_all(graph, inputs, single_rounding=interpreter.single_rounding)
         if isinstance(interpreter, LiteRTInterpreter):
             actual = interpreter.run_all(inputs)

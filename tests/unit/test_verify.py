@@ -68,8 +68,10 @@ def test_verify_names_the_first_differing_op(monkeypatch, model_path):
 def test_cli_verify_json_and_exit_codes(tmp_path, capsys, monkeypatch, model_path):
     out = tmp_path / "v.json"
     model = str(model_path("ad01"))
-    assert main(["verify", model, "--against", "tflm", "--inputs", "3", "--seed", "4", "--json", str(out)]) == 0
+    assert main(["verify", model, "--against", "tflm", "--inputs", "3", "--seed", "4", "--sigma", "30",
+                 "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
+    assert doc["sigma"] == 30 and doc["seed"] == 4
     assert {k: doc[k] for k in ("model", "against", "inputs", "mismatches", "max_abs_diff", "bit_exact")} == {
         "model": "ad01_int8.tflite", "against": "tflm", "inputs": 3, "mismatches": 0, "max_abs_diff": 0,
         "bit_exact": True}
