@@ -1,0 +1,249 @@
+"""Export torch -> IR: every supported layer, padding mapping, flatten orders, block structures, errors,
+determinism. The integer-exact program must equal the integer reference on the IR value for value."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from toolchain.errors import MunifyError
+from toolchain.ir import BlockKind, load, reference, weight_matrix
+from toolchain.models import FlattenNHWC, init_weights_
+from toolchain.quantize import ExportError, quantize_model
+from toolchain.quantize.api import _batched
+
+from quant_helpers import random_structures
+
+
+class Exotic(nn.Module):
+    """Every exportable layer on an 8x8 input, including paddings that are and are not TFLite SAME."""
+
+    def __init__(self, flatten: nn.Module):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)  # SAME
+        self.bn = nn.BatchNorm2d(8)
+        self.dilated = nn.Conv2d(8, 8, 3, padding=2, dilation=2, bias=False)  # SAME with dilation
+        self.depthwise = nn.Conv2d(8, 16, 3, padding=1, groups=8)  # depth multiplier 2
+        self.act6 = nn.ReLU6()
+        self.strided = nn.Conv2d(16, 16, 3, stride=2, padding=1)  # 8 -> 4, not SAME: explicit PAD
+        self.shortcut = nn.AvgPool2d(2)
+        self.pool = nn.MaxPool2d(2)
+        self.flatten = flatten
+        self.fc = nn.Linear(16 * 2 * 2, 12)
+        self.bn1d = nn.BatchNorm1d(12)
+        self.drop = nn.Dropout(0.5)
+        self.head = nn.Linear(12, 5)
+
+    def forward(self, x):
+        x = F.relu(self.bn(self.stem(x)))
+        x = torch.relu(self.dilated(x) + x)
+        y = self.act6(self.depthwise(x))
+        y = self.strided(y).relu() + self.shortcut(y)
+        y = self.pool(y)
+        y = F.relu(self.bn1d(self.fc(self.flatten(y))))
+        return self.head(self.drop(y))
+
+
+def _exotic(flatten: nn.Module = None, seed: int = 0) -> Exotic:
+    model = Exotic(flatten if flatten is not None else FlattenNHWC())
+    init_weights_(model, seed)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for bn in (model.bn, model.bn1d):
+            bn.running_mean.copy_(torch.randn(bn.num_features, generator=generator) * 0.1)
+            bn.running_var.copy_(torch.rand(bn.num_features, generator=generator) + 0.5)
+            bn.weight.copy_(torch.randn(bn.num_features, generator=generator))
+    return model.eval()
+
+
+def _loader(seed: int = 0, n: int = 64, shape=(3, 8, 8)) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, *shape, generator=generator) * 2 - 0.5
+    return DataLoader(TensorDataset(x, torch.zeros(n, dtype=torch.int64)), batch_size=32)
+
+
+def _assert_program_matches_reference(q, x: torch.Tensor) -> None:
+    """Every activation of the integer-exact torch program equals the reference's, code for code."""
+    with torch.no_grad():
+        values = q.program.run_all(x)
+    ref = reference.run_all(_batched(q.graph, len(x)), [q.quantize_input(x)])
+    for op in q.graph.ops:
+        name = op.outputs[0]
+        if name not in values:  # explicit PAD outputs exist only in the IR
+            continue
+        quant = q.program.quant_of(name)
+        codes = torch.round(values[name] / quant.scale) + quant.zero_point
+        codes = codes.permute(0, 2, 3, 1) if codes.dim() == 4 else codes
+        assert np.array_equal(codes.numpy().astype(np.int8), ref[name]), f"{op.name} ({op.type}) differs"
+
+
+def test_every_layer_exports_and_matches_the_reference():
+    model = _exotic()
+    q = quantize_model(model, {}, _loader())
+    q.graph.validate()
+    assert [op.type for op in q.graph.ops] == [
+        "CONV_2D", "CONV_2D", "ADD", "DEPTHWISE_CONV_2D", "PAD", "CONV_2D", "AVERAGE_POOL_2D", "ADD",
+        "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "FULLY_CONNECTED"]
+    ops = {op.name: op for op in q.graph.ops}
+    assert ops["stem"].attrs["padding"] == "SAME" and ops["stem"].attrs["activation"] == "RELU"
+    assert ops["dilated"].attrs["padding"] == "SAME" and ops["dilated"].attrs["dilation"] == (2, 2)
+    assert ops["depthwise"].attrs["depth_multiplier"] == 2 and ops["depthwise"].attrs["activation"] == "RELU6"
+    assert ops["strided"].attrs["padding"] == "VALID" and ops["strided.pad"].type == "PAD"
+    assert q.graph.tensor("strided.pad.paddings").data.tolist() == [[0, 0], [1, 1], [1, 1], [0, 0]]
+    assert ops["fc"].attrs["activation"] == "RELU" and ops["head"].attrs["activation"] == "NONE"
+    assert q.graph.tensor("input").shape == (1, 8, 8, 3)
+    assert q.graph.tensor("depthwise.weight").shape == (1, 3, 3, 16)
+    assert q.graph.tensor("depthwise.weight").quant.axis == 3
+    # pools keep their input's quantization (TFLite requires it)
+    for pool in ("shortcut", "pool"):
+        src, out = (q.graph.tensor(n).quant for n in (ops[pool].inputs[0], ops[pool].outputs[0]))
+        assert src.scale[0] == out.scale[0] and src.zero_point[0] == out.zero_point[0]
+    # relu-fused outputs start at 0
+    assert q.graph.tensor("stem").quant.zero_point[0] == -128
+
+    x = _loader(seed=1).dataset.tensors[0][:16]
+    _assert_program_matches_reference(q, x)
+    with torch.no_grad():
+        float_out = model(x)
+    fq = q.program.quant_of("head")
+    dequantized = fq.scale * (q.reference_outputs(x).astype(np.float64) - fq.zero_point)
+    assert np.abs(dequantized - float_out.numpy()).max() < 0.1 * float(float_out.abs().max())
+
+
+def test_straight_through_fake_quant_is_within_one_code_of_the_reference():
+    q = quantize_model(_exotic(), {}, _loader())
+    x = _loader(seed=2).dataset.tensors[0]
+    q.program.exact = False  # the float simulation QAT trains through
+    diff = np.abs(q.fake_quant_outputs(x) - q.reference_outputs(x).astype(np.int64))
+    assert diff.max() <= 2 and np.mean(diff == 0) > 0.8
+
+
+def test_plain_flatten_before_a_dense_linear_reorders_its_columns():
+    nhwc = quantize_model(_exotic(FlattenNHWC()), {}, _loader())
+    nchw = quantize_model(_exotic(nn.Flatten()), {}, _loader())
+    x = _loader(seed=3).dataset.tensors[0][:8]
+    _assert_program_matches_reference(nchw, x)
+    # the same weights in NCHW order need a permuted FC to compute the same function as the NHWC model
+    assert not np.array_equal(nhwc.graph.tensor("fc.weight").data, nchw.graph.tensor("fc.weight").data)
+    model = _exotic(nn.Flatten())
+    with torch.no_grad():
+        reference_logits = nchw.reference_outputs(x).argmax(axis=1)
+        assert np.mean(reference_logits == model(x).argmax(1).numpy()) >= 0.75
+
+
+def test_structured_model_exports_checked_block_structures():
+    model = _exotic()
+    structures = random_structures(model, bo=2, bi=4, prune=0.3, unify=0.5)
+    q = quantize_model(model, structures, _loader())
+    for layer, structure in structures.items():
+        op = next(op for op in q.graph.ops if op.name == layer)
+        weight = q.graph.weight_of(op)
+        assert weight.blocks is not None, layer
+        weight.blocks.check(weight_matrix(op.type, weight.data), weight.name)
+        expected = structure.kinds.copy()
+        expected[weight.blocks.kinds == BlockKind.PRUNED] = BlockKind.PRUNED  # magnitudes that rounded to 0
+        assert np.array_equal(weight.blocks.kinds, expected)
+        changed = int(np.sum(weight.blocks.kinds != structure.kinds))
+        assert changed == q.report.pruned_by_rounding.get(layer, 0)
+    assert q.graph.metadata["blocks_pruned_by_rounding"] == q.report.total_pruned_by_rounding
+    _assert_program_matches_reference(q, _loader(seed=4).dataset.tensors[0][:8])
+
+
+def test_unified_block_that_rounds_to_zero_becomes_pruned():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(8, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, -1.0, 0.5, 0.25, 1e-4, -1e-4, 1e-4, 1e-4],
+                                            [0.5, 0.5, -0.5, 0.5, 2e-4, 2e-4, 2e-4, -2e-4]]))
+    kinds = np.array([[BlockKind.DENSE, BlockKind.UNIFIED]], np.uint8)
+    from toolchain.compress.structure import LayerStructure
+    structures = {"1": LayerStructure("1", "FULLY_CONNECTED", 2, 4, kinds)}
+    q = quantize_model(model, structures, _loader(shape=(8,)))
+    blocks = q.graph.tensor("1.weight").blocks
+    assert blocks.kinds.tolist() == [[BlockKind.DENSE, BlockKind.PRUNED]]
+    assert q.report.pruned_by_rounding == {"1": 1}
+
+
+def test_export_is_deterministic_and_roundtrips(tmp_path):
+    model = _exotic()
+    structures = random_structures(model, bo=4, bi=8)
+    paths = [tmp_path / "a.mun", tmp_path / "b.mun"]
+    for path in paths:
+        quantize_model(model, structures, _loader()).export(path)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    graph = load(paths[0])
+    q = quantize_model(model, structures, _loader())
+    for name, tensor in q.graph.tensors.items():
+        loaded = graph.tensor(name)
+        assert loaded.shape == tensor.shape and loaded.dtype == tensor.dtype
+        if tensor.data is not None:
+            assert np.array_equal(loaded.data, tensor.data)
+        if tensor.blocks is not None:
+            assert np.array_equal(loaded.blocks.magnitudes, tensor.blocks.magnitudes)
+            assert np.array_equal(loaded.blocks.signs, tensor.blocks.signs)
+
+
+def test_batched_reference_equals_one_sample_at_a_time():
+    q = quantize_model(_exotic(), {}, _loader())
+    x = _loader(seed=5).dataset.tensors[0][:4]
+    batched = q.reference_outputs(x)
+    for i in range(4):
+        (single,) = reference.run(q.graph, [q.quantize_input(x[i:i + 1])])
+        assert np.array_equal(single.reshape(-1), batched[i])
+
+
+def test_quantize_leaves_the_model_untouched():
+    model = _exotic()
+    structures = random_structures(model, bo=2, bi=2)
+    before = copy.deepcopy(model.state_dict())
+    train = DataLoader(TensorDataset(_loader().dataset.tensors[0], torch.arange(64) % 5), batch_size=32)
+    quantize_model(model, structures, _loader(), mode="qat", train_loader=train, epochs=1)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+class _Unsupported(nn.Module):
+    def __init__(self, layer):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.layer = layer
+
+    def forward(self, x):
+        return self.layer(self.conv(x))
+
+
+@pytest.mark.parametrize("model, message", [
+    (_Unsupported(nn.Sigmoid()), "layer 'layer' (Sigmoid) is not supported"),
+    (_Unsupported(nn.Conv2d(4, 8, 3, groups=2)), "layer 'layer' (Conv2d) has groups=2"),
+    (_Unsupported(nn.Upsample(scale_factor=2)), "layer 'layer' (Upsample) is not supported"),
+    (_Unsupported(F.gelu), "function 'gelu'"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.BatchNorm2d(4)), "BatchNorm '2' follows a maxpool"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.ReLU(), nn.Linear(144, 2)), "no single Linear"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(3, 2, padding=1)), "pads in a way TFLite pools cannot"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")), "padding_mode='reflect'"),
+])
+def test_unsupported_models_fail_with_one_line_naming_the_layer(model, message):
+    with pytest.raises(ExportError) as info:
+        quantize_model(model, {}, _loader())
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert isinstance(info.value, MunifyError)
+
+
+def test_structured_linear_after_nchw_flatten_is_refused():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(144, 8))
+    structures = random_structures(model, bo=2, bi=4)
+    with pytest.raises(ExportError, match="layer '2' is structured but reads a flatten in NCHW order"):
+        quantize_model(model, structures, _loader())
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(MunifyError, match="quantization mode 'int4'"):
+        quantize_model(_exotic(), {}, _loader(), mode="int4")
+    with pytest.raises(MunifyError, match="QAT needs a training loader"):
+        quantize_model(_exotic(), {}, _loader(), mode="qat")
+    with pytest.raises(MunifyError, match="calibration loader is empty"):
+        quantize_model(_exotic(), {}, [])
