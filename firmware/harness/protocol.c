@@ -219,7 +219,10 @@ static int run_counted(uint32_t count, uint64_t *min_ticks, uint64_t *max_ticks,
         uint64_t ticks;
         int status = run_model(&ticks);
         if (status != 0) {
-            error_with_number("munify_model_run failed with status ", (uint64_t)(uint32_t)status, "");
+            out_str("e-[munify_model_run failed with status ");
+            out_i32(status);
+            out_str("]");
+            out_end();
             return 0;
         }
         *min_ticks = ticks < *min_ticks ? ticks : *min_ticks;

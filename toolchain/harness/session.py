@@ -42,12 +42,13 @@ class Case:
 
 
 def _first_mismatch(index: int, tensor: str, layer: str | None, expected: bytes, got: bytes) -> Mismatch | None:
+    if len(expected) != len(got):
+        raise DeviceError(f"{'layer ' + repr(layer) if layer else 'the output'}: the device sent {len(got)} bytes, "
+                          f"the reference has {len(expected)}; the firmware and the model disagree, rebuild")
     want = np.frombuffer(expected, np.int8)
     have = np.frombuffer(got, np.int8)
-    if want.shape == have.shape and np.array_equal(want, have):
+    if np.array_equal(want, have):
         return None
-    if want.shape != have.shape:
-        return Mismatch(index, tensor, layer, 0, int(want.size), int(have.size), max(want.size, have.size))
     diff = np.flatnonzero(want != have)
     first = int(diff[0])
     return Mismatch(index, tensor, layer, first, int(want[first]), int(have[first]), int(diff.size))

@@ -1,0 +1,46 @@
+"""Every MLPerf Tiny model on every board: bit-exactness, instructions per inference, flash and RAM.
+
+    .venv/bin/python benchmarks/boards_sweep.py [--inputs 3] [--out munify-out/sweep]
+
+Prints a Markdown table; each run's RunReport JSON is kept in --out. Slow (tens of seconds per model and
+board), which is why it is not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from toolchain.boards import list_boards
+from toolchain.harness.session import run_model
+from toolchain.importers.tflite import import_tflite
+from toolchain.ir import save
+
+MODELS = Path(__file__).resolve().parents[1] / "examples" / "models" / "mlperf-tiny"
+TFLITE = {"ad01": "ad01_int8.tflite", "kws": "kws_ref_model.tflite", "ic (resnet)": "pretrainedResnet_quant.tflite"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inputs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("munify-out/sweep"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("| model | board | bit-exact | latency | flash B | weights B | static RAM B | stack B |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, file in TFLITE.items():
+        model = args.out / f"{Path(file).stem}.mun"
+        save(import_tflite(MODELS / file), model)
+        for board in list_boards():
+            report = run_model(model, board, args.out / f"{model.stem}-{board.name}", args.inputs, args.seed)
+            (args.out / f"{model.stem}-{board.name}.json").write_text(json.dumps(report.to_json(), indent=1))
+            mem, lat = report.memory, report.latency
+            print(f"| {label} | {board.name} | {'yes' if report.bit_exact else 'NO'} | "
+                  f"{lat.per_inference:,} {lat.unit} | {mem.flash_bytes:,} | {mem.weights_bytes:,} | "
+                  f"{mem.static_ram_bytes:,} | {mem.stack_bytes:,} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
