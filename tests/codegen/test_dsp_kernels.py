@@ -56,6 +56,17 @@ def measured():
         kb.conv_case("conv_odd", rng, kb.Window(9, 6, 3, 2, stride=2, dilation=2), 3, 5),
         kb.depthwise_case("dw3x3", rng, kb.Window(7, 5, 3, 3), 16),
         kb.depthwise_case("dw_stride", rng, kb.Window(9, 8, 3, 3, stride=2, pad="VALID", dilation=2), 8),
+        kb.fc_case("fc_dense_ref", rng, 64, 256),
+        kb.blocks_case("bl_mixed_1x8_wide", rng, 64, 256, 1, 8),
+        kb.blocks_case("bl_mixed_1x8_bits", rng, 64, 256, 1, 8, sign_bits=True),
+        kb.blocks_case("bl_1x4_wide", rng, 9, 44, 1, 4, mix=(0.3, 0.4, 0.3)),
+        kb.blocks_case("bl_1x4_bits", rng, 9, 44, 1, 4, mix=(0.3, 0.4, 0.3), sign_bits=True),
+        kb.blocks_case("bl_1x16_wide", rng, 10, 70, 1, 16, mix=(0.3, 0.4, 0.3)),
+        kb.blocks_case("bl_1x16_bits", rng, 10, 70, 1, 16, mix=(0.3, 0.4, 0.3), sign_bits=True),
+        kb.blocks_case("bl_4x8_wide", rng, 14, 40, 4, 8, mix=(0.3, 0.4, 0.3)),
+        kb.blocks_case("bl_2x4_bits", rng, 14, 40, 2, 4, mix=(0.3, 0.4, 0.3), sign_bits=True),
+        kb.blocks_case("bl_conv_1x8", rng, 12, 72, 1, 8, window=kb.Window(5, 4, 3, 3), cin=8),
+        kb.blocks_case("bl_pointwise_2x16", rng, 16, 32, 2, 16, window=kb.Window(4, 3, 1, 1, pad="VALID"), cin=32),
     ]
     return {r.name: r for r in kb.measure(cases)}
 
@@ -73,6 +84,13 @@ def test_dense_fc_stays_near_the_smlad_bar(measured):
 def test_dense_pointwise_conv_is_well_below_the_tflm_cost(measured):
     # TFLM + CMSIS-NN spends 2.2-2.9 instructions per MAC; the 2x2 SMLAD core 0.94, requantization ~20 per output
     assert measured["pointwise"].per_mac < 1.7, measured["pointwise"]
+
+
+def test_mixed_blocks_beat_the_dense_kernel(measured):
+    # 50% pruned, 30% unified (sign-mask), 20% dense 1 x 8 blocks of the same 64 x 256 layer
+    dense = measured["fc_dense_ref"].instructions
+    assert measured["bl_mixed_1x8_wide"].instructions < 0.8 * dense, (measured["bl_mixed_1x8_wide"], dense)
+    assert measured["bl_mixed_1x8_bits"].instructions < 0.9 * dense, (measured["bl_mixed_1x8_bits"], dense)
 
 
 def test_plan_uses_dsp_kernels_only_on_dsp_boards():

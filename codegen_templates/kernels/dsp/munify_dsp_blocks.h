@@ -81,7 +81,6 @@ typedef struct {
     const uint16_t *unified_cols;
     const uint8_t *signs;
     const int16_t *magnitudes;
-    const int8_t *tail;
 } blocks_cursor;
 
 #if MUNIFY_DSP_BO == 1
@@ -102,33 +101,6 @@ typedef struct {
     BLOCKS_DENSE_GROUP("r7", "r11", "r12") "ldm r8, {r9, r10, r11, r12}\n\t" "ldrd r6, r7, [r1], #8\n\t"       \
     BLOCKS_DENSE_GROUP("r6", "r9", "r10") BLOCKS_DENSE_GROUP("r7", "r11", "r12")
 #endif
-MUNIFY_ASM_FUNCTION blocks_dense_row(MUNIFY_ASM_ARG const uint16_t *cols, MUNIFY_ASM_ARG const int8_t *weights,
-                                     MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t *state)
-{
-    __asm volatile("push   {r3-r11, lr}\n\t"
-                   "ldm    r3, {r4, r5}\n\t"
-                   "1:\n\t"
-                   "ldrh   r8, [r0], #2\n\t"
-                   "add    r8, r2, r8, lsl #1\n\t" BLOCKS_DENSE_BODY
-                   "subs   r5, r5, #1\n\t"
-                   "bne    1b\n\t"
-                   "pop    {r3}\n\t"
-                   "str    r4, [r3]\n\t"
-                   "strd   r0, r1, [r3, #8]\n\t"
-                   "pop    {r4-r11, pc}\n\t");
-}
-
-static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
-{
-    if (count == 0) {
-        return;
-    }
-    int32_t state[4] = {acc[0], count, 0, 0};
-    blocks_dense_row(cur->dense_cols, cur->dense_weights, col->widened, state);
-    acc[0] = state[0];
-    cur->dense_cols = (const uint16_t *)(uintptr_t)state[2];
-    cur->dense_weights = (const int8_t *)(uintptr_t)state[3];
-}
 #else
 static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
 {
@@ -152,10 +124,25 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
 
 #endif
 
-#if MUNIFY_DSP_BO == 1 && !MUNIFY_DSP_SIGN_BITS
-/* One row's unified blocks, sign-mask: r0 = block columns (uint16), r1 = mask bytes, r2 = magnitudes (int16),
- * r3 = {acc, blocks (>= 1), unsigned input}; the cursors come back in state[3..5]. */
-#if MUNIFY_DSP_BI == 4
+#if MUNIFY_DSP_BO == 1
+/* One row's unified blocks, sign-mask: r0 = block columns (uint16), r1 = mask bytes or sign bytes, r2 =
+ * magnitudes (int16), r3 = {acc, blocks (>= 1), unsigned input, sign mask table}; the cursors come back in
+ * state[3..5]. Sign bits are expanded with munify_dsp_sign_masks (lr), r3 is a temporary inside the loop. */
+#if MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 4
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t"
+#define BLOCKS_UNIFIED_SUM "ldrb r11, [r1], #1\n\t" "ldr r11, [lr, r11, lsl #3]\n\t" "usad8 r9, r9, r11\n\t"
+#elif MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 8
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t" "ldr r10, [r7, r8]\n\t"
+#define BLOCKS_UNIFIED_SUM                                                                                   \
+    "ldrb r11, [r1], #1\n\t" "add r11, lr, r11, lsl #3\n\t" "ldrd r11, r12, [r11]\n\t" "usad8 r9, r9, r11\n\t"    \
+    "usada8 r9, r10, r12, r9\n\t"
+#elif MUNIFY_DSP_SIGN_BITS
+#define BLOCKS_UNIFIED_LOADS "add r8, r6, r8\n\t" "ldm r8, {r9, r10, r11, r12}\n\t"
+#define BLOCKS_UNIFIED_SUM                                                                                   \
+    "ldrb r8, [r1], #1\n\t" "add r8, lr, r8, lsl #3\n\t" "ldr r3, [r8]\n\t" "usad8 r9, r9, r3\n\t"              \
+    "ldr r3, [r8, #4]\n\t" "usada8 r9, r10, r3, r9\n\t" "ldrb r8, [r1], #1\n\t" "add r8, lr, r8, lsl #3\n\t"   \
+    "ldr r3, [r8]\n\t" "usada8 r9, r11, r3, r9\n\t" "ldr r3, [r8, #4]\n\t" "usada8 r9, r12, r3, r9\n\t"
+#elif MUNIFY_DSP_BI == 4
 #define BLOCKS_UNIFIED_SUM "ldr r11, [r1], #4\n\t" "usad8 r9, r9, r11\n\t"
 #define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t"
 #elif MUNIFY_DSP_BI == 8
@@ -167,37 +154,62 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
     "ldr r8, [r1], #4\n\t" "usad8 r9, r9, r8\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r10, r8, r9\n\t"          \
     "ldr r8, [r1], #4\n\t" "usada8 r9, r11, r8, r9\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r12, r8, r9\n\t"
 #endif
-MUNIFY_ASM_FUNCTION blocks_unified_row(MUNIFY_ASM_ARG const uint16_t *cols, MUNIFY_ASM_ARG const uint8_t *masks,
-                                       MUNIFY_ASM_ARG const int16_t *magnitudes, MUNIFY_ASM_ARG int32_t *state)
+/* The state of one row of 1 x bi blocks; the cursors walk the packed lists from row to row. */
+typedef struct {
+    int32_t acc;
+    int32_t dense_count;
+    int32_t unified_count;
+    const uint32_t *widened;
+    const uint8_t *unsigned_x;
+    const uint32_t *sign_masks;
+    const uint16_t *dense_cols;
+    const int8_t *dense_weights;
+    const uint16_t *unified_cols;
+    const uint8_t *signs;
+    const int16_t *magnitudes;
+} blocks_row_state;
+
+/* acc += the row's dense blocks (SXTB16 + SMLAD) and unified blocks (USAD8 + one multiply). r0 = state. */
+MUNIFY_ASM_FUNCTION blocks_row(MUNIFY_ASM_ARG blocks_row_state *state)
 {
-    __asm volatile("push   {r3-r11, lr}\n\t"
-                   "ldm    r3, {r4, r5, r6}\n\t"
-                   "add    r7, r6, #4\n\t"
+    __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "ldrd   r4, r5, [r0]\n\t"
+                   "cmp    r5, #0\n\t"
+                   "beq    2f\n\t"
+                   "ldr    r2, [r0, #12]\n\t"
+                   "ldr    r1, [r0, #28]\n\t"
+                   "ldr    r0, [r0, #24]\n\t"
                    "1:\n\t"
+                   "ldrh   r8, [r0], #2\n\t"
+                   "add    r8, r2, r8, lsl #1\n\t" BLOCKS_DENSE_BODY
+                   "subs   r5, r5, #1\n\t"
+                   "bne    1b\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "strd   r0, r1, [r3, #24]\n\t"
+                   "mov    r0, r3\n\t"
+                   "2:\n\t"
+                   "ldr    r5, [r0, #8]\n\t"
+                   "cmp    r5, #0\n\t"
+                   "beq    4f\n\t"
+                   "ldrd   r6, lr, [r0, #16]\n\t"
+                   "add    r7, r6, #4\n\t"
+                   "ldrd   r1, r2, [r0, #36]\n\t"
+                   "ldr    r0, [r0, #32]\n\t"
+                   "3:\n\t"
                    "ldrh   r8, [r0], #2\n\t" BLOCKS_UNIFIED_LOADS BLOCKS_UNIFIED_SUM
                    "ldrsh  r10, [r2], #2\n\t"
                    "smlabb r4, r9, r10, r4\n\t"
                    "subs   r5, r5, #1\n\t"
-                   "bne    1b\n\t"
-                   "pop    {r3}\n\t"
+                   "bne    3b\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "str    r0, [r3, #32]\n\t"
+                   "strd   r1, r2, [r3, #36]\n\t"
+                   "4:\n\t"
+                   "ldr    r3, [sp]\n\t"
                    "str    r4, [r3]\n\t"
-                   "add    r3, r3, #12\n\t"
-                   "stm    r3, {r0, r1, r2}\n\t"
-                   "pop    {r4-r11, pc}\n\t");
+                   "pop    {r0, r4-r11, pc}\n\t");
 }
 
-static inline void blocks_unified(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
-{
-    if (count == 0) {
-        return;
-    }
-    int32_t state[6] = {acc[0], count, (int32_t)(uintptr_t)col->unsigned_x, 0, 0, 0};
-    blocks_unified_row(cur->unified_cols, cur->signs, cur->magnitudes, state);
-    acc[0] = state[0];
-    cur->unified_cols = (const uint16_t *)(uintptr_t)state[3];
-    cur->signs = (const uint8_t *)(uintptr_t)state[4];
-    cur->magnitudes = (const int16_t *)(uintptr_t)state[5];
-}
 #else
 static inline void blocks_unified(const blocks_column *col, blocks_cursor *cur, int32_t count, int32_t *acc)
 {
@@ -228,20 +240,33 @@ MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_quant q = p->q;
-    blocks_cursor cur = {p->dense_weights, p->dense_cols, p->unified_cols, p->unified_signs,
-                         p->unified_magnitudes, p->tail_weights};
     const uint16_t *counts = p->counts;
+    const int8_t *tail = p->tail_weights;
+#if MUNIFY_DSP_BO == 1
+    blocks_row_state row = {0, 0, 0, col->widened, col->unsigned_x, munify_dsp_sign_masks[0], p->dense_cols,
+                            p->dense_weights, p->unified_cols, p->unified_signs, p->unified_magnitudes};
+#else
+    blocks_cursor cur = {p->dense_weights, p->dense_cols, p->unified_cols, p->unified_signs, p->unified_magnitudes};
+#endif
     int32_t full_rows = p->rows - p->rows % MUNIFY_DSP_BO;
     for (int32_t r0 = 0; r0 < full_rows; r0 += MUNIFY_DSP_BO, counts += 2) {
         int32_t acc[MUNIFY_DSP_BO];
+#if MUNIFY_DSP_BO == 1
+        row.acc = p->bias[r0] + p->unified_bias[r0];
+        row.dense_count = counts[0];
+        row.unified_count = counts[1];
+        blocks_row(&row);
+        acc[0] = row.acc;
+#else
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
             acc[r] = p->bias[r0 + r] + p->unified_bias[r0 + r];
         }
         blocks_dense(col, &cur, counts[0], acc);
         blocks_unified(col, &cur, counts[1], acc);
+#endif
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
             for (int32_t c = p->tail_col_start; c < p->cols; ++c) {
-                acc[r] += *cur.tail++ * col->x[c];
+                acc[r] += *tail++ * col->x[c];
             }
             out[r0 + r] = munify_dsp_output_fast(acc[r], &col->requant[r0 + r], &q);
         }
@@ -249,8 +274,8 @@ MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
     int32_t groups = munify_dsp_round_up4(p->cols) >> 2;
     for (int32_t r = full_rows; r < p->rows; ++r) {
         int32_t acc = p->bias[r];
-        for (int32_t g = 0; g < groups; ++g, cur.tail += 4) {
-            uint32_t word = munify_dsp_load_word(cur.tail);
+        for (int32_t g = 0; g < groups; ++g, tail += 4) {
+            uint32_t word = munify_dsp_load_word(tail);
             acc = __smlad(__sxtb16(word), col->widened[2 * g], acc);
             acc = __smlad(__sxtb16(munify_dsp_ror8(word)), col->widened[2 * g + 1], acc);
         }
