@@ -15,7 +15,12 @@ def trained_digits_cnn_state(digits_loaders):
     """A small CNN trained for 3 epochs on 8x8 digits (shared, copied per test)."""
     train, _ = digits_loaders
     model = models.mnist_cnn((1, 8, 8), 10, seed=0)
-    train_epochs(model, train, sgd(model.parameters(), 0.05, 0.9), 3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_epochs(model, train, sgd(model.parameters(), 0.05, 0.9), 3)
+    finally:
+        torch.set_num_threads(threads)
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 

@@ -3,7 +3,7 @@
   W-step: SGD+momentum epochs on loss + sum_l rho/2 ||W_l - Z_l + U_l||^2
   Z-step: Z_l = Proj_S(W_l + U_l), selecting the blocks afresh
   U-step: U_l += W_l - Z_l
-rho grows by `rho_factor` per iteration up to `rho_max`. The primal residual ||W_l - Z_l|| / ||W_l|| is logged
+rho grows by `rho_factor` per iteration up to `rho_max` (the scaled dual U is rescaled with it). The primal residual ||W_l - Z_l|| / ||W_l|| is logged
 per layer per iteration. Z and U are computed from the (DDP-synchronised) weights, so they are identical on
 every rank without communication.
 """
@@ -91,6 +91,14 @@ class Admm:
             out[name] = float((w - self.target[name]).norm() / w.norm().clamp_min(1e-12))
         return out
 
+    @torch.no_grad()
+    def _grow_rho(self) -> None:
+        """rho *= factor (capped); the scaled dual U = y / rho shrinks by the same factor so y is kept."""
+        new_rho = min(self.rho * self.config.rho_factor, self.config.rho_max)
+        for dual in self.dual.values():
+            dual.mul_(self.rho / new_rho)
+        self.rho = new_rho
+
     def run(self, loader: DataLoader, max_batches: int = 0, progress: bool = False) -> list[AdmmIteration]:
         optimizer = sgd(self.model.parameters(), self.config.lr, self.config.momentum)
         for iteration in range(self.config.iterations):
@@ -102,5 +110,5 @@ class Admm:
                 for name in self.layers:
                     self.dual[name] += self._weight(name) - self.target[name]
             self.history.append(AdmmIteration(iteration, self.rho, loss, self.residuals()))
-            self.rho = min(self.rho * self.config.rho_factor, self.config.rho_max)
+            self._grow_rho()
         return self.history
