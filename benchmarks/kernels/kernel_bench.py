@@ -51,6 +51,7 @@ class Case:
     scratch_bytes: int = 0
     header: str = ""
     defines: list[str] = field(default_factory=list)
+    blocks: tuple | None = None  # (matrix, BlockStructure) of block cases, for the calibration
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         scratch += 0 if pointwise else k4
     defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}"]
     return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines)
+                scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -216,13 +216,27 @@ class _Unsupported(nn.Module):
         return self.layer(self.conv(x))
 
 
+class _TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.flatten = nn.Conv2d(3, 4, 3), nn.Flatten()
+        self.a, self.b = nn.Linear(144, 2), nn.Linear(144, 2)
+
+    def forward(self, x):
+        x = self.flatten(self.conv(x))
+        return self.a(x) + self.b(x)
+
+
 @pytest.mark.parametrize("model, message", [
     (_Unsupported(nn.Sigmoid()), "layer 'layer' (Sigmoid) is not supported"),
     (_Unsupported(nn.Conv2d(4, 8, 3, groups=2)), "layer 'layer' (Conv2d) has groups=2"),
     (_Unsupported(nn.Upsample(scale_factor=2)), "layer 'layer' (Upsample) is not supported"),
     (_Unsupported(F.gelu), "function 'gelu'"),
     (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.BatchNorm2d(4)), "BatchNorm '2' follows a maxpool"),
-    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.ReLU(), nn.Linear(144, 2)), "no single Linear"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.ReLU(), nn.Linear(144, 2)),
+     "ReLU '2' follows a reshape step ('1')"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()), "'1' flattens a 4x6x6 map in NCHW order and the model output"),
+    (_TwoHeads(), "and a second Linear ('b') reads it"),
     (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(3, 2, padding=1)), "pads in a way TFLite pools cannot"),
     (nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")), "padding_mode='reflect'"),
 ])

@@ -112,7 +112,8 @@ class _Builder:
         self.steps: list[Step] = []
         self.values: dict[fx.Node, _Value] = {}
         self.origins: dict[str, fx.Node] = {}  # step name -> the node that created it
-        self.nchw_flat: dict[fx.Node, tuple[int, int, int]] = {}  # flatten nodes that produce NCHW order
+        self.nchw_order: dict[str, tuple[int, int, int]] = {}  # reshape steps in NCHW order -> (C, H, W)
+        self.nchw_readers: dict[str, str] = {}  # such a reshape -> the one Linear that reads it
 
     def build(self) -> Program:
         for node in self.gm.graph.nodes:
@@ -169,6 +170,7 @@ class _Builder:
         value = self.values[result]
         if value.layout == "nhwc":
             raise ExportError("the model returns a permuted tensor; return logits [N, classes] or an NCHW map")
+        self._refuse_nchw_order(value.step, "the model output")
         self.output = value.step.output
 
     def _on_size(self, node: fx.Node, module) -> None:
@@ -186,8 +188,11 @@ class _Builder:
     def _on_fc(self, node: fx.Node, linear: nn.Linear) -> None:
         source = self._input_value(node, "flat", "a flat [N, features] tensor")
         order = None
-        if node.args[0] in self.nchw_flat:
-            order = _nhwc_column_order(*self.nchw_flat[node.args[0]])
+        if source.step.name in self.nchw_order:
+            self._refuse_nchw_order(source.step, f"a second Linear ('{node.target}')",
+                                    allowed=source.step.name not in self.nchw_readers)
+            self.nchw_readers[source.step.name] = node.target
+            order = _nhwc_column_order(*self.nchw_order[source.step.name])
         self._add(node, Step(node.target, "fc", (source.step.output,), linear, in_shape=_shape(node.args[0]),
                              out_shape=_shape(node), column_order=order), "flat")
 
@@ -209,7 +214,7 @@ class _Builder:
         self._fuse_activation(node, "RELU6")
 
     def _fuse_activation(self, node: fx.Node, activation: str) -> None:
-        producer = self._fusion_target(node, activation, FUSABLE)
+        producer = self._fusion_target(node, "ReLU6" if activation == "RELU6" else "ReLU", FUSABLE)
         if producer.activation != "NONE" and activation == "RELU":
             activation = producer.activation  # relu(relu6(x)) == relu6(x)
         producer.activation = activation
@@ -239,6 +244,8 @@ class _Builder:
             raise ExportError(f"'{node.name}' adds something other than two tensors; only residual adds of two "
                               "feature maps are supported")
         a, b = (self.values[o] for o in operands)
+        for operand in (a, b):
+            self._refuse_nchw_order(operand.step, f"'{node.name}'")
         if a.layout != b.layout or a.layout == "nhwc" or _shape(operands[0]) != _shape(operands[1]):
             raise ExportError(f"'{node.name}' adds tensors of different shapes or layouts; broadcasting adds "
                               "are not supported")
@@ -262,12 +269,11 @@ class _Builder:
         if len(in_shape) != 4 or len(out_shape) != 2 or out_shape[0] != in_shape[0]:
             raise ExportError(f"'{node.name}' reshapes {list(in_shape)} to {list(out_shape)}; only flattening "
                               "a feature map to [N, features] is supported")
+        step = Step(_label(node), "reshape", (value.step.output,), in_shape=in_shape, out_shape=out_shape)
+        self._add(node, step, "flat")
         _, c, h, w = in_shape
         if value.layout == "nchw" and h * w > 1:
-            self._check_nchw_flatten(node)
-            self.nchw_flat[node] = (c, h, w)
-        self._add(node, Step(_label(node), "reshape", (value.step.output,), in_shape=in_shape,
-                             out_shape=out_shape), "flat")
+            self.nchw_order[step.name] = (c, h, w)
 
     # helpers ----------------------------------------------------------------------------------------------
 
@@ -304,12 +310,13 @@ class _Builder:
                 return producer
             chain = chain.args[0]
 
-    def _check_nchw_flatten(self, node: fx.Node) -> None:
-        users = _tensor_users(node)
-        if len(users) != 1 or users[0].op != "call_module" or \
-                not isinstance(self.gm.get_submodule(users[0].target), nn.Linear):
-            raise ExportError(f"'{node.name}' flattens a C x H x W map in NCHW order and no single Linear "
-                              "follows it; use toolchain.models.FlattenNHWC (permute(0, 2, 3, 1) then flatten)")
+    def _refuse_nchw_order(self, step: Step, reader: str, allowed: bool = False) -> None:
+        """A plain flatten of a C x H x W map may feed exactly one Linear (whose columns get reordered)."""
+        if step.name in self.nchw_order and not allowed:
+            c, h, w = self.nchw_order[step.name]
+            raise ExportError(f"'{step.name}' flattens a {c}x{h}x{w} map in NCHW order and {reader} reads it; "
+                              "only a single Linear may (its columns are reordered to NHWC): flatten with "
+                              "toolchain.models.FlattenNHWC (permute(0, 2, 3, 1) then flatten)")
 
 
 def padding_mode(step: Step) -> str | None:
