@@ -21,6 +21,7 @@ PORTS = ("cortex-m", "linux")
 RUNNERS = ("qemu-system", "qemu-user")
 UART_DRIVERS = ("cmsdk_apb",)
 TIMER_DRIVERS = ("systick", "clock_gettime")
+PORT_TIMER = {"cortex-m": "systick", "linux": "clock_gettime"}  # the tick source each port implements
 OPTIMIZE_FLAGS = ("-O0", "-O1", "-O2", "-O3", "-Os", "-Oz", "-Ofast")
 
 
@@ -221,6 +222,9 @@ def _check_consistency(source: str, doc: dict, expected_name: str | None) -> Non
     if expected_name is not None and doc["name"] != expected_name:
         raise BoardError(f"{source}: key 'name' is '{doc['name']}' but the file is {expected_name}.toml; "
                          "make them equal")
+    if doc["timer"]["driver"] != PORT_TIMER[doc["port"]]:
+        raise BoardError(f"{source}: key 'timer.driver' must be '{PORT_TIMER[doc['port']]}' for port "
+                         f"'{doc['port']}' (got '{doc['timer']['driver']}')")
     if doc["port"] == "cortex-m":
         for table in ("memory", "uart"):
             if doc[table] is None:
