@@ -1,0 +1,53 @@
+"""RunReport: the JSON document of `munify run --json` and the table it prints."""
+
+import json
+
+from toolchain.harness.session import ticks_to_instructions
+from toolchain.report import LayerCount, Latency, MemoryUse, Mismatch, RunReport, render
+
+
+def make_report(mismatches=()):
+    return RunReport(
+        model="kws", board="mps2-an386", inputs=2, bit_exact=not mismatches, mismatches=list(mismatches),
+        latency=Latency(1_000_040, 1_000_000, 1_000_080),
+        layers=[LayerCount("conv_2d_0", "CONV_2D", "conv_dense_dsp", 750_000),
+                LayerCount("softmax_1", "SOFTMAX", "softmax_generic", 250_000)],
+        memory=MemoryUse(49_000, 30_000, 16_000, 17_000, 16_000, 330))
+
+
+def test_json_has_exactly_the_documented_fields(tmp_path):
+    path = tmp_path / "report.json"
+    make_report().write_json(path)
+    doc = json.loads(path.read_text())
+    assert list(doc) == ["model", "board", "runner", "inputs", "bit_exact", "mismatches", "latency", "layers",
+                         "memory"]
+    assert doc["runner"] == "qemu"
+    assert doc["latency"] == {"unit": "instructions", "per_inference": 1_000_040, "min": 1_000_000,
+                              "max": 1_000_080}
+    assert doc["layers"][0] == {"name": "conv_2d_0", "op": "CONV_2D", "kernel": "conv_dense_dsp", "count": 750_000}
+    assert doc["memory"] == {"flash_bytes": 49_000, "weights_bytes": 30_000, "code_bytes": 16_000,
+                             "static_ram_bytes": 17_000, "arena_bytes": 16_000, "stack_bytes": 330}
+
+
+def test_table_shows_latency_layers_and_memory():
+    text = render(make_report())
+    assert "bit-exact: yes (2/2 match the reference)" in text
+    assert "latency: 1,000,040 instructions per inference (min 1,000,000, max 1,000,080)" in text
+    conv = next(line for line in text.splitlines() if line.startswith("conv_2d_0"))
+    assert conv.split()[-2:] == ["750,000", "75.0"]
+    assert "flash 49,000 B (weights 30,000, code 16,000)" in text and "stack 330 B" in text
+
+
+def test_mismatch_names_input_layer_and_first_element():
+    report = make_report([Mismatch(1, "output", None, 3, 5, -2, 4),
+                          Mismatch(1, "t_conv", "conv_2d_0", 17, 9, 8, 1)])
+    text = render(report)
+    assert "bit-exact: NO (2 mismatch(es))" in text
+    assert "input 1: the output differs in 4 element(s); first at [3]: expected 5, got -2" in text
+    assert "input 1: layer 'conv_2d_0' (tensor 't_conv') differs in 1 element(s); first at [17]" in text
+    assert json.loads(json.dumps(report.to_json()))["mismatches"][1]["layer"] == "conv_2d_0"
+
+
+def test_ticks_convert_to_instructions_under_icount():
+    assert ticks_to_instructions(1, 25_000_000) == 40  # MPS2: 25 MHz SysTick, 1 ns per instruction
+    assert ticks_to_instructions(4, 32_000_000) == 125  # MPS3 AN547: 31.25 per tick
