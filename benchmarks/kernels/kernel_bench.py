@@ -259,7 +259,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {cols // bi * bi}, {block_fields}, "
              f"{name}_unified_bias, {name}_b, {quant}}};")
     k4 = dsp._round_up(cols, 4)
-    scratch = dsp.REQUANT_ENTRY_BYTES * rows + 3 * k4
+    scratch = (dsp.REQUANT_ENTRY_BYTES + 4) * rows + 3 * k4
     if window is None:
         call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
     else:

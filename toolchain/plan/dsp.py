@@ -13,6 +13,7 @@ Layouts (the C side documents the same in each kernel's header comment):
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -116,12 +117,38 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Cost model: retired instructions on a Cortex-M4 (QEMU -icount), fitted to benchmarks/kernels/kernel_bench.py.
+# Cost model: retired instructions on a Cortex-M4 (QEMU -icount), least-squares fits of
+# benchmarks/kernels/calibrate.py over a sweep of layers (worst error 1-9%). Per position (output pixel or batch).
 
-FC_MAC, FC_ROW, FC_INPUT = 1.19, 30.0, 2.0  # 4x4 SMLAD step: 38 instructions per 32 MACs, unrolled twice
-CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.94, 40.0, 3.0  # 2x2 step: 30 per 32 MACs
-DW_MAC, DW_OUTPUT, DW_TAP = 2.6, 40.0, 15.0  # 2 taps x 4 channels: 19 per 8 MACs
-LAYER_CALL = 60.0
+LAYER_CALL = 50.0
+FC_MAC, FC_ROW, FC_INPUT = 1.19, 40.0, 2.0  # 4x4 SMLAD step: 38 instructions per 32 MACs, unrolled twice
+CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.94, 37.0, 2.6  # 2x2 step: 30 per 32 MACs
+DW_MAC, DW_OUTPUT, DW_TAP = 2.31, 40.0, 16.7  # 2 taps x 4 channels: 19 per 8 MACs
+
+
+@dataclass(frozen=True)
+class BlockCosts:
+    """Instructions per dense weight, unified weight, unified block row, listed (not pruned) block, row, input."""
+
+    dense: float
+    unified: float
+    unified_row: float
+    listed: float
+    row: float
+    input: float
+
+    def __call__(self, f) -> float:
+        per_position = (f.dense_weights * self.dense + f.unified_weights * self.unified
+                        + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
+                        + f.rows * self.row + f.cols * self.input)
+        return LAYER_CALL + f.positions * per_position
+
+
+# 1 x bi blocks run one assembly routine per row; bo x bi blocks (bo > 1) the C loops.
+ROW_BLOCK_COSTS = {False: BlockCosts(1.10, 0.54, 0.29, 5.43, 81.5, 2.2),
+                   True: BlockCosts(1.10, 0.79, 0.30, 5.41, 81.1, 2.3)}
+TILE_BLOCK_COSTS = {False: BlockCosts(3.2, 1.7, 0.2, 0.2, 10.0, 26.0),
+                    True: BlockCosts(3.2, 2.3, 0.2, 0.2, 10.0, 26.0)}
 
 
 def fc_dense_cost(f) -> float:
@@ -137,25 +164,9 @@ def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (f.rows * f.cols * DW_MAC + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
 
-# Block kernels (C with intrinsics): per dense weight, per unified weight, per unified block row, per listed block.
-BLOCK_DENSE, BLOCK_UNIFIED, BLOCK_UNIFIED_ROW, BLOCK_LISTED, BLOCK_ROW, BLOCK_INPUT = 2.6, 1.3, 6.0, 8.0, 30.0, 4.0
-SIGN_BITS_UNIFIED_EXTRA = 0.6  # the mask table lookups of dsp-blocks-bits
-
-
-def blocks_cost(sign_bits: bool):
-    unified = BLOCK_UNIFIED + (SIGN_BITS_UNIFIED_EXTRA if sign_bits else 0.0)
-
-    def cost(f) -> float:
-        per_position = (f.dense_weights * BLOCK_DENSE + f.unified_weights * unified
-                        + f.unified_rows * BLOCK_UNIFIED_ROW + f.listed_blocks * BLOCK_LISTED
-                        + f.rows * BLOCK_ROW + f.cols * BLOCK_INPUT)
-        return LAYER_CALL + f.positions * per_position
-    return cost
-
-
 def blocks_scratch(params: dict) -> int:
     k = _round_up(params["k"], 4)
-    return REQUANT_ENTRY_BYTES * params["cout"] + 3 * k + (0 if params["pointwise"] else k)
+    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + 3 * k + (0 if params["pointwise"] else k)
 
 
 def fc_dense_scratch(params: dict) -> int:
@@ -178,8 +189,12 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _blocks_fit(params: dict) -> bool:
-    return params["batches"] == 1 and params["bi"] in (4, 8, 16)
+def _row_blocks_fit(params: dict) -> bool:
+    return params["batches"] == 1 and params["bi"] in (4, 8, 16) and params["bo"] == 1
+
+
+def _tile_blocks_fit(params: dict) -> bool:
+    return params["batches"] == 1 and params["bi"] in (4, 8, 16) and params["bo"] > 1
 
 
 def _depthwise_fits(params: dict) -> bool:
@@ -204,11 +219,12 @@ def _build_variants():
     blocks_files = common + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
     all_kinds = frozenset(BlockKind)
     block_variants = tuple(
-        KernelVariant(f"{stem}_blocks_{name}_dsp", op_type, "kernels/dsp/blocks.c.j2", blocks_cost(bits),
-                      layout=f"dsp-blocks-{name}", features=dsp, block_kinds=all_kinds, applies=_blocks_fit,
+        KernelVariant(f"{stem}_blocks_{name}{shape}_dsp", op_type, "kernels/dsp/blocks.c.j2", costs[bits],
+                      layout=f"dsp-blocks-{name}", features=dsp, block_kinds=all_kinds, applies=fits,
                       optimize=modes, pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits),
                       support_files=blocks_files, scratch=blocks_scratch)
         for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
+        for shape, costs, fits in (("", ROW_BLOCK_COSTS, _row_blocks_fit), ("_tiles", TILE_BLOCK_COSTS, _tile_blocks_fit))
         # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
         for name, bits, modes in (("wide", False, frozenset({"speed"})),
                                   ("bits", True, frozenset({"balanced", "size"}))))

@@ -21,7 +21,8 @@
  *   tail_weights        int8   for each full row block, bo x (cols - tail_col_start) (the partial column block),
  *                              then the rows % bo last rows, each cols long padded with zeros to a multiple of 4
  *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
- * Scratch (munify_dsp_blocks_scratch_size): requantization table, widened input, unsigned input, im2col.
+ * Scratch (munify_dsp_blocks_scratch_size): requantization table, accumulators, widened input, unsigned
+ * input, im2col.
  */
 #ifndef MUNIFY_DSP_BLOCKS_H
 #define MUNIFY_DSP_BLOCKS_H
@@ -60,6 +61,7 @@ typedef struct {
     const uint32_t *widened; /* the column widened to int16 pairs */
     const uint8_t *unsigned_x; /* the column as x + 128 */
     const int8_t *x;
+    int32_t *acc; /* one accumulator per row */
 } blocks_column;
 
 /* The mask word g (4 inputs) of one unified block row. */
@@ -154,47 +156,58 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
     "ldr r8, [r1], #4\n\t" "usad8 r9, r9, r8\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r10, r8, r9\n\t"          \
     "ldr r8, [r1], #4\n\t" "usada8 r9, r11, r8, r9\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r12, r8, r9\n\t"
 #endif
-/* The state of one row of 1 x bi blocks; the cursors walk the packed lists from row to row. */
+/* The state of the row loop over 1 x bi blocks; the cursors walk the packed lists from row to row. */
 typedef struct {
-    int32_t acc;
-    int32_t dense_count;
-    int32_t unified_count;
-    const uint32_t *widened;
-    const uint8_t *unsigned_x;
-    const uint32_t *sign_masks;
     const uint16_t *dense_cols;
     const int8_t *dense_weights;
+    const uint32_t *widened;
     const uint16_t *unified_cols;
     const uint8_t *signs;
     const int16_t *magnitudes;
-} blocks_row_state;
+    const uint8_t *unsigned_x;
+    const uint32_t *sign_masks;
+    const uint16_t *counts;
+    const int32_t *bias;
+    const int32_t *unified_bias;
+    int32_t *acc;
+    int32_t rows;
+    int32_t unified_count;
+} blocks_rows_state;
 
-/* acc += the row's dense blocks (SXTB16 + SMLAD) and unified blocks (USAD8 + one multiply). r0 = state. */
-MUNIFY_ASM_FUNCTION blocks_row(MUNIFY_ASM_ARG blocks_row_state *state)
+/* acc[r] = bias + unified_bias + the row's dense blocks (SXTB16 + SMLAD) and unified blocks (USAD8 + one
+ * multiply), for every row (>= 1). r0 = state; the state (word offsets in the comments) stays in memory and
+ * the loops run in r0-r12 and lr. */
+MUNIFY_ASM_FUNCTION blocks_rows(MUNIFY_ASM_ARG blocks_rows_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
-                   "ldrd   r4, r5, [r0]\n\t"
-                   "cmp    r5, #0\n\t"
-                   "beq    2f\n\t"
-                   "ldr    r2, [r0, #12]\n\t"
-                   "ldr    r1, [r0, #28]\n\t"
-                   "ldr    r0, [r0, #24]\n\t"
+                   "0:\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "add    r12, r3, #32\n\t"
+                   "ldm    r12, {r5, r6, r7}\n\t" /* counts, bias, unified_bias */
+                   "ldr    r4, [r6], #4\n\t"
+                   "ldr    r9, [r7], #4\n\t"
+                   "add    r4, r4, r9\n\t"
+                   "ldr    r10, [r5], #4\n\t"
+                   "stm    r12, {r5, r6, r7}\n\t"
+                   "lsr    r9, r10, #16\n\t"
+                   "str    r9, [r3, #52]\n\t"
+                   "uxth   r5, r10\n\t"
+                   "cbz    r5, 2f\n\t"
+                   "ldm    r3, {r0, r1, r2}\n\t" /* dense cols, weights, widened input */
                    "1:\n\t"
                    "ldrh   r8, [r0], #2\n\t"
                    "add    r8, r2, r8, lsl #1\n\t" BLOCKS_DENSE_BODY
                    "subs   r5, r5, #1\n\t"
                    "bne    1b\n\t"
                    "ldr    r3, [sp]\n\t"
-                   "strd   r0, r1, [r3, #24]\n\t"
-                   "mov    r0, r3\n\t"
+                   "strd   r0, r1, [r3]\n\t"
                    "2:\n\t"
-                   "ldr    r5, [r0, #8]\n\t"
-                   "cmp    r5, #0\n\t"
-                   "beq    4f\n\t"
-                   "ldrd   r6, lr, [r0, #16]\n\t"
+                   "ldr    r5, [r3, #52]\n\t"
+                   "cbz    r5, 4f\n\t"
+                   "add    r12, r3, #12\n\t"
+                   "ldm    r12, {r0, r1, r2}\n\t" /* unified cols, signs, magnitudes */
+                   "ldrd   r6, lr, [r3, #24]\n\t" /* unsigned input, sign mask table */
                    "add    r7, r6, #4\n\t"
-                   "ldrd   r1, r2, [r0, #36]\n\t"
-                   "ldr    r0, [r0, #32]\n\t"
                    "3:\n\t"
                    "ldrh   r8, [r0], #2\n\t" BLOCKS_UNIFIED_LOADS BLOCKS_UNIFIED_SUM
                    "ldrsh  r10, [r2], #2\n\t"
@@ -202,11 +215,14 @@ MUNIFY_ASM_FUNCTION blocks_row(MUNIFY_ASM_ARG blocks_row_state *state)
                    "subs   r5, r5, #1\n\t"
                    "bne    3b\n\t"
                    "ldr    r3, [sp]\n\t"
-                   "str    r0, [r3, #32]\n\t"
-                   "strd   r1, r2, [r3, #36]\n\t"
+                   "add    r12, r3, #12\n\t"
+                   "stm    r12, {r0, r1, r2}\n\t"
                    "4:\n\t"
-                   "ldr    r3, [sp]\n\t"
-                   "str    r4, [r3]\n\t"
+                   "ldrd   r8, r5, [r3, #44]\n\t" /* acc out, rows left */
+                   "str    r4, [r8], #4\n\t"
+                   "subs   r5, r5, #1\n\t"
+                   "strd   r8, r5, [r3, #44]\n\t"
+                   "bne    0b\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
 }
 
@@ -235,51 +251,59 @@ static inline void blocks_unified(const blocks_column *col, blocks_cursor *cur, 
 
 #endif
 
-/* All rows of one column into out[0 .. rows). */
-MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
+#if MUNIFY_DSP_BO == 1
+/* The accumulators of the full row blocks, in acc[0 .. full rows). */
+MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows, int32_t *acc)
 {
     const munify_dsp_blocks *p = col->p;
-    const munify_dsp_quant q = p->q;
-    const uint16_t *counts = p->counts;
-    const int8_t *tail = p->tail_weights;
-#if MUNIFY_DSP_BO == 1
-    blocks_row_state row = {0, 0, 0, col->widened, col->unsigned_x, munify_dsp_sign_masks[0], p->dense_cols,
-                            p->dense_weights, p->unified_cols, p->unified_signs, p->unified_magnitudes};
+    blocks_rows_state state = {p->dense_cols, p->dense_weights, col->widened, p->unified_cols, p->unified_signs,
+                               p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
+                               p->bias, p->unified_bias, acc, full_rows, 0};
+    blocks_rows(&state);
+}
 #else
+MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows, int32_t *acc)
+{
+    const munify_dsp_blocks *p = col->p;
     blocks_cursor cur = {p->dense_weights, p->dense_cols, p->unified_cols, p->unified_signs, p->unified_magnitudes};
-#endif
-    int32_t full_rows = p->rows - p->rows % MUNIFY_DSP_BO;
+    const uint16_t *counts = p->counts;
     for (int32_t r0 = 0; r0 < full_rows; r0 += MUNIFY_DSP_BO, counts += 2) {
-        int32_t acc[MUNIFY_DSP_BO];
-#if MUNIFY_DSP_BO == 1
-        row.acc = p->bias[r0] + p->unified_bias[r0];
-        row.dense_count = counts[0];
-        row.unified_count = counts[1];
-        blocks_row(&row);
-        acc[0] = row.acc;
-#else
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
-            acc[r] = p->bias[r0 + r] + p->unified_bias[r0 + r];
+            acc[r0 + r] = p->bias[r0 + r] + p->unified_bias[r0 + r];
         }
-        blocks_dense(col, &cur, counts[0], acc);
-        blocks_unified(col, &cur, counts[1], acc);
+        blocks_dense(col, &cur, counts[0], acc + r0);
+        blocks_unified(col, &cur, counts[1], acc + r0);
+    }
+}
 #endif
-        for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
-            for (int32_t c = p->tail_col_start; c < p->cols; ++c) {
-                acc[r] += *tail++ * col->x[c];
-            }
-            out[r0 + r] = munify_dsp_output_fast(acc[r], &col->requant[r0 + r], &q);
+
+/* All rows of one column into out[0 .. rows); acc holds one int32 per row. */
+MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
+{
+    int32_t *acc = col->acc;
+    const munify_dsp_blocks *p = col->p;
+    const munify_dsp_quant q = p->q;
+    int32_t full_rows = p->rows - p->rows % MUNIFY_DSP_BO;
+    if (full_rows > 0) {
+        blocks_accumulate(col, full_rows, acc);
+    }
+    const int8_t *tail = p->tail_weights;
+    for (int32_t r = 0; r < full_rows; ++r) {
+        int32_t a = acc[r];
+        for (int32_t c = p->tail_col_start; c < p->cols; ++c) {
+            a += *tail++ * col->x[c];
         }
+        out[r] = munify_dsp_output_fast(a, &col->requant[r], &q);
     }
     int32_t groups = munify_dsp_round_up4(p->cols) >> 2;
     for (int32_t r = full_rows; r < p->rows; ++r) {
-        int32_t acc = p->bias[r];
+        int32_t a = p->bias[r];
         for (int32_t g = 0; g < groups; ++g, tail += 4) {
             uint32_t word = munify_dsp_load_word(tail);
-            acc = __smlad(__sxtb16(word), col->widened[2 * g], acc);
-            acc = __smlad(__sxtb16(munify_dsp_ror8(word)), col->widened[2 * g + 1], acc);
+            a = __smlad(__sxtb16(word), col->widened[2 * g], a);
+            a = __smlad(__sxtb16(munify_dsp_ror8(word)), col->widened[2 * g + 1], a);
         }
-        out[r] = munify_dsp_output_fast(acc, &col->requant[r], &q);
+        out[r] = munify_dsp_output_fast(a, &col->requant[r], &q);
     }
 }
 
@@ -299,7 +323,7 @@ MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
 MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p, int32_t im2col)
 {
     int32_t k = munify_dsp_round_up4(p->cols);
-    return (int32_t)sizeof(munify_dsp_requant) * p->rows + 2 * k + k + (im2col ? k : 0);
+    return (int32_t)(sizeof(munify_dsp_requant) + sizeof(int32_t)) * p->rows + 2 * k + k + (im2col ? k : 0);
 }
 
 /* One column (FC batch or conv pixel) through all rows. */
@@ -316,12 +340,13 @@ MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int16_t *
                                            uint8_t **unsigned_x, int8_t **im2col)
 {
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
+    int32_t *acc = (int32_t *)(requant + p->rows);
     int32_t k = munify_dsp_round_up4(p->cols);
-    *widened = (uint32_t *)(requant + p->rows);
+    *widened = (uint32_t *)(acc + p->rows);
     *unsigned_x = (uint8_t *)(*widened + k / 2);
     *im2col = (int8_t *)(*unsigned_x + k);
     munify_dsp_prepare_requant(&p->q, p->rows, requant);
-    blocks_column col = {p, requant, *widened, *unsigned_x, 0};
+    blocks_column col = {p, requant, *widened, *unsigned_x, 0, acc};
     return col;
 }
 
