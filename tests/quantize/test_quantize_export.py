@@ -261,3 +261,41 @@ def test_bad_arguments_are_named():
         quantize_model(_exotic(), {}, _loader(), mode="qat")
     with pytest.raises(MunifyError, match="calibration loader is empty"):
         quantize_model(_exotic(), {}, [])
+
+
+class _Pools(nn.Module):
+    """Padded pools that are TFLite SAME, strided/odd convs, layers without bias, a flat-input head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, stride=2, padding=1, bias=False)  # 9 -> 5: SAME (pads 1 and 1)
+        self.avg_same = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.max_same = nn.MaxPool2d(3, stride=1, padding=1)
+        self.depthwise = nn.Conv2d(6, 6, 5, stride=2, padding=2, groups=6)  # 5 -> 3: SAME
+        self.adaptive = nn.AdaptiveAvgPool2d((1, 3))
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(18, 4, bias=False)
+
+    def forward(self, x):
+        x = self.max_same(self.avg_same(self.conv(x)))
+        return self.fc(self.flatten(self.adaptive(F.relu6(self.depthwise(x)))))
+
+
+def test_padded_pools_and_strided_convs_match_the_reference():
+    model = _Pools()
+    init_weights_(model, 3)
+    q = quantize_model(model.eval(), {}, _loader(shape=(3, 9, 9)))
+    ops = {op.name: op for op in q.graph.ops}
+    assert [op.type for op in q.graph.ops] == ["CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "DEPTHWISE_CONV_2D",
+                                              "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED"]
+    assert all(ops[name].attrs["padding"] == "SAME" for name in ("conv", "avg_same", "max_same", "depthwise"))
+    assert ops["adaptive"].attrs["filter"] == (3, 1) and ops["adaptive"].attrs["padding"] == "VALID"
+    _assert_program_matches_reference(q, _loader(seed=6, shape=(3, 9, 9)).dataset.tensors[0][:16])
+
+
+def test_flat_input_model_exports():
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    init_weights_(model, 4)
+    q = quantize_model(model.eval(), {}, _loader(shape=(8,)))
+    assert q.graph.tensor("input").shape == (1, 8)
+    _assert_program_matches_reference(q, _loader(seed=7, shape=(8,)).dataset.tensors[0])
