@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import pytest
 from torch.utils.data import DataLoader, TensorDataset
 
 from toolchain.ir import weight_matrix

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir import BlockKind, BlockStructure, Graph, Op, Quant, Tensor, matrix_to_weight
-from .capture import ExportError, Step, padding_mode
+from .capture import Step, padding_mode
 from .program import QuantProgram
 from .scheme import unified_blocks_zeroed
 
