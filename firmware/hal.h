@@ -22,6 +22,12 @@ int hal_read_byte(void);
 uint64_t hal_ticks(void);
 uint32_t hal_tick_hz(void);
 
+/* Wait for the tick counter's next periodic interrupt, so a measurement that starts right after it starts
+ * at a fixed phase of the tick. Under QEMU -icount this makes every tick reading exactly repeatable: the
+ * interrupt fires at an exact instruction count, whereas the time the host's bytes arrive does not.
+ * Ports without such an interrupt return at once. */
+void hal_tick_sync(void);
+
 /* Free-running core cycle counter (DWT CYCCNT on Cortex-M) for real boards; 0 where the core or the
  * emulator does not count cycles (QEMU reads 0). */
 uint32_t hal_cycles(void);

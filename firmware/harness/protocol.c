@@ -168,8 +168,9 @@ static void layer_hook(int layer, const int8_t *data, uint32_t size, void *ctx)
 
 static int run_model(uint64_t *ticks)
 {
-    uint64_t start = hal_ticks();
     int status;
+    hal_tick_sync();
+    uint64_t start = hal_ticks();
     layer_start = start;
     if (trace_mode == TRACE_OFF) {
         status = munify_model_run(input, output);

@@ -18,7 +18,7 @@ FAKE_MODEL = Path(__file__).parent / "fixtures" / "fake_model"
 QEMU_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
 ALL_BOARDS = QEMU_BOARDS + ("aarch64-linux",)  # + qemu-user
 FAKE_INPUT_BYTES = 16
-SPIN_INSTRUCTIONS = 10_000
+SPIN_INSTRUCTIONS = 3_000_000
 
 
 def require_tools() -> None:

@@ -134,3 +134,23 @@ def test_no_orphan_qemu_when_munify_is_killed(fake_builds):
     finally:
         parent.kill()
         parent.stdout.close()
+
+
+@pytest.mark.parametrize("board", ["mps2-an386", "mps3-an547"])
+def test_timing_is_repeatable_across_boots(fake_builds, board):
+    """Inferences start right after a SysTick interrupt (hal_tick_sync), which under icount comes at an exact
+    instruction count, so the tick readings do not depend on when the host's bytes arrived."""
+    import time
+
+    build = fake_builds[board]
+    readings = set()
+    for delay in (0.0, 0.03):
+        with runner_for(build.board, build.elf) as transport:
+            client = DeviceClient(transport, timeout=20)
+            client.wait_ready()
+            time.sleep(delay)  # shifts the guest's polling phase
+            client.load(INPUT)
+            client.trace("ticks")
+            first, second = client.infer(2, 1), client.infer(1, 0)
+            readings.add((first.ticks_min, first.ticks_max, first.layer_ticks, second.ticks_sum, second.layer_ticks))
+    assert len(readings) == 1

@@ -5,13 +5,17 @@
 #include "port.h"
 #include "uart.h"
 
-#define SYSTICK_PERIOD (1u << 24)
+/* A wrap every 65536 ticks (2.6 ms at 25 MHz): the overflow interrupt extends the counter to 64 bits and
+ * paces hal_tick_sync. */
+#define SYSTICK_PERIOD (1u << 16)
 #define SYSTICK_RELOAD (SYSTICK_PERIOD - 1u)
 
 #define SEMIHOSTING_SYS_EXIT_EXTENDED 0x20u
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
 
-static volatile uint32_t systick_wraps;
+/* Counts the counter's arrivals at 0 (when SysTick interrupts). Starts at 1 so the correction below never
+ * goes negative before the first reload. */
+static volatile uint32_t systick_wraps = 1;
 
 void systick_handler(void)
 {
@@ -58,12 +62,21 @@ uint64_t hal_ticks(void)
         pending = SCB_ICSR & SCB_ICSR_PENDSTSET;
     } while (wraps != systick_wraps);
     uint64_t ticks = (uint64_t)wraps * SYSTICK_PERIOD + (SYSTICK_RELOAD - value);
-    /* The counter wrapped but its interrupt has not run yet: the value read is already past the
-     * reload, so count the pending period here. */
-    if (pending && value > SYSTICK_RELOAD / 2u) {
-        ticks += SYSTICK_PERIOD;
+    /* The interrupt comes when the counter reaches 0, one tick before it reloads and a period ends. */
+    if (value == 0u && !pending) {
+        ticks -= SYSTICK_PERIOD; /* at 0 with the interrupt already taken: its period is not over */
+    } else if (pending && value > SYSTICK_RELOAD / 2u) {
+        ticks += SYSTICK_PERIOD; /* reloaded, interrupt not taken yet: that period is over */
     }
     return ticks;
+}
+
+void hal_tick_sync(void)
+{
+    uint32_t wraps = systick_wraps;
+    while (systick_wraps == wraps) {
+        __asm volatile("wfi");
+    }
 }
 
 uint32_t hal_tick_hz(void)

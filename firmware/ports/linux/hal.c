@@ -72,6 +72,11 @@ uint64_t hal_ticks(void)
     return (uint64_t)now.tv_sec * NS_PER_SECOND + (uint64_t)now.tv_nsec;
 }
 
+void hal_tick_sync(void)
+{
+    /* Host time has no fixed phase to align to. */
+}
+
 uint32_t hal_tick_hz(void)
 {
     return (uint32_t)NS_PER_SECOND;
