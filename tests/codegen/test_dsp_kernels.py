@@ -50,6 +50,7 @@ def measured():
     cases = [
         kb.fc_case("fc128x512", rng, 128, 512),
         kb.fc_case("fc_tail", rng, 7, 21, batches=3),
+        kb.fc_case("fc_huge_accumulators", rng, 16, 32, huge_bias=True),
         kb.conv_case("pointwise", rng, kb.Window(5, 5, 1, 1, pad="VALID"), 64, 64),
         kb.conv_case("pointwise_odd", rng, kb.Window(3, 5, 1, 1, pad="VALID"), 20, 7),
         kb.conv_case("conv3x3", rng, kb.Window(8, 7, 3, 3), 8, 16),
@@ -117,13 +118,17 @@ def test_dense_model_on_dsp_kernels_is_bit_exact_on_m4(tmp_path):
 
 @pytest.fixture
 def dsp_matrix_kernels_only(monkeypatch):
-    """The registry without the generic CONV_2D / FULLY_CONNECTED kernels, so every matrix layer takes a DSP one."""
+    """The registry without the generic CONV_2D / FULLY_CONNECTED kernels and without running block-structured
+    weights densely, so every blocked matrix layer takes a DSP block kernel."""
     from toolchain.plan import registry
 
     everything = registry.all_variants
     matrix_ops = ("CONV_2D", "FULLY_CONNECTED")
-    monkeypatch.setattr(registry, "all_variants",
-                        lambda: tuple(v for v in everything() if v.op_type not in matrix_ops or "dsp" in v.features))
+
+    def kept(v) -> bool:
+        return v.op_type not in matrix_ops or ("dsp" in v.features and "_as_dense_" not in v.name)
+
+    monkeypatch.setattr(registry, "all_variants", lambda: tuple(v for v in everything() if kept(v)))
 
 
 @pytest.mark.qemu

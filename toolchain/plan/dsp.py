@@ -228,15 +228,24 @@ def _build_variants():
         # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
         for name, bits, modes in (("wide", False, frozenset({"speed"})),
                                   ("bits", True, frozenset({"balanced", "size"}))))
-    return block_variants + (
-        KernelVariant("fc_dense_dsp", "FULLY_CONNECTED", "kernels/dsp/fc_dense.c.j2", fc_dense_cost,
-                      layout="dsp-fc4", features=dsp, block_kinds=dense,
-                      pack=lambda matrix, blocks: {"weights": pack_fc_dense(matrix)},
-                      support_files=common + ("kernels/dsp/munify_dsp_fc_dense.h",), scratch=fc_dense_scratch),
-        KernelVariant("conv_dense_dsp", "CONV_2D", "kernels/dsp/conv_dense.c.j2", conv_dense_cost,
-                      layout="dsp-conv2", features=dsp, block_kinds=dense, applies=_single_image,
-                      pack=lambda matrix, blocks: {"weights": pack_conv_dense(matrix)},
-                      support_files=common + ("kernels/dsp/munify_dsp_conv_dense.h",), scratch=conv_dense_scratch),
+    dense_variants = (
+        dict(op="FULLY_CONNECTED", stem="fc", template="fc_dense.c.j2", cost=fc_dense_cost, layout="dsp-fc4",
+             packer=pack_fc_dense, header="munify_dsp_fc_dense.h", scratch=fc_dense_scratch, applies=_any_layer),
+        dict(op="CONV_2D", stem="conv", template="conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2",
+             packer=pack_conv_dense, header="munify_dsp_conv_dense.h", scratch=conv_dense_scratch,
+             applies=_single_image),
+    )
+    variants = []
+    for d in dense_variants:
+        common_args = dict(template=f"kernels/dsp/{d['template']}", cost=d["cost"], layout=d["layout"], features=dsp,
+                           applies=d["applies"], pack=_dense_packer(d["packer"]),
+                           support_files=common + (f"kernels/dsp/{d['header']}",), scratch=d["scratch"])
+        variants.append(KernelVariant(f"{d['stem']}_dense_dsp", d["op"], block_kinds=dense, **common_args))
+        # A block-structured weight is still a plain int8 matrix: the dense kernel runs it when the cost model
+        # says so (pruned and unified blocks save no SMLAD there). Not for size: dense bytes are the most.
+        variants.append(KernelVariant(f"{d['stem']}_as_dense_dsp", d["op"], block_kinds=all_kinds,
+                                      optimize=frozenset({"speed", "balanced"}), **common_args))
+    return block_variants + tuple(variants) + (
         # int16 weights: twice the bytes of the int8 layouts, so not offered for --optimize size.
         KernelVariant("dwconv_dense_dsp", "DEPTHWISE_CONV_2D", "kernels/dsp/depthwise.c.j2", depthwise_cost,
                       layout="dsp-dw", features=dsp, block_kinds=dense, applies=_depthwise_fits,
@@ -244,6 +253,14 @@ def _build_variants():
                       pack=lambda matrix, blocks: {"weights": pack_depthwise(matrix)},
                       support_files=common + ("kernels/dsp/munify_dsp_depthwise.h",), scratch=depthwise_scratch),
     )
+
+
+def _dense_packer(packer):
+    return lambda matrix, blocks: {"weights": packer(matrix)}
+
+
+def _any_layer(params: dict) -> bool:
+    return True
 
 
 DSP_VARIANTS = _build_variants()

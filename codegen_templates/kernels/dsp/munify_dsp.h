@@ -80,17 +80,43 @@ typedef struct {
     munify_dsp_quant q;
 } munify_dsp_depthwise;
 
-/* TFLite Micro MultiplyByQuantizedMultiplier. The truncating division by 2^31 of the nudged product equals
- * an arithmetic shift of (product + 2^30) for both signs, so SaturatingRoundingDoublingHighMul is one SMLAL;
- * the multiplier is never INT32_MIN, so it never saturates. RoundingDivideByPOT by r > 0 is
- * (x + 2^(r-1) - (x < 0)) >> r. Left shifts (multipliers above 1) are rare and take the branch. */
+/* SaturatingRoundingDoublingHighMul(acc, multiplier): the truncating division by 2^31 of the nudged product
+ * equals an arithmetic shift of (product + 2^30) for both signs. While 2 * acc fits in int32 that is one
+ * SMMULR of 2 * acc; otherwise the 64-bit sum. The multiplier is never INT32_MIN, so it never saturates. */
+static inline int32_t munify_dsp_high_mul(int32_t acc, int32_t multiplier)
+{
+    int32_t doubled;
+    if (__builtin_expect(__builtin_add_overflow(acc, acc, &doubled), 0)) {
+        return (int32_t)(((int64_t)acc * multiplier + (1 << 30)) >> 31);
+    }
+    int32_t high;
+    __asm("smmulr %0, %1, %2" : "=r"(high) : "r"(doubled), "r"(multiplier));
+    return high;
+}
+
+/* Clamp to the activation range after saturating to int8; the comparisons vanish when the range is the whole
+ * int8 range and the kernel is specialised with constant parameters. */
+static inline int8_t munify_dsp_clamp(int32_t v, const munify_dsp_quant *q)
+{
+    v = __ssat(v, 8);
+    if (q->act_min > -128 && v < q->act_min) {
+        v = q->act_min;
+    }
+    if (q->act_max < 127 && v > q->act_max) {
+        v = q->act_max;
+    }
+    return (int8_t)v;
+}
+
+/* TFLite Micro MultiplyByQuantizedMultiplier: RoundingDivideByPOT by r > 0 is (x + 2^(r-1) - (x < 0)) >> r.
+ * Left shifts (multipliers above 1) are rare and take the branch. */
 static inline int32_t munify_dsp_requantize(int32_t acc, int32_t multiplier, int32_t shift)
 {
     if (__builtin_expect(shift > 0, 0)) {
         acc = (int32_t)((uint32_t)acc << shift);
         shift = 0;
     }
-    int32_t high = (int32_t)(((int64_t)acc * multiplier + (1 << 30)) >> 31);
+    int32_t high = munify_dsp_high_mul(acc, multiplier);
     int32_t right = -shift;
     int32_t nudge = (1 << right) >> 1;
     int32_t negative = right > 0 ? (int32_t)((uint32_t)high >> 31) : 0;
@@ -100,10 +126,8 @@ static inline int32_t munify_dsp_requantize(int32_t acc, int32_t multiplier, int
 static inline int8_t munify_dsp_output(int32_t acc, const munify_dsp_quant *q, int32_t channel)
 {
     channel &= q->channel_mask;
-    int32_t v = munify_dsp_requantize(acc, q->multiplier[channel], q->shift[channel]) + q->output_offset;
-    v = __ssat(v, 8);
-    v = v < q->act_min ? q->act_min : v;
-    return (int8_t)(v > q->act_max ? q->act_max : v);
+    return munify_dsp_clamp(munify_dsp_requantize(acc, q->multiplier[channel], q->shift[channel]) + q->output_offset,
+                            q);
 }
 
 /* One output channel's requantization with every per-channel decision taken in advance, so the per-output
@@ -134,13 +158,10 @@ MUNIFY_DSP_FN void munify_dsp_prepare_requant(const munify_dsp_quant *q, int32_t
 static inline int8_t munify_dsp_output_fast(int32_t acc, const munify_dsp_requant *rq, const munify_dsp_quant *q)
 {
     acc = (int32_t)((uint32_t)acc << rq->left);
-    int32_t high = (int32_t)(((int64_t)acc * rq->multiplier + (1 << 30)) >> 31);
+    int32_t high = munify_dsp_high_mul(acc, rq->multiplier);
     uint32_t negative;
     __asm("lsr %0, %1, %2" : "=r"(negative) : "r"(high), "r"(rq->sign_shift));
-    int32_t v = ((high + rq->nudge - (int32_t)negative) >> rq->right) + q->output_offset;
-    v = __ssat(v, 8);
-    v = v < q->act_min ? q->act_min : v;
-    return (int8_t)(v > q->act_max ? q->act_max : v);
+    return munify_dsp_clamp(((high + rq->nudge - (int32_t)negative) >> rq->right) + q->output_offset, q);
 }
 
 static inline uint32_t munify_dsp_load_word(const int8_t *p)
