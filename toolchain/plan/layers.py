@@ -69,11 +69,36 @@ def _block_facts(op_type: str, positions: int, blocks: BlockStructure | None, ro
     unified_rows = np.repeat(blocks.kinds == BlockKind.UNIFIED, blocks.bo, axis=0)[:rows]
     full = (rows // blocks.bo) * (cols // blocks.bi)
     pruned = int(np.sum(blocks.kinds == BlockKind.PRUNED))
+    unified_cols = len(unified_columns(blocks))
     return LayerFacts(op_type, positions, rows, cols,
                       dense_weights=int(np.sum(kinds == BlockKind.DENSE)),
                       unified_weights=int(np.sum(kinds == BlockKind.UNIFIED)),
                       unified_rows=int(np.sum(unified_rows)), listed_blocks=full - pruned, full_blocks=full,
+                      unified_cols=unified_cols, bi=blocks.bi,
                       kinds=frozenset(BlockKind(k) for k in np.unique(blocks.kinds)))
+
+
+def unified_columns(blocks: BlockStructure | None) -> np.ndarray:
+    """Full column blocks that hold a unified block in some full row block (the LUT kernel's tables)."""
+    if blocks is None:
+        return np.zeros(0, np.uint16)
+    full = blocks.kinds[:blocks.rows // blocks.bo, :blocks.cols // blocks.bi]
+    return np.flatnonzero(np.any(full == BlockKind.UNIFIED, axis=0)).astype(np.uint16)
+
+
+def _lut_params(bi: int, full_col_blocks: int, columns: int) -> dict:
+    """Sign-pattern tables: per group of up to 4 activations, entry m = the sum of the group with the
+    activations of the set bits of m negated. Built by entry[m] = entry[m - top bit] - 2 * x[top bit]."""
+    group_bits = min(bi, 4)
+    groups, entries = bi // group_bits, 1 << group_bits
+    column_entries = full_col_blocks * groups * entries
+    steps = [[(g * entries + m, g * entries + m - (1 << (m.bit_length() - 1)), m.bit_length() - 1)
+              for m in range(1, entries)] for g in range(groups)]
+    return {"lut_groups": groups, "lut_entries": entries, "lut_mask": entries - 1, "lut_block": groups * entries,
+            "lut_column": column_entries, "lut_offset": -(-columns * column_entries * 2 // 4) * 4,
+            "lut_steps": steps, "lut_group_shift": [g * group_bits for g in range(groups)],
+            "lut_group_at": [g * entries for g in range(groups)],
+            "lut_x_at": [[g * group_bits + j for j in range(group_bits)] for g in range(groups)], "lut": False}
 
 
 def _block_params(blocks: BlockStructure | None, rows: int, cols: int) -> dict:
@@ -154,6 +179,8 @@ def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
     params["pair_out"] = 2 * rows
     columns = 2 if params["paired"] else 1
     params["im2col_bytes"] = 0 if params["pointwise"] or op.type == "DEPTHWISE_CONV_2D" else columns * cols
+    bi = w.blocks.bi if w.blocks is not None else 1
+    params.update(_lut_params(bi, cols // bi, columns))
     params["max_ix0"] = params["in_w"] - params["kw"]  # a patch row starting at or before this is inside
     params["unroll_taps"] = taps <= 16
     params.update(_block_params(w.blocks, rows, cols))

@@ -24,6 +24,8 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     aliases = _reshape_aliases(graph)
     variants = [_choose(op, spec, features, optimize, aliases) for op, spec in zip(graph.ops, specs)]
     for spec, variant in zip(specs, variants):
+        if variant is not None:
+            spec.params.update(variant.options)
         if variant is not None and variant.scratch is not None:
             spec.params["scratch_bytes"] = variant.scratch(spec.params)
     in_place = _in_place_outputs(graph, aliases)
@@ -168,6 +170,8 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         packed = (variant.pack(spec.matrix, spec.blocks) if variant.pack is not None
                   else packing.packed_arrays(packing.pack(spec.matrix, spec.blocks, layout)))
         arrays = {"bias": layers.folded_bias(spec, variant.fold_input_offset), **arrays, **packed}
+        if params.get("lut"):
+            arrays["lut_cols"] = layers.unified_columns(spec.blocks)
         params["layout"] = layout
     params.setdefault("scratch_bytes", params.get("im2col_bytes", 0))
     inputs = tuple(_input_buffer(graph, position, name, function, buffers)

@@ -3,7 +3,7 @@
 `select_variant` picks, for one layer, the cheapest variant whose op type matches, whose ISA features the board
 has, whose weight layout can hold the block kinds the weight uses and that is offered for the `optimize` mode.
 `size` ranks candidates by (weight bytes, cost); `speed` and `balanced` by (cost, weight bytes). Ties go to
-the variant name, so the choice is deterministic.
+the variant listed first (generic dense kernels come first), so the choice is deterministic.
 
 Adding a variant (e.g. a Cortex-M DSP kernel): append a `KernelVariant` to `toolchain/plan/variants_dsp.py`
 (or to `GENERIC_VARIANTS` here for a portable one) and write its template under `codegen_templates/`.
@@ -69,6 +69,8 @@ class LayerFacts:
     unified_rows: int = 0  # unified block rows (one multiply each)
     listed_blocks: int = 0  # full blocks that are not pruned
     full_blocks: int = 0
+    unified_cols: int = 0  # full column blocks that hold at least one unified block
+    bi: int = 1
     kinds: frozenset = DENSE_ONLY
 
 
@@ -90,14 +92,25 @@ class KernelVariant:
     support_files: tuple[str, ...] = ()  # static sources copied verbatim into the output (relative paths)
     # Scratch bytes the kernel needs, from the layer params; None keeps the op's own (im2col) scratch.
     scratch: Callable[[dict], int] | None = None
+    options: dict = field(default_factory=dict)  # extra template params that select a code path, e.g. lut
 
 
-# Rough cycle counts of generic C on a Cortex-M3/M4 (two loads + MLA per MAC, ~15 cycles per requantization).
-MAC, UNIFIED_ADD, UNIFIED_WIDE_ADD, ROW_MUL, BLOCK, KIND_DECODE, REQUANT = 3.0, 2.0, 1.7, 2.0, 6.0, 4.0, 15.0
+# Retired instructions of the generic C on a Cortex-M3 at -O2 (QEMU -icount), fitted to
+# benchmarks/codegen_blocks.py: MACs of two output pixels x two rows share their loads; a unified block row costs
+# per weight a sign-bit test (bit field), an AND with a mask byte (wide), or per 4 weights one table lookup (LUT).
+MAC = 2.2
+UNIFIED_BITS = 5.0
+UNIFIED_WIDE = 3.0
+ROW_MUL = 3.0
+BLOCK = 8.0
+KIND_DECODE = 7.0
+REQUANT = 40.0
+LUT_ENTRY = 2.5
+LUT_LOOKUP = 3.5
 
 
 def dense_matrix_cost(f: LayerFacts) -> float:
-    return f.positions * (f.rows * f.cols * MAC + f.rows * REQUANT)
+    return f.positions * f.rows * (f.cols * MAC + REQUANT)
 
 
 def block_matrix_cost(unified_add: float, decode_all: bool) -> Callable[[LayerFacts], float]:
@@ -109,27 +122,65 @@ def block_matrix_cost(unified_add: float, decode_all: bool) -> Callable[[LayerFa
     return cost
 
 
+def lut_matrix_cost(f: LayerFacts) -> float:
+    """Per output pixel: the tables of every column block some unified block reads, then 1/4 lookup per weight."""
+    groups = max(f.bi // 4, 1)
+    build = f.unified_cols * groups * (1 << min(f.bi, 4)) * LUT_ENTRY
+    per_position = (f.dense_weights * MAC + f.unified_rows * (groups * LUT_LOOKUP + ROW_MUL) + build
+                    + f.listed_blocks * BLOCK + f.rows * REQUANT)
+    return f.positions * per_position
+
+
+def lut_min_cost(f: LayerFacts) -> float:
+    return lut_matrix_cost(f) + f.positions * f.full_blocks * KIND_DECODE
+
+
+def lut_scratch(params: dict) -> int:
+    """Sign-pattern tables (int16) of every full column block for each column, then the im2col patches."""
+    return params["lut_offset"] + params["im2col_bytes"]
+
+
 def elementwise_cost(cycles: float) -> Callable[[LayerFacts], float]:
     return lambda f: f.positions * cycles
 
 
-def _matrix_variants(op_type: str, stem: str, template: str) -> list[KernelVariant]:
-    return [
+LUT_SCRATCH_LIMIT = 4096  # bytes of tables `balanced` and `size` accept for a LUT kernel (`speed`: any)
+
+
+def _small_tables(params: dict) -> bool:
+    return params["lut_offset"] <= LUT_SCRATCH_LIMIT
+
+
+def _matrix_variants(op_type: str, stem: str, template: str, shared_columns: bool) -> list[KernelVariant]:
+    variants = [
         KernelVariant(f"{stem}_dense_generic", op_type, template, dense_matrix_cost, layout="dense"),
-        KernelVariant(f"{stem}_blocks_min_generic", op_type, template, block_matrix_cost(UNIFIED_ADD, True),
+        KernelVariant(f"{stem}_blocks_min_generic", op_type, template, block_matrix_cost(UNIFIED_BITS, True),
                       layout="blocks-min", block_kinds=ALL_KINDS, optimize=frozenset({"size"})),
-        KernelVariant(f"{stem}_blocks_index_generic", op_type, template, block_matrix_cost(UNIFIED_ADD, False),
+        KernelVariant(f"{stem}_blocks_index_generic", op_type, template, block_matrix_cost(UNIFIED_BITS, False),
                       layout="blocks-index", block_kinds=ALL_KINDS, optimize=frozenset({"balanced", "speed"})),
         KernelVariant(f"{stem}_blocks_wide_generic", op_type, template,
-                      block_matrix_cost(UNIFIED_WIDE_ADD, False), layout="blocks-wide", block_kinds=ALL_KINDS,
+                      block_matrix_cost(UNIFIED_WIDE, False), layout="blocks-wide", block_kinds=ALL_KINDS,
                       optimize=frozenset({"speed"})),
     ]
+    if shared_columns:  # every row reads the same activations, so one set of tables serves all rows
+        variants += [
+            KernelVariant(f"{stem}_blocks_lut_generic", op_type, template, lut_matrix_cost, layout="blocks-index",
+                          block_kinds=ALL_KINDS, optimize=frozenset({"speed"}), options={"lut": True},
+                          scratch=lut_scratch),
+            KernelVariant(f"{stem}_blocks_lut_generic", op_type, template, lut_matrix_cost, layout="blocks-index",
+                          block_kinds=ALL_KINDS, optimize=frozenset({"balanced"}), options={"lut": True},
+                          scratch=lut_scratch, applies=_small_tables),
+            KernelVariant(f"{stem}_blocks_min_lut_generic", op_type, template, lut_min_cost, layout="blocks-min",
+                          block_kinds=ALL_KINDS, optimize=frozenset({"size"}), options={"lut": True},
+                          scratch=lut_scratch, applies=_small_tables),
+        ]
+    return variants
 
 
 GENERIC_VARIANTS: tuple[KernelVariant, ...] = (
-    *_matrix_variants("CONV_2D", "conv", "kernels/generic/conv.c.j2"),
-    *_matrix_variants("FULLY_CONNECTED", "fc", "kernels/generic/conv.c.j2"),
-    *_matrix_variants("DEPTHWISE_CONV_2D", "dwconv", "kernels/generic/depthwise.c.j2"),
+    *_matrix_variants("CONV_2D", "conv", "kernels/generic/conv.c.j2", shared_columns=True),
+    *_matrix_variants("FULLY_CONNECTED", "fc", "kernels/generic/conv.c.j2", shared_columns=True),
+    *_matrix_variants("DEPTHWISE_CONV_2D", "dwconv", "kernels/generic/depthwise.c.j2", shared_columns=False),
     KernelVariant("avgpool_generic", "AVERAGE_POOL_2D", "kernels/generic/avgpool.c.j2", elementwise_cost(4.0)),
     KernelVariant("maxpool_generic", "MAX_POOL_2D", "kernels/generic/maxpool.c.j2", elementwise_cost(3.0)),
     KernelVariant("add_generic", "ADD", "kernels/generic/add.c.j2", elementwise_cost(40.0)),
@@ -165,8 +216,10 @@ def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimiz
         raise MunifyError(f"no kernel for {op_type} with features {sorted(features)} and optimize={optimize}; "
                           f"use another --optimize or board")
 
+    order = {id(v): i for i, v in enumerate(all_variants())}
+
     def rank(v: KernelVariant):
-        cost, size = v.cost(facts), weight_bytes(v.layout)
-        return (size, cost, v.name) if optimize == "size" else (cost, size, v.name)
+        cost, size = round(v.cost(facts)), weight_bytes(v.layout)
+        return (size, cost, order[id(v)]) if optimize == "size" else (cost, size, order[id(v)])
 
     return min(found, key=rank)
