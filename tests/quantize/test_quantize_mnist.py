@@ -18,11 +18,7 @@ from quant_helpers import float_accuracy, random_structures
 
 
 def _agreements(q, loader) -> tuple[float, float]:
-    exact = q.agreement(loader)
-    q.program.exact = False
-    straight_through = q.agreement(loader)
-    q.program.exact = True
-    return exact, straight_through
+    return q.agreement(loader), q.agreement(loader, exact=False)
 
 
 def test_ptq_agrees_with_the_reference_on_mnist(trained_cnn, mnist_loaders):

@@ -51,10 +51,18 @@ class QuantizedModel:
         return out.reshape(len(batch), -1)
 
     @torch.no_grad()
-    def fake_quant_outputs(self, x: torch.Tensor) -> np.ndarray:
-        """int8 codes of the fake-quantized torch program's output (it lands on the output grid)."""
+    def fake_quant_outputs(self, x: torch.Tensor, exact: bool = True) -> np.ndarray:
+        """int8 codes of the fake-quantized torch program's output (it lands on the output grid).
+
+        exact=True requantizes with TFLite's fixed-point multipliers (matches the reference code for code);
+        exact=False is the float straight-through simulation QAT trains (rounding ties may differ by a code).
+        """
         self.program.eval()
-        y = self.program(x)
+        self.program.exact = exact
+        try:
+            y = self.program(x)
+        finally:
+            self.program.exact = True
         quant = self.program.quant_of(self.program.program.output)
         codes = round_half_away(y / quant.scale) + quant.zero_point
         return codes.reshape(len(x), -1).numpy().astype(np.int64)
@@ -68,13 +76,14 @@ class QuantizedModel:
             total += len(y)
         return correct / max(total, 1)
 
-    def agreement(self, loader: Iterable) -> float:
-        """Fraction of inputs on which the integer reference and the fake-quant model pick the same class."""
+    def agreement(self, loader: Iterable, exact: bool = True) -> float:
+        """Fraction of inputs on which the integer reference and the fake-quant model pick the same class
+        (`exact` as in `fake_quant_outputs`)."""
         same = total = 0
         for batch in loader:
             x = batch_inputs(batch)
             same += int(np.sum(self.reference_outputs(x).argmax(axis=1) ==
-                               self.fake_quant_outputs(x).argmax(axis=1)))
+                               self.fake_quant_outputs(x, exact).argmax(axis=1)))
             total += len(x)
         return same / max(total, 1)
 
