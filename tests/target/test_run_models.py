@@ -89,3 +89,12 @@ def test_wrong_weights_are_caught_at_the_first_differing_layer(models, tmp_path)
     output_mismatch, layer_mismatch = report.mismatches
     assert output_mismatch.tensor == "output" and output_mismatch.count > 0
     assert layer_mismatch.layer == op.name and layer_mismatch.tensor == op.outputs[0]
+
+
+def test_report_is_byte_identical_across_runs(models, tmp_path):
+    paths = []
+    for attempt in range(2):
+        paths.append(tmp_path / f"report{attempt}.json")
+        assert main(["run", str(models["ad01"]), "--board", "mps2-an386", "--inputs", "2",
+                     "--build-dir", str(tmp_path / "build"), "--json", str(paths[-1])]) == 0
+    assert paths[0].read_bytes() == paths[1].read_bytes()
