@@ -298,3 +298,25 @@ def test_flat_input_model_exports():
     q = quantize_model(model.eval(), {}, _loader(shape=(8,)))
     assert q.graph.tensor("input").shape == (1, 8)
     _assert_program_matches_reference(q, _loader(seed=7, shape=(8,)).dataset.tensors[0])
+
+
+@pytest.mark.parametrize("softmax", [nn.Softmax(dim=1), nn.Softmax(dim=-1)])
+def test_final_softmax_exports_with_tflite_output_quantization(softmax):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 6),
+                          softmax)
+    init_weights_(model, 5)
+    train = DataLoader(TensorDataset(_loader().dataset.tensors[0], torch.arange(64) % 6), batch_size=32)
+    q = quantize_model(model.eval(), {}, _loader(), mode="qat", train_loader=train, epochs=1)
+    last = q.graph.ops[-1]
+    assert last.type == "SOFTMAX" and last.attrs["beta"] == 1.0
+    out = q.graph.tensor(last.outputs[0]).quant
+    assert out.scale[0] == np.float32(1 / 256) and out.zero_point[0] == -128
+    x = _loader(seed=8).dataset.tensors[0][:16]
+    _assert_program_matches_reference(q, x)
+    probabilities = (q.reference_outputs(x).astype(np.float64) + 128) / 256
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=0.05)
+
+
+def test_softmax_over_a_feature_map_is_refused():
+    with pytest.raises(ExportError, match="only a softmax over the classes"):
+        quantize_model(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Softmax(dim=1)), {}, _loader())

@@ -1,6 +1,6 @@
 """Capture a torch model as a flat program of deployable steps (torch.fx symbolic tracing).
 
-Each step is one IR op to be: conv, depthwise conv, fully connected, max/average pool, add or reshape.
+Each step is one IR op to be: conv, depthwise conv, fully connected, max/average pool, add, reshape, softmax.
 BatchNorm attaches to the conv/linear before it (folded), ReLU/ReLU6 become the fused activation of the
 step before them, Dropout/Identity/permute disappear. 4D values are NCHW in torch and NHWC in the IR; the
 only layout change a program makes is the flatten before a Linear:
@@ -29,10 +29,10 @@ _ACTIVATION_OF = {"relu": "RELU", "relu6": "RELU6"}
 _ALIAS_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Identity)
 _FUNCTIONS = {
     operator.add: "add", torch.add: "add", torch.relu: "relu", F.relu: "relu", F.relu6: "relu6",
-    torch.flatten: "flatten", F.dropout: "identity",
+    torch.flatten: "flatten", F.dropout: "identity", F.softmax: "softmax", torch.softmax: "softmax",
 }
 _METHODS = {"relu": "relu", "flatten": "flatten", "view": "flatten", "reshape": "flatten", "permute": "permute",
-            "contiguous": "identity", "add": "add"}
+            "contiguous": "identity", "add": "add", "softmax": "softmax"}
 
 
 class ExportError(MunifyError):
@@ -44,7 +44,7 @@ class Step:
     """One op of the deployed program. `inputs`/`output` name values (IR activation tensors)."""
 
     name: str
-    kind: str  # input | conv | fc | maxpool | avgpool | add | reshape
+    kind: str  # input | conv | fc | maxpool | avgpool | add | reshape | softmax
     inputs: tuple[str, ...]
     module: nn.Module | None = None
     bn: nn.Module | None = None
@@ -61,7 +61,7 @@ class Step:
     @property
     def owns_quant(self) -> bool:
         """Steps whose output gets its own calibrated quantization; the others keep their input's."""
-        return self.kind in ("input", "conv", "fc", "add")
+        return self.kind in ("input", "conv", "fc", "add", "softmax")
 
 
 @dataclass
@@ -252,6 +252,16 @@ class _Builder:
         self._add(node, Step(node.name, "add", (a.step.output, b.step.output), in_shape=_shape(node),
                              out_shape=_shape(node)), a.layout)
 
+    def _on_softmax(self, node: fx.Node, module) -> None:
+        dim = module.dim if module is not None else node.kwargs.get("dim", (node.args + (None,))[1])
+        value = self.values[node.args[0]]
+        if value.layout != "flat" or dim not in (1, -1):
+            raise ExportError(f"softmax '{_label(node)}' runs over dim {dim} of a {list(_shape(node.args[0]))} "
+                              "tensor; only a softmax over the classes of [N, classes] logits is supported")
+        self._refuse_nchw_order(value.step, f"softmax '{_label(node)}'")
+        self._add(node, Step(_label(node), "softmax", (value.step.output,), module, in_shape=_shape(node),
+                             out_shape=_shape(node)), "flat")
+
     def _on_permute(self, node: fx.Node, module) -> None:
         dims = tuple(a for a in node.args[1:]) if len(node.args) > 2 else tuple(node.args[1])
         value = self.values[node.args[0]]
@@ -348,6 +358,8 @@ def _module_kind(name: str, module: nn.Module) -> str:
         return "relu"
     if isinstance(module, nn.MaxPool2d):
         return "maxpool"
+    if isinstance(module, nn.Softmax):
+        return "softmax"
     if isinstance(module, (nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
         return "avgpool"
     if isinstance(module, _ALIAS_MODULES):
@@ -359,7 +371,7 @@ def _module_kind(name: str, module: nn.Module) -> str:
         return "flatten"
     raise ExportError(f"layer '{name}' ({type(module).__name__}) is not supported by the int8 exporter; "
                       "supported: Conv2d, Linear, BatchNorm, ReLU, ReLU6, MaxPool2d, AvgPool2d, "
-                      "AdaptiveAvgPool2d, Flatten, Dropout, residual +")
+                      "AdaptiveAvgPool2d, Flatten, Dropout, Softmax, residual +")
 
 
 def _pair(v) -> tuple[int, int]:

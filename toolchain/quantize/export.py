@@ -140,3 +140,6 @@ class _GraphBuilder:
 
     def _reshape(self, step: Step) -> None:
         self._op(step, "RESHAPE", step.inputs)
+
+    def _softmax(self, step: Step) -> None:
+        self._op(step, "SOFTMAX", step.inputs, {"beta": 1.0})

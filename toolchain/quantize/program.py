@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ir import Graph, Op, Tensor, arith
+from ..ir import Graph, Op, Tensor, arith, reference
 from .capture import ExportError, Program, Step
 from .fold import folded_parameters
 from .scheme import (ActQuant, bias_scale, fake_quantize, quantize_bias, quantize_matrix, round_half_away,
@@ -35,6 +35,10 @@ class LayerQuant:
     scales: torch.Tensor  # float32 [out]
     bias_codes: torch.Tensor  # float64 integer codes [out] (int32 range)
     bias_scales: torch.Tensor  # float32 [out]
+
+
+# TFLite's fixed int8 softmax output: probabilities in [0, 255/256]
+SOFTMAX_QUANT = ActQuant(1.0 / 256, -128)
 
 
 def deployed_matrix(step: Step) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,6 +70,7 @@ class QuantProgram(nn.Module):
         self.structures = structures  # step name -> LayerStructure
         self.ranges: dict[str, list[float]] = {}  # owning value -> [min, max]
         self.owner = _quant_owners(program.steps)
+        self.softmax_outputs = {step.output for step in program.steps if step.kind == "softmax"}
         self.fake_quant = False
         self.exact = True  # integer-exact requantization when fake-quantizing in eval mode
         self.observe = False  # record ranges: min/max (calibration) or EMA (QAT training)
@@ -75,6 +80,8 @@ class QuantProgram(nn.Module):
 
     def quant_of(self, value: str) -> ActQuant:
         owner = self.owner[value]
+        if owner in self.softmax_outputs:
+            return SOFTMAX_QUANT
         if owner not in self.ranges:
             raise ExportError(f"value '{owner}' was never calibrated; give quantize_model a non-empty "
                               "calibration loader")
@@ -98,6 +105,12 @@ class QuantProgram(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run_all(x)[self.program.output].to(x.dtype)
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output, or the input of a final softmax: what a cross-entropy loss trains on."""
+        last = next(step for step in self.program.steps if step.output == self.program.output)
+        values = self.run_all(x)
+        return values[last.inputs[0] if last.kind == "softmax" else last.output]
+
     def run_all(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every value of the program by name (torch layout). Integer-exact runs use float64 throughout."""
         if self.integer_exact:
@@ -105,7 +118,7 @@ class QuantProgram(nn.Module):
         env: dict[str, torch.Tensor] = {}
         for step in self.program.steps:
             inputs = [env[name] for name in step.inputs] or [x]
-            if self.integer_exact and step.kind in ("conv", "fc", "add"):
+            if self.integer_exact and step.kind in ("conv", "fc", "add", "softmax"):
                 env[step.output] = getattr(self, f"_exact_{step.kind}")(step, *inputs)
             else:
                 env[step.output] = self._finish(step, getattr(self, f"_run_{step.kind}")(step, *inputs))
@@ -176,6 +189,9 @@ class QuantProgram(nn.Module):
     def _run_reshape(self, step: Step, x: torch.Tensor) -> torch.Tensor:
         return x.permute(0, 2, 3, 1).flatten(1)
 
+    def _run_softmax(self, step: Step, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(x, dim=-1)
+
     # integer-exact steps (eval) ----------------------------------------------------------------------------
 
     def _exact_conv(self, step: Step, x: torch.Tensor) -> torch.Tensor:
@@ -198,6 +214,16 @@ class QuantProgram(nn.Module):
         raw_sum = arith.wrap_int32(scaled[0] + scaled[1])
         out = arith.multiply_by_quantized_multiplier(raw_sum, p.output_multiplier, p.output_shift) + p.output_offset
         return self._from_codes(step.output, np.clip(out, p.act_min, p.act_max))
+
+    def _exact_softmax(self, step: Step, x: torch.Tensor) -> torch.Tensor:
+        """TFLM's int8 softmax (gemmlowp exp and reciprocal) is the reference's, run on this one op."""
+        source = self.quant_of(step.inputs[0])
+        shape = tuple(x.shape)
+        tensors = {"x": Tensor("x", shape, "int8", source.to_ir()),
+                   "y": Tensor("y", shape, "int8", SOFTMAX_QUANT.to_ir())}
+        graph = Graph(step.name, tensors, (Op(step.name, "SOFTMAX", ("x",), ("y",), {"beta": 1.0}),), ("x",), ("y",))
+        (out,) = reference.run(graph, [self._codes(step.inputs[0], x).astype(np.int8)])
+        return self._from_codes(step.output, out)
 
     def _codes(self, value: str, x: torch.Tensor) -> np.ndarray:
         quant = self.quant_of(value)

@@ -50,7 +50,7 @@ def finetune(prog: QuantProgram, structures: dict, loader: Iterable, epochs: int
         total, batches = 0.0, 0
         for batch in loader:
             x, y = batch[0], batch[1]
-            loss = F.cross_entropy(prog(x), y)
+            loss = F.cross_entropy(prog.logits(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
