@@ -266,7 +266,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {cols // bi * bi}, {block_fields}, "
              f"{name}_unified_bias, {name}_b, {quant}}};")
     k4 = dsp._round_up(cols, 4)
-    scratch = (dsp.REQUANT_ENTRY_BYTES + 4) * rows + 3 * k4
+    scratch = (dsp.REQUANT_ENTRY_BYTES + 8) * rows + 6 * k4
     if window is None:
         call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
     else:
@@ -274,7 +274,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         setup += (f"\nstatic const munify_dsp_conv g = {{{window.in_h}, {window.in_w}, {cin}, {window.out_h}, "
                   f"{window.out_w}, {rows}, {window.c_fields()}, {q.input_zp}, {pointwise}, 0, 0, {quant}}};")
         call = f"munify_dsp_conv_blocks_s8(&p, &g, {name}_in, {name}_out, {name}_scratch)"
-        scratch += 0 if pointwise else k4
+        scratch += 0 if pointwise else 2 * k4
     defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}"]
     return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
                 scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks))
@@ -344,7 +344,15 @@ def main() -> None:
              blocks_case("bl_pruned50_1x8", rng, 128, 512, 1, 8, mix=(0.5, 0.0, 0.5)),
              blocks_case("bl_mixed_1x8", rng, 128, 512, 1, 8, mix=(0.2, 0.3, 0.5)),
              blocks_case("bl_mixed_2x16_odd", rng, 13, 70, 2, 16, mix=(0.3, 0.4, 0.3), sign_bits=True),
-             blocks_case("bl_conv3x3_2x4", rng, 16, 72, 2, 4, window=Window(6, 5, 3, 3), cin=8)]
+             blocks_case("bl_conv3x3_2x4", rng, 16, 72, 2, 4, window=Window(6, 5, 3, 3), cin=8),
+             conv_case("conv_pw64_ref", rng, Window(5, 5, 1, 1, pad="VALID"), 64, 64),
+             blocks_case("bl_pw64_mixed_1x8", rng, 64, 64, 1, 8, window=Window(5, 5, 1, 1, pad="VALID"), cin=64),
+             blocks_case("bl_pw64_mixed_1x8_bits", rng, 64, 64, 1, 8, sign_bits=True,
+                         window=Window(5, 5, 1, 1, pad="VALID"), cin=64),
+             blocks_case("bl_pw64_mixed_1x4", rng, 64, 64, 1, 4, window=Window(5, 5, 1, 1, pad="VALID"), cin=64),
+             blocks_case("bl_conv3x3_1x8", rng, 32, 288, 1, 8, window=Window(8, 8, 3, 3), cin=32),
+             blocks_case("bl_conv3x3_1x8_bits", rng, 32, 288, 1, 8, sign_bits=True, window=Window(8, 8, 3, 3), cin=32),
+             conv_case("conv3x3_32_ref", rng, Window(8, 8, 3, 3), 32, 32)]
     for r in measure(cases):
         print(f"{r.name:16s} wrong={r.wrong:4d} insns={r.instructions:9d} macs={r.macs:8d} "
               f"insns/MAC={r.per_mac:.3f}")

@@ -67,6 +67,12 @@ def measured():
         kb.blocks_case("bl_4x8_wide", rng, 14, 40, 4, 8, mix=(0.3, 0.4, 0.3)),
         kb.blocks_case("bl_2x4_bits", rng, 14, 40, 2, 4, mix=(0.3, 0.4, 0.3), sign_bits=True),
         kb.blocks_case("bl_conv_1x8", rng, 12, 72, 1, 8, window=kb.Window(5, 4, 3, 3), cin=8),
+        kb.blocks_case("bl_conv_odd_pixels_tail_cols", rng, 10, 54, 1, 8, sign_bits=True,
+                       window=kb.Window(5, 3, 3, 3, stride=1), cin=6),
+        kb.blocks_case("bl_conv_1x4_bits", rng, 8, 36, 1, 4, sign_bits=True, window=kb.Window(4, 4, 3, 3, stride=2),
+                       cin=4),
+        kb.conv_case("conv3x3_32_ref", rng, kb.Window(8, 8, 3, 3), 32, 32),
+        kb.blocks_case("bl_conv3x3_mixed_1x8", rng, 32, 288, 1, 8, window=kb.Window(8, 8, 3, 3), cin=32),
         kb.blocks_case("bl_pointwise_2x16", rng, 16, 32, 2, 16, window=kb.Window(4, 3, 1, 1, pad="VALID"), cin=32),
     ]
     return {r.name: r for r in kb.measure(cases)}
@@ -92,6 +98,11 @@ def test_mixed_blocks_beat_the_dense_kernel(measured):
     dense = measured["fc_dense_ref"].instructions
     assert measured["bl_mixed_1x8_wide"].instructions < 0.8 * dense, (measured["bl_mixed_1x8_wide"], dense)
     assert measured["bl_mixed_1x8_bits"].instructions < 0.9 * dense, (measured["bl_mixed_1x8_bits"], dense)
+
+
+def test_mixed_blocks_beat_the_dense_conv(measured):
+    dense = measured["conv3x3_32_ref"].instructions
+    assert measured["bl_conv3x3_mixed_1x8"].instructions < 0.75 * dense, (measured["bl_conv3x3_mixed_1x8"], dense)
 
 
 def test_plan_uses_dsp_kernels_only_on_dsp_boards():

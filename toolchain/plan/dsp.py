@@ -166,7 +166,7 @@ def depthwise_cost(f) -> float:
 
 def blocks_scratch(params: dict) -> int:
     k = _round_up(params["k"], 4)
-    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + 3 * k + (0 if params["pointwise"] else k)
+    return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 6 * k + (0 if params["pointwise"] else 2 * k)
 
 
 def fc_dense_scratch(params: dict) -> int:

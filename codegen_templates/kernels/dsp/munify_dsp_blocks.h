@@ -21,8 +21,8 @@
  *   tail_weights        int8   for each full row block, bo x (cols - tail_col_start) (the partial column block),
  *                              then the rows % bo last rows, each cols long padded with zeros to a multiple of 4
  *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
- * Scratch (munify_dsp_blocks_scratch_size): requantization table, accumulators, widened input, unsigned
- * input, im2col.
+ * Scratch (munify_dsp_blocks_scratch_size): requantization table, accumulators (two per row), widened
+ * input, unsigned input (each room for two columns), two im2col columns.
  */
 #ifndef MUNIFY_DSP_BLOCKS_H
 #define MUNIFY_DSP_BLOCKS_H
@@ -323,7 +323,8 @@ MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
 MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p, int32_t im2col)
 {
     int32_t k = munify_dsp_round_up4(p->cols);
-    return (int32_t)(sizeof(munify_dsp_requant) + sizeof(int32_t)) * p->rows + 2 * k + k + (im2col ? k : 0);
+    return (int32_t)(sizeof(munify_dsp_requant) + 2 * sizeof(int32_t)) * p->rows + 4 * k + 2 * k +
+           (im2col ? 2 * k : 0);
 }
 
 /* One column (FC batch or conv pixel) through all rows. */
@@ -342,9 +343,9 @@ MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int16_t *
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
     int32_t *acc = (int32_t *)(requant + p->rows);
     int32_t k = munify_dsp_round_up4(p->cols);
-    *widened = (uint32_t *)(acc + p->rows);
-    *unsigned_x = (uint8_t *)(*widened + k / 2);
-    *im2col = (int8_t *)(*unsigned_x + k);
+    *widened = (uint32_t *)(acc + 2 * p->rows);
+    *unsigned_x = (uint8_t *)(*widened + k);
+    *im2col = (int8_t *)(*unsigned_x + 2 * k);
     munify_dsp_prepare_requant(&p->q, p->rows, requant);
     blocks_column col = {p, requant, *widened, *unsigned_x, 0, acc};
     return col;
@@ -362,6 +363,125 @@ MUNIFY_DSP_FN void munify_dsp_fc_blocks_s8(const munify_dsp_blocks *p, int32_t b
     }
 }
 
+#if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_BI <= 8
+#define BLOCKS_PIXEL_PAIRS 1
+/* Two output pixels at once, so every weight word, mask and magnitude serves two columns. The columns are
+ * interleaved per group of 4 inputs: widened A (x0,x2) (x1,x3), B (x0,x2) (x1,x3); unsigned A[4] B[4]. */
+#define BLOCKS_PAIR_DENSE_GROUP                                                                              \
+    "ldr    r8, [r1], #4\n\t" "ldm    r7!, {r9, r10, r11, r12}\n\t" "sxtb16 lr, r8\n\t"                          \
+    "sxtb16 r8, r8, ror #8\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r8, r10, r4\n\t"                          \
+    "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r8, r12, r5\n\t"
+#if MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 4
+#define BLOCKS_PAIR_MASKS "ldrb r7, [r1], #1\n\t" "ldr r7, [lr, r7, lsl #3]\n\t"
+#elif MUNIFY_DSP_SIGN_BITS
+#define BLOCKS_PAIR_MASKS "ldrb r7, [r1], #1\n\t" "add r7, lr, r7, lsl #3\n\t" "ldrd r7, r8, [r7]\n\t"
+#elif MUNIFY_DSP_BI == 4
+#define BLOCKS_PAIR_MASKS "ldr r7, [r1], #4\n\t"
+#else
+#define BLOCKS_PAIR_MASKS "ldrd r7, r8, [r1], #8\n\t"
+#endif
+#if MUNIFY_DSP_BI == 4
+#define BLOCKS_PAIR_DENSE BLOCKS_PAIR_DENSE_GROUP
+#define BLOCKS_PAIR_UNIFIED                                                                                  \
+    "ldrd   r9, r10, [r7]\n\t" BLOCKS_PAIR_MASKS "usad8  r9, r9, r7\n\t" "usad8  r10, r10, r7\n\t"
+#else
+#define BLOCKS_PAIR_DENSE BLOCKS_PAIR_DENSE_GROUP BLOCKS_PAIR_DENSE_GROUP
+#define BLOCKS_PAIR_UNIFIED                                                                                  \
+    "ldm    r7, {r9, r10, r11, r12}\n\t" BLOCKS_PAIR_MASKS "usad8  r9, r9, r7\n\t"                            \
+    "usada8 r9, r11, r8, r9\n\t" "usad8  r10, r10, r7\n\t" "usada8 r10, r12, r8, r10\n\t"
+#endif
+
+/* acc[2r], acc[2r + 1] = row r for columns A and B, for every row (>= 1); same state as blocks_rows with
+ * the pair-interleaved widened and unsigned columns. */
+MUNIFY_ASM_FUNCTION blocks_rows_pair(MUNIFY_ASM_ARG blocks_rows_state *state)
+{
+    __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "0:\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "add    r12, r3, #32\n\t"
+                   "ldm    r12, {r6, r7, r8}\n\t" /* counts, bias, unified_bias */
+                   "ldr    r4, [r7], #4\n\t"
+                   "ldr    r9, [r8], #4\n\t"
+                   "add    r4, r4, r9\n\t"
+                   "mov    r5, r4\n\t"
+                   "ldr    r10, [r6], #4\n\t"
+                   "stm    r12, {r6, r7, r8}\n\t"
+                   "lsr    r9, r10, #16\n\t"
+                   "str    r9, [r3, #52]\n\t"
+                   "uxth   r6, r10\n\t"
+                   "cbz    r6, 2f\n\t"
+                   "ldm    r3, {r0, r1, r2}\n\t" /* dense cols, weights, widened columns */
+                   "1:\n\t"
+                   "ldrh   r7, [r0], #2\n\t"
+                   "add    r7, r2, r7, lsl #2\n\t" BLOCKS_PAIR_DENSE
+                   "subs   r6, r6, #1\n\t"
+                   "bne    1b\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "strd   r0, r1, [r3]\n\t"
+                   "2:\n\t"
+                   "ldr    r6, [r3, #52]\n\t"
+                   "cbz    r6, 4f\n\t"
+                   "ldr    r2, [r3, #24]\n\t" /* unsigned columns */
+                   "ldr    lr, [r3, #28]\n\t" /* sign mask table */
+                   "add    r12, r3, #12\n\t"
+                   "ldm    r12, {r0, r1, r3}\n\t" /* unified cols, signs, magnitudes */
+                   "3:\n\t"
+                   "ldrh   r7, [r0], #2\n\t"
+                   "add    r7, r2, r7, lsl #1\n\t" BLOCKS_PAIR_UNIFIED
+                   "ldrsh  r7, [r3], #2\n\t"
+                   "smlabb r4, r9, r7, r4\n\t"
+                   "smlabb r5, r10, r7, r5\n\t"
+                   "subs   r6, r6, #1\n\t"
+                   "bne    3b\n\t"
+                   "mov    r2, r3\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "add    r12, r3, #12\n\t"
+                   "stm    r12, {r0, r1, r2}\n\t"
+                   "4:\n\t"
+                   "ldrd   r8, r6, [r3, #44]\n\t" /* acc out, rows left */
+                   "strd   r4, r5, [r8], #8\n\t"
+                   "subs   r6, r6, #1\n\t"
+                   "strd   r8, r6, [r3, #44]\n\t"
+                   "bne    0b\n\t"
+                   "pop    {r0, r4-r11, pc}\n\t");
+}
+
+/* The unsigned copies x + 128 of two columns, interleaved per group of 4 (whole groups only: unified blocks
+ * never reach the partial last group). */
+MUNIFY_DSP_FN void blocks_unsigned_pair(const int8_t *a, const int8_t *b, int32_t n, uint32_t *u)
+{
+    for (int32_t i = 0; i + 4 <= n; i += 4, u += 2) {
+        u[0] = munify_dsp_load_word(a + i) ^ 0x80808080u;
+        u[1] = munify_dsp_load_word(b + i) ^ 0x80808080u;
+    }
+}
+
+/* Output pixels a and b (b may repeat a for an odd last pixel) through all rows. */
+MUNIFY_DSP_FN void blocks_pixel_pair(const blocks_column *col, const int8_t *xa, const int8_t *xb, int8_t *out_a,
+                                     int8_t *out_b)
+{
+    const munify_dsp_blocks *p = col->p;
+    const munify_dsp_quant q = p->q;
+    munify_dsp_widen_pairs(xa, p->cols, (uint32_t *)(uintptr_t)col->widened, 4);
+    munify_dsp_widen_pairs(xb, p->cols, (uint32_t *)(uintptr_t)col->widened + 2, 4);
+    blocks_unsigned_pair(xa, xb, p->cols, (uint32_t *)(uintptr_t)col->unsigned_x);
+    blocks_rows_state state = {p->dense_cols, p->dense_weights, col->widened, p->unified_cols, p->unified_signs,
+                               p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
+                               p->bias, p->unified_bias, col->acc, p->rows, 0};
+    blocks_rows_pair(&state);
+    const int8_t *tail = p->tail_weights;
+    for (int32_t r = 0; r < p->rows; ++r) {
+        int32_t a = col->acc[2 * r], b = col->acc[2 * r + 1];
+        for (int32_t c = p->tail_col_start; c < p->cols; ++c, ++tail) {
+            a += *tail * xa[c];
+            b += *tail * xb[c];
+        }
+        out_a[r] = munify_dsp_output_fast(a, &col->requant[r], &q);
+        out_b[r] = munify_dsp_output_fast(b, &col->requant[r], &q);
+    }
+}
+#endif
+
 MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
                                              const int8_t *input, int8_t *output, int16_t *scratch)
 {
@@ -370,11 +490,23 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     int8_t *im2col;
     blocks_column col = blocks_prepare(p, scratch, &widened, &unsigned_x, &im2col);
     int32_t pixels = geometry->out_h * geometry->out_w;
+#ifdef BLOCKS_PIXEL_PAIRS
+    int8_t *im2col_b = geometry->pointwise ? im2col : im2col + munify_dsp_round_up4(p->cols);
+    for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
+        int32_t other = pixel + 1 < pixels ? pixel + 1 : pixel;
+        const int8_t *xa = munify_dsp_conv_patch(geometry, input, pixel / geometry->out_w, pixel % geometry->out_w,
+                                                 im2col);
+        const int8_t *xb = munify_dsp_conv_patch(geometry, input, other / geometry->out_w, other % geometry->out_w,
+                                                 im2col_b);
+        blocks_pixel_pair(&col, xa, xb, output + pixel * p->rows, output + other * p->rows);
+    }
+#else
     for (int32_t pixel = 0; pixel < pixels; ++pixel) {
         const int8_t *x = munify_dsp_conv_patch(geometry, input, pixel / geometry->out_w, pixel % geometry->out_w,
                                                 im2col);
         blocks_run_column(&col, x, output + pixel * p->rows, widened, unsigned_x);
     }
+#endif
 }
 
 #endif
