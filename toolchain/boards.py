@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 DEFAULT_BOARD = "mps2-an386"
 FEATURES = ("dsp", "fpu", "mve", "neon")
 PORTS = ("cortex-m", "linux")
-RUNNERS = ("qemu-system", "qemu-user")
+RUNNERS = ("qemu-system", "qemu-user", "serial")
 UART_DRIVERS = ("cmsdk_apb",)
 TIMER_DRIVERS = ("systick", "clock_gettime")
 PORT_TIMER = {"cortex-m": "systick", "linux": "clock_gettime"}  # the tick source each port implements
@@ -59,10 +59,13 @@ class QemuSettings:
 
 @dataclass(frozen=True)
 class Hardware:
-    """How a real board is flashed and reached; data for future runners (pyOCD, a serial port)."""
+    """How a real board is flashed and reached (the serial runner uses serial_port and flash_command)."""
 
     flash_method: str | None
     pyocd_target: str | None
+    serial_port: str | None
+    baud: int
+    flash_command: tuple[str, ...]  # argv with {elf} and {pyocd_target} placeholders; empty: flashed by hand
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,9 @@ SCHEMA: dict[str, Any] = {
     "hardware": ({
         "flash_method": Key(str, required=False),
         "pyocd_target": Key(str, required=False),
+        "serial_port": Key(str, required=False),
+        "baud": Key(int, required=False, default=115200, check=_positive),
+        "flash_command": Key(list, required=False, default=[]),
     }, False),
 }
 
@@ -233,6 +239,8 @@ def _check_consistency(source: str, doc: dict, expected_name: str | None) -> Non
         raise BoardError(f"{source}: missing required table '[qemu]' (runner '{doc['run']['runner']}' needs it)")
     if doc["run"]["runner"] == "qemu-system" and not (doc["qemu"]["machine"] and doc["qemu"]["cpu"]):
         raise BoardError(f"{source}: missing required key 'qemu.machine' or 'qemu.cpu' (runner 'qemu-system')")
+    if doc["run"]["runner"] == "serial" and not (doc["hardware"] and doc["hardware"]["serial_port"]):
+        raise BoardError(f"{source}: missing required key 'hardware.serial_port' (runner 'serial' needs it)")
     memory = doc["memory"]
     if memory is not None:
         flash, ram = memory["flash"], memory["ram"]
@@ -270,7 +278,8 @@ def _to_board(doc: dict, path: Path) -> Board:
         runner=doc["run"]["runner"],
         semihosting=doc["run"]["semihosting"],
         qemu=QemuSettings(qemu["binary"], qemu["machine"], qemu["cpu"], tuple(qemu["args"])) if qemu else None,
-        hardware=Hardware(hardware["flash_method"], hardware["pyocd_target"]) if hardware else None,
+        hardware=Hardware(hardware["flash_method"], hardware["pyocd_target"], hardware["serial_port"],
+                          hardware["baud"], tuple(hardware["flash_command"])) if hardware else None,
         path=path,
     )
 

@@ -7,7 +7,6 @@ import pytest
 
 from conftest import ALL_BOARDS, SPIN_INSTRUCTIONS, fake_reference
 from toolchain.harness.protocol import DeviceClient
-from toolchain.harness.session import ticks_to_instructions
 from toolchain.harness.transport import DeviceError
 from toolchain.runners import runner_for
 from toolchain.runners.qemu import QemuSystemRunner
@@ -32,7 +31,7 @@ def test_board_runs_bit_exact_counts_instructions_and_exits_with_status(fake_bui
         assert result.output == fake_reference(INPUT)[1]
         assert result.tick_hz == build.board.timer.hz
         if runner.time_unit == "instructions":  # icount: ticks are exact instruction counts
-            spin = ticks_to_instructions(result.layer_ticks[1], result.tick_hz)
+            spin = QemuSystemRunner.count(result.layer_ticks[1], result.tick_hz)
             assert SPIN_INSTRUCTIONS <= spin <= SPIN_INSTRUCTIONS + LAYER_OVERHEAD
         client.exit(7)
         assert runner.wait_exit() == 7

@@ -2,7 +2,7 @@
 
 import json
 
-from toolchain.harness.session import ticks_to_instructions
+from toolchain.runners.qemu import QemuSystemRunner
 from toolchain.report import LayerCount, Latency, MemoryUse, Mismatch, RunReport, render
 
 
@@ -49,5 +49,5 @@ def test_mismatch_names_input_layer_and_first_element():
 
 
 def test_ticks_convert_to_instructions_under_icount():
-    assert ticks_to_instructions(1, 25_000_000) == 40  # MPS2: 25 MHz SysTick, 1 ns per instruction
-    assert ticks_to_instructions(4, 32_000_000) == 125  # MPS3 AN547: 31.25 per tick
+    assert QemuSystemRunner.count(1, 25_000_000) == 40  # MPS2: 25 MHz SysTick, 1 ns per instruction
+    assert QemuSystemRunner.count(4, 32_000_000) == 125  # MPS3 AN547: 31.25 per tick

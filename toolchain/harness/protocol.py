@@ -73,6 +73,17 @@ class DeviceClient:
         """The boot banner, up to the first m-ready."""
         return self.transport.read_until(READY, self.timeout)
 
+    def sync(self, replies: int = 4) -> None:
+        """Find the command boundary on a line that may hold stale output (the banner of a board that booted
+        earlier, a half-sent command): end any partial command, ask for the name, and skip every reply up to
+        the one that carries it."""
+        self.transport.write(b"%name%")
+        for _ in range(replies):
+            lines = self.transport.read_until(READY, self.timeout)
+            if any(line.startswith("m-name-dut-") for line in lines):
+                return
+        raise DeviceError("no answer to 'name'; is munify firmware on this line?")
+
     def raw(self, command: str, timeout: float | None = None) -> Reply:
         """Send one command (without its '%') and return every reply line, errors included."""
         self.transport.write(command.encode("ascii", "replace") + b"%")

@@ -2,8 +2,9 @@
 (and with `layers=True` every layer's output) bit-exact against the reference executor, and measure latency,
 per-layer instruction counts and memory.
 
-Timing: under QEMU `-icount shift=0` one instruction takes exactly 1 ns of virtual time, so the firmware's
-tick counter converts to retired instructions: instructions = ticks * 1e9 / tick_hz (40 per tick at 25 MHz).
+Timing: the runner converts the firmware's ticks to its unit (`runner.count`). Under QEMU `-icount shift=0`
+one instruction takes exactly 1 ns of virtual time, so ticks become retired instructions:
+instructions = ticks * 1e9 / tick_hz (40 per tick at 25 MHz). Real boards report core cycles.
 """
 
 from __future__ import annotations
@@ -21,14 +22,8 @@ from ..runners import runner_for
 from .protocol import DeviceClient, DeviceInfo, Inference
 from .transport import DeviceError
 
-NS_PER_SECOND = 1_000_000_000
 FAULT_EXIT_STATUS = 3  # firmware/ports/cortex-m/startup.c
 COMMAND_TIMEOUT = 300.0
-
-
-def ticks_to_instructions(ticks: int, tick_hz: int) -> int:
-    """Nanoseconds of the device's clock: instructions under icount (qemu-system), host time under qemu-user."""
-    return round(ticks * NS_PER_SECOND / tick_hz)
 
 
 @dataclass(frozen=True)
@@ -57,16 +52,17 @@ def _first_mismatch(index: int, tensor: str, layer: str | None, expected: bytes,
 class Session:
     """A running firmware and the checks made against it."""
 
-    def __init__(self, client: DeviceClient, names: list[str]):
+    def __init__(self, client: DeviceClient, names: list[str], count: Callable[[int, int], int]):
         self.client = client
         self.names = names
+        self.count = count  # (ticks, tick_hz) -> the runner's time unit
         self.mismatches: list[Mismatch] = []
         self.latencies: list[int] = []
 
     def check_case(self, index: int, case: Case) -> Inference:
         self.client.load(case.data)
         result = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
-        self.latencies.append(ticks_to_instructions(result.ticks_sum, result.tick_hz))
+        self.latencies.append(self.count(result.ticks_sum, result.tick_hz))
         found = _first_mismatch(index, "output", None, case.output, result.output)
         if found:
             self.mismatches.append(found)
@@ -96,7 +92,7 @@ class Session:
             traced = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
         finally:
             self.client.trace("off")
-        return [ticks_to_instructions(t, traced.tick_hz) for t in traced.layer_ticks]
+        return [self.count(t, traced.tick_hz) for t in traced.layer_ticks]
 
 
 def _check_info(info: DeviceInfo, cases: list[Case]) -> None:
@@ -114,11 +110,11 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
     with runner as transport:
         try:
             client = DeviceClient(transport, timeout=COMMAND_TIMEOUT)
-            client.wait_ready()
+            client.wait_ready() if runner.boots_on_start else client.sync()
             info = client.info()
             cases = make_cases(info)
             _check_info(info, cases)
-            session = Session(client, [name for name, _ in info.layers])
+            session = Session(client, [name for name, _ in info.layers], runner.count)
             for index, case in enumerate(cases):
                 session.check_case(index, case)
             counts = session.layer_instructions() if cases else []

@@ -116,7 +116,7 @@ def _block_params(blocks: BlockStructure | None, rows: int, cols: int) -> dict:
         "tail_block_bytes": bo * tail_cols, "tail_at": [[r * tail_cols + j for j in range(tail_cols)] for r in range(bo)],
         "bits_block_bytes": bo * bits_row, "bits_mag_at": [r * bits_row for r in range(bo)],
         "bits_sign_at": [[r * bits_row + 1 + k for k in range(sign_bytes)] for r in range(bo)],
-        "sign_byte_of": [j // 8 for j in range(bi)], "sign_bit_of": [j % 8 for j in range(bi)],
+        "sign_lift": [31 - j for j in range(bi)],  # bit j to the sign bit: an arithmetic shift spreads it
         "wide_block_bytes": bo * wide_row, "wide_mag_at": [r * wide_row for r in range(bo)],
         "wide_mask_at": [[r * wide_row + 1 + j for j in range(bi)] for r in range(bo)],
         "k_quads": cols // 4, "k_rem": list(range(cols % 4)), "k_pairs": cols // 2, "k_odd": cols % 2,

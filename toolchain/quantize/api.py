@@ -21,6 +21,7 @@ from .qat import batch_inputs, calibrate, finetune
 from .scheme import ActQuant, round_half_away, to_int8
 
 MODES = ("ptq", "qat")
+REFERENCE_BATCH = 64  # inputs per reference call: the reference's im2col grows with the batch
 
 
 @dataclass
@@ -46,9 +47,12 @@ class QuantizedModel:
 
     def reference_outputs(self, x: torch.Tensor) -> np.ndarray:
         """int8 outputs of the integer reference executor on the IR, one row per input."""
-        batch = self.quantize_input(x)
-        (out,) = reference.run(_batched(self.graph, len(batch)), [batch])
-        return out.reshape(len(batch), -1)
+        rows = []
+        for start in range(0, len(x), REFERENCE_BATCH):
+            batch = self.quantize_input(x[start:start + REFERENCE_BATCH])
+            (out,) = reference.run(_batched(self.graph, len(batch)), [batch])
+            rows.append(out.reshape(len(batch), -1))
+        return np.concatenate(rows)
 
     @torch.no_grad()
     def fake_quant_outputs(self, x: torch.Tensor, exact: bool = True) -> np.ndarray:

@@ -30,6 +30,7 @@ from .process import format_command, log
 CONNECT_TIMEOUT = 20.0
 PORT_ATTEMPTS = 5
 EXIT_TIMEOUT = 10.0
+NS_PER_SECOND = 1_000_000_000
 PR_SET_PDEATHSIG = 1
 
 
@@ -68,12 +69,18 @@ class QemuProcess(abc.ABC):
     `with runner as transport:` boots the firmware and yields its line; leaving always stops QEMU."""
 
     time_unit = "instructions"
+    boots_on_start = True  # the firmware's banner follows start()
 
     def __init__(self, board: Board, elf: Path):
         self.board = board
         self.elf = Path(elf)
         self.process: subprocess.Popen | None = None
         self.transport: LineTransport | None = None
+
+    @staticmethod
+    def count(ticks: int, tick_hz: int) -> int:
+        """Ticks as nanoseconds of the guest clock: retired instructions under icount."""
+        return round(ticks * NS_PER_SECOND / tick_hz)
 
     @abc.abstractmethod
     def start(self) -> LineTransport:

@@ -1,0 +1,82 @@
+"""A real board on a serial port (run.runner = "serial").
+
+The board file's `[hardware]` table gives the port (`serial_port`, any pyserial URL), its `baud`, and how to
+flash the ELF (`flash_command`, e.g. ["pyocd", "flash", "-t", "{pyocd_target}", "{elf}"]; empty when the
+board is flashed by hand). The firmware's ticks count core clock cycles (SysTick on the CPU clock), so this
+runner reports cycles. A real board cannot end the emulator: `munify exit N` is confirmed by its
+`m-munify-exit-N` line instead.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from ..boards import Board
+from ..errors import MunifyError
+from ..harness.transport import LineTransport, SerialTransport
+from .process import run_logged
+
+FLASH_TIMEOUT = 300.0
+EXIT_TIMEOUT = 10.0
+_EXIT_LINE = re.compile(r"^m-munify-exit-(\d+)$")
+
+
+class SerialPortRunner:
+    time_unit = "cycles"
+    boots_on_start = False  # the board may have booted long ago: the client syncs instead
+
+    def __init__(self, board: Board, elf: Path):
+        self.board = board
+        self.elf = Path(elf)
+        self.transport: LineTransport | None = None
+
+    def count(self, ticks: int, tick_hz: int) -> int:
+        return round(ticks * self.board.clock_hz / tick_hz)
+
+    def flash_command(self) -> list[str]:
+        hardware = self.board.hardware
+        values = {"elf": str(self.elf), "pyocd_target": hardware.pyocd_target or ""}
+        return [part.format(**values) for part in hardware.flash_command]
+
+    def flash(self) -> None:
+        command = self.flash_command()
+        if not command:
+            return
+        result = run_logged(command, timeout=FLASH_TIMEOUT)
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).strip().splitlines()
+            raise MunifyError(f"flashing board '{self.board.name}' failed ({command[0]} exited with "
+                              f"{result.returncode}: {message[-1] if message else 'no output'})")
+
+    def start(self) -> LineTransport:
+        self.flash()
+        self.transport = SerialTransport(self.board.hardware.serial_port, self.board.hardware.baud)
+        return self.transport
+
+    def __enter__(self) -> LineTransport:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait_exit(self, timeout: float = EXIT_TIMEOUT) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            match = _EXIT_LINE.match(self.transport.read_line(deadline))
+            if match:
+                return int(match.group(1))
+
+    def exit_status(self) -> int | None:
+        """A real board does not report how it stopped."""
+        return None
+
+    def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
