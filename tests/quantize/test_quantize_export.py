@@ -187,6 +187,18 @@ def test_export_is_deterministic_and_roundtrips(tmp_path):
             assert np.array_equal(loaded.blocks.signs, tensor.blocks.signs)
 
 
+def test_qat_export_is_deterministic(tmp_path):
+    paths = [tmp_path / "a.mun", tmp_path / "b.mun"]
+    for path in paths:
+        model = _exotic()
+        structures = random_structures(model, bo=1, bi=4)
+        generator = torch.Generator().manual_seed(3)
+        train = DataLoader(TensorDataset(_loader().dataset.tensors[0], torch.arange(64) % 5), batch_size=16,
+                           shuffle=True, generator=generator)
+        quantize_model(model, structures, _loader(), mode="qat", train_loader=train, epochs=2).export(path)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
 def test_batched_reference_equals_one_sample_at_a_time():
     q = quantize_model(_exotic(), {}, _loader())
     x = _loader(seed=5).dataset.tensors[0][:4]
