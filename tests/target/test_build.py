@@ -98,3 +98,14 @@ def test_dry_run_prints_commands_and_builds_nothing(tmp_path, capsys):
     assert "make --no-print-directory" in printed and "CPU_FLAGS=-mcpu=cortex-m3" in printed
     assert "arm-none-eabi-size" in printed and not out.exists()
     assert printed.strip().splitlines() == dry_run_commands(load_board("mps2-an385"), out, "balanced")
+
+
+def test_run_dry_run_prints_build_and_qemu_commands(tmp_path, capsys):
+    build_dir = tmp_path / "build"
+    assert main(["run", "model.mun", "--board", "mps3-an547", "--build-dir", str(build_dir), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "make --no-print-directory" in printed
+    assert ("qemu-system-arm -M mps3-an547 -cpu cortex-m55 -nographic -monitor none "
+            "-icount shift=0,align=off,sleep=off -semihosting-config enable=on,target=native "
+            "-serial tcp:127.0.0.1:<free port>,server=on,wait=on") in printed
+    assert not build_dir.exists()

@@ -10,7 +10,7 @@ from ..boards import DEFAULT_BOARD, load_board
 from ..build import OPTIMIZE_LEVELS, default_build_dir, dry_run_commands, is_up_to_date
 from ..errors import MunifyError
 from ..report import render
-from ..runners.process import configure_logging, format_command
+from ..runners.process import configure_logging
 
 HELP = "run a model on a board under QEMU: bit-exact check against the reference, latency, memory"
 
@@ -31,13 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _dry_run(args, board, build_dir: Path) -> None:
     from ..build import ELF_NAME
-    from ..runners.qemu import qemu_command
+    from ..runners import runner_for
 
     if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize)):
         print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
-    print(format_command(qemu_command(board, build_dir / ELF_NAME, 0)).replace("127.0.0.1:0,", "127.0.0.1:<free port>,"))
-    print(f"connect socket://127.0.0.1:<free port>; send {args.inputs} input(s) (seed {args.seed}); "
-          "compare with the reference; 'munify exit 0'")
+    print("\n".join(runner_for(board, build_dir / ELF_NAME).describe()))
+    print(f"send {args.inputs} input(s) (seed {args.seed}); compare with the reference; 'munify exit 0'")
 
 
 def _exit_on_termination() -> None:

@@ -160,6 +160,11 @@ class QemuSystemRunner(QemuProcess):
     def command(self, port: int = 0) -> list[str]:
         return qemu_command(self.board, self.elf, port)
 
+    def describe(self) -> list[str]:
+        """What start() runs, for --dry-run (the port is picked at start)."""
+        text = format_command(self.command(0)).replace("127.0.0.1:0,", "127.0.0.1:<free port>,")
+        return [text, "connect socket://127.0.0.1:<free port>"]
+
     def start(self) -> LineTransport:
         last_error = ""
         for _ in range(PORT_ATTEMPTS):
@@ -193,6 +198,9 @@ class QemuUserRunner(QemuProcess):
 
     def command(self) -> list[str]:
         return qemu_user_command(self.board, self.elf)
+
+    def describe(self) -> list[str]:
+        return [format_command(self.command()) + "   (protocol on stdin/stdout)"]
 
     def start(self) -> LineTransport:
         self._launch(self.command(), stdin=subprocess.PIPE)

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..boards import Board
 from ..errors import MunifyError
 from ..harness.transport import LineTransport, SerialTransport
-from .process import run_logged
+from .process import format_command, run_logged
 
 FLASH_TIMEOUT = 300.0
 EXIT_TIMEOUT = 10.0
@@ -39,6 +39,12 @@ class SerialPortRunner:
         hardware = self.board.hardware
         values = {"elf": str(self.elf), "pyocd_target": hardware.pyocd_target or ""}
         return [part.format(**values) for part in hardware.flash_command]
+
+    def describe(self) -> list[str]:
+        """What start() runs, for --dry-run."""
+        hardware = self.board.hardware
+        flash = format_command(self.flash_command()) if hardware.flash_command else "(flashed by hand)"
+        return [flash, f"open {hardware.serial_port} at {hardware.baud} baud"]
 
     def flash(self) -> None:
         command = self.flash_command()
