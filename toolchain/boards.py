@@ -121,7 +121,7 @@ def _features(values: list) -> str | None:
     return None if len(set(values)) == len(values) else "lists a feature twice"
 
 
-def _word_aligned(value: int) -> str | None:
+def _multiple_of_8(value: int) -> str | None:
     return None if value > 0 and value % 8 == 0 else "must be a positive multiple of 8"
 
 
@@ -148,7 +148,7 @@ SCHEMA: dict[str, Any] = {
     "memory": ({
         "flash": REGION,
         "ram": REGION,
-        "stack_bytes": Key(int, check=_word_aligned),
+        "stack_bytes": Key(int, check=_multiple_of_8),
     }, False),
     "uart": ({
         "driver": Key(str, check=_one_of(UART_DRIVERS)),

@@ -111,6 +111,8 @@ def _defines(board: Board) -> list[str]:
 def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
     fw = firmware_dir()
     cortex_m = board.port == "cortex-m"
+    # Bare metal: newlib-nano for memcpy & co., our own startup code instead of crt0.
+    libs = ["--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles"] if cortex_m else []
     variables = {
         "FW": str(fw),
         "MODEL": MODEL_SUBDIR,
@@ -121,8 +123,7 @@ def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
         "CPU_FLAGS": " ".join(board.cflags),
         "DEFS": " ".join(_defines(board)),
         "LDSCRIPT": "link.ld" if cortex_m else "",
-        "LIBS": " ".join(("--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles") if cortex_m else ())
-                + (" " + " ".join(board.ldflags) if board.ldflags else ""),
+        "LIBS": " ".join(libs + list(board.ldflags)),
         "ELF": ELF_NAME,
     }
     return ["make", "--no-print-directory", "-j", _JOBS, "-f", str(fw / "Makefile"), "-C", str(build_dir)] + [

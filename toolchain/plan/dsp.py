@@ -121,9 +121,9 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 # benchmarks/kernels/calibrate.py over a sweep of layers (worst error 1-9%). Per position (output pixel or batch).
 
 LAYER_CALL = 50.0
-FC_MAC, FC_ROW, FC_INPUT = 1.19, 40.0, 2.0  # 4x4 SMLAD step: 38 instructions per 32 MACs, unrolled twice
-CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.94, 37.0, 2.6  # 2x2 step: 30 per 32 MACs
-DW_MAC, DW_OUTPUT, DW_TAP = 2.31, 40.0, 16.7  # 2 taps x 4 channels: 19 per 8 MACs
+FC_MAC, FC_ROW, FC_INPUT = 1.20, 30.0, 1.9  # 4x4 SMLAD step: 38 instructions per 32 MACs, unrolled twice
+CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.93, 29.0, 2.6  # 2x2 step: 30 per 32 MACs
+DW_MAC, DW_OUTPUT, DW_TAP = 2.59, 32.0, 8.4  # 2 taps x 4 channels: 19 per 8 MACs
 
 
 @dataclass(frozen=True)
@@ -144,11 +144,14 @@ class BlockCosts:
         return LAYER_CALL + f.positions * per_position
 
 
-# 1 x bi blocks run one assembly routine per row; bo x bi blocks (bo > 1) the C loops.
-ROW_BLOCK_COSTS = {False: BlockCosts(1.10, 0.54, 0.29, 5.43, 81.5, 2.2),
-                   True: BlockCosts(1.10, 0.79, 0.30, 5.41, 81.1, 2.3)}
-TILE_BLOCK_COSTS = {False: BlockCosts(3.2, 1.7, 0.2, 0.2, 10.0, 26.0),
-                    True: BlockCosts(3.2, 2.3, 0.2, 0.2, 10.0, 26.0)}
+# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for two
+# output pixels at a time (costs per pixel); bo x bi blocks (bo > 1, or bi 16 in a conv): the C loops.
+ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.54, 0.25, 5.43, 75.1, 2.3),
+                   True: BlockCosts(1.09, 0.77, 0.28, 5.45, 75.9, 2.2)}
+PAIR_BLOCK_COSTS = {False: BlockCosts(0.93, 0.21, 2.11, 2.56, 31.0, 4.9),
+                    True: BlockCosts(0.93, 0.35, 2.40, 2.10, 35.6, 4.4)}
+TILE_BLOCK_COSTS = {False: BlockCosts(3.2, 1.7, 0.2, 0.2, 9.8, 26.0),
+                    True: BlockCosts(3.2, 2.3, 0.2, 0.2, 9.8, 26.0)}
 
 
 def fc_dense_cost(f) -> float:
@@ -193,8 +196,16 @@ def _row_blocks_fit(params: dict) -> bool:
     return params["batches"] == 1 and params["bi"] in (4, 8, 16) and params["bo"] == 1
 
 
+def _pair_blocks_fit(params: dict) -> bool:
+    return params["batches"] == 1 and params["bi"] in (4, 8) and params["bo"] == 1
+
+
 def _tile_blocks_fit(params: dict) -> bool:
     return params["batches"] == 1 and params["bi"] in (4, 8, 16) and params["bo"] > 1
+
+
+def _conv_tile_blocks_fit(params: dict) -> bool:
+    return params["batches"] == 1 and params["bi"] in (4, 8, 16) and (params["bo"] > 1 or params["bi"] == 16)
 
 
 def _depthwise_fits(params: dict) -> bool:
@@ -218,13 +229,15 @@ def _build_variants():
     common = ("kernels/dsp/munify_dsp.h",)
     blocks_files = common + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
     all_kinds = frozenset(BlockKind)
+    shapes = {"FULLY_CONNECTED": (("", ROW_BLOCK_COSTS, _row_blocks_fit), ("_tiles", TILE_BLOCK_COSTS, _tile_blocks_fit)),
+              "CONV_2D": (("", PAIR_BLOCK_COSTS, _pair_blocks_fit), ("_tiles", TILE_BLOCK_COSTS, _conv_tile_blocks_fit))}
     block_variants = tuple(
         KernelVariant(f"{stem}_blocks_{name}{shape}_dsp", op_type, "kernels/dsp/blocks.c.j2", costs[bits],
                       layout=f"dsp-blocks-{name}", features=dsp, block_kinds=all_kinds, applies=fits,
                       optimize=modes, pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits),
                       support_files=blocks_files, scratch=blocks_scratch)
         for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
-        for shape, costs, fits in (("", ROW_BLOCK_COSTS, _row_blocks_fit), ("_tiles", TILE_BLOCK_COSTS, _tile_blocks_fit))
+        for shape, costs, fits in shapes[op_type]
         # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
         for name, bits, modes in (("wide", False, frozenset({"speed"})),
                                   ("bits", True, frozenset({"balanced", "size"}))))
