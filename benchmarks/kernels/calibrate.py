@@ -53,6 +53,15 @@ def sweep(rng: np.random.Generator):
                 case = kb.blocks_case(f"bl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits)
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))
+    for bits in (False, True):
+        for bi in (4, 8):
+            for j, mix in enumerate(mixes):
+                window, cin, rows = (kb.Window(6, 6, 3, 3), 16, 32) if j % 2 else (kb.Window(5, 5, 1, 1, pad="VALID"), 64, 48)
+                cols = window.kernel_h * window.kernel_w * cin
+                case = kb.blocks_case(f"cbl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
+                                      window=window, cin=cin)
+                out.append((f"conv_blocks_{'bits' if bits else 'wide'}", case, window.out_h * window.out_w,
+                            block_features(case.blocks[1], rows, cols)))
     for bo in (2, 4):
         for j, mix in enumerate(mixes):
             case = kb.blocks_case(f"blbo{bo}_{j}", rng, 96, 256, bo, 8, mix=mix)

@@ -36,7 +36,9 @@ MUNIFY_DSP_FN void depthwise_taps(const munify_dsp_depthwise *p, const int8_t *i
             *taps++ = inside ? input + (iy * p->in_w + ix) * p->channels : p->pad_row;
         }
     }
-    *taps = p->pad_row; /* the zero-weight tap of an odd count */
+    if ((p->kernel_h * p->kernel_w) & 1) {
+        *taps = p->pad_row; /* the zero-weight tap of an odd count */
+    }
 }
 
 /* acc[0..3] += the taps of 4 channels. r0 = tap pointers (advanced by 2 per step), r1 = weights of this channel
