@@ -220,7 +220,7 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
              f"{window.out_w}, {window.c_fields()}, {name}_pad, {name}_w, {name}_b, {quant}}};")
     call = f"munify_dsp_depthwise_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     return Case(name, len(patches) * taps * channels, setup, call, requantize(acc, q).reshape(-1).tolist(),
-                arrays, scratch_bytes=dsp.REQUANT_ENTRY_BYTES * channels + 4 * dsp._round_up(taps, 2),
+                arrays, scratch_bytes=(dsp.REQUANT_ENTRY_BYTES + 4) * channels + 4 * dsp._round_up(taps, 2),
                 header="munify_dsp_depthwise.h")
 
 

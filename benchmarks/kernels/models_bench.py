@@ -79,8 +79,8 @@ def restrict_matrix_kernels_to_dsp() -> None:
     from toolchain.plan import registry
 
     everything = registry.all_variants
-    registry.all_variants = lambda: tuple(v for v in everything()
-                                          if v.op_type not in ("CONV_2D", "FULLY_CONNECTED") or "dsp" in v.features)
+    matrix_ops = ("CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D")
+    registry.all_variants = lambda: tuple(v for v in everything() if v.op_type not in matrix_ops or "dsp" in v.features)
 
 
 def main() -> None:
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--generic", action="store_true", help="also run the generic C kernels on the same M4")
     parser.add_argument("--optimize", default="balanced", choices=("speed", "balanced", "size"))
     parser.add_argument("--dsp-only", action="store_true",
-                        help="plan CONV_2D / FULLY_CONNECTED with the DSP kernels only (no generic candidates)")
+                        help="plan CONV_2D / FULLY_CONNECTED / DEPTHWISE_CONV_2D with the DSP kernels only")
     parser.add_argument("models", nargs="*", default=list(TFLM_INSTRUCTIONS))
     args = parser.parse_args()
     if args.dsp_only:

@@ -185,7 +185,7 @@ def conv_dense_scratch(params: dict) -> int:
 
 
 def depthwise_scratch(params: dict) -> int:
-    return REQUANT_ENTRY_BYTES * params["cin"] + 4 * _round_up(params["taps"], 2)
+    return (REQUANT_ENTRY_BYTES + 4) * params["cin"] + 4 * _round_up(params["taps"], 2)
 
 
 def _single_image(params: dict) -> bool:

@@ -41,7 +41,7 @@ class ActQuant:
         if high - low <= 0.0:  # a tensor that never left 0: any scale represents it exactly
             high = 1.0
         scale = np.float32((high - low) / (QMAX - QMIN))
-        zero_point = int(np.clip(np.floor(QMIN - low / np.float64(scale) + 0.5), QMIN, QMAX))
+        zero_point = int(np.clip(arith.round_half_away(QMIN - low / np.float64(scale)), QMIN, QMAX))
         return cls(float(scale), zero_point)
 
     def to_ir(self) -> Quant:

@@ -4,8 +4,8 @@
  *
  * Layout dsp-dw (toolchain.plan.dsp.pack_depthwise): int16, for each group of 4 channels, for each pair of
  * taps (taps padded with a zero tap to an even count): the words (w[c][t], w[c][t+1]) of c0, c2, c1, c3.
- * Scratch (munify_dsp_depthwise_scratch_size): the requantization table, then one input pointer per tap
- * (padding taps point into pad_row).
+ * Scratch (munify_dsp_depthwise_scratch_size): the requantization table, one accumulator per channel, then
+ * one input pointer per tap (padding taps point into pad_row).
  */
 #ifndef MUNIFY_DSP_DEPTHWISE_H
 #define MUNIFY_DSP_DEPTHWISE_H
@@ -19,7 +19,7 @@ static inline int32_t depthwise_padded_taps(const munify_dsp_depthwise *p)
 
 MUNIFY_DSP_FN int32_t munify_dsp_depthwise_scratch_size(const munify_dsp_depthwise *p)
 {
-    return (int32_t)(sizeof(munify_dsp_requant) * (uint32_t)p->channels +
+    return (int32_t)((sizeof(munify_dsp_requant) + sizeof(int32_t)) * (uint32_t)p->channels +
                      sizeof(const int8_t *) * (uint32_t)depthwise_padded_taps(p));
 }
 
@@ -41,14 +41,30 @@ MUNIFY_DSP_FN void depthwise_taps(const munify_dsp_depthwise *p, const int8_t *i
     }
 }
 
-/* acc[0..3] += the taps of 4 channels. r0 = tap pointers (advanced by 2 per step), r1 = weights of this channel
- * group, r2 = tap pairs (>= 1), r3 = {acc c0, c1, c2, c3, channel offset}. */
-MUNIFY_ASM_FUNCTION depthwise_group(MUNIFY_ASM_ARG const int8_t *const *taps, MUNIFY_ASM_ARG const uint32_t *weights,
-                                    MUNIFY_ASM_ARG int32_t pairs, MUNIFY_ASM_ARG int32_t *state)
+/* The state of one output pixel for the assembly loop over its channel groups. */
+typedef struct {
+    const int8_t *const *taps;
+    const uint32_t *weights;
+    const int32_t *bias;
+    int32_t *acc;
+    int32_t groups;
+    int32_t pairs;
+} depthwise_state;
+
+/* acc[c] = bias[c] + the taps of channel c, 4 channels per group, 2 taps per step (>= 1 of each). r0 = state;
+ * in the loop r0 = tap pointers, r1 = weights, r2 = pairs left, r3 = channel offset, r4-r7 = c0, c1, c2, c3. */
+MUNIFY_ASM_FUNCTION depthwise_groups(MUNIFY_ASM_ARG depthwise_state *state)
 {
-    __asm volatile("push   {r3-r11, lr}\n\t"
-                   "ldm    r3, {r4, r5, r6, r7}\n\t"
-                   "ldr    r3, [r3, #16]\n\t"
+    __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "movs   r3, #0\n\t"
+                   "ldr    r1, [r0, #4]\n\t"
+                   "0:\n\t"
+                   "ldr    r12, [sp]\n\t"
+                   "ldr    r8, [r12, #8]\n\t"
+                   "ldm    r8!, {r4, r5, r6, r7}\n\t"
+                   "str    r8, [r12, #8]\n\t"
+                   "ldr    r0, [r12]\n\t"
+                   "ldr    r2, [r12, #20]\n\t"
                    "1:\n\t"
                    "ldrd   r8, r9, [r0], #8\n\t"
                    "ldr    r8, [r8, r3]\n\t"
@@ -69,23 +85,27 @@ MUNIFY_ASM_FUNCTION depthwise_group(MUNIFY_ASM_ARG const int8_t *const *taps, MU
                    "smlad  r7, r10, lr, r7\n\t"
                    "subs   r2, r2, #1\n\t"
                    "bne    1b\n\t"
-                   "pop    {r8}\n\t"
-                   "stm    r8, {r4, r5, r6, r7}\n\t"
-                   "pop    {r4-r11, pc}\n\t");
+                   "ldr    r12, [sp]\n\t"
+                   "ldr    r8, [r12, #12]\n\t"
+                   "stm    r8!, {r4, r5, r6, r7}\n\t"
+                   "str    r8, [r12, #12]\n\t"
+                   "adds   r3, r3, #4\n\t"
+                   "ldr    r8, [r12, #16]\n\t"
+                   "subs   r8, r8, #1\n\t"
+                   "str    r8, [r12, #16]\n\t"
+                   "bne    0b\n\t"
+                   "pop    {r0, r4-r11, pc}\n\t");
 }
 
 MUNIFY_DSP_FN void depthwise_pixel(const munify_dsp_depthwise *p, const munify_dsp_requant *requant,
-                                   const int8_t *const *taps, int8_t *output)
+                                   const int8_t *const *taps, int32_t *acc, int8_t *output)
 {
     const munify_dsp_quant q = p->q;
-    const uint32_t *w = (const uint32_t *)(const void *)p->weights;
-    int32_t pairs = depthwise_padded_taps(p) >> 1;
-    for (int32_t c = 0; c < p->channels; c += 4, w += 4 * pairs) {
-        int32_t state[5] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3], c};
-        depthwise_group(taps, w, pairs, state);
-        for (int32_t i = 0; i < 4; ++i) {
-            output[c + i] = munify_dsp_output_fast(state[i], &requant[c + i], &q);
-        }
+    depthwise_state state = {taps, (const uint32_t *)(const void *)p->weights, p->bias, acc, p->channels >> 2,
+                             depthwise_padded_taps(p) >> 1};
+    depthwise_groups(&state);
+    for (int32_t c = 0; c < p->channels; ++c) {
+        output[c] = munify_dsp_output_fast(acc[c], &requant[c], &q);
     }
 }
 
@@ -93,12 +113,13 @@ MUNIFY_DSP_FN void munify_dsp_depthwise_s8(const munify_dsp_depthwise *p, const 
                                            int16_t *scratch)
 {
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
-    const int8_t **taps = (const int8_t **)(void *)(requant + p->channels);
+    int32_t *acc = (int32_t *)(requant + p->channels);
+    const int8_t **taps = (const int8_t **)(void *)(acc + p->channels);
     munify_dsp_prepare_requant(&p->q, p->channels, requant);
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox, output += p->channels) {
             depthwise_taps(p, input, oy, ox, taps);
-            depthwise_pixel(p, requant, taps, output);
+            depthwise_pixel(p, requant, taps, acc, output);
         }
     }
 }
