@@ -332,3 +332,16 @@ def test_final_softmax_exports_with_tflite_output_quantization(softmax):
 def test_softmax_over_a_feature_map_is_refused():
     with pytest.raises(ExportError, match="only a softmax over the classes"):
         quantize_model(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Softmax(dim=1)), {}, _loader())
+
+
+@pytest.mark.parametrize("make, shape", [(lambda: _exotic(FlattenNHWC()), (3, 8, 8)),
+                                         (lambda: _exotic(nn.Flatten()), (3, 8, 8)),
+                                         (lambda: _Pools().eval(), (3, 9, 9))])
+def test_float_program_computes_the_torch_model(make, shape):
+    """Before rounding, the captured program (BN folded, NHWC flatten, reordered FC columns) is the model."""
+    model = make()
+    q = quantize_model(model, {}, _loader(shape=shape))
+    x = _loader(seed=9, shape=shape).dataset.tensors[0]
+    q.program.fake_quant = False
+    with torch.no_grad():
+        assert torch.allclose(q.program(x), model(x), atol=1e-5, rtol=1e-4)

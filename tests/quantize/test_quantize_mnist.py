@@ -11,6 +11,8 @@ import copy
 import numpy as np
 from torch.utils.data import DataLoader, TensorDataset
 
+from toolchain.compress.project import is_feasible
+from toolchain.compress.structure import torch_weight_matrix
 from toolchain.ir import weight_matrix
 from toolchain.quantize import quantize_model
 
@@ -40,6 +42,8 @@ def test_qat_keeps_the_structure_exact_and_recovers_accuracy(trained_cnn, mnist,
     ptq = quantize_model(model, structures, calib)
     qat = quantize_model(model, structures, calib, mode="qat", train_loader=train, epochs=1, lr=1e-3)
     for layer, structure in structures.items():
+        trained = torch_weight_matrix(qat.program.model.get_submodule(layer))
+        assert is_feasible(trained, structure.kinds, structure.bo, structure.bi), layer  # projected every step
         op = next(op for op in qat.graph.ops if op.name == layer)
         weight = qat.graph.weight_of(op)
         weight.blocks.check(weight_matrix(op.type, weight.data), weight.name)
