@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ALL_BOARDS, require_tools
 from toolchain.boards import load_board
-from toolchain.build import build_model, is_up_to_date, load_result
+from toolchain.build import build_model, load_result
 from toolchain.cli import main
 from toolchain.harness.session import graph_cases, run_cases
 from toolchain.importers.tflite import import_tflite
@@ -75,7 +75,6 @@ def test_wrong_weights_are_caught_at_the_first_differing_layer(models, tmp_path)
 
     board = load_board("mps2-an386")
     build = build_model(models["ad01"], board, tmp_path / "build")
-    assert is_up_to_date(models["ad01"], board, tmp_path / "build", "balanced")
     graph = load(models["ad01"])
     op = graph.ops[5]
     weight = graph.tensor(op.inputs[1])
@@ -98,3 +97,15 @@ def test_report_is_byte_identical_across_runs(models, tmp_path):
         assert main(["run", str(models["ad01"]), "--board", "mps2-an386", "--inputs", "2",
                      "--build-dir", str(tmp_path / "build"), "--json", str(paths[-1])]) == 0
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_run_rebuilds_only_when_an_input_changed(models, tmp_path):
+    from toolchain.build import is_up_to_date
+
+    board = load_board("mps2-an385")
+    build_model(models["ad01"], board, tmp_path / "build")
+    assert is_up_to_date(models["ad01"], board, tmp_path / "build", "balanced")
+    assert not is_up_to_date(models["ad01"], board, tmp_path / "build", "size")
+    assert not is_up_to_date(models["ad01"], load_board("mps2-an386"), tmp_path / "build", "balanced")
+    assert not is_up_to_date(models["kws"], board, tmp_path / "build", "balanced")
+    assert not is_up_to_date(models["ad01"], board, tmp_path / "elsewhere", "balanced")

@@ -37,13 +37,14 @@ def test_serial_runner_flashes_and_runs_over_a_tty(tmp_path):
     board = load_board(str(serial_board(tmp_path, os.ttyname(slave))))
     build = build_sources(FAKE_MODEL, board, tmp_path / "build")
     device = subprocess.Popen(["qemu-aarch64", str(build.elf)], stdin=master, stdout=master, start_new_session=True)
-    os.close(master)
+    # The test keeps the master open too: a board's port does not hang up when its firmware stops.
     try:
         report = run_cases(build, lambda info: [Case(INPUT, fake_reference(INPUT)[1], {})], {})
         assert device.wait(timeout=10) == 0  # 'munify exit 0' ended the firmware
     finally:
         device.kill()
         device.wait()
+        os.close(master)
         os.close(slave)
     assert (tmp_path / "flashed-fake_target.elf").read_bytes() == build.elf.read_bytes()
     assert report.bit_exact and report.inputs == 1

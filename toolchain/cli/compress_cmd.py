@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from ..errors import MunifyError
@@ -36,10 +37,25 @@ def run(args: argparse.Namespace) -> int:
         raise MunifyError(f"--threads {args.threads}: need at least 1 thread")
     torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
-    report = run_recipe(recipe, args.output, None if args.no_cache else args.cache_dir, progress=not args.quiet)
+    rank, world_size = _distributed()
+    report = run_recipe(recipe, args.output, None if args.no_cache else args.cache_dir, progress=not args.quiet,
+                        rank=rank, world_size=world_size)
+    if rank != 0:
+        return 0
     doc = report.to_json()
     if args.json is not None:
         atomic_write_text(args.json, json.dumps(doc, indent=1) + "\n")
     print(format_report(doc))
     print(f"wrote {args.output}")
     return 0
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); under `torchrun --nproc_per_node N munify compress ...` joins the gloo group."""
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1

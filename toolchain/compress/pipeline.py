@@ -26,7 +26,7 @@ from ..summary import summarize
 from .api import CompressedModel, compress
 from .layers import plan_layers
 from .recipe import Recipe, RecipeError, resolve_entry_point
-from .train import evaluate, sgd, train_epochs
+from .train import evaluate, is_main_rank, sgd, train_epochs
 
 DEFAULT_CACHE = Path("munify-out/cache")
 
@@ -76,20 +76,21 @@ def load_workload(recipe: Recipe, rank: int = 0, world_size: int = 1) -> Workloa
     if ":" in recipe.data:
         train, test = _custom_data(recipe, search_dir)
         calib = _first_batches(train, recipe.quantize.calib_batches)
+        classes = lambda: _num_classes(train, test)  # noqa: E731 (only built-in models need it)
     else:
         split = datasets.builtin_split(recipe.data)
         train = datasets.train_loader(split, recipe.batch_size, recipe.seed, rank, world_size)
         test = datasets.test_loader(split, recipe.batch_size)
         n = recipe.quantize.calib_batches * recipe.batch_size
         calib = DataLoader(TensorDataset(split.x_train[:n], split.y_train[:n]), batch_size=recipe.batch_size)
-    x, y = _first_batch(train, "training", recipe.data)
-    input_shape, num_classes = tuple(x.shape[1:]), _num_classes(train, test)
+        classes = lambda: split.num_classes  # noqa: E731
     if ":" in recipe.model:
         model = resolve_entry_point(recipe.model, "model", search_dir)()
         if not isinstance(model, nn.Module):
             raise RecipeError(f"model '{recipe.model}' returned {type(model).__name__}, not a torch nn.Module")
     else:
-        model = models.builtin_model(recipe.model, input_shape, num_classes, recipe.seed)
+        x, _ = _first_batch(train, "training", recipe.data)
+        model = models.builtin_model(recipe.model, tuple(x.shape[1:]), classes(), recipe.seed)
     check_loaders(model, train, test, recipe.data)
     return Workload(train, test, calib, model, cacheable=":" not in recipe.model + recipe.data)
 
@@ -174,7 +175,7 @@ def train_dense(work: Workload, recipe: Recipe, cache_dir: Path | None, progress
     t = recipe.train
     train_epochs(model, work.train, sgd(model.parameters(), t.lr, t.momentum), t.epochs,
                  max_batches=recipe.max_batches, desc="dense", progress=progress)
-    if cache is not None:
+    if cache is not None and is_main_rank():
         buffer = io.BytesIO()
         torch.save(model.state_dict(), buffer)
         with atomic_path(cache) as tmp:
@@ -200,17 +201,17 @@ def layer_rows(graph: Graph) -> list[dict[str, Any]]:
     return rows
 
 
-def run_recipe(recipe: Recipe, out_path: Path, cache_dir: Path | None = DEFAULT_CACHE,
-               progress: bool = False) -> CompressReport:
-    """Train (or load) the dense model, compress it, quantize it, write the .mun, and report."""
+def run_recipe(recipe: Recipe, out_path: Path, cache_dir: Path | None = DEFAULT_CACHE, progress: bool = False,
+               rank: int = 0, world_size: int = 1) -> CompressReport:
+    """Train (or load) the dense model, compress it, quantize it, write the .mun (rank 0 only), and report."""
     from ..quantize import quantize_model
 
     start = time.monotonic()
-    work = load_workload(recipe)
+    work = load_workload(recipe, rank, world_size)
     plan_layers(work.model, recipe)  # refuse a bad recipe before any training
     dense = train_dense(work, recipe, cache_dir, progress)
     # Fresh loaders: compression sees the same batches whether or not the dense model came from the cache.
-    work = load_workload(recipe)
+    work = load_workload(recipe, rank, world_size)
     accuracy = {"dense_float": evaluate(dense, work.test)}
     dense_q = quantize_model(dense, {}, work.calib)
     accuracy["dense_int8"] = dense_q.accuracy(work.test)
@@ -219,6 +220,7 @@ def run_recipe(recipe: Recipe, out_path: Path, cache_dir: Path | None = DEFAULT_
     quantized = compressed.quantize(work.calib, q.mode, work.train, q.qat_epochs if q.mode == "qat" else 0)
     accuracy["compressed_float"] = compressed.history["accuracy"]["retrained"]
     accuracy["compressed_int8"] = quantized.accuracy(work.test)
-    quantized.export(out_path)
+    if rank == 0:
+        quantized.export(out_path)
     return CompressReport(recipe, compressed, quantized.graph, accuracy, dense_q.graph,
                           time.monotonic() - start, layer_rows(quantized.graph))

@@ -86,9 +86,10 @@ class SerialTransport(LineTransport):
         self._port.close()
 
     def write(self, data: bytes) -> None:
+        # write() blocks until the bytes are with the driver; no tcdrain, which fails once a device that
+        # was told to exit has closed its end.
         try:
             self._port.write(data)
-            self._port.flush()
         except (serial.SerialException, OSError) as exc:
             raise DeviceError(f"writing to {self.url} failed: {exc}") from None
 

@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import re
+from typing import Mapping
 
 import numpy as np
 
 from ..errors import MunifyError
 from ..ir.graph import Graph, Op
 from . import arena, layers, packing
-from .registry import RESHAPE_ALIAS, KernelVariant, select_variant
+from .registry import RESHAPE_ALIAS, KernelVariant, forced_variant, select_variant
 from .types import Buffer, ConstArray, LayerPlan, Plan
 
 _CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(np.int16): "int16_t",
            np.dtype(np.uint16): "uint16_t", np.dtype(np.int32): "int32_t", np.dtype(np.uint32): "uint32_t"}
 
 
-def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced") -> Plan:
+def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced",
+              force: Mapping[str, str] | None = None) -> Plan:
+    """Plan `graph` for a target with ISA `features`. `force` maps op names to kernel variant names that
+    override the ranking (tests and experiments run every kernel this way)."""
     graph.validate()
     _check_io(graph)
     features = frozenset(features)
     specs = [layers.build(graph, op) for op in graph.ops]
     aliases = _reshape_aliases(graph)
-    variants = [_choose(op, spec, features, optimize, aliases) for op, spec in zip(graph.ops, specs)]
+    force = dict(force or {})
+    unknown = sorted(set(force) - {op.name for op in graph.ops})
+    if unknown:
+        raise MunifyError(f"cannot force a kernel on {', '.join(unknown)}: no such op in '{graph.name}'")
+    variants = [_choose(op, spec, features, optimize, aliases, force) for op, spec in zip(graph.ops, specs)]
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
@@ -61,12 +69,22 @@ def _reshape_aliases(graph: Graph) -> dict[str, str]:
     return aliases
 
 
-def _choose(op: Op, spec: layers.LayerSpec, features: frozenset, optimize: str,
-            aliases: dict[str, str]) -> KernelVariant | None:
+def _choose(op: Op, spec: layers.LayerSpec, features: frozenset, optimize: str, aliases: dict[str, str],
+            force: Mapping[str, str]) -> KernelVariant | None:
     if op.type == "RESHAPE" and op.outputs[0] in aliases:
         return None
-    def weight_bytes(layout: str) -> int:
-        return _layout_bytes(spec).get(layout, 0)
+    if op.name in force:
+        return forced_variant(op.type, force[op.name], spec.facts, features)
+    packed_sizes: dict[str, int] = {}
+
+    def weight_bytes(variant: KernelVariant) -> int:
+        if spec.matrix is None:
+            return 0
+        if variant.pack is None:
+            return _layout_bytes(spec)[variant.layout]
+        if variant.name not in packed_sizes:
+            packed_sizes[variant.name] = sum(a.nbytes for a in variant.pack(spec.matrix, spec.blocks).values())
+        return packed_sizes[variant.name]
 
     return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes)
 

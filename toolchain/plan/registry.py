@@ -2,8 +2,10 @@
 
 `select_variant` picks, for one layer, the cheapest variant whose op type matches, whose ISA features the board
 has, whose weight layout can hold the block kinds the weight uses and that is offered for the `optimize` mode.
-`size` ranks candidates by (weight bytes, cost); `speed` and `balanced` by (cost, weight bytes). Ties go to
-the variant listed first (generic dense kernels come first), so the choice is deterministic.
+`size` ranks candidates by (weight bytes, cost), `speed` by (cost, weight bytes) and `balanced` by
+cost x weight bytes (10% faster is worth 10% more bytes). Ties go to the variant listed first (generic dense
+kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
+dense layout stores the full matrix), so a block kernel is chosen only where the ranking prefers it.
 
 Adding a variant (e.g. a Cortex-M DSP kernel): append a `KernelVariant` to `toolchain/plan/variants_dsp.py`
 (or to `GENERIC_VARIANTS` here for a portable one) and write its template under `codegen_templates/`.
@@ -95,44 +97,52 @@ class KernelVariant:
     options: dict = field(default_factory=dict)  # extra template params that select a code path, e.g. lut
 
 
-# Retired instructions of the generic C on a Cortex-M3 at -O2 (QEMU -icount), fitted to
-# benchmarks/codegen_blocks.py: MACs of two output pixels x two rows share their loads; a unified block row costs
-# per weight a sign-bit test (bit field), an AND with a mask byte (wide), or per 4 weights one table lookup (LUT).
-MAC = 2.2
-UNIFIED_BITS = 5.0
-UNIFIED_WIDE = 3.0
-ROW_MUL = 3.0
-BLOCK = 8.0
-KIND_DECODE = 7.0
-REQUANT = 40.0
-LUT_ENTRY = 2.5
-LUT_LOOKUP = 3.5
+# Retired instructions of the generic C on a Cortex-M3 at -O2 (QEMU -icount), fitted to the per-layer counts
+# of benchmarks/codegen_blocks.py on KWS and ResNet-8 (dense and 2x8 blocks). Matrix ops (CONV_2D, FC) share
+# every load between two output pixels and two rows; depthwise reads each tap through a pointer.
 
 
-def dense_matrix_cost(f: LayerFacts) -> float:
-    return f.positions * f.rows * (f.cols * MAC + REQUANT)
+@dataclass(frozen=True)
+class MatrixCosts:
+    mac: float  # per dense weight
+    unified: float  # per unified weight, sign bit field (row multiply included)
+    unified_wide: float  # per unified weight, byte sign mask
+    block: float  # per listed (not pruned) full block
+    kind_decode: float  # per full block, blocks-min only
+    requant: float = 45.0  # per output channel
 
 
-def block_matrix_cost(unified_add: float, decode_all: bool) -> Callable[[LayerFacts], float]:
+MATRIX = MatrixCosts(mac=2.65, unified=5.1, unified_wide=3.5, block=10.0, kind_decode=14.0)
+DEPTHWISE = MatrixCosts(mac=5.2, unified=8.0, unified_wide=7.0, block=20.0, kind_decode=14.0)
+LUT_ENTRY = 5.3  # per sign-pattern table entry built (per output pixel)
+LUT_LOOKUP = 2.2  # per table lookup (one per 4 weights of a unified block row)
+
+
+def dense_matrix_cost(c: MatrixCosts) -> Callable[[LayerFacts], float]:
+    return lambda f: f.positions * f.rows * (f.cols * c.mac + c.requant)
+
+
+def block_matrix_cost(c: MatrixCosts, wide: bool, decode_all: bool) -> Callable[[LayerFacts], float]:
     def cost(f: LayerFacts) -> float:
-        decode = f.full_blocks * KIND_DECODE if decode_all else 0.0
-        per_position = (f.dense_weights * MAC + f.unified_weights * unified_add + f.unified_rows * ROW_MUL
-                        + f.listed_blocks * BLOCK + decode + f.rows * REQUANT)
+        unified = c.unified_wide if wide else c.unified
+        decode = f.full_blocks * c.kind_decode if decode_all else 0.0
+        per_position = (f.dense_weights * c.mac + f.unified_weights * unified + f.listed_blocks * c.block
+                        + decode + f.rows * c.requant)
         return f.positions * per_position
     return cost
 
 
-def lut_matrix_cost(f: LayerFacts) -> float:
-    """Per output pixel: the tables of every column block some unified block reads, then 1/4 lookup per weight."""
-    groups = max(f.bi // 4, 1)
-    build = f.unified_cols * groups * (1 << min(f.bi, 4)) * LUT_ENTRY
-    per_position = (f.dense_weights * MAC + f.unified_rows * (groups * LUT_LOOKUP + ROW_MUL) + build
-                    + f.listed_blocks * BLOCK + f.rows * REQUANT)
-    return f.positions * per_position
-
-
-def lut_min_cost(f: LayerFacts) -> float:
-    return lut_matrix_cost(f) + f.positions * f.full_blocks * KIND_DECODE
+def lut_matrix_cost(decode_all: bool) -> Callable[[LayerFacts], float]:
+    """Per output pixel: the tables of every column block some unified block reads, then one lookup per
+    4 weights of each unified block row."""
+    def cost(f: LayerFacts) -> float:
+        groups = max(f.bi // 4, 1)
+        build = f.unified_cols * groups * (1 << min(f.bi, 4)) * LUT_ENTRY
+        decode = f.full_blocks * MATRIX.kind_decode if decode_all else 0.0
+        per_position = (f.dense_weights * MATRIX.mac + f.unified_rows * groups * LUT_LOOKUP + build + decode
+                        + f.listed_blocks * MATRIX.block + f.rows * MATRIX.requant)
+        return f.positions * per_position
+    return cost
 
 
 def lut_scratch(params: dict) -> int:
@@ -151,36 +161,36 @@ def _small_tables(params: dict) -> bool:
     return params["lut_offset"] <= LUT_SCRATCH_LIMIT
 
 
-def _matrix_variants(op_type: str, stem: str, template: str, shared_columns: bool) -> list[KernelVariant]:
+def _matrix_variants(op_type: str, stem: str, template: str, costs: MatrixCosts,
+                     shared_columns: bool) -> list[KernelVariant]:
     variants = [
-        KernelVariant(f"{stem}_dense_generic", op_type, template, dense_matrix_cost, layout="dense"),
-        KernelVariant(f"{stem}_blocks_min_generic", op_type, template, block_matrix_cost(UNIFIED_BITS, True),
+        KernelVariant(f"{stem}_dense_generic", op_type, template, dense_matrix_cost(costs), layout="dense",
+                      block_kinds=ALL_KINDS),
+        KernelVariant(f"{stem}_blocks_min_generic", op_type, template, block_matrix_cost(costs, False, True),
                       layout="blocks-min", block_kinds=ALL_KINDS, optimize=frozenset({"size"})),
-        KernelVariant(f"{stem}_blocks_index_generic", op_type, template, block_matrix_cost(UNIFIED_BITS, False),
+        KernelVariant(f"{stem}_blocks_index_generic", op_type, template, block_matrix_cost(costs, False, False),
                       layout="blocks-index", block_kinds=ALL_KINDS, optimize=frozenset({"balanced", "speed"})),
-        KernelVariant(f"{stem}_blocks_wide_generic", op_type, template,
-                      block_matrix_cost(UNIFIED_WIDE, False), layout="blocks-wide", block_kinds=ALL_KINDS,
-                      optimize=frozenset({"speed"})),
+        KernelVariant(f"{stem}_blocks_wide_generic", op_type, template, block_matrix_cost(costs, True, False),
+                      layout="blocks-wide", block_kinds=ALL_KINDS, optimize=frozenset({"speed"})),
     ]
     if shared_columns:  # every row reads the same activations, so one set of tables serves all rows
+        lut = {"block_kinds": ALL_KINDS, "options": {"lut": True}, "scratch": lut_scratch}
         variants += [
-            KernelVariant(f"{stem}_blocks_lut_generic", op_type, template, lut_matrix_cost, layout="blocks-index",
-                          block_kinds=ALL_KINDS, optimize=frozenset({"speed"}), options={"lut": True},
-                          scratch=lut_scratch),
-            KernelVariant(f"{stem}_blocks_lut_generic", op_type, template, lut_matrix_cost, layout="blocks-index",
-                          block_kinds=ALL_KINDS, optimize=frozenset({"balanced"}), options={"lut": True},
-                          scratch=lut_scratch, applies=_small_tables),
-            KernelVariant(f"{stem}_blocks_min_lut_generic", op_type, template, lut_min_cost, layout="blocks-min",
-                          block_kinds=ALL_KINDS, optimize=frozenset({"size"}), options={"lut": True},
-                          scratch=lut_scratch, applies=_small_tables),
+            KernelVariant(f"{stem}_blocks_lut_generic", op_type, template, lut_matrix_cost(False),
+                          layout="blocks-index", optimize=frozenset({"speed"}), **lut),
+            KernelVariant(f"{stem}_blocks_lut_generic", op_type, template, lut_matrix_cost(False),
+                          layout="blocks-index", optimize=frozenset({"balanced"}), applies=_small_tables, **lut),
+            KernelVariant(f"{stem}_blocks_min_lut_generic", op_type, template, lut_matrix_cost(True),
+                          layout="blocks-min", optimize=frozenset({"size"}), applies=_small_tables, **lut),
         ]
     return variants
 
 
 GENERIC_VARIANTS: tuple[KernelVariant, ...] = (
-    *_matrix_variants("CONV_2D", "conv", "kernels/generic/conv.c.j2", shared_columns=True),
-    *_matrix_variants("FULLY_CONNECTED", "fc", "kernels/generic/conv.c.j2", shared_columns=True),
-    *_matrix_variants("DEPTHWISE_CONV_2D", "dwconv", "kernels/generic/depthwise.c.j2", shared_columns=False),
+    *_matrix_variants("CONV_2D", "conv", "kernels/generic/conv.c.j2", MATRIX, shared_columns=True),
+    *_matrix_variants("FULLY_CONNECTED", "fc", "kernels/generic/conv.c.j2", MATRIX, shared_columns=True),
+    *_matrix_variants("DEPTHWISE_CONV_2D", "dwconv", "kernels/generic/depthwise.c.j2", DEPTHWISE,
+                      shared_columns=False),
     KernelVariant("avgpool_generic", "AVERAGE_POOL_2D", "kernels/generic/avgpool.c.j2", elementwise_cost(4.0)),
     KernelVariant("maxpool_generic", "MAX_POOL_2D", "kernels/generic/maxpool.c.j2", elementwise_cost(3.0)),
     KernelVariant("add_generic", "ADD", "kernels/generic/add.c.j2", elementwise_cost(40.0)),
@@ -207,8 +217,20 @@ def candidates(op_type: str, features: frozenset, kinds: frozenset, optimize: st
             and optimize in v.optimize and v.applies(params)]
 
 
+def forced_variant(op_type: str, name: str, facts: LayerFacts, features: frozenset) -> KernelVariant:
+    """The variant called `name` for `op_type`, if the features and block kinds allow it."""
+    for v in all_variants():
+        if v.name == name and v.op_type == op_type:
+            if not (v.features <= features and facts.kinds <= v.block_kinds):
+                raise MunifyError(f"kernel {name} needs features {sorted(v.features)} and block kinds "
+                                  f"{sorted(k.name.lower() for k in v.block_kinds)}; pick another kernel")
+            return v
+    names = sorted({v.name for v in all_variants() if v.op_type == op_type})
+    raise MunifyError(f"no kernel '{name}' for {op_type}; choose one of {', '.join(names)}")
+
+
 def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimize: str, params: dict,
-                   weight_bytes: Callable[[str], int]) -> KernelVariant:
+                   weight_bytes: Callable[["KernelVariant"], int]) -> KernelVariant:
     if optimize not in OPTIMIZE_MODES:
         raise MunifyError(f"unknown optimize mode '{optimize}'; use one of {', '.join(OPTIMIZE_MODES)}")
     found = candidates(op_type, features, facts.kinds, optimize, params)
@@ -219,7 +241,11 @@ def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimiz
     order = {id(v): i for i, v in enumerate(all_variants())}
 
     def rank(v: KernelVariant):
-        cost, size = round(v.cost(facts)), weight_bytes(v.layout)
-        return (size, cost, order[id(v)]) if optimize == "size" else (cost, size, order[id(v)])
+        cost, size = round(v.cost(facts)), weight_bytes(v)
+        if optimize == "size":
+            return (size, cost, order[id(v)])
+        if optimize == "balanced":
+            return (cost * max(size, 1), cost, order[id(v)])
+        return (cost, size, order[id(v)])
 
     return min(found, key=rank)
