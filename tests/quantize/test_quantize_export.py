@@ -4,6 +4,7 @@ determinism. The integer-exact program must equal the integer reference on the I
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -345,3 +346,24 @@ def test_float_program_computes_the_torch_model(make, shape):
     q.program.fake_quant = False
     with torch.no_grad():
         assert torch.allclose(q.program(x), model(x), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("activations, fused", [([nn.Hardtanh(-1.0, 1.0)], "RELU_N1_TO_1"),
+                                                ([nn.ReLU6(), nn.ReLU()], "RELU6"),
+                                                ([nn.ReLU(), nn.Hardtanh(0, 6)], "RELU6"),
+                                                ([nn.Dropout(), nn.ReLU(), nn.ReLU()], "RELU")])
+def test_activations_fuse_into_the_conv(activations, fused):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), *activations)
+    init_weights_(model, 6)
+    q = quantize_model(model.eval(), {}, _loader())
+    assert [(op.type, op.attrs["activation"]) for op in q.graph.ops] == [("CONV_2D", fused)]
+    _assert_program_matches_reference(q, _loader(seed=10).dataset.tensors[0][:8])
+
+
+@pytest.mark.parametrize("activations, message", [
+    ([nn.Hardtanh(0.0, 1.0)], "layer '1' (Hardtanh) clamps to [0.0, 1.0]"),
+    ([nn.Hardtanh(-1.0, 1.0), nn.ReLU()], "'2' applies ReLU after Hardtanh(-1, 1)"),
+])
+def test_activations_without_a_tflite_equivalent_are_refused(activations, message):
+    with pytest.raises(ExportError, match=re.escape(message)):
+        quantize_model(nn.Sequential(nn.Conv2d(3, 4, 3), *activations), {}, _loader())

@@ -1,7 +1,7 @@
 """Capture a torch model as a flat program of deployable steps (torch.fx symbolic tracing).
 
 Each step is one IR op to be: conv, depthwise conv, fully connected, max/average pool, add, reshape, softmax.
-BatchNorm attaches to the conv/linear before it (folded), ReLU/ReLU6 become the fused activation of the
+BatchNorm attaches to the conv/linear before it (folded), ReLU/ReLU6/Hardtanh become the fused activation of the
 step before them, Dropout/Identity/permute disappear. 4D values are NCHW in torch and NHWC in the IR; the
 only layout change a program makes is the flatten before a Linear:
   - x.permute(0, 2, 3, 1).flatten(1) (toolchain.models.FlattenNHWC) already is the IR's NHWC order;
@@ -25,10 +25,12 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ..errors import MunifyError
 
 FUSABLE = ("conv", "fc", "add", "maxpool", "avgpool")
-_ACTIVATION_OF = {"relu": "RELU", "relu6": "RELU6"}
+# Fused activations as clamp intervals; two in a row clamp to the intersection.
+_ACTIVATION_RANGES = {"RELU": (0.0, float("inf")), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+_ACTIVATION_NAMES = {"RELU": "ReLU", "RELU6": "ReLU6", "RELU_N1_TO_1": "Hardtanh(-1, 1)"}
 _ALIAS_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Identity)
 _FUNCTIONS = {
-    operator.add: "add", torch.add: "add", torch.relu: "relu", F.relu: "relu", F.relu6: "relu6",
+    operator.add: "add", torch.add: "add", torch.relu: "relu", F.relu: "relu", F.relu6: "hardtanh",
     torch.flatten: "flatten", F.dropout: "identity", F.softmax: "softmax", torch.softmax: "softmax",
 }
 _METHODS = {"relu": "relu", "flatten": "flatten", "view": "flatten", "reshape": "flatten", "permute": "permute",
@@ -210,13 +212,18 @@ class _Builder:
     def _on_relu(self, node: fx.Node, module) -> None:
         self._fuse_activation(node, "RELU")
 
-    def _on_relu6(self, node: fx.Node, module) -> None:
-        self._fuse_activation(node, "RELU6")
+    def _on_hardtanh(self, node: fx.Node, module: nn.Hardtanh | None) -> None:
+        bounds = (module.min_val, module.max_val) if module is not None else (0.0, 6.0)  # F.relu6
+        activation = next((a for a, r in _ACTIVATION_RANGES.items() if r == bounds), None)
+        if activation is None:
+            raise ExportError(f"layer '{_label(node)}' (Hardtanh) clamps to {list(bounds)}; TFLite fuses only "
+                              "[0, 6] (ReLU6) and [-1, 1]")
+        self._fuse_activation(node, activation)
 
     def _fuse_activation(self, node: fx.Node, activation: str) -> None:
-        producer = self._fusion_target(node, "ReLU6" if activation == "RELU6" else "ReLU", FUSABLE)
-        if producer.activation != "NONE" and activation == "RELU":
-            activation = producer.activation  # relu(relu6(x)) == relu6(x)
+        producer = self._fusion_target(node, _ACTIVATION_NAMES[activation], FUSABLE)
+        if producer.activation != "NONE":
+            activation = _compose(producer.activation, activation, _label(node))
         producer.activation = activation
         self.values[node] = self.values[node.args[0]]
 
@@ -352,8 +359,8 @@ def _module_kind(name: str, module: nn.Module) -> str:
         return "fc"
     if isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
         return "bn"
-    if isinstance(module, nn.ReLU6):
-        return "relu6"
+    if isinstance(module, nn.Hardtanh):  # ReLU6 is a Hardtanh(0, 6)
+        return "hardtanh"
     if isinstance(module, nn.ReLU):
         return "relu"
     if isinstance(module, nn.MaxPool2d):
@@ -370,8 +377,19 @@ def _module_kind(name: str, module: nn.Module) -> str:
                               "only Flatten(1, -1) is supported")
         return "flatten"
     raise ExportError(f"layer '{name}' ({type(module).__name__}) is not supported by the int8 exporter; "
-                      "supported: Conv2d, Linear, BatchNorm, ReLU, ReLU6, MaxPool2d, AvgPool2d, "
+                      "supported: Conv2d, Linear, BatchNorm, ReLU, ReLU6, Hardtanh, MaxPool2d, AvgPool2d, "
                       "AdaptiveAvgPool2d, Flatten, Dropout, Softmax, residual +")
+
+
+def _compose(first: str, second: str, label: str) -> str:
+    """The one fused activation equal to `second` applied after `first`."""
+    low = max(_ACTIVATION_RANGES[first][0], _ACTIVATION_RANGES[second][0])
+    high = min(_ACTIVATION_RANGES[first][1], _ACTIVATION_RANGES[second][1])
+    for activation, bounds in _ACTIVATION_RANGES.items():
+        if bounds == (low, high):
+            return activation
+    raise ExportError(f"'{label}' applies {_ACTIVATION_NAMES[second]} after {_ACTIVATION_NAMES[first]}, which "
+                      "no single TFLite fused activation expresses")
 
 
 def _pair(v) -> tuple[int, int]:

@@ -269,6 +269,8 @@ def _activate(x: torch.Tensor, activation: str) -> torch.Tensor:
         return F.relu(x)
     if activation == "RELU6":
         return F.relu6(x)
+    if activation == "RELU_N1_TO_1":
+        return torch.clamp(x, -1.0, 1.0)
     return x
 
 
