@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from toolchain.ir import BlockStructure
+from toolchain.ir import BlockKind, BlockStructure
 from toolchain.quantize import fold_batchnorm, quantize_matrix, weight_scales
 
 from quant_helpers import random_structures
@@ -55,9 +55,11 @@ def test_folded_unified_blocks_stay_unified_per_row():
     folded, _ = fold_batchnorm(model[0].weight, None, model[1])
     matrix = folded.detach().permute(0, 2, 3, 1).reshape(8, -1)
     structure = structures["0"]
+    unified_rows = np.repeat(structure.kinds == BlockKind.UNIFIED, 4, axis=0)
+    tiles = matrix.abs().reshape(8, -1, 8).numpy()  # [row, block column, bi]
+    assert np.all(tiles[unified_rows] == tiles[unified_rows][:, :1])  # exactly one magnitude per folded row
     codes = quantize_matrix(matrix, weight_scales(matrix), structure.kinds, 4, 8).numpy().astype(np.int8)
     blocks = BlockStructure.from_matrix(codes, structure.kinds, 4, 8)
     blocks.check(codes, "folded")
-    unified_rows = np.repeat(structure.kinds == 1, 4, axis=0)
     magnitudes = blocks.magnitudes[unified_rows]
     assert len(set(magnitudes.tolist())) > 1  # rows of one block differ after folding: per-row magnitudes

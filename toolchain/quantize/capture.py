@@ -160,10 +160,10 @@ class _Builder:
         if self.steps:
             raise ExportError("the model takes more than one input; the exporter supports exactly one")
         shape = _shape(node)
-        step = Step("input", "input", (), in_shape=shape, out_shape=shape)
-        self._add(node, step, "nchw" if len(shape) == 4 else "flat")
         if len(shape) not in (2, 4):
             raise ExportError(f"model input has shape {list(shape)}; the exporter needs [N, C, H, W] or [N, F]")
+        layout = "nchw" if len(shape) == 4 else "flat"
+        self._add(node, Step("input", "input", (), in_shape=shape, out_shape=shape), layout)
 
     def _output(self, node: fx.Node) -> None:
         (result,) = node.args
