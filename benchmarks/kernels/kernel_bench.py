@@ -263,9 +263,9 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
                Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
     quant = quant_setup(name, q, arrays)
     block_fields = ", ".join(f"{name}_{role}" for role, _ in BLOCK_ARRAYS[:7])
-    setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {cols // bi * bi}, {block_fields}, "
+    setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {block_fields}, "
              f"{name}_unified_bias, {name}_b, {quant}}};")
-    k4 = dsp._round_up(cols, 4)
+    k4 = dsp._round_up(cols, max(4, bi))
     scratch = (dsp.REQUANT_ENTRY_BYTES + 8) * rows + 6 * k4
     if window is None:
         call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"

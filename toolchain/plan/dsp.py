@@ -7,7 +7,10 @@ Layouts (the C side documents the same in each kernel's header comment):
               group of 4 reduction elements the 2 rows' 4 bytes (one LDRD); reduction padded to a multiple of 4.
   dsp-dw      depthwise, channels a multiple of 4: int16, for each group of 4 channels, for each pair of taps
               (a zero tap added to an odd count), the tap pairs of c0, c2, c1, c3 (SXTB16 order).
-  dsp-blocks  1 x bi blocks (bi 4 or 8), see pack_fc_blocks.
+  dsp-blocks-wide / dsp-blocks-bits
+              bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
+              unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
+              pruned blocks are absent. See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
 """
 
 from __future__ import annotations
@@ -62,24 +65,28 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
-    """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix."""
+    """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
+
+    The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
+    """
     from ..ir.blocks import BlockKind
 
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
     bo, bi = blocks.bo, blocks.bi
     full_rows, tail_col = rows // bo * bo, cols // bi * bi
-    counts, dense_cols, dense_w, unified_cols, signs, mags, tails = [], [], [], [], [], [], []
+    padded = _pad_cols(matrix, bi)
+    counts, dense_cols, dense_w, unified_cols, signs, mags = [], [], [], [], [], []
     unified_bias = np.zeros(rows, np.int64)
     for rb in range(full_rows // bo):
         r0 = rb * bo
         kinds = blocks.kinds[rb, : tail_col // bi]
-        dense = np.flatnonzero(kinds == BlockKind.DENSE)
+        dense = list(np.flatnonzero(kinds == BlockKind.DENSE)) + ([tail_col // bi] if tail_col < cols else [])
         unified = np.flatnonzero(kinds == BlockKind.UNIFIED)
         counts += [len(dense), len(unified)]
         for cb in dense:
             dense_cols.append(cb * bi)
-            dense_w.append(matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1))
+            dense_w.append(padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1))
         for cb in unified:
             unified_cols.append(cb * bi)
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
@@ -88,8 +95,6 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.nda
             signs.append(_sign_bytes(negative, sign_bits))
             positives = bi - negative.sum(axis=1)
             unified_bias[r0:r0 + bo] -= mags[-1] * (128 * positives + 127 * negative.sum(axis=1))
-        tails.append(matrix[r0:r0 + bo, tail_col:].reshape(-1))
-    tails.append(_pad_cols(matrix[full_rows:], 4).reshape(-1))
     return {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
@@ -97,7 +102,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.nda
         "unified_cols": np.array(unified_cols, np.uint16),
         "unified_signs": _concat(signs, np.uint8),
         "unified_magnitudes": _concat(mags, np.int16),
-        "tail_weights": _concat(tails, np.int8),
+        "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
 
@@ -168,7 +173,7 @@ def depthwise_cost(f) -> float:
 
 
 def blocks_scratch(params: dict) -> int:
-    k = _round_up(params["k"], 4)
+    k = _round_up(params["k"], max(4, params["bi"]))
     return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 6 * k + (0 if params["pointwise"] else 2 * k)
 
 

@@ -18,8 +18,9 @@
  *   unified_cols        uint16 per unified block
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
  *   unified_magnitudes  int16  per unified block: bo
- *   tail_weights        int8   for each full row block, bo x (cols - tail_col_start) (the partial column block),
- *                              then the rows % bo last rows, each cols long padded with zeros to a multiple of 4
+ *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
+ * The partial last column block of each row block is listed as one more dense block, padded with zero weights
+ * to bi (the widened input is zero up to cols rounded up to bi).
  *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
  * Scratch (munify_dsp_blocks_scratch_size): requantization table, accumulators (two per row), widened
  * input, unsigned input (each room for two columns), two im2col columns.
@@ -38,11 +39,16 @@
 
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
 
+/* Inputs rounded up to whole blocks: the partial last block is stored padded with zero weights. */
+static inline int32_t blocks_padded_cols(int32_t cols)
+{
+    return (cols + MUNIFY_DSP_BI - 1) / MUNIFY_DSP_BI * MUNIFY_DSP_BI;
+}
+
 extern const uint32_t munify_dsp_sign_masks[256][2];
 
 typedef struct {
     int32_t rows, cols;
-    int32_t tail_col_start; /* cols rounded down to a multiple of bi */
     const uint16_t *counts;
     const uint16_t *dense_cols;
     const int8_t *dense_weights;
@@ -60,7 +66,6 @@ typedef struct {
     const munify_dsp_requant *requant;
     const uint32_t *widened; /* the column widened to int16 pairs */
     const uint8_t *unsigned_x; /* the column as x + 128 */
-    const int8_t *x;
     int32_t *acc; /* one accumulator per row */
 } blocks_column;
 
@@ -289,11 +294,7 @@ MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
     }
     const int8_t *tail = p->tail_weights;
     for (int32_t r = 0; r < full_rows; ++r) {
-        int32_t a = acc[r];
-        for (int32_t c = p->tail_col_start; c < p->cols; ++c) {
-            a += *tail++ * col->x[c];
-        }
-        out[r] = munify_dsp_output_fast(a, &col->requant[r], &q);
+        out[r] = munify_dsp_output_fast(acc[r], &col->requant[r], &q);
     }
     int32_t groups = munify_dsp_round_up4(p->cols) >> 2;
     for (int32_t r = full_rows; r < p->rows; ++r) {
@@ -322,7 +323,7 @@ MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
 
 MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p, int32_t im2col)
 {
-    int32_t k = munify_dsp_round_up4(p->cols);
+    int32_t k = blocks_padded_cols(p->cols);
     return (int32_t)(sizeof(munify_dsp_requant) + 2 * sizeof(int32_t)) * p->rows + 4 * k + 2 * k +
            (im2col ? 2 * k : 0);
 }
@@ -333,7 +334,6 @@ MUNIFY_DSP_FN void blocks_run_column(blocks_column *col, const int8_t *x, int8_t
 {
     munify_dsp_widen_pairs(x, col->p->cols, widened, 2);
     blocks_unsigned(x, col->p->cols, unsigned_x);
-    col->x = x;
     blocks_column_rows(col, out);
 }
 
@@ -342,12 +342,16 @@ MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int16_t *
 {
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
     int32_t *acc = (int32_t *)(requant + p->rows);
-    int32_t k = munify_dsp_round_up4(p->cols);
+    int32_t k = blocks_padded_cols(p->cols);
     *widened = (uint32_t *)(acc + 2 * p->rows);
     *unsigned_x = (uint8_t *)(*widened + k);
     *im2col = (int8_t *)(*unsigned_x + 2 * k);
+    /* The padded last block reads the widened input up to padded_cols; widening writes up to cols rounded up
+     * to 4 (k/2 words for one column, k for a pair), so the words after that stay zero. */
+    int32_t written_words = munify_dsp_round_up4(p->cols) / 2;
+    memset(*widened + written_words, 0, (size_t)(k - written_words) * sizeof(uint32_t));
     munify_dsp_prepare_requant(&p->q, p->rows, requant);
-    blocks_column col = {p, requant, *widened, *unsigned_x, 0, acc};
+    blocks_column col = {p, requant, *widened, *unsigned_x, acc};
     return col;
 }
 
@@ -469,15 +473,9 @@ MUNIFY_DSP_FN void blocks_pixel_pair(const blocks_column *col, const int8_t *xa,
                                p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
                                p->bias, p->unified_bias, col->acc, p->rows, 0};
     blocks_rows_pair(&state);
-    const int8_t *tail = p->tail_weights;
     for (int32_t r = 0; r < p->rows; ++r) {
-        int32_t a = col->acc[2 * r], b = col->acc[2 * r + 1];
-        for (int32_t c = p->tail_col_start; c < p->cols; ++c, ++tail) {
-            a += *tail * xa[c];
-            b += *tail * xb[c];
-        }
-        out_a[r] = munify_dsp_output_fast(a, &col->requant[r], &q);
-        out_b[r] = munify_dsp_output_fast(b, &col->requant[r], &q);
+        out_a[r] = munify_dsp_output_fast(col->acc[2 * r], &col->requant[r], &q);
+        out_b[r] = munify_dsp_output_fast(col->acc[2 * r + 1], &col->requant[r], &q);
     }
 }
 #endif
@@ -491,7 +489,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     blocks_column col = blocks_prepare(p, scratch, &widened, &unsigned_x, &im2col);
     int32_t pixels = geometry->out_h * geometry->out_w;
 #ifdef BLOCKS_PIXEL_PAIRS
-    int8_t *im2col_b = geometry->pointwise ? im2col : im2col + munify_dsp_round_up4(p->cols);
+    int8_t *im2col_b = geometry->pointwise ? im2col : im2col + blocks_padded_cols(p->cols);
     for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
         int32_t other = pixel + 1 < pixels ? pixel + 1 : pixel;
         const int8_t *xa = munify_dsp_conv_patch(geometry, input, pixel / geometry->out_w, pixel % geometry->out_w,
