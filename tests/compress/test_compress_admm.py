@@ -10,7 +10,7 @@ from toolchain.compress.project import is_feasible, to_tiles
 from toolchain.compress.recipe import parse_recipe
 from toolchain.compress.structure import torch_weight_matrix
 from toolchain.compress.train import evaluate, reestimate_batchnorm
-from toolchain.ir import BlockKind
+from toolchain.ir import BlockKind, load
 
 
 def state_bytes(model: torch.nn.Module) -> list[bytes]:
@@ -98,3 +98,21 @@ def test_built_in_models_evaluate_after_compression_in_eval_mode(digits_loaders)
     assert "DEPTHWISE_CONV_2D" in kinds.values() and "CONV_2D" in kinds.values()
     assert not result.model.training
     assert 0.0 <= evaluate(result.model, test) <= 1.0
+
+
+def test_export_writes_the_structure_into_the_ir(trained_digits_cnn, digits_loaders, tmp_path):
+    train, test = digits_loaders
+    recipe = parse_recipe(dict(RECIPE, admm={"iterations": 1}, retrain={"epochs": 1},
+                               quantize={"calib_batches": 2}))
+    result = compress(trained_digits_cnn, train, test, recipe)
+    quantized = result.export(tmp_path / "m.mun")
+    graph = load(tmp_path / "m.mun")
+    by_name = {op.name: graph.weight_of(op) for op in graph.ops if graph.weight_of(op) is not None}
+    for name, s in result.structures.items():
+        blocks = by_name[name].blocks
+        assert (blocks.bo, blocks.bi) == (s.bo, s.bi)
+        exported, planned = blocks.kinds, s.kinds
+        assert np.array_equal(exported == BlockKind.DENSE, planned == BlockKind.DENSE)
+        assert np.all(exported[planned == BlockKind.PRUNED] == BlockKind.PRUNED)
+    assert by_name["0"].blocks is None
+    assert quantized.accuracy(test) > 0.7

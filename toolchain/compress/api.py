@@ -15,12 +15,13 @@ from typing import Any
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..errors import MunifyError
 from .admm import Admm, select_structures
 from .layers import plan_layers
 from .recipe import Recipe, as_recipe
 from .retrain import retrain
 from .structure import LayerStructure, enforce_structure_
-from .train import evaluate, reestimate_batchnorm
+from .train import evaluate, first_batches, reestimate_batchnorm
 
 
 @dataclass
@@ -29,6 +30,7 @@ class CompressedModel:
     structures: dict[str, LayerStructure]
     recipe: Recipe
     history: dict[str, Any] = field(default_factory=dict)
+    train_loader: DataLoader | None = field(default=None, repr=False)
 
     def quantize(self, calib_loader: DataLoader, mode: str = "ptq", train_loader: DataLoader | None = None,
                  epochs: int = 0):
@@ -38,9 +40,19 @@ class CompressedModel:
         return quantize_model(self.model, self.structures, calib_loader, mode=mode, train_loader=train_loader,
                               epochs=epochs)
 
-    def export(self, path: str | Path, calib_loader: DataLoader, train_loader: DataLoader | None = None):
-        """Quantize with the recipe's mode and write the IR (.mun) to `path`; returns the quantized model."""
+    def export(self, path: str | Path, calib_loader: DataLoader | None = None,
+               train_loader: DataLoader | None = None):
+        """Quantize with the recipe's mode and write the IR (.mun) to `path`; returns the quantized model.
+
+        Calibration defaults to the first `quantize.calib_batches` batches of the loader compress() trained on,
+        QAT to that loader itself.
+        """
         q = self.recipe.quantize
+        train_loader = train_loader if train_loader is not None else self.train_loader
+        if calib_loader is None:
+            if train_loader is None:
+                raise MunifyError("export needs calibration data; pass calib_loader")
+            calib_loader = first_batches(train_loader, q.calib_batches)
         quantized = self.quantize(calib_loader, q.mode, train_loader, q.qat_epochs if q.mode == "qat" else 0)
         quantized.export(path)
         return quantized
@@ -71,4 +83,4 @@ def compress(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader,
     retrain(model, structures, train_loader, recipe.retrain, max_batches, progress)
     history["accuracy"]["retrained"] = evaluate(model, val_loader)
     model.eval()
-    return CompressedModel(model, structures, recipe, history)
+    return CompressedModel(model, structures, recipe, history, train_loader)

@@ -26,7 +26,7 @@ from ..summary import summarize
 from .api import CompressedModel, compress
 from .layers import plan_layers
 from .recipe import Recipe, RecipeError, resolve_entry_point
-from .train import evaluate, is_main_rank, sgd, train_epochs
+from .train import evaluate, first_batches, is_main_rank, sgd, train_epochs
 
 DEFAULT_CACHE = Path("munify-out/cache")
 
@@ -75,7 +75,7 @@ def load_workload(recipe: Recipe, rank: int = 0, world_size: int = 1) -> Workloa
     search_dir = Path(recipe.source).parent if recipe.source != "<recipe>" else None
     if ":" in recipe.data:
         train, test = _custom_data(recipe, search_dir)
-        calib = _first_batches(train, recipe.quantize.calib_batches)
+        calib = first_batches(train, recipe.quantize.calib_batches)
         classes = lambda: _num_classes(train, test)  # noqa: E731 (only built-in models need it)
     else:
         split = datasets.builtin_split(recipe.data)
@@ -104,17 +104,6 @@ def _custom_data(recipe: Recipe, search_dir: Path | None) -> tuple[DataLoader, D
         raise RecipeError(f"data '{recipe.data}' must return (train_loader, test_loader), got "
                           f"{type(result).__name__}")
     return result
-
-
-def _first_batches(loader, n: int) -> DataLoader:
-    """A fixed loader over the first n batches of `loader` (calibration must not change between uses)."""
-    xs, ys = [], []
-    for index, (x, y) in enumerate(loader):
-        if index >= n:
-            break
-        xs.append(x)
-        ys.append(y)
-    return DataLoader(TensorDataset(torch.cat(xs), torch.cat(ys)), batch_size=len(xs[0]))
 
 
 def _first_batch(loader, which: str, data: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from tqdm import tqdm
 
 Penalty = Callable[[], torch.Tensor]
@@ -125,3 +125,12 @@ def reestimate_batchnorm(model: nn.Module, loader: DataLoader, max_batches: int 
 
 def sgd(params, lr: float, momentum: float) -> torch.optim.SGD:
     return torch.optim.SGD(params, lr=lr, momentum=momentum)
+
+
+def first_batches(loader, n: int) -> DataLoader:
+    """A fixed loader over the first n batches of `loader` (calibration must not change between uses)."""
+    xs, ys = [], []
+    for x, y in _limited(loader, n):
+        xs.append(x)
+        ys.append(y)
+    return DataLoader(TensorDataset(torch.cat(xs), torch.cat(ys)), batch_size=len(xs[0]))
