@@ -367,3 +367,10 @@ def test_activations_fuse_into_the_conv(activations, fused):
 def test_activations_without_a_tflite_equivalent_are_refused(activations, message):
     with pytest.raises(ExportError, match=re.escape(message)):
         quantize_model(nn.Sequential(nn.Conv2d(3, 4, 3), *activations), {}, _loader())
+
+
+def test_calibration_uses_the_requested_batches():
+    one = quantize_model(_exotic(), {}, _loader(), calib_batches=1)
+    every = quantize_model(_exotic(), {}, _loader())
+    assert one.history["calibration_samples"] == 32 and every.history["calibration_samples"] == 64
+    assert one.program.ranges != every.program.ranges
