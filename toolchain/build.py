@@ -239,9 +239,9 @@ def _build_in(build_dir: Path, board: Board, optimize: str, print_id: str) -> tu
 
 
 def _finish(tmp: Path, out_dir: Path, board: Board, optimize: str, fp: str, model_name: str,
-            sizes: SizeReport) -> BuildResult:
+            sizes: SizeReport, layers: list[dict] | None = None) -> BuildResult:
     info = {"munify_version": __version__, "model": model_name, "board": board.name, "optimize": optimize,
-            "fingerprint": fp, "elf": ELF_NAME, "sizes": sizes.to_json()}
+            "fingerprint": fp, "elf": ELF_NAME, "sizes": sizes.to_json(), "layers": layers or []}
     atomic_write_text(tmp / BUILD_INFO, json.dumps(info, indent=1, sort_keys=True) + "\n")
     return BuildResult(out_dir, out_dir / ELF_NAME, board, model_name, sizes, fp)
 
@@ -265,12 +265,13 @@ def build_sources(model_dir: Path, board: Board, out_dir: Path, optimize: str = 
     return result
 
 
-def _generate(graph, model_dir: Path, board: Board, optimize: str) -> None:
-    try:
-        from .codegen import generate
-    except ImportError:
-        raise BuildError("the code generator (toolchain.codegen) is not available in this installation") from None
-    generate(graph, model_dir, board.features, optimize=optimize)
+def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]:
+    """Generate the model's C sources; returns the plan's layers (name, op, kernel, MACs) for build.json."""
+    from .codegen import generate
+
+    plan = generate(graph, model_dir, board.features, optimize=optimize)
+    return [{"name": layer.name, "op": layer.op_type, "kernel": layer.variant, "macs": layer.macs}
+            for layer in plan.layers]
 
 
 def build_model(model_path: Path, board: Board, out_dir: Path, optimize: str = "balanced") -> BuildResult:
@@ -282,9 +283,9 @@ def build_model(model_path: Path, board: Board, out_dir: Path, optimize: str = "
     graph = load(model_path)
     fp = fingerprint(model_path.read_bytes(), board, optimize)
     with atomic_dir(out_dir) as tmp:
-        _generate(graph, tmp / MODEL_SUBDIR, board, optimize)
+        layers = _generate(graph, tmp / MODEL_SUBDIR, board, optimize)
         model_name, sizes = _build_in(tmp, board, optimize, graph.name)
-        result = _finish(tmp, out_dir, board, optimize, fp, model_name, sizes)
+        result = _finish(tmp, out_dir, board, optimize, fp, model_name, sizes, layers)
     log.info("built %s for %s in %s", model_name, board.name, out_dir)
     return result
 

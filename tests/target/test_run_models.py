@@ -107,6 +107,8 @@ def test_run_rebuilds_only_when_an_input_changed(models, tmp_path):
     # Other work on the code generator may land during the build; pin the fingerprint to now.
     info_path = tmp_path / "build" / BUILD_INFO
     info = json.loads(info_path.read_text())
+    assert [layer["op"] for layer in info["layers"]] == ["FULLY_CONNECTED"] * 10
+    assert info["layers"][0]["macs"] == 640 * 128
     info["fingerprint"] = fingerprint(models["ad01"].read_bytes(), board, "balanced")
     info_path.write_text(json.dumps(info))
     assert is_up_to_date(models["ad01"], board, tmp_path / "build", "balanced")
