@@ -98,12 +98,15 @@ def test_reshape_of_the_input_to_the_output_copies_and_intermediates_can_live_in
     assert_layers_match(graph, host.build(plan, host_cache), [random_input(graph, rng)])
 
 
-def test_size_mode_packs_smaller_and_speed_mode_uses_wide_sign_masks(imported_model):
+def test_size_packs_smallest_speed_estimates_fastest_balanced_in_between(imported_model):
     graph = impose_blocks(imported_model("kws"), seed=1)
-    size, speed = make_plan(graph, frozenset(), "size"), make_plan(graph, frozenset(), "speed")
-    assert size.const_bytes < speed.const_bytes < make_plan(imported_model("kws"), frozenset()).const_bytes * 3
-    assert "blocks-wide" in {l.layout for l in speed.layers}
-    for layer in size.layers:
+    plans = {mode: make_plan(graph, frozenset(), mode) for mode in ("size", "balanced", "speed")}
+    weights = {mode: sum(l.weight_bytes for l in p.layers) for mode, p in plans.items()}
+    cost = {mode: sum(l.cost for l in p.layers) for mode, p in plans.items()}
+    assert weights["size"] <= weights["balanced"] <= weights["speed"]
+    assert cost["speed"] <= cost["balanced"] <= cost["size"]
+    assert weights["size"] < make_plan(imported_model("kws"), frozenset()).const_bytes * 0.75
+    for layer in plans["size"].layers:
         w = graph.weight_of(graph.ops[layer.index])
         if w is not None and not w.blocks.is_dense:
             assert layer.layout == "blocks-min"

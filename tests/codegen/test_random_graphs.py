@@ -7,12 +7,13 @@ import pytest
 
 from bitexact import assert_layers_match
 from random_graphs import random_chain, random_input
+from toolchain.errors import MunifyError
 from toolchain.ir import OP_TYPES
 from toolchain.plan import make_plan
 from toolchain.plan.registry import GENERIC_VARIANTS
 from toolchain.runners import host
 
-EXPECTED_LAYOUT = {"size": "blocks-min", "balanced": "blocks-index", "speed": "blocks-wide"}  # seen per mode
+EXPECTED_LAYOUT = {"size": "blocks-min", "balanced": "blocks-index", "speed": "blocks-wide"}
 SEEDS = range(6)
 
 
@@ -25,17 +26,49 @@ def test_random_chain_bit_exact(seed, optimize, host_cache):
     assert_layers_match(graph, model, [random_input(graph, rng) for _ in range(3)])
 
 
-def test_random_chains_cover_every_op_layout_and_generic_kernel():
+def _generic_kernels(op_type: str) -> list[str]:
+    return list(dict.fromkeys(v.name for v in GENERIC_VARIANTS if v.op_type == op_type))
+
+
+def forced_kernels(graph, seed: int) -> dict[str, str]:
+    """Layer i of a matrix op type runs that type's generic kernel number (seed + i): over the seeds every
+    kernel meets every layer position of the chain."""
+    force = {}
+    for index, op in enumerate(graph.ops):
+        if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            names = _generic_kernels(op.type)
+            force[op.name] = names[(seed + index) % len(names)]
+    return force
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_generic_kernel_bit_exact(seed, host_cache):
+    graph = random_chain(seed)
+    force = forced_kernels(graph, seed)
+    plan = make_plan(graph, frozenset(), "balanced", force=force)
+    assert {layer.name: layer.variant for layer in plan.layers if layer.name in force} == force
+    rng = np.random.default_rng(2000 + seed)
+    assert_layers_match(graph, host.build(plan, host_cache), [random_input(graph, rng) for _ in range(2)])
+
+
+def test_random_chains_cover_every_op_block_kind_and_generic_kernel():
     graphs = [random_chain(seed) for seed in SEEDS]
     assert {op.type for g in graphs for op in g.ops} == set(OP_TYPES)
-    variants = set()
-    for optimize, layout in EXPECTED_LAYOUT.items():
-        plans = [make_plan(g, frozenset(), optimize) for g in graphs]
-        used = {(layer.op_type, layer.layout) for plan in plans for layer in plan.layers}
-        for op_type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-            assert (op_type, layout) in used, f"{optimize}: no {op_type} ran the {layout} kernel"
-        variants |= {layer.variant for plan in plans for layer in plan.layers}
-    # the bit-exact test above therefore runs every generic kernel (a RESHAPE copy has its own test)
-    assert {v.name for v in GENERIC_VARIANTS} - {"reshape_copy_generic"} <= variants
     kinds = {int(k) for g in graphs for t in g.tensors.values() if t.blocks is not None for k in t.blocks.kinds.flat}
     assert kinds == {0, 1, 2}
+    forced = {name for seed, g in zip(SEEDS, graphs) for name in forced_kernels(g, seed).values()}
+    automatic = {layer.variant for g in graphs for optimize in EXPECTED_LAYOUT
+                 for layer in make_plan(g, frozenset(), optimize).layers}
+    # a RESHAPE copy has a test of its own
+    assert {v.name for v in GENERIC_VARIANTS} - {"reshape_copy_generic"} <= forced | automatic
+    for optimize, layout in EXPECTED_LAYOUT.items():
+        layouts = {layer.layout for g in graphs for layer in make_plan(g, frozenset(), optimize).layers}
+        assert layout in layouts, f"--optimize {optimize} never chose the {layout} layout"
+
+
+def test_forcing_an_unknown_or_unfit_kernel_names_the_choices():
+    graph = random_chain(0)
+    with pytest.raises(MunifyError, match="choose one of"):
+        make_plan(graph, frozenset(), force={graph.ops[0].name: "conv_magic"})
+    with pytest.raises(MunifyError, match="no such op"):
+        make_plan(graph, frozenset(), force={"nope": "conv_dense_generic"})
