@@ -85,10 +85,34 @@ static void write_text(const char *text)
     }
 }
 
-void fault_handler(void)
+static void write_hex32(uint32_t value)
 {
-    write_text("\r\ne-[CPU fault: the firmware crashed]\r\n");
+    static const char digits[] = "0123456789abcdef";
+    write_text("0x");
+    for (int shift = 28; shift >= 0; shift -= 4) {
+        hal_write_byte((uint8_t)digits[(value >> shift) & 0xFu]);
+    }
+}
+
+/* frame: the registers the core stacked on exception entry (r0-r3, r12, lr, pc, xpsr). */
+__attribute__((noreturn)) void fault_report(const uint32_t *frame)
+{
+    write_text("\r\ne-[CPU fault: the firmware crashed at pc ");
+    write_hex32(frame[6]);
+    write_text(", CFSR ");
+    write_hex32(SCB_CFSR);
+    write_text(", HFSR ");
+    write_hex32(SCB_HFSR);
+    write_text("]\r\n");
     hal_exit(FAULT_EXIT_STATUS);
+}
+
+/* The firmware runs on the main stack only, so the stacked frame is at MSP. */
+__attribute__((naked)) void fault_handler(void)
+{
+    __asm volatile(
+        "mrs r0, msp\n"
+        "b fault_report\n");
 }
 
 void unused_handler(void)
