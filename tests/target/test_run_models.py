@@ -49,7 +49,8 @@ def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
     assert (report["model"], report["board"], report["runner"], report["inputs"]) == ("ad01_int8", board, "qemu", 2)
     assert report["bit_exact"] is True and report["mismatches"] == []
     latency = report["latency"]
-    assert latency["unit"] == ("ns" if board == "aarch64-linux" else "instructions") and 0 < latency["min"] <= latency["per_inference"] <= latency["max"]
+    assert latency["unit"] == ("ns" if board == "aarch64-linux" else "instructions")
+    assert 0 < latency["min"] <= latency["per_inference"] <= latency["max"]
     assert len(report["layers"]) == 10 and all(layer["op"] == "FULLY_CONNECTED" for layer in report["layers"])
     # Per-layer counts come from a hooked run: each carries a tick of rounding and a few dozen instructions
     # of hook overhead.

@@ -10,6 +10,7 @@ import hashlib
 import inspect
 import io
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ class CompressReport:
             for kind in blocks:
                 blocks[kind] += layer["blocks"][kind]
         return {
-            "recipe": self.recipe.source,
+            "recipe": dict(self.recipe.to_dict(), path=self.recipe.source),
             "seed": self.recipe.seed,
             "accuracy": self.accuracy,
             "weights_bytes": {"dense_int8": summarize(self.dense_graph).weight_bytes,
@@ -160,8 +161,10 @@ def train_dense(work: Workload, recipe: Recipe, cache_dir: Path | None, progress
     cache = cache_dir / dense_cache_key(recipe) if cache_dir is not None and work.cacheable else None
     if cache is not None and cache.is_file():
         model.load_state_dict(torch.load(cache, weights_only=True))
+        _say(progress, f"dense model: cached {cache}")
         return model.eval()
     t = recipe.train
+    _say(progress, f"dense model: training {t.epochs} epochs")
     train_epochs(model, work.train, sgd(model.parameters(), t.lr, t.momentum), t.epochs,
                  max_batches=recipe.max_batches, desc="dense", progress=progress)
     if cache is not None and is_main_rank():
@@ -170,6 +173,11 @@ def train_dense(work: Workload, recipe: Recipe, cache_dir: Path | None, progress
         with atomic_path(cache) as tmp:
             tmp.write_bytes(buffer.getvalue())
     return model.eval()
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress and is_main_rank():
+        print(message, file=sys.stderr, flush=True)
 
 
 def layer_rows(graph: Graph) -> list[dict[str, Any]]:
@@ -204,7 +212,9 @@ def run_recipe(recipe: Recipe, out_path: Path, cache_dir: Path | None = DEFAULT_
     accuracy = {"dense_float": evaluate(dense, work.test)}
     dense_q = quantize_model(dense, {}, work.calib)
     accuracy["dense_int8"] = dense_q.accuracy(work.test)
+    _say(progress, f"dense: float {accuracy['dense_float']:.1%}, int8 {accuracy['dense_int8']:.1%}; compressing")
     compressed = compress(copy.deepcopy(dense), work.train, work.test, recipe, progress=progress)
+    _say(progress, f"compressed float {compressed.history['accuracy']['retrained']:.1%}; quantizing")
     q = recipe.quantize
     quantized = compressed.quantize(work.calib, q.mode, work.train, q.qat_epochs if q.mode == "qat" else 0)
     accuracy["compressed_float"] = compressed.history["accuracy"]["retrained"]

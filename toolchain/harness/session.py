@@ -110,7 +110,10 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
     with runner as transport:
         try:
             client = DeviceClient(transport, timeout=COMMAND_TIMEOUT)
-            client.wait_ready() if runner.boots_on_start else client.sync()
+            if runner.boots_on_start:
+                client.wait_ready()
+            else:
+                client.sync()
             info = client.info()
             cases = make_cases(info)
             _check_info(info, cases)
@@ -140,6 +143,7 @@ def _explain(error: DeviceError, status: int | None) -> DeviceError:
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
             layer_ops: dict[str, str], n_inputs: int, time_unit: str) -> RunReport:
     latencies = session.latencies or [0]
+    latency = Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit)
     layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count)
               for (name, kernel), count in zip(info.layers, counts)]
     sizes = build.sizes
@@ -147,8 +151,7 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
                        sizes.arena_bytes, stack_used)
     return RunReport(model=build.model_name, board=build.board.name, inputs=n_inputs,
                      bit_exact=not session.mismatches, mismatches=session.mismatches,
-                     latency=Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit),
-                     layers=layers, memory=memory)
+                     latency=latency, layers=layers, memory=memory)
 
 
 # ---- cases from an IR graph -----------------------------------------------------------------------
@@ -176,7 +179,6 @@ def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] |
 
 def _bytes(array: np.ndarray) -> bytes:
     return np.ascontiguousarray(array).astype(np.int8, copy=False).tobytes()
-
 
 
 def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, seed: int, layers: bool = False,

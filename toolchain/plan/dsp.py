@@ -186,7 +186,7 @@ REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization t
 
 def conv_dense_scratch(params: dict) -> int:
     k = _round_up(params["k"], 4)
-    return REQUANT_ENTRY_BYTES * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
+    return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
 
 
 def depthwise_scratch(params: dict) -> int:
