@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 DEFAULT_BOARD = "mps2-an386"
 FEATURES = ("dsp", "fpu", "mve", "neon")
 PORTS = ("cortex-m", "linux")
-RUNNERS = ("qemu-system", "qemu-user", "serial")
+RUNNERS = ("qemu-system", "qemu-user", "serial", "pyocd")
 UART_DRIVERS = ("cmsdk_apb",)
 TIMER_DRIVERS = ("systick", "clock_gettime")
 PORT_TIMER = {"cortex-m": "systick", "linux": "clock_gettime"}  # the tick source each port implements
@@ -239,8 +239,11 @@ def _check_consistency(source: str, doc: dict, expected_name: str | None) -> Non
         raise BoardError(f"{source}: missing required table '[qemu]' (runner '{doc['run']['runner']}' needs it)")
     if doc["run"]["runner"] == "qemu-system" and not (doc["qemu"]["machine"] and doc["qemu"]["cpu"]):
         raise BoardError(f"{source}: missing required key 'qemu.machine' or 'qemu.cpu' (runner 'qemu-system')")
-    if doc["run"]["runner"] == "serial" and not (doc["hardware"] and doc["hardware"]["serial_port"]):
-        raise BoardError(f"{source}: missing required key 'hardware.serial_port' (runner 'serial' needs it)")
+    runner = doc["run"]["runner"]
+    if runner in ("serial", "pyocd") and not (doc["hardware"] and doc["hardware"]["serial_port"]):
+        raise BoardError(f"{source}: missing required key 'hardware.serial_port' (runner '{runner}' needs it)")
+    if runner == "pyocd" and not doc["hardware"]["pyocd_target"]:
+        raise BoardError(f"{source}: missing required key 'hardware.pyocd_target' (runner 'pyocd' needs it)")
     memory = doc["memory"]
     if memory is not None:
         flash, ram = memory["flash"], memory["ram"]

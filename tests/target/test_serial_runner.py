@@ -50,3 +50,19 @@ def test_serial_runner_flashes_and_runs_over_a_tty(tmp_path):
     assert report.bit_exact and report.inputs == 1
     assert report.latency.unit == "cycles" and report.latency.per_inference > 0
     assert [layer.name for layer in report.layers] == ["scale", "pairdiff"]
+
+
+def test_pyocd_runner_flashes_with_pyocd(tmp_path, monkeypatch):
+    from toolchain.errors import SetupError
+    from toolchain.runners import runner_for
+
+    text = serial_board(tmp_path, "/dev/null").read_text().replace('runner = "serial"', 'runner = "pyocd"')
+    text = text[:text.index("flash_command")]  # runner pyocd flashes with pyOCD by default
+    path = tmp_path / "pyocd-board.toml"
+    path.write_text(text.replace('name = "pty-board"', 'name = "pyocd-board"'))
+    runner = runner_for(load_board(str(path)), tmp_path / "firmware.elf")
+    assert runner.describe()[0] == f"pyocd flash --target fake_target {tmp_path / 'firmware.elf'}"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pyocd here
+    with pytest.raises(SetupError, match=r"'pyocd' not found; install it \(pip install 'munify\[hil\]'\)"):
+        with runner:
+            pass

@@ -17,7 +17,8 @@ def runner_for(board: Board, elf: Path):
     from .qemu import QemuSystemRunner, QemuUserRunner
     from .serial_port import SerialPortRunner
 
-    runners = {"qemu-system": QemuSystemRunner, "qemu-user": QemuUserRunner, "serial": SerialPortRunner}
+    runners = {"qemu-system": QemuSystemRunner, "qemu-user": QemuUserRunner, "serial": SerialPortRunner,
+               "pyocd": SerialPortRunner}
     if board.runner not in runners:
         raise MunifyError(f"board '{board.name}': runner '{board.runner}' is not available in this munify "
                           f"(available: {', '.join(runners)})")

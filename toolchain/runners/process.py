@@ -17,14 +17,16 @@ def format_command(cmd: list[str], cwd: Path | None = None) -> str:
     return f"(cd {shlex.quote(str(cwd))} && {text})" if cwd else text
 
 
-def run_logged(cmd: list[str], cwd: Path | None = None, timeout: float | None = None
-               ) -> subprocess.CompletedProcess:
+def run_logged(cmd: list[str], cwd: Path | None = None, timeout: float | None = None,
+               install_hint: str = "see README: make setup") -> subprocess.CompletedProcess:
     """Run a command to completion, capturing its output; a missing program is a set-up error."""
     log.info("run: %s", format_command(cmd, cwd))
     try:
         result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
-        raise SetupError(f"'{cmd[0]}' not found; install it (see README: make setup)") from None
+        raise SetupError(f"'{cmd[0]}' not found; install it ({install_hint})") from None
+    except subprocess.TimeoutExpired:
+        raise SetupError(f"'{cmd[0]}' did not finish within {timeout:.0f} s") from None
     if result.stdout:
         log.debug("%s", result.stdout.rstrip())
     if result.stderr:

@@ -1,8 +1,8 @@
-"""A real board on a serial port (run.runner = "serial").
+"""A real board on a serial port (run.runner = "serial", or "pyocd" to flash with pyOCD).
 
 The board file's `[hardware]` table gives the port (`serial_port`, any pyserial URL), its `baud`, and how to
-flash the ELF (`flash_command`, e.g. ["pyocd", "flash", "-t", "{pyocd_target}", "{elf}"]; empty when the
-board is flashed by hand). The firmware's ticks count core clock cycles (SysTick on the CPU clock), so this
+flash the ELF (`flash_command`, e.g. ["openocd", ...] with {elf} and {pyocd_target} placeholders; empty when
+the board is flashed by hand; runner "pyocd" defaults to `pyocd flash --target {pyocd_target} {elf}`). The firmware's ticks count core clock cycles (SysTick on the CPU clock), so this
 runner reports cycles. A real board cannot end the emulator: `munify exit N` is confirmed by its
 `m-munify-exit-N` line instead.
 """
@@ -19,6 +19,7 @@ from ..harness.transport import LineTransport, SerialTransport
 from .process import format_command, run_logged
 
 FLASH_TIMEOUT = 300.0
+PYOCD_FLASH = ("pyocd", "flash", "--target", "{pyocd_target}", "{elf}")
 EXIT_TIMEOUT = 10.0
 _EXIT_LINE = re.compile(r"^m-munify-exit-(\d+)$")
 
@@ -38,19 +39,22 @@ class SerialPortRunner:
     def flash_command(self) -> list[str]:
         hardware = self.board.hardware
         values = {"elf": str(self.elf), "pyocd_target": hardware.pyocd_target or ""}
-        return [part.format(**values) for part in hardware.flash_command]
+        template = hardware.flash_command or (PYOCD_FLASH if self.board.runner == "pyocd" else ())
+        return [part.format(**values) for part in template]
 
     def describe(self) -> list[str]:
         """What start() runs, for --dry-run."""
         hardware = self.board.hardware
-        flash = format_command(self.flash_command()) if hardware.flash_command else "(flashed by hand)"
+        command = self.flash_command()
+        flash = format_command(command) if command else "(flashed by hand)"
         return [flash, f"open {hardware.serial_port} at {hardware.baud} baud"]
 
     def flash(self) -> None:
         command = self.flash_command()
         if not command:
             return
-        result = run_logged(command, timeout=FLASH_TIMEOUT)
+        hint = "pip install 'munify[hil]'" if command[0] == "pyocd" else "the board's flashing tool"
+        result = run_logged(command, timeout=FLASH_TIMEOUT, install_hint=hint)
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip().splitlines()
             raise MunifyError(f"flashing board '{self.board.name}' failed ({command[0]} exited with "
