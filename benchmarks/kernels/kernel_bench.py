@@ -199,7 +199,7 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
     call = f"munify_dsp_conv_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     k4 = dsp._round_up(k, 4)
     return Case(name, len(columns) * cout * k, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=dsp.REQUANT_ENTRY_BYTES * cout + 4 * k4 + (0 if pointwise else k4),
+                scratch_bytes=(dsp.REQUANT_ENTRY_BYTES + 8) * cout + 4 * k4 + (0 if pointwise else k4),
                 header="munify_dsp_conv_dense.h")
 
 

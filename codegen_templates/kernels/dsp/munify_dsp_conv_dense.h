@@ -5,7 +5,7 @@
  * multiple of 4, rows padded with a zero row to an even count:
  *   for each pair of rows: for each group of 4 reduction elements: row0[4] row1[4]
  * Scratch (munify_dsp_conv_dense_scratch_size): the requantization table (one munify_dsp_requant per output
- * channel), two widened columns interleaved per group of 4 (colA (x0,x2) (x1,x3), colB (x0,x2) (x1,x3): one
+ * channel), two accumulators per output channel, two widened columns interleaved per group of 4 (colA (x0,x2) (x1,x3), colB (x0,x2) (x1,x3): one
  * LDM), then the int8 im2col column.
  */
 #ifndef MUNIFY_DSP_CONV_DENSE_H
@@ -48,30 +48,75 @@ MUNIFY_ASM_FUNCTION conv_dot_2x2(MUNIFY_ASM_ARG const int8_t *weights, MUNIFY_AS
                    "pop    {r4-r11, pc}\n\t");
 }
 
+/* The state of the assembly loop over the row pairs of one pixel pair. */
+typedef struct {
+    const int8_t *weights;
+    const uint32_t *columns;
+    int32_t groups;
+    const int32_t *bias;
+    int32_t *acc_a; /* row r of pixel a */
+    int32_t *acc_b;
+    int32_t row_pairs;
+} conv_rows_state;
+
+/* Every full row pair (>= 1) of one pixel pair; the weights run on from pair to pair. r0 = state; in the
+ * loop r0 = weights, r1 = columns, r2 = groups left, r3-r6 = accumulators as in conv_dot_2x2. */
+MUNIFY_ASM_FUNCTION conv_rows_2x2(MUNIFY_ASM_ARG conv_rows_state *state)
+{
+    __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "ldr    r0, [r0]\n\t"
+                   "0:\n\t"
+                   "ldr    r12, [sp]\n\t"
+                   "ldrd   r1, r2, [r12, #4]\n\t"
+                   "ldr    r7, [r12, #12]\n\t"
+                   "ldrd   r3, r5, [r7], #8\n\t"
+                   "str    r7, [r12, #12]\n\t"
+                   "mov    r4, r3\n\t"
+                   "mov    r6, r5\n\t"
+                   "tst    r2, #1\n\t"
+                   "beq    1f\n\t" CONV2X2_STEP "1:\n\t"
+                   "lsrs   r2, r2, #1\n\t"
+                   "beq    3f\n\t"
+                   "2:\n\t" CONV2X2_STEP CONV2X2_STEP "subs   r2, r2, #1\n\t"
+                   "bne    2b\n\t"
+                   "3:\n\t"
+                   "ldr    r12, [sp]\n\t"
+                   "ldrd   r7, r8, [r12, #16]\n\t"
+                   "strd   r3, r5, [r7], #8\n\t"
+                   "strd   r4, r6, [r8], #8\n\t"
+                   "strd   r7, r8, [r12, #16]\n\t"
+                   "ldr    r7, [r12, #24]\n\t"
+                   "subs   r7, r7, #1\n\t"
+                   "str    r7, [r12, #24]\n\t"
+                   "bne    0b\n\t"
+                   "pop    {r0, r4-r11, pc}\n\t");
+}
+
 MUNIFY_DSP_FN int32_t munify_dsp_conv_dense_scratch_size(const munify_dsp_conv *p)
 {
     int32_t k = munify_dsp_round_up4(p->kernel_h * p->kernel_w * p->in_c);
-    return (int32_t)sizeof(munify_dsp_requant) * p->out_c + 4 * k + (p->pointwise ? 0 : k);
+    return (int32_t)(sizeof(munify_dsp_requant) + 2 * sizeof(int32_t)) * p->out_c + 4 * k + (p->pointwise ? 0 : k);
 }
 
 /* Output pixels a and b (b may repeat a for an odd last pixel) through all output channels. */
 MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_requant *requant,
-                                   const uint32_t *columns, int8_t *out_a, int8_t *out_b)
+                                   const uint32_t *columns, int32_t *acc, int8_t *out_a, int8_t *out_b)
 {
     int32_t groups = munify_dsp_round_up4(p->kernel_h * p->kernel_w * p->in_c) >> 2;
     const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
-    const int8_t *w = p->weights;
-    for (int32_t r = 0; r < p->out_c; r += 2, w += 8 * groups) {
-        int32_t second = r + 1 < p->out_c;
-        int32_t acc[4] = {p->bias[r], p->bias[r], second ? p->bias[r + 1] : 0, second ? p->bias[r + 1] : 0};
-        conv_dot_2x2(w, columns, groups, acc);
-        out_a[r] = munify_dsp_output_fast(acc[0], &requant[r], &q);
-        out_b[r] = munify_dsp_output_fast(acc[1], &requant[r], &q);
-        if (second) {
-            out_a[r + 1] = munify_dsp_output_fast(acc[2], &requant[r + 1], &q);
-            out_b[r + 1] = munify_dsp_output_fast(acc[3], &requant[r + 1], &q);
-        }
+    int32_t full = p->out_c & ~1;
+    int32_t *acc_a = acc, *acc_b = acc + p->out_c;
+    if (full > 0) {
+        conv_rows_state state = {p->weights, columns, groups, p->bias, acc_a, acc_b, full >> 1};
+        conv_rows_2x2(&state);
     }
+    if (full < p->out_c) { /* the odd last row, paired with the zero row of the layout */
+        int32_t last[4] = {p->bias[full], p->bias[full], 0, 0};
+        conv_dot_2x2(p->weights + full * 4 * groups, columns, groups, last);
+        acc_a[full] = last[0];
+        acc_b[full] = last[1];
+    }
+    munify_dsp_output_pair(acc_a, acc_b, requant, &q, p->out_c, out_a, out_b);
 }
 
 MUNIFY_DSP_FN void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8_t *input, int8_t *output,
@@ -79,16 +124,18 @@ MUNIFY_DSP_FN void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8
 {
     int32_t k = p->kernel_h * p->kernel_w * p->in_c;
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
-    uint32_t *columns = (uint32_t *)(requant + p->out_c);
+    int32_t *acc = (int32_t *)(requant + p->out_c);
+    uint32_t *columns = (uint32_t *)(acc + 2 * p->out_c);
     int8_t *im2col = (int8_t *)(columns + munify_dsp_round_up4(k));
     int32_t pixels = p->out_h * p->out_w;
     munify_dsp_prepare_requant(&p->q, p->out_c, requant);
     for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
         int32_t other = pixel + 1 < pixels ? pixel + 1 : pixel;
-        munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, pixel / p->out_w, pixel % p->out_w, im2col), k, columns, 4);
-        munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, other / p->out_w, other % p->out_w, im2col), k, columns + 2,
-                               4);
-        conv_pixel_pair(p, requant, columns, output + pixel * p->out_c, output + other * p->out_c);
+        munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, pixel / p->out_w, pixel % p->out_w, im2col), k,
+                               columns, 4);
+        munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, other / p->out_w, other % p->out_w, im2col), k,
+                               columns + 2, 4);
+        conv_pixel_pair(p, requant, columns, acc, output + pixel * p->out_c, output + other * p->out_c);
     }
 }
 
