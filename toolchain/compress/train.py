@@ -62,7 +62,7 @@ def train_epochs(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
                 after_step()
             total += float(loss.detach())
             count += 1
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
         mean_loss = total / max(count, 1)
     model.eval()
     sync_buffers(model)
