@@ -112,8 +112,8 @@ class MatrixCosts:
     requant: float = 45.0  # per output channel
 
 
-MATRIX = MatrixCosts(mac=2.65, unified=5.1, unified_wide=3.5, block=10.0, kind_decode=14.0)
-DEPTHWISE = MatrixCosts(mac=5.2, unified=8.0, unified_wide=7.0, block=20.0, kind_decode=14.0)
+MATRIX = MatrixCosts(mac=2.65, unified=5.1, unified_wide=5.0, block=10.0, kind_decode=14.0)
+DEPTHWISE = MatrixCosts(mac=5.2, unified=8.0, unified_wide=8.0, block=35.0, kind_decode=14.0)
 LUT_ENTRY = 5.3  # per sign-pattern table entry built (per output pixel)
 LUT_LOOKUP = 2.2  # per table lookup (one per 4 weights of a unified block row)
 
