@@ -123,7 +123,7 @@ def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: 
     setup = f"static const munify_dsp_fc p = {{{rows}, {cols}, {batches}, {name}_w, {name}_b, {quant}}};"
     call = f"munify_dsp_fc_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     return Case(name, rows * cols * batches, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=2 * dsp._round_up(cols, 4), header="munify_dsp_fc_dense.h")
+                scratch_bytes=2 * dsp._round_up(cols, 4) + 4 * rows, header="munify_dsp_fc_dense.h")
 
 
 @dataclass(frozen=True)

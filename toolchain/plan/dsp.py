@@ -126,8 +126,8 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 # benchmarks/kernels/calibrate.py over a sweep of layers (worst error 1-11%). Per position (output pixel or batch).
 
 LAYER_CALL = 50.0
-FC_MAC, FC_ROW, FC_INPUT = 1.20, 30.0, 1.9  # 4x4 SMLAD step: 38 instructions per 32 MACs, unrolled twice
-CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.93, 29.0, 2.6  # 2x2 step: 30 per 32 MACs
+FC_MAC, FC_ROW, FC_INPUT = 1.17, 24.0, 2.0  # 4x4 SMLAD step: 74 instructions per 64 MACs, unrolled 4 times
+CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.93, 28.6, 2.7  # 2x2 step: 30 per 32 MACs
 DW_MAC, DW_OUTPUT, DW_TAP = 2.54, 28.4, 8.8  # 2 taps x 4 channels: 19 per 8 MACs
 
 
@@ -151,12 +151,12 @@ class BlockCosts:
 
 # FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for two
 # output pixels at a time (costs per pixel); bo x bi blocks (bo > 1, or bi 16 in a conv): the C loops.
-ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.53, 0.26, 5.42, 75.7, 3.2),
-                   True: BlockCosts(1.09, 0.78, 0.28, 5.45, 75.7, 3.2)}
+ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.54, 0.25, 5.43, 59.3, 3.3),
+                   True: BlockCosts(1.09, 0.77, 0.27, 5.46, 60.1, 3.1)}
 PAIR_BLOCK_COSTS = {False: BlockCosts(0.93, 0.21, 2.11, 2.56, 31.0, 4.9),
                     True: BlockCosts(0.93, 0.35, 2.40, 2.10, 35.6, 4.4)}
-TILE_BLOCK_COSTS = {False: BlockCosts(3.2, 1.7, 0.2, 0.2, 9.8, 26.0),
-                    True: BlockCosts(3.2, 2.3, 0.2, 0.2, 9.8, 26.0)}
+TILE_BLOCK_COSTS = {False: BlockCosts(3.1, 1.7, 0.2, 0.2, 7.5, 20.0),
+                    True: BlockCosts(3.1, 2.3, 0.2, 0.2, 7.5, 20.0)}
 
 
 def fc_dense_cost(f) -> float:
@@ -178,7 +178,7 @@ def blocks_scratch(params: dict) -> int:
 
 
 def fc_dense_scratch(params: dict) -> int:
-    return 2 * _round_up(params["cin"], 4)
+    return 2 * _round_up(params["cin"], 4) + 4 * params["cout"]
 
 
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch

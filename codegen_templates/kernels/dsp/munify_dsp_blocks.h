@@ -294,7 +294,7 @@ MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
     }
     const int8_t *tail = p->tail_weights;
     for (int32_t r = 0; r < full_rows; ++r) {
-        out[r] = munify_dsp_output_fast(acc[r], &col->requant[r], &q);
+        out[r] = munify_dsp_output(acc[r], &q, r);
     }
     int32_t groups = munify_dsp_round_up4(p->cols) >> 2;
     for (int32_t r = full_rows; r < p->rows; ++r) {
@@ -304,7 +304,7 @@ MUNIFY_DSP_FN void blocks_column_rows(const blocks_column *col, int8_t *out)
             a = __smlad(__sxtb16(word), col->widened[2 * g], a);
             a = __smlad(__sxtb16(munify_dsp_ror8(word)), col->widened[2 * g + 1], a);
         }
-        out[r] = munify_dsp_output_fast(a, &col->requant[r], &q);
+        out[r] = munify_dsp_output(a, &q, r);
     }
 }
 
@@ -337,8 +337,8 @@ MUNIFY_DSP_FN void blocks_run_column(blocks_column *col, const int8_t *x, int8_t
     blocks_column_rows(col, out);
 }
 
-MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int16_t *scratch, uint32_t **widened,
-                                           uint8_t **unsigned_x, int8_t **im2col)
+MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int32_t pixel_pairs, int16_t *scratch,
+                                           uint32_t **widened, uint8_t **unsigned_x, int8_t **im2col)
 {
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
     int32_t *acc = (int32_t *)(requant + p->rows);
@@ -350,7 +350,9 @@ MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int16_t *
      * to 4 (k/2 words for one column, k for a pair), so the words after that stay zero. */
     int32_t written_words = munify_dsp_round_up4(p->cols) / 2;
     memset(*widened + written_words, 0, (size_t)(k - written_words) * sizeof(uint32_t));
-    munify_dsp_prepare_requant(&p->q, p->rows, requant);
+    if (pixel_pairs) { /* a column uses each row's requantization once, pixel pairs over and over */
+        munify_dsp_prepare_requant(&p->q, p->rows, requant);
+    }
     blocks_column col = {p, requant, *widened, *unsigned_x, acc};
     return col;
 }
@@ -361,7 +363,7 @@ MUNIFY_DSP_FN void munify_dsp_fc_blocks_s8(const munify_dsp_blocks *p, int32_t b
     uint32_t *widened;
     uint8_t *unsigned_x;
     int8_t *im2col;
-    blocks_column col = blocks_prepare(p, scratch, &widened, &unsigned_x, &im2col);
+    blocks_column col = blocks_prepare(p, 0, scratch, &widened, &unsigned_x, &im2col);
     for (int32_t b = 0; b < batches; ++b) {
         blocks_run_column(&col, input + b * p->cols, output + b * p->rows, widened, unsigned_x);
     }
@@ -486,7 +488,11 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     uint32_t *widened;
     uint8_t *unsigned_x;
     int8_t *im2col;
-    blocks_column col = blocks_prepare(p, scratch, &widened, &unsigned_x, &im2col);
+#ifdef BLOCKS_PIXEL_PAIRS
+    blocks_column col = blocks_prepare(p, 1, scratch, &widened, &unsigned_x, &im2col);
+#else
+    blocks_column col = blocks_prepare(p, 0, scratch, &widened, &unsigned_x, &im2col);
+#endif
     int32_t pixels = geometry->out_h * geometry->out_w;
 #ifdef BLOCKS_PIXEL_PAIRS
     int8_t *im2col_b = geometry->pointwise ? im2col : im2col + blocks_padded_cols(p->cols);
