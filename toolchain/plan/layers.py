@@ -30,6 +30,7 @@ class LayerSpec:
     blocks: BlockStructure | None = None
     raw_bias: np.ndarray | None = None  # bias before the input-offset term is folded in
     macs: int = 0
+    name: str = ""
 
 
 def build(graph: Graph, op: Op) -> LayerSpec:
@@ -125,72 +126,81 @@ def _block_params(blocks: BlockStructure | None, rows: int, cols: int) -> dict:
     }
 
 
-def _window(prefix: str, x_shape, y_shape) -> dict:
+def _window(x_shape, y_shape) -> dict:
     n, in_h, in_w, cin = x_shape
     _, out_h, out_w, cout = y_shape
     return {"batches": n, "in_h": in_h, "in_w": in_w, "cin": cin, "out_h": out_h, "out_w": out_w, "cout": cout,
             "in_row": in_w * cin, "in_image": in_h * in_w * cin, "out_image": out_h * out_w * cout}
 
 
+def _fc_geometry(graph: Graph, op: Op, rows: int, cols: int):
+    """FULLY_CONNECTED as a 1x1 convolution over `batches` pixels of `cols` channels."""
+    q = arith.fc_params(graph, op)
+    if q.weights_offset != 0:
+        raise MunifyError(f"op '{op.name}': weights with a zero point ({-q.weights_offset}) are not "
+                          f"supported; quantize weights symmetrically")
+    x = graph.tensor(op.inputs[0])
+    if x.size % cols:
+        raise MunifyError(f"op '{op.name}': input of {x.size} values is not a multiple of {cols}")
+    batches = x.size // cols
+    params = {"batches": 1, "in_h": 1, "in_w": batches, "cin": cols, "out_h": 1, "out_w": batches,
+              "cout": rows, "kh": 1, "kw": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1,
+              "pad_top": 0, "pad_left": 0, "depth_multiplier": 1, "in_image": batches * cols,
+              "out_image": batches * rows}
+    return q, params, q.per_channel, batches
+
+
+def _conv_geometry(graph: Graph, op: Op):
+    q = arith.conv_params(graph, op)
+    w = graph.weight_of(op)
+    params = _window(_shape4(graph.tensor(op.inputs[0]).shape), _shape4(graph.tensor(op.outputs[0]).shape))
+    params.update({"kh": w.shape[1], "kw": w.shape[2], "stride_h": q.stride[0], "stride_w": q.stride[1],
+                   "dil_h": q.dilation[0], "dil_w": q.dilation[1], "pad_top": q.pad_top, "pad_left": q.pad_left,
+                   "depth_multiplier": q.depth_multiplier})
+    per_channel = len(np.unique(q.multipliers)) > 1 or len(np.unique(q.shifts)) > 1
+    return q, params, per_channel, params["batches"] * params["out_h"] * params["out_w"]
+
+
+def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: int) -> dict:
+    """Pointer steps of the kernel loops and the scratch they need."""
+    cin, taps = params["cin"], params["kh"] * params["kw"]
+    depthwise = op_type == "DEPTHWISE_CONV_2D"
+    pointwise = not depthwise and taps == 1 and params["pad_top"] == 0 and params["pad_left"] == 0
+    paired = not depthwise and positions >= 2  # two output pixels share every weight load
+    columns = 2 if paired else 1
+    return {
+        "taps": taps, "k": cols, "out_rows": rows, "patch_row": params["kw"] * cin,
+        "in_step_x": params["stride_w"] * cin, "in_step_y": params["stride_h"] * params["in_w"] * cin,
+        "dil_step_x": params["dil_w"] * cin, "dil_step_y": params["dil_h"] * params["in_w"] * cin,
+        "in_row": params["in_w"] * cin, "pointwise": pointwise, "paired": paired, "columns": columns,
+        "pair_out": 2 * rows, "im2col_bytes": 0 if pointwise or depthwise else columns * cols,
+        "max_ix0": params["in_w"] - params["kw"],  # a patch row starting at or before this is inside
+        "unroll_taps": taps <= 16,
+    }
+
+
 def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
-    x, w = graph.tensor(op.inputs[0]), graph.weight_of(op)
-    y = graph.tensor(op.outputs[0])
+    w = graph.weight_of(op)
     if w is None or w.data is None:
         raise MunifyError(f"op '{op.name}': weights must be constant")
     matrix = weight_matrix(op.type, w.data).astype(np.int8)
     rows, cols = matrix.shape
     if op.type == "FULLY_CONNECTED":
-        q = arith.fc_params(graph, op)
-        if q.weights_offset != 0:
-            raise MunifyError(f"op '{op.name}': weights with a zero point ({-q.weights_offset}) are not "
-                              f"supported; quantize weights symmetrically")
-        if x.size % cols:
-            raise MunifyError(f"op '{op.name}': input of {x.size} values is not a multiple of {cols}")
-        batches = x.size // cols
-        params = {"batches": 1, "in_h": 1, "in_w": batches, "cin": cols, "out_h": 1, "out_w": batches,
-                  "cout": rows, "kh": 1, "kw": 1, "stride_h": 1, "stride_w": 1, "dil_h": 1, "dil_w": 1,
-                  "pad_top": 0, "pad_left": 0, "depth_multiplier": 1, "act_min": q.act_min, "act_max": q.act_max}
-        per_channel = q.per_channel
-        positions = batches
-        params.update({"in_image": batches * cols, "out_image": batches * rows})
+        q, params, per_channel, positions = _fc_geometry(graph, op, rows, cols)
     else:
-        q = arith.conv_params(graph, op)
-        params = _window("", _shape4(x.shape), _shape4(y.shape))
-        kh, kw = w.shape[1], w.shape[2]
-        params.update({"kh": kh, "kw": kw, "stride_h": q.stride[0], "stride_w": q.stride[1],
-                       "dil_h": q.dilation[0], "dil_w": q.dilation[1], "pad_top": q.pad_top,
-                       "pad_left": q.pad_left, "depth_multiplier": q.depth_multiplier,
-                       "act_min": q.act_min, "act_max": q.act_max})
-        per_channel = len(np.unique(q.multipliers)) > 1 or len(np.unique(q.shifts)) > 1
-        positions = params["batches"] * params["out_h"] * params["out_w"]
-    cin, taps = params["cin"], params["kh"] * params["kw"]
-    params.update({
-        "taps": taps, "input_zp": -q.input_offset, "output_offset": q.output_offset,
-        "k": cols, "patch_row": params["kw"] * cin,
-        "in_step_x": params["stride_w"] * cin, "in_step_y": params["stride_h"] * params["in_w"] * cin,
-        "dil_step_x": params["dil_w"] * cin, "dil_step_y": params["dil_h"] * params["in_w"] * cin,
-        "in_row": params["in_w"] * cin,
-        "pointwise": op.type != "DEPTHWISE_CONV_2D" and taps == 1 and params["pad_top"] == 0
-                     and params["pad_left"] == 0,
-        "out_rows": rows,
-    })
-    # two output pixels share every weight load; the im2col scratch then holds both patches
-    params["paired"] = op.type != "DEPTHWISE_CONV_2D" and positions >= 2
-    params["pair_out"] = 2 * rows
-    columns = 2 if params["paired"] else 1
-    params["im2col_bytes"] = 0 if params["pointwise"] or op.type == "DEPTHWISE_CONV_2D" else columns * cols
+        q, params, per_channel, positions = _conv_geometry(graph, op)
+    params.update(_walk_params(op.type, params, rows, cols, positions))
+    params.update({"input_zp": -q.input_offset, "output_offset": q.output_offset, "act_min": q.act_min,
+                   "act_max": q.act_max})
     bi = w.blocks.bi if w.blocks is not None else 1
-    params.update(_lut_params(bi, cols // bi, columns))
-    params["max_ix0"] = params["in_w"] - params["kw"]  # a patch row starting at or before this is inside
-    params["unroll_taps"] = taps <= 16
+    params.update(_lut_params(bi, cols // bi, params["columns"]))
     params.update(_block_params(w.blocks, rows, cols))
     requant_params, arrays = _requant(q.multipliers, q.shifts, per_channel)
     params.update(requant_params)
     if op.type == "DEPTHWISE_CONV_2D":
-        arrays["zp_row"] = np.full(cin, -q.input_offset, np.int8)
-    raw_bias = _bias(graph, op, rows)
+        arrays["zp_row"] = np.full(params["cin"], -q.input_offset, np.int8)
     return LayerSpec(params, arrays, _block_facts(op.type, positions, w.blocks, rows, cols), matrix, w.blocks,
-                     raw_bias, macs=positions * rows * cols)
+                     _bias(graph, op, rows), macs=positions * rows * cols, name=op.name)
 
 
 def folded_bias(spec: LayerSpec, fold: bool) -> np.ndarray:
@@ -199,14 +209,17 @@ def folded_bias(spec: LayerSpec, fold: bool) -> np.ndarray:
     if fold:
         bias += -spec.params["input_zp"] * spec.matrix.astype(np.int64).sum(axis=1)
     if np.any(bias < arith.INT32_MIN) or np.any(bias > arith.INT32_MAX):
-        raise MunifyError("folded bias overflows int32; the layer's weights or bias are out of range")
+        raise MunifyError(f"op '{spec.name}': the bias with the input offset folded in overflows int32; "
+                          "re-quantize the layer (its bias or weights are out of range)")
     return bias.astype(np.int32)
 
 
 def _pool(graph: Graph, op: Op) -> LayerSpec:
+    """AVERAGE_POOL_2D / MAX_POOL_2D: batches in_h in_w cin out_h out_w cout in_row in_image out_image kh kw
+    stride_h stride_w pad_top pad_left act_min act_max in_step_x."""
     x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     q = arith.pool_params(graph, op)
-    params = _window("", _shape4(x.shape), _shape4(y.shape))
+    params = _window(_shape4(x.shape), _shape4(y.shape))
     params.update({"kh": q.filter[0], "kw": q.filter[1], "stride_h": q.stride[0], "stride_w": q.stride[1],
                    "pad_top": q.pad_top, "pad_left": q.pad_left, "act_min": q.act_min, "act_max": q.act_max,
                    "in_step_x": q.stride[1] * params["cin"], "scratch_bytes": 0})
@@ -225,6 +238,9 @@ def _broadcast_strides(shape4, out4) -> list[int]:
 
 
 def _elementwise(graph: Graph, op: Op) -> LayerSpec:
+    """ADD / MUL: the fields of arith.AddParams / MulParams, size, broadcast (bool), out_shape (4-D),
+    in1_strides / in2_strides (element steps per output axis, 0 where broadcast), in1_back / in2_back (the
+    pointer step at the end of each outer loop level). Constant operands become arrays const_in1 / const_in2."""
     a, b = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
     y = graph.tensor(op.outputs[0])
     q = arith.add_params(graph, op) if op.type == "ADD" else arith.mul_params(graph, op)
@@ -243,11 +259,13 @@ def _elementwise(graph: Graph, op: Op) -> LayerSpec:
 
 
 def _reshape(graph: Graph, op: Op) -> LayerSpec:
+    """RESHAPE that cannot share its input's storage: size (bytes to copy)."""
     y = graph.tensor(op.outputs[0])
     return LayerSpec({"size": y.nbytes, "scratch_bytes": 0}, facts=LayerFacts(op.type, y.size))
 
 
 def _softmax(graph: Graph, op: Op) -> LayerSpec:
+    """SOFTMAX: rows, depth (last axis), accumulation_bits, output_shift_base; array exp_table."""
     x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     q = arith.softmax_params(graph, op)
     depth = int(x.shape[-1])
@@ -263,6 +281,8 @@ def _softmax(graph: Graph, op: Op) -> LayerSpec:
 
 
 def _pad(graph: Graph, op: Op) -> LayerSpec:
+    """PAD: pad_value, out_size, in_shape (4-D), out_strides, start (offset of the first input element in the
+    output), row_bytes (innermost input row), out_steps (output pointer step at the end of each loop level)."""
     x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     q = arith.pad_params(graph, op)
     in4, out4 = _shape4(x.shape), _shape4(y.shape)

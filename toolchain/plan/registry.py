@@ -32,17 +32,25 @@ The source includes "munify_kernels.h" (requantization helpers, bit-exact with `
 `output` may equal `input` for ops planned in place (ADD, MUL): read each element before writing it.
 
 Params of the matrix ops (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED), all ints unless noted:
-  in_h in_w cin out_h out_w cout kh kw stride_h stride_w dil_h dil_w pad_top pad_left  (FC: 1x1 shapes,
-  cin = reduction length, out_h*out_w = batch); taps = kh*kw; depth_multiplier; pointwise (bool: 1x1, no
-  padding, no dilation: the input pixel is the column); in_row = in_w*cin; in_step_x = stride_w*cin;
-  in_step_y = stride_h*in_w*cin; dil_step_x = dil_w*cin; dil_step_y = dil_h*in_w*cin; patch_row = kw*cin;
-  k = kh*kw*cin (conv) or taps (depthwise); input_zp; output_offset; act_min; act_max; per_channel (bool);
-  mult, shift (per-tensor values, also set when per-channel); batches; bo bi full_row_blocks full_col_blocks tail_rows
-  tail_cols col_blocks sign_bytes (block layouts); requant table arrays "bias" (input-offset term folded in
-  unless the variant sets fold_input_offset=False), "mult", "shift", "zp_row" (cin bytes of the input zero
-  point: depthwise taps in the padding point there); weights "weights" plus "kinds" (blocks-min) or "counts"
-  + "entries" (index layouts), or whatever the variant's own `pack` returns.
-Params of the other ops are documented in `toolchain/plan/layers.py` beside the function that builds them.
+  geometry   batches in_h in_w cin out_h out_w cout kh kw taps stride_h stride_w dil_h dil_w pad_top pad_left
+             depth_multiplier (FC: a 1x1 convolution over in_w = batch pixels of cin = reduction channels)
+  walk       in_row = in_w*cin, in_image, out_image, in_step_x = stride_w*cin, in_step_y = stride_h*in_row,
+             dil_step_x, dil_step_y, patch_row = kw*cin, max_ix0 (a patch row starting at ix0 <= max_ix0 lies
+             inside), pointwise (bool: the input pixel is the column), paired (bool: two pixels per weight load),
+             columns (1 or 2), pair_out, im2col_bytes, unroll_taps (bool), scratch_bytes
+  matrix     k = cols, out_rows = rows of the weight matrix; k_pairs k_odd k_quads k_rem row_pairs rows_odd
+  quant      input_zp output_offset act_min act_max per_channel (bool) mult shift (per-tensor values)
+  blocks     layout bo bi full_row_blocks full_col_blocks tail_rows tail_cols col_blocks sign_bytes tail_row_start
+             tail_col_start kind_skip tail_row_pairs tail_rows_odd, and offsets for unrolled micro-block code:
+             block_bytes dense_at[r][j] tail_block_bytes tail_at[r][j] bits_block_bytes bits_mag_at[r]
+             bits_sign_at[r][k] sign_lift[j] wide_block_bytes wide_mag_at[r] wide_mask_at[r][j]
+  tables     lut (bool, set by the LUT variants) lut_groups lut_entries lut_mask lut_block lut_column lut_offset
+             lut_steps[g] lut_group_shift[g] lut_group_at[g] lut_x_at[g]
+Arrays: "bias" (int32, input-offset term folded in unless the variant sets fold_input_offset=False), "mult"
+and "shift" (int32, only when per_channel), "zp_row" (depthwise: cin bytes of the input zero point, where taps
+in the padding point), "lut_cols" (LUT variants), the packed weights "weights" plus "kinds" (blocks-min) or
+"counts" + "entries" (index layouts), or whatever the variant's own `pack` returns.
+Params of the other ops are listed in the docstrings of their builders in `toolchain/plan/layers.py`.
 """
 
 from __future__ import annotations
