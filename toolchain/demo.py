@@ -81,7 +81,7 @@ def run_on_device(graph: Graph, model_path: Path, board: Board, build_dir: Path,
     return report, float(np.mean(outputs.argmax(axis=1) == labels))
 
 
-def run_demo(board: Board, out_dir: Path = DEFAULT_OUT, device_samples: int = 20, progress: bool = True,
+def run_demo(board: Board, out_dir: Path = DEFAULT_OUT, device_samples: int = 100, progress: bool = True,
              cache_dir: Path = DEFAULT_CACHE) -> dict:
     from .compress.pipeline import run_recipe
     from .compress.recipe import load_recipe

@@ -14,8 +14,8 @@ HELP = "the whole pipeline on the built-in MNIST CNN: compress, build, run dense
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", default=DEFAULT_BOARD, help=f"QEMU board (default {DEFAULT_BOARD})")
     parser.add_argument("-o", "--out", type=Path, default=Path("munify-out/demo"), help="output directory")
-    parser.add_argument("--device-samples", type=int, default=20,
-                        help="test images run on the device (default 20)")
+    parser.add_argument("--device-samples", type=int, default=100,
+                        help="test images run on the device (default 100)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
