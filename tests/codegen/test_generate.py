@@ -80,3 +80,26 @@ def test_generated_c_builds_with_werror_for_cortex_m(cpu, tmp_path, imported_mod
         out = tmp_path / optimize
         generate(random_chain(2), out, features, optimize)
         _arm_compile(out, flags)
+
+
+def test_host_model_refuses_inputs_of_the_wrong_size(imported_model, host_cache):
+    import numpy as np
+
+    from toolchain.errors import MunifyError
+    from toolchain.runners import host
+
+    model = host.build_graph(imported_model("ad01"), host_cache)
+    with pytest.raises(MunifyError, match="640 int8 values"):
+        model.run([np.zeros(639, np.int8)])
+    with pytest.raises(MunifyError, match="640 int8 values"):
+        model.run([np.zeros(640, np.int16)])
+    assert model.run([np.zeros(640, np.int8)])[0].shape == (640,)
+
+
+def test_generated_c_that_fails_to_compile_is_reported(tmp_path, imported_model):
+    from toolchain.errors import MunifyError
+    from toolchain.runners import host
+
+    plan = host.make_plan(imported_model("ad01"), frozenset())
+    with pytest.raises(MunifyError, match="host compile of the generated C failed"):
+        host.build(plan, tmp_path, cflags=("-std=c99", "-DMUNIFY_MODEL_H", "-Werror"))

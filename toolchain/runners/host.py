@@ -20,6 +20,7 @@ from ..fsutil import atomic_path, atomic_write_text
 from ..ir.graph import Graph
 from ..plan import Plan, make_plan
 from ..resources import firmware_dir
+from .process import format_command, log, run_logged
 
 DEFAULT_CFLAGS = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror")
 RECORD_HEADER = struct.Struct("<iI")
@@ -56,6 +57,7 @@ class HostModel:
     def _execute(self, inputs: list[np.ndarray], layers: bool) -> bytes:
         payload = b"".join(_input_bytes(x, self.plan.input.size) for x in inputs)
         args = [str(self.executable)] + (["--layers"] if layers else [])
+        log.info("run: %s < (%d inputs)", format_command(args), len(inputs))
         proc = subprocess.run(args, input=payload, capture_output=True, timeout=600)
         if proc.returncode != 0:
             raise MunifyError(f"host model exited with status {proc.returncode}: "
@@ -93,8 +95,7 @@ def build(plan: Plan, cache_dir: str | Path, cflags: tuple[str, ...] = DEFAULT_C
         atomic_write_text(src_dir / name, text)
     sources = sorted(str(src_dir / name) for name in files if name.endswith(".c"))
     with atomic_path(executable) as tmp:
-        proc = subprocess.run([compiler(cc), *cflags, "-I", str(src_dir), *sources, "-o", str(tmp)],
-                              capture_output=True, text=True)
+        proc = run_logged([compiler(cc), *cflags, "-I", str(src_dir), *sources, "-o", str(tmp)])
         if proc.returncode != 0:
             raise MunifyError(f"host compile of the generated C failed:\n{proc.stderr.strip()[:4000]}")
     executable.chmod(0o755)
