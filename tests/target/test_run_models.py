@@ -2,6 +2,7 @@
 (ad01 on every board, KWS with every layer checked on the default board), and a run that must fail."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,28 @@ def test_run_rebuilds_only_when_an_input_changed(models, tmp_path):
     assert not is_up_to_date(models["ad01"], load_board("mps2-an386"), tmp_path / "build", "balanced")
     assert not is_up_to_date(models["kws"], board, tmp_path / "build", "balanced")
     assert not is_up_to_date(models["ad01"], board, tmp_path / "elsewhere", "balanced")
+
+
+def test_build_command_reports_sizes(models, tmp_path, capsys):
+    out = tmp_path / "ad01-an547"
+    assert main(["build", str(models["ad01"]), "--board", "mps3-an547", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    sizes = json.loads((out / "build.json").read_text())["sizes"]
+    assert f"flash:      {sizes['flash_bytes']:>10,} B of 524,288" in printed
+    assert f"  weights:  {sizes['weights_bytes']:>10,} B" in printed
+    assert sizes["weights_bytes"] >= 264_000 and (out / "firmware.elf").is_file()
+
+
+def test_model_that_does_not_fit_fails_with_both_sizes(models, tmp_path, capsys):
+    board_file = Path(__file__).parents[2] / "boards" / "mps3-an547.toml"
+    small = tmp_path / "small.toml"
+    small.write_text(board_file.read_text().replace('name = "mps3-an547"', 'name = "small"')
+                     .replace("flash = { origin = 0x0000_0000, length = 0x8_0000", "flash = { origin = 0x0000_0000, "
+                              "length = 0x4_0000"))
+    out = tmp_path / "out"
+    assert main(["build", str(models["ad01"]), "--board", str(small), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    match = re.search(r"model 'ad01_int8' does not fit board 'small': it needs (\d+) bytes of flash, "
+                      r"the board has 262144 \(ITCM\)", err)
+    assert match and int(match.group(1)) > 270_000 and err.count("\n") == 1
+    assert not out.exists()
