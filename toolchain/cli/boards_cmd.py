@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from ..boards import DEFAULT_BOARD, Board, list_boards
@@ -28,6 +29,7 @@ def board_json(board: Board) -> dict:
                                                   "baud": board.uart.baud},
         "timer": {"driver": board.timer.driver, "hz": board.timer.hz}, "runner": board.runner,
         "qemu_machine": board.qemu.machine if board.qemu else None, "default": board.name == DEFAULT_BOARD,
+        "hardware": None if board.hardware is None else dataclasses.asdict(board.hardware),
     }
 
 
