@@ -18,8 +18,9 @@ def test_measure_and_render_ad01(imported_model, tmp_path):
     assert row["macs"] == 264_192
     assert 0 < row["instructions"] < TFLM_ANCHORS["ad01_int8"]["instructions"] * 3
     assert row["memory"]["weights_bytes"] >= 264_192
-    tick = 40  # one 25 MHz SysTick tick: per-layer counts are each rounded to it
-    assert sum(layer["instructions"] for layer in row["layers"]) <= row["instructions"] + tick * len(row["layers"])
+    # per-layer counts come from a traced run (hook overhead, 40-instruction ticks): within 1% of the total
+    layer_sum = sum(layer["instructions"] for layer in row["layers"])
+    assert abs(layer_sum - row["instructions"]) <= 0.01 * row["instructions"]
     doc = {"command": "munify bench", "machine": {"cpu": "x", "cores": 2, "platform": "p", "python": "3.11",
                                                   "qemu": "q", "arm_gcc": "g"},
            "git_revision": "abc", "anchors": {"tflm_cmsis_nn_m4": TFLM_ANCHORS}, "rows": [row],
