@@ -109,3 +109,17 @@ def test_run_dry_run_prints_build_and_qemu_commands(tmp_path, capsys):
             "-icount shift=0,align=off,sleep=off -semihosting-config enable=on,target=native "
             "-serial tcp:127.0.0.1:<free port>,server=on,wait=on") in printed
     assert not build_dir.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "x.mun", "--inputs", "0"], "--inputs must be at least 1, not 0"),
+    (["run", "x.mun", "--seed", "-3"], "--seed must be a non-negative integer, not -3"),
+    (["run", "missing.mun"], "missing.mun: no such IR file"),
+    (["build", "missing.mun", "-o", "out"], "missing.mun: no such IR file"),
+])
+def test_cli_usage_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("munify: error: ") and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     _exit_on_termination()
     if args.inputs < 1:
         raise MunifyError(f"--inputs must be at least 1, not {args.inputs}")
+    if args.seed < 0:
+        raise MunifyError(f"--seed must be a non-negative integer, not {args.seed}")
     board = load_board(args.board)
     build_dir = args.build_dir or default_build_dir(args.model, board, args.optimize)
     if args.dry_run:
