@@ -187,9 +187,14 @@ class QemuSystemRunner(QemuProcess):
             if self.process.poll() is not None:
                 return None
             try:
-                return SerialTransport(f"socket://127.0.0.1:{self.port}")
+                transport = SerialTransport(f"socket://127.0.0.1:{self.port}")
             except DeviceError:
                 time.sleep(0.05)
+                continue
+            if self.process.poll() is None:
+                return transport
+            transport.close()  # something else answered on the port QEMU failed to bind
+            return None
         raise DeviceError(f"QEMU did not open 127.0.0.1:{self.port} within {CONNECT_TIMEOUT:.0f} s")
 
 
