@@ -162,6 +162,9 @@ def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] |
     from ..inputs import draw_inputs
     from ..ir import reference
 
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise DeviceError(f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                          "the firmware runs models with one input and one output")
     op_outputs = {op.name: op.outputs[0] for op in graph.ops}
     cases = []
     for inputs in draw_inputs(graph, n, seed):
