@@ -17,6 +17,7 @@ import numpy as np
 
 from ..boards import Board
 from ..build import BuildResult
+from ..errors import MunifyError
 from ..report import LayerCount, Latency, MemoryUse, Mismatch, RunReport
 from ..runners import runner_for
 from .protocol import DeviceClient, DeviceInfo, Inference
@@ -163,7 +164,7 @@ def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] |
     from ..ir import reference
 
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise DeviceError(f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+        raise MunifyError(f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                           "the firmware runs models with one input and one output")
     op_outputs = {op.name: op.outputs[0] for op in graph.ops}
     cases = []
