@@ -9,7 +9,6 @@ board), which is why it is not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from toolchain.boards import list_boards
@@ -35,7 +34,7 @@ def main() -> None:
         save(import_tflite(MODELS / file), model)
         for board in list_boards():
             report = run_model(model, board, args.out / f"{model.stem}-{board.name}", args.inputs, args.seed)
-            (args.out / f"{model.stem}-{board.name}.json").write_text(json.dumps(report.to_json(), indent=1))
+            report.write_json(args.out / f"{model.stem}-{board.name}.json")
             mem, lat = report.memory, report.latency
             print(f"| {label} | {board.name} | {'yes' if report.bit_exact else 'NO'} | "
                   f"{lat.per_inference:,} {lat.unit} | {mem.flash_bytes:,} | {mem.weights_bytes:,} | "
