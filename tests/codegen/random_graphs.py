@@ -117,8 +117,9 @@ class ChainBuilder:
                               attrs, kh * kw, blocked)
 
     def fully_connected(self, units: int, blocked: bool = True) -> str:
-        size = int(np.prod(self.shape()))
-        return self._weighted("FULLY_CONNECTED", units, size, (units, size), (1, units), {}, size, blocked)
+        """Over the last axis; the leading axes are the batch."""
+        batches, size = int(np.prod(self.shape()[:-1])), self.shape()[-1]
+        return self._weighted("FULLY_CONNECTED", units, size, (units, size), (batches, units), {}, size, blocked)
 
     def pool(self, op_type: str) -> str:
         rng = self.rng
@@ -242,3 +243,31 @@ def impose_blocks(graph: Graph, seed: int) -> Graph:
         graph = graph.with_tensor(w.replace(data=matrix_to_weight(op.type, matrix, w.shape), blocks=blocks))
     graph.validate()
     return graph
+
+
+def batched_chain(seed: int) -> Graph:
+    """Two images through conv, depthwise and pools, then a fully connected layer over both rows."""
+    rng = np.random.default_rng(seed)
+    b = ChainBuilder(rng, (2, int(rng.integers(3, 8)), int(rng.integers(3, 8)), int(rng.integers(1, 6))))
+    b.conv()
+    b.depthwise()
+    b.pool("AVERAGE_POOL_2D")
+    b.reshape((2, int(np.prod(b.shape()[1:]))))
+    b.fully_connected(int(rng.integers(3, 20)))
+    b.softmax()
+    return b.graph(f"batched_chain_{seed}")
+
+
+def forced_kernels(graph: Graph, seed: int) -> dict[str, str]:
+    """Op name -> generic kernel to force: the k-th layer of an op type in the chain runs that type's kernel
+    number (seed * layers of the type + k), so a few seeds run every generic kernel."""
+    from toolchain.plan.registry import GENERIC_VARIANTS
+
+    matrix_ops = [op for op in graph.ops if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
+    force = {}
+    for op_type in sorted({op.type for op in matrix_ops}):
+        names = list(dict.fromkeys(v.name for v in GENERIC_VARIANTS if v.op_type == op_type))
+        ops = [op for op in matrix_ops if op.type == op_type]
+        for k, op in enumerate(ops):
+            force[op.name] = names[(seed * len(ops) + k) % len(names)]
+    return force

@@ -7,8 +7,9 @@ import subprocess
 
 import pytest
 
-from random_graphs import impose_blocks, random_chain
-from toolchain.codegen import generate
+from random_graphs import forced_kernels, impose_blocks, random_chain
+from toolchain.codegen import generate, write
+from toolchain.plan import make_plan
 from toolchain.errors import SetupError
 
 ARM_GCC = "arm-none-eabi-gcc"
@@ -76,9 +77,10 @@ def test_generated_c_builds_with_werror_for_cortex_m(cpu, tmp_path, imported_mod
     features = frozenset({"dsp", "fpu"}) if cpu == "cortex-m4" else frozenset()
     generate(imported_model("resnet"), tmp_path / "resnet", features)
     _arm_compile(tmp_path / "resnet", flags)
-    for optimize in ("size", "balanced", "speed"):
-        out = tmp_path / optimize
-        generate(random_chain(2), out, features, optimize)
+    for seed in range(3):  # every generic kernel, forced onto the layers of three random chains
+        graph = random_chain(seed)
+        out = tmp_path / f"chain{seed}"
+        write(make_plan(graph, features, force=forced_kernels(graph, seed)), out)
         _arm_compile(out, flags)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bitexact import assert_layers_match
-from random_graphs import random_chain, random_input
+from random_graphs import batched_chain, forced_kernels, random_chain, random_input
 from toolchain.errors import MunifyError
 from toolchain.ir import OP_TYPES
 from toolchain.plan import make_plan
@@ -24,21 +24,6 @@ def test_random_chain_bit_exact(seed, optimize, host_cache):
     model = host.build_graph(graph, host_cache, optimize=optimize)
     rng = np.random.default_rng(1000 + seed)
     assert_layers_match(graph, model, [random_input(graph, rng) for _ in range(3)])
-
-
-def _generic_kernels(op_type: str) -> list[str]:
-    return list(dict.fromkeys(v.name for v in GENERIC_VARIANTS if v.op_type == op_type))
-
-
-def forced_kernels(graph, seed: int) -> dict[str, str]:
-    """Layer i of a matrix op type runs that type's generic kernel number (seed + i): over the seeds every
-    kernel meets every layer position of the chain."""
-    force = {}
-    for index, op in enumerate(graph.ops):
-        if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
-            names = _generic_kernels(op.type)
-            force[op.name] = names[(seed + index) % len(names)]
-    return force
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -72,3 +57,11 @@ def test_forcing_an_unknown_or_unfit_kernel_names_the_choices():
         make_plan(graph, frozenset(), force={graph.ops[0].name: "conv_magic"})
     with pytest.raises(MunifyError, match="no such op"):
         make_plan(graph, frozenset(), force={"nope": "conv_dense_generic"})
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_batched_graph_bit_exact(seed, host_cache):
+    graph = batched_chain(seed)
+    for optimize in ("size", "speed"):
+        model = host.build_graph(graph, host_cache, optimize=optimize)
+        assert_layers_match(graph, model, [random_input(graph, np.random.default_rng(seed))])
