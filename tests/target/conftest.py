@@ -1,37 +1,13 @@
-"""Shared fixtures of the target tests: the fake-model firmware built for each QEMU board, and a booted
-device. QEMU and the Arm toolchain are required: their absence is an error, never a skip."""
+"""Shared fixtures of the target tests: the fake-model firmware built for each board, and booted devices.
+QEMU and the cross compilers are required: their absence is an error, never a skip."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import numpy as np
 import pytest
 
+from target_support import ALL_BOARDS, FAKE_MODEL, Device, require_tools
 from toolchain.boards import load_board
 from toolchain.build import build_sources
-from toolchain.harness.protocol import DeviceClient
-from toolchain.runners import runner_for
-
-FAKE_MODEL = Path(__file__).parent / "fixtures" / "fake_model"
-QEMU_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
-ALL_BOARDS = QEMU_BOARDS + ("aarch64-linux",)  # + qemu-user
-FAKE_INPUT_BYTES = 16
-SPIN_INSTRUCTIONS = 3_000_000
-
-
-def require_tools() -> None:
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "aarch64-linux-gnu-gcc", "qemu-aarch64", "make"):
-        assert shutil.which(tool), f"{tool} is required for tests/target (run: make setup)"
-
-
-def fake_reference(data: bytes) -> tuple[bytes, bytes]:
-    """What the fake model computes: layer 0 and layer 1 (the output), see fixtures/fake_model/model.h."""
-    x = np.frombuffer(data, np.int8).astype(np.int32)
-    hidden = np.clip(2 * x + 3, -128, 127)
-    out = np.clip(hidden[0::2] - hidden[1::2], -128, 127)
-    return hidden.astype(np.int8).tobytes(), out.astype(np.int8).tobytes()
 
 
 @pytest.fixture(scope="session")
@@ -39,19 +15,6 @@ def fake_builds(tmp_path_factory):
     require_tools()
     root = tmp_path_factory.mktemp("fake-firmware")
     return {name: build_sources(FAKE_MODEL, load_board(name), root / name) for name in ALL_BOARDS}
-
-
-class Device:
-    """A booted fake-model firmware under QEMU."""
-
-    def __init__(self, build):
-        self.runner = runner_for(build.board, build.elf)
-        self.transport = self.runner.start()
-        self.client = DeviceClient(self.transport, timeout=20)
-        self.banner = self.client.wait_ready()
-
-    def close(self):
-        self.runner.stop()
 
 
 @pytest.fixture

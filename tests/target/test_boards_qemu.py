@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import ALL_BOARDS, SPIN_INSTRUCTIONS, fake_reference
+from target_support import ALL_BOARDS, SPIN_INSTRUCTIONS, fake_reference
 from toolchain.harness.protocol import DeviceClient
 from toolchain.harness.transport import DeviceError
 from toolchain.runners import runner_for
@@ -95,7 +95,7 @@ def test_firmware_exit_is_reported_as_device_error(fake_builds):
 
 
 def test_crashing_model_is_reported_not_hung(tmp_path):
-    from conftest import FAKE_MODEL
+    from target_support import FAKE_MODEL
     from toolchain.boards import load_board
     from toolchain.build import build_sources
     from toolchain.harness.session import Case, run_cases

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALL_BOARDS, FAKE_MODEL, require_tools
+from target_support import ALL_BOARDS, FAKE_MODEL, require_tools
 from toolchain.boards import load_board
 from toolchain.build import BuildError, build_sources, dry_run_commands, make_command, render_linker_script
 from toolchain.cli import main

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import FAKE_INPUT_BYTES, fake_reference
+from target_support import FAKE_INPUT_BYTES, fake_reference
 
 pytestmark = pytest.mark.qemu
 

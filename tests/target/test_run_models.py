@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ALL_BOARDS, require_tools
+from target_support import ALL_BOARDS, require_tools
 from toolchain.boards import load_board
 from toolchain.build import build_model, load_result
 from toolchain.cli import main

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_MODEL, fake_reference, require_tools
+from target_support import FAKE_MODEL, fake_reference, require_tools
 from toolchain.boards import load_board
 from toolchain.build import build_sources
 from toolchain.harness.session import Case, run_cases

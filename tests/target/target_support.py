@@ -1,0 +1,43 @@
+"""Constants and helpers of the target tests (a module of its own name: every test directory has a conftest)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from toolchain.harness.protocol import DeviceClient
+from toolchain.runners import runner_for
+
+FAKE_MODEL = Path(__file__).parent / "fixtures" / "fake_model"
+QEMU_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
+ALL_BOARDS = QEMU_BOARDS + ("aarch64-linux",)  # + qemu-user
+FAKE_INPUT_BYTES = 16
+SPIN_INSTRUCTIONS = 3_000_000
+
+
+def require_tools() -> None:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "aarch64-linux-gnu-gcc", "qemu-aarch64", "make"):
+        assert shutil.which(tool), f"{tool} is required for tests/target (run: make setup)"
+
+
+def fake_reference(data: bytes) -> tuple[bytes, bytes]:
+    """What the fake model computes: layer 0 and layer 1 (the output), see fixtures/fake_model/model.h."""
+    x = np.frombuffer(data, np.int8).astype(np.int32)
+    hidden = np.clip(2 * x + 3, -128, 127)
+    out = np.clip(hidden[0::2] - hidden[1::2], -128, 127)
+    return hidden.astype(np.int8).tobytes(), out.astype(np.int8).tobytes()
+
+
+class Device:
+    """A booted fake-model firmware under QEMU."""
+
+    def __init__(self, build):
+        self.runner = runner_for(build.board, build.elf)
+        self.transport = self.runner.start()
+        self.client = DeviceClient(self.transport, timeout=20)
+        self.banner = self.client.wait_ready()
+
+    def close(self):
+        self.runner.stop()
