@@ -219,6 +219,7 @@ def render(dense, results, seeds, unstructured, seconds, jobs) -> str:
         dense_bytes=d_bytes, seeds=len(seeds), rows="\n".join(rows), ablation="\n".join(ablation),
         train_epochs=recipe.train.epochs, iterations=admm.iterations, admm_epochs=admm.epochs, rho0=admm.rho0,
         rho_factor=admm.rho_factor, rho_max=admm.rho_max, lr=admm.lr, retrain=retrain.epochs,
+        retrain_lr=retrain.lr, calib=recipe.quantize.calib_batches * recipe.batch_size,
         total=admm.iterations * admm.epochs + retrain.epochs, minutes=seconds / 60, jobs=jobs)
 
 
@@ -340,10 +341,12 @@ Results are bit-identical for the same recipe, seed and `--threads` (default 1).
 `mnist_cnn` (conv-BN-ReLU-maxpool x3, 16/32/48 channels, FC 432->10; 22,896 weights, {dense_bytes} bytes
 int8) on the built-in MNIST subset (4,000 train / 1,000 test images). Dense training: {train_epochs} epochs
 SGD. ADMM: {iterations} iterations x {admm_epochs} epoch, rho0 {rho0}, x{rho_factor} per iteration up to
-{rho_max}, lr {lr}, momentum 0.9; then {retrain} retraining epochs ({total} epochs after dense training in
-all). The first conv stays dense; half of each budget is pruned, half unified. Accuracy is the int8 integer
-reference on the exported IR over the 1,000 test images, mean ± standard deviation over {seeds} seeds (seed of
-the initialisation and of the data order).
+{rho_max}, lr {lr}, momentum 0.9; then {retrain} retraining epochs at lr {retrain_lr} ({total} epochs after
+dense training in all). The first conv stays dense; half of each budget is pruned, half unified. int8 is
+post-training quantization calibrated on {calib} training images. Accuracy is the integer reference executor
+on the exported IR over the 1,000 test images, mean ± standard deviation over {seeds} seeds (the seed sets the
+initialisation and the data order). Stored bytes are `BlockStructure.stored_bytes` of the int8 weights (dense
+weights one byte each, a unified block row one magnitude byte plus its sign bits, a 2-bit kind per block).
 
 Dense float: **{dense_float}%**, dense int8: **{dense_int8}%**.
 
