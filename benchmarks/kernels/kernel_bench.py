@@ -211,9 +211,9 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
     x = rng.integers(-128, 128, (window.in_h, window.in_w, channels)).astype(np.int8)
     patches = window.patches(x, q.input_zp)  # [pixels, taps, channels]
     acc = np.einsum("ptc,ct->pc", patches - q.input_zp, matrix.astype(np.int64)) + bias
-    arrays = [Array(f"{name}_w", "int16_t", dsp.pack_depthwise(matrix).tolist()),
+    arrays = [Array(f"{name}_w", "int8_t", dsp.pack_depthwise(matrix).tolist()),
               Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
-              Array(f"{name}_pad", "int8_t", [q.input_zp] * (channels + 3)),
+              Array(f"{name}_pad", "int8_t", [q.input_zp] * channels),
               Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
     quant = quant_setup(name, q, arrays)
     setup = (f"static const munify_dsp_depthwise p = {{{window.in_h}, {window.in_w}, {channels}, {window.out_h}, "
@@ -221,7 +221,7 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
     call = f"munify_dsp_depthwise_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     return Case(name, len(patches) * taps * channels, setup, call, requantize(acc, q).reshape(-1).tolist(),
                 arrays, scratch_bytes=(dsp.REQUANT_ENTRY_BYTES + 4) * channels + 4 * dsp._round_up(taps, 2),
-                header="munify_dsp_depthwise.h")
+                header="munify_dsp_depthwise.h", defines=[f"MUNIFY_DSP_DW_TAPS {taps}"])
 
 
 def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,

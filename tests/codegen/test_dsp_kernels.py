@@ -37,11 +37,11 @@ def test_conv2_layout_pairs_rows_and_pads_an_odd_row():
 def test_depthwise_layout_pairs_taps_per_channel_in_sxtb16_order():
     m = np.arange(8 * 3).reshape(8, 3).astype(np.int8)  # 8 channels, 3 taps (padded to 4)
     packed = dsp.pack_depthwise(m)
-    assert packed.dtype == np.int16 and len(packed) == 8 * 4
-    first_pair = [m[0, 0], m[0, 1], m[2, 0], m[2, 1], m[1, 0], m[1, 1], m[3, 0], m[3, 1]]
+    assert packed.dtype == np.int8 and len(packed) == 8 * 4
+    first_pair = [m[0, 0], m[2, 0], m[0, 1], m[2, 1], m[1, 0], m[3, 0], m[1, 1], m[3, 1]]
     assert packed[:8].tolist() == first_pair
-    assert packed[8:16].tolist() == [m[0, 2], 0, m[2, 2], 0, m[1, 2], 0, m[3, 2], 0]
-    assert packed[16:18].tolist() == [m[4, 0], m[4, 1]]
+    assert packed[8:16].tolist() == [m[0, 2], m[2, 2], 0, 0, m[1, 2], m[3, 2], 0, 0]
+    assert packed[16:20].tolist() == [m[4, 0], m[6, 0], m[4, 1], m[6, 1]]
 
 
 @pytest.fixture(scope="module")

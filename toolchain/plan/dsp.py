@@ -5,8 +5,8 @@ Layouts (the C side documents the same in each kernel's header comment):
               then the rows % 4 last rows one after the other; inputs padded to a multiple of 4 with zeros.
   dsp-conv2   dense matrix for im2col convolutions: rows in pairs (a zero row added to an odd count), for each
               group of 4 reduction elements the 2 rows' 4 bytes (one LDRD); reduction padded to a multiple of 4.
-  dsp-dw      depthwise, channels a multiple of 4: int16, for each group of 4 channels, for each pair of taps
-              (a zero tap added to an odd count), the tap pairs of c0, c2, c1, c3 (SXTB16 order).
+  dsp-dw      depthwise, channels a multiple of 4: int8, for each group of 4 channels, for each pair of taps
+              (a zero tap added to an odd count), the words (c0 t, c2 t, c0 t+1, c2 t+1), (c1 ..., c3 ...).
   dsp-blocks-wide / dsp-blocks-bits
               bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
               unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
@@ -55,13 +55,14 @@ SXTB16_ORDER = np.array([0, 2, 1, 3])
 
 def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     """Layout dsp-dw of a depthwise matrix [channels, taps] (`weight_matrix` view), channels a multiple of 4."""
-    matrix = np.asarray(matrix, np.int16)
+    matrix = np.asarray(matrix, np.int8)
     channels, taps = matrix.shape
-    padded = np.zeros((channels, _round_up(taps, 2)), np.int16)
+    padded = np.zeros((channels, _round_up(taps, 2)), np.int8)
     padded[:, :taps] = matrix
-    # [group, channel in group, pair, tap in pair] -> [group, pair, channel in SXTB16 order, tap in pair]
-    tiles = padded.reshape(channels // 4, 4, -1, 2)[:, SXTB16_ORDER].transpose(0, 2, 1, 3)
-    return np.ascontiguousarray(tiles).reshape(-1)
+    pairs = padded.reshape(channels // 4, 4, -1, 2)  # [group, channel, pair, tap in pair]
+    # word A: c0 t, c2 t, c0 t+1, c2 t+1; word B: the same of c1, c3
+    words = [pairs[:, (lo, hi), :, :].transpose(0, 2, 3, 1) for lo, hi in ((0, 2), (1, 3))]
+    return np.stack(words, axis=2).reshape(-1)
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
@@ -264,10 +265,8 @@ def _build_variants():
         variants.append(KernelVariant(f"{d['stem']}_as_dense_dsp", d["op"], block_kinds=all_kinds,
                                       optimize=frozenset({"speed", "balanced"}), **common_args))
     return block_variants + tuple(variants) + (
-        # int16 weights: twice the bytes of the int8 layouts, so not offered for --optimize size.
         KernelVariant("dwconv_dense_dsp", "DEPTHWISE_CONV_2D", "kernels/dsp/depthwise.c.j2", depthwise_cost,
                       layout="dsp-dw", features=dsp, block_kinds=dense, applies=_depthwise_fits,
-                      optimize=frozenset({"speed", "balanced"}),
                       pack=lambda matrix, blocks: {"weights": pack_depthwise(matrix)},
                       support_files=common + ("kernels/dsp/munify_dsp_depthwise.h",), scratch=depthwise_scratch),
     )

@@ -74,8 +74,8 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    const int8_t *pad_row;  /* `channels` + 3 bytes of the input zero point, read by padding taps */
-    const int16_t *weights; /* layout dsp-dw */
+    const int8_t *pad_row; /* `channels` bytes of the input zero point, read by padding taps */
+    const int8_t *weights; /* layout dsp-dw */
     const int32_t *bias;
     munify_dsp_quant q;
 } munify_dsp_depthwise;

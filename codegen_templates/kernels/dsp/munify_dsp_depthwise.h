@@ -1,9 +1,12 @@
 /* DEPTHWISE_CONV_2D (depth multiplier 1, channels a multiple of 4), dense: 4 channels x 2 taps per step,
- * inputs widened with 4 SXTB16 and paired by tap with 4 PKHBT/PKHTB, weights stored as int16 tap pairs,
- * 4 SMLAD.
+ * inputs widened with 4 SXTB16 and paired by tap with 4 PKHBT/PKHTB, weights widened to tap pairs with
+ * 4 SXTB16, 4 SMLAD; the tap pairs are unrolled (define MUNIFY_DSP_DW_TAPS, the kernel's tap count, before
+ * including this header).
  *
- * Layout dsp-dw (toolchain.plan.dsp.pack_depthwise): int16, for each group of 4 channels, for each pair of
- * taps (taps padded with a zero tap to an even count): the words (w[c][t], w[c][t+1]) of c0, c2, c1, c3.
+ * Layout dsp-dw (toolchain.plan.dsp.pack_depthwise): int8, for each group of 4 channels, for each pair of
+ * taps (taps padded with a zero tap to an even count) two words: bytes w[c0][t], w[c2][t], w[c0][t+1],
+ * w[c2][t+1], then the same of c1 and c3 (SXTB16 of a word gives the tap pair of c0, of the word rotated by
+ * 8 that of c2).
  * Scratch (munify_dsp_depthwise_scratch_size): the requantization table, one accumulator per channel, then
  * one input pointer per tap (padding taps point into pad_row).
  */
@@ -12,9 +15,17 @@
 
 #include "munify_dsp.h"
 
+#ifndef MUNIFY_DSP_DW_TAPS
+#error "define MUNIFY_DSP_DW_TAPS (kernel height x width) before including munify_dsp_depthwise.h"
+#endif
+#define DW_PAIRS ((MUNIFY_DSP_DW_TAPS + 1) / 2)
+#define DW_STR(x) #x
+#define DW_XSTR(x) DW_STR(x)
+
 static inline int32_t depthwise_padded_taps(const munify_dsp_depthwise *p)
 {
-    return (p->kernel_h * p->kernel_w + 1) & ~1;
+    (void)p;
+    return 2 * DW_PAIRS;
 }
 
 MUNIFY_DSP_FN int32_t munify_dsp_depthwise_scratch_size(const munify_dsp_depthwise *p)
@@ -44,15 +55,14 @@ MUNIFY_DSP_FN void depthwise_taps(const munify_dsp_depthwise *p, const int8_t *i
 /* The state of one output pixel for the assembly loop over its channel groups. */
 typedef struct {
     const int8_t *const *taps;
-    const uint32_t *weights;
+    const int8_t *weights;
     const int32_t *bias;
     int32_t *acc;
     int32_t groups;
-    int32_t pairs;
 } depthwise_state;
 
-/* acc[c] = bias[c] + the taps of channel c, 4 channels per group, 2 taps per step (>= 1 of each). r0 = state;
- * in the loop r0 = tap pointers, r1 = weights, r2 = pairs left, r3 = channel offset, r4-r7 = c0, c1, c2, c3. */
+/* acc[c] = bias[c] + the taps of channel c, 4 channels per group (>= 1 group), 2 taps per step. r0 = state; in
+ * the loop r0 = tap pointers, r1 = weights, r3 = channel offset, r4-r7 = c0, c1, c2, c3. */
 MUNIFY_ASM_FUNCTION depthwise_groups(MUNIFY_ASM_ARG depthwise_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
@@ -64,27 +74,28 @@ MUNIFY_ASM_FUNCTION depthwise_groups(MUNIFY_ASM_ARG depthwise_state *state)
                    "ldm    r8!, {r4, r5, r6, r7}\n\t"
                    "str    r8, [r12, #8]\n\t"
                    "ldr    r0, [r12]\n\t"
-                   "ldr    r2, [r12, #20]\n\t"
-                   "1:\n\t"
+                   ".rept  " DW_XSTR(DW_PAIRS) "\n\t"
                    "ldrd   r8, r9, [r0], #8\n\t"
                    "ldr    r8, [r8, r3]\n\t"
                    "ldr    r9, [r9, r3]\n\t"
+                   "ldrd   r11, lr, [r1], #8\n\t"
                    "sxtb16 r10, r8\n\t"
-                   "sxtb16 r11, r9\n\t"
-                   "pkhbt  r12, r10, r11, lsl #16\n\t"
-                   "pkhtb  r10, r11, r10, asr #16\n\t"
-                   "ldrd   r11, lr, [r1], #8\n\t"
-                   "smlad  r4, r12, r11, r4\n\t"
-                   "smlad  r6, r10, lr, r6\n\t"
+                   "sxtb16 r12, r9\n\t"
+                   "pkhbt  r2, r10, r12, lsl #16\n\t"
+                   "pkhtb  r10, r12, r10, asr #16\n\t"
+                   "sxtb16 r12, r11\n\t"
+                   "smlad  r4, r2, r12, r4\n\t"
+                   "sxtb16 r12, r11, ror #8\n\t"
+                   "smlad  r6, r10, r12, r6\n\t"
                    "sxtb16 r10, r8, ror #8\n\t"
-                   "sxtb16 r11, r9, ror #8\n\t"
-                   "pkhbt  r12, r10, r11, lsl #16\n\t"
-                   "pkhtb  r10, r11, r10, asr #16\n\t"
-                   "ldrd   r11, lr, [r1], #8\n\t"
-                   "smlad  r5, r12, r11, r5\n\t"
-                   "smlad  r7, r10, lr, r7\n\t"
-                   "subs   r2, r2, #1\n\t"
-                   "bne    1b\n\t"
+                   "sxtb16 r12, r9, ror #8\n\t"
+                   "pkhbt  r2, r10, r12, lsl #16\n\t"
+                   "pkhtb  r10, r12, r10, asr #16\n\t"
+                   "sxtb16 r12, lr\n\t"
+                   "smlad  r5, r2, r12, r5\n\t"
+                   "sxtb16 r12, lr, ror #8\n\t"
+                   "smlad  r7, r10, r12, r7\n\t"
+                   ".endr\n\t"
                    "ldr    r12, [sp]\n\t"
                    "ldr    r8, [r12, #12]\n\t"
                    "stm    r8!, {r4, r5, r6, r7}\n\t"
@@ -101,8 +112,7 @@ MUNIFY_DSP_FN void depthwise_pixel(const munify_dsp_depthwise *p, const munify_d
                                    const int8_t *const *taps, int32_t *acc, int8_t *output)
 {
     const munify_dsp_quant q = p->q;
-    depthwise_state state = {taps, (const uint32_t *)(const void *)p->weights, p->bias, acc, p->channels >> 2,
-                             depthwise_padded_taps(p) >> 1};
+    depthwise_state state = {taps, p->weights, p->bias, acc, p->channels >> 2};
     depthwise_groups(&state);
     for (int32_t c = 0; c < p->channels; ++c) {
         output[c] = munify_dsp_output_fast(acc[c], &requant[c], &q);
