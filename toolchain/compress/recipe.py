@@ -11,7 +11,8 @@ need the model (layer names, supported layers, block shapes that do not divide a
     [train]    epochs, lr, momentum              dense pre-training (munify compress caches it)
     [blocks]   shape = [bo, bi], edge = "dense" | "skip" | "error"
     [ratios]   unify, prune, scope = "layer" | "global", exclude_first, exclude_last
-    [ratios.layers."<module name>"]  unify, prune, shape   per-layer overrides
+    [ratios.layers."<module name>"]  unify, prune, shape   per-layer overrides (also re-include an
+                                                          excluded first/last layer)
     [admm]     iterations, epochs, rho0, rho_factor, rho_max, lr, momentum
     [retrain]  epochs, lr, momentum
     [quantize] mode = "ptq" | "qat", qat_epochs, calib_batches
