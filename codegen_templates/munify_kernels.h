@@ -22,15 +22,16 @@ MUNIFY_INLINE int32_t munify_wrap_add(int32_t a, int32_t b)
     return (int32_t)((uint32_t)a + (uint32_t)b);
 }
 
-/* SaturatingRoundingDoublingHighMul: round(a * b / 2^31), INT32_MIN * INT32_MIN saturates. */
+/* SaturatingRoundingDoublingHighMul: round(a * b / 2^31), INT32_MIN * INT32_MIN saturates.
+ * TFLM writes (ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31 with C division; for ab < 0 that truncation equals
+ * the floor of (ab + 2^30) / 2^31, so one arithmetic shift serves both signs (gcc shifts arithmetically). */
 MUNIFY_INLINE int32_t munify_srdhm(int32_t a, int32_t b)
 {
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
     }
     const int64_t ab = (int64_t)a * (int64_t)b;
-    const int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    return (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
 }
 
 /* RoundingDivideByPOT: arithmetic right shift, rounding to nearest with ties away from zero. */
@@ -42,12 +43,14 @@ MUNIFY_INLINE int32_t munify_rdbpot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* MultiplyByQuantizedMultiplier(x, multiplier, shift): shift > 0 shifts left first, < 0 rounds right after. */
+/* MultiplyByQuantizedMultiplier(x, multiplier, shift): shift > 0 shifts left first, < 0 rounds right after.
+ * Quantized multipliers are never negative (QuantizeMultiplier), so the high multiply cannot saturate. */
 MUNIFY_INLINE int32_t munify_requantize(int32_t x, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
-    return munify_rdbpot(munify_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+    const int64_t product = (int64_t)(int32_t)((uint32_t)x << left) * (int64_t)multiplier;
+    return munify_rdbpot((int32_t)((product + ((int64_t)1 << 30)) >> 31), right);
 }
 
 MUNIFY_INLINE int8_t munify_clamp(int32_t value, int32_t lo, int32_t hi)

@@ -199,6 +199,8 @@ def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
     params.update(requant_params)
     if op.type == "DEPTHWISE_CONV_2D":
         arrays["zp_row"] = np.full(params["cin"], -q.input_offset, np.int8)
+        params["tail_row_start_pairs"] = rows - rows % 2
+        params["last_row_channel"] = (rows - 1) // params["depth_multiplier"]
     return LayerSpec(params, arrays, _block_facts(op.type, positions, w.blocks, rows, cols), matrix, w.blocks,
                      _bias(graph, op, rows), macs=positions * rows * cols, name=op.name)
 
