@@ -149,3 +149,9 @@ def test_cli_error_exits_2_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("munify: error: recipe") and "\n" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["munify_entries_for_tests.py", "r.toml"]
+
+
+def test_recipe_round_trips_through_to_dict():
+    for path in sorted((Path(__file__).parents[2] / "examples").glob("*.toml")):
+        recipe = load_recipe(path)
+        assert parse_recipe(recipe.to_dict(), recipe.source) == recipe

@@ -115,8 +115,13 @@ class Recipe:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """The recipe as a TOML-shaped dict: `parse_recipe(recipe.to_dict())` gives the recipe back."""
         d = dataclasses.asdict(self)
         d.pop("source")
+        d["blocks"]["shape"] = list(self.blocks.shape)
+        d["ratios"]["layers"] = {
+            name: {k: list(v) if k == "shape" else v for k, v in dataclasses.asdict(o).items() if v is not None}
+            for name, o in self.ratios.layers.items()}
         return d
 
 
