@@ -117,11 +117,11 @@ class MatrixCosts:
     unified_wide: float  # per unified weight, byte sign mask
     block: float  # per listed (not pruned) full block
     kind_decode: float  # per full block, blocks-min only
-    requant: float = 45.0  # per output channel
+    requant: float = 31.0  # per output channel
 
 
 MATRIX = MatrixCosts(mac=2.65, unified=5.1, unified_wide=5.0, block=10.0, kind_decode=14.0)
-DEPTHWISE = MatrixCosts(mac=5.2, unified=8.0, unified_wide=8.0, block=35.0, kind_decode=14.0)
+DEPTHWISE = MatrixCosts(mac=4.45, unified=8.0, unified_wide=8.0, block=35.0, kind_decode=14.0)
 LUT_ENTRY = 5.3  # per sign-pattern table entry built (per output pixel)
 LUT_LOOKUP = 2.2  # per table lookup (one per 4 weights of a unified block row)
 
