@@ -103,17 +103,20 @@ def quant_setup(prefix: str, q: Requant, arrays: list[Array]) -> str:
     return f"{{{q.output_zp}, {q.act_min}, {q.act_max}, {prefix}_mult, {prefix}_shift, -1}}"
 
 
+def huge_bias_requant(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, Requant]:
+    """Biases near +-2^30 (so 2 * acc overflows int32) and scales that keep the outputs inside int8."""
+    bias = rng.choice([-1, 1], rows) * rng.integers((1 << 30) - (1 << 22), (1 << 30) + (1 << 22), rows)
+    multiplier, shift = arith.quantize_multipliers(rng.uniform(20, 100, rows) / 2.0 ** 31)
+    return bias.astype(np.int32), Requant(0, 0, -128, 127, multiplier, shift)
+
+
 def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: int = 1,
             huge_bias: bool = False) -> Case:
-    """With huge_bias, accumulators near +-2^30 (2 * acc overflows int32) and scales that keep outputs in range."""
     matrix = rng.integers(-128, 128, (rows, cols)).astype(np.int8)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     q = random_requant(rng, rows, cols)
     if huge_bias:
-        bias = (rng.choice([-1, 1], rows) * rng.integers((1 << 30) - (1 << 22), (1 << 30) + (1 << 22), rows))
-        bias = bias.astype(np.int32)
-        multiplier, shift = arith.quantize_multipliers(rng.uniform(20, 100, rows) / 2.0 ** 31)
-        q = Requant(0, 0, -128, 127, multiplier, shift)
+        bias, q = huge_bias_requant(rng, rows)
     x = rng.integers(-128, 128, (batches, cols)).astype(np.int8)
     acc = (x.astype(np.int64) - q.input_zp) @ matrix.T.astype(np.int64) + bias
     arrays = [Array(f"{name}_w", "int8_t", dsp.pack_fc_dense(matrix).tolist()),
@@ -180,11 +183,14 @@ class Window:
                 f"{self.dilation}, {top}, {left}")
 
 
-def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cout: int) -> Case:
+def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cout: int,
+              huge_bias: bool = False) -> Case:
     k = window.kernel_h * window.kernel_w * cin
     matrix = rng.integers(-128, 128, (cout, k)).astype(np.int8)
     bias = rng.integers(-5000, 5000, cout).astype(np.int32)
     q = random_requant(rng, cout, k)
+    if huge_bias:
+        bias, q = huge_bias_requant(rng, cout)
     x = rng.integers(-128, 128, (window.in_h, window.in_w, cin)).astype(np.int8)
     columns = window.patches(x, q.input_zp).reshape(-1, k)
     acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias

@@ -51,6 +51,7 @@ def measured():
         kb.fc_case("fc128x512", rng, 128, 512),
         kb.fc_case("fc_tail", rng, 7, 21, batches=3),
         kb.fc_case("fc_huge_accumulators", rng, 16, 32, huge_bias=True),
+        kb.conv_case("conv_huge_accumulators", rng, kb.Window(3, 3, 1, 1, pad="VALID"), 8, 12, huge_bias=True),
         kb.conv_case("pointwise", rng, kb.Window(5, 5, 1, 1, pad="VALID"), 64, 64),
         kb.conv_case("pointwise_odd", rng, kb.Window(3, 5, 1, 1, pad="VALID"), 20, 7),
         kb.conv_case("conv3x3", rng, kb.Window(8, 7, 3, 3), 8, 16),

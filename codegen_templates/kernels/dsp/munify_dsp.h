@@ -135,14 +135,16 @@ static inline int8_t munify_dsp_output(int32_t acc, const munify_dsp_quant *q, i
  * the sign bit comes from an LSR by sign_shift = 31, or by 32 (which yields 0) when right is 0. */
 typedef struct {
     int32_t multiplier;
-    int32_t left;
     int32_t nudge;
     int32_t right;
+    int32_t left;
     int32_t sign_shift;
 } munify_dsp_requant;
 
-MUNIFY_DSP_FN void munify_dsp_prepare_requant(const munify_dsp_quant *q, int32_t channels, munify_dsp_requant *table)
+/* Fills the table; returns 1 when every channel shifts right and none left (munify_dsp_output_run's fast path). */
+MUNIFY_DSP_FN int32_t munify_dsp_prepare_requant(const munify_dsp_quant *q, int32_t channels, munify_dsp_requant *table)
 {
+    int32_t simple = 1;
     for (int32_t c = 0; c < channels; ++c) {
         int32_t index = c & q->channel_mask;
         int32_t shift = q->shift[index];
@@ -152,7 +154,9 @@ MUNIFY_DSP_FN void munify_dsp_prepare_requant(const munify_dsp_quant *q, int32_t
         table[c].nudge = right > 0 ? 1 << (right - 1) : 0;
         table[c].right = right;
         table[c].sign_shift = right > 0 ? 31 : 32;
+        simple &= right > 0;
     }
+    return simple;
 }
 
 static inline int8_t munify_dsp_output_fast(int32_t acc, const munify_dsp_requant *rq, const munify_dsp_quant *q)
@@ -162,6 +166,86 @@ static inline int8_t munify_dsp_output_fast(int32_t acc, const munify_dsp_requan
     uint32_t negative;
     __asm("lsr %0, %1, %2" : "=r"(negative) : "r"(high), "r"(rq->sign_shift));
     return munify_dsp_clamp(((high + rq->nudge - (int32_t)negative) >> rq->right) + q->output_offset, q);
+}
+
+/* The requantization of n accumulators in assembly, for tables where every channel shifts right only. */
+typedef struct {
+    const int32_t *acc;
+    const munify_dsp_requant *table;
+    int8_t *out;
+    int32_t count; /* >= 1 */
+    int32_t output_offset;
+    int32_t act_min;
+    int32_t act_max;
+} munify_dsp_output_state;
+
+/* One output up to SSAT, r4 = acc, r1 = table entry (advanced), r2 = output offset; result in r11. The
+ * overflow path (2 * acc does not fit) is at the local label 8, which returns to 2. */
+#define MUNIFY_OUTPUT_HEAD                                                                                   \
+    "ldr    r4, [r0], #4\n\t"                                                                               \
+    "ldm    r1, {r5, r6, r7}\n\t"                                                                           \
+    "adds   r1, r1, #20\n\t"                                                                                \
+    "adds   r10, r4, r4\n\t"                                                                                \
+    "bvs    8f\n\t"                                                                                         \
+    "smmulr r10, r10, r5\n\t"                                                                               \
+    "2:\n\t"                                                                                                \
+    "add    r11, r10, r6\n\t"                                                                               \
+    "sub    r11, r11, r10, lsr #31\n\t"                                                                     \
+    "asr    r11, r11, r7\n\t"                                                                               \
+    "add    r11, r11, r2\n\t"                                                                               \
+    "ssat   r11, #8, r11\n\t"
+#define MUNIFY_OUTPUT_TAIL(loop)                                                                             \
+    "strb   r11, [r3], #1\n\t"                                                                              \
+    "subs   r12, r12, #1\n\t"                                                                               \
+    "bne    " loop "\n\t"                                                                                    \
+    "pop    {r4-r11, pc}\n\t"
+#define MUNIFY_OUTPUT_OVERFLOW                                                                               \
+    "8:\n\t"                                                                                                \
+    "smull  r10, r11, r4, r5\n\t"                                                                           \
+    "adds   r10, r10, #0x40000000\n\t"                                                                      \
+    "adc    r11, r11, #0\n\t"                                                                               \
+    "lsr    r10, r10, #31\n\t"                                                                              \
+    "orr    r10, r10, r11, lsl #1\n\t"                                                                      \
+    "b      2b\n\t"
+
+/* Per output: the table entry, SMMULR of 2 * acc (the 64-bit sum when 2 * acc overflows), then
+ * (high + nudge - (high < 0)) >> right, the offset, SSAT, and only the activation bounds inside int8. */
+MUNIFY_ASM_FUNCTION munify_dsp_output_simple(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldr    r2, [r0, #16]\n\t"
+                   "ldrd   r8, r9, [r0, #20]\n\t"
+                   "ldm    r0, {r0, r1, r3, r12}\n\t"
+                   "cmp    r9, #127\n\t"
+                   "bne    30f\n\t"
+                   "cmn    r8, #128\n\t"
+                   "bne    20f\n\t"
+                   "10:\n\t" MUNIFY_OUTPUT_HEAD MUNIFY_OUTPUT_TAIL("10b") MUNIFY_OUTPUT_OVERFLOW
+                   "20:\n\t" MUNIFY_OUTPUT_HEAD
+                   "cmp    r11, r8\n\t"
+                   "it     lt\n\t"
+                   "movlt  r11, r8\n\t" MUNIFY_OUTPUT_TAIL("20b") MUNIFY_OUTPUT_OVERFLOW
+                   "30:\n\t" MUNIFY_OUTPUT_HEAD
+                   "cmp    r11, r8\n\t"
+                   "it     lt\n\t"
+                   "movlt  r11, r8\n\t"
+                   "cmp    r11, r9\n\t"
+                   "it     gt\n\t"
+                   "movgt  r11, r9\n\t" MUNIFY_OUTPUT_TAIL("30b") MUNIFY_OUTPUT_OVERFLOW);
+}
+
+/* out[c] = requantized acc[c] for c < n (n >= 1), with the table of munify_dsp_prepare_requant. */
+MUNIFY_DSP_FN void munify_dsp_output_run(const int32_t *acc, const munify_dsp_requant *table, int32_t simple,
+                                         const munify_dsp_quant *q, int32_t n, int8_t *out)
+{
+    if (simple) {
+        const munify_dsp_output_state state = {acc, table, out, n, q->output_offset, q->act_min, q->act_max};
+        munify_dsp_output_simple(&state);
+        return;
+    }
+    for (int32_t c = 0; c < n; ++c) {
+        out[c] = munify_dsp_output_fast(acc[c], &table[c], q);
+    }
 }
 
 /* Requantize two columns of n channels that share the table (two pixels of a convolution). */

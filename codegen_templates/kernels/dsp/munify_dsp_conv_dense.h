@@ -99,7 +99,7 @@ MUNIFY_DSP_FN int32_t munify_dsp_conv_dense_scratch_size(const munify_dsp_conv *
 }
 
 /* Output pixels a and b (b may repeat a for an odd last pixel) through all output channels. */
-MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_requant *requant,
+MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_requant *requant, int32_t simple,
                                    const uint32_t *columns, int32_t *acc, int8_t *out_a, int8_t *out_b)
 {
     int32_t groups = munify_dsp_round_up4(p->kernel_h * p->kernel_w * p->in_c) >> 2;
@@ -116,7 +116,8 @@ MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_re
         acc_a[full] = last[0];
         acc_b[full] = last[1];
     }
-    munify_dsp_output_pair(acc_a, acc_b, requant, &q, p->out_c, out_a, out_b);
+    munify_dsp_output_run(acc_a, requant, simple, &q, p->out_c, out_a);
+    munify_dsp_output_run(acc_b, requant, simple, &q, p->out_c, out_b);
 }
 
 MUNIFY_DSP_FN void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8_t *input, int8_t *output,
@@ -128,14 +129,14 @@ MUNIFY_DSP_FN void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8
     uint32_t *columns = (uint32_t *)(acc + 2 * p->out_c);
     int8_t *im2col = (int8_t *)(columns + munify_dsp_round_up4(k));
     int32_t pixels = p->out_h * p->out_w;
-    munify_dsp_prepare_requant(&p->q, p->out_c, requant);
+    int32_t simple = munify_dsp_prepare_requant(&p->q, p->out_c, requant);
     for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
         int32_t other = pixel + 1 < pixels ? pixel + 1 : pixel;
         munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, pixel / p->out_w, pixel % p->out_w, im2col), k,
                                columns, 4);
         munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, other / p->out_w, other % p->out_w, im2col), k,
                                columns + 2, 4);
-        conv_pixel_pair(p, requant, columns, acc, output + pixel * p->out_c, output + other * p->out_c);
+        conv_pixel_pair(p, requant, simple, columns, acc, output + pixel * p->out_c, output + other * p->out_c);
     }
 }
 

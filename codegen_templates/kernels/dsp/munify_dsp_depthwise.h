@@ -108,15 +108,13 @@ MUNIFY_ASM_FUNCTION depthwise_groups(MUNIFY_ASM_ARG depthwise_state *state)
                    "pop    {r0, r4-r11, pc}\n\t");
 }
 
-MUNIFY_DSP_FN void depthwise_pixel(const munify_dsp_depthwise *p, const munify_dsp_requant *requant,
+MUNIFY_DSP_FN void depthwise_pixel(const munify_dsp_depthwise *p, const munify_dsp_requant *requant, int32_t simple,
                                    const int8_t *const *taps, int32_t *acc, int8_t *output)
 {
     const munify_dsp_quant q = p->q;
     depthwise_state state = {taps, p->weights, p->bias, acc, p->channels >> 2};
     depthwise_groups(&state);
-    for (int32_t c = 0; c < p->channels; ++c) {
-        output[c] = munify_dsp_output_fast(acc[c], &requant[c], &q);
-    }
+    munify_dsp_output_run(acc, requant, simple, &q, p->channels, output);
 }
 
 MUNIFY_DSP_FN void munify_dsp_depthwise_s8(const munify_dsp_depthwise *p, const int8_t *input, int8_t *output,
@@ -125,11 +123,11 @@ MUNIFY_DSP_FN void munify_dsp_depthwise_s8(const munify_dsp_depthwise *p, const 
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
     int32_t *acc = (int32_t *)(requant + p->channels);
     const int8_t **taps = (const int8_t **)(void *)(acc + p->channels);
-    munify_dsp_prepare_requant(&p->q, p->channels, requant);
+    int32_t simple = munify_dsp_prepare_requant(&p->q, p->channels, requant);
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox, output += p->channels) {
             depthwise_taps(p, input, oy, ox, taps);
-            depthwise_pixel(p, requant, taps, acc, output);
+            depthwise_pixel(p, requant, simple, taps, acc, output);
         }
     }
 }
