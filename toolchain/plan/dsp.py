@@ -128,8 +128,8 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 LAYER_CALL = 50.0
 FC_MAC, FC_ROW, FC_INPUT = 1.17, 24.0, 2.0  # 4x4 SMLAD step: 74 instructions per 64 MACs, unrolled 4 times
-CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.93, 28.6, 2.7  # 2x2 step: 30 per 32 MACs
-DW_MAC, DW_OUTPUT, DW_TAP = 2.54, 28.4, 8.8  # 2 taps x 4 channels: 19 per 8 MACs
+CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.93, 27.7, 2.9  # 2x2 step: 30 per 32 MACs
+DW_MAC, DW_OUTPUT, DW_TAP = 2.55, 23.3, 13.1  # 2 taps x 4 channels: 19 per 8 MACs
 
 
 @dataclass(frozen=True)
