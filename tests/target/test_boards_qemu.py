@@ -153,4 +153,4 @@ def test_timing_is_repeatable_across_boots(fake_builds, board):
             client.trace("ticks")
             first, second = client.infer(2, 1), client.infer(1, 0)
             readings.add((first.ticks_min, first.ticks_max, first.layer_ticks, second.ticks_sum, second.layer_ticks))
-    assert len(readings) == 1
+    assert len(readings) == 1, readings
