@@ -103,7 +103,7 @@ def test_built_in_models_evaluate_after_compression_in_eval_mode(digits_loaders)
 def test_export_writes_the_structure_into_the_ir(trained_digits_cnn, digits_loaders, tmp_path):
     train, test = digits_loaders
     recipe = parse_recipe(dict(RECIPE, admm={"iterations": 1}, retrain={"epochs": 1},
-                               quantize={"calib_batches": 2}))
+                               quantize={"calib_batches": 2, "mode": "qat", "qat_epochs": 1}))
     result = compress(trained_digits_cnn, train, test, recipe)
     quantized = result.export(tmp_path / "m.mun")
     graph = load(tmp_path / "m.mun")
@@ -115,4 +115,4 @@ def test_export_writes_the_structure_into_the_ir(trained_digits_cnn, digits_load
         assert np.array_equal(exported == BlockKind.DENSE, planned == BlockKind.DENSE)
         assert np.all(exported[planned == BlockKind.PRUNED] == BlockKind.PRUNED)
     assert by_name["0"].blocks is None
-    assert quantized.accuracy(test) > 0.7
+    assert quantized.accuracy(test) > 0.7 and "qat_loss" in quantized.history
