@@ -3,7 +3,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 from torch import nn
 
 from toolchain.cli import main
