@@ -374,3 +374,49 @@ def test_calibration_uses_the_requested_batches():
     every = quantize_model(_exotic(), {}, _loader())
     assert one.history["calibration_samples"] == 32 and every.history["calibration_samples"] == 64
     assert one.program.ranges != every.program.ranges
+
+
+class _Functional(nn.Module):
+    """Functional pools and a global-average-pool mean, as hand-written torch models use them."""
+
+    def __init__(self, keepdim: bool):
+        super().__init__()
+        self.keepdim = keepdim
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv(x)), 2)
+        x = F.avg_pool2d(x, 2, stride=1)
+        x = F.adaptive_avg_pool2d(x, (3, 3))
+        x = x.mean((2, 3), keepdim=self.keepdim)
+        return self.fc(x.flatten(1) if self.keepdim else x)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_functional_pools_and_mean_export(keepdim):
+    model = _Functional(keepdim)
+    init_weights_(model, 12)
+    q = quantize_model(model.eval(), {}, _loader())
+    assert [op.type for op in q.graph.ops] == ["CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "AVERAGE_POOL_2D",
+                                              "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED"]
+    x = _loader(seed=11).dataset.tensors[0][:8]
+    _assert_program_matches_reference(q, x)
+    q.program.fake_quant = False
+    with torch.no_grad():
+        assert torch.allclose(q.program(x), model(x), atol=1e-5)
+
+
+def test_functional_pool_errors_name_the_function():
+    class Indices(nn.Module):
+        def forward(self, x):
+            return F.max_pool2d(x, 2, return_indices=True)[0]
+
+    class Mean(nn.Module):
+        def forward(self, x):
+            return x.mean(1)
+
+    with pytest.raises(ExportError, match="function 'max_pool2d_with_indices' .* is not supported"):
+        quantize_model(Indices(), {}, _loader())
+    with pytest.raises(ExportError, match=re.escape("'mean' takes a mean over dims (1,)")):
+        quantize_model(Mean(), {}, _loader())

@@ -32,9 +32,17 @@ _ALIAS_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout, nn.Id
 _FUNCTIONS = {
     operator.add: "add", torch.add: "add", torch.relu: "relu", F.relu: "relu", F.relu6: "hardtanh",
     torch.flatten: "flatten", F.dropout: "identity", F.softmax: "softmax", torch.softmax: "softmax",
+    torch.mean: "mean",
+}
+# Functional pools become the equivalent module; the names list their positional parameters after the input.
+_FUNCTIONAL_POOLS = {
+    F.max_pool2d: (nn.MaxPool2d, ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")),
+    F.avg_pool2d: (nn.AvgPool2d, ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                                  "divisor_override")),
+    F.adaptive_avg_pool2d: (nn.AdaptiveAvgPool2d, ("output_size",)),
 }
 _METHODS = {"relu": "relu", "flatten": "flatten", "view": "flatten", "reshape": "flatten", "permute": "permute",
-            "contiguous": "identity", "add": "add", "softmax": "softmax"}
+            "contiguous": "identity", "add": "add", "softmax": "softmax", "mean": "mean"}
 
 
 class ExportError(MunifyError):
@@ -100,6 +108,21 @@ def _label(node: fx.Node) -> str:
     return node.target if node.op == "call_module" else node.name
 
 
+def _describe(node: fx.Node, module: nn.Module | None) -> str:
+    """How error messages name a node: layer 'features.3' (MaxPool2d), or function 'max_pool2d'."""
+    if node.op == "call_module":
+        return f"layer '{node.target}' ({type(module).__name__})"
+    return f"function '{node.name}'"
+
+
+def _pool_module(node: fx.Node) -> nn.Module:
+    """The nn pool module a functional pool call stands for."""
+    cls, names = _FUNCTIONAL_POOLS[node.target]
+    kwargs = {**dict(zip(names, node.args[1:])), **node.kwargs}
+    kwargs.pop("return_indices", None)  # always False here: fx traces the indices variant as another function
+    return cls(**kwargs)
+
+
 def _shape(node: fx.Node) -> tuple[int, ...]:
     return tuple(node.meta["tensor_meta"].shape)
 
@@ -136,6 +159,9 @@ class _Builder:
         if node.op == "call_module":
             module = self.gm.get_submodule(node.target)
             return _module_kind(node.target, module), module
+        if node.op == "call_function" and node.target in _FUNCTIONAL_POOLS:
+            module = _pool_module(node)
+            return _module_kind(node.name, module), module
         if node.op == "call_function":
             kind = _FUNCTIONS.get(node.target)
             if kind is None:
@@ -235,15 +261,33 @@ class _Builder:
 
     def _pool(self, node: fx.Node, pool: nn.Module, kind: str) -> None:
         source = self._input_value(node, "nchw", "an NCHW feature map")
-        attrs = _pool_attrs(node.target, pool, _shape(node.args[0]))
-        step = Step(node.target, kind, (source.step.output,), pool, in_shape=_shape(node.args[0]),
+        attrs = _pool_attrs(_label(node), pool, _shape(node.args[0]))
+        step = Step(_label(node), kind, (source.step.output,), pool, in_shape=_shape(node.args[0]),
                     out_shape=_shape(node), attrs=attrs)
         padding = padding_mode(step)
         if padding is None or (padding == "SAME" and attrs["count_include_pad"] and attrs["padding"] != (0, 0)):
-            raise ExportError(f"layer '{node.target}' ({type(pool).__name__}) pads in a way TFLite pools cannot "
-                              "express; use padding 0, or TFLite SAME padding (average pools with "
-                              "count_include_pad=False)")
+            raise ExportError(f"{_describe(node, pool)} pads in a way TFLite pools cannot express; use padding 0, "
+                              "or TFLite SAME padding (average pools with count_include_pad=False)")
         self._add(node, step, "nchw")
+
+    def _on_mean(self, node: fx.Node, module) -> None:
+        """x.mean((2, 3)): a global average pool, then a flatten unless keepdim."""
+        dims = node.kwargs.get("dim", (node.args + (None,))[1])
+        dims = (dims,) if isinstance(dims, int) else dims
+        keepdim = node.kwargs.get("keepdim", (node.args + (None, False))[2])
+        value = self.values[node.args[0]]
+        if value.layout != "nchw" or dims is None or sorted(d % 4 for d in dims) != [2, 3]:
+            raise ExportError(f"'{node.name}' takes a mean over dims {dims} of a {list(_shape(node.args[0]))} tensor; "
+                              "only the global average pool x.mean((2, 3)) of a feature map is supported")
+        n, c, h, w = _shape(node.args[0])
+        pool = nn.AvgPool2d((h, w))
+        attrs = _pool_attrs(node.name, pool, (n, c, h, w))
+        pooled = Step(node.name, "avgpool", (value.step.output,), pool, in_shape=(n, c, h, w),
+                      out_shape=(n, c, 1, 1), attrs=attrs)
+        self._add(node, pooled, "nchw")
+        if not keepdim:
+            self._add(node, Step(f"{node.name}.flatten", "reshape", (pooled.output,), in_shape=(n, c, 1, 1),
+                                 out_shape=(n, c)), "flat")
 
     def _on_add(self, node: fx.Node, module) -> None:
         operands = [a for a in node.args] + list(node.kwargs.values())
@@ -305,8 +349,9 @@ class _Builder:
         arg = node.args[0]
         value = self.values[arg]
         if value.layout != layout:
-            raise ExportError(f"layer '{node.target}' ({type(self.gm.get_submodule(node.target)).__name__}) "
-                              f"needs {what}, got a tensor of shape {list(_shape(arg))}")
+            module = self.gm.get_submodule(node.target) if node.op == "call_module" else None
+            raise ExportError(f"{_describe(node, module)} needs {what}, got a tensor of shape "
+                              f"{list(_shape(arg))}")
         return value
 
     def _fusion_target(self, node: fx.Node, what: str, kinds: tuple[str, ...]) -> Step:
