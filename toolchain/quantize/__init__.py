@@ -7,10 +7,10 @@
 
 Pipeline (the model passed in is never modified):
   capture   torch.fx traces the model into deployable steps (capture.py): Conv2d -> CONV_2D or
-            DEPTHWISE_CONV_2D, Linear -> FULLY_CONNECTED, Max/AvgPool2d and AdaptiveAvgPool2d -> pools,
-            + -> ADD, flatten -> RESHAPE, final Softmax -> SOFTMAX. BatchNorm folds into the conv/linear before
-            it (fold.py), ReLU/ReLU6 become fused activations, Dropout disappears. Anything else is an
-            ExportError naming the layer and its type.
+            DEPTHWISE_CONV_2D, Linear -> FULLY_CONNECTED, Max/AvgPool2d, AdaptiveAvgPool2d (module or
+            functional) and x.mean((2, 3)) -> pools, + -> ADD, flatten -> RESHAPE, final Softmax -> SOFTMAX.
+            BatchNorm folds into the conv/linear before it (fold.py), ReLU/ReLU6/Hardtanh(-1, 1) become fused
+            activations, Dropout disappears. Anything else is an ExportError naming the layer and its type.
   calibrate float min/max of every conv/fc/add output and of the input (program.py).
   QAT       optional: straight-through fake-quant training, EMA ranges, structure re-projected after every
             step with `toolchain.compress.enforce_structure_` (qat.py).
