@@ -307,14 +307,24 @@ MUNIFY_DSP_FN const int8_t *munify_dsp_conv_patch(const munify_dsp_conv *p, cons
         return input + (iy0 * p->in_w + ix0) * p->in_c;
     }
     int8_t *dst = im2col;
+    int32_t row_bytes = p->kernel_w * p->in_c;
+    int32_t whole_rows = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->kernel_w <= p->in_w;
     for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
         int32_t iy = iy0 + ky * p->dilation_h;
-        for (int32_t kx = 0; kx < p->kernel_w; ++kx, dst += p->in_c) {
-            int32_t ix = ix0 + kx * p->dilation_w;
-            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w) {
-                memset(dst, p->pad_value, (size_t)p->in_c);
-            } else {
-                memcpy(dst, input + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
+        if (iy < 0 || iy >= p->in_h) {
+            memset(dst, p->pad_value, (size_t)row_bytes);
+            dst += row_bytes;
+        } else if (whole_rows) { /* the kernel row lies inside the input: one copy */
+            memcpy(dst, input + (iy * p->in_w + ix0) * p->in_c, (size_t)row_bytes);
+            dst += row_bytes;
+        } else {
+            for (int32_t kx = 0; kx < p->kernel_w; ++kx, dst += p->in_c) {
+                int32_t ix = ix0 + kx * p->dilation_w;
+                if (ix < 0 || ix >= p->in_w) {
+                    memset(dst, p->pad_value, (size_t)p->in_c);
+                } else {
+                    memcpy(dst, input + (iy * p->in_w + ix) * p->in_c, (size_t)p->in_c);
+                }
             }
         }
     }
