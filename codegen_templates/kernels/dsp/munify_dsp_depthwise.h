@@ -39,12 +39,26 @@ MUNIFY_DSP_FN void depthwise_taps(const munify_dsp_depthwise *p, const int8_t *i
 {
     int32_t iy0 = oy * p->stride_h - p->pad_top;
     int32_t ix0 = ox * p->stride_w - p->pad_left;
-    for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
-        int32_t iy = iy0 + ky * p->dilation_h;
-        for (int32_t kx = 0; kx < p->kernel_w; ++kx) {
-            int32_t ix = ix0 + kx * p->dilation_w;
-            int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-            *taps++ = inside ? input + (iy * p->in_w + ix) * p->channels : p->pad_row;
+    int32_t inside_y = iy0 >= 0 && iy0 + (p->kernel_h - 1) * p->dilation_h < p->in_h;
+    int32_t inside_x = ix0 >= 0 && ix0 + (p->kernel_w - 1) * p->dilation_w < p->in_w;
+    if (inside_y && inside_x) { /* the whole window lies in the input: no bounds checks */
+        int32_t step_x = p->dilation_w * p->channels;
+        int32_t step_y = p->dilation_h * p->in_w * p->channels;
+        const int8_t *row = input + (iy0 * p->in_w + ix0) * p->channels;
+        for (int32_t ky = 0; ky < p->kernel_h; ++ky, row += step_y) {
+            const int8_t *tap = row;
+            for (int32_t kx = 0; kx < p->kernel_w; ++kx, tap += step_x) {
+                *taps++ = tap;
+            }
+        }
+    } else {
+        for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
+            int32_t iy = iy0 + ky * p->dilation_h;
+            for (int32_t kx = 0; kx < p->kernel_w; ++kx) {
+                int32_t ix = ix0 + kx * p->dilation_w;
+                int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+                *taps++ = inside ? input + (iy * p->in_w + ix) * p->channels : p->pad_row;
+            }
         }
     }
     if ((p->kernel_h * p->kernel_w) & 1) {
