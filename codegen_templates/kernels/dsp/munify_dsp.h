@@ -183,8 +183,7 @@ typedef struct {
  * overflow path (2 * acc does not fit) is at the local label 8, which returns to 2. */
 #define MUNIFY_OUTPUT_HEAD                                                                                   \
     "ldr    r4, [r0], #4\n\t"                                                                               \
-    "ldm    r1, {r5, r6, r7}\n\t"                                                                           \
-    "adds   r1, r1, #20\n\t"                                                                                \
+    "ldm    r1!, {r5, r6, r7, r10, r11}\n\t" /* r10, r11 (left, sign_shift) are scratch here */            \
     "adds   r10, r4, r4\n\t"                                                                                \
     "bvs    8f\n\t"                                                                                         \
     "smmulr r10, r10, r5\n\t"                                                                               \
