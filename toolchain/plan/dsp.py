@@ -124,12 +124,12 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------------------
 # Cost model: retired instructions on a Cortex-M4 (QEMU -icount), least-squares fits of
-# benchmarks/kernels/calibrate.py over a sweep of layers (worst error 1-11%). Per position (output pixel or batch).
+# benchmarks/kernels/calibrate.py over a sweep of layers (worst error 1-5%). Per position (output pixel or batch).
 
 LAYER_CALL = 50.0
 FC_MAC, FC_ROW, FC_INPUT = 1.17, 24.0, 2.0  # 4x4 SMLAD step: 74 instructions per 64 MACs, unrolled 4 times
-CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.93, 27.7, 2.9  # 2x2 step: 30 per 32 MACs
-DW_MAC, DW_OUTPUT, DW_TAP = 2.55, 23.3, 13.1  # 2 taps x 4 channels: 19 per 8 MACs
+CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.90, 25.5, 3.2  # 2x2 step unrolled 4x: 58 per 64 MACs
+DW_MAC, DW_OUTPUT, DW_TAP = 2.77, 20.5, 7.6  # 2 taps x 4 channels: 21 per 8 MACs
 
 
 @dataclass(frozen=True)
