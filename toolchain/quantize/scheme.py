@@ -62,8 +62,9 @@ def fake_quantize(x: torch.Tensor, quant: ActQuant, bounds: tuple[int, int]) -> 
 
 
 def to_int8(x: torch.Tensor, quant: ActQuant) -> torch.Tensor:
-    """Integer codes of real values (used for the network input)."""
-    return torch.clamp(round_half_away(x / quant.scale) + quant.zero_point, QMIN, QMAX).to(torch.int8)
+    """Integer codes of real values (the network input), computed in float64 like the integer-exact program."""
+    codes = round_half_away(x.detach().to(torch.float64) / quant.scale) + quant.zero_point
+    return torch.clamp(codes, QMIN, QMAX).to(torch.int8)
 
 
 def weight_scales(matrix: torch.Tensor) -> torch.Tensor:
