@@ -66,7 +66,8 @@ typedef struct {
     const munify_dsp_requant *requant;
     const uint32_t *widened; /* the column widened to int16 pairs */
     const uint8_t *unsigned_x; /* the column as x + 128 */
-    int32_t *acc; /* one accumulator per row */
+    int32_t *acc; /* one accumulator per row (two for pixel pairs) */
+    int32_t simple; /* the table allows munify_dsp_output_run's assembly path */
 } blocks_column;
 
 /* The mask word g (4 inputs) of one unified block row. */
@@ -177,6 +178,7 @@ typedef struct {
     int32_t *acc;
     int32_t rows;
     int32_t unified_count;
+    int32_t *acc_b; /* the second pixel of blocks_rows_pair */
 } blocks_rows_state;
 
 /* acc[r] = bias + unified_bias + the row's dense blocks (SXTB16 + SMLAD) and unified blocks (USAD8 + one
@@ -263,7 +265,7 @@ MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows
     const munify_dsp_blocks *p = col->p;
     blocks_rows_state state = {p->dense_cols, p->dense_weights, col->widened, p->unified_cols, p->unified_signs,
                                p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
-                               p->bias, p->unified_bias, acc, full_rows, 0};
+                               p->bias, p->unified_bias, acc, full_rows, 0, 0};
     blocks_rows(&state);
 }
 #else
@@ -350,10 +352,11 @@ MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int32_t p
      * to 4 (k/2 words for one column, k for a pair), so the words after that stay zero. */
     int32_t written_words = munify_dsp_round_up4(p->cols) / 2;
     memset(*widened + written_words, 0, (size_t)(k - written_words) * sizeof(uint32_t));
+    int32_t simple = 0;
     if (pixel_pairs) { /* a column uses each row's requantization once, pixel pairs over and over */
-        munify_dsp_prepare_requant(&p->q, p->rows, requant);
+        simple = munify_dsp_prepare_requant(&p->q, p->rows, requant);
     }
-    blocks_column col = {p, requant, *widened, *unsigned_x, acc};
+    blocks_column col = {p, requant, *widened, *unsigned_x, acc, simple};
     return col;
 }
 
@@ -397,8 +400,8 @@ MUNIFY_DSP_FN void munify_dsp_fc_blocks_s8(const munify_dsp_blocks *p, int32_t b
     "usada8 r9, r11, r8, r9\n\t" "usad8  r10, r10, r7\n\t" "usada8 r10, r12, r8, r10\n\t"
 #endif
 
-/* acc[2r], acc[2r + 1] = row r for columns A and B, for every row (>= 1); same state as blocks_rows with
- * the pair-interleaved widened and unsigned columns. */
+/* acc[r], acc_b[r] = row r for columns A and B, for every row (>= 1); same state as blocks_rows with the
+ * pair-interleaved widened and unsigned columns. */
 MUNIFY_ASM_FUNCTION blocks_rows_pair(MUNIFY_ASM_ARG blocks_rows_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
@@ -445,7 +448,10 @@ MUNIFY_ASM_FUNCTION blocks_rows_pair(MUNIFY_ASM_ARG blocks_rows_state *state)
                    "stm    r12, {r0, r1, r2}\n\t"
                    "4:\n\t"
                    "ldrd   r8, r6, [r3, #44]\n\t" /* acc out, rows left */
-                   "strd   r4, r5, [r8], #8\n\t"
+                   "ldr    r7, [r3, #56]\n\t"     /* acc out of pixel b */
+                   "str    r4, [r8], #4\n\t"
+                   "str    r5, [r7], #4\n\t"
+                   "str    r7, [r3, #56]\n\t"
                    "subs   r6, r6, #1\n\t"
                    "strd   r8, r6, [r3, #44]\n\t"
                    "bne    0b\n\t"
@@ -473,12 +479,10 @@ MUNIFY_DSP_FN void blocks_pixel_pair(const blocks_column *col, const int8_t *xa,
     blocks_unsigned_pair(xa, xb, p->cols, (uint32_t *)(uintptr_t)col->unsigned_x);
     blocks_rows_state state = {p->dense_cols, p->dense_weights, col->widened, p->unified_cols, p->unified_signs,
                                p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
-                               p->bias, p->unified_bias, col->acc, p->rows, 0};
+                               p->bias, p->unified_bias, col->acc, p->rows, 0, col->acc + p->rows};
     blocks_rows_pair(&state);
-    for (int32_t r = 0; r < p->rows; ++r) {
-        out_a[r] = munify_dsp_output_fast(col->acc[2 * r], &col->requant[r], &q);
-        out_b[r] = munify_dsp_output_fast(col->acc[2 * r + 1], &col->requant[r], &q);
-    }
+    munify_dsp_output_run(col->acc, col->requant, col->simple, &q, p->rows, out_a);
+    munify_dsp_output_run(col->acc + p->rows, col->requant, col->simple, &q, p->rows, out_b);
 }
 #endif
 
