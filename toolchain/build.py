@@ -65,6 +65,7 @@ class BuildResult:
     model_name: str
     sizes: SizeReport
     fingerprint: str
+    layer_macs: dict[str, int] = dataclasses.field(default_factory=dict)  # from the plan; empty for fixtures
 
 
 # ---- inputs and fingerprint ------------------------------------------------------------------------
@@ -243,7 +244,8 @@ def _finish(tmp: Path, out_dir: Path, board: Board, optimize: str, fp: str, mode
     info = {"munify_version": __version__, "model": model_name, "board": board.name, "optimize": optimize,
             "fingerprint": fp, "elf": ELF_NAME, "sizes": sizes.to_json(), "layers": layers or []}
     atomic_write_text(tmp / BUILD_INFO, json.dumps(info, indent=1, sort_keys=True) + "\n")
-    return BuildResult(out_dir, out_dir / ELF_NAME, board, model_name, sizes, fp)
+    macs = {layer["name"]: layer["macs"] for layer in layers or []}
+    return BuildResult(out_dir, out_dir / ELF_NAME, board, model_name, sizes, fp, macs)
 
 
 def _check_optimize(optimize: str) -> None:
@@ -302,7 +304,9 @@ def load_result(out_dir: Path, board: Board) -> BuildResult:
     if info is None:
         raise BuildError(f"{out_dir} is not a munify build directory (no {BUILD_INFO}); run 'munify build'")
     sizes = SizeReport(**info["sizes"])
-    return BuildResult(Path(out_dir), Path(out_dir) / info["elf"], board, info["model"], sizes, info["fingerprint"])
+    macs = {layer["name"]: layer["macs"] for layer in info.get("layers", [])}
+    return BuildResult(Path(out_dir), Path(out_dir) / info["elf"], board, info["model"], sizes, info["fingerprint"],
+                       macs)
 
 
 def dry_run_commands(board: Board, out_dir: Path, optimize: str) -> list[str]:

@@ -35,7 +35,8 @@ class LayerCount:
     name: str
     op: str
     kernel: str
-    count: int  # in the latency unit: instructions (qemu-system), ns (qemu-user)
+    count: int  # in the latency unit: instructions (qemu-system), ns (qemu-user), cycles (real boards)
+    macs: int = 0  # multiply-accumulates the plan counted; shown in the table, not part of the JSON
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ class RunReport:
             "mismatches": [dataclasses.asdict(m) for m in self.mismatches],
             "latency": {"unit": self.latency.unit, "per_inference": self.latency.per_inference,
                         "min": self.latency.min, "max": self.latency.max},
-            "layers": [dataclasses.asdict(layer) for layer in self.layers],
+            "layers": [{"name": layer.name, "op": layer.op, "kernel": layer.kernel, "count": layer.count}
+                       for layer in self.layers],
             "memory": dataclasses.asdict(self.memory),
         }
         doc.update(self.extra)
@@ -95,6 +97,15 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
     return [line(header), line(["-" * w for w in widths])] + [line(row) for row in rows]
 
 
+def _layer_table(layers: list[LayerCount], unit: str) -> list[str]:
+    total = sum(layer.count for layer in layers) or 1
+    header = ["layer", "op", "kernel", unit, "%", "MACs", f"{unit}/MAC"]
+    rows = [[layer.name, layer.op, layer.kernel, _n(layer.count), f"{100 * layer.count / total:.1f}",
+             _n(layer.macs) if layer.macs else "-", f"{layer.count / layer.macs:.2f}" if layer.macs else "-"]
+            for layer in layers]
+    return _table(header, rows, right={3, 4, 5, 6})
+
+
 def _describe(m: Mismatch) -> str:
     where = f"layer '{m.layer}' (tensor '{m.tensor}')" if m.layer else "the output"
     return (f"input {m.input}: {where} differs in {m.count} element(s); first at [{m.index}]: "
@@ -112,11 +123,8 @@ def render(report: RunReport) -> str:
     lines.append(f"latency: {_n(lat.per_inference)} {lat.unit} per inference "
                  f"(min {_n(lat.min)}, max {_n(lat.max)})")
     if report.layers:
-        total = sum(layer.count for layer in report.layers) or 1
-        rows = [[layer.name, layer.op, layer.kernel, _n(layer.count), f"{100 * layer.count / total:.1f}"]
-                for layer in report.layers]
         lines.append("")
-        lines += _table(["layer", "op", "kernel", report.latency.unit, "%"], rows, right={3, 4})
+        lines += _layer_table(report.layers, report.latency.unit)
     mem = report.memory
     lines.append("")
     lines.append(f"memory: flash {_n(mem.flash_bytes)} B (weights {_n(mem.weights_bytes)}, code "

@@ -10,7 +10,7 @@ def make_report(mismatches=()):
     return RunReport(
         model="kws", board="mps2-an386", inputs=2, bit_exact=not mismatches, mismatches=list(mismatches),
         latency=Latency(1_000_040, 1_000_000, 1_000_080),
-        layers=[LayerCount("conv_2d_0", "CONV_2D", "conv_dense_dsp", 750_000),
+        layers=[LayerCount("conv_2d_0", "CONV_2D", "conv_dense_dsp", 750_000, macs=500_000),
                 LayerCount("softmax_1", "SOFTMAX", "softmax_generic", 250_000)],
         memory=MemoryUse(49_000, 30_000, 16_000, 17_000, 16_000, 330))
 
@@ -34,7 +34,10 @@ def test_table_shows_latency_layers_and_memory():
     assert "bit-exact: yes (2/2 match the reference)" in text
     assert "latency: 1,000,040 instructions per inference (min 1,000,000, max 1,000,080)" in text
     conv = next(line for line in text.splitlines() if line.startswith("conv_2d_0"))
-    assert conv.split()[-2:] == ["750,000", "75.0"]
+    assert conv.split()[-4:] == ["750,000", "75.0", "500,000", "1.50"]  # instructions, %, MACs, per MAC
+    softmax = next(line for line in text.splitlines() if line.startswith("softmax_1"))
+    assert softmax.split()[-2:] == ["-", "-"]
+    assert "instructions/MAC" in text
     assert "flash 49,000 B (weights 30,000, code 16,000)" in text and "stack 330 B" in text
 
 

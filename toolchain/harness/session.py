@@ -145,7 +145,7 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
             layer_ops: dict[str, str], n_inputs: int, time_unit: str) -> RunReport:
     latencies = session.latencies or [0]
     latency = Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit)
-    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count)
+    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, build.layer_macs.get(name, 0))
               for (name, kernel), count in zip(info.layers, counts)]
     sizes = build.sizes
     memory = MemoryUse(sizes.flash_bytes, sizes.weights_bytes, sizes.code_bytes, sizes.static_ram_bytes,
