@@ -35,8 +35,7 @@ def test_pruned_blocks_are_absent_and_unified_rows_are_one_byte_plus_signs():
     packed = packing.pack(matrix, blocks, "blocks-index")
     # unified rows (magnitude, sign byte), then the dense block row-major, then the 2x1 dense tail column
     assert packed.stream.tolist() == [5, 0b0010, 7, 0b1001, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
-    assert packed.counts.tolist() == [2]
-    assert packed.entries.tolist() == [0 << 1 | 1, 1 << 1]
+    assert packed.entries.tolist() == [0 << 1 | 1, 1 << 1, packing.END_OF_ROW_BLOCK]
     wide = packing.pack(matrix, blocks, "blocks-wide")
     assert wide.stream[:10].tolist() == [5, 0, -1, 0, 0, 7, -1, 0, 0, -1]
     small = packing.pack(matrix, blocks, "blocks-min")

@@ -16,6 +16,7 @@ from ..errors import MunifyError
 from ..ir import arith
 from ..ir.blocks import BlockKind, BlockStructure
 from ..ir.graph import Graph, Op, weight_matrix
+from .packing import END_OF_ROW_BLOCK
 from .registry import LayerFacts
 
 MAX_RANK = 4
@@ -112,7 +113,7 @@ def _block_params(blocks: BlockStructure | None, rows: int, cols: int) -> dict:
         "bo": bo, "bi": bi, "full_row_blocks": rows // bo, "full_col_blocks": cols // bi, "tail_rows": rows % bo,
         "tail_cols": tail_cols, "col_blocks": -(-cols // bi), "sign_bytes": sign_bytes,
         "tail_row_start": rows - rows % bo, "tail_col_start": cols - tail_cols,
-        "kind_skip": -(-cols // bi) - cols // bi,
+        "kind_skip": -(-cols // bi) - cols // bi, "end_of_row_block": END_OF_ROW_BLOCK,
         "block_bytes": bo * bi, "dense_at": [[r * bi + j for j in range(bi)] for r in range(bo)],
         "tail_block_bytes": bo * tail_cols, "tail_at": [[r * tail_cols + j for j in range(tail_cols)] for r in range(bo)],
         "bits_block_bytes": bo * bits_row, "bits_mag_at": [r * bits_row for r in range(bo)],

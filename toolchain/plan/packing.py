@@ -4,7 +4,8 @@
   dense         plain int8 [rows, cols], row-major.
   blocks-min    block stream + 2-bit kind map; a unified block row is one magnitude + ceil(bi/8) sign bytes
                 (exactly `BlockStructure.stored_bytes()`).
-  blocks-index  block stream as blocks-min + per-row-block list of the blocks that are not pruned.
+  blocks-index  block stream as blocks-min + per-row-block list of the blocks that are not pruned, each list
+                ended by END_OF_ROW_BLOCK.
   blocks-wide   as blocks-index, but a unified block row carries bi sign-mask bytes (0x00 / 0xFF).
 
 `unpack` is the inverse of every layout; tests use it to pin the format down.
@@ -20,6 +21,7 @@ from ..errors import MunifyError
 from ..ir.blocks import BlockKind, BlockStructure
 
 LAYOUTS = ("dense", "blocks-min", "blocks-index", "blocks-wide")
+END_OF_ROW_BLOCK = 0xFFFF  # closes the block list of a row block (index layouts)
 BLOCK_LAYOUTS = LAYOUTS[1:]
 
 
@@ -61,12 +63,11 @@ class PackedWeights:
     geometry: BlockGeometry
     stream: np.ndarray  # int8: dense block values, unified magnitudes and sign fields, in kernel order
     kind_map: np.ndarray | None = None  # uint8, blocks-min only
-    counts: np.ndarray | None = None  # uint16 [full row blocks], index layouts only
-    entries: np.ndarray | None = None  # uint16 (col_block << 1 | unified), index layouts only
+    entries: np.ndarray | None = None  # uint16 (col_block << 1 | unified) ... END_OF_ROW_BLOCK, index layouts
 
     @property
     def nbytes(self) -> int:
-        return sum(int(a.nbytes) for a in (self.stream, self.kind_map, self.counts, self.entries) if a is not None)
+        return sum(int(a.nbytes) for a in (self.stream, self.kind_map, self.entries) if a is not None)
 
 
 def pack(matrix: np.ndarray, blocks: BlockStructure | None, layout: str) -> PackedWeights:
@@ -82,10 +83,8 @@ def pack(matrix: np.ndarray, blocks: BlockStructure | None, layout: str) -> Pack
     wide = layout == "blocks-wide"
     pieces: list[np.ndarray] = []
     entries: list[int] = []
-    counts: list[int] = []
     for rb in range(geo.full_row_blocks):
         r0 = rb * geo.bo
-        listed = 0
         for cb in range(geo.full_col_blocks):
             kind = blocks.kinds[rb, cb]
             if kind == BlockKind.PRUNED:
@@ -96,8 +95,7 @@ def pack(matrix: np.ndarray, blocks: BlockStructure | None, layout: str) -> Pack
             else:
                 pieces.append(_unified_rows(blocks, r0, cb, geo, wide))
             entries.append(cb << 1 | int(kind == BlockKind.UNIFIED))
-            listed += 1
-        counts.append(listed)
+        entries.append(END_OF_ROW_BLOCK)
         if geo.tail_cols:
             pieces.append(matrix[r0:r0 + geo.bo, geo.full_col_blocks * geo.bi:].reshape(-1))
     if geo.tail_rows:
@@ -105,8 +103,10 @@ def pack(matrix: np.ndarray, blocks: BlockStructure | None, layout: str) -> Pack
     stream = np.concatenate(pieces).astype(np.int8) if pieces else np.zeros(0, np.int8)
     if layout == "blocks-min":
         return PackedWeights(layout, geo, stream, kind_map=_kind_map(blocks.kinds))
-    return PackedWeights(layout, geo, stream, counts=np.array(counts, np.uint16),
-                         entries=np.array(entries, np.uint16))
+    if geo.col_blocks >= END_OF_ROW_BLOCK >> 1:
+        raise MunifyError(f"weight matrix has {geo.col_blocks} column blocks; the block index holds at most "
+                          f"{(END_OF_ROW_BLOCK >> 1) - 1}; use a larger bi")
+    return PackedWeights(layout, geo, stream, entries=np.array(entries, np.uint16))
 
 
 def _unified_rows(blocks: BlockStructure, r0: int, cb: int, geo: BlockGeometry, wide: bool) -> np.ndarray:
@@ -144,10 +144,10 @@ def unpack(packed: PackedWeights) -> np.ndarray:
     matrix = np.zeros((geo.rows, geo.cols), np.int8)
     stream = packed.stream.astype(np.int32)
     pos = 0
-    entry = 0
+    lists = _block_lists(packed)
     for rb in range(geo.full_row_blocks):
         r0 = rb * geo.bo
-        for cb, kind in _listed_blocks(packed, rb, entry):
+        for cb, kind in lists[rb]:
             c0 = cb * geo.bi
             if kind == BlockKind.DENSE:
                 size = geo.bo * geo.bi
@@ -155,7 +155,6 @@ def unpack(packed: PackedWeights) -> np.ndarray:
                 pos += size
             else:
                 pos = _unpack_unified(matrix, stream, pos, r0, c0, geo, packed.layout == "blocks-wide")
-            entry += 1
         if geo.tail_cols:
             tail = matrix[r0:r0 + geo.bo, geo.full_col_blocks * geo.bi:]
             tail[:] = stream[pos:pos + tail.size].reshape(tail.shape)
@@ -169,13 +168,25 @@ def unpack(packed: PackedWeights) -> np.ndarray:
     return matrix
 
 
-def _listed_blocks(packed: PackedWeights, rb: int, entry: int) -> list[tuple[int, int]]:
+def _block_lists(packed: PackedWeights) -> list[list[tuple[int, int]]]:
+    """(column block, kind) of the listed blocks of every full row block."""
     geo = packed.geometry
     if packed.layout == "blocks-min":
-        kinds = [kind_at(packed.kind_map, rb * geo.col_blocks + cb) for cb in range(geo.full_col_blocks)]
-        return [(cb, k) for cb, k in enumerate(kinds) if k != BlockKind.PRUNED]
-    listed = packed.entries[entry:entry + int(packed.counts[rb])]
-    return [(int(e) >> 1, BlockKind.UNIFIED if e & 1 else BlockKind.DENSE) for e in listed]
+        lists = []
+        for rb in range(geo.full_row_blocks):
+            kinds = [kind_at(packed.kind_map, rb * geo.col_blocks + cb) for cb in range(geo.full_col_blocks)]
+            lists.append([(cb, k) for cb, k in enumerate(kinds) if k != BlockKind.PRUNED])
+        return lists
+    lists, current = [], []
+    for e in packed.entries.tolist():
+        if e == END_OF_ROW_BLOCK:
+            lists.append(current)
+            current = []
+        else:
+            current.append((e >> 1, BlockKind.UNIFIED if e & 1 else BlockKind.DENSE))
+    if current or len(lists) != geo.full_row_blocks:
+        raise MunifyError(f"block index has {len(lists)} row blocks, the matrix {geo.full_row_blocks}")
+    return lists
 
 
 def _unpack_unified(matrix, stream, pos, r0, c0, geo: BlockGeometry, wide: bool) -> int:
@@ -198,8 +209,7 @@ def packed_arrays(packed: PackedWeights) -> dict[str, np.ndarray]:
     arrays = {"weights": packed.stream}
     if packed.kind_map is not None:
         arrays["kinds"] = packed.kind_map
-    if packed.counts is not None:
-        arrays["counts"] = packed.counts
+    if packed.entries is not None:
         arrays["entries"] = packed.entries
     return arrays
 

@@ -49,7 +49,7 @@ Params of the matrix ops (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED), all ints
 Arrays: "bias" (int32, input-offset term folded in unless the variant sets fold_input_offset=False), "mult"
 and "shift" (int32, only when per_channel), "zp_row" (depthwise: cin bytes of the input zero point, where taps
 in the padding point), "lut_cols" (LUT variants), the packed weights "weights" plus "kinds" (blocks-min) or
-"counts" + "entries" (index layouts), or whatever the variant's own `pack` returns.
+"entries" (index layouts), or whatever the variant's own `pack` returns.
 Params of the other ops are listed in the docstrings of their builders in `toolchain/plan/layers.py`.
 """
 
