@@ -264,12 +264,13 @@ def _build_variants():
         # says so (pruned and unified blocks save no SMLAD there). Not for size: dense bytes are the most.
         variants.append(KernelVariant(f"{d['stem']}_as_dense_dsp", d["op"], block_kinds=all_kinds,
                                       optimize=frozenset({"speed", "balanced"}), **common_args))
-    return block_variants + tuple(variants) + (
-        KernelVariant("dwconv_dense_dsp", "DEPTHWISE_CONV_2D", "kernels/dsp/depthwise.c.j2", depthwise_cost,
-                      layout="dsp-dw", features=dsp, block_kinds=dense, applies=_depthwise_fits,
-                      pack=lambda matrix, blocks: {"weights": pack_depthwise(matrix)},
-                      support_files=common + ("kernels/dsp/munify_dsp_depthwise.h",), scratch=depthwise_scratch),
-    )
+    depthwise_args = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw",
+                          features=dsp, applies=_depthwise_fits, pack=_dense_packer(pack_depthwise),
+                          support_files=common + ("kernels/dsp/munify_dsp_depthwise.h",), scratch=depthwise_scratch)
+    variants.append(KernelVariant("dwconv_dense_dsp", "DEPTHWISE_CONV_2D", block_kinds=dense, **depthwise_args))
+    variants.append(KernelVariant("dwconv_as_dense_dsp", "DEPTHWISE_CONV_2D", block_kinds=all_kinds,
+                                  optimize=frozenset({"speed", "balanced"}), **depthwise_args))
+    return block_variants + tuple(variants)
 
 
 def _dense_packer(packer):
