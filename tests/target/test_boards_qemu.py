@@ -154,3 +154,28 @@ def test_timing_is_repeatable_across_boots(fake_builds, board):
             first, second = client.infer(2, 1), client.infer(1, 0)
             readings.add((first.ticks_min, first.ticks_max, first.layer_ticks, second.ticks_sum, second.layer_ticks))
     assert len(readings) == 1, readings
+
+
+def test_a_taken_port_is_detected_and_another_one_used(fake_builds, monkeypatch):
+    """Another program listens on the port we picked (it took it after our probe): QEMU cannot bind it, and
+    the runner must neither talk to that program nor give up."""
+    import socket
+
+    from toolchain.runners import qemu
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    ports = iter([squatter.getsockname()[1]])
+    real_free_port = qemu.free_tcp_port
+    monkeypatch.setattr(qemu, "free_tcp_port", lambda: next(ports, None) or real_free_port())
+    build = fake_builds["mps2-an386"]
+    runner = QemuSystemRunner(build.board, build.elf)
+    try:
+        with runner as transport:
+            assert runner.port != squatter.getsockname()[1]
+            client = DeviceClient(transport, timeout=20)
+            assert client.wait_ready()[-1] == "m-ready"
+            assert client.name() == "munify"
+    finally:
+        squatter.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import ctypes
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from .process import format_command, log
 CONNECT_TIMEOUT = 20.0
 PORT_ATTEMPTS = 5
 EXIT_TIMEOUT = 10.0
+LISTENING_MESSAGE = "waiting for connection"  # QEMU's note on stderr once a wait=on server socket listens
 NS_PER_SECOND = 1_000_000_000
 PR_SET_PDEATHSIG = 1
 
@@ -121,16 +123,6 @@ class QemuProcess(abc.ABC):
         except subprocess.TimeoutExpired:
             return None
 
-    def _stderr_tail(self) -> str:
-        if self.process is None or self.process.poll() is None:
-            return ""
-        try:
-            err = self.process.stderr.read().decode(errors="replace")
-        except (OSError, ValueError):
-            return ""
-        lines = [line for line in err.splitlines() if line.strip()]
-        return lines[-1] if lines else ""
-
     def _kill(self) -> None:
         process, self.process = self.process, None
         if process is None:
@@ -156,6 +148,7 @@ class QemuSystemRunner(QemuProcess):
     def __init__(self, board: Board, elf: Path):
         super().__init__(board, elf)
         self.port: int | None = None
+        self._stderr_seen = ""
 
     def command(self, port: int = 0) -> list[str]:
         return qemu_command(self.board, self.elf, port)
@@ -170,32 +163,43 @@ class QemuSystemRunner(QemuProcess):
         for _ in range(PORT_ATTEMPTS):
             self.port = free_tcp_port()
             self._launch(self.command(self.port))
-            transport = self._connect()
-            if transport is not None:
-                self.transport = transport
-                return transport
-            # The port was taken between probing and QEMU binding it: try another one.
-            last_error = self._stderr_tail()
+            if self._wait_until_listening():
+                self.transport = self._connect()
+                return self.transport
+            # Another process took the port between our probe and QEMU's bind: try another one.
+            last_error = self._stderr_seen.strip().splitlines()[-1] if self._stderr_seen.strip() else ""
             self._kill()
         raise DeviceError(f"QEMU did not open its serial socket: {last_error or 'no message'}")
 
-    def _connect(self) -> SerialTransport | None:
-        """The serial line, or None when QEMU died first (e.g. its port was taken). No probe connection:
-        with wait=on the first connection is the one the firmware's boot banner goes to."""
+    def _wait_until_listening(self) -> bool:
+        """True once QEMU reports that it waits for the serial connection, False if it exits first.
+
+        Only after that message is the port certainly QEMU's: connecting earlier could reach another
+        program that grabbed the port, while this QEMU is still starting and about to fail its bind."""
         deadline = time.monotonic() + CONNECT_TIMEOUT
+        stderr = self.process.stderr
+        self._stderr_seen = ""
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return None
-            try:
-                transport = SerialTransport(f"socket://127.0.0.1:{self.port}")
-            except DeviceError:
-                time.sleep(0.05)
+            ready, _, _ = select.select([stderr], [], [], 0.1)
+            if not ready:
                 continue
-            if self.process.poll() is None:
-                return transport
-            transport.close()  # something else answered on the port QEMU failed to bind
-            return None
+            chunk = os.read(stderr.fileno(), 4096)
+            if not chunk:
+                return False
+            self._stderr_seen += chunk.decode(errors="replace")
+            if LISTENING_MESSAGE in self._stderr_seen:
+                return True
         raise DeviceError(f"QEMU did not open 127.0.0.1:{self.port} within {CONNECT_TIMEOUT:.0f} s")
+
+    def _connect(self) -> SerialTransport:
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while True:
+            try:
+                return SerialTransport(f"socket://127.0.0.1:{self.port}")
+            except DeviceError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.05)
 
 
 class QemuUserRunner(QemuProcess):
