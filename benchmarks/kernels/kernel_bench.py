@@ -52,6 +52,7 @@ class Case:
     header: str = ""
     defines: list[str] = field(default_factory=list)
     blocks: tuple | None = None  # (matrix, BlockStructure) of block cases, for the calibration
+    scratch_query: str = ""  # the kernel's own scratch size, checked against scratch_bytes (the plan's)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: 
     setup = f"static const munify_dsp_fc p = {{{rows}, {cols}, {batches}, {name}_w, {name}_b, {quant}}};"
     call = f"munify_dsp_fc_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     return Case(name, rows * cols * batches, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=2 * dsp._round_up(cols, 4) + 4 * rows, header="munify_dsp_fc_dense.h")
+                scratch_bytes=dsp.fc_dense_scratch({"cin": cols, "cout": rows}), header="munify_dsp_fc_dense.h",
+                scratch_query="munify_dsp_fc_dense_scratch_size(&p)")
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,8 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
     call = f"munify_dsp_conv_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     k4 = dsp._round_up(k, 4)
     return Case(name, len(columns) * cout * k, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=(dsp.REQUANT_ENTRY_BYTES + 8) * cout + 4 * k4 + (0 if pointwise else k4),
+                scratch_bytes=dsp.conv_dense_scratch({"k": k, "cout": cout, "pointwise": pointwise}),
+                scratch_query="munify_dsp_conv_dense_scratch_size(&p)",
                 header="munify_dsp_conv_dense.h")
 
 
@@ -226,7 +229,8 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
              f"{window.out_w}, {window.c_fields()}, {name}_pad, {name}_w, {name}_b, {quant}}};")
     call = f"munify_dsp_depthwise_s8(&p, {name}_in, {name}_out, {name}_scratch)"
     return Case(name, len(patches) * taps * channels, setup, call, requantize(acc, q).reshape(-1).tolist(),
-                arrays, scratch_bytes=(dsp.REQUANT_ENTRY_BYTES + 4) * channels + 4 * dsp._round_up(taps, 2),
+                arrays, scratch_bytes=dsp.depthwise_scratch({"cin": channels, "taps": taps}),
+                scratch_query="munify_dsp_depthwise_scratch_size(&p)",
                 header="munify_dsp_depthwise.h", defines=[f"MUNIFY_DSP_DW_TAPS {taps}"])
 
 
@@ -271,19 +275,18 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     block_fields = ", ".join(f"{name}_{role}" for role, _ in BLOCK_ARRAYS[:7])
     setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {block_fields}, "
              f"{name}_unified_bias, {name}_b, {quant}}};")
-    k4 = dsp._round_up(cols, max(4, bi))
-    scratch = (dsp.REQUANT_ENTRY_BYTES + 8) * rows + 6 * k4
+    pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
+    scratch = dsp.blocks_scratch({"k": cols, "bi": bi, "cout": rows, "pointwise": pointwise})
     if window is None:
         call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
     else:
-        pointwise = int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
         setup += (f"\nstatic const munify_dsp_conv g = {{{window.in_h}, {window.in_w}, {cin}, {window.out_h}, "
                   f"{window.out_w}, {rows}, {window.c_fields()}, {q.input_zp}, {pointwise}, 0, 0, {quant}}};")
         call = f"munify_dsp_conv_blocks_s8(&p, &g, {name}_in, {name}_out, {name}_scratch)"
-        scratch += 0 if pointwise else 2 * k4
     defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}"]
     return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks))
+                scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks),
+                scratch_query=f"munify_dsp_blocks_scratch_size(&p, {1 - int(pointwise)})")
 
 
 # ---------------------------------------------------------------------------------------------------------

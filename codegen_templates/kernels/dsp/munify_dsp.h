@@ -247,18 +247,6 @@ MUNIFY_DSP_FN void munify_dsp_output_run(const int32_t *acc, const munify_dsp_re
     }
 }
 
-/* Requantize two columns of n channels that share the table (two pixels of a convolution). */
-MUNIFY_DSP_FN void munify_dsp_output_pair(const int32_t *acc_a, const int32_t *acc_b,
-                                          const munify_dsp_requant *requant, const munify_dsp_quant *q, int32_t n,
-                                          int8_t *out_a, int8_t *out_b)
-{
-    for (int32_t c = 0; c < n; ++c) {
-        const munify_dsp_requant rq = requant[c];
-        out_a[c] = munify_dsp_output_fast(acc_a[c], &rq, q);
-        out_b[c] = munify_dsp_output_fast(acc_b[c], &rq, q);
-    }
-}
-
 static inline uint32_t munify_dsp_load_word(const int8_t *p)
 {
     uint32_t w;
