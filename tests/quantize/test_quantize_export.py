@@ -420,3 +420,11 @@ def test_functional_pool_errors_name_the_function():
         quantize_model(Indices(), {}, _loader())
     with pytest.raises(ExportError, match=re.escape("'mean' takes a mean over dims (1,)")):
         quantize_model(Mean(), {}, _loader())
+
+
+def test_single_output_channel_layers_match_the_reference():
+    """One output channel: TFLM treats the FC's scales as per-tensor (float32 product), the conv's as per-channel."""
+    model = nn.Sequential(nn.Conv2d(3, 1, 3), nn.ReLU(), nn.Flatten(), nn.Linear(36, 1))
+    init_weights_(model, 13)
+    q = quantize_model(model.eval(), {}, _loader(n=256))
+    _assert_program_matches_reference(q, _loader(seed=12, n=256).dataset.tensors[0])

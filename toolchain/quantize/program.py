@@ -242,9 +242,11 @@ class QuantProgram(nn.Module):
         in_scale = np.float64(self.quant_of(step.inputs[0]).scale)
         out_quant = self.quant_of(step.output)
         scales = weight_scales_.numpy().astype(np.float64)
-        if len(scales) == 1:  # per-tensor FC: TFLM multiplies the two scales in float32 first
-            scales = np.float64(np.float32(np.float32(in_scale) * np.float32(scales[0]))) / in_scale * np.ones(1)
-        multipliers, shifts = arith.quantize_multipliers(in_scale * scales / np.float64(out_quant.scale))
+        if step.kind == "fc" and len(scales) == 1:  # per-tensor FC: TFLM multiplies the scales in float32 first
+            effective = np.float64(np.float32(np.float32(in_scale) * np.float32(scales[0]))) / out_quant.scale
+        else:
+            effective = in_scale * scales / np.float64(out_quant.scale)
+        multipliers, shifts = arith.quantize_multipliers(np.atleast_1d(effective))
         channels_last = acc.movedim(1, -1).numpy().astype(np.int64)
         out = arith.multiply_by_quantized_multiplier(arith.wrap_int32(channels_last), multipliers, shifts)
         low, high = out_quant.bounds(step.activation)
