@@ -117,24 +117,28 @@ class MatrixCosts:
     unified_wide: float  # per unified weight, byte sign mask
     block: float  # per listed (not pruned) full block
     kind_decode: float  # per full block, blocks-min only
+    mac_single: float = 0.0  # per dense weight when only one output pixel shares the loads (0: same as mac)
     requant: float = 31.0  # per output channel
 
+    def mac_for(self, f: LayerFacts) -> float:
+        return self.mac_single if self.mac_single and f.positions < 2 else self.mac
 
-MATRIX = MatrixCosts(mac=2.65, unified=5.1, unified_wide=5.0, block=10.0, kind_decode=14.0)
-DEPTHWISE = MatrixCosts(mac=4.45, unified=8.0, unified_wide=8.0, block=35.0, kind_decode=14.0)
-LUT_ENTRY = 5.3  # per sign-pattern table entry built (per output pixel)
-LUT_LOOKUP = 2.2  # per table lookup (one per 4 weights of a unified block row)
+
+MATRIX = MatrixCosts(mac=2.65, unified=5.4, unified_wide=5.3, block=6.0, kind_decode=6.0, mac_single=3.5)
+DEPTHWISE = MatrixCosts(mac=4.45, unified=9.5, unified_wide=9.5, block=20.0, kind_decode=4.0)
+LUT_ENTRY = 3.0  # per sign-pattern table entry built (per output pixel)
+LUT_LOOKUP = 2.7  # per table lookup (one per 4 weights of a unified block row)
 
 
 def dense_matrix_cost(c: MatrixCosts) -> Callable[[LayerFacts], float]:
-    return lambda f: f.positions * f.rows * (f.cols * c.mac + c.requant)
+    return lambda f: f.positions * f.rows * (f.cols * c.mac_for(f) + c.requant)
 
 
 def block_matrix_cost(c: MatrixCosts, wide: bool, decode_all: bool) -> Callable[[LayerFacts], float]:
     def cost(f: LayerFacts) -> float:
         unified = c.unified_wide if wide else c.unified
         decode = f.full_blocks * c.kind_decode if decode_all else 0.0
-        per_position = (f.dense_weights * c.mac + f.unified_weights * unified + f.listed_blocks * c.block
+        per_position = (f.dense_weights * c.mac_for(f) + f.unified_weights * unified + f.listed_blocks * c.block
                         + decode + f.rows * c.requant)
         return f.positions * per_position
     return cost
@@ -147,7 +151,7 @@ def lut_matrix_cost(decode_all: bool) -> Callable[[LayerFacts], float]:
         groups = max(f.bi // 4, 1)
         build = f.unified_cols * groups * (1 << min(f.bi, 4)) * LUT_ENTRY
         decode = f.full_blocks * MATRIX.kind_decode if decode_all else 0.0
-        per_position = (f.dense_weights * MATRIX.mac + f.unified_rows * groups * LUT_LOOKUP + build + decode
+        per_position = (f.dense_weights * MATRIX.mac_for(f) + f.unified_rows * groups * LUT_LOOKUP + build + decode
                         + f.listed_blocks * MATRIX.block + f.rows * MATRIX.requant)
         return f.positions * per_position
     return cost
