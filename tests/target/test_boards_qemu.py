@@ -13,7 +13,10 @@ from toolchain.runners.qemu import QemuSystemRunner
 
 pytestmark = pytest.mark.qemu
 
-INPUT = bytes(range(100, 116))
+INPUT = bytes((37 * i - 70) & 0xFF for i in range(16))  # negative, positive and saturating
+# Layer 0 of the fake model runs on Helium or the FPU where the board has them: startup must enable them.
+SCALE_KERNEL = {"mps2-an385": "fake_scale_s8", "mps2-an386": "fake_scale_fpu", "mps2-an500": "fake_scale_fpu",
+                "mps3-an547": "fake_scale_mve", "aarch64-linux": "fake_scale_fpu"}
 # Layer 1 spins exactly SPIN_INSTRUCTIONS instructions plus a few dozen of its own work.
 LAYER_OVERHEAD = 600
 
@@ -25,10 +28,13 @@ def test_board_runs_bit_exact_counts_instructions_and_exits_with_status(fake_bui
     with runner as transport:
         client = DeviceClient(transport, timeout=20)
         client.wait_ready()
+        assert client.info().layers[0] == ("scale", SCALE_KERNEL[board])
         client.load(INPUT)
+        client.trace("tensors")
+        result = client.infer(1, 0)
+        assert (result.tensors[0], result.output) == fake_reference(INPUT)
         client.trace("ticks")
         result = client.infer(1, 0)
-        assert result.output == fake_reference(INPUT)[1]
         assert result.tick_hz == build.board.timer.hz
         if runner.time_unit == "instructions":  # icount: ticks are exact instruction counts
             spin = QemuSystemRunner.count(result.layer_ticks[1], result.tick_hz)

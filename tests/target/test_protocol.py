@@ -90,7 +90,7 @@ def test_trace_tensors_reports_every_layer(device):
 def test_info_describes_model_memory_and_timer(device):
     info = device.client.info()
     assert (info.model, info.input_bytes, info.output_bytes, info.arena_bytes) == ("fake", 16, 8, 16)
-    assert info.layers == (("scale", "fake_scale_s8"), ("pairdiff", "fake_pairdiff_s8"))
+    assert info.layers == (("scale", "fake_scale_fpu"), ("pairdiff", "fake_pairdiff_s8"))
     assert info.tick_hz == 25_000_000
     assert 0 < info.stack_used < info.stack_bytes == 16384
 
