@@ -428,3 +428,27 @@ def test_single_output_channel_layers_match_the_reference():
     init_weights_(model, 13)
     q = quantize_model(model.eval(), {}, _loader(n=256))
     _assert_program_matches_reference(q, _loader(seed=12, n=256).dataset.tensors[0])
+
+
+class _Flattens(nn.Module):
+    def __init__(self, flatten):
+        super().__init__()
+        self.conv, self.fc, self.flatten = nn.Conv2d(3, 4, 3), nn.Linear(144, 3), flatten
+
+    def forward(self, x):
+        return self.fc(self.flatten(torch.relu(self.conv(x))))
+
+
+@pytest.mark.parametrize("flatten", [nn.Flatten(), FlattenNHWC(), lambda x: torch.flatten(x, 1),
+                                     lambda x: x.view(x.size(0), -1), lambda x: x.reshape(x.shape[0], -1),
+                                     lambda x: x.permute(0, 2, 3, 1).reshape(-1, 144)])
+def test_every_flatten_spelling_exports(flatten):
+    model = _Flattens(flatten)
+    init_weights_(model, 14)
+    q = quantize_model(model.eval(), {}, _loader())
+    assert [op.type for op in q.graph.ops] == ["CONV_2D", "RESHAPE", "FULLY_CONNECTED"]
+    x = _loader(seed=13).dataset.tensors[0][:8]
+    _assert_program_matches_reference(q, x)
+    q.program.fake_quant = False
+    with torch.no_grad():
+        assert torch.allclose(q.program(x), model(x), atol=1e-5)

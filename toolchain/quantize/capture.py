@@ -127,8 +127,19 @@ def _shape(node: fx.Node) -> tuple[int, ...]:
     return tuple(node.meta["tensor_meta"].shape)
 
 
+def _is_shape_query(node: fx.Node) -> bool:
+    """x.size(...), x.shape and x.shape[i]: integers that only feed reshapes, never tensors."""
+    if node.op == "call_method":
+        return node.target == "size"
+    if node.op == "call_function" and node.target is getattr:
+        return node.args[1] == "shape"
+    if node.op == "call_function" and node.target is operator.getitem:
+        return isinstance(node.args[0], fx.Node) and _is_shape_query(node.args[0])
+    return False
+
+
 def _tensor_users(node: fx.Node) -> list[fx.Node]:
-    return [u for u in node.users if not (u.op == "call_method" and u.target == "size")]
+    return [u for u in node.users if not _is_shape_query(u)]
 
 
 class _Builder:
@@ -156,6 +167,8 @@ class _Builder:
     # node kinds -------------------------------------------------------------------------------------------
 
     def _kind(self, node: fx.Node) -> tuple[str, nn.Module | None]:
+        if _is_shape_query(node):
+            return "size", None
         if node.op == "call_module":
             module = self.gm.get_submodule(node.target)
             return _module_kind(node.target, module), module
@@ -170,10 +183,10 @@ class _Builder:
                                   "ReLU) and + for residuals")
             return kind, None
         kind = _METHODS.get(node.target)
-        if kind is None and node.target != "size":
+        if kind is None:
             raise ExportError(f"tensor method '{node.target}' ('{node.name}') is not supported by the int8 "
                               "exporter")
-        return kind or "size", None
+        return kind, None
 
     def _op(self, node: fx.Node) -> None:
         kind, module = self._kind(node)
