@@ -62,10 +62,14 @@ def sweep(rng: np.random.Generator):
                                       window=window, cin=cin)
                 out.append((f"conv_blocks_{'bits' if bits else 'wide'}", case, window.out_h * window.out_w,
                             block_features(case.blocks[1], rows, cols)))
-    for bo in (2, 4):
-        for j, mix in enumerate(mixes):
-            case = kb.blocks_case(f"blbo{bo}_{j}", rng, 96, 256, bo, 8, mix=mix)
-            out.append((f"blocks_wide_bo{bo}", case, 1, block_features(case.blocks[1], 96, 256)))
+    for bo, bi in ((2, 4), (2, 8), (4, 8), (2, 16)):
+        for bits in (False, True):
+            for j, mix in enumerate(mixes):
+                rows, cols = (96, 256) if j % 2 else (48, 320)
+                case = kb.blocks_case(f"blbo{bo}_{bi}_{int(bits)}_{j}", rng, rows, cols, bo, bi, mix=mix,
+                                      sign_bits=bits)
+                family = f"blocks_{'bits' if bits else 'wide'}_{'bo2' if bo == 2 and bi <= 8 else 'tiles'}"
+                out.append((family, case, 1, block_features(case.blocks[1], rows, cols)))
     return out
 
 

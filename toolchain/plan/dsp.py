@@ -151,13 +151,16 @@ class BlockCosts:
 
 
 # FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for two
-# output pixels at a time (costs per pixel); bo x bi blocks (bo > 1, or bi 16 in a conv): the C loops.
-ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.54, 0.25, 5.43, 59.3, 3.3),
-                   True: BlockCosts(1.09, 0.77, 0.27, 5.46, 60.1, 3.1)}
-PAIR_BLOCK_COSTS = {False: BlockCosts(0.93, 0.21, 2.11, 2.56, 31.0, 4.9),
-                    True: BlockCosts(0.93, 0.35, 2.40, 2.10, 35.6, 4.4)}
-TILE_BLOCK_COSTS = {False: BlockCosts(3.1, 1.7, 0.2, 0.2, 7.5, 20.0),
-                    True: BlockCosts(3.1, 2.3, 0.2, 0.2, 7.5, 20.0)}
+# output pixels at a time (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly loop over row pairs (one
+# pixel at a time); other bo x bi: the C loops.
+ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.54, 0.26, 5.42, 59.3, 3.2),
+                   True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
+PAIR_BLOCK_COSTS = {False: BlockCosts(0.93, 0.22, 2.12, 2.55, 29.8, 5.1),
+                    True: BlockCosts(0.94, 0.35, 2.40, 2.10, 34.4, 4.6)}
+BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
+                   True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
+TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
+                    True: BlockCosts(3.54, 1.71, 2.29, 0.16, 54.4, 2.2)}
 
 
 def fc_dense_cost(f) -> float:
@@ -198,20 +201,18 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _row_blocks_fit(params: dict) -> bool:
-    return params["batches"] == 1 and params["bi"] in (4, 8, 16) and params["bo"] == 1
-
-
-def _pair_blocks_fit(params: dict) -> bool:
-    return params["batches"] == 1 and params["bi"] in (4, 8) and params["bo"] == 1
-
-
-def _tile_blocks_fit(params: dict) -> bool:
-    return params["batches"] == 1 and params["bi"] in (4, 8, 16) and params["bo"] > 1
-
-
-def _conv_tile_blocks_fit(params: dict) -> bool:
-    return params["batches"] == 1 and params["bi"] in (4, 8, 16) and (params["bo"] > 1 or params["bi"] == 16)
+def _blocks_fit(family: str, op_type: str):
+    """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16)."""
+    def fits(params: dict) -> bool:
+        bo, bi = params["bo"], params["bi"]
+        if params["batches"] != 1 or bi not in (4, 8, 16):
+            return False
+        if family == "rows":
+            return bo == 1 and (op_type == "FULLY_CONNECTED" or bi <= 8)
+        if family == "bo2":
+            return bo == 2 and bi <= 8
+        return not (bo == 2 and bi <= 8) and (bo > 1 or (op_type == "CONV_2D" and bi == 16))
+    return fits
 
 
 def _depthwise_fits(params: dict) -> bool:
@@ -235,15 +236,18 @@ def _build_variants():
     common = ("kernels/dsp/munify_dsp.h",)
     blocks_files = common + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
     all_kinds = frozenset(BlockKind)
-    shapes = {"FULLY_CONNECTED": (("", ROW_BLOCK_COSTS, _row_blocks_fit), ("_tiles", TILE_BLOCK_COSTS, _tile_blocks_fit)),
-              "CONV_2D": (("", PAIR_BLOCK_COSTS, _pair_blocks_fit), ("_tiles", TILE_BLOCK_COSTS, _conv_tile_blocks_fit))}
+    shapes = {"FULLY_CONNECTED": (("", ROW_BLOCK_COSTS, "rows"), ("_bo2", BO2_BLOCK_COSTS, "bo2"),
+                                  ("_tiles", TILE_BLOCK_COSTS, "tiles")),
+              "CONV_2D": (("", PAIR_BLOCK_COSTS, "rows"), ("_bo2", BO2_BLOCK_COSTS, "bo2"),
+                          ("_tiles", TILE_BLOCK_COSTS, "tiles"))}
     block_variants = tuple(
-        KernelVariant(f"{stem}_blocks_{name}{shape}_dsp", op_type, "kernels/dsp/blocks.c.j2", costs[bits],
-                      layout=f"dsp-blocks-{name}", features=dsp, block_kinds=all_kinds, applies=fits,
+        KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2", costs[bits],
+                      layout=f"dsp-blocks-{name}", features=dsp, block_kinds=all_kinds,
+                      applies=_blocks_fit(family, op_type),
                       optimize=modes, pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits),
                       support_files=blocks_files, scratch=blocks_scratch)
         for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
-        for shape, costs, fits in shapes[op_type]
+        for suffix, costs, family in shapes[op_type]
         # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
         for name, bits, modes in (("wide", False, frozenset({"speed"})),
                                   ("bits", True, frozenset({"balanced", "size"}))))
