@@ -17,7 +17,7 @@ from toolchain.errors import MunifyError
 from toolchain.ir import BlockKind, load, reference, weight_matrix
 from toolchain.models import FlattenNHWC, init_weights_
 from toolchain.quantize import ExportError, quantize_model
-from toolchain.quantize.api import _batched
+from toolchain.quantize.api import batched_graph
 
 from quant_helpers import random_structures
 
@@ -73,7 +73,7 @@ def _assert_program_matches_reference(q, x: torch.Tensor) -> None:
     """Every activation of the integer-exact torch program equals the reference's, code for code."""
     with torch.no_grad():
         values = q.program.run_all(x)
-    ref = reference.run_all(_batched(q.graph, len(x)), [q.quantize_input(x)])
+    ref = reference.run_all(batched_graph(q.graph, len(x)), [q.quantize_input(x)])
     for op in q.graph.ops:
         name = op.outputs[0]
         if name not in values:  # explicit PAD outputs exist only in the IR

@@ -50,7 +50,7 @@ class QuantizedModel:
         rows = []
         for start in range(0, len(x), REFERENCE_BATCH):
             batch = self.quantize_input(x[start:start + REFERENCE_BATCH])
-            (out,) = reference.run(_batched(self.graph, len(batch)), [batch])
+            (out,) = reference.run(batched_graph(self.graph, len(batch)), [batch])
             rows.append(out.reshape(len(batch), -1))
         return np.concatenate(rows)
 
@@ -155,7 +155,7 @@ def _structures_by_step(model: nn.Module, program: Program, structures: dict[str
     return by_step
 
 
-def _batched(graph: Graph, n: int) -> Graph:
+def batched_graph(graph: Graph, n: int) -> Graph:
     """The same graph over a batch of n (the reference kernels are batch-generic)."""
     if n == 1:
         return graph
