@@ -22,16 +22,18 @@ def format_plan(plan: Plan) -> str:
         f"optimize   {plan.optimize}",
         f"input      {plan.input.size} bytes, output {plan.output.size} bytes",
         f"arena      {plan.arena_size} bytes",
+        f"estimate   {sum(layer.cost for layer in plan.layers):,.0f} instructions per inference (kernel cost models)",
         f"const      {plan.const_bytes} bytes (weights, block index, bias, requantization tables)",
         "weights by layout (all matrix ops in one layout): "
         + ", ".join(f"{k} {v}" for k, v in plan.layout_totals().items()),
         "",
-        f"{'#':>3}  {'layer':<24} {'op':<18} {'kernel':<28} {'layout':<13} {'const B':>8} {'MACs':>10}  output"
-        f"{'':<16} scratch",
+        f"{'#':>3}  {'layer':<24} {'op':<18} {'kernel':<28} {'layout':<13} {'const B':>8} {'MACs':>10} "
+        f"{'est. instr':>11}  {'output':<22} scratch",
     ]
     for layer in plan.layers:
         lines.append(f"{layer.index:>3}  {layer.name[:24]:<24} {layer.op_type:<18} {layer.variant:<28} "
-                     f"{layer.layout:<13} {layer.weight_bytes:>8} {layer.macs:>10}  {_where(layer.output):<22} "
+                     f"{layer.layout:<13} {layer.weight_bytes:>8} {layer.macs:>10} {layer.cost:>11,.0f}  "
+                     f"{_where(layer.output):<22} "
                      f"{_where(layer.scratch)}")
     return "\n".join(lines)
 
