@@ -1,10 +1,11 @@
 /* munify host runner: runs a generated model natively.
  *
- *   model_host [--layers] < inputs.bin > outputs.bin
+ *   model_host [--layers] [inputs.bin] > outputs.bin      (no file: inputs on stdin)
  *
- * stdin holds any number of inputs of MUNIFY_INPUT_SIZE bytes. For each one, stdout gets, with --layers,
+ * The input holds any number of inputs of MUNIFY_INPUT_SIZE bytes. For each one, stdout gets, with --layers,
  * every layer's output as a record {int32 layer, uint32 size, size bytes} (little-endian host order), then
- * the model output (MUNIFY_OUTPUT_SIZE bytes). Exit status 0 on success, 1 on a short read or write.
+ * the model output (MUNIFY_OUTPUT_SIZE bytes). Exit status 0 on success, 1 on a short read or write, 2 on a
+ * bad command line or an input file that cannot be opened.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,10 +35,25 @@ static void dump_layer(int layer, const int8_t *data, uint32_t size, void *ctx)
 
 int main(int argc, char **argv)
 {
-    const int layers = argc > 1 && strcmp(argv[1], "--layers") == 0;
+    int layers = 0;
+    FILE *in = stdin;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--layers") == 0) {
+            layers = 1;
+        } else if (in == stdin) {
+            in = fopen(argv[i], "rb");
+            if (in == NULL) {
+                fprintf(stderr, "model_host: cannot open %s\n", argv[i]);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: model_host [--layers] [inputs.bin]\n");
+            return 2;
+        }
+    }
     for (;;) {
-        const size_t got = fread(input, 1, sizeof input, stdin);
-        if (got == 0 && feof(stdin)) {
+        const size_t got = fread(input, 1, sizeof input, in);
+        if (got == 0 && feof(in)) {
             break;
         }
         if (got != sizeof input) {

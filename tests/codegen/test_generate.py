@@ -105,3 +105,22 @@ def test_generated_c_that_fails_to_compile_is_reported(tmp_path, imported_model)
     plan = host.make_plan(imported_model("ad01"), frozenset())
     with pytest.raises(MunifyError, match="host compile of the generated C failed"):
         host.build(plan, tmp_path, cflags=("-std=c99", "-DMUNIFY_MODEL_H", "-Werror"))
+
+
+def test_host_main_reads_an_input_file(imported_model, host_cache, tmp_path):
+    import numpy as np
+
+    from toolchain.ir import reference
+    from toolchain.runners import host
+
+    graph = imported_model("kws")
+    model = host.build_graph(graph, host_cache)
+    rng = np.random.default_rng(3)
+    inputs = [rng.integers(-128, 128, size=490).astype(np.int8) for _ in range(2)]
+    path = tmp_path / "inputs.bin"
+    path.write_bytes(b"".join(x.tobytes() for x in inputs))
+    out = subprocess.run([str(model.executable), str(path)], capture_output=True, check=True).stdout
+    expected = b"".join(reference.run(graph, [x.reshape(1, 49, 10, 1)])[0].tobytes() for x in inputs)
+    assert out == expected
+    missing = subprocess.run([str(model.executable), str(tmp_path / "nope.bin")], capture_output=True)
+    assert missing.returncode == 2 and b"cannot open" in missing.stderr
