@@ -100,11 +100,11 @@ class ChainBuilder:
         return self._weighted("CONV_2D", cout, kh * kw * cin, (cout, kh, kw, cin), (n, *out_hw, cout), attrs,
                               kh * kw * cin, blocked)
 
-    def depthwise(self, blocked: bool = True) -> str:
+    def depthwise(self, blocked: bool = True, kernel: tuple[int, int] | None = None) -> str:
         rng = self.rng
         n, h, w, cin = self.shape()
         multiplier = int(rng.choice([1, 1, 2]))
-        kh, kw = int(rng.integers(1, 4)), int(rng.integers(2, 5))
+        kh, kw = kernel or (int(rng.integers(1, 4)), int(rng.integers(2, 5)))
         stride = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         dilation = (int(rng.integers(1, 3)), 1)
         padding = str(rng.choice(["SAME", "VALID"]))

@@ -65,3 +65,18 @@ def test_batched_graph_bit_exact(seed, host_cache):
     for optimize in ("size", "speed"):
         model = host.build_graph(graph, host_cache, optimize=optimize)
         assert_layers_match(graph, model, [random_input(graph, np.random.default_rng(seed))])
+
+
+def test_depthwise_with_many_taps_bit_exact(host_cache):
+    """25 taps: the tap loop is not unrolled; every depthwise kernel runs it."""
+    from random_graphs import ChainBuilder
+
+    rng = np.random.default_rng(5)
+    b = ChainBuilder(rng, (1, 7, 6, 9))
+    b.depthwise(kernel=(5, 5))
+    graph = b.graph("depthwise_5x5")
+    name = graph.ops[0].name
+    for kernel in dict.fromkeys(v.name for v in GENERIC_VARIANTS if v.op_type == "DEPTHWISE_CONV_2D"):
+        plan = make_plan(graph, frozenset(), force={name: kernel})
+        assert plan.layers[0].params["taps"] == 25 and not plan.layers[0].params["unroll_taps"]
+        assert_layers_match(graph, host.build(plan, host_cache), [random_input(graph, rng)])
