@@ -1,4 +1,4 @@
-"""`munify run`: run a model on a board (QEMU), check it bit-exact against the reference, measure it."""
+"""`munify run`: run a model on a board (QEMU or a real board), check it bit-exact against the reference, measure it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..errors import MunifyError
 from ..report import render
 from ..runners.process import configure_logging
 
-HELP = "run a model on a board under QEMU: bit-exact check against the reference, latency, memory"
+HELP = "run a model on a board (QEMU or a real one): bit-exact check against the reference, latency, memory"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
