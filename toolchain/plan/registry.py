@@ -89,7 +89,7 @@ class KernelVariant:
     name: str
     op_type: str
     template: str  # relative to codegen_templates/
-    cost: Callable[[LayerFacts], float]  # estimated cycles on a Cortex-M
+    cost: Callable[[LayerFacts], float]  # estimated retired instructions on a Cortex-M (QEMU -icount)
     layout: str = "none"
     features: frozenset = frozenset()
     block_kinds: frozenset = DENSE_ONLY
@@ -162,8 +162,8 @@ def lut_scratch(params: dict) -> int:
     return params["lut_offset"] + params["im2col_bytes"]
 
 
-def elementwise_cost(cycles: float) -> Callable[[LayerFacts], float]:
-    return lambda f: f.positions * cycles
+def elementwise_cost(per_element: float) -> Callable[[LayerFacts], float]:
+    return lambda f: f.positions * per_element
 
 
 LUT_SCRATCH_LIMIT = 4096  # bytes of tables `balanced` and `size` accept for a LUT kernel (`speed`: any)
