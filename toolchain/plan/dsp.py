@@ -50,9 +50,6 @@ def pack_conv_dense(matrix: np.ndarray) -> np.ndarray:
     return padded.reshape(rows // 2, 2, cols // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
-SXTB16_ORDER = np.array([0, 2, 1, 3])
-
-
 def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     """Layout dsp-dw of a depthwise matrix [channels, taps] (`weight_matrix` view), channels a multiple of 4."""
     matrix = np.asarray(matrix, np.int8)
@@ -176,6 +173,12 @@ def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (f.rows * f.cols * DW_MAC + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
 
+# ---------------------------------------------------------------------------------------------------------
+# Scratch bytes (the same as each kernel's munify_dsp_*_scratch_size; the benchmark checks they agree).
+
+REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
+
+
 def blocks_scratch(params: dict) -> int:
     k = _round_up(params["k"], max(4, params["bi"]))
     return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 6 * k + (0 if params["pointwise"] else 2 * k)
@@ -183,9 +186,6 @@ def blocks_scratch(params: dict) -> int:
 
 def fc_dense_scratch(params: dict) -> int:
     return 2 * _round_up(params["cin"], 4) + 4 * params["cout"]
-
-
-REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
 
 
 def conv_dense_scratch(params: dict) -> int:
@@ -227,62 +227,59 @@ def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[s
     return pack_blocks(matrix, blocks, sign_bits)
 
 
-def _build_variants():
+# ---------------------------------------------------------------------------------------------------------
+# Registry entries (toolchain.plan.variants_dsp re-exports DSP_VARIANTS)
+
+DSP = frozenset({"dsp"})
+COMMON_FILES = ("kernels/dsp/munify_dsp.h",)
+
+
+def _block_variants(KernelVariant, all_kinds) -> list:
+    files = COMMON_FILES + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
+    families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": PAIR_BLOCK_COSTS}, "rows"),
+                ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
+                ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))
+    # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
+    masks = (("wide", False, frozenset({"speed"})), ("bits", True, frozenset({"balanced", "size"})))
+    return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
+                          costs[op_type][bits], layout=f"dsp-blocks-{name}", features=DSP, block_kinds=all_kinds,
+                          applies=_blocks_fit(family, op_type), optimize=modes,
+                          pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits), support_files=files,
+                          scratch=blocks_scratch)
+            for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
+            for suffix, costs, family in families
+            for name, bits, modes in masks]
+
+
+def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> list:
+    """The dense kernel for dense weights, and for block-structured ones when the cost model says so (pruned
+    and unified blocks save no SMLAD there). Not for size: dense bytes are the most."""
+    return [KernelVariant(f"{stem}_dense_dsp", op_type, block_kinds=frozenset({BlockKind.DENSE}), **args),
+            KernelVariant(f"{stem}_as_dense_dsp", op_type, block_kinds=frozenset(BlockKind),
+                          optimize=frozenset({"speed", "balanced"}), **args)]
+
+
+def _build_variants() -> tuple:
     from ..ir.blocks import BlockKind
     from .registry import KernelVariant
 
-    dsp = frozenset({"dsp"})
-    dense = frozenset({BlockKind.DENSE})
-    common = ("kernels/dsp/munify_dsp.h",)
-    blocks_files = common + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
-    all_kinds = frozenset(BlockKind)
-    shapes = {"FULLY_CONNECTED": (("", ROW_BLOCK_COSTS, "rows"), ("_bo2", BO2_BLOCK_COSTS, "bo2"),
-                                  ("_tiles", TILE_BLOCK_COSTS, "tiles")),
-              "CONV_2D": (("", PAIR_BLOCK_COSTS, "rows"), ("_bo2", BO2_BLOCK_COSTS, "bo2"),
-                          ("_tiles", TILE_BLOCK_COSTS, "tiles"))}
-    block_variants = tuple(
-        KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2", costs[bits],
-                      layout=f"dsp-blocks-{name}", features=dsp, block_kinds=all_kinds,
-                      applies=_blocks_fit(family, op_type),
-                      optimize=modes, pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits),
-                      support_files=blocks_files, scratch=blocks_scratch)
-        for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
-        for suffix, costs, family in shapes[op_type]
-        # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
-        for name, bits, modes in (("wide", False, frozenset({"speed"})),
-                                  ("bits", True, frozenset({"balanced", "size"}))))
-    dense_variants = (
-        dict(op="FULLY_CONNECTED", stem="fc", template="fc_dense.c.j2", cost=fc_dense_cost, layout="dsp-fc4",
-             packer=pack_fc_dense, header="munify_dsp_fc_dense.h", scratch=fc_dense_scratch, applies=_any_layer),
-        dict(op="CONV_2D", stem="conv", template="conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2",
-             packer=pack_conv_dense, header="munify_dsp_conv_dense.h", scratch=conv_dense_scratch,
-             applies=_single_image),
-    )
-    variants = []
-    for d in dense_variants:
-        common_args = dict(template=f"kernels/dsp/{d['template']}", cost=d["cost"], layout=d["layout"], features=dsp,
-                           applies=d["applies"], pack=_dense_packer(d["packer"]),
-                           support_files=common + (f"kernels/dsp/{d['header']}",), scratch=d["scratch"])
-        variants.append(KernelVariant(f"{d['stem']}_dense_dsp", d["op"], block_kinds=dense, **common_args))
-        # A block-structured weight is still a plain int8 matrix: the dense kernel runs it when the cost model
-        # says so (pruned and unified blocks save no SMLAD there). Not for size: dense bytes are the most.
-        variants.append(KernelVariant(f"{d['stem']}_as_dense_dsp", d["op"], block_kinds=all_kinds,
-                                      optimize=frozenset({"speed", "balanced"}), **common_args))
-    depthwise_args = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw",
-                          features=dsp, applies=_depthwise_fits, pack=_dense_packer(pack_depthwise),
-                          support_files=common + ("kernels/dsp/munify_dsp_depthwise.h",), scratch=depthwise_scratch)
-    variants.append(KernelVariant("dwconv_dense_dsp", "DEPTHWISE_CONV_2D", block_kinds=dense, **depthwise_args))
-    variants.append(KernelVariant("dwconv_as_dense_dsp", "DEPTHWISE_CONV_2D", block_kinds=all_kinds,
-                                  optimize=frozenset({"speed", "balanced"}), **depthwise_args))
-    return block_variants + tuple(variants)
+    fc = dict(template="kernels/dsp/fc_dense.c.j2", cost=fc_dense_cost, layout="dsp-fc4", features=DSP,
+              pack=_dense_packer(pack_fc_dense), scratch=fc_dense_scratch,
+              support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_fc_dense.h",))
+    conv = dict(template="kernels/dsp/conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2", features=DSP,
+                applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch,
+                support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_dense.h",))
+    depthwise = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw", features=DSP,
+                     applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
+                     support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_depthwise.h",))
+    return tuple(_block_variants(KernelVariant, frozenset(BlockKind))
+                 + _dense_pair(KernelVariant, BlockKind, "fc", "FULLY_CONNECTED", **fc)
+                 + _dense_pair(KernelVariant, BlockKind, "conv", "CONV_2D", **conv)
+                 + _dense_pair(KernelVariant, BlockKind, "dwconv", "DEPTHWISE_CONV_2D", **depthwise))
 
 
 def _dense_packer(packer):
     return lambda matrix, blocks: {"weights": packer(matrix)}
-
-
-def _any_layer(params: dict) -> bool:
-    return True
 
 
 DSP_VARIANTS = _build_variants()
