@@ -20,6 +20,7 @@ from .packing import END_OF_ROW_BLOCK
 from .registry import LayerFacts
 
 MAX_RANK = 4
+MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 @dataclass
@@ -34,11 +35,12 @@ class LayerSpec:
     name: str = ""
 
 
-def build(graph: Graph, op: Op) -> LayerSpec:
+def build(graph: Graph, op: Op, optimize: str = "balanced") -> LayerSpec:
+    """`optimize` "size" keeps matrix kernels to one output pixel at a time (half the code)."""
     builder = _BUILDERS.get(op.type)
     if builder is None:
         raise MunifyError(f"op '{op.name}': the code generator has no kernel for {op.type}")
-    return builder(graph, op)
+    return builder(graph, op, optimize) if op.type in MATRIX_OPS else builder(graph, op)
 
 
 def _shape4(shape) -> tuple[int, int, int, int]:
@@ -63,16 +65,17 @@ def _bias(graph: Graph, op: Op, rows: int) -> np.ndarray:
     return bias.data.reshape(-1).astype(np.int64)
 
 
-def _block_facts(op_type: str, positions: int, blocks: BlockStructure | None, rows: int, cols: int) -> LayerFacts:
+def _block_facts(op_type: str, positions: int, blocks: BlockStructure | None, rows: int, cols: int,
+                 paired: bool) -> LayerFacts:
     if blocks is None or blocks.is_dense:
-        return LayerFacts(op_type, positions, rows, cols, dense_weights=rows * cols,
+        return LayerFacts(op_type, positions, rows, cols, dense_weights=rows * cols, paired=paired,
                           full_blocks=0, listed_blocks=0)
     kinds = blocks.weight_kinds()
     unified_rows = np.repeat(blocks.kinds == BlockKind.UNIFIED, blocks.bo, axis=0)[:rows]
     full = (rows // blocks.bo) * (cols // blocks.bi)
     pruned = int(np.sum(blocks.kinds == BlockKind.PRUNED))
     unified_cols = len(unified_columns(blocks))
-    return LayerFacts(op_type, positions, rows, cols,
+    return LayerFacts(op_type, positions, rows, cols, paired=paired,
                       dense_weights=int(np.sum(kinds == BlockKind.DENSE)),
                       unified_weights=int(np.sum(kinds == BlockKind.UNIFIED)),
                       unified_rows=int(np.sum(unified_rows)), listed_blocks=full - pruned, full_blocks=full,
@@ -162,12 +165,12 @@ def _conv_geometry(graph: Graph, op: Op):
     return q, params, per_channel, params["batches"] * params["out_h"] * params["out_w"]
 
 
-def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: int) -> dict:
+def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: int, pair: bool) -> dict:
     """Pointer steps of the kernel loops and the scratch they need."""
     cin, taps = params["cin"], params["kh"] * params["kw"]
     depthwise = op_type == "DEPTHWISE_CONV_2D"
     pointwise = not depthwise and taps == 1 and params["pad_top"] == 0 and params["pad_left"] == 0
-    paired = not depthwise and positions >= 2  # two output pixels share every weight load
+    paired = pair and not depthwise and positions >= 2  # two output pixels share every weight load
     columns = 2 if paired else 1
     return {
         "taps": taps, "k": cols, "out_rows": rows, "patch_row": params["kw"] * cin,
@@ -180,7 +183,7 @@ def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: in
     }
 
 
-def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
+def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
     w = graph.weight_of(op)
     if w is None or w.data is None:
         raise MunifyError(f"op '{op.name}': weights must be constant")
@@ -190,7 +193,7 @@ def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
         q, params, per_channel, positions = _fc_geometry(graph, op, rows, cols)
     else:
         q, params, per_channel, positions = _conv_geometry(graph, op)
-    params.update(_walk_params(op.type, params, rows, cols, positions))
+    params.update(_walk_params(op.type, params, rows, cols, positions, pair=optimize != "size"))
     params.update({"input_zp": -q.input_offset, "output_offset": q.output_offset, "act_min": q.act_min,
                    "act_max": q.act_max})
     bi = w.blocks.bi if w.blocks is not None else 1
@@ -202,7 +205,8 @@ def _matrix_op(graph: Graph, op: Op) -> LayerSpec:
         arrays["zp_row"] = np.full(params["cin"], -q.input_offset, np.int8)
         params["tail_row_start_pairs"] = rows - rows % 2
         params["last_row_channel"] = (rows - 1) // params["depth_multiplier"]
-    return LayerSpec(params, arrays, _block_facts(op.type, positions, w.blocks, rows, cols), matrix, w.blocks,
+    facts = _block_facts(op.type, positions, w.blocks, rows, cols, params["paired"])
+    return LayerSpec(params, arrays, facts, matrix, w.blocks,
                      _bias(graph, op, rows), macs=positions * rows * cols, name=op.name)
 
 

@@ -24,7 +24,7 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     graph.validate()
     _check_io(graph)
     features = frozenset(features)
-    specs = [layers.build(graph, op) for op in graph.ops]
+    specs = [layers.build(graph, op, optimize) for op in graph.ops]
     aliases = _reshape_aliases(graph)
     force = dict(force or {})
     unknown = sorted(set(force) - {op.name for op in graph.ops})

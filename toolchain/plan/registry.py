@@ -81,6 +81,7 @@ class LayerFacts:
     full_blocks: int = 0
     unified_cols: int = 0  # full column blocks that hold at least one unified block
     bi: int = 1
+    paired: bool = False  # two output pixels share every load (matrix kernels)
     kinds: frozenset = DENSE_ONLY
 
 
@@ -117,11 +118,11 @@ class MatrixCosts:
     unified_wide: float  # per unified weight, byte sign mask
     block: float  # per listed (not pruned) full block
     kind_decode: float  # per full block, blocks-min only
-    mac_single: float = 0.0  # per dense weight when only one output pixel shares the loads (0: same as mac)
+    mac_single: float = 0.0  # per dense weight when one output pixel runs alone (0: same as mac)
     requant: float = 31.0  # per output channel
 
     def mac_for(self, f: LayerFacts) -> float:
-        return self.mac_single if self.mac_single and f.positions < 2 else self.mac
+        return self.mac_single if self.mac_single and not f.paired else self.mac
 
 
 MATRIX = MatrixCosts(mac=2.65, unified=5.4, unified_wide=5.3, block=6.0, kind_decode=6.0, mac_single=3.5)
