@@ -68,6 +68,7 @@ def test_arena_of_random_graphs_is_safe(seed):
 
 def test_reshape_aliases_its_input_and_runs_no_code(imported_model):
     plan = make_plan(imported_model("kws"), frozenset())
+    assert "reshape_alias" in str(plan) and "arena      16000 bytes" in str(plan)
     reshape = next(layer for layer in plan.layers if layer.op_type == "RESHAPE")
     assert reshape.alias and reshape.variant == "reshape_alias"
     assert reshape.output.offset == reshape.inputs[0].offset and reshape.output.region == "arena"

@@ -86,6 +86,11 @@ class Plan:
     layers: tuple[LayerPlan, ...]
     buffers: dict[str, Buffer] = field(default_factory=dict)
 
+    def __str__(self) -> str:
+        from .report import format_plan
+
+        return format_plan(self)
+
     @property
     def const_bytes(self) -> int:
         return sum(layer.weight_bytes for layer in self.layers)
