@@ -25,6 +25,9 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     _check_io(graph)
     features = frozenset(features)
     specs = [layers.build(graph, op, optimize) for op in graph.ops]
+    largest_activation = max((t.nbytes for t in graph.tensors.values() if not t.is_constant), default=0)
+    for spec in specs:
+        spec.params["lut_limit"] = largest_activation
     aliases = _reshape_aliases(graph)
     force = dict(force or {})
     unknown = sorted(set(force) - {op.name for op in graph.ops})

@@ -167,11 +167,13 @@ def elementwise_cost(per_element: float) -> Callable[[LayerFacts], float]:
     return lambda f: f.positions * per_element
 
 
-LUT_SCRATCH_LIMIT = 4096  # bytes of tables `balanced` and `size` accept for a LUT kernel (`speed`: any)
+# Bytes of tables `balanced` and `size` accept for a LUT kernel (`speed`: any): 4 KiB, or the largest activation
+# of the model (the planner sets params["lut_limit"]), which the arena holds anyway.
+LUT_SCRATCH_LIMIT = 4096
 
 
 def _small_tables(params: dict) -> bool:
-    return params["lut_offset"] <= LUT_SCRATCH_LIMIT
+    return params["lut_offset"] <= max(LUT_SCRATCH_LIMIT, params.get("lut_limit", 0))
 
 
 def _matrix_variants(op_type: str, stem: str, template: str, costs: MatrixCosts,
