@@ -44,7 +44,7 @@ Params of the matrix ops (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED), all ints
              tail_col_start kind_skip tail_row_pairs tail_rows_odd, and offsets for unrolled micro-block code:
              block_bytes dense_at[r][j] tail_block_bytes tail_at[r][j] bits_block_bytes bits_mag_at[r]
              bits_sign_at[r][k] sign_lift[j] wide_block_bytes wide_mag_at[r] wide_mask_at[r][j]
-  tables     lut (bool, set by the LUT variants) lut_groups lut_entries lut_mask lut_block lut_column lut_offset
+  tables     lut (bool, set by the LUT variants) lut_limit lut_groups lut_entries lut_mask lut_block lut_column lut_offset
              lut_steps[g] lut_group_shift[g] lut_group_at[g] lut_x_at[g]
 Arrays: "bias" (int32, input-offset term folded in unless the variant sets fold_input_offset=False), "mult"
 and "shift" (int32, only when per_channel), "zp_row" (depthwise: cin bytes of the input zero point, where taps
