@@ -29,17 +29,22 @@ def test_same_ir_features_optimize_give_identical_c(tmp_path, imported_model):
     first = generate(graph, tmp_path / "a", frozenset({"fpu"}), "size")
     generate(graph, tmp_path / "b", frozenset({"fpu"}), "size")
     names = _files(tmp_path / "a")
-    assert names == _files(tmp_path / "b")
+    assert names == _files(tmp_path / "b") and ".munify-generated" in names
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
     assert not mismatch and not errors
-    assert len(names) == 5 + len([layer for layer in first.layers if not layer.alias])
+    assert len(names) == 6 + len([layer for layer in first.layers if not layer.alias])
 
 
-def test_regenerating_into_a_directory_removes_stale_layer_sources(tmp_path, imported_model):
+def test_regenerating_into_a_directory_removes_only_stale_generated_files(tmp_path, imported_model):
     out = tmp_path / "gen"
-    generate(imported_model("resnet"), out)
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    generate(imported_model("resnet"), out, frozenset({"dsp"}))
+    assert any(p.name.startswith("munify_dsp") for p in out.iterdir())
     generate(imported_model("ad01"), out)
     assert len(list(out.glob("layer_*.c"))) == 10
+    assert not any(p.name.startswith("munify_dsp") for p in out.iterdir())
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 def test_model_h_declares_the_contract(tmp_path, imported_model):

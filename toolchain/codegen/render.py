@@ -13,7 +13,7 @@ from ..resources import templates_dir
 
 VALUES_PER_LINE = 16
 COMMON_HEADER = "munify_kernels.h"
-LAYER_GLOB = "layer_*.c"
+MANIFEST = ".munify-generated"  # names of the files the last `write` produced
 
 
 def c_string(text: str) -> str:
@@ -66,13 +66,16 @@ def render(plan: Plan) -> dict[str, str]:
 
 
 def write(plan: Plan, out_dir: str | Path) -> list[Path]:
-    """Write the rendered files into `out_dir`, each atomically; layer sources of an earlier plan are removed."""
+    """Write the rendered files into `out_dir`, each atomically. Files an earlier `write` generated there and
+    this plan does not need (layers, kernel support sources) are removed; other files are left alone."""
     files = render(plan)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(LAYER_GLOB):
-        if stale.name not in files:
-            stale.unlink()
+    manifest = out_dir / MANIFEST
+    earlier = set(manifest.read_text().split()) if manifest.is_file() else set()
+    for stale in sorted(earlier - set(files)):
+        (out_dir / stale).unlink(missing_ok=True)
     for name in sorted(files):
         atomic_write_text(out_dir / name, files[name])
+    atomic_write_text(manifest, "".join(f"{name}\n" for name in sorted(files)))
     return [out_dir / name for name in sorted(files)]
