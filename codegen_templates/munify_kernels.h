@@ -92,10 +92,25 @@ static inline int32_t munify_one_over_one_plus_x(int32_t a)
     return munify_saturating_left_shift(x, 1);
 }
 
+/* leading zero bits of x > 0 */
+MUNIFY_INLINE int32_t munify_clz(uint32_t x)
+{
+#if defined(__GNUC__)
+    return (int32_t)__builtin_clz(x);
+#else
+    int32_t n = 0;
+    while ((x & 0x80000000u) == 0u) {
+        x <<= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
 /* TFLM GetReciprocal: 1/x = result * 2^-num_bits_over_unit, x > 0 with x_integer_bits integer bits */
 static inline int32_t munify_reciprocal(int32_t x, int32_t x_integer_bits, int32_t *num_bits_over_unit)
 {
-    const int32_t headroom_plus_one = (int32_t)__builtin_clz((uint32_t)x);
+    const int32_t headroom_plus_one = munify_clz((uint32_t)x);
     *num_bits_over_unit = x_integer_bits - headroom_plus_one;
     const uint32_t shifted = (uint32_t)x << headroom_plus_one;
     return munify_one_over_one_plus_x((int32_t)(shifted - (1u << 31)));
