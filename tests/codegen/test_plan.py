@@ -139,3 +139,7 @@ def test_plan_command_prints_text_and_json(tmp_path, imported_model, capsys):
     assert [layer["kernel"] for layer in doc["layers"]][-1] == "softmax_generic"
     assert main(["plan", str(path), "--features", "avx"]) == 2
     assert "unknown feature" in capsys.readouterr().err
+    assert main(["plan", str(path), "--features", "", "--kernel", "conv_2d_2=conv_blocks_wide_generic"]) == 0
+    assert "conv_blocks_wide_generic" in capsys.readouterr().out
+    assert main(["plan", str(path), "--features", "", "--kernel", "conv_2d_2"]) == 2
+    assert "OP=KERNEL" in capsys.readouterr().err

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimize", choices=OPTIMIZE_MODES, default="balanced",
                         help="speed: fastest kernels, larger layouts; size: minimal packed weights (default: "
                              "balanced)")
+    parser.add_argument("--kernel", action="append", default=[], metavar="OP=KERNEL",
+                        help="force a kernel variant on an op (repeatable), e.g. conv_2d_0=conv_dense_generic")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
 
 
@@ -37,7 +39,17 @@ def features_from_args(args: argparse.Namespace) -> frozenset[str]:
     return load_board(args.board or DEFAULT_BOARD).features
 
 
+def forced_kernels(pairs: list[str]) -> dict[str, str]:
+    force = {}
+    for pair in pairs:
+        op, sep, kernel = pair.partition("=")
+        if not sep or not op or not kernel:
+            raise MunifyError(f"--kernel '{pair}' is not OP=KERNEL; e.g. --kernel conv_2d_0=conv_dense_generic")
+        force[op] = kernel
+    return force
+
+
 def run(args: argparse.Namespace) -> int:
-    plan = make_plan(load(args.model), features_from_args(args), args.optimize)
+    plan = make_plan(load(args.model), features_from_args(args), args.optimize, force=forced_kernels(args.kernel))
     print(plan_to_json(plan) if args.json else format_plan(plan))
     return 0
