@@ -150,7 +150,8 @@ def check_loaders(model: nn.Module, train, test, data: str) -> None:
 def dense_cache_key(recipe: Recipe) -> str:
     key = json.dumps({"model": recipe.model, "data": recipe.data, "seed": recipe.seed,
                       "batch_size": recipe.batch_size, "max_batches": recipe.max_batches,
-                      "train": recipe.to_dict()["train"]}, sort_keys=True)
+                      "train": recipe.to_dict()["train"],
+                      "threads": torch.get_num_threads()}, sort_keys=True)  # float results depend on it
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return f"dense-{recipe.model}-{recipe.data}-s{recipe.seed}-e{recipe.train.epochs}-{digest}.pt"
 
