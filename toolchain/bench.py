@@ -105,13 +105,12 @@ def mnist_variants(work: Path, quick: bool, progress: bool) -> list[Variant]:
         report = run_recipe(recipe, path, progress=progress)
         seconds = time.perf_counter() - start
         if not variants:
-            dense_path = work / "mnist_cnn-dense.mun"
-            save(report.dense_graph, dense_path)
-            variants.append(Variant("mnist_cnn", "dense", dense_path, report.dense_graph,
-                                    accuracy={"test_top1": report.accuracy["dense_int8"]}))
-        variants.append(Variant("mnist_cnn", label, path, report.graph,
-                                accuracy={"test_top1": report.accuracy["compressed_int8"]},
-                                host_seconds={"compress": seconds}))
+            dense = report.dense_graph.replace(name="mnist_cnn_dense")
+            variants.append(_saved(work, Variant("mnist_cnn", "dense", work / "mnist_cnn-dense.mun", dense,
+                                                 accuracy={"test_top1": report.accuracy["dense_int8"]})))
+        variants.append(_saved(work, Variant("mnist_cnn", label, path, report.graph.replace(name=f"mnist_cnn_{label}"),
+                                             accuracy={"test_top1": report.accuracy["compressed_int8"]},
+                                             host_seconds={"compress": seconds})))
     return variants
 
 

@@ -92,15 +92,18 @@ def run_demo(board: Board, out_dir: Path = DEFAULT_OUT, device_samples: int = 10
     _step(1, f"train (cached) and compress the MNIST CNN with {RECIPE_NAME}")
     compressed_path = out_dir / "mnist_cnn_compressed.mun"
     report = run_recipe(recipe, compressed_path, cache_dir=cache_dir, progress=progress)
+    compressed_graph = report.graph.replace(name="mnist_cnn_1x8")
+    dense_graph = report.dense_graph.replace(name="mnist_cnn_dense")
     dense_path = out_dir / "mnist_cnn_dense.mun"
-    save(report.dense_graph, dense_path)
+    save(compressed_graph, compressed_path)
+    save(dense_graph, dense_path)
     atomic_write_text(out_dir / "compress.json", json.dumps(report.to_json(), indent=1, sort_keys=True))
 
     split = datasets.mnist()
     images = split.x_test[:device_samples].numpy()
     labels = split.y_test[:device_samples].numpy()
-    graphs = {"dense": (report.dense_graph, dense_path, report.accuracy["dense_int8"]),
-              "compressed": (report.graph, compressed_path, report.accuracy["compressed_int8"])}
+    graphs = {"dense": (dense_graph, dense_path, report.accuracy["dense_int8"]),
+              "compressed": (compressed_graph, compressed_path, report.accuracy["compressed_int8"])}
     results = {}
     for index, (name, (graph, path, host_acc)) in enumerate(graphs.items(), start=2):
         _step(index, f"generate, build and run the {name} int8 model on {board.name} ({device_samples} test images)")
