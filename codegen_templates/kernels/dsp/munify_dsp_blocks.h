@@ -19,9 +19,11 @@
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
  *   unified_magnitudes  int16  per unified block: bo
  *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
+ *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
  * The partial last column block of each row block is listed as one more dense block, padded with zero weights
  * to bi (the widened input is zero up to cols rounded up to bi).
- *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
+ * 1 x bi rows, 2 x 4 and 2 x 8 row pairs and (conv, 1 x 4 / 1 x 8) pixel pairs run assembly loops; other
+ * shapes the C loops.
  * Scratch (munify_dsp_blocks_scratch_size): requantization table, accumulators (two per row), widened
  * input, unsigned input (each room for two columns), two im2col columns.
  */
