@@ -4,7 +4,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from toolchain import compress, datasets, models
-from toolchain.compress.admm import Admm
+from toolchain.compress.admm import Admm, select_structures
 from toolchain.compress.layers import plan_layers
 from toolchain.compress.project import is_feasible, to_tiles
 from toolchain.compress.recipe import parse_recipe
@@ -116,3 +116,17 @@ def test_export_writes_the_structure_into_the_ir(trained_digits_cnn, digits_load
         assert np.all(exported[planned == BlockKind.PRUNED] == BlockKind.PRUNED)
     assert by_name["0"].blocks is None
     assert quantized.accuracy(test) > 0.7 and "qat_loss" in quantized.history
+
+
+def test_global_scope_pools_the_layers_that_share_shape_and_ratios():
+    model = models.mnist_cnn()
+    recipe = parse_recipe({"ratios": {"prune": 0.5, "unify": 0.25, "scope": "global",
+                                      "layers": {"13": {"prune": 0.1}}}})
+    structures = select_structures(model, plan_layers(model, recipe), recipe.ratios.scope)
+    pooled = [structures[n] for n in ("4", "8")]
+    total = sum(s.kinds.size for s in pooled)
+    assert sum(s.counts()["pruned"] for s in pooled) == total // 2
+    assert sum(s.counts()["unified"] for s in pooled) == total // 4
+    assert structures["13"].counts()["pruned"] == round(0.1 * structures["13"].kinds.size)
+    # layer 8 has the larger fan-in, hence the smaller initial weights: pooled ranking prunes it more
+    assert structures["8"].counts()["pruned"] > structures["8"].kinds.size // 2
