@@ -143,3 +143,20 @@ def test_plan_command_prints_text_and_json(tmp_path, imported_model, capsys):
     assert "conv_blocks_wide_generic" in capsys.readouterr().out
     assert main(["plan", str(path), "--features", "", "--kernel", "conv_2d_2"]) == 2
     assert "OP=KERNEL" in capsys.readouterr().err
+
+
+def test_balanced_keeps_compressed_weights_compressed_and_then_takes_the_fastest(imported_model):
+    from toolchain.compress.post_training import compress_graph
+    from toolchain.plan.registry import BALANCED_BYTES_SLACK
+
+    graph = compress_graph(imported_model("resnet"), 1, 8, 0.4, 0.4)
+    features = frozenset({"dsp", "fpu"})
+    plans = {mode: make_plan(graph, features, mode) for mode in ("size", "balanced", "speed")}
+
+    def weight_bytes(layer):
+        return sum(a.values.nbytes for role, a in layer.arrays.items() if role.startswith("weights"))
+
+    for s, b, f in zip(*(plans[m].layers for m in ("size", "balanced", "speed"))):
+        if b.op_type in ("CONV_2D", "FULLY_CONNECTED"):
+            assert f.cost <= b.cost + 1e-6 <= s.cost + 2e-6, b.name
+            assert weight_bytes(b) <= BALANCED_BYTES_SLACK * weight_bytes(s) + 1, b.name

@@ -2,8 +2,9 @@
 
 `select_variant` picks, for one layer, the cheapest variant whose op type matches, whose ISA features the board
 has, whose weight layout can hold the block kinds the weight uses and that is offered for the `optimize` mode.
-`size` ranks candidates by (weight bytes, cost), `speed` by (cost, weight bytes) and `balanced` by
-cost x weight bytes (10% faster is worth 10% more bytes). Ties go to the variant listed first (generic dense
+`size` ranks candidates by (weight bytes, cost), `speed` by (cost, weight bytes) and `balanced` takes the
+fastest candidate whose weights need at most BALANCED_BYTES_SLACK times the bytes of the smallest candidate
+(compressed weights stay compressed, and within that budget time wins). Ties go to the variant listed first (generic dense
 kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
 dense layout stores the full matrix), so a block kernel is chosen only where the ranking prefers it.
 
@@ -244,6 +245,9 @@ def forced_variant(op_type: str, name: str, facts: LayerFacts, features: frozens
     raise MunifyError(f"no kernel '{name}' for {op_type}; choose one of {', '.join(names)}")
 
 
+BALANCED_BYTES_SLACK = 1.5
+
+
 def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimize: str, params: dict,
                    weight_bytes: Callable[["KernelVariant"], int]) -> KernelVariant:
     if optimize not in OPTIMIZE_MODES:
@@ -254,13 +258,14 @@ def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimiz
                           f"use another --optimize or board")
 
     order = {id(v): i for i, v in enumerate(all_variants())}
+    if optimize == "balanced":
+        budget = BALANCED_BYTES_SLACK * max(min(weight_bytes(v) for v in found), 1)
+        found = [v for v in found if weight_bytes(v) <= budget]
 
     def rank(v: KernelVariant):
         cost, size = round(v.cost(facts)), weight_bytes(v)
         if optimize == "size":
             return (size, cost, order[id(v)])
-        if optimize == "balanced":
-            return (cost * max(size, 1), cost, order[id(v)])
         return (cost, size, order[id(v)])
 
     return min(found, key=rank)
