@@ -276,7 +276,8 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {block_fields}, "
              f"{name}_unified_bias, {name}_b, {quant}}};")
     pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
-    scratch = dsp.blocks_scratch({"k": cols, "bi": bi, "cout": rows, "pointwise": pointwise})
+    scratch = dsp.blocks_scratch({"k": cols, "bo": bo, "bi": bi, "cout": rows, "pointwise": pointwise},
+                                 conv=window is not None)
     if window is None:
         call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
     else:
@@ -286,7 +287,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}"]
     return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
                 scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks),
-                scratch_query=f"munify_dsp_blocks_scratch_size(&p, {1 - int(pointwise)})")
+                scratch_query=f"munify_dsp_blocks_scratch_size(&p, {int(window is not None)}, {1 - int(pointwise)})")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ Layouts (the C side documents the same in each kernel's header comment):
   dsp-blocks-wide / dsp-blocks-bits
               bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
               unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
-              pruned blocks are absent. See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
+              pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15
+              (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
 """
 
 from __future__ import annotations
@@ -62,10 +63,15 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     return np.stack(words, axis=2).reshape(-1)
 
 
+LAST_DENSE_FLAG = 0x8000  # in dsp-blocks dense_cols (bo 1): the row's last dense block; columns stay below it
+MAX_BLOCK_COLS = LAST_DENSE_FLAG
+
+
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
+    With bo 1, the last dense column of each row has LAST_DENSE_FLAG set.
     """
     from ..ir.blocks import BlockKind
 
@@ -85,6 +91,8 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.nda
         for cb in dense:
             dense_cols.append(cb * bi)
             dense_w.append(padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1))
+        if bo == 1 and dense:
+            dense_cols[-1] |= LAST_DENSE_FLAG
         for cb in unified:
             unified_cols.append(cb * bi)
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
@@ -179,9 +187,13 @@ def depthwise_cost(f) -> float:
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
 
 
-def blocks_scratch(params: dict) -> int:
+def blocks_scratch(params: dict, conv: bool) -> int:
+    """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
+    per row and one widened column (2 bytes an input), two unsigned columns, and the im2col columns."""
     k = _round_up(params["k"], max(4, params["bi"]))
-    return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 6 * k + (0 if params["pointwise"] else 2 * k)
+    columns = 4 if conv and params["bo"] == 1 and params["bi"] <= 8 else 2
+    im2col = 0 if params["pointwise"] else columns * k
+    return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + 2 * columns * k + 2 * k + im2col
 
 
 def fc_dense_scratch(params: dict) -> int:
@@ -205,7 +217,7 @@ def _blocks_fit(family: str, op_type: str):
     """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16)."""
     def fits(params: dict) -> bool:
         bo, bi = params["bo"], params["bi"]
-        if params["batches"] != 1 or bi not in (4, 8, 16):
+        if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
             return bo == 1 and (op_type == "FULLY_CONNECTED" or bi <= 8)
@@ -245,7 +257,7 @@ def _block_variants(KernelVariant, all_kinds) -> list:
                           costs[op_type][bits], layout=f"dsp-blocks-{name}", features=DSP, block_kinds=all_kinds,
                           applies=_blocks_fit(family, op_type), optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits), support_files=files,
-                          scratch=blocks_scratch)
+                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D"))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, modes in masks]

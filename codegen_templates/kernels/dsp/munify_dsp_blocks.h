@@ -13,7 +13,8 @@
  *
  * Layout dsp-blocks-wide / dsp-blocks-bits (toolchain.plan.dsp.pack_blocks), over the full row blocks:
  *   counts              uint16 [row_blocks][2]: dense blocks, unified blocks of the row block
- *   dense_cols          uint16 per dense block: its first input column
+ *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
+ *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
  *   dense_weights       int8   per dense block: bo x bi, row-major
  *   unified_cols        uint16 per unified block
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
@@ -22,10 +23,11 @@
  *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
  * The partial last column block of each row block is listed as one more dense block, padded with zero weights
  * to bi (the widened input is zero up to cols rounded up to bi).
- * 1 x bi rows, 2 x 4 and 2 x 8 row pairs and (conv, 1 x 4 / 1 x 8) pixel pairs run assembly loops; other
+ * 1 x bi rows, 2 x 4 and 2 x 8 row pairs and (conv, 1 x 4 / 1 x 8) pixel quads run assembly loops; other
  * shapes the C loops.
- * Scratch (munify_dsp_blocks_scratch_size): requantization table, accumulators (two per row), widened
- * input, unsigned input (each room for two columns), two im2col columns.
+ * Scratch (munify_dsp_blocks_scratch_size): requantization table, then for each column in flight (four for
+ * conv pixel quads, else room for two) one accumulator per row and one widened column, two unsigned columns,
+ * and (im2col convolutions) one im2col column each.
  */
 #ifndef MUNIFY_DSP_BLOCKS_H
 #define MUNIFY_DSP_BLOCKS_H
@@ -39,6 +41,13 @@
 #error "munify_dsp_blocks.h handles 4, 8 and 16 wide blocks"
 #endif
 
+#define BLOCKS_COL_MASK 0x7fffu /* dense_cols bit 15 marks a row's last dense block (1 x bi layouts) */
+#if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_BI <= 8
+#define BLOCKS_PIXEL_QUADS 1
+#define BLOCKS_CONV_COLUMNS 4
+#else
+#define BLOCKS_CONV_COLUMNS 2
+#endif
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
 
 /* Inputs rounded up to whole blocks: the partial last block is stored padded with zero weights. */
@@ -110,7 +119,6 @@ typedef struct {
     int32_t *acc;
     int32_t rows;
     int32_t unified_count;
-    int32_t *acc_b; /* the second pixel of blocks_rows_pair */
 } blocks_rows_state;
 
 #if MUNIFY_DSP_BO == 1
@@ -137,7 +145,7 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
     const int8_t *w = cur->dense_weights;
     const uint16_t *cols = cur->dense_cols;
     for (; count > 0; --count) {
-        const uint32_t *xw = col->widened + (*cols++ >> 1);
+        const uint32_t *xw = col->widened + ((*cols++ & BLOCKS_COL_MASK) >> 1);
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
             int32_t a = acc[r];
             for (int32_t g = 0; g < MUNIFY_DSP_BI / 4; ++g, w += 4) {
@@ -207,9 +215,9 @@ MUNIFY_ASM_FUNCTION blocks_rows(MUNIFY_ASM_ARG blocks_rows_state *state)
                    "ldm    r3, {r0, r1, r2}\n\t" /* dense cols, weights, widened input */
                    "1:\n\t"
                    "ldrh   r8, [r0], #2\n\t"
-                   "add    r8, r2, r8, lsl #1\n\t" BLOCKS_DENSE_BODY
-                   "subs   r5, r5, #1\n\t"
-                   "bne    1b\n\t"
+                   "lsls   r8, r8, #17\n\t" /* carry: the row's last dense block */
+                   "add    r8, r2, r8, lsr #16\n\t" BLOCKS_DENSE_BODY
+                   "bcc    1b\n\t"
                    "ldr    r3, [sp]\n\t"
                    "strd   r0, r1, [r3]\n\t"
                    "2:\n\t"
@@ -269,7 +277,7 @@ MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows
     const munify_dsp_blocks *p = col->p;
     blocks_rows_state state = {p->dense_cols, p->dense_weights, col->widened, p->unified_cols, p->unified_signs,
                                p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
-                               p->bias, p->unified_bias, acc, full_rows, 0, 0};
+                               p->bias, p->unified_bias, acc, full_rows, 0};
     blocks_rows(&state);
 }
 #elif MUNIFY_DSP_BO == 2 && MUNIFY_DSP_BI <= 8
@@ -368,7 +376,7 @@ MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows
     const munify_dsp_blocks *p = col->p;
     blocks_rows_state state = {p->dense_cols, p->dense_weights, col->widened, p->unified_cols, p->unified_signs,
                                p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
-                               p->bias, p->unified_bias, acc, full_rows / 2, 0, 0};
+                               p->bias, p->unified_bias, acc, full_rows / 2, 0};
     blocks_rows2(&state);
 }
 #else
@@ -426,11 +434,13 @@ MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
     }
 }
 
-MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p, int32_t im2col)
+/* Columns in flight: FC and the C loops keep room for two, conv pixel quads for four. */
+MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p, int32_t conv, int32_t im2col)
 {
     int32_t k = blocks_padded_cols(p->cols);
-    return (int32_t)(sizeof(munify_dsp_requant) + 2 * sizeof(int32_t)) * p->rows + 4 * k + 2 * k +
-           (im2col ? 2 * k : 0);
+    int32_t columns = conv ? BLOCKS_CONV_COLUMNS : 2;
+    return (int32_t)(sizeof(munify_dsp_requant) + (size_t)columns * sizeof(int32_t)) * p->rows + 2 * columns * k +
+           2 * k + (im2col ? columns * k : 0);
 }
 
 /* One column (FC batch or conv pixel) through all rows. */
@@ -442,21 +452,25 @@ MUNIFY_DSP_FN void blocks_run_column(blocks_column *col, const int8_t *x, int8_t
     blocks_column_rows(col, out);
 }
 
-MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int32_t pixel_pairs, int16_t *scratch,
-                                           uint32_t **widened, uint8_t **unsigned_x, int8_t **im2col)
+/* Scratch: requantization table, `columns` accumulators per row, `columns` widened columns, two unsigned
+ * columns, then the im2col columns. */
+MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int32_t columns, int32_t pixel_runs,
+                                           int16_t *scratch, uint32_t **widened, uint8_t **unsigned_x,
+                                           int8_t **im2col)
 {
     munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
     int32_t *acc = (int32_t *)(requant + p->rows);
     int32_t k = blocks_padded_cols(p->cols);
-    *widened = (uint32_t *)(acc + 2 * p->rows);
-    *unsigned_x = (uint8_t *)(*widened + k);
+    int32_t widened_words = columns * k / 2;
+    *widened = (uint32_t *)(acc + columns * p->rows);
+    *unsigned_x = (uint8_t *)(*widened + widened_words);
     *im2col = (int8_t *)(*unsigned_x + 2 * k);
     /* The padded last block reads the widened input up to padded_cols; widening writes up to cols rounded up
-     * to 4 (k/2 words for one column, k for a pair), so the words after that stay zero. */
+     * to 4 (per column), so the words after that stay zero. */
     int32_t written_words = munify_dsp_round_up4(p->cols) / 2;
-    memset(*widened + written_words, 0, (size_t)(k - written_words) * sizeof(uint32_t));
+    memset(*widened + written_words, 0, (size_t)(widened_words - written_words) * sizeof(uint32_t));
     int32_t simple = 0;
-    if (pixel_pairs) { /* a column uses each row's requantization once, pixel pairs over and over */
+    if (pixel_runs) { /* a column uses each row's requantization once, pixel runs over and over */
         simple = munify_dsp_prepare_requant(&p->q, p->rows, requant);
     }
     blocks_column col = {p, requant, *widened, *unsigned_x, acc, simple};
@@ -469,20 +483,86 @@ MUNIFY_DSP_FN void munify_dsp_fc_blocks_s8(const munify_dsp_blocks *p, int32_t b
     uint32_t *widened;
     uint8_t *unsigned_x;
     int8_t *im2col;
-    blocks_column col = blocks_prepare(p, 0, scratch, &widened, &unsigned_x, &im2col);
+    blocks_column col = blocks_prepare(p, 2, 0, scratch, &widened, &unsigned_x, &im2col);
     for (int32_t b = 0; b < batches; ++b) {
         blocks_run_column(&col, input + b * p->cols, output + b * p->rows, widened, unsigned_x);
     }
 }
 
-#if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_BI <= 8
-#define BLOCKS_PIXEL_PAIRS 1
-/* Two output pixels at once, so every weight word, mask and magnitude serves two columns. The columns are
- * interleaved per group of 4 inputs: widened A (x0,x2) (x1,x3), B (x0,x2) (x1,x3); unsigned A[4] B[4]. */
-#define BLOCKS_PAIR_DENSE_GROUP                                                                              \
-    "ldr    r8, [r1], #4\n\t" "ldm    r7!, {r9, r10, r11, r12}\n\t" "sxtb16 lr, r8\n\t"                          \
-    "sxtb16 r8, r8, ror #8\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r8, r10, r4\n\t"                          \
-    "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r8, r12, r5\n\t"
+#ifdef BLOCKS_PIXEL_QUADS
+/* Conv with 1 x 4 and 1 x 8 blocks: the dense blocks serve four output pixels at a time (each weight word is
+ * loaded and widened once for four columns), the unified blocks two (the USAD8 sums of a pair share one mask).
+ * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
+ * unsigned pair A[4] B[4]. */
+typedef struct {
+    const uint16_t *dense_cols;  /* 0 */
+    const int8_t *dense_weights; /* 4 */
+    const uint32_t *widened;     /* 8 */
+    const uint16_t *counts;      /* 12 */
+    const int32_t *bias;         /* 16 */
+    const int32_t *unified_bias; /* 20 */
+    int32_t *acc;                /* 24: pixel a's accumulator of the row; b, c, d follow `stride` bytes apart */
+    int32_t stride;              /* 28 */
+    int32_t rows;                /* 32 */
+} blocks_quad_state;
+
+/* 4 inputs of a dense block for 4 pixels: r3 = weight word, lr/r3 its SXTB16 halves, r8 the widened groups. */
+#define BLOCKS_QUAD_GROUP                                                                                    \
+    "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"                                  \
+    "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"             \
+    "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r3, r12, r5\n\t" "ldm    r8!, {r9, r10, r11, r12}\n\t"            \
+    "smlad  r6, lr, r9, r6\n\t" "smlad  r6, r3, r10, r6\n\t" "smlad  r7, lr, r11, r7\n\t"                      \
+    "smlad  r7, r3, r12, r7\n\t"
+#if MUNIFY_DSP_BI == 4
+#define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP
+#else
+#define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP BLOCKS_QUAD_GROUP
+#endif
+
+/* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks. The dense loop runs until the
+ * column with bit 15 set (LSLS puts it in the carry), so it needs no counter. */
+MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
+{
+    __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "0:\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "ldrd   r8, r9, [r3, #12]\n\t" /* counts, bias */
+                   "ldr    r10, [r3, #20]\n\t"    /* unified_bias */
+                   "ldr    r4, [r9], #4\n\t"
+                   "ldr    r11, [r10], #4\n\t"
+                   "add    r4, r4, r11\n\t"
+                   "ldrh   r0, [r8], #4\n\t"      /* dense blocks of the row */
+                   "strd   r8, r9, [r3, #12]\n\t"
+                   "str    r10, [r3, #20]\n\t"
+                   "mov    r5, r4\n\t"
+                   "mov    r6, r4\n\t"
+                   "mov    r7, r4\n\t"
+                   "cmp    r0, #0\n\t"
+                   "beq    2f\n\t"
+                   "ldm    r3, {r0, r1, r2}\n\t"  /* dense cols, weights, widened columns */
+                   "1:\n\t"
+                   "ldrh   r8, [r0], #2\n\t"
+                   "lsls   r8, r8, #17\n\t"
+                   "add    r8, r2, r8, lsr #14\n\t" BLOCKS_QUAD_DENSE
+                   "bcc    1b\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "strd   r0, r1, [r3]\n\t"
+                   "2:\n\t"
+                   "ldrd   r8, r9, [r3, #24]\n\t" /* acc of pixel a, stride */
+                   "str    r4, [r8]\n\t"
+                   "str    r5, [r8, r9]\n\t"
+                   "add    r10, r8, r9, lsl #1\n\t"
+                   "str    r6, [r10]\n\t"
+                   "str    r7, [r10, r9]\n\t"
+                   "add    r8, r8, #4\n\t"
+                   "str    r8, [r3, #24]\n\t"
+                   "ldr    r10, [r3, #32]\n\t"
+                   "subs   r10, r10, #1\n\t"
+                   "str    r10, [r3, #32]\n\t"
+                   "bne    0b\n\t"
+                   "pop    {r0, r4-r11, pc}\n\t");
+}
+
 #if MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 4
 #define BLOCKS_PAIR_MASKS "ldrb r7, [r1], #1\n\t" "ldr r7, [lr, r7, lsl #3]\n\t"
 #elif MUNIFY_DSP_SIGN_BITS
@@ -493,50 +573,44 @@ MUNIFY_DSP_FN void munify_dsp_fc_blocks_s8(const munify_dsp_blocks *p, int32_t b
 #define BLOCKS_PAIR_MASKS "ldrd r7, r8, [r1], #8\n\t"
 #endif
 #if MUNIFY_DSP_BI == 4
-#define BLOCKS_PAIR_DENSE BLOCKS_PAIR_DENSE_GROUP
 #define BLOCKS_PAIR_UNIFIED                                                                                  \
     "ldrd   r9, r10, [r7]\n\t" BLOCKS_PAIR_MASKS "usad8  r9, r9, r7\n\t" "usad8  r10, r10, r7\n\t"
 #else
-#define BLOCKS_PAIR_DENSE BLOCKS_PAIR_DENSE_GROUP BLOCKS_PAIR_DENSE_GROUP
 #define BLOCKS_PAIR_UNIFIED                                                                                  \
     "ldm    r7, {r9, r10, r11, r12}\n\t" BLOCKS_PAIR_MASKS "usad8  r9, r9, r7\n\t"                            \
     "usada8 r9, r11, r8, r9\n\t" "usad8  r10, r10, r7\n\t" "usada8 r10, r12, r8, r10\n\t"
 #endif
 
-/* acc[r], acc_b[r] = row r for columns A and B, for every row (>= 1); same state as blocks_rows with the
- * pair-interleaved widened and unsigned columns. */
-MUNIFY_ASM_FUNCTION blocks_rows_pair(MUNIFY_ASM_ARG blocks_rows_state *state)
+typedef struct {
+    const uint16_t *unified_cols;  /* 0 */
+    const uint8_t *signs;          /* 4 */
+    const int16_t *magnitudes;     /* 8 */
+    const uint8_t *unsigned_x;     /* 12: the pair's unsigned columns */
+    const uint32_t *sign_masks;    /* 16 */
+    const uint16_t *counts;        /* 20 */
+    int32_t *acc_a;                /* 24 */
+    int32_t *acc_b;                /* 28 */
+    int32_t rows;                  /* 32 */
+} blocks_unified_state;
+
+/* For every row (>= 1) with unified blocks: acc_a[r], acc_b[r] += its unified blocks (USAD8 against the sign
+ * mask, one multiply by the magnitude). */
+MUNIFY_ASM_FUNCTION blocks_rows_unified_pair(MUNIFY_ASM_ARG blocks_unified_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
                    "0:\n\t"
                    "ldr    r3, [sp]\n\t"
-                   "add    r12, r3, #32\n\t"
-                   "ldm    r12, {r6, r7, r8}\n\t" /* counts, bias, unified_bias */
-                   "ldr    r4, [r7], #4\n\t"
-                   "ldr    r9, [r8], #4\n\t"
-                   "add    r4, r4, r9\n\t"
-                   "mov    r5, r4\n\t"
+                   "ldr    r6, [r3, #20]\n\t"
                    "ldr    r10, [r6], #4\n\t"
-                   "stm    r12, {r6, r7, r8}\n\t"
-                   "lsr    r9, r10, #16\n\t"
-                   "str    r9, [r3, #52]\n\t"
-                   "uxth   r6, r10\n\t"
-                   "cbz    r6, 2f\n\t"
-                   "ldm    r3, {r0, r1, r2}\n\t" /* dense cols, weights, widened columns */
-                   "1:\n\t"
-                   "ldrh   r7, [r0], #2\n\t"
-                   "add    r7, r2, r7, lsl #2\n\t" BLOCKS_PAIR_DENSE
-                   "subs   r6, r6, #1\n\t"
-                   "bne    1b\n\t"
-                   "ldr    r3, [sp]\n\t"
-                   "strd   r0, r1, [r3]\n\t"
-                   "2:\n\t"
-                   "ldr    r6, [r3, #52]\n\t"
-                   "cbz    r6, 4f\n\t"
-                   "ldr    r2, [r3, #24]\n\t" /* unsigned columns */
-                   "ldr    lr, [r3, #28]\n\t" /* sign mask table */
-                   "add    r12, r3, #12\n\t"
-                   "ldm    r12, {r0, r1, r3}\n\t" /* unified cols, signs, magnitudes */
+                   "str    r6, [r3, #20]\n\t"
+                   "lsrs   r6, r10, #16\n\t"     /* unified blocks of the row */
+                   "beq    4f\n\t"
+                   "ldrd   r8, r9, [r3, #24]\n\t"
+                   "ldr    r4, [r8]\n\t"
+                   "ldr    r5, [r9]\n\t"
+                   "ldrd   r2, lr, [r3, #12]\n\t" /* unsigned columns, sign mask table */
+                   "ldrd   r0, r1, [r3]\n\t"      /* unified cols, signs */
+                   "ldr    r3, [r3, #8]\n\t"      /* magnitudes */
                    "3:\n\t"
                    "ldrh   r7, [r0], #2\n\t"
                    "add    r7, r2, r7, lsl #1\n\t" BLOCKS_PAIR_UNIFIED
@@ -547,16 +621,18 @@ MUNIFY_ASM_FUNCTION blocks_rows_pair(MUNIFY_ASM_ARG blocks_rows_state *state)
                    "bne    3b\n\t"
                    "mov    r2, r3\n\t"
                    "ldr    r3, [sp]\n\t"
-                   "add    r12, r3, #12\n\t"
-                   "stm    r12, {r0, r1, r2}\n\t"
+                   "stm    r3, {r0, r1, r2}\n\t"
+                   "ldrd   r8, r9, [r3, #24]\n\t"
+                   "str    r4, [r8]\n\t"
+                   "str    r5, [r9]\n\t"
                    "4:\n\t"
-                   "ldrd   r8, r6, [r3, #44]\n\t" /* acc out, rows left */
-                   "ldr    r7, [r3, #56]\n\t"     /* acc out of pixel b */
-                   "str    r4, [r8], #4\n\t"
-                   "str    r5, [r7], #4\n\t"
-                   "str    r7, [r3, #56]\n\t"
+                   "ldrd   r8, r9, [r3, #24]\n\t"
+                   "add    r8, r8, #4\n\t"
+                   "add    r9, r9, #4\n\t"
+                   "strd   r8, r9, [r3, #24]\n\t"
+                   "ldr    r6, [r3, #32]\n\t"
                    "subs   r6, r6, #1\n\t"
-                   "strd   r8, r6, [r3, #44]\n\t"
+                   "str    r6, [r3, #32]\n\t"
                    "bne    0b\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
 }
@@ -571,21 +647,39 @@ MUNIFY_DSP_FN void blocks_unsigned_pair(const int8_t *a, const int8_t *b, int32_
     }
 }
 
-/* Output pixels a and b (b may repeat a for an odd last pixel) through all rows. */
-MUNIFY_DSP_FN void blocks_pixel_pair(const blocks_column *col, const int8_t *xa, const int8_t *xb, int8_t *out_a,
-                                     int8_t *out_b)
+/* Whether any row block lists a unified block (else the quads skip the unsigned columns and unified passes). */
+MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
+{
+    for (int32_t rb = 0; rb < p->rows; ++rb) {
+        if (p->counts[2 * rb + 1]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Output pixels x[0..3] (the last ones may repeat) through all rows. */
+MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, int32_t unified, const int8_t *const x[4],
+                                     int8_t *const out[4])
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_quant q = p->q;
-    munify_dsp_widen_pairs(xa, p->cols, (uint32_t *)(uintptr_t)col->widened, 4);
-    munify_dsp_widen_pairs(xb, p->cols, (uint32_t *)(uintptr_t)col->widened + 2, 4);
-    blocks_unsigned_pair(xa, xb, p->cols, (uint32_t *)(uintptr_t)col->unsigned_x);
-    blocks_rows_state state = {p->dense_cols, p->dense_weights, col->widened, p->unified_cols, p->unified_signs,
-                               p->unified_magnitudes, col->unsigned_x, munify_dsp_sign_masks[0], p->counts,
-                               p->bias, p->unified_bias, col->acc, p->rows, 0, col->acc + p->rows};
-    blocks_rows_pair(&state);
-    munify_dsp_output_run(col->acc, col->requant, col->simple, &q, p->rows, out_a);
-    munify_dsp_output_run(col->acc + p->rows, col->requant, col->simple, &q, p->rows, out_b);
+    for (int32_t i = 0; i < 4; ++i) {
+        munify_dsp_widen_pairs(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i, 8);
+    }
+    blocks_quad_state dense = {p->dense_cols, p->dense_weights, col->widened, p->counts, p->bias,
+                               p->unified_bias, col->acc, 4 * p->rows, p->rows};
+    blocks_rows_quad(&dense);
+    for (int32_t i = 0; unified && i < 4; i += 2) {
+        blocks_unsigned_pair(x[i], x[i + 1], p->cols, (uint32_t *)(uintptr_t)col->unsigned_x);
+        blocks_unified_state state = {p->unified_cols, p->unified_signs, p->unified_magnitudes, col->unsigned_x,
+                                      munify_dsp_sign_masks[0], p->counts, col->acc + i * p->rows,
+                                      col->acc + (i + 1) * p->rows, p->rows};
+        blocks_rows_unified_pair(&state);
+    }
+    for (int32_t i = 0; i < 4; ++i) {
+        munify_dsp_output_run(col->acc + i * p->rows, col->requant, col->simple, &q, p->rows, out[i]);
+    }
 }
 #endif
 
@@ -595,23 +689,25 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     uint32_t *widened;
     uint8_t *unsigned_x;
     int8_t *im2col;
-#ifdef BLOCKS_PIXEL_PAIRS
-    blocks_column col = blocks_prepare(p, 1, scratch, &widened, &unsigned_x, &im2col);
-#else
-    blocks_column col = blocks_prepare(p, 0, scratch, &widened, &unsigned_x, &im2col);
-#endif
     int32_t pixels = geometry->out_h * geometry->out_w;
-#ifdef BLOCKS_PIXEL_PAIRS
-    int8_t *im2col_b = geometry->pointwise ? im2col : im2col + blocks_padded_cols(p->cols);
-    for (int32_t pixel = 0; pixel < pixels; pixel += 2) {
-        int32_t other = pixel + 1 < pixels ? pixel + 1 : pixel;
-        const int8_t *xa = munify_dsp_conv_patch(geometry, input, pixel / geometry->out_w, pixel % geometry->out_w,
-                                                 im2col);
-        const int8_t *xb = munify_dsp_conv_patch(geometry, input, other / geometry->out_w, other % geometry->out_w,
-                                                 im2col_b);
-        blocks_pixel_pair(&col, xa, xb, output + pixel * p->rows, output + other * p->rows);
+#ifdef BLOCKS_PIXEL_QUADS
+    blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
+    int32_t k = blocks_padded_cols(p->cols);
+    int32_t unified = blocks_any_unified(p);
+    for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
+        const int8_t *x[4];
+        int8_t *out[4];
+        for (int32_t i = 0; i < 4; ++i) {
+            int32_t at = pixel + i < pixels ? pixel + i : pixels - 1;
+            out[i] = output + at * p->rows;
+            x[i] = at == pixel + i ? munify_dsp_conv_patch(geometry, input, at / geometry->out_w,
+                                                           at % geometry->out_w, im2col + i * k)
+                                   : x[i - 1];
+        }
+        blocks_pixel_quad(&col, unified, x, out);
     }
 #else
+    blocks_column col = blocks_prepare(p, 2, 0, scratch, &widened, &unsigned_x, &im2col);
     for (int32_t pixel = 0; pixel < pixels; ++pixel) {
         const int8_t *x = munify_dsp_conv_patch(geometry, input, pixel / geometry->out_w, pixel % geometry->out_w,
                                                 im2col);
