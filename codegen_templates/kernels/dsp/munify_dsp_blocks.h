@@ -647,6 +647,46 @@ MUNIFY_DSP_FN void blocks_unsigned_pair(const int8_t *a, const int8_t *b, int32_
     }
 }
 
+/* Widens `groups` (>= 1) whole groups of 4 inputs into every 8th word pair of the quad-interleaved columns
+ * (munify_dsp_widen_pairs with stride 8, two groups per pass). */
+MUNIFY_ASM_FUNCTION blocks_widen_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t groups,
+                                      MUNIFY_ASM_ARG uint32_t *out)
+{
+    __asm volatile("lsrs   r1, r1, #1\n\t"
+                   "bcc    1f\n\t"
+                   "ldr    r3, [r0], #4\n\t"
+                   "sxtb16 r12, r3\n\t"
+                   "sxtb16 r3, r3, ror #8\n\t"
+                   "strd   r12, r3, [r2], #32\n\t"
+                   "1:\n\t"
+                   "cbz    r1, 3f\n\t"
+                   "2:\n\t"
+                   "ldr    r3, [r0], #4\n\t"
+                   "sxtb16 r12, r3\n\t"
+                   "sxtb16 r3, r3, ror #8\n\t"
+                   "strd   r12, r3, [r2], #32\n\t"
+                   "ldr    r3, [r0], #4\n\t"
+                   "sxtb16 r12, r3\n\t"
+                   "sxtb16 r3, r3, ror #8\n\t"
+                   "strd   r12, r3, [r2], #32\n\t"
+                   "subs   r1, r1, #1\n\t"
+                   "bne    2b\n\t"
+                   "3:\n\t"
+                   "bx     lr\n\t");
+}
+
+/* One column into its place in the quad-interleaved widened columns (a partial last group padded with 0). */
+MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out)
+{
+    int32_t full = n >> 2;
+    if (full > 0) {
+        blocks_widen_quad(x, full, out);
+    }
+    if (n & 3) {
+        munify_dsp_widen_pairs(x + 4 * full, n & 3, out + 8 * full, 8);
+    }
+}
+
 /* Whether any row block lists a unified block (else the quads skip the unsigned columns and unified passes). */
 MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
 {
@@ -665,7 +705,7 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, int32_t unified, 
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_quant q = p->q;
     for (int32_t i = 0; i < 4; ++i) {
-        munify_dsp_widen_pairs(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i, 8);
+        blocks_widen_column(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i);
     }
     blocks_quad_state dense = {p->dense_cols, p->dense_weights, col->widened, p->counts, p->bias,
                                p->unified_bias, col->acc, 4 * p->rows, p->rows};
