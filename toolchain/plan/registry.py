@@ -245,7 +245,7 @@ def forced_variant(op_type: str, name: str, facts: LayerFacts, features: frozens
     raise MunifyError(f"no kernel '{name}' for {op_type}; choose one of {', '.join(names)}")
 
 
-BALANCED_BYTES_SLACK = 1.5
+BALANCED_BYTES_SLACK = 1.2
 
 
 def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimize: str, params: dict,
