@@ -590,27 +590,28 @@ typedef struct {
     const uint16_t *counts;        /* 20 */
     int32_t *acc_a;                /* 24 */
     int32_t *acc_b;                /* 28 */
-    int32_t rows;                  /* 32 */
+    const int32_t *acc_a_end;      /* 32: acc_a + rows */
 } blocks_unified_state;
 
 /* For every row (>= 1) with unified blocks: acc_a[r], acc_b[r] += its unified blocks (USAD8 against the sign
- * mask, one multiply by the magnitude). */
+ * mask, one multiply by the magnitude). The cursors stay in r0-r3 and lr from row to row. */
 MUNIFY_ASM_FUNCTION blocks_rows_unified_pair(MUNIFY_ASM_ARG blocks_unified_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "ldrd   r2, lr, [r0, #12]\n\t" /* unsigned columns, sign mask table */
+                   "ldr    r3, [r0, #8]\n\t"      /* magnitudes */
+                   "ldr    r1, [r0, #4]\n\t"      /* signs */
+                   "ldr    r0, [r0]\n\t"          /* unified cols */
                    "0:\n\t"
-                   "ldr    r3, [sp]\n\t"
-                   "ldr    r6, [r3, #20]\n\t"
-                   "ldr    r10, [r6], #4\n\t"
-                   "str    r6, [r3, #20]\n\t"
-                   "lsrs   r6, r10, #16\n\t"     /* unified blocks of the row */
+                   "ldr    r12, [sp]\n\t"
+                   "ldr    r6, [r12, #20]\n\t"
+                   "ldr    r7, [r6], #4\n\t"
+                   "str    r6, [r12, #20]\n\t"
+                   "lsrs   r6, r7, #16\n\t"     /* unified blocks of the row */
                    "beq    4f\n\t"
-                   "ldrd   r8, r9, [r3, #24]\n\t"
+                   "ldrd   r8, r9, [r12, #24]\n\t"
                    "ldr    r4, [r8]\n\t"
                    "ldr    r5, [r9]\n\t"
-                   "ldrd   r2, lr, [r3, #12]\n\t" /* unsigned columns, sign mask table */
-                   "ldrd   r0, r1, [r3]\n\t"      /* unified cols, signs */
-                   "ldr    r3, [r3, #8]\n\t"      /* magnitudes */
                    "3:\n\t"
                    "ldrh   r7, [r0], #2\n\t"
                    "add    r7, r2, r7, lsl #1\n\t" BLOCKS_PAIR_UNIFIED
@@ -619,32 +620,53 @@ MUNIFY_ASM_FUNCTION blocks_rows_unified_pair(MUNIFY_ASM_ARG blocks_unified_state
                    "smlabb r5, r10, r7, r5\n\t"
                    "subs   r6, r6, #1\n\t"
                    "bne    3b\n\t"
-                   "mov    r2, r3\n\t"
-                   "ldr    r3, [sp]\n\t"
-                   "stm    r3, {r0, r1, r2}\n\t"
-                   "ldrd   r8, r9, [r3, #24]\n\t"
-                   "str    r4, [r8]\n\t"
-                   "str    r5, [r9]\n\t"
+                   "ldr    r12, [sp]\n\t"
+                   "ldrd   r8, r9, [r12, #24]\n\t"
+                   "str    r4, [r8], #4\n\t"
+                   "str    r5, [r9], #4\n\t"
+                   "b      5f\n\t"
                    "4:\n\t"
-                   "ldrd   r8, r9, [r3, #24]\n\t"
+                   "ldrd   r8, r9, [r12, #24]\n\t"
                    "add    r8, r8, #4\n\t"
                    "add    r9, r9, #4\n\t"
-                   "strd   r8, r9, [r3, #24]\n\t"
-                   "ldr    r6, [r3, #32]\n\t"
-                   "subs   r6, r6, #1\n\t"
-                   "str    r6, [r3, #32]\n\t"
+                   "5:\n\t"
+                   "strd   r8, r9, [r12, #24]\n\t"
+                   "ldr    r6, [r12, #32]\n\t"
+                   "cmp    r8, r6\n\t"
                    "bne    0b\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
 }
 
-/* The unsigned copies x + 128 of two columns, interleaved per group of 4 (whole groups only: unified blocks
- * never reach the partial last group). */
-MUNIFY_DSP_FN void blocks_unsigned_pair(const int8_t *a, const int8_t *b, int32_t n, uint32_t *u)
+/* The unsigned copies x + 128 of two columns, interleaved per group of 4: `groups` (>= 1) whole groups (unified
+ * blocks never reach a partial last group), two per pass. */
+MUNIFY_ASM_FUNCTION blocks_unsigned_pair(MUNIFY_ASM_ARG const int8_t *a, MUNIFY_ASM_ARG const int8_t *b,
+                                         MUNIFY_ASM_ARG int32_t groups, MUNIFY_ASM_ARG uint32_t *u)
 {
-    for (int32_t i = 0; i + 4 <= n; i += 4, u += 2) {
-        u[0] = munify_dsp_load_word(a + i) ^ 0x80808080u;
-        u[1] = munify_dsp_load_word(b + i) ^ 0x80808080u;
-    }
+    __asm volatile("push   {r4, lr}\n\t"
+                   "lsrs   r2, r2, #1\n\t"
+                   "bcc    1f\n\t"
+                   "ldr    r12, [r0], #4\n\t"
+                   "ldr    r4, [r1], #4\n\t"
+                   "eor    r12, r12, #0x80808080\n\t"
+                   "eor    r4, r4, #0x80808080\n\t"
+                   "strd   r12, r4, [r3], #8\n\t"
+                   "1:\n\t"
+                   "cbz    r2, 3f\n\t"
+                   "2:\n\t"
+                   "ldr    r12, [r0], #4\n\t"
+                   "ldr    r4, [r1], #4\n\t"
+                   "eor    r12, r12, #0x80808080\n\t"
+                   "eor    r4, r4, #0x80808080\n\t"
+                   "strd   r12, r4, [r3], #8\n\t"
+                   "ldr    r12, [r0], #4\n\t"
+                   "ldr    r4, [r1], #4\n\t"
+                   "eor    r12, r12, #0x80808080\n\t"
+                   "eor    r4, r4, #0x80808080\n\t"
+                   "strd   r12, r4, [r3], #8\n\t"
+                   "subs   r2, r2, #1\n\t"
+                   "bne    2b\n\t"
+                   "3:\n\t"
+                   "pop    {r4, pc}\n\t");
 }
 
 /* Widens `groups` (>= 1) whole groups of 4 inputs into every 8th word pair of the quad-interleaved columns
@@ -711,10 +733,10 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, int32_t unified, 
                                p->unified_bias, col->acc, 4 * p->rows, p->rows};
     blocks_rows_quad(&dense);
     for (int32_t i = 0; unified && i < 4; i += 2) {
-        blocks_unsigned_pair(x[i], x[i + 1], p->cols, (uint32_t *)(uintptr_t)col->unsigned_x);
+        blocks_unsigned_pair(x[i], x[i + 1], p->cols >> 2, (uint32_t *)(uintptr_t)col->unsigned_x);
         blocks_unified_state state = {p->unified_cols, p->unified_signs, p->unified_magnitudes, col->unsigned_x,
                                       munify_dsp_sign_masks[0], p->counts, col->acc + i * p->rows,
-                                      col->acc + (i + 1) * p->rows, p->rows};
+                                      col->acc + (i + 1) * p->rows, col->acc + (i + 1) * p->rows};
         blocks_rows_unified_pair(&state);
     }
     for (int32_t i = 0; i < 4; ++i) {
