@@ -98,3 +98,12 @@ def test_weight_matrix_views():
     assert weight_matrix("CONV_2D", conv)[0, 1] == conv[0, 0, 0, 1]  # cin fastest
     dw = np.arange(1 * 3 * 3 * 5).reshape(1, 3, 3, 5)
     assert weight_matrix("DEPTHWISE_CONV_2D", dw).shape == (5, 9)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    save(_tiny_graph(np.random.default_rng(3)), tmp_path / "p.mun")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(tmp_path / "p.mun").st_mode & 0o777 == 0o666 & ~mask
