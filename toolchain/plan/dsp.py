@@ -155,13 +155,13 @@ class BlockCosts:
         return LAYER_CALL + f.positions * per_position
 
 
-# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for two
-# output pixels at a time (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly loop over row pairs (one
-# pixel at a time); other bo x bi: the C loops.
+# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: dense blocks for
+# four output pixels at a time, unified blocks for two (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly
+# loop over row pairs (one pixel at a time); other bo x bi: the C loops.
 ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.54, 0.26, 5.42, 59.3, 3.2),
                    True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
-PAIR_BLOCK_COSTS = {False: BlockCosts(0.93, 0.22, 2.12, 2.55, 29.8, 5.1),
-                    True: BlockCosts(0.94, 0.35, 2.40, 2.10, 34.4, 4.6)}
+QUAD_BLOCK_COSTS = {False: BlockCosts(0.66, 0.21, 3.04, 1.63, 32.5, 3.5),
+                    True: BlockCosts(0.67, 0.34, 3.35, 1.14, 37.2, 3.0)}
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -248,7 +248,7 @@ COMMON_FILES = ("kernels/dsp/munify_dsp.h",)
 
 def _block_variants(KernelVariant, all_kinds) -> list:
     files = COMMON_FILES + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
-    families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": PAIR_BLOCK_COSTS}, "rows"),
+    families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
                 ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))
     # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
