@@ -35,6 +35,7 @@ def test_half_pruned_takes_at_most_0_6_of_dense(counts, layout):
     assert counts[f"pruned_{layout}"] <= 0.6 * counts["dense"], counts
 
 
-def test_half_unified_is_cheaper_than_dense_with_mask_bytes(counts):
-    """--optimize speed stores one mask byte per unified weight: the USAD8 path beats the dense SMLAD kernel."""
-    assert counts["unified_wide"] < counts["dense"], counts
+@pytest.mark.parametrize("layout", ["wide", "bits"])
+def test_half_unified_is_cheaper_than_dense(counts, layout):
+    """Mask bytes (--optimize speed) and sign bits (balanced, size): USAD8 sums beat the dense SMLAD kernel."""
+    assert counts[f"unified_{layout}"] < counts["dense"], counts

@@ -10,8 +10,8 @@ Layouts (the C side documents the same in each kernel's header comment):
   dsp-blocks-wide / dsp-blocks-bits
               bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
               unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
-              pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15
-              (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
+              pruned blocks are absent. With 1 x bi blocks the last dense and the last unified column of each
+              row carry bit 15 (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
 """
 
 from __future__ import annotations
@@ -63,15 +63,15 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     return np.stack(words, axis=2).reshape(-1)
 
 
-LAST_DENSE_FLAG = 0x8000  # in dsp-blocks dense_cols (bo 1): the row's last dense block; columns stay below it
-MAX_BLOCK_COLS = LAST_DENSE_FLAG
+LAST_BLOCK_FLAG = 0x8000  # dsp-blocks dense_cols / unified_cols (bo 1): a row's last block; columns stay below
+MAX_BLOCK_COLS = LAST_BLOCK_FLAG
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
-    With bo 1, the last dense column of each row has LAST_DENSE_FLAG set.
+    With bo 1, the last dense and the last unified column of each row have LAST_BLOCK_FLAG set.
     """
     from ..ir.blocks import BlockKind
 
@@ -92,7 +92,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.nda
             dense_cols.append(cb * bi)
             dense_w.append(padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1))
         if bo == 1 and dense:
-            dense_cols[-1] |= LAST_DENSE_FLAG
+            dense_cols[-1] |= LAST_BLOCK_FLAG
         for cb in unified:
             unified_cols.append(cb * bi)
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
@@ -101,6 +101,8 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.nda
             signs.append(_sign_bytes(negative, sign_bits))
             positives = bi - negative.sum(axis=1)
             unified_bias[r0:r0 + bo] -= mags[-1] * (128 * positives + 127 * negative.sum(axis=1))
+        if bo == 1 and len(unified):
+            unified_cols[-1] |= LAST_BLOCK_FLAG
     return {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
@@ -155,13 +157,13 @@ class BlockCosts:
         return LAYER_CALL + f.positions * per_position
 
 
-# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: dense blocks for
-# four output pixels at a time, unified blocks for two (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly
+# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for four
+# output pixels at a time (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly
 # loop over row pairs (one pixel at a time); other bo x bi: the C loops.
 ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.54, 0.26, 5.42, 59.3, 3.2),
                    True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
-QUAD_BLOCK_COSTS = {False: BlockCosts(0.66, 0.21, 3.04, 1.63, 32.5, 3.5),
-                    True: BlockCosts(0.67, 0.34, 3.35, 1.14, 37.2, 3.0)}
+QUAD_BLOCK_COSTS = {False: BlockCosts(0.70, 0.20, 2.10, 1.67, 30.0, 3.4),
+                    True: BlockCosts(0.71, 0.27, 2.68, 1.18, 34.8, 2.8)}
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -189,11 +191,11 @@ REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization t
 
 def blocks_scratch(params: dict, conv: bool) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
-    per row and one widened column (2 bytes an input), two unsigned columns, and the im2col columns."""
+    per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch."""
     k = _round_up(params["k"], max(4, params["bi"]))
     columns = 4 if conv and params["bo"] == 1 and params["bi"] <= 8 else 2
     im2col = 0 if params["pointwise"] else columns * k
-    return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + 2 * columns * k + 2 * k + im2col
+    return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + 3 * columns * k + im2col
 
 
 def fc_dense_scratch(params: dict) -> int:

@@ -16,7 +16,7 @@
  *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
  *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
  *   dense_weights       int8   per dense block: bo x bi, row-major
- *   unified_cols        uint16 per unified block
+ *   unified_cols        uint16 per unified block; with 1 x bi blocks, bit 15 set on the last of each row
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
  *   unified_magnitudes  int16  per unified block: bo
  *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
@@ -26,8 +26,8 @@
  * 1 x bi rows, 2 x 4 and 2 x 8 row pairs and (conv, 1 x 4 / 1 x 8) pixel quads run assembly loops; other
  * shapes the C loops.
  * Scratch (munify_dsp_blocks_scratch_size): requantization table, then for each column in flight (four for
- * conv pixel quads, else room for two) one accumulator per row and one widened column, two unsigned columns,
- * and (im2col convolutions) one im2col column each.
+ * conv pixel quads, else room for two) one accumulator per row, one widened and one unsigned column, and
+ * (im2col convolutions) one im2col patch.
  */
 #ifndef MUNIFY_DSP_BLOCKS_H
 #define MUNIFY_DSP_BLOCKS_H
@@ -41,7 +41,7 @@
 #error "munify_dsp_blocks.h handles 4, 8 and 16 wide blocks"
 #endif
 
-#define BLOCKS_COL_MASK 0x7fffu /* dense_cols bit 15 marks a row's last dense block (1 x bi layouts) */
+#define BLOCKS_COL_MASK 0x7fffu /* bit 15 marks a row's last dense / unified block (1 x bi layouts) */
 #if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_BI <= 8
 #define BLOCKS_PIXEL_QUADS 1
 #define BLOCKS_CONV_COLUMNS 4
@@ -77,7 +77,7 @@ typedef struct {
     const munify_dsp_requant *requant;
     const uint32_t *widened; /* the column widened to int16 pairs */
     const uint8_t *unsigned_x; /* the column as x + 128 */
-    int32_t *acc; /* one accumulator per row (two for pixel pairs) */
+    int32_t *acc; /* one accumulator per row (four for pixel quads) */
     int32_t simple; /* the table allows munify_dsp_output_run's assembly path */
 } blocks_column;
 
@@ -167,27 +167,27 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
  * magnitudes (int16), r3 = {acc, blocks (>= 1), unsigned input, sign mask table}; the cursors come back in
  * state[3..5]. Sign bits are expanded with munify_dsp_sign_masks (lr), r3 is a temporary inside the loop. */
 #if MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 4
-#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r8]\n\t"
 #define BLOCKS_UNIFIED_SUM "ldrb r11, [r1], #1\n\t" "ldr r11, [lr, r11, lsl #3]\n\t" "usad8 r9, r9, r11\n\t"
 #elif MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 8
-#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t" "ldr r10, [r7, r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldrd r9, r10, [r8]\n\t"
 #define BLOCKS_UNIFIED_SUM                                                                                   \
     "ldrb r11, [r1], #1\n\t" "add r11, lr, r11, lsl #3\n\t" "ldrd r11, r12, [r11]\n\t" "usad8 r9, r9, r11\n\t"    \
     "usada8 r9, r10, r12, r9\n\t"
 #elif MUNIFY_DSP_SIGN_BITS
-#define BLOCKS_UNIFIED_LOADS "add r8, r6, r8\n\t" "ldm r8, {r9, r10, r11, r12}\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldm r8, {r9, r10, r11, r12}\n\t"
 #define BLOCKS_UNIFIED_SUM                                                                                   \
     "ldrb r8, [r1], #1\n\t" "add r8, lr, r8, lsl #3\n\t" "ldr r3, [r8]\n\t" "usad8 r9, r9, r3\n\t"              \
     "ldr r3, [r8, #4]\n\t" "usada8 r9, r10, r3, r9\n\t" "ldrb r8, [r1], #1\n\t" "add r8, lr, r8, lsl #3\n\t"   \
     "ldr r3, [r8]\n\t" "usada8 r9, r11, r3, r9\n\t" "ldr r3, [r8, #4]\n\t" "usada8 r9, r12, r3, r9\n\t"
 #elif MUNIFY_DSP_BI == 4
 #define BLOCKS_UNIFIED_SUM "ldr r11, [r1], #4\n\t" "usad8 r9, r9, r11\n\t"
-#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r8]\n\t"
 #elif MUNIFY_DSP_BI == 8
-#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t" "ldr r10, [r7, r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldrd r9, r10, [r8]\n\t"
 #define BLOCKS_UNIFIED_SUM "ldrd r11, r12, [r1], #8\n\t" "usad8 r9, r9, r11\n\t" "usada8 r9, r10, r12, r9\n\t"
 #else
-#define BLOCKS_UNIFIED_LOADS "add r8, r6, r8\n\t" "ldm r8, {r9, r10, r11, r12}\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldm r8, {r9, r10, r11, r12}\n\t"
 #define BLOCKS_UNIFIED_SUM                                                                                   \
     "ldr r8, [r1], #4\n\t" "usad8 r9, r9, r8\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r10, r8, r9\n\t"          \
     "ldr r8, [r1], #4\n\t" "usada8 r9, r11, r8, r9\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r12, r8, r9\n\t"
@@ -226,13 +226,13 @@ MUNIFY_ASM_FUNCTION blocks_rows(MUNIFY_ASM_ARG blocks_rows_state *state)
                    "add    r12, r3, #12\n\t"
                    "ldm    r12, {r0, r1, r2}\n\t" /* unified cols, signs, magnitudes */
                    "ldrd   r6, lr, [r3, #24]\n\t" /* unsigned input, sign mask table */
-                   "add    r7, r6, #4\n\t"
                    "3:\n\t"
-                   "ldrh   r8, [r0], #2\n\t" BLOCKS_UNIFIED_LOADS BLOCKS_UNIFIED_SUM
+                   "ldrh   r8, [r0], #2\n\t"
+                   "lsls   r8, r8, #17\n\t" /* carry: the row's last unified block */
+                   "add    r8, r6, r8, lsr #17\n\t" BLOCKS_UNIFIED_LOADS BLOCKS_UNIFIED_SUM
                    "ldrsh  r10, [r2], #2\n\t"
                    "smlabb r4, r9, r10, r4\n\t"
-                   "subs   r5, r5, #1\n\t"
-                   "bne    3b\n\t"
+                   "bcc    3b\n\t"
                    "ldr    r3, [sp]\n\t"
                    "add    r12, r3, #12\n\t"
                    "stm    r12, {r0, r1, r2}\n\t"
@@ -252,7 +252,7 @@ static inline void blocks_unified(const blocks_column *col, blocks_cursor *cur, 
     const int16_t *mags = cur->magnitudes;
     const uint16_t *cols = cur->unified_cols;
     for (; count > 0; --count) {
-        const uint8_t *u = col->unsigned_x + *cols++;
+        const uint8_t *u = col->unsigned_x + (*cols++ & BLOCKS_COL_MASK);
         uint32_t uw[MUNIFY_DSP_BI / 4];
         memcpy(uw, u, sizeof uw);
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r, signs += MUNIFY_DSP_SIGN_BYTES) {
@@ -439,8 +439,8 @@ MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p,
 {
     int32_t k = blocks_padded_cols(p->cols);
     int32_t columns = conv ? BLOCKS_CONV_COLUMNS : 2;
-    return (int32_t)(sizeof(munify_dsp_requant) + (size_t)columns * sizeof(int32_t)) * p->rows + 2 * columns * k +
-           2 * k + (im2col ? columns * k : 0);
+    return (int32_t)(sizeof(munify_dsp_requant) + (size_t)columns * sizeof(int32_t)) * p->rows + 3 * columns * k +
+           (im2col ? columns * k : 0);
 }
 
 /* One column (FC batch or conv pixel) through all rows. */
@@ -452,8 +452,8 @@ MUNIFY_DSP_FN void blocks_run_column(blocks_column *col, const int8_t *x, int8_t
     blocks_column_rows(col, out);
 }
 
-/* Scratch: requantization table, `columns` accumulators per row, `columns` widened columns, two unsigned
- * columns, then the im2col columns. */
+/* Scratch: requantization table, then `columns` accumulators per row, widened columns, unsigned columns and
+ * (im2col) patches. */
 MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int32_t columns, int32_t pixel_runs,
                                            int16_t *scratch, uint32_t **widened, uint8_t **unsigned_x,
                                            int8_t **im2col)
@@ -464,7 +464,7 @@ MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int32_t c
     int32_t widened_words = columns * k / 2;
     *widened = (uint32_t *)(acc + columns * p->rows);
     *unsigned_x = (uint8_t *)(*widened + widened_words);
-    *im2col = (int8_t *)(*unsigned_x + 2 * k);
+    *im2col = (int8_t *)(*unsigned_x + columns * k);
     /* The padded last block reads the widened input up to padded_cols; widening writes up to cols rounded up
      * to 4 (per column), so the words after that stay zero. */
     int32_t written_words = munify_dsp_round_up4(p->cols) / 2;
@@ -490,10 +490,10 @@ MUNIFY_DSP_FN void munify_dsp_fc_blocks_s8(const munify_dsp_blocks *p, int32_t b
 }
 
 #ifdef BLOCKS_PIXEL_QUADS
-/* Conv with 1 x 4 and 1 x 8 blocks: the dense blocks serve four output pixels at a time (each weight word is
- * loaded and widened once for four columns), the unified blocks two (the USAD8 sums of a pair share one mask).
+/* Conv with 1 x 4 and 1 x 8 blocks: every block serves four output pixels at a time (a dense block's weight
+ * words are loaded and widened once for four columns, a unified block's mask and magnitude fetched once).
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
- * unsigned pair A[4] B[4]. */
+ * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi]. */
 typedef struct {
     const uint16_t *dense_cols;  /* 0 */
     const int8_t *dense_weights; /* 4 */
@@ -563,110 +563,109 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
                    "pop    {r0, r4-r11, pc}\n\t");
 }
 
+/* Unified blocks for four pixels: the unsigned columns are stored per block column, pixel after pixel (bi
+ * bytes each), so a block row's four sums share one mask and one magnitude. r9/r10 the mask words, lr the
+ * magnitude, r11/r12 one pixel's inputs; the sign mask table is at [sp]. */
 #if MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 4
-#define BLOCKS_PAIR_MASKS "ldrb r7, [r1], #1\n\t" "ldr r7, [lr, r7, lsl #3]\n\t"
+#define BLOCKS_QUAD_MASKS "ldrb r9, [r1], #1\n\t" "ldr r10, [sp]\n\t" "ldr r9, [r10, r9, lsl #3]\n\t"
 #elif MUNIFY_DSP_SIGN_BITS
-#define BLOCKS_PAIR_MASKS "ldrb r7, [r1], #1\n\t" "add r7, lr, r7, lsl #3\n\t" "ldrd r7, r8, [r7]\n\t"
+#define BLOCKS_QUAD_MASKS                                                                                    \
+    "ldrb r9, [r1], #1\n\t" "ldr r10, [sp]\n\t" "add r9, r10, r9, lsl #3\n\t" "ldrd r9, r10, [r9]\n\t"
 #elif MUNIFY_DSP_BI == 4
-#define BLOCKS_PAIR_MASKS "ldr r7, [r1], #4\n\t"
+#define BLOCKS_QUAD_MASKS "ldr r9, [r1], #4\n\t"
 #else
-#define BLOCKS_PAIR_MASKS "ldrd r7, r8, [r1], #8\n\t"
+#define BLOCKS_QUAD_MASKS "ldrd r9, r10, [r1], #8\n\t"
 #endif
 #if MUNIFY_DSP_BI == 4
-#define BLOCKS_PAIR_UNIFIED                                                                                  \
-    "ldrd   r9, r10, [r7]\n\t" BLOCKS_PAIR_MASKS "usad8  r9, r9, r7\n\t" "usad8  r10, r10, r7\n\t"
+#define BLOCKS_QUAD_PIXEL(offset, acc)                                                                       \
+    "ldr    r11, [r8, #" offset "]\n\t" "usad8  r11, r11, r9\n\t" "smlabb " acc ", r11, lr, " acc "\n\t"
+#define BLOCKS_QUAD_UNIFIED                                                                                  \
+    BLOCKS_QUAD_PIXEL("0", "r4") BLOCKS_QUAD_PIXEL("4", "r5") BLOCKS_QUAD_PIXEL("8", "r6") BLOCKS_QUAD_PIXEL("12", "r7")
 #else
-#define BLOCKS_PAIR_UNIFIED                                                                                  \
-    "ldm    r7, {r9, r10, r11, r12}\n\t" BLOCKS_PAIR_MASKS "usad8  r9, r9, r7\n\t"                            \
-    "usada8 r9, r11, r8, r9\n\t" "usad8  r10, r10, r7\n\t" "usada8 r10, r12, r8, r10\n\t"
+#define BLOCKS_QUAD_PIXEL(offset, acc)                                                                       \
+    "ldrd   r11, r12, [r8, #" offset "]\n\t" "usad8  r11, r11, r9\n\t" "usada8 r11, r12, r10, r11\n\t"            \
+    "smlabb " acc ", r11, lr, " acc "\n\t"
+#define BLOCKS_QUAD_UNIFIED                                                                                  \
+    BLOCKS_QUAD_PIXEL("0", "r4") BLOCKS_QUAD_PIXEL("8", "r5") BLOCKS_QUAD_PIXEL("16", "r6") BLOCKS_QUAD_PIXEL("24", "r7")
 #endif
 
 typedef struct {
-    const uint16_t *unified_cols;  /* 0 */
-    const uint8_t *signs;          /* 4 */
-    const int16_t *magnitudes;     /* 8 */
-    const uint8_t *unsigned_x;     /* 12: the pair's unsigned columns */
-    const uint32_t *sign_masks;    /* 16 */
-    const uint16_t *counts;        /* 20 */
-    int32_t *acc_a;                /* 24 */
-    int32_t *acc_b;                /* 28 */
-    const int32_t *acc_a_end;      /* 32: acc_a + rows */
+    const uint16_t *unified_cols; /* 0 */
+    const uint8_t *signs;         /* 4 */
+    const int16_t *magnitudes;    /* 8 */
+    const uint8_t *unsigned_x;    /* 12 */
+    const uint32_t *sign_masks;   /* 16 */
+    const uint16_t *counts;       /* 20 */
+    int32_t *acc;                 /* 24: pixel a's accumulator of the row; b, c, d follow `stride` bytes apart */
+    int32_t stride;               /* 28 */
+    const int32_t *acc_end;       /* 32: acc + rows */
 } blocks_unified_state;
 
-/* For every row (>= 1) with unified blocks: acc_a[r], acc_b[r] += its unified blocks (USAD8 against the sign
- * mask, one multiply by the magnitude). The cursors stay in r0-r3 and lr from row to row. */
-MUNIFY_ASM_FUNCTION blocks_rows_unified_pair(MUNIFY_ASM_ARG blocks_unified_state *state)
+/* For every row (>= 1) with unified blocks: the four pixels' accumulators += its unified blocks (USAD8 against
+ * the sign mask, one multiply by the magnitude). The loop ends on the row's flagged last column; the cursors
+ * stay in r0-r3 from row to row. */
+MUNIFY_ASM_FUNCTION blocks_rows_unified_quad(MUNIFY_ASM_ARG blocks_unified_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
-                   "ldrd   r2, lr, [r0, #12]\n\t" /* unsigned columns, sign mask table */
+                   "ldr    r12, [r0, #16]\n\t"
+                   "push   {r12}\n\t"             /* [sp] sign mask table, [sp, #4] state */
+                   "ldr    r2, [r0, #12]\n\t"     /* unsigned columns */
                    "ldr    r3, [r0, #8]\n\t"      /* magnitudes */
                    "ldr    r1, [r0, #4]\n\t"      /* signs */
                    "ldr    r0, [r0]\n\t"          /* unified cols */
                    "0:\n\t"
-                   "ldr    r12, [sp]\n\t"
+                   "ldr    r12, [sp, #4]\n\t"
                    "ldr    r6, [r12, #20]\n\t"
                    "ldr    r7, [r6], #4\n\t"
                    "str    r6, [r12, #20]\n\t"
-                   "lsrs   r6, r7, #16\n\t"     /* unified blocks of the row */
+                   "lsrs   r7, r7, #16\n\t"       /* unified blocks of the row */
                    "beq    4f\n\t"
-                   "ldrd   r8, r9, [r12, #24]\n\t"
+                   "ldrd   r8, r9, [r12, #24]\n\t" /* acc of pixel a, stride */
                    "ldr    r4, [r8]\n\t"
-                   "ldr    r5, [r9]\n\t"
+                   "ldr    r5, [r8, r9]\n\t"
+                   "add    r10, r8, r9, lsl #1\n\t"
+                   "ldr    r6, [r10]\n\t"
+                   "ldr    r7, [r10, r9]\n\t"
                    "3:\n\t"
-                   "ldrh   r7, [r0], #2\n\t"
-                   "add    r7, r2, r7, lsl #1\n\t" BLOCKS_PAIR_UNIFIED
-                   "ldrsh  r7, [r3], #2\n\t"
-                   "smlabb r4, r9, r7, r4\n\t"
-                   "smlabb r5, r10, r7, r5\n\t"
-                   "subs   r6, r6, #1\n\t"
-                   "bne    3b\n\t"
-                   "ldr    r12, [sp]\n\t"
+                   "ldrh   r8, [r0], #2\n\t"
+                   "lsls   r8, r8, #17\n\t"       /* carry: the row's last unified block */
+                   "add    r8, r2, r8, lsr #15\n\t" BLOCKS_QUAD_MASKS
+                   "ldrsh  lr, [r3], #2\n\t" BLOCKS_QUAD_UNIFIED
+                   "bcc    3b\n\t"
+                   "ldr    r12, [sp, #4]\n\t"
                    "ldrd   r8, r9, [r12, #24]\n\t"
-                   "str    r4, [r8], #4\n\t"
-                   "str    r5, [r9], #4\n\t"
-                   "b      5f\n\t"
+                   "str    r4, [r8]\n\t"
+                   "str    r5, [r8, r9]\n\t"
+                   "add    r10, r8, r9, lsl #1\n\t"
+                   "str    r6, [r10]\n\t"
+                   "str    r7, [r10, r9]\n\t"
                    "4:\n\t"
-                   "ldrd   r8, r9, [r12, #24]\n\t"
+                   "ldr    r8, [r12, #24]\n\t"
                    "add    r8, r8, #4\n\t"
-                   "add    r9, r9, #4\n\t"
-                   "5:\n\t"
-                   "strd   r8, r9, [r12, #24]\n\t"
-                   "ldr    r6, [r12, #32]\n\t"
-                   "cmp    r8, r6\n\t"
+                   "str    r8, [r12, #24]\n\t"
+                   "ldr    r9, [r12, #32]\n\t"
+                   "cmp    r8, r9\n\t"
                    "bne    0b\n\t"
+                   "add    sp, sp, #4\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
 }
 
-/* The unsigned copies x + 128 of two columns, interleaved per group of 4: `groups` (>= 1) whole groups (unified
- * blocks never reach a partial last group), two per pass. */
-MUNIFY_ASM_FUNCTION blocks_unsigned_pair(MUNIFY_ASM_ARG const int8_t *a, MUNIFY_ASM_ARG const int8_t *b,
-                                         MUNIFY_ASM_ARG int32_t groups, MUNIFY_ASM_ARG uint32_t *u)
+/* One column's unsigned copy x + 128 into its place among the four: `blocks` (>= 1) whole blocks of bi
+ * inputs (unified blocks never reach the partial last block), each 4 * bi bytes after the one before. */
+#if MUNIFY_DSP_BI == 4
+#define BLOCKS_UNSIGNED_BLOCK "ldr r3, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "str r3, [r2], #16\n\t"
+#else
+#define BLOCKS_UNSIGNED_BLOCK                                                                                \
+    "ldr r3, [r0], #4\n\t" "ldr r12, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "eor r12, r12, #0x80808080\n\t" \
+    "strd r3, r12, [r2], #32\n\t"
+#endif
+MUNIFY_ASM_FUNCTION blocks_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
+                                         MUNIFY_ASM_ARG uint8_t *u)
 {
-    __asm volatile("push   {r4, lr}\n\t"
-                   "lsrs   r2, r2, #1\n\t"
-                   "bcc    1f\n\t"
-                   "ldr    r12, [r0], #4\n\t"
-                   "ldr    r4, [r1], #4\n\t"
-                   "eor    r12, r12, #0x80808080\n\t"
-                   "eor    r4, r4, #0x80808080\n\t"
-                   "strd   r12, r4, [r3], #8\n\t"
-                   "1:\n\t"
-                   "cbz    r2, 3f\n\t"
-                   "2:\n\t"
-                   "ldr    r12, [r0], #4\n\t"
-                   "ldr    r4, [r1], #4\n\t"
-                   "eor    r12, r12, #0x80808080\n\t"
-                   "eor    r4, r4, #0x80808080\n\t"
-                   "strd   r12, r4, [r3], #8\n\t"
-                   "ldr    r12, [r0], #4\n\t"
-                   "ldr    r4, [r1], #4\n\t"
-                   "eor    r12, r12, #0x80808080\n\t"
-                   "eor    r4, r4, #0x80808080\n\t"
-                   "strd   r12, r4, [r3], #8\n\t"
-                   "subs   r2, r2, #1\n\t"
-                   "bne    2b\n\t"
-                   "3:\n\t"
-                   "pop    {r4, pc}\n\t");
+    __asm volatile("1:\n\t" BLOCKS_UNSIGNED_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "bx     lr\n\t");
 }
 
 /* Widens `groups` (>= 1) whole groups of 4 inputs into every 8th word pair of the quad-interleaved columns
@@ -732,12 +731,15 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, int32_t unified, 
     blocks_quad_state dense = {p->dense_cols, p->dense_weights, col->widened, p->counts, p->bias,
                                p->unified_bias, col->acc, 4 * p->rows, p->rows};
     blocks_rows_quad(&dense);
-    for (int32_t i = 0; unified && i < 4; i += 2) {
-        blocks_unsigned_pair(x[i], x[i + 1], p->cols >> 2, (uint32_t *)(uintptr_t)col->unsigned_x);
+    int32_t whole_blocks = p->cols / MUNIFY_DSP_BI;
+    if (unified && whole_blocks > 0) {
+        for (int32_t i = 0; i < 4; ++i) {
+            blocks_unsigned_quad(x[i], whole_blocks, (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_BI);
+        }
         blocks_unified_state state = {p->unified_cols, p->unified_signs, p->unified_magnitudes, col->unsigned_x,
-                                      munify_dsp_sign_masks[0], p->counts, col->acc + i * p->rows,
-                                      col->acc + (i + 1) * p->rows, col->acc + (i + 1) * p->rows};
-        blocks_rows_unified_pair(&state);
+                                      munify_dsp_sign_masks[0], p->counts, col->acc, 4 * p->rows,
+                                      col->acc + p->rows};
+        blocks_rows_unified_quad(&state);
     }
     for (int32_t i = 0; i < 4; ++i) {
         munify_dsp_output_run(col->acc + i * p->rows, col->requant, col->simple, &q, p->rows, out[i]);
