@@ -267,7 +267,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         x = rng.integers(-128, 128, (window.in_h, window.in_w, cin)).astype(np.int8)
         columns = window.patches(x, q.input_zp).reshape(-1, cols)
     acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias
-    packed = dsp.pack_blocks(matrix, blocks, sign_bits)
+    packed = dsp.pack_blocks(matrix, blocks, sign_bits, conv=window is not None)
     arrays = [Array(f"{name}_{role}", ctype, packed[role].tolist() or [0]) for role, ctype in BLOCK_ARRAYS]
     arrays += [Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
                Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]

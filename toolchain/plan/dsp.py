@@ -10,8 +10,8 @@ Layouts (the C side documents the same in each kernel's header comment):
   dsp-blocks-wide / dsp-blocks-bits
               bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
               unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
-              pruned blocks are absent. With 1 x bi blocks the last dense and the last unified column of each
-              row carry bit 15 (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
+              pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15,
+              and for CONV_2D the last unified column too (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
 """
 
 from __future__ import annotations
@@ -67,11 +67,12 @@ LAST_BLOCK_FLAG = 0x8000  # dsp-blocks dense_cols / unified_cols (bo 1): a row's
 MAX_BLOCK_COLS = LAST_BLOCK_FLAG
 
 
-def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
+def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
-    With bo 1, the last dense and the last unified column of each row have LAST_BLOCK_FLAG set.
+    With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and for CONV_2D (`conv`) the last
+    unified column too.
     """
     from ..ir.blocks import BlockKind
 
@@ -101,7 +102,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.nda
             signs.append(_sign_bytes(negative, sign_bits))
             positives = bi - negative.sum(axis=1)
             unified_bias[r0:r0 + bo] -= mags[-1] * (128 * positives + 127 * negative.sum(axis=1))
-        if bo == 1 and len(unified):
+        if bo == 1 and conv and len(unified):
             unified_cols[-1] |= LAST_BLOCK_FLAG
     return {
         "counts": np.array(counts, np.uint16),
@@ -233,12 +234,12 @@ def _depthwise_fits(params: dict) -> bool:
     return params["batches"] == 1 and params["depth_multiplier"] == 1 and params["cin"] % 4 == 0
 
 
-def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool) -> dict[str, np.ndarray]:
+def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool) -> dict[str, np.ndarray]:
     from ..ir.blocks import BlockStructure
 
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
-    return pack_blocks(matrix, blocks, sign_bits)
+    return pack_blocks(matrix, blocks, sign_bits, conv)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
                           costs[op_type][bits], layout=f"dsp-blocks-{name}", features=DSP, block_kinds=all_kinds,
                           applies=_blocks_fit(family, op_type), optimize=modes,
-                          pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits), support_files=files,
+                          pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D"), support_files=files,
                           scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D"))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families

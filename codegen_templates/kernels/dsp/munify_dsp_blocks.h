@@ -16,7 +16,7 @@
  *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
  *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
  *   dense_weights       int8   per dense block: bo x bi, row-major
- *   unified_cols        uint16 per unified block; with 1 x bi blocks, bit 15 set on the last of each row
+ *   unified_cols        uint16 per unified block; CONV_2D with 1 x bi blocks: bit 15 set on the last of each row
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
  *   unified_magnitudes  int16  per unified block: bo
  *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
@@ -41,7 +41,7 @@
 #error "munify_dsp_blocks.h handles 4, 8 and 16 wide blocks"
 #endif
 
-#define BLOCKS_COL_MASK 0x7fffu /* bit 15 marks a row's last dense / unified block (1 x bi layouts) */
+#define BLOCKS_COL_MASK 0x7fffu /* bit 15 marks a row's last dense (conv: and unified) block, 1 x bi layouts */
 #if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_BI <= 8
 #define BLOCKS_PIXEL_QUADS 1
 #define BLOCKS_CONV_COLUMNS 4
@@ -167,27 +167,27 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
  * magnitudes (int16), r3 = {acc, blocks (>= 1), unsigned input, sign mask table}; the cursors come back in
  * state[3..5]. Sign bits are expanded with munify_dsp_sign_masks (lr), r3 is a temporary inside the loop. */
 #if MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 4
-#define BLOCKS_UNIFIED_LOADS "ldr r9, [r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t"
 #define BLOCKS_UNIFIED_SUM "ldrb r11, [r1], #1\n\t" "ldr r11, [lr, r11, lsl #3]\n\t" "usad8 r9, r9, r11\n\t"
 #elif MUNIFY_DSP_SIGN_BITS && MUNIFY_DSP_BI == 8
-#define BLOCKS_UNIFIED_LOADS "ldrd r9, r10, [r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t" "ldr r10, [r7, r8]\n\t"
 #define BLOCKS_UNIFIED_SUM                                                                                   \
     "ldrb r11, [r1], #1\n\t" "add r11, lr, r11, lsl #3\n\t" "ldrd r11, r12, [r11]\n\t" "usad8 r9, r9, r11\n\t"    \
     "usada8 r9, r10, r12, r9\n\t"
 #elif MUNIFY_DSP_SIGN_BITS
-#define BLOCKS_UNIFIED_LOADS "ldm r8, {r9, r10, r11, r12}\n\t"
+#define BLOCKS_UNIFIED_LOADS "add r8, r6, r8\n\t" "ldm r8, {r9, r10, r11, r12}\n\t"
 #define BLOCKS_UNIFIED_SUM                                                                                   \
     "ldrb r8, [r1], #1\n\t" "add r8, lr, r8, lsl #3\n\t" "ldr r3, [r8]\n\t" "usad8 r9, r9, r3\n\t"              \
     "ldr r3, [r8, #4]\n\t" "usada8 r9, r10, r3, r9\n\t" "ldrb r8, [r1], #1\n\t" "add r8, lr, r8, lsl #3\n\t"   \
     "ldr r3, [r8]\n\t" "usada8 r9, r11, r3, r9\n\t" "ldr r3, [r8, #4]\n\t" "usada8 r9, r12, r3, r9\n\t"
 #elif MUNIFY_DSP_BI == 4
 #define BLOCKS_UNIFIED_SUM "ldr r11, [r1], #4\n\t" "usad8 r9, r9, r11\n\t"
-#define BLOCKS_UNIFIED_LOADS "ldr r9, [r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t"
 #elif MUNIFY_DSP_BI == 8
-#define BLOCKS_UNIFIED_LOADS "ldrd r9, r10, [r8]\n\t"
+#define BLOCKS_UNIFIED_LOADS "ldr r9, [r6, r8]\n\t" "ldr r10, [r7, r8]\n\t"
 #define BLOCKS_UNIFIED_SUM "ldrd r11, r12, [r1], #8\n\t" "usad8 r9, r9, r11\n\t" "usada8 r9, r10, r12, r9\n\t"
 #else
-#define BLOCKS_UNIFIED_LOADS "ldm r8, {r9, r10, r11, r12}\n\t"
+#define BLOCKS_UNIFIED_LOADS "add r8, r6, r8\n\t" "ldm r8, {r9, r10, r11, r12}\n\t"
 #define BLOCKS_UNIFIED_SUM                                                                                   \
     "ldr r8, [r1], #4\n\t" "usad8 r9, r9, r8\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r10, r8, r9\n\t"          \
     "ldr r8, [r1], #4\n\t" "usada8 r9, r11, r8, r9\n\t" "ldr r8, [r1], #4\n\t" "usada8 r9, r12, r8, r9\n\t"
@@ -226,13 +226,13 @@ MUNIFY_ASM_FUNCTION blocks_rows(MUNIFY_ASM_ARG blocks_rows_state *state)
                    "add    r12, r3, #12\n\t"
                    "ldm    r12, {r0, r1, r2}\n\t" /* unified cols, signs, magnitudes */
                    "ldrd   r6, lr, [r3, #24]\n\t" /* unsigned input, sign mask table */
+                   "add    r7, r6, #4\n\t"
                    "3:\n\t"
-                   "ldrh   r8, [r0], #2\n\t"
-                   "lsls   r8, r8, #17\n\t" /* carry: the row's last unified block */
-                   "add    r8, r6, r8, lsr #17\n\t" BLOCKS_UNIFIED_LOADS BLOCKS_UNIFIED_SUM
+                   "ldrh   r8, [r0], #2\n\t" BLOCKS_UNIFIED_LOADS BLOCKS_UNIFIED_SUM
                    "ldrsh  r10, [r2], #2\n\t"
                    "smlabb r4, r9, r10, r4\n\t"
-                   "bcc    3b\n\t"
+                   "subs   r5, r5, #1\n\t"
+                   "bne    3b\n\t"
                    "ldr    r3, [sp]\n\t"
                    "add    r12, r3, #12\n\t"
                    "stm    r12, {r0, r1, r2}\n\t"
