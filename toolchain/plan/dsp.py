@@ -11,7 +11,7 @@ Layouts (the C side documents the same in each kernel's header comment):
               bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
               unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
               pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15,
-              and for CONV_2D the last unified column too (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
+              and with CONV_2D 1 x 4 / 1 x 8 blocks the last unified column too (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
 """
 
 from __future__ import annotations
@@ -67,12 +67,17 @@ LAST_BLOCK_FLAG = 0x8000  # dsp-blocks dense_cols / unified_cols (bo 1): a row's
 MAX_BLOCK_COLS = LAST_BLOCK_FLAG
 
 
+def pixel_quads(conv: bool, bo: int, bi: int) -> bool:
+    """CONV_2D with 1 x 4 or 1 x 8 blocks runs four output pixels at a time (munify_dsp_blocks.h)."""
+    return conv and bo == 1 and bi <= 8
+
+
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
-    With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and for CONV_2D (`conv`) the last
-    unified column too.
+    With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and in the CONV_2D pixel-quad kernels
+    (`conv`, 1 x 4 and 1 x 8 blocks) the last unified column too.
     """
     from ..ir.blocks import BlockKind
 
@@ -102,7 +107,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False)
             signs.append(_sign_bytes(negative, sign_bits))
             positives = bi - negative.sum(axis=1)
             unified_bias[r0:r0 + bo] -= mags[-1] * (128 * positives + 127 * negative.sum(axis=1))
-        if bo == 1 and conv and len(unified):
+        if pixel_quads(conv, bo, bi) and len(unified):
             unified_cols[-1] |= LAST_BLOCK_FLAG
     return {
         "counts": np.array(counts, np.uint16),
@@ -194,7 +199,7 @@ def blocks_scratch(params: dict, conv: bool) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch."""
     k = _round_up(params["k"], max(4, params["bi"]))
-    columns = 4 if conv and params["bo"] == 1 and params["bi"] <= 8 else 2
+    columns = 4 if pixel_quads(conv, params["bo"], params["bi"]) else 2
     im2col = 0 if params["pointwise"] else columns * k
     return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + 3 * columns * k + im2col
 

@@ -16,7 +16,8 @@
  *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
  *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
  *   dense_weights       int8   per dense block: bo x bi, row-major
- *   unified_cols        uint16 per unified block; CONV_2D with 1 x bi blocks: bit 15 set on the last of each row
+ *   unified_cols        uint16 per unified block; CONV_2D with 1 x 4 / 1 x 8 blocks (pixel quads): bit 15 set
+ *                       on the last of each row
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
  *   unified_magnitudes  int16  per unified block: bo
  *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
@@ -41,7 +42,6 @@
 #error "munify_dsp_blocks.h handles 4, 8 and 16 wide blocks"
 #endif
 
-#define BLOCKS_COL_MASK 0x7fffu /* bit 15 marks a row's last dense (conv: and unified) block, 1 x bi layouts */
 #if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_BI <= 8
 #define BLOCKS_PIXEL_QUADS 1
 #define BLOCKS_CONV_COLUMNS 4
@@ -145,7 +145,7 @@ static inline void blocks_dense(const blocks_column *col, blocks_cursor *cur, in
     const int8_t *w = cur->dense_weights;
     const uint16_t *cols = cur->dense_cols;
     for (; count > 0; --count) {
-        const uint32_t *xw = col->widened + ((*cols++ & BLOCKS_COL_MASK) >> 1);
+        const uint32_t *xw = col->widened + (*cols++ >> 1);
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r) {
             int32_t a = acc[r];
             for (int32_t g = 0; g < MUNIFY_DSP_BI / 4; ++g, w += 4) {
@@ -252,7 +252,7 @@ static inline void blocks_unified(const blocks_column *col, blocks_cursor *cur, 
     const int16_t *mags = cur->magnitudes;
     const uint16_t *cols = cur->unified_cols;
     for (; count > 0; --count) {
-        const uint8_t *u = col->unsigned_x + (*cols++ & BLOCKS_COL_MASK);
+        const uint8_t *u = col->unsigned_x + *cols++;
         uint32_t uw[MUNIFY_DSP_BI / 4];
         memcpy(uw, u, sizeof uw);
         for (int32_t r = 0; r < MUNIFY_DSP_BO; ++r, signs += MUNIFY_DSP_SIGN_BYTES) {
