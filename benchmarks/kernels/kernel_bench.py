@@ -267,12 +267,15 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         x = rng.integers(-128, 128, (window.in_h, window.in_w, cin)).astype(np.int8)
         columns = window.patches(x, q.input_zp).reshape(-1, cols)
     acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias
-    packed = dsp.pack_blocks(matrix, blocks, sign_bits, conv=window is not None)
-    arrays = [Array(f"{name}_{role}", ctype, packed[role].tolist() or [0]) for role, ctype in BLOCK_ARRAYS]
+    dense16 = window is None and bo == 1 and not sign_bits  # what the FC speed variant packs (dsp-blocks-wide16)
+    packed = dsp.pack_blocks(matrix, blocks, sign_bits, conv=window is not None, dense16=dense16)
+    ctypes = dict(BLOCK_ARRAYS, dense_weights="int16_t" if dense16 else "int8_t")
+    arrays = [Array(f"{name}_{role}", ctypes[role], packed[role].tolist() or [0]) for role, _ in BLOCK_ARRAYS]
     arrays += [Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
                Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
     quant = quant_setup(name, q, arrays)
-    block_fields = ", ".join(f"{name}_{role}" for role, _ in BLOCK_ARRAYS[:7])
+    block_fields = ", ".join(f"(const {ctypes[role]} *){name}_{role}" if role == "dense_weights" else f"{name}_{role}"
+                             for role, _ in BLOCK_ARRAYS[:7]).replace("(const int16_t *)", "(const int8_t *)")
     setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {block_fields}, "
              f"{name}_unified_bias, {name}_b, {quant}}};")
     pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
@@ -284,7 +287,8 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         setup += (f"\nstatic const munify_dsp_conv g = {{{window.in_h}, {window.in_w}, {cin}, {window.out_h}, "
                   f"{window.out_w}, {rows}, {window.c_fields()}, {q.input_zp}, {pointwise}, 0, 0, {quant}}};")
         call = f"munify_dsp_conv_blocks_s8(&p, &g, {name}_in, {name}_out, {name}_scratch)"
-    defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}"]
+    defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}",
+               f"MUNIFY_DSP_DENSE16 {int(dense16)}"]
     return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
                 scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks),
                 scratch_query=f"munify_dsp_blocks_scratch_size(&p, {int(window is not None)}, {1 - int(pointwise)})")

@@ -7,7 +7,7 @@ Layouts (the C side documents the same in each kernel's header comment):
               group of 4 reduction elements the 2 rows' 4 bytes (one LDRD); reduction padded to a multiple of 4.
   dsp-dw      depthwise, channels a multiple of 4: int8, for each group of 4 channels, for each pair of taps
               (a zero tap added to an odd count), the words (c0 t, c2 t, c0 t+1, c2 t+1), (c1 ..., c3 ...).
-  dsp-blocks-wide / dsp-blocks-bits
+  dsp-blocks-wide / dsp-blocks-bits / dsp-blocks-wide16 (FC, 1 x bi, speed: dense weights int16)
               bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
               unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
               pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15,
@@ -72,12 +72,14 @@ def pixel_quads(conv: bool, bo: int, bi: int) -> bool:
     return conv and bo == 1 and bi <= 8
 
 
-def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False) -> dict[str, np.ndarray]:
+def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
+                dense16: bool = False) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
     With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and in the CONV_2D pixel-quad kernels
-    (`conv`, 1 x 4 and 1 x 8 blocks) the last unified column too.
+    (`conv`, 1 x 4 and 1 x 8 blocks) the last unified column too. `dense16` (layout dsp-blocks-wide16) stores
+    the dense blocks' weights as int16 in SXTB16 order: for every 4 weights w0, w2, w1, w3.
     """
     from ..ir.blocks import BlockKind
 
@@ -96,7 +98,8 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False)
         counts += [len(dense), len(unified)]
         for cb in dense:
             dense_cols.append(cb * bi)
-            dense_w.append(padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1))
+            block = padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1)
+            dense_w.append(block.reshape(-1, 4)[:, (0, 2, 1, 3)].reshape(-1) if dense16 else block)
         if bo == 1 and dense:
             dense_cols[-1] |= LAST_BLOCK_FLAG
         for cb in unified:
@@ -112,7 +115,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False)
     return {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
-        "dense_weights": _concat(dense_w, np.int8),
+        "dense_weights": _concat(dense_w, np.int16 if dense16 else np.int8),
         "unified_cols": np.array(unified_cols, np.uint16),
         "unified_signs": _concat(signs, np.uint8),
         "unified_magnitudes": _concat(mags, np.int16),
@@ -166,7 +169,7 @@ class BlockCosts:
 # FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for four
 # output pixels at a time (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly
 # loop over row pairs (one pixel at a time); other bo x bi: the C loops.
-ROW_BLOCK_COSTS = {False: BlockCosts(1.09, 0.54, 0.26, 5.42, 59.3, 3.2),
+ROW_BLOCK_COSTS = {False: BlockCosts(0.59, 0.54, 0.25, 5.43, 59.3, 3.3),
                    True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
 QUAD_BLOCK_COSTS = {False: BlockCosts(0.70, 0.20, 2.10, 1.67, 30.0, 3.4),
                     True: BlockCosts(0.71, 0.27, 2.68, 1.18, 34.8, 2.8)}
@@ -239,12 +242,13 @@ def _depthwise_fits(params: dict) -> bool:
     return params["batches"] == 1 and params["depth_multiplier"] == 1 and params["cin"] % 4 == 0
 
 
-def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool) -> dict[str, np.ndarray]:
+def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
+                          dense16: bool) -> dict[str, np.ndarray]:
     from ..ir.blocks import BlockStructure
 
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
-    return pack_blocks(matrix, blocks, sign_bits, conv)
+    return pack_blocks(matrix, blocks, sign_bits, conv, dense16)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -261,11 +265,17 @@ def _block_variants(KernelVariant, all_kinds) -> list:
                 ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))
     # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
     masks = (("wide", False, frozenset({"speed"})), ("bits", True, frozenset({"balanced", "size"})))
+    # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
+    def dense16(op_type, family, bits):
+        return op_type == "FULLY_CONNECTED" and family == "rows" and not bits
+
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
-                          costs[op_type][bits], layout=f"dsp-blocks-{name}", features=DSP, block_kinds=all_kinds,
-                          applies=_blocks_fit(family, op_type), optimize=modes,
-                          pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D"), support_files=files,
-                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D"))
+                          costs[op_type][bits],
+                          layout=f"dsp-blocks-{name}{'16' if dense16(op_type, family, bits) else ''}", features=DSP,
+                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type), optimize=modes,
+                          pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
+                                                 dense16=dense16(op_type, family, bits)),
+                          support_files=files, scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D"))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, modes in masks]

@@ -9,13 +9,14 @@
  *
  * Specialised per layer at compile time: define MUNIFY_DSP_BO, MUNIFY_DSP_BI and MUNIFY_DSP_SIGN_BITS
  * (0: bi mask bytes per unified block row; 1: bi sign bits, expanded through munify_dsp_sign_masks) before
- * including this header.
+ * including this header, and MUNIFY_DSP_DENSE16 1 for dsp-blocks-wide16 (FC, 1 x bi: dense weights int16).
  *
  * Layout dsp-blocks-wide / dsp-blocks-bits (toolchain.plan.dsp.pack_blocks), over the full row blocks:
  *   counts              uint16 [row_blocks][2]: dense blocks, unified blocks of the row block
  *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
  *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
- *   dense_weights       int8   per dense block: bo x bi, row-major
+ *   dense_weights       int8   per dense block: bo x bi, row-major; dsp-blocks-wide16: int16, for every 4
+ *                       weights w0, w2, w1, w3 (the SXTB16 order of the widened input)
  *   unified_cols        uint16 per unified block; CONV_2D with 1 x 4 / 1 x 8 blocks (pixel quads): bit 15 set
  *                       on the last of each row
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide) or bo x ceil(bi/8) sign bytes (bits)
@@ -47,6 +48,12 @@
 #define BLOCKS_CONV_COLUMNS 4
 #else
 #define BLOCKS_CONV_COLUMNS 2
+#endif
+#ifndef MUNIFY_DSP_DENSE16
+#define MUNIFY_DSP_DENSE16 0
+#endif
+#if MUNIFY_DSP_DENSE16 && MUNIFY_DSP_BO != 1
+#error "int16 dense weights (dsp-blocks-wide16) are for 1 x bi blocks"
 #endif
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
 
@@ -127,7 +134,21 @@ typedef struct {
 #define BLOCKS_DENSE_GROUP(wreg, xa, xb)                                                                     \
     "sxtb16 lr, " wreg "\n\t" "sxtb16 " wreg ", " wreg ", ror #8\n\t" "smlad r4, lr, " xa ", r4\n\t"              \
     "smlad r4, " wreg ", " xb ", r4\n\t"
+#if MUNIFY_DSP_DENSE16 /* int16 weights (w0, w2) (w1, w3): the widened input's order, no SXTB16 */
+#define BLOCKS_DENSE16_WORDS                                                                                 \
+    "smlad r4, r5, r9, r4\n\t" "smlad r4, r6, r10, r4\n\t" "smlad r4, r7, r11, r4\n\t" "smlad r4, lr, r12, r4\n\t"
 #if MUNIFY_DSP_BI == 4
+#define BLOCKS_DENSE_BODY                                                                                    \
+    "ldrd r9, r10, [r8]\n\t" "ldrd r6, r7, [r1], #8\n\t" "smlad r4, r6, r9, r4\n\t" "smlad r4, r7, r10, r4\n\t"
+#elif MUNIFY_DSP_BI == 8
+#define BLOCKS_DENSE_BODY                                                                                    \
+    "ldm r8, {r9, r10, r11, r12}\n\t" "ldm r1!, {r5, r6, r7, lr}\n\t" BLOCKS_DENSE16_WORDS
+#else
+#define BLOCKS_DENSE_BODY                                                                                    \
+    "ldm r8!, {r9, r10, r11, r12}\n\t" "ldm r1!, {r5, r6, r7, lr}\n\t" BLOCKS_DENSE16_WORDS                \
+    "ldm r8, {r9, r10, r11, r12}\n\t" "ldm r1!, {r5, r6, r7, lr}\n\t" BLOCKS_DENSE16_WORDS
+#endif
+#elif MUNIFY_DSP_BI == 4
 #define BLOCKS_DENSE_BODY "ldrd r9, r10, [r8]\n\t" "ldr r6, [r1], #4\n\t" BLOCKS_DENSE_GROUP("r6", "r9", "r10")
 #elif MUNIFY_DSP_BI == 8
 #define BLOCKS_DENSE_BODY                                                                                    \
