@@ -3,8 +3,9 @@
 `select_variant` picks, for one layer, the cheapest variant whose op type matches, whose ISA features the board
 has, whose weight layout can hold the block kinds the weight uses and that is offered for the `optimize` mode.
 `size` ranks candidates by (weight bytes, cost), `speed` by (cost, weight bytes) and `balanced` takes the
-fastest candidate whose weights need at most BALANCED_BYTES_SLACK times the bytes of the smallest candidate
-(compressed weights stay compressed, and within that budget time wins). Ties go to the variant listed first (generic dense
+fastest candidate whose weights need at most BALANCED_BYTES_SLACK times the bytes of the smallest candidate,
+or BALANCED_BYTES_ALLOWANCE more bytes, whichever is larger (compressed weights stay compressed; on small
+layers a few hundred bytes of padding or tables do not decide; within that budget time wins). Ties go to the variant listed first (generic dense
 kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
 dense layout stores the full matrix), so a block kernel is chosen only where the ranking prefers it.
 
@@ -246,6 +247,7 @@ def forced_variant(op_type: str, name: str, facts: LayerFacts, features: frozens
 
 
 BALANCED_BYTES_SLACK = 1.2
+BALANCED_BYTES_ALLOWANCE = 1024
 
 
 def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimize: str, params: dict,
@@ -259,7 +261,8 @@ def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimiz
 
     order = {id(v): i for i, v in enumerate(all_variants())}
     if optimize == "balanced":
-        budget = BALANCED_BYTES_SLACK * max(min(weight_bytes(v) for v in found), 1)
+        smallest = min(weight_bytes(v) for v in found)
+        budget = max(BALANCED_BYTES_SLACK * smallest, smallest + BALANCED_BYTES_ALLOWANCE)
         found = [v for v in found if weight_bytes(v) <= budget]
 
     def rank(v: KernelVariant):
