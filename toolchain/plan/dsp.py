@@ -207,8 +207,11 @@ def blocks_scratch(params: dict, conv: bool) -> int:
     return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + 3 * columns * k + im2col
 
 
+FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
+
+
 def fc_dense_scratch(params: dict) -> int:
-    return 2 * _round_up(params["cin"], 4) + 4 * params["cout"]
+    return 2 * _round_up(params["cin"], 4) + 4 * min(params["cout"], FC_CHUNK_ROWS)
 
 
 def conv_dense_scratch(params: dict) -> int:

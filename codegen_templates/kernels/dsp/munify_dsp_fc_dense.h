@@ -3,7 +3,8 @@
  * Layout dsp-fc4 (toolchain.plan.dsp.pack_fc_dense), inputs padded with zero weights to a multiple of 4:
  *   for each group of 4 rows: for each group of 4 inputs: row0[4] row1[4] row2[4] row3[4]
  *   then the rows % 4 remaining rows, one after the other, 4 inputs at a time.
- * Scratch (munify_dsp_fc_dense_scratch_size): the input widened to int16 pairs, one accumulator per row.
+ * Scratch (munify_dsp_fc_dense_scratch_size): the input widened to int16 pairs, one accumulator per row of a
+ * chunk of MUNIFY_DSP_FC_CHUNK rows (requantized before the next chunk, so the scratch does not grow with rows).
  */
 #ifndef MUNIFY_DSP_FC_DENSE_H
 #define MUNIFY_DSP_FC_DENSE_H
@@ -83,9 +84,11 @@ MUNIFY_DSP_FN int32_t fc_dot_1row(const int8_t *weights, const uint32_t *x, uint
     return acc;
 }
 
+#define MUNIFY_DSP_FC_CHUNK 64 /* rows accumulated before they are requantized; a multiple of 4 */
+
 MUNIFY_DSP_FN int32_t munify_dsp_fc_dense_scratch_size(const munify_dsp_fc *p)
 {
-    return 2 * munify_dsp_round_up4(p->cols) + 4 * p->rows;
+    return 2 * munify_dsp_round_up4(p->cols) + 4 * (p->rows < MUNIFY_DSP_FC_CHUNK ? p->rows : MUNIFY_DSP_FC_CHUNK);
 }
 
 MUNIFY_DSP_FN void fc_dense_one(const munify_dsp_fc *p, const uint32_t *x, int32_t *acc, int8_t *output)
@@ -93,16 +96,17 @@ MUNIFY_DSP_FN void fc_dense_one(const munify_dsp_fc *p, const uint32_t *x, int32
     int32_t groups = (p->cols + 3) >> 2;
     const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
     int32_t full_rows = p->rows & ~3;
-    if (full_rows > 0) {
-        fc_rows_state state = {p->weights, x, groups, p->bias, acc, full_rows >> 2};
+    for (int32_t start = 0; start < full_rows; start += MUNIFY_DSP_FC_CHUNK) {
+        int32_t n = full_rows - start < MUNIFY_DSP_FC_CHUNK ? full_rows - start : MUNIFY_DSP_FC_CHUNK;
+        fc_rows_state state = {p->weights + start * 4 * groups, x, groups, p->bias + start, acc, n >> 2};
         fc_rows_4x4(&state);
+        for (int32_t r = 0; r < n; ++r) {
+            output[start + r] = munify_dsp_output(acc[r], &q, start + r);
+        }
     }
     const int8_t *w = p->weights + full_rows * 4 * groups;
     for (int32_t r = full_rows; r < p->rows; ++r, w += 4 * groups) {
-        acc[r] = fc_dot_1row(w, x, (uint32_t)groups, p->bias[r]);
-    }
-    for (int32_t r = 0; r < p->rows; ++r) {
-        output[r] = munify_dsp_output(acc[r], &q, r);
+        output[r] = munify_dsp_output(fc_dot_1row(w, x, (uint32_t)groups, p->bias[r]), &q, r);
     }
 }
 
