@@ -26,7 +26,7 @@ from pathlib import Path
 from ..boards import Board
 from ..errors import SetupError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport, SerialTransport
-from .process import format_command, log
+from .process import StartStop, format_command, log
 
 CONNECT_TIMEOUT = 60.0  # a loaded machine can take many seconds to start QEMU
 PORT_ATTEMPTS = 5
@@ -66,7 +66,7 @@ def qemu_user_command(board: Board, elf: Path) -> list[str]:
     return [qemu.binary, *(["-cpu", qemu.cpu] if qemu.cpu else []), *qemu.args, str(elf)]
 
 
-class QemuProcess(abc.ABC):
+class QemuProcess(StartStop):
     """A QEMU process in its own process group: launch, exit status, guaranteed kill.
     `with runner as transport:` boots the firmware and yields its line; leaving always stops QEMU."""
 
@@ -87,16 +87,6 @@ class QemuProcess(abc.ABC):
     @abc.abstractmethod
     def start(self) -> LineTransport:
         """Launch QEMU and return the firmware's line."""
-
-    def __enter__(self) -> LineTransport:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def _launch(self, cmd: list[str], stdin=subprocess.DEVNULL) -> None:
         log.info("run: %s", format_command(cmd))

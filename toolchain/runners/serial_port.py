@@ -16,7 +16,7 @@ from pathlib import Path
 from ..boards import Board
 from ..errors import MunifyError
 from ..harness.transport import LineTransport, SerialTransport
-from .process import format_command, run_logged
+from .process import StartStop, format_command, run_logged
 
 FLASH_TIMEOUT = 300.0
 PYOCD_FLASH = ("pyocd", "flash", "--target", "{pyocd_target}", "{elf}")
@@ -24,7 +24,7 @@ EXIT_TIMEOUT = 10.0
 _EXIT_LINE = re.compile(r"^m-munify-exit-(\d+)$")
 
 
-class SerialPortRunner:
+class SerialPortRunner(StartStop):
     time_unit = "cycles"
     boots_on_start = False  # the board may have booted long ago: the client syncs instead
 
@@ -64,16 +64,6 @@ class SerialPortRunner:
         self.flash()
         self.transport = SerialTransport(self.board.hardware.serial_port, self.board.hardware.baud)
         return self.transport
-
-    def __enter__(self) -> LineTransport:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def wait_exit(self, timeout: float = EXIT_TIMEOUT) -> int:
         deadline = time.monotonic() + timeout
