@@ -205,7 +205,6 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
              f"{window.out_w}, {cout}, {window.c_fields()}, {q.input_zp}, {pointwise}, {name}_w, {name}_b, "
              f"{quant}}};")
     call = f"munify_dsp_conv_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
-    k4 = dsp._round_up(k, 4)
     return Case(name, len(columns) * cout * k, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
                 scratch_bytes=dsp.conv_dense_scratch({"k": k, "cout": cout, "pointwise": pointwise}),
                 scratch_query="munify_dsp_conv_dense_scratch_size(&p)",

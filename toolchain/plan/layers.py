@@ -273,7 +273,7 @@ def _reshape(graph: Graph, op: Op) -> LayerSpec:
 
 def _softmax(graph: Graph, op: Op) -> LayerSpec:
     """SOFTMAX: rows, depth (last axis), accumulation_bits, output_shift_base; array exp_table."""
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    x = graph.tensor(op.inputs[0])
     q = arith.softmax_params(graph, op)
     depth = int(x.shape[-1])
     # exp of every possible difference to the row maximum (0 .. -255); 0 below diff_min, where TFLM skips
