@@ -77,7 +77,13 @@ class SerialTransport(LineTransport):
     def __init__(self, url: str, baud: int = 115200):
         super().__init__()
         try:
-            self._port = serial.serial_for_url(url, baudrate=baud, timeout=POLL_SECONDS)
+            self._port = serial.serial_for_url(url, baudrate=baud, timeout=POLL_SECONDS, do_not_open=True)
+            # pyserial's open() ends with reset_input_buffer(), which throws away whatever already arrived. A
+            # QEMU started with wait=on boots the moment we connect, so on a loaded machine its banner can
+            # arrive before open() returns and would be lost: keep it.
+            self._port.reset_input_buffer = lambda: None
+            self._port.open()
+            del self._port.reset_input_buffer
         except (serial.SerialException, ValueError, OSError) as exc:
             raise DeviceError(f"cannot open serial port {url}: {exc}") from None
         self.url = url
