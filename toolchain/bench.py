@@ -20,6 +20,7 @@ import numpy as np
 
 from .boards import DEFAULT_BOARD, Board, list_boards, load_board
 from .build import build_model
+from .errors import MunifyError
 from .fsutil import atomic_write_text
 from .harness.session import run_model
 from .inputs import draw_inputs
@@ -173,16 +174,22 @@ def run_bench(quick: bool = False, out_md: Path = Path("docs/BENCHMARKS.md"),
     if not quick:
         variants += mnist_variants(work, quick, progress)
     n_inputs = 2 if quick else 3
-    rows = []
+    rows, failures = [], []
     for board in boards:
         for v in variants:
             print(f"  {board.name:12s} {v.key:36s}", end="", flush=True)
-            row = measure(v, board, work, n_inputs)
+            try:
+                row = measure(v, board, work, n_inputs)
+            except MunifyError as exc:  # one failed measurement must not void the others: report it
+                print(f" FAILED: {exc}", flush=True)
+                failures.append({"model": v.model, "variant": v.variant, "board": board.name, "error": str(exc)})
+                continue
             print(f" {row['instructions']:>12,} instructions  bit_exact={row['bit_exact']}", flush=True)
             rows.append(row)
     doc = {"command": "munify bench" + (" --quick" if quick else ""), "machine": machine_info(),
            "git_revision": git_revision(), "anchors": {"tflm_cmsis_nn_m4": TFLM_ANCHORS},
-           "rows": rows, "scaling": scaling(rows), "seconds": round(time.monotonic() - start, 1)}
+           "rows": rows, "failures": failures, "scaling": scaling(rows),
+           "seconds": round(time.monotonic() - start, 1)}
     img_dir.mkdir(parents=True, exist_ok=True)
     from .bench_report import render_markdown, write_plots
 

@@ -156,6 +156,10 @@ def render_markdown(doc: dict, img_dir: Path, md_dir: Path) -> str:
         parts += [f"## Per layer: dense against `{compressed[0]}` ({layer_model}, {ANCHOR_BOARD})", "",
                   per_layer_table(doc, layer_model, compressed[0]), "",
                   f"![per-layer]({rel / 'bench_layers.png'})", ""]
+    if doc.get("failures"):
+        parts += ["## Failed measurements", "",
+                  _table(["model", "variant", "board", "error"],
+                         [[f["model"], f["variant"], f["board"], f["error"]] for f in doc["failures"]]), ""]
     parts += ["## Scaling", "", scaling_section(doc), "", "### Host-side costs", "", host_cost_table(doc), "",
               "Raw figures: `docs/benchmarks.json`.", ""]
     return "\n".join(parts)

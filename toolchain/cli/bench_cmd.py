@@ -23,8 +23,9 @@ def run(args: argparse.Namespace) -> int:
 
     doc = run_bench(args.quick, args.out, args.json, args.img_dir, args.work, progress=not args.no_progress)
     failed = [f"{r['model']}/{r['variant']} on {r['board']}" for r in doc["rows"] if not r["bit_exact"]]
+    failed += [f"{f['model']}/{f['variant']} on {f['board']} ({f['error']})" for f in doc["failures"]]
     print(f"wrote {args.out}, {args.json} and plots in {args.img_dir}/ ({doc['seconds']} s)")
     if failed:
-        print("NOT bit-exact: " + ", ".join(failed))
+        print("NOT bit-exact or failed: " + "; ".join(failed))
         return 1
     return 0
