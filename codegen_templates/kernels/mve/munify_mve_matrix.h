@@ -1,0 +1,142 @@
+/* CONV_2D and FULLY_CONNECTED with Helium: 4 weight rows per activation load, 16 MACs per VMLADAVA.
+ *
+ * Layout mve-rows4 (toolchain.plan.mve.pack_rows4): rows padded with zero rows to a multiple of 4 and the
+ * reduction padded with zeros to a multiple of 16; for each group of 4 rows, for each 16 reduction elements,
+ * the 16 bytes of row 0, 1, 2 and 3.
+ *
+ * The layer source defines the layer's numbers as macros (all compile-time constants): MVE_ROWS, MVE_COLS
+ * (weight matrix [rows, cols], cols = kh * kw * cin), the window (MVE_IN_H, MVE_IN_W, MVE_CIN, MVE_OUT_H,
+ * MVE_OUT_W, MVE_KH, MVE_KW, MVE_STRIDE_H/W, MVE_DIL_H/W, MVE_PAD_TOP/LEFT, MVE_PAD_VALUE, MVE_POINTWISE;
+ * FULLY_CONNECTED is a 1x1 convolution over MVE_IN_W = batches pixels) and the requantization
+ * (MVE_PER_CHANNEL, MVE_MULT, MVE_SHIFT, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX).
+ *
+ * No im2col where the patch can be read in place: when a kernel row of the patch is whole 16-byte steps
+ * (kw * cin % 16 == 0, no horizontal dilation), the reduction runs over kh segments of the input; only
+ * windows that overlap the padding are gathered into scratch (with the zero point). Pointwise layers read
+ * the input pixel. Otherwise every patch is gathered and its last 16-byte step is tail predicated.
+ */
+#ifndef MUNIFY_MVE_MATRIX_H
+#define MUNIFY_MVE_MATRIX_H
+
+#include "munify_mve.h"
+
+#define MVE_GROUPS ((MVE_ROWS + 3) / 4)
+#define MVE_IN_PLACE (MVE_POINTWISE || (MVE_DIL_W == 1 && (MVE_KW * MVE_CIN) % 16 == 0))
+#define MVE_SEGMENTED (MVE_IN_PLACE && !MVE_POINTWISE)
+#define MVE_SEGS (MVE_SEGMENTED ? MVE_KH : 1)
+#define MVE_SEG_BYTES (MVE_SEGMENTED ? MVE_KW * MVE_CIN : MVE_COLS)
+#define MVE_SEG_STRIDE (MVE_DIL_H * MVE_IN_W * MVE_CIN)
+#define MVE_SEG_STEPS (MVE_SEG_BYTES / 16)   /* whole 16-byte steps per segment */
+#define MVE_SEG_TAIL (MVE_SEG_BYTES % 16)    /* inputs of the last, predicated step (MVE_SEGS == 1 only) */
+#define MVE_GROUP_BYTES (4 * 16 * ((MVE_COLS + 15) / 16))
+
+/* One segment of the dot products of 4 rows, a tail-predicated loop (WLSTP/LETP) over %[n] inputs: per 16
+ * inputs one activation load, 4 weight loads and 4 VMLADAVA (accumulators in even registers, as VMLADAVA
+ * needs). gcc 12 spills Q registers in the same loop written with intrinsics, hence the assembly. */
+#define MVE_DOT4_SEGMENT                                                                                     \
+    "wlstp.8   lr, %[n], 2f\n\t"                                                                           \
+    "1:\n\t"                                                                                                \
+    "vldrb.8   q0, [%[x]], #16\n\t"                                                                        \
+    "vldrb.8   q1, [%[w]], #16\n\t"                                                                        \
+    "vmlava.s8 %[a0], q0, q1\n\t"                                                                          \
+    "vldrb.8   q1, [%[w]], #16\n\t"                                                                        \
+    "vmlava.s8 %[a1], q0, q1\n\t"                                                                          \
+    "vldrb.8   q1, [%[w]], #16\n\t"                                                                        \
+    "vmlava.s8 %[a2], q0, q1\n\t"                                                                          \
+    "vldrb.8   q1, [%[w]], #16\n\t"                                                                        \
+    "vmlava.s8 %[a3], q0, q1\n\t"                                                                          \
+    "letp      lr, 1b\n\t"                                                                                  \
+    "2:\n\t"
+
+/* the 4 rows of `w` dotted with the patch at x (MVE_SEGS segments `stride` bytes apart), as 4 lanes */
+MUNIFY_MVE_FN int32x4_t mve_dot4(const int8_t *x, int32_t stride, const int8_t *w)
+{
+    register int32_t a0 __asm("r4") = 0;
+    register int32_t a1 __asm("r6") = 0;
+    register int32_t a2 __asm("r8") = 0;
+    register int32_t a3 __asm("r10") = 0;
+    for (int32_t s = 0; s < MVE_SEGS; ++s, x += stride) {
+        const int8_t *xs = x;
+        __asm volatile(MVE_DOT4_SEGMENT
+                       : [x] "+r"(xs), [w] "+r"(w), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3)
+                       : [n] "r"(MVE_SEG_BYTES)
+                       : "lr", "q0", "q1", "memory");
+    }
+    int32x4_t lanes;
+    __asm("vmov %q[v][2], %q[v][0], %[a0], %[a2]\n\t"
+          "vmov %q[v][3], %q[v][1], %[a1], %[a3]"
+          : [v] "=w"(lanes)
+          : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3));
+    return lanes;
+}
+
+/* the MVE_ROWS outputs of one patch: dot products of 4 rows at a time, requantized 4 lanes at a time */
+MUNIFY_MVE_FN void mve_pixel(const int8_t *x, int32_t stride, const int8_t *weights, const int32_t *bias,
+                             const int32_t *mult, const int32_t *shift, int8_t *out)
+{
+#if !MVE_PER_CHANNEL
+    (void)mult;
+    (void)shift;
+    const int32x4_t m = vdupq_n_s32(MVE_MULT), sh = vdupq_n_s32(MVE_SHIFT);
+#endif
+    for (int32_t g = 0; g < MVE_ROWS / 4; ++g) {
+        const int32x4_t sum = vaddq_s32(mve_dot4(x, stride, weights + g * MVE_GROUP_BYTES), vldrwq_s32(bias + 4 * g));
+#if MVE_PER_CHANNEL
+        const int32x4_t m = vldrwq_s32(mult + 4 * g), sh = vldrwq_s32(shift + 4 * g);
+#endif
+        vstrbq_s32(out + 4 * g, munify_mve_output(sum, m, sh, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX));
+    }
+#if MVE_ROWS % 4
+    const int32_t g = MVE_ROWS / 4;
+    const mve_pred16_t p = vctp32q(MVE_ROWS % 4);
+    const int32x4_t sum = vaddq_s32(mve_dot4(x, stride, weights + g * MVE_GROUP_BYTES), vldrwq_z_s32(bias + 4 * g, p));
+#if MVE_PER_CHANNEL
+    const int32x4_t m = vldrwq_z_s32(mult + 4 * g, p), sh = vldrwq_z_s32(shift + 4 * g, p);
+#endif
+    vstrbq_p_s32(out + 4 * g, munify_mve_output(sum, m, sh, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX), p);
+#endif
+}
+
+/* The patch of the window at input (iy0, ix0), with the zero point where it lies in the padding. */
+MUNIFY_MVE_FN void mve_gather_patch(const int8_t *input, int32_t iy0, int32_t ix0, int8_t *patch)
+{
+    for (int32_t ky = 0; ky < MVE_KH; ++ky) {
+        const int32_t iy = iy0 + ky * MVE_DIL_H;
+        for (int32_t kx = 0; kx < MVE_KW; ++kx, patch += MVE_CIN) {
+            const int32_t ix = ix0 + kx * MVE_DIL_W;
+            if (iy < 0 || iy >= MVE_IN_H || ix < 0 || ix >= MVE_IN_W) {
+                munify_mve_fill(patch, MVE_PAD_VALUE, MVE_CIN);
+            } else {
+                munify_mve_copy(patch, input + (iy * MVE_IN_W + ix) * MVE_CIN, MVE_CIN);
+            }
+        }
+    }
+}
+
+MUNIFY_MVE_FN int32_t mve_inside(int32_t iy0, int32_t ix0)
+{
+    return MVE_POINTWISE || (iy0 >= 0 && ix0 >= 0 && iy0 + (MVE_KH - 1) * MVE_DIL_H < MVE_IN_H
+                             && ix0 + (MVE_KW - 1) * MVE_DIL_W < MVE_IN_W);
+}
+
+/* scratch: one gathered patch (MVE_COLS bytes), unused when the layer is pointwise */
+MUNIFY_MVE_FN void munify_mve_matrix_s8(const int8_t *input, int8_t *output, int8_t *scratch, const int8_t *weights,
+                                        const int32_t *bias, const int32_t *mult, const int32_t *shift)
+{
+    int8_t *out = output;
+    for (int32_t oy = 0; oy < MVE_OUT_H; ++oy) {
+        const int32_t iy0 = oy * MVE_STRIDE_H - MVE_PAD_TOP;
+        for (int32_t ox = 0; ox < MVE_OUT_W; ++ox, out += MVE_ROWS) {
+            const int32_t ix0 = ox * MVE_STRIDE_W - MVE_PAD_LEFT;
+            if (MVE_IN_PLACE && mve_inside(iy0, ix0)) {
+                mve_pixel(input + (iy0 * MVE_IN_W + ix0) * MVE_CIN, MVE_SEG_STRIDE, weights, bias, mult, shift,
+                          out);
+            } else {
+                mve_gather_patch(input, iy0, ix0, scratch);
+                mve_pixel(scratch, MVE_SEG_BYTES, weights, bias, mult, shift, out);
+            }
+        }
+    }
+}
+
+#endif
