@@ -33,8 +33,14 @@ def _depthwise() -> list[KernelVariant]:
                           **args)]
 
 
+def _same_shapes(params: dict) -> bool:
+    return not params["broadcast"]
+
+
 MVE_VARIANTS: tuple[KernelVariant, ...] = (
     *_matrix("conv", "CONV_2D"),
     *_matrix("fc", "FULLY_CONNECTED"),
     *_depthwise(),
+    KernelVariant("add_mve", "ADD", "kernels/mve/add.c.j2", mve.elementwise_cost(mve.ADD_ELEMENT), features=MVE,
+                  applies=_same_shapes, support_files=COMMON + ("kernels/mve/munify_mve_add.h",)),
 )

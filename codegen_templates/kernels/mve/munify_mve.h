@@ -36,12 +36,31 @@ MUNIFY_MVE_FN int32x4_t munify_mve_requantize(int32x4_t acc, int32x4_t multiplie
     return munify_mve_rdbpot(high, vminq_s32(shift, zero));
 }
 
+/* MultiplyByQuantizedMultiplier by one multiplier and shift (compile-time constants fold the branches) */
+MUNIFY_MVE_FN int32x4_t munify_mve_requantize_n(int32x4_t acc, int32_t multiplier, int32_t shift)
+{
+    if (shift > 0) {
+        acc = vshlq_r_s32(acc, shift);
+    }
+    acc = vqrdmulhq_n_s32(acc, multiplier);
+    if (shift < 0) {
+        acc = vrshlq_n_s32(vqaddq_s32(acc, vshrq_n_s32(acc, 31)), shift);
+    }
+    return acc;
+}
+
+/* output offset and the fused activation of requantized lanes; the result fits int8 */
+MUNIFY_MVE_FN int32x4_t munify_mve_clamp(int32x4_t out, int32_t offset, int32_t act_min, int32_t act_max)
+{
+    out = vaddq_n_s32(out, offset);
+    return vminq_s32(vmaxq_s32(out, vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
+}
+
 /* requantization, output offset and the fused activation; the result fits int8 */
 MUNIFY_MVE_FN int32x4_t munify_mve_output(int32x4_t acc, int32x4_t multiplier, int32x4_t shift, int32_t offset,
                                           int32_t act_min, int32_t act_max)
 {
-    const int32x4_t out = vaddq_n_s32(munify_mve_requantize(acc, multiplier, shift), offset);
-    return vminq_s32(vmaxq_s32(out, vdupq_n_s32(act_min)), vdupq_n_s32(act_max));
+    return munify_mve_clamp(munify_mve_requantize(acc, multiplier, shift), offset, act_min, act_max);
 }
 
 MUNIFY_MVE_FN int32x4_t munify_mve_lanes(int32_t a0, int32_t a1, int32_t a2, int32_t a3)
