@@ -5,6 +5,15 @@ Layouts (each kernel header documents the same):
               of 16 with zeros; per group of 4 rows, per 16 reduction elements, 16 bytes of each of the 4 rows.
   mve-dw16    dense DEPTHWISE_CONV_2D (multiplier 1, at most 16 taps): per channel, its taps padded to 16.
 
+  mve-tiles, mve-tiles-signs
+              CONV_2D / FULLY_CONNECTED as tiles of 4 rows x 16 reduction elements (the kernel's step; reduction
+              a multiple of 16): an all-zero tile (pruned blocks) is left out. Per group of 4 rows, `counts`
+              holds its dense and its unified tiles, `steps` their reduction offsets (16 * step) in that order.
+              mve-tiles stores every tile left as 64 int8 weights (`dense_weights`, row after row);
+              mve-tiles-signs stores a tile whose every row is one magnitude with signs (unified 4 x 16 blocks,
+              or any tile of that form) as 4 `unified_signs` (uint16, bit j: lane j negative) and 4
+              `unified_magnitudes` (uint8) instead of 64 bytes.
+
 The cost model counts retired instructions under QEMU -icount (not cycles), per layer.
 """
 
@@ -40,6 +49,44 @@ def pack_depthwise16(matrix: np.ndarray, blocks=None) -> dict[str, np.ndarray]:
     return {"weights": padded.reshape(-1)}
 
 
+def _sign_tile(tile: np.ndarray) -> bool:
+    """Every row of the 4 x 16 tile is one nonzero magnitude with signs."""
+    magnitudes = np.abs(tile.astype(np.int16))
+    return bool(np.all(magnitudes == magnitudes[:, :1]) and np.all(magnitudes[:, 0] > 0))
+
+
+def pack_tiles(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str, np.ndarray]:
+    """Layouts mve-tiles (`signs` False) and mve-tiles-signs of an int8 [rows, cols] matrix, cols % 16 == 0."""
+    matrix = np.asarray(matrix, np.int8)
+    rows, cols = matrix.shape
+    padded = np.zeros((_round_up(rows, ROW_GROUP), cols), np.int8)
+    padded[:rows] = matrix
+    counts, steps, dense, unified_signs, unified_mags = [], [], [], [], []
+    for g in range(padded.shape[0] // ROW_GROUP):
+        tiles = [padded[g * ROW_GROUP:(g + 1) * ROW_GROUP, t * VECTOR_BYTES:(t + 1) * VECTOR_BYTES]
+                 for t in range(cols // VECTOR_BYTES)]
+        kept = [(t, tile) for t, tile in enumerate(tiles) if np.any(tile)]
+        compact = [(t, tile) for t, tile in kept if signs and _sign_tile(tile)]
+        full = [(t, tile) for t, tile in kept if not (signs and _sign_tile(tile))]
+        counts += [len(full), len(compact)]
+        steps += [t * VECTOR_BYTES for t, _ in full + compact]
+        dense += [tile.reshape(-1) for _, tile in full]
+        for _, tile in compact:
+            unified_mags.append(np.abs(tile[:, 0].astype(np.int16)).astype(np.uint8))
+            bits = (tile < 0).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
+            unified_signs.append(bits.sum(axis=1).astype(np.uint16))
+    arrays = {"counts": np.array(counts, np.uint16), "steps": np.array(steps or [0], np.uint16),
+              "dense_weights": _concat(dense, np.int8)}
+    if signs:
+        arrays["unified_signs"] = _concat(unified_signs, np.uint16)
+        arrays["unified_magnitudes"] = _concat(unified_mags, np.uint8)
+    return arrays
+
+
+def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(1, dtype)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Geometry shared with the C headers (the same conditions as their macros)
 
@@ -50,6 +97,28 @@ def reads_in_place(params: dict) -> bool:
 
 def matrix_scratch(params: dict) -> int:
     return 0 if params["pointwise"] else params["k"]
+
+
+def segmented(params: dict) -> bool:
+    """munify_mve_matrix.h MVE_SEGMENTED: the reduction runs over kh kernel rows of the input."""
+    return not params["pointwise"] and reads_in_place(params)
+
+
+def tiles_scratch(params: dict) -> int:
+    """The gathered patch, then (segmented layers) the steps as input offsets: at most one per tile."""
+    tiles = -(-params["cout"] // ROW_GROUP) * (params["k"] // VECTOR_BYTES)
+    return _round_up(matrix_scratch(params), 4) + (2 * tiles if segmented(params) else 0)
+
+
+def tiles_fit(params: dict) -> bool:
+    """4 x 16 blocks (the kernel's tile), the reduction in whole 16-byte steps, the input offsets of a
+    segmented patch within uint16."""
+    if (params["bo"], params["bi"]) != (ROW_GROUP, VECTOR_BYTES):
+        return False
+    if params["batches"] != 1 or params["k"] % VECTOR_BYTES:
+        return False
+    span = (params["kh"] - 1) * params["dil_h"] * params["in_w"] * params["cin"] + params["kw"] * params["cin"]
+    return not segmented(params) or span <= 0xFFFF
 
 
 def depthwise_plane(params: dict) -> tuple[int, int]:
@@ -101,6 +170,21 @@ def matrix_cost(f) -> float:
     steps = -(-f.cols // VECTOR_BYTES)
     gather = 0.0 if f.cols % VECTOR_BYTES == 0 else f.cols / 4 * GATHER_TAP / 4
     return LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
+
+
+TILE = 12.0  # per dense tile left: its offset, 1 + 4 loads, 4 VMLADAVA, loop
+SIGN_TILE = 34.0  # per unified tile: the activation sum, then per row a predicated VADDVA of the negative lanes
+TILES_GROUP = 36.0
+
+
+def tiles_cost(signs: bool):
+    """Tiles are counted from the LayerFacts as 4 x 16 blocks: listed blocks minus (signs) unified ones."""
+    def cost(f) -> float:
+        groups = -(-f.rows // ROW_GROUP)
+        blocks = f.listed_blocks if f.full_blocks else groups * (f.cols // VECTOR_BYTES)
+        unified = f.unified_rows // ROW_GROUP if signs else 0
+        return LAYER_CALL + f.positions * (groups * TILES_GROUP + (blocks - unified) * TILE + unified * SIGN_TILE)
+    return cost
 
 
 def depthwise_cost(f) -> float:

@@ -97,17 +97,27 @@ MUNIFY_MVE_FN void mve_pixel(const int8_t *x, int32_t stride, const int8_t *weig
 #endif
 }
 
-/* The patch of the window at input (iy0, ix0), with the zero point where it lies in the padding. */
+/* The patch of the window at input (iy0, ix0), with the zero point where it lies in the padding; a kernel
+ * row that lies inside the input is one copy. */
 MUNIFY_MVE_FN void mve_gather_patch(const int8_t *input, int32_t iy0, int32_t ix0, int8_t *patch)
 {
+    const int32_t whole_rows = MVE_DIL_W == 1 && ix0 >= 0 && ix0 + MVE_KW <= MVE_IN_W;
     for (int32_t ky = 0; ky < MVE_KH; ++ky) {
         const int32_t iy = iy0 + ky * MVE_DIL_H;
-        for (int32_t kx = 0; kx < MVE_KW; ++kx, patch += MVE_CIN) {
-            const int32_t ix = ix0 + kx * MVE_DIL_W;
-            if (iy < 0 || iy >= MVE_IN_H || ix < 0 || ix >= MVE_IN_W) {
-                munify_mve_fill(patch, MVE_PAD_VALUE, MVE_CIN);
-            } else {
-                munify_mve_copy(patch, input + (iy * MVE_IN_W + ix) * MVE_CIN, MVE_CIN);
+        if (iy < 0 || iy >= MVE_IN_H) {
+            munify_mve_fill(patch, MVE_PAD_VALUE, MVE_KW * MVE_CIN);
+            patch += MVE_KW * MVE_CIN;
+        } else if (whole_rows) {
+            munify_mve_copy(patch, input + (iy * MVE_IN_W + ix0) * MVE_CIN, MVE_KW * MVE_CIN);
+            patch += MVE_KW * MVE_CIN;
+        } else {
+            for (int32_t kx = 0; kx < MVE_KW; ++kx, patch += MVE_CIN) {
+                const int32_t ix = ix0 + kx * MVE_DIL_W;
+                if (ix < 0 || ix >= MVE_IN_W) {
+                    munify_mve_fill(patch, MVE_PAD_VALUE, MVE_CIN);
+                } else {
+                    munify_mve_copy(patch, input + (iy * MVE_IN_W + ix) * MVE_CIN, MVE_CIN);
+                }
             }
         }
     }
