@@ -139,10 +139,11 @@ def depthwise_scratch(params: dict) -> int:
 
 def depthwise_fits(params: dict) -> bool:
     """One gather of 8-bit offsets reads a channel's window: at most 16 taps, spread over at most 256 bytes."""
-    if params["batches"] != 1 or params["depth_multiplier"] != 1 or params["taps"] > VECTOR_BYTES:
+    if (params["batches"] != 1 or params["depth_multiplier"] != 1 or params["taps"] > VECTOR_BYTES
+            or 4 * params["cin"] > 4095 or params["out_h"] * params["out_w"] // 4 > 0xFFFF):
         return False
     rows, cols = depthwise_plane(params)
-    if rows * cols > 0xFFFF:
+    if 7 * rows * cols > 0xFFFF:  # the planes of 8 channels are 16-bit scatter offsets apart
         return False
     span = (params["kh"] - 1) * params["dil_h"] * cols + (params["kw"] - 1) * params["dil_w"]
     return span < 256

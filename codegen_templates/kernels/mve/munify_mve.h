@@ -18,6 +18,8 @@
 #endif
 
 #define MUNIFY_MVE_FN __attribute__((unused)) static inline
+/* for functions whose constant arguments select their code path */
+#define MUNIFY_MVE_INLINE __attribute__((unused, always_inline)) static inline
 
 /* RoundingDivideByPOT of every lane by -neg_right (neg_right <= 0): VRSHL rounds ties up, so negative
  * lanes step down by one first when there is a shift (ties away from zero, as gemmlowp). */

@@ -95,12 +95,7 @@ MUNIFY_MVE_FN int32x4_t mve_tiles_dot4(const int8_t *x, mve_tiles *t, const uint
 #endif
     t->counts += 2;
     *steps = s;
-    int32x4_t lanes;
-    __asm("vmov %q[v][2], %q[v][0], %[a0], %[a2]\n\t"
-          "vmov %q[v][3], %q[v][1], %[a1], %[a3]"
-          : [v] "=w"(lanes)
-          : [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3));
-    return lanes;
+    return munify_mve_lanes(a0, a1, a2, a3);
 }
 
 /* the MVE_ROWS outputs of one patch; `steps` are the tiles' offsets in that patch */
