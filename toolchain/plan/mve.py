@@ -162,6 +162,7 @@ GROUP = 28.0  # per 4 rows of one pixel: accumulators, bias, requantization, sto
 GATHER_TAP = 9.0  # per kernel tap of a gathered patch
 DW_OUTPUT = 6.0  # per depthwise output: a gather and a VMLADAVA, its share of the requantization
 DW_INPUT = 1.0  # per input byte copied into the padded planes
+POOL_TAP = 3.0  # per window tap of one vector of channels (pool facts count output elements x taps)
 ADD_ELEMENT = 6.5  # 4 lanes a step: two rescaled inputs, their sum requantized
 
 

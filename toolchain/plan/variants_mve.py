@@ -56,6 +56,10 @@ MVE_VARIANTS: tuple[KernelVariant, ...] = (
     *_tiles("conv", "CONV_2D"),
     *_tiles("fc", "FULLY_CONNECTED"),
     *_depthwise(),
+    KernelVariant("avgpool_mve", "AVERAGE_POOL_2D", "kernels/mve/pool.c.j2", mve.elementwise_cost(mve.POOL_TAP / 4),
+                  features=MVE, support_files=COMMON + ("kernels/mve/munify_mve_pool.h",)),
+    KernelVariant("maxpool_mve", "MAX_POOL_2D", "kernels/mve/pool.c.j2", mve.elementwise_cost(mve.POOL_TAP / 16),
+                  features=MVE, support_files=COMMON + ("kernels/mve/munify_mve_pool.h",)),
     KernelVariant("add_mve", "ADD", "kernels/mve/add.c.j2", mve.elementwise_cost(mve.ADD_ELEMENT), features=MVE,
                   applies=_same_shapes, support_files=COMMON + ("kernels/mve/munify_mve_add.h",)),
 )
