@@ -29,7 +29,9 @@
 MUNIFY_MVE_FN void mve_fill_planes(const int8_t *input, int8_t *planes)
 {
     munify_mve_fill(planes, MVE_PAD_VALUE, MVE_CIN * MVE_PLANE);
-    const uint16x8_t channel_step = vmulq_n_u16(vidupq_n_u16(0, 1), MVE_PLANE);
+    static const uint16_t plane_offsets[8] = {0, MVE_PLANE, 2 * MVE_PLANE, 3 * MVE_PLANE,
+                                              4 * MVE_PLANE, 5 * MVE_PLANE, 6 * MVE_PLANE, 7 * MVE_PLANE};
+    const uint16x8_t channel_step = vldrhq_u16(plane_offsets);
     for (int32_t iy = 0; iy < MVE_IN_H; ++iy) {
         for (int32_t ix = 0; ix < MVE_IN_W; ++ix, input += MVE_CIN) {
             int8_t *dst = planes + (iy + MVE_PAD_TOP) * MVE_PLANE_COLS + ix + MVE_PAD_LEFT;
@@ -65,6 +67,14 @@ MUNIFY_MVE_FN uint8x16_t mve_tap_offsets(void)
         taps[t] = (uint8_t)((t / MVE_KW) * MVE_DIL_H * MVE_PLANE_COLS + (t % MVE_KW) * MVE_DIL_W);
     }
     return vldrbq_u8(taps);
+}
+
+/* the output offsets of 4 consecutive pixels of one channel, from memory (gcc 12.2 turned
+ * vmulq_n_u32(vidupq_n_u32(0, 1), n) into a multiply by 0 here) */
+MUNIFY_MVE_FN uint32x4_t mve_pixel_steps(void)
+{
+    static const uint32_t steps[4] = {0, MVE_CIN, 2 * MVE_CIN, 3 * MVE_CIN};
+    return vldrwq_u32(steps);
 }
 
 /* one channel's window dotted with its weights for the pixel at window offset `at` */
@@ -119,7 +129,7 @@ __attribute__((noinline, unused)) static void mve_dw_quads_right_shift(const int
     register int32_t a2 __asm("r4");
     register int32_t a3 __asm("r6");
     uint32_t t;
-    const uint32x4_t step = vmulq_n_u32(vidupq_n_u32(0, 1), MVE_CIN);
+    const uint32x4_t step = mve_pixel_steps();
     const int32x4_t lo = vdupq_n_s32(MVE_ACT_MIN), hi = vdupq_n_s32(MVE_ACT_MAX);
     __asm volatile(MVE_DW_QUADS
                    : [win] "+r"(win), [out] "+r"(out), [t] "=&r"(t), [a0] "=&r"(a0), [a1] "=&r"(a1),
@@ -134,7 +144,7 @@ __attribute__((noinline, unused)) static void mve_dw_quads_right_shift(const int
 MUNIFY_MVE_INLINE void mve_dw_channel(const int8_t *plane, const uint16_t *window, uint8x16_t taps, int8x16_t w,
                                       int32_t bias, int32_t multiplier, int32_t shift, int8_t *out, int32_t right_only)
 {
-    const uint32x4_t pixel_step = vmulq_n_u32(vidupq_n_u32(0, 1), MVE_CIN);
+    const uint32x4_t pixel_step = mve_pixel_steps();
     if (right_only && MVE_PIXELS >= 4) {
         mve_dw_quads_right_shift(plane, window, taps, w, bias, multiplier, shift, out);
         window += MVE_PIXELS / 4 * 4;
