@@ -96,7 +96,9 @@ def reads_in_place(params: dict) -> bool:
 
 
 def matrix_scratch(params: dict) -> int:
-    return 0 if params["pointwise"] else params["k"]
+    """munify_mve_matrix.h: one pixel's accumulators, then a gathered patch (the offsets of munify_mve_tiles.h
+    follow it, so pointwise layers keep its room too)."""
+    return 4 * _round_up(params["cout"], ROW_GROUP) + _round_up(params["k"], 4)
 
 
 def segmented(params: dict) -> bool:
@@ -107,7 +109,7 @@ def segmented(params: dict) -> bool:
 def tiles_scratch(params: dict) -> int:
     """The gathered patch, then (segmented layers) the steps as input offsets: at most one per tile."""
     tiles = -(-params["cout"] // ROW_GROUP) * (params["k"] // VECTOR_BYTES)
-    return _round_up(matrix_scratch(params), 4) + (2 * tiles if segmented(params) else 0)
+    return matrix_scratch(params) + (2 * tiles if segmented(params) else 0)
 
 
 def tiles_fit(params: dict) -> bool:

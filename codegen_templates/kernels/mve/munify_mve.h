@@ -65,6 +65,24 @@ MUNIFY_MVE_FN int32x4_t munify_mve_output(int32x4_t acc, int32x4_t multiplier, i
     return munify_mve_clamp(munify_mve_requantize(acc, multiplier, shift), offset, act_min, act_max);
 }
 
+/* Per-channel requantization when every shift is negative (the common case): no left shift, and the
+ * rounding right shift of VRSHL by the negative shift after negative lanes step down by one. */
+MUNIFY_MVE_FN int32x4_t munify_mve_requantize_right(int32x4_t acc, int32x4_t multiplier, int32x4_t shift)
+{
+    const int32x4_t high = vqrdmulhq_s32(acc, multiplier);
+    return vrshlq_s32(vqaddq_s32(high, vshrq_n_s32(high, 31)), shift);
+}
+
+/* 1 when every one of the n shifts is negative (munify_mve_requantize_right applies) */
+MUNIFY_MVE_FN int32_t munify_mve_right_shifts_only(const int32_t *shift, int32_t n)
+{
+    int32_t all = 1;
+    for (int32_t i = 0; i < n; ++i) {
+        all &= shift[i] < 0;
+    }
+    return all;
+}
+
 MUNIFY_MVE_FN int32x4_t munify_mve_lanes(int32_t a0, int32_t a1, int32_t a2, int32_t a3)
 {
     int32x4_t v = vdupq_n_s32(a0);

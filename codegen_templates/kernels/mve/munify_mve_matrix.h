@@ -48,8 +48,11 @@
     "letp      lr, 1b\n\t"                                                                                  \
     "2:\n\t"
 
-/* the 4 rows of `w` dotted with the patch at x (MVE_SEGS segments `stride` bytes apart), as 4 lanes */
-MUNIFY_MVE_FN int32x4_t mve_dot4(const int8_t *x, int32_t stride, const int8_t *w)
+#define MVE_ROWS_PADDED ((MVE_ROWS + 3) / 4 * 4)
+#define MVE_ACC_BYTES (4 * MVE_ROWS_PADDED)
+
+/* acc[0..3] = the 4 rows of `w` dotted with the patch at x (MVE_SEGS segments `stride` bytes apart) */
+MUNIFY_MVE_FN void mve_dot4(const int8_t *x, int32_t stride, const int8_t *w, int32_t *acc)
 {
     register int32_t a0 __asm("r4") = 0;
     register int32_t a1 __asm("r6") = 0;
@@ -62,34 +65,65 @@ MUNIFY_MVE_FN int32x4_t mve_dot4(const int8_t *x, int32_t stride, const int8_t *
                        : [n] "r"(MVE_SEG_BYTES)
                        : "lr", "q0", "q1", "memory");
     }
-    return munify_mve_lanes(a0, a1, a2, a3);
+    __asm volatile("strd %[a0], %[a1], [%[acc]]\n\t"
+                   "strd %[a2], %[a3], [%[acc], #8]"
+                   :
+                   : [acc] "r"(acc), [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3)
+                   : "memory");
 }
 
-/* the MVE_ROWS outputs of one patch: dot products of 4 rows at a time, requantized 4 lanes at a time */
-MUNIFY_MVE_FN void mve_pixel(const int8_t *x, int32_t stride, const int8_t *weights, const int32_t *bias,
-                             const int32_t *mult, const int32_t *shift, int8_t *out)
+/* out[r] = the requantized acc[r] + bias[r] for r < n, 4 rows a step; per tensor (mult, shift NULL) the
+ * layer's MVE_MULT / MVE_SHIFT; `right_only` (a constant after inlining): every shift is negative. */
+/* 4 accumulators (bias included) of rows r..r+3 to int8 lanes */
+MUNIFY_MVE_INLINE int32x4_t mve_requantize_lanes(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t right_only)
 {
-#if !MVE_PER_CHANNEL
+#if MVE_PER_CHANNEL
+    acc = right_only ? munify_mve_requantize_right(acc, mult, shift) : munify_mve_requantize(acc, mult, shift);
+#else
     (void)mult;
     (void)shift;
-    const int32x4_t m = vdupq_n_s32(MVE_MULT), sh = vdupq_n_s32(MVE_SHIFT);
+    (void)right_only;
+    acc = munify_mve_requantize_n(acc, MVE_MULT, MVE_SHIFT);
 #endif
-    for (int32_t g = 0; g < MVE_ROWS / 4; ++g) {
-        const int32x4_t sum = vaddq_s32(mve_dot4(x, stride, weights + g * MVE_GROUP_BYTES), vldrwq_s32(bias + 4 * g));
+    return munify_mve_clamp(acc, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX);
+}
+
 #if MVE_PER_CHANNEL
-        const int32x4_t m = vldrwq_s32(mult + 4 * g), sh = vldrwq_s32(shift + 4 * g);
+#define MVE_LOAD_REQUANT(v, table, r) vldrwq_s32((table) + (r))
+#define MVE_LOAD_REQUANT_Z(v, table, r, p) vldrwq_z_s32((table) + (r), p)
+#else
+#define MVE_LOAD_REQUANT(v, table, r) ((void)(table), vdupq_n_s32(v))
+#define MVE_LOAD_REQUANT_Z(v, table, r, p) ((void)(table), vdupq_n_s32(v))
 #endif
-        vstrbq_s32(out + 4 * g, munify_mve_output(sum, m, sh, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX));
+
+/* out[r] = the requantized acc[r] + bias[r] for the MVE_ROWS rows, 4 a step; per tensor (mult, shift NULL)
+ * the layer's MVE_MULT / MVE_SHIFT; `right_only` (a constant after inlining): every shift is negative. */
+MUNIFY_MVE_INLINE void munify_mve_requantize_rows(const int32_t *acc, const int32_t *bias, const int32_t *mult,
+                                                  const int32_t *shift, int8_t *out, int32_t right_only)
+{
+    for (int32_t r = 0; r < MVE_ROWS / 4 * 4; r += 4) {
+        const int32x4_t y = vaddq_s32(vldrwq_s32(acc + r), vldrwq_s32(bias + r));
+        const int32x4_t m = MVE_LOAD_REQUANT(MVE_MULT, mult, r), sh = MVE_LOAD_REQUANT(MVE_SHIFT, shift, r);
+        vstrbq_s32(out + r, mve_requantize_lanes(y, m, sh, right_only));
     }
 #if MVE_ROWS % 4
-    const int32_t g = MVE_ROWS / 4;
+    const int32_t r = MVE_ROWS / 4 * 4;
     const mve_pred16_t p = vctp32q(MVE_ROWS % 4);
-    const int32x4_t sum = vaddq_s32(mve_dot4(x, stride, weights + g * MVE_GROUP_BYTES), vldrwq_z_s32(bias + 4 * g, p));
-#if MVE_PER_CHANNEL
-    const int32x4_t m = vldrwq_z_s32(mult + 4 * g, p), sh = vldrwq_z_s32(shift + 4 * g, p);
+    const int32x4_t y = vaddq_s32(vldrwq_s32(acc + r), vldrwq_z_s32(bias + r, p));
+    const int32x4_t m = MVE_LOAD_REQUANT_Z(MVE_MULT, mult, r, p), sh = MVE_LOAD_REQUANT_Z(MVE_SHIFT, shift, r, p);
+    vstrbq_p_s32(out + r, mve_requantize_lanes(y, m, sh, right_only), p);
 #endif
-    vstrbq_p_s32(out + 4 * g, munify_mve_output(sum, m, sh, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX), p);
-#endif
+}
+
+/* the MVE_ROWS outputs of one patch: the dot products of 4 rows at a time into acc, then requantized */
+MUNIFY_MVE_INLINE void mve_pixel(const int8_t *x, int32_t stride, const int8_t *weights, const int32_t *bias,
+                                 const int32_t *mult, const int32_t *shift, int32_t *acc, int8_t *out,
+                                 int32_t right_only)
+{
+    for (int32_t g = 0; g < MVE_GROUPS; ++g) {
+        mve_dot4(x, stride, weights + g * MVE_GROUP_BYTES, acc + 4 * g);
+    }
+    munify_mve_requantize_rows(acc, bias, mult, shift, out, right_only);
 }
 
 /* The patch of the window at input (iy0, ix0), with the zero point where it lies in the padding; a kernel
@@ -124,24 +158,39 @@ MUNIFY_MVE_FN int32_t mve_inside(int32_t iy0, int32_t ix0)
                              && ix0 + (MVE_KW - 1) * MVE_DIL_W < MVE_IN_W);
 }
 
-/* scratch: one gathered patch (MVE_COLS bytes), unused when the layer is pointwise */
-MUNIFY_MVE_FN void munify_mve_matrix_s8(const int8_t *input, int8_t *output, int8_t *scratch, const int8_t *weights,
-                                        const int32_t *bias, const int32_t *mult, const int32_t *shift)
+MUNIFY_MVE_INLINE void mve_matrix(const int8_t *input, int8_t *output, int8_t *scratch, const int8_t *weights,
+                                  const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t right_only)
 {
+    int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *patch = scratch + MVE_ACC_BYTES;
     int8_t *out = output;
     for (int32_t oy = 0; oy < MVE_OUT_H; ++oy) {
         const int32_t iy0 = oy * MVE_STRIDE_H - MVE_PAD_TOP;
         for (int32_t ox = 0; ox < MVE_OUT_W; ++ox, out += MVE_ROWS) {
             const int32_t ix0 = ox * MVE_STRIDE_W - MVE_PAD_LEFT;
             if (MVE_IN_PLACE && mve_inside(iy0, ix0)) {
-                mve_pixel(input + (iy0 * MVE_IN_W + ix0) * MVE_CIN, MVE_SEG_STRIDE, weights, bias, mult, shift,
-                          out);
+                mve_pixel(input + (iy0 * MVE_IN_W + ix0) * MVE_CIN, MVE_SEG_STRIDE, weights, bias, mult, shift, acc,
+                          out, right_only);
             } else {
-                mve_gather_patch(input, iy0, ix0, scratch);
-                mve_pixel(scratch, MVE_SEG_BYTES, weights, bias, mult, shift, out);
+                mve_gather_patch(input, iy0, ix0, patch);
+                mve_pixel(patch, MVE_SEG_BYTES, weights, bias, mult, shift, acc, out, right_only);
             }
         }
     }
+}
+
+/* scratch: the accumulators of one pixel (MVE_ACC_BYTES), then one gathered patch (MVE_COLS bytes, unused
+ * when every patch is read in place) */
+MUNIFY_MVE_FN void munify_mve_matrix_s8(const int8_t *input, int8_t *output, int8_t *scratch, const int8_t *weights,
+                                        const int32_t *bias, const int32_t *mult, const int32_t *shift)
+{
+#if MVE_PER_CHANNEL
+    if (munify_mve_right_shifts_only(shift, MVE_ROWS)) {
+        mve_matrix(input, output, scratch, weights, bias, mult, shift, 1);
+        return;
+    }
+#endif
+    mve_matrix(input, output, scratch, weights, bias, mult, shift, 0);
 }
 
 #endif

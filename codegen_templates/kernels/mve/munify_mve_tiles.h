@@ -64,8 +64,8 @@ typedef struct {
     "le        lr, 1b\n\t"                                                                                  \
     "2:\n\t"
 
-/* the 4 rows of the group's tiles dotted with the patch at x, as 4 lanes; advances the tile pointers */
-MUNIFY_MVE_FN int32x4_t mve_tiles_dot4(const int8_t *x, mve_tiles *t, const uint16_t **steps)
+/* acc[0..3] = the 4 rows of the group's tiles dotted with the patch at x; advances the tile pointers */
+MUNIFY_MVE_FN void mve_tiles_dot4(const int8_t *x, mve_tiles *t, const uint16_t **steps, int32_t *acc)
 {
     register int32_t a0 __asm("r4") = 0;
     register int32_t a1 __asm("r6") = 0;
@@ -95,34 +95,22 @@ MUNIFY_MVE_FN int32x4_t mve_tiles_dot4(const int8_t *x, mve_tiles *t, const uint
 #endif
     t->counts += 2;
     *steps = s;
-    return munify_mve_lanes(a0, a1, a2, a3);
+    __asm volatile("strd %[a0], %[a1], [%[acc]]\n\t"
+                   "strd %[a2], %[a3], [%[acc], #8]"
+                   :
+                   : [acc] "r"(acc), [a0] "r"(a0), [a1] "r"(a1), [a2] "r"(a2), [a3] "r"(a3)
+                   : "memory");
 }
 
 /* the MVE_ROWS outputs of one patch; `steps` are the tiles' offsets in that patch */
-MUNIFY_MVE_FN void mve_tiles_pixel(const int8_t *x, mve_tiles t, const uint16_t *steps, const int32_t *bias,
-                                   const int32_t *mult, const int32_t *shift, int8_t *out)
+MUNIFY_MVE_INLINE void mve_tiles_pixel(const int8_t *x, mve_tiles t, const uint16_t *steps, const int32_t *bias,
+                                       const int32_t *mult, const int32_t *shift, int32_t *acc, int8_t *out,
+                                       int32_t right_only)
 {
-#if !MVE_PER_CHANNEL
-    (void)mult;
-    (void)shift;
-    const int32x4_t m = vdupq_n_s32(MVE_MULT), sh = vdupq_n_s32(MVE_SHIFT);
-#endif
-    for (int32_t g = 0; g < MVE_ROWS / 4; ++g) {
-        const int32x4_t sum = vaddq_s32(mve_tiles_dot4(x, &t, &steps), vldrwq_s32(bias + 4 * g));
-#if MVE_PER_CHANNEL
-        const int32x4_t m = vldrwq_s32(mult + 4 * g), sh = vldrwq_s32(shift + 4 * g);
-#endif
-        vstrbq_s32(out + 4 * g, munify_mve_output(sum, m, sh, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX));
+    for (int32_t g = 0; g < MVE_GROUPS; ++g) {
+        mve_tiles_dot4(x, &t, &steps, acc + 4 * g);
     }
-#if MVE_ROWS % 4
-    const int32_t g = MVE_ROWS / 4;
-    const mve_pred16_t p = vctp32q(MVE_ROWS % 4);
-    const int32x4_t sum = vaddq_s32(mve_tiles_dot4(x, &t, &steps), vldrwq_z_s32(bias + 4 * g, p));
-#if MVE_PER_CHANNEL
-    const int32x4_t m = vldrwq_z_s32(mult + 4 * g, p), sh = vldrwq_z_s32(shift + 4 * g, p);
-#endif
-    vstrbq_p_s32(out + 4 * g, munify_mve_output(sum, m, sh, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX), p);
-#endif
+    munify_mve_requantize_rows(acc, bias, mult, shift, out, right_only);
 }
 
 /* the steps of a contiguous patch as offsets in the input: kernel row * MVE_SEG_STRIDE + offset in the row */
@@ -134,31 +122,48 @@ MUNIFY_MVE_FN void mve_input_steps(const uint16_t *steps, int32_t n, uint16_t *o
     }
 }
 
-MUNIFY_MVE_FN void munify_mve_tiles_s8(const int8_t *input, int8_t *output, int8_t *scratch, const mve_tiles *tiles,
-                                       int32_t n_steps, const int32_t *bias, const int32_t *mult,
-                                       const int32_t *shift)
+MUNIFY_MVE_INLINE void mve_tiles_layer(const int8_t *input, int8_t *output, int8_t *scratch, const mve_tiles *tiles,
+                                       const uint16_t *in_place, const int32_t *bias, const int32_t *mult,
+                                       const int32_t *shift, int32_t right_only)
 {
-    const uint16_t *in_place = tiles->steps;
-#if MVE_SEGMENTED
-    uint16_t *offsets = (uint16_t *)(void *)(scratch + (MVE_COLS + 3) / 4 * 4);
-    mve_input_steps(tiles->steps, n_steps, offsets);
-    in_place = offsets;
-#else
-    (void)n_steps;
-#endif
+    int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *patch = scratch + MVE_ACC_BYTES;
     int8_t *out = output;
     for (int32_t oy = 0; oy < MVE_OUT_H; ++oy) {
         const int32_t iy0 = oy * MVE_STRIDE_H - MVE_PAD_TOP;
         for (int32_t ox = 0; ox < MVE_OUT_W; ++ox, out += MVE_ROWS) {
             const int32_t ix0 = ox * MVE_STRIDE_W - MVE_PAD_LEFT;
             if (MVE_IN_PLACE && mve_inside(iy0, ix0)) {
-                mve_tiles_pixel(input + (iy0 * MVE_IN_W + ix0) * MVE_CIN, *tiles, in_place, bias, mult, shift, out);
+                mve_tiles_pixel(input + (iy0 * MVE_IN_W + ix0) * MVE_CIN, *tiles, in_place, bias, mult, shift, acc,
+                                out, right_only);
             } else {
-                mve_gather_patch(input, iy0, ix0, scratch);
-                mve_tiles_pixel(scratch, *tiles, tiles->steps, bias, mult, shift, out);
+                mve_gather_patch(input, iy0, ix0, patch);
+                mve_tiles_pixel(patch, *tiles, tiles->steps, bias, mult, shift, acc, out, right_only);
             }
         }
     }
+}
+
+/* scratch: the accumulators of one pixel, the gathered patch, then (segmented) the steps as input offsets */
+MUNIFY_MVE_FN void munify_mve_tiles_s8(const int8_t *input, int8_t *output, int8_t *scratch, const mve_tiles *tiles,
+                                       int32_t n_steps, const int32_t *bias, const int32_t *mult,
+                                       const int32_t *shift)
+{
+    const uint16_t *in_place = tiles->steps;
+#if MVE_SEGMENTED
+    uint16_t *offsets = (uint16_t *)(void *)(scratch + MVE_ACC_BYTES + (MVE_COLS + 3) / 4 * 4);
+    mve_input_steps(tiles->steps, n_steps, offsets);
+    in_place = offsets;
+#else
+    (void)n_steps;
+#endif
+#if MVE_PER_CHANNEL
+    if (munify_mve_right_shifts_only(shift, MVE_ROWS)) {
+        mve_tiles_layer(input, output, scratch, tiles, in_place, bias, mult, shift, 1);
+        return;
+    }
+#endif
+    mve_tiles_layer(input, output, scratch, tiles, in_place, bias, mult, shift, 0);
 }
 
 #endif
