@@ -1,5 +1,5 @@
-/* AVERAGE_POOL_2D and MAX_POOL_2D with Helium: the window's valid taps summed (4 channels in int32 lanes)
- * or maximised (16 channels in int8 lanes) a vector at a time.
+/* AVERAGE_POOL_2D and MAX_POOL_2D with Helium: the window's valid taps summed (8 channels in int16 lanes,
+ * 4 in int32 lanes for windows of more than 255 taps) or maximised (16 channels in int8 lanes) a vector at a time.
  *
  * The layer source defines MVE_BATCHES, the window macros (MVE_IN_H, MVE_IN_W, MVE_CIN, MVE_OUT_H,
  * MVE_OUT_W, MVE_KH, MVE_KW, MVE_STRIDE_H/W, MVE_PAD_TOP/LEFT), MVE_ACT_MIN and MVE_ACT_MAX. The average
@@ -33,22 +33,39 @@ MUNIFY_MVE_FN int8_t mve_rounded_average(int32_t sum, int32_t count)
     return (int8_t)(average < MVE_ACT_MIN ? MVE_ACT_MIN : (average > MVE_ACT_MAX ? MVE_ACT_MAX : average));
 }
 
+#if MVE_KH * MVE_KW <= 255
+/* int16 lanes hold the sum of at most 255 int8 taps: 8 channels a vector */
+#define MVE_SUM_LANES 8
+typedef int16_t mve_sum_t;
+#define MVE_SUM_STEP(sum, x, p) vaddq_s16(sum, vldrbq_z_s16(x, p))
+#define MVE_SUM_ZERO() vdupq_n_s16(0)
+#define MVE_SUM_PRED(n) vctp16q(n)
+#define MVE_SUM_STORE(dst, sum) vst1q_s16(dst, sum)
+#else
+#define MVE_SUM_LANES 4
+typedef int32_t mve_sum_t;
+#define MVE_SUM_STEP(sum, x, p) vaddq_s32(sum, vldrbq_z_s32(x, p))
+#define MVE_SUM_ZERO() vdupq_n_s32(0)
+#define MVE_SUM_PRED(n) vctp32q(n)
+#define MVE_SUM_STORE(dst, sum) vst1q_s32(dst, sum)
+#endif
+
 MUNIFY_MVE_FN void mve_average_pixel(const mve_window *w, int8_t *out)
 {
     const int32_t count = (w->fy1 - w->fy0) * (w->fx1 - w->fx0);
-    for (int32_t c = 0; c < MVE_CIN; c += 4) {
-        const mve_pred16_t p = vctp32q((uint32_t)(MVE_CIN - c));
-        int32x4_t sum = vdupq_n_s32(0);
+    for (int32_t c = 0; c < MVE_CIN; c += MVE_SUM_LANES) {
+        const mve_pred16_t p = MVE_SUM_PRED((uint32_t)(MVE_CIN - c));
+        __typeof__(MVE_SUM_ZERO()) sum = MVE_SUM_ZERO();
         const int8_t *row = w->origin + c;
         for (int32_t fy = w->fy0; fy < w->fy1; ++fy, row += MVE_IN_W * MVE_CIN) {
             const int8_t *x = row;
             for (int32_t fx = w->fx0; fx < w->fx1; ++fx, x += MVE_CIN) {
-                sum = vaddq_s32(sum, vldrbq_z_s32(x, p));
+                sum = MVE_SUM_STEP(sum, x, p);
             }
         }
-        int32_t lanes[4];
-        vstrwq_s32(lanes, sum);
-        for (int32_t i = 0; i < 4 && c + i < MVE_CIN; ++i) {
+        mve_sum_t lanes[MVE_SUM_LANES];
+        MVE_SUM_STORE(lanes, sum);
+        for (int32_t i = 0; i < MVE_SUM_LANES && c + i < MVE_CIN; ++i) {
             out[c + i] = mve_rounded_average(lanes[i], count);
         }
     }
