@@ -91,22 +91,32 @@ MUNIFY_MVE_FN int32x4_t munify_mve_lanes(int32_t a0, int32_t a1, int32_t a2, int
     return vsetq_lane_s32(a3, v, 3);
 }
 
-/* n bytes of value at dst, 16 a store (tail predicated) */
+/* n bytes of value at dst: a tail-predicated loop (WLSTP/LETP) of one store per 16 bytes */
 MUNIFY_MVE_FN void munify_mve_fill(int8_t *dst, int8_t value, int32_t n)
 {
     const int8x16_t v = vdupq_n_s8(value);
-    for (int32_t i = 0; i < n; i += 16) {
-        vstrbq_p_s8(dst + i, v, vctp8q((uint32_t)(n - i)));
-    }
+    __asm volatile("wlstp.8  lr, %[n], 2f\n\t"
+                   "1:\n\t"
+                   "vstrb.8  %q[v], [%[dst]], #16\n\t"
+                   "letp     lr, 1b\n\t"
+                   "2:"
+                   : [dst] "+r"(dst)
+                   : [n] "r"(n), [v] "w"(v)
+                   : "lr", "memory");
 }
 
-/* n bytes from src to dst, 16 a step (tail predicated) */
+/* n bytes from src to dst: a tail-predicated loop of one load and one store per 16 bytes */
 MUNIFY_MVE_FN void munify_mve_copy(int8_t *dst, const int8_t *src, int32_t n)
 {
-    for (int32_t i = 0; i < n; i += 16) {
-        const mve_pred16_t p = vctp8q((uint32_t)(n - i));
-        vstrbq_p_s8(dst + i, vldrbq_z_s8(src + i, p), p);
-    }
+    __asm volatile("wlstp.8  lr, %[n], 2f\n\t"
+                   "1:\n\t"
+                   "vldrb.8  q0, [%[src]], #16\n\t"
+                   "vstrb.8  q0, [%[dst]], #16\n\t"
+                   "letp     lr, 1b\n\t"
+                   "2:"
+                   : [dst] "+r"(dst), [src] "+r"(src)
+                   : [n] "r"(n)
+                   : "lr", "q0", "memory");
 }
 
 #endif

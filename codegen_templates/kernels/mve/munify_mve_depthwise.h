@@ -98,13 +98,9 @@ MUNIFY_MVE_INLINE int32x4_t mve_dw_requantize(int32x4_t acc, int32_t multiplier,
     "vldrb.u8  q0, [%[t], %q[taps]]\n\t"                                                                   \
     "vmlav.s8  %[" acc "], q0, %q[w]\n\t"
 
-/* The common case in assembly (gcc 12 spills the same loop written with intrinsics): per 4 output pixels of
- * one channel, 4 gathers and VMLADAV, the lanes, bias, VQRDMULH, the rounding right shift (negative lanes
- * one lower first), offset, clamp and a scatter store at stride MVE_CIN. %[n] >= 1 quads. */
-#define MVE_DW_QUADS                                                                                         \
-    "movw      lr, %[n]\n\t"                                                                              \
-    "dls       lr, lr\n\t"                                                                                 \
-    "1:\n\t" MVE_DW_PIXEL("a0") MVE_DW_PIXEL("a1") MVE_DW_PIXEL("a2") MVE_DW_PIXEL("a3")                   \
+/* The lanes of 4 pixels requantized with the right shift of the common case: bias, VQRDMULH, negative
+ * lanes one lower, the rounding shift, offset, clamp. */
+#define MVE_DW_REQUANTIZE                                                                                    \
     "vmov.32   q1[0], %[a0]\n\t"                                                                          \
     "vmov.32   q1[1], %[a1]\n\t"                                                                          \
     "vmov.32   q1[2], %[a2]\n\t"                                                                          \
@@ -116,13 +112,30 @@ MUNIFY_MVE_INLINE int32x4_t mve_dw_requantize(int32x4_t acc, int32_t multiplier,
     "vrshl.s32 q1, %[shift]\n\t"                                                                           \
     "vadd.i32  q1, q1, %[offset]\n\t"                                                                      \
     "vmax.s32  q1, q1, %q[lo]\n\t"                                                                         \
-    "vmin.s32  q1, q1, %q[hi]\n\t"                                                                         \
+    "vmin.s32  q1, q1, %q[hi]\n\t"
+
+/* The common case in assembly (gcc 12 spills the same loop written with intrinsics): per 4 output pixels of
+ * one channel, 4 gathers and VMLADAV, the requantization and a scatter store at stride MVE_CIN; the pixels
+ * past a multiple of 4 (window offsets padded with 0) in one more quad whose store is tail predicated. */
+#define MVE_DW_QUADS                                                                                         \
+    "movw      lr, %[n]\n\t"                                                                              \
+    "wls       lr, lr, 2f\n\t"                                                                             \
+    "1:\n\t" MVE_DW_PIXEL("a0") MVE_DW_PIXEL("a1") MVE_DW_PIXEL("a2") MVE_DW_PIXEL("a3") MVE_DW_REQUANTIZE \
     "vstrb.32  q1, [%[out], %q[step]]\n\t"                                                                 \
     "addw      %[out], %[out], %[stride]\n\t"                                                             \
-    "le        lr, 1b\n\t"
+    "le        lr, 1b\n\t"                                                                                  \
+    "2:\n\t"
+#define MVE_DW_LAST_QUAD                                                                                     \
+    MVE_DW_PIXEL("a0") MVE_DW_PIXEL("a1") MVE_DW_PIXEL("a2") MVE_DW_PIXEL("a3") MVE_DW_REQUANTIZE          \
+    "movs      %[t], %[rest]\n\t"                                                                          \
+    "vctp.32   %[t]\n\t"                                                                                    \
+    "vpst\n\t"                                                                                              \
+    "vstrbt.32 q1, [%[out], %q[step]]\n\t"
 
-__attribute__((noinline, unused)) static void mve_dw_quads_right_shift(const int8_t *plane, const uint16_t *win, uint8x16_t taps, int8x16_t w,
-                                            int32_t bias, int32_t multiplier, int32_t shift, int8_t *out)
+__attribute__((noinline, unused)) static void mve_dw_quads_right_shift(const int8_t *plane, const uint16_t *win,
+                                                                        uint8x16_t taps, int8x16_t w, int32_t bias,
+                                                                        int32_t multiplier, int32_t shift,
+                                                                        int8_t *out)
 {
     register int32_t a0 __asm("r0");
     register int32_t a1 __asm("r2");
@@ -132,30 +145,31 @@ __attribute__((noinline, unused)) static void mve_dw_quads_right_shift(const int
     const uint32x4_t step = mve_pixel_steps();
     const int32x4_t lo = vdupq_n_s32(MVE_ACT_MIN), hi = vdupq_n_s32(MVE_ACT_MAX);
     __asm volatile(MVE_DW_QUADS
+#if MVE_PIXELS % 4
+                   MVE_DW_LAST_QUAD
+#endif
                    : [win] "+r"(win), [out] "+r"(out), [t] "=&r"(t), [a0] "=&r"(a0), [a1] "=&r"(a1),
                      [a2] "=&r"(a2), [a3] "=&r"(a3)
-                   : [n] "n"(MVE_PIXELS / 4), [plane] "r"(plane), [taps] "w"(taps), [w] "w"(w), [bias] "r"(bias),
-                     [mult] "r"(multiplier), [shift] "r"(shift), [offset] "r"(MVE_OUT_OFFSET), [lo] "w"(lo),
-                     [hi] "w"(hi), [step] "w"(step), [stride] "n"(4 * MVE_CIN)
+                   : [n] "n"(MVE_PIXELS / 4), [rest] "n"(MVE_PIXELS % 4), [plane] "r"(plane), [taps] "w"(taps),
+                     [w] "w"(w), [bias] "r"(bias), [mult] "r"(multiplier), [shift] "r"(shift),
+                     [offset] "r"(MVE_OUT_OFFSET), [lo] "w"(lo), [hi] "w"(hi), [step] "w"(step),
+                     [stride] "n"(4 * MVE_CIN)
                    : "lr", "q0", "q1", "memory");
 }
 
-/* every output pixel of one channel, four at a time (the same multiplier), stored at stride MVE_CIN */
 MUNIFY_MVE_INLINE void mve_dw_channel(const int8_t *plane, const uint16_t *window, uint8x16_t taps, int8x16_t w,
                                       int32_t bias, int32_t multiplier, int32_t shift, int8_t *out, int32_t right_only)
 {
     const uint32x4_t pixel_step = mve_pixel_steps();
-    if (right_only && MVE_PIXELS >= 4) {
+    if (right_only) {
         mve_dw_quads_right_shift(plane, window, taps, w, bias, multiplier, shift, out);
-        window += MVE_PIXELS / 4 * 4;
-        out += MVE_PIXELS / 4 * 4 * MVE_CIN;
-    } else {
-        for (int32_t p = 0; p < MVE_PIXELS / 4; ++p, window += 4, out += 4 * MVE_CIN) {
-            const int32x4_t acc = munify_mve_lanes(MVE_DW_DOT(window[0]), MVE_DW_DOT(window[1]),
-                                                   MVE_DW_DOT(window[2]), MVE_DW_DOT(window[3]));
-            const int32x4_t y = mve_dw_requantize(vaddq_n_s32(acc, bias), multiplier, shift, right_only);
-            vstrbq_scatter_offset_s32(out, pixel_step, munify_mve_clamp(y, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX));
-        }
+        return;
+    }
+    for (int32_t p = 0; p < MVE_PIXELS / 4; ++p, window += 4, out += 4 * MVE_CIN) {
+        const int32x4_t acc = munify_mve_lanes(MVE_DW_DOT(window[0]), MVE_DW_DOT(window[1]), MVE_DW_DOT(window[2]),
+                                               MVE_DW_DOT(window[3]));
+        const int32x4_t y = mve_dw_requantize(vaddq_n_s32(acc, bias), multiplier, shift, right_only);
+        vstrbq_scatter_offset_s32(out, pixel_step, munify_mve_clamp(y, MVE_OUT_OFFSET, MVE_ACT_MIN, MVE_ACT_MAX));
     }
 #if MVE_PIXELS % 4
     const int32x4_t acc = munify_mve_lanes(MVE_DW_DOT(window[0]), MVE_DW_DOT(window[1]), MVE_DW_DOT(window[2]),
