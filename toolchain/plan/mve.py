@@ -177,7 +177,7 @@ def matrix_cost(f) -> float:
 
 
 TILE = 12.0  # per dense tile left: its offset, 1 + 4 loads, 4 VMLADAVA, loop
-SIGN_TILE = 34.0  # per unified tile: the activation sum, then per row a predicated VADDVA of the negative lanes
+SIGN_TILE = 28.0  # per unified tile: per row the sign mask as predicate, VPSEL of -1 / +1, VMLADAV, a multiply
 TILES_GROUP = 36.0
 
 
