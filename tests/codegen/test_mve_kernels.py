@@ -94,7 +94,7 @@ def test_helium_kernels_stay_off_boards_without_mve():
 
 
 def test_tile_kernels_take_4x16_blocks_and_signs_keep_the_unified_blocks_small(imported_model):
-    from tests_mve_support import with_tile_blocks
+    from mve_tile_blocks import with_tile_blocks
 
     graph = with_tile_blocks(imported_model("kws"), seed=1)
     speed, balanced = (make_plan(graph, M55, o).layers for o in ("speed", "balanced"))
@@ -105,7 +105,7 @@ def test_tile_kernels_take_4x16_blocks_and_signs_keep_the_unified_blocks_small(i
 
 
 def test_same_ir_and_options_give_identical_helium_c(tmp_path, imported_model):
-    from tests_mve_support import with_tile_blocks
+    from mve_tile_blocks import with_tile_blocks
 
     graph = with_tile_blocks(imported_model("kws"), seed=2)
     generate(graph, tmp_path / "a", M55, "balanced")

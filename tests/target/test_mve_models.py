@@ -14,7 +14,7 @@ from toolchain.ir import save
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "codegen"))
 from random_graphs import random_chain  # noqa: E402
-from tests_mve_support import with_tile_blocks  # noqa: E402
+from mve_tile_blocks import with_tile_blocks  # noqa: E402
 
 pytestmark = pytest.mark.qemu
 
