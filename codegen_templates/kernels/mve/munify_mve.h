@@ -10,6 +10,7 @@
 #define MUNIFY_MVE_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <arm_mve.h>
 
