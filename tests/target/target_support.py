@@ -11,8 +11,12 @@ from toolchain.harness.protocol import DeviceClient
 from toolchain.runners import runner_for
 
 FAKE_MODEL = Path(__file__).parent / "fixtures" / "fake_model"
-QEMU_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
+MPS_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
+# Real SoCs QEMU emulates with their real peripherals: the STM32 and nRF drivers run here.
+SOC_BOARDS = ("netduinoplus2", "stm32vldiscovery", "microbit", "mps2-an505")
+QEMU_BOARDS = MPS_BOARDS + SOC_BOARDS
 ALL_BOARDS = QEMU_BOARDS + ("aarch64-linux",)  # + qemu-user
+MODEL_BOARDS = MPS_BOARDS + ("aarch64-linux",)  # room for the MLPerf Tiny models
 FAKE_INPUT_BYTES = 16
 SPIN_INSTRUCTIONS = 3_000_000
 

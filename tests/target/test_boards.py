@@ -30,8 +30,9 @@ def test_builtin_boards_load_with_their_features():
 
 
 def test_unknown_board_lists_the_known_ones():
-    with pytest.raises(BoardError, match=r"unknown board 'nope'; known boards: aarch64-linux, mps2-an385, mps2-an386"):
+    with pytest.raises(BoardError, match=r"unknown board 'nope'; known boards: ") as info:
         load_board("nope")
+    assert str(info.value).split("known boards: ")[1].split(", ") == [b.name for b in list_boards()]
 
 
 def test_invalid_corpus_is_not_empty():

@@ -16,6 +16,7 @@
 #define DEMCR SCS_REG(0xE000EDFCu)
 #define DWT_CTRL SCS_REG(0xE0001000u)
 #define DWT_CYCCNT SCS_REG(0xE0001004u)
+#define DWT_LAR SCS_REG(0xE0001FB0u)
 
 #define SYST_CSR_ENABLE 0x1u
 #define SYST_CSR_TICKINT 0x2u
@@ -23,5 +24,13 @@
 #define SCB_ICSR_PENDSTSET (1u << 26)
 #define DEMCR_TRCENA (1u << 24)
 #define DWT_CTRL_CYCCNTENA 0x1u
+#define DWT_LAR_UNLOCK 0xC5ACCE55u
+
+/* Armv6-M (M0, M0+) and Armv8-M baseline (M23) have no DWT cycle counter. */
+#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
+#define HAS_CYCLE_COUNTER 0
+#else
+#define HAS_CYCLE_COUNTER 1
+#endif
 
 #endif
