@@ -16,6 +16,8 @@ MPS_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-sy
 SOC_BOARDS = ("netduinoplus2", "stm32vldiscovery", "microbit", "mps2-an505")
 QEMU_BOARDS = MPS_BOARDS + SOC_BOARDS
 ALL_BOARDS = QEMU_BOARDS + ("aarch64-linux",)  # + qemu-user
+# Real boards: built, linked and fitted here; run only with hardware (tests marked hil).
+HARDWARE_BOARDS = ("nucleo-l4r5zi", "nucleo-f446re", "stm32f746g-disco", "nrf52840-dk", "nucleo-g0b1re")
 MODEL_BOARDS = MPS_BOARDS + ("aarch64-linux",)  # room for the MLPerf Tiny models
 FAKE_INPUT_BYTES = 16
 SPIN_INSTRUCTIONS = 3_000_000
