@@ -6,6 +6,7 @@ ones. Every error names the file and the key, and says what is expected.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ class Hardware:
     flash_command: tuple[str, ...]  # argv with {elf} and {pyocd_target} placeholders; empty: flashed by hand
     openocd_args: tuple[str, ...] = ()  # e.g. ("-f", "board/st_nucleo_l4.cfg")
     gdb_remote: str = "localhost:3333"  # the GDB server of runner "gdb" (pyOCD and OpenOCD serve 3333)
+    gdb_reset: str = "monitor reset"  # after `load`; QEMU's gdbstub wants "monitor system_reset"
     ssh_host: str | None = None  # runner "ssh": user@host
     ssh_dir: str = "/tmp"  # where the binary is copied on the ssh host
 
@@ -221,6 +223,7 @@ SCHEMA: dict[str, Any] = {
         "flash_command": Key(list, required=False, default=[]),
         "openocd_args": Key(list, required=False, default=[]),
         "gdb_remote": Key(str, required=False, default="localhost:3333"),
+        "gdb_reset": Key(str, required=False, default="monitor reset"),
         "ssh_host": Key(str, required=False),
         "ssh_dir": Key(str, required=False, default="/tmp"),
     }, False),
@@ -348,7 +351,8 @@ def _to_board(doc: dict, path: Path) -> Board:
         qemu=QemuSettings(qemu["binary"], qemu["machine"], qemu["cpu"], tuple(qemu["args"])) if qemu else None,
         hardware=Hardware(hardware["flash_method"], hardware["pyocd_target"], hardware["serial_port"],
                           hardware["baud"], tuple(hardware["flash_command"]), tuple(hardware["openocd_args"]),
-                          hardware["gdb_remote"], hardware["ssh_host"], hardware["ssh_dir"]) if hardware else None,
+                          hardware["gdb_remote"], hardware["gdb_reset"], hardware["ssh_host"],
+                          hardware["ssh_dir"]) if hardware else None,
         path=path,
     )
 
@@ -369,6 +373,29 @@ def parse_board(path: Path, expected_name: str | None = None) -> Board:
     doc = _validate_table(source, raw, SCHEMA, "")
     _check_consistency(source, doc, expected_name)
     return _to_board(doc, path)
+
+
+def with_overrides(board: Board, runner: str | None = None, port: str | None = None) -> Board:
+    """The board reached another way: `--runner` and `--port` of munify run, checked like the board file."""
+    runner = runner or board.runner
+    if runner not in RUNNERS:
+        raise BoardError(f"--runner must be one of {', '.join(RUNNERS)}, not '{runner}'")
+    hardware = board.hardware or Hardware(None, None, None, 115200, ())
+    if port is not None:
+        if runner not in HARDWARE_RUNNERS:
+            raise BoardError(f"board '{board.name}': --port needs a runner that talks over a serial port "
+                             f"({', '.join(HARDWARE_RUNNERS)}), not '{runner}'; add --runner serial")
+        hardware = dataclasses.replace(hardware, serial_port=port)
+    if runner.startswith("qemu") and board.qemu is None:
+        raise BoardError(f"board '{board.name}' is a real board: QEMU does not emulate it; use one of "
+                         f"{', '.join(HARDWARE_RUNNERS)} with --port")
+    if runner == "qemu-user" and board.port != "linux" or runner == "qemu-system" and board.port == "linux":
+        raise BoardError(f"board '{board.name}': runner '{runner}' cannot run a '{board.port}' firmware")
+    try:
+        _check_hardware(str(board.path), runner, dataclasses.asdict(hardware))
+    except BoardError as exc:
+        raise BoardError(f"{exc}; add it to the board file or pass --port") from None
+    return dataclasses.replace(board, runner=runner, hardware=hardware)
 
 
 def board_names() -> list[str]:
