@@ -5,17 +5,16 @@ time with the bytes over."""
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from target_support import FAKE_MODEL, fake_reference, require_tools
+from target_support import FAKE_MODEL, fake_reference, require_tools, tiny_fc_model
 from toolchain.boards import load_board
 from toolchain.build import BuildError, build_model, build_sources
 from toolchain.cli import main
 from toolchain.harness.protocol import DeviceClient
 from toolchain.harness.session import run_model
 from toolchain.importers.tflite import import_tflite
-from toolchain.ir import Graph, Op, Quant, Tensor, save
+from toolchain.ir import save
 from toolchain.runners import runner_for
 
 pytestmark = pytest.mark.qemu
@@ -60,24 +59,6 @@ def test_nrf51_clock_setup_settles_and_reports_the_core_clock(tmp_path):
     clock it read back, not the board file's number."""
     require_tools()
     assert reported_tick_hz(measured_variant(tmp_path, "microbit"), tmp_path) == 16_000_000
-
-
-def tiny_fc_model(path: Path) -> Path:
-    """Two fully connected layers (64 -> 24 -> 10): small enough for 8 KiB of RAM."""
-    rng = np.random.default_rng(11)
-    tensors = {"x": Tensor("x", (1, 64), "int8", Quant([0.05], [3]))}
-    ops, prev, rows_in = [], "x", 64
-    for i, cout in enumerate((24, 10)):
-        tensors[f"w{i}"] = Tensor(f"w{i}", (cout, rows_in), "int8",
-                                  Quant(rng.uniform(0.002, 0.01, cout), np.zeros(cout), axis=0),
-                                  rng.integers(-127, 128, (cout, rows_in)).astype(np.int8))
-        tensors[f"b{i}"] = Tensor(f"b{i}", (cout,), "int32", Quant(np.full(cout, 1e-4), np.zeros(cout), axis=0),
-                                  rng.integers(-2000, 2000, cout).astype(np.int32))
-        tensors[f"y{i}"] = Tensor(f"y{i}", (1, cout), "int8", Quant([0.2], [-5]))
-        ops.append(Op(f"fc{i}", "FULLY_CONNECTED", (prev, f"w{i}", f"b{i}"), (f"y{i}",)))
-        prev, rows_in = f"y{i}", cout
-    save(Graph("tiny_fc", tensors, tuple(ops), ("x",), (prev,)), path)
-    return path
 
 
 @pytest.mark.parametrize("board, kernel", [("microbit", "fc_dense_generic"), ("stm32vldiscovery", "fc_dense_generic"),

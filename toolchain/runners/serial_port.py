@@ -63,13 +63,14 @@ class SerialPortRunner(StartStop):
         if result.returncode == 0:
             return
         output = (result.stderr + "\n" + result.stdout).strip()
-        last = next((line for line in reversed(output.splitlines()) if line.strip()), "no output")
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        last = next((line for line in lines if line.lower().startswith("error")), lines[-1] if lines else "no output")
         where = f"board '{self.board.name}'"
         if self.probe_missing(output):
-            raise FlashError(f"{where}: no debug probe found ({command[0]}: {last.strip()}); connect the board's "
+            raise FlashError(f"{where}: no debug probe found ({command[0]}: {last}); connect the board's "
                              "debug USB port, check the udev rules and that no other debugger holds the probe, or "
                              "flash it by hand and use --runner serial")
-        raise FlashError(f"flashing {where} failed ({command[0]} exited with {result.returncode}: {last.strip()})")
+        raise FlashError(f"flashing {where} failed ({command[0]} exited with {result.returncode}: {last})")
 
     # ---- running -------------------------------------------------------------------------------------
     def describe(self) -> list[str]:
