@@ -27,6 +27,23 @@
 #define SHORTS_ENDRX_STARTRX (1u << 5)
 #define PSEL_DISCONNECTED 0xFFFFFFFFu
 
+/* The UARTE's BAUDRATE values (nRF52840 PS v1.7, 6.34.10.30) differ from the UART's: use its table. */
+static uint32_t uarte_baudrate(uint32_t baud)
+{
+    switch (baud) {
+    case 9600u: return 0x00275000u;
+    case 19200u: return 0x004EA000u;
+    case 38400u: return 0x009D5000u;
+    case 57600u: return 0x00EB0000u;
+    case 115200u: return 0x01D60000u;
+    case 230400u: return 0x03B00000u;
+    case 460800u: return 0x07400000u;
+    case 921600u: return 0x0F000000u;
+    case 1000000u: return 0x10000000u;
+    default: return nrf_baudrate(baud);
+    }
+}
+
 static volatile uint8_t rx_buffers[2];
 static volatile uint8_t tx_buffer;
 static uint32_t rx_current; /* the buffer the byte being received lands in */
@@ -46,7 +63,7 @@ void uart_init(uintptr_t base, uint32_t pclk_hz, uint32_t baud)
     REG(base, UARTE_PSEL_RXD) = nrf_psel(MUNIFY_UART_RX_PORT, MUNIFY_UART_RX_PIN);
     REG(base, UARTE_PSEL_RTS) = PSEL_DISCONNECTED;
     REG(base, UARTE_PSEL_CTS) = PSEL_DISCONNECTED;
-    REG(base, UARTE_BAUDRATE) = nrf_baudrate(baud);
+    REG(base, UARTE_BAUDRATE) = uarte_baudrate(baud);
     REG(base, UARTE_CONFIG) = 0u;
     REG(base, UARTE_ENABLE) = ENABLE_UARTE;
     REG(base, UARTE_TXD_MAXCNT) = 1u;
