@@ -96,3 +96,7 @@ def test_ad01_is_too_large_for_the_microbit_with_the_bytes_over(tmp_path, capsys
     err = capsys.readouterr().err
     assert "too large for board 'stm32vldiscovery': flash (the weights alone) needs 270880 bytes" in err
     assert err.count("\n") == 1 and not out.exists()
+    assert main(["plan", str(model), "--board", "microbit"]) == 2  # already at plan time
+    captured = capsys.readouterr()
+    assert captured.out == "" and "is too large for board 'microbit'" in captured.err
+    assert main(["plan", str(model), "--board", "netduinoplus2"]) == 0
