@@ -18,7 +18,7 @@ from .process import run_logged
 from .serial_port import FLASH_TIMEOUT, FlashError, SerialPortRunner
 
 GDB = "gdb-multiarch"
-GDB_CONNECT_SECONDS = 3  # gdb retries a refused connection until this runs out; a live server answers at once
+GDB_CONNECT_SECONDS = 2  # gdb retries a refused connection until this runs out; a live server answers at once
 _OPENOCD_NO_PROBE = re.compile(r"open failed|no device found|unable to find|not found.*(st-?link|j-?link|cmsis)|"
                                r"LIBUSB_ERROR|Error: No J-Link", re.IGNORECASE)
 _PYOCD_NO_PROBE = re.compile(r"no (connected )?(debug )?probes?|no available debug probes", re.IGNORECASE)
