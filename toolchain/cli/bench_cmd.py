@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 HELP = "measure models on every QEMU board against the TFLM + CMSIS-NN anchors; regenerate docs/BENCHMARKS.md"
+OUTPUT_FILES = ("out", "json")
+OUTPUT_DIRS = ("img_dir", "work")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

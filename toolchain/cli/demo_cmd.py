@@ -9,6 +9,7 @@ from ..boards import DEFAULT_BOARD, load_board
 from ..errors import MunifyError
 
 HELP = "the whole pipeline on the built-in MNIST CNN: compress, build, run dense vs compressed, one table"
+OUTPUT_DIRS = ("out",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
