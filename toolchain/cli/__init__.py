@@ -10,7 +10,7 @@ import sys
 
 from ..errors import MunifyError
 
-COMMANDS = ("import", "inspect", "verify", "compress", "plan", "build", "run", "boards", "demo", "bench")
+COMMANDS = ("import", "export", "inspect", "verify", "compress", "plan", "build", "run", "boards", "demo", "bench")
 
 
 def _command_module(name: str):
