@@ -83,7 +83,8 @@ def build_plugin(source: Path, target: Path) -> Path:
                         install_hint="apt-get install gcc")
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
-        first = (result.stderr.strip().splitlines() or ["no message"])[0]
+        lines = result.stderr.strip().splitlines() or ["no message"]
+        first = next((line for line in lines if "error" in line), lines[0])
         raise PluginError(f"cannot build the instruction-count plugin {source}: {first}")
     os.replace(partial, target)
     return target
