@@ -231,7 +231,8 @@ REFUSALS = {
                                   r"op 2 \(MAX_POOL_2D\) carries options of the wrong type"),
     "missing conv options": (_set_op(1, options=(None, {})), r"op 1 \(DEPTHWISE_CONV_2D\) has no builtin options"),
     "wrong output shape": (_set_tensor("pooled", shape=[1, 5, 5, 8]),
-                           r"op 'max_pool_2d_2' \(MAX_POOL_2D\): output shape \[1, 5, 5, 8\], expected \[1, 4, 4, 8\]"),
+                           r"op 'max_pool_2d_2' \(MAX_POOL_2D\): output 'pooled' has shape \[1, 5, 5, 8\], "
+                           r"expected \[1, 4, 4, 8\]"),
     "depth multiplier disagrees": (_set_op(1, options=("DepthwiseConv2DOptions", dict(
         Padding=1, StrideW=1, StrideH=1, DepthMultiplier=1, DilationWFactor=1, DilationHFactor=1))),
         r"depth multiplier 1"),

@@ -5,7 +5,8 @@ Two phases keep a damaged file from reaching the IR half-read:
      flatbuffers bindings raise on garbage (struct.error, IndexError, ...) becomes one ModelImportError saying
      the file is not a valid .tflite; vector lengths are checked against the file size before they are walked.
   2. `_GraphBuilder` turns the records into a Graph, refusing float/hybrid models, unsupported ops and
-     unsupported quantization with a message naming the tensor or op, and checks every op's shapes.
+     unsupported quantization with a message naming the tensor or op; `Graph.validate()` then checks every
+     op's shapes against the IR's shape rules (toolchain.ir.shapes).
 
 Layouts stay TFLite's (the IR uses them). RESHAPE's optional shape tensor is dropped: the output tensor's
 shape is the truth. FULLY_CONNECTED with keep_num_dims=False and a 4D input (e.g. after a pooling layer)
@@ -257,8 +258,6 @@ class _GraphBuilder:
         self.refuse_float_tensors(ops)
         self.name_tensors(ops)
         ir_ops = [self.convert_op(op, inputs, outputs) for op, (inputs, outputs) in zip(self.model.ops, ops)]
-        for op in ir_ops:
-            _check_shapes(self, op)
         graph_inputs = tuple(self.names[self.tensor_index(i, "graph input")] for i in self.model.inputs)
         graph_outputs = tuple(self.names[self.tensor_index(i, "graph output")] for i in self.model.outputs)
         if not graph_inputs or not graph_outputs:
@@ -484,113 +483,3 @@ def _attrs(b: _GraphBuilder, op: _TflOp) -> dict[str, Any]:
     if o.get("WeightsFormat", 0) != 0:
         raise b.fail(f"op {op.index} (FULLY_CONNECTED) uses shuffled weights, which munify does not support")
     return attrs
-
-
-def _check_shapes(b: _GraphBuilder, op: Op) -> None:
-    """Refuse an op whose tensor shapes do not fit together (the reference and the C code assume they do)."""
-    shapes = [b.tensors[n].shape if n else None for n in op.inputs]
-    out = b.tensors[op.outputs[0]].shape
-    if op.type == "PAD":
-        problem = _pad_problem(shapes, out, b.tensors[op.inputs[1]].data)
-    else:
-        problem = _SHAPE_CHECKS[op.type](op, shapes, out)
-    if problem:
-        raise b.fail(f"op '{op.name}' ({op.type}): {problem}; the model is inconsistent")
-
-
-def _window_out(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
-    if padding == "SAME":
-        return -(-size // stride)
-    return max(0, -(-(size - (kernel - 1) * dilation) // stride))
-
-
-def _conv_problem(op: Op, shapes, out) -> str | None:
-    x, w, bias = (shapes + [None])[:3]
-    if len(x) != 4 or len(w) != 4 or len(out) != 4:
-        return f"needs 4D input, filter and output, got {list(x)}, {list(w)}, {list(out)}"
-    depthwise = op.type == "DEPTHWISE_CONV_2D"
-    cout = w[3] if depthwise else w[0]
-    if depthwise:
-        if w[0] != 1 or x[3] == 0 or cout % x[3] or cout // x[3] != op.attr("depth_multiplier"):
-            return (f"filter {list(w)} does not fit input {list(x)} with depth multiplier "
-                    f"{op.attr('depth_multiplier')}")
-    elif w[3] != x[3]:
-        return f"filter {list(w)} expects {w[3]} input channels, input {list(x)} has {x[3]} (grouped conv)"
-    return _window_problem(op, x, out, (w[1], w[2]), cout, op.attr("dilation")) or _bias_problem(bias, cout)
-
-
-def _window_problem(op: Op, x, out, kernel, channels, dilation=(1, 1)) -> str | None:
-    stride, padding = op.attr("stride"), op.attr("padding")
-    expected = (x[0],) + tuple(_window_out(x[i + 1], kernel[i], stride[i], dilation[i], padding) for i in (0, 1))
-    expected += (channels,)
-    if tuple(out) != expected:
-        return f"output shape {list(out)}, expected {list(expected)} from input {list(x)}"
-    return None
-
-
-def _bias_problem(bias, channels: int) -> str | None:
-    if bias is not None and tuple(bias) != (channels,):
-        return f"bias shape {list(bias)}, expected [{channels}]"
-    return None
-
-
-def _pool_problem(op: Op, shapes, out) -> str | None:
-    x = shapes[0]
-    if len(x) != 4 or len(out) != 4:
-        return f"needs 4D input and output, got {list(x)}, {list(out)}"
-    return _window_problem(op, x, out, op.attr("filter"), x[3])
-
-
-def _fc_problem(op: Op, shapes, out) -> str | None:
-    x, w, bias = (shapes + [None])[:3]
-    if len(w) != 2 or w[1] == 0:
-        return f"weights {list(w)} are not [out, in]"
-    size = math.prod(x)
-    if size % w[1] or math.prod(out) != size // w[1] * w[0] or (out and out[-1] != w[0]):
-        return f"input {list(x)} and output {list(out)} do not fit weights {list(w)}"
-    return _bias_problem(bias, w[0])
-
-
-def _elementwise_problem(op: Op, shapes, out) -> str | None:
-    try:
-        broadcast = np.broadcast_shapes(*shapes)
-    except ValueError:
-        broadcast = None
-    if broadcast != tuple(out):
-        return f"operands {[list(s) for s in shapes]} do not broadcast to output {list(out)}"
-    return None
-
-
-def _same_size_problem(op: Op, shapes, out) -> str | None:
-    if math.prod(shapes[0]) != math.prod(out):
-        return f"input {list(shapes[0])} and output {list(out)} differ in size"
-    return None
-
-
-def _softmax_problem(op: Op, shapes, out) -> str | None:
-    return None if tuple(shapes[0]) == tuple(out) else f"input {list(shapes[0])} and output {list(out)} differ"
-
-
-def _pad_problem(shapes, out, paddings: np.ndarray) -> str | None:
-    x = shapes[0]
-    if tuple(shapes[1]) != (len(x), 2):
-        return f"paddings shape {list(shapes[1])}, expected [{len(x)}, 2]"
-    if np.any(paddings < 0):
-        return "negative paddings"
-    expected = tuple(int(d + before + after) for d, (before, after) in zip(x, paddings))
-    if tuple(out) != expected:
-        return f"output shape {list(out)}, expected {list(expected)} from input {list(x)} and paddings"
-    return None
-
-
-_SHAPE_CHECKS = {
-    "CONV_2D": _conv_problem,
-    "DEPTHWISE_CONV_2D": _conv_problem,
-    "FULLY_CONNECTED": _fc_problem,
-    "AVERAGE_POOL_2D": _pool_problem,
-    "MAX_POOL_2D": _pool_problem,
-    "ADD": _elementwise_problem,
-    "MUL": _elementwise_problem,
-    "RESHAPE": _same_size_problem,
-    "SOFTMAX": _softmax_problem,
-}
