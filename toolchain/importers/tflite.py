@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from ..errors import IRError, ModelImportError
 from ..ir import OP_TYPES, Graph, Op, Quant, Tensor
@@ -55,6 +56,9 @@ _OPTIONS = {
     "RESHAPE": (_OPT.ReshapeOptions, None, False),
     "PAD": (_OPT.PadOptions, None, False),
 }
+# Inputs TensorFlow Lite lets a model leave out with index -1 (LiteRT refuses a CONV_2D or DEPTHWISE_CONV_2D
+# that lists a bias input of -1; FULLY_CONNECTED reads its bias as optional).
+_OPTIONAL_INPUTS = {("FULLY_CONNECTED", "bias")}
 # Axis of the output channel in each weight layout (per-channel quantization must run along it).
 _WEIGHT_CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
 _CONVERT_HINT = ("convert it with full-integer quantization (TFLiteConverter: optimizations=[DEFAULT], "
@@ -131,6 +135,7 @@ def import_tflite(path: str | Path) -> Graph:
 def _read_model(buf: bytes) -> _TflModel:
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise _Malformed("no TFL3 file identifier")
+    _unpack_everything(buf)
     m = tflite.Model.GetRootAs(buf, 0)
     subgraphs = _length(m.SubgraphsLength(), buf)
     model = _TflModel(subgraphs=subgraphs, version=int(m.Version()))
@@ -144,6 +149,12 @@ def _read_model(buf: bytes) -> _TflModel:
     model.inputs = _int_vector(sg.InputsAsNumpy())
     model.outputs = _int_vector(sg.OutputsAsNumpy())
     return model
+
+
+def _unpack_everything(buf: bytes) -> None:
+    """Read every field of the flatbuffer once, as TFLite Micro's Python interpreter does on load, so that a
+    cut-short or damaged file fails here and not later in `verify` (munify itself reads only some fields)."""
+    schema.ModelT.InitFromPackedBuf(buf, 0)
 
 
 def _length(n: int, buf: bytes, item_bytes: int = 4) -> int:
@@ -277,6 +288,9 @@ class _GraphBuilder:
     def op_inputs_outputs(self, op: _TflOp) -> tuple[list[int], list[int]]:
         """Tensor indices of the op (-1 = absent optional input); RESHAPE's shape tensor is dropped."""
         inputs = list(op.inputs[:1]) if op.type == "RESHAPE" else list(op.inputs)
+        if op.type == "RESHAPE" and len(op.inputs) > 1 and not 0 <= op.inputs[1] < len(self.model.tensors):
+            raise self.fail(f"op {op.index} (RESHAPE) lists shape tensor {op.inputs[1]}, the model has "
+                            f"{len(self.model.tensors)}; TensorFlow Lite would read it: the file is not valid")
         for i in inputs + list(op.outputs):
             if not -1 <= i < len(self.model.tensors):
                 raise self.fail(f"op {op.index} ({op.type}) refers to tensor {i}, the model has "
@@ -324,8 +338,9 @@ class _GraphBuilder:
         ir_inputs = []
         for role, i in zip(roles, inputs):
             if i < 0:
-                if role != "bias":
-                    raise self.fail(f"op {op.index} ({op.type}): required {role} input is missing")
+                if (op.type, role) not in _OPTIONAL_INPUTS:
+                    raise self.fail(f"op {op.index} ({op.type}): its {role} input is -1 (absent), and {op.type} "
+                                    f"requires it; drop the input from the op or give the tensor")
                 ir_inputs.append("")
                 continue
             ir_inputs.append(self.add_tensor(op, i, role))
