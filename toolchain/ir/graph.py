@@ -173,7 +173,7 @@ class Graph:
         produced = set(self.inputs)
         writers: dict[str, str] = {}
         for op in self.ops:
-            _validate_op(self, op, produced)
+            _check_names(f"op '{op.name}' outputs", op.outputs)
             for name in op.outputs:
                 if name in writers:
                     raise IRError(f"op '{op.name}': output '{name}' is already written by op '{writers[name]}'; "
@@ -181,6 +181,7 @@ class Graph:
                 if name in self.inputs:
                     raise IRError(f"op '{op.name}': output '{name}' is a graph input; inputs are not written")
                 writers[name] = op.name
+            _validate_op(self, op, produced)
             produced.update(op.outputs)
         for name in self.outputs:
             if name not in produced:
@@ -274,21 +275,18 @@ def _validate_op(graph: Graph, op: Op, produced: set[str]) -> None:
     for key, value in op.attrs.items():
         _ATTR_CHECKS[key](op, key, value)
     _check_names(f"op '{op.name}' inputs", op.inputs)
-    _check_names(f"op '{op.name}' outputs", op.outputs)
     for name in op.inputs:
-        if not name:
-            continue
-        t = graph.tensors.get(name)
-        if t is None:
+        if name and name not in graph.tensors:
             raise IRError(f"op '{op.name}': input tensor '{name}' does not exist")
-        if not t.is_constant and name not in produced:
-            raise IRError(f"op '{op.name}': input '{name}' is used before it is produced (ops must be in order)")
     if len(op.outputs) != 1:
         raise IRError(f"op '{op.name}' ({op.type}): has {len(op.outputs)} outputs, expected 1")
     for name in op.outputs:
         if name not in graph.tensors:
             raise IRError(f"op '{op.name}': output tensor '{name}' does not exist")
     check_op(op, graph.op_inputs(op), graph.tensors[op.outputs[0]])
+    for name in op.inputs:
+        if name and not graph.tensors[name].is_constant and name not in produced:
+            raise IRError(f"op '{op.name}': input '{name}' is used before it is produced (ops must be in order)")
 
 
 def _check_enum(choices: tuple[str, ...]):

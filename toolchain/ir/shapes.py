@@ -205,7 +205,8 @@ def check_op(op: Op, inputs: list[Tensor | None], output: Tensor) -> None:
     ok = expected.accepts(stored) if isinstance(expected, Conforms) else stored == expected
     if not ok:
         shown = expected.expected if isinstance(expected, Conforms) else str(list(expected))
-        sources = ", ".join(f"'{t.name}' {_shape(t)}" for t in inputs if t is not None)
+        sources = ", ".join(f"{r.role} '{t.name}' {_shape(t)}" for r, t in zip(rule.inputs, inputs)
+                            if t is not None and r.role != "bias")
         raise IRError(f"{where}: output '{output.name}' has shape {list(stored)}, expected {shown} "
                       f"from {sources}")
 
