@@ -8,6 +8,8 @@ from pathlib import Path
 from ..extras import require_compress_extra
 
 HELP = "measure models on every QEMU board against the TFLM + CMSIS-NN anchors; regenerate docs/BENCHMARKS.md"
+OUTPUT_FILES = ("out", "json")
+OUTPUT_DIRS = ("img_dir", "work")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,8 @@ from ..extras import require_compress_extra
 from ..fsutil import atomic_write_text
 
 HELP = "compress a model with ADMM block unification/pruning (TOML recipe) and export it int8 to a .mun file"
+OUTPUT_FILES = ("output", "json")
+OUTPUT_DIRS = ("cache_dir",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

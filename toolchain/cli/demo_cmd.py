@@ -10,6 +10,7 @@ from ..errors import MunifyError
 from ..extras import require_compress_extra
 
 HELP = "the whole pipeline on the built-in MNIST CNN: compress, build, run dense vs compressed, one table"
+OUTPUT_DIRS = ("out",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
