@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import MunifyError
 from ..fsutil import check_output_dir, check_output_file
 
-COMMANDS = ("import", "inspect", "verify", "compress", "plan", "build", "run", "boards", "demo", "bench")
+COMMANDS = ("import", "export", "inspect", "verify", "compress", "plan", "build", "run", "boards", "demo", "bench")
 
 
 def _command_module(name: str):
