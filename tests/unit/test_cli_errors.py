@@ -32,6 +32,8 @@ BAD_OUTPUTS = [
     (["import", str(TFLITE), "-o", "{dir}"], "-o {dir} is a directory"),
     (["import", str(TFLITE), "-o", "{file}/x.mun"], "{file} is a file, not a directory"),
     (["import", str(TFLITE), "-o", "/proc/munify-test/x.mun"], "cannot write in /proc"),
+    (["export", "{tmp}/m.mun", "-o", "{dir}"], "-o {dir} is a directory"),
+    (["export", "{tmp}/m.mun", "-o", "{file}/m.tflite"], "{file} is a file, not a directory"),
     (["compress", "--recipe", str(RECIPE), "-o", "{tmp}/c.mun", "--json", "{dir}"], "--json {dir} is a directory"),
     (["compress", "--recipe", str(RECIPE), "-o", "{dir}"], "-o {dir} is a directory"),
     (["compress", "--recipe", str(RECIPE), "-o", "{tmp}/c.mun", "--cache-dir", "{file}"], "is an existing file"),
