@@ -60,6 +60,11 @@ def check_outputs(args: argparse.Namespace) -> None:
             check_output_dir(getattr(args, dest), option(dest), replaced_if_holds="build.json")
 
 
+def one_line(message: str) -> str:
+    """Control characters (a newline or a terminal escape in a model's names) shown as escapes."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
+
+
 def issue_tracker() -> str:
     """Where to report a bug: the package's Issues / Bug Tracker URL when its metadata has one."""
     from importlib import metadata
@@ -78,7 +83,7 @@ def issue_tracker() -> str:
 def _report_bug(exc: Exception, debug: bool) -> int:
     if debug:
         traceback.print_exc()
-    message = " ".join(str(exc).split())
+    message = one_line(" ".join(str(exc).split()))
     if len(message) > 300:
         message = message[:297] + "..."
     hint = "" if debug else "; --debug or MUNIFY_DEBUG=1 shows the traceback"
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         check_outputs(args)
         return int(args._run(args) or 0)
     except MunifyError as exc:
-        print(f"munify: error: {exc}", file=sys.stderr)
+        print(f"munify: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("munify: interrupted", file=sys.stderr)
