@@ -1,13 +1,16 @@
 """Compression recipes: a TOML file naming the model, the data, the block shape, the ratios and the schedules.
 
-Every field is checked on load; a mistake is a one-line RecipeError naming the key and the fix. Checks that
-need the model (layer names, supported layers, block shapes that do not divide a layer) live in `plan_layers`.
+Every field is checked on load, type and range, before anything trains; a mistake is a one-line RecipeError
+naming the key and the fix. Checks that need the model (layer names, supported layers, block shapes that do
+not divide a layer) live in `plan_layers`. A model or data entry point that raises (or does not import) is a
+RecipeError naming it, with its error and the line of the user's code (`resolve_entry_point`).
 
-    seed = 0
+    seed = 0                       # 0 .. 2^32-1
     model = "mnist_cnn"            # built-in name or "module:function" returning an nn.Module
     data = "mnist"                 # built-in name or "module:function(batch_size, seed) -> (train, test)"
-    batch_size = 64
-    max_batches = 0                # batches per epoch, 0 = the whole training set
+    batch_size = 64                # 1 .. 65536
+    max_batches = 0                # batches per epoch, 0 = the whole training set (epochs, iterations and
+                                   # batch counts are at most 10^6)
     [train]    epochs, lr, momentum              dense pre-training (munify compress caches it)
     [blocks]   shape = [bo, bi], edge = "dense" | "skip" | "error"
     [ratios]   unify, prune, scope = "layer" | "global", exclude_first, exclude_last
