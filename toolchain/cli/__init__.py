@@ -10,12 +10,14 @@ written atomically (`toolchain.fsutil`), so a failed command leaves nothing half
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
 import traceback
 from pathlib import Path
 
+from ..build import BUILD_INFO
 from ..errors import MunifyError
 from ..fsutil import check_output_dir, check_output_file
 
@@ -45,19 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OUTPUT_CHECKS = {
+    "OUTPUT_FILES": check_output_file,
+    "OUTPUT_DIRS": check_output_dir,
+    "REPLACED_DIRS": functools.partial(check_output_dir, replaced_if_holds=BUILD_INFO),
+}
+
+
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse unusable output paths (a directory for a file, a file for a directory, read-only places)."""
-    module = args._module
-    option = args._options.get
-    for dest in getattr(module, "OUTPUT_FILES", ()):
-        if isinstance(getattr(args, dest, None), Path):
-            check_output_file(getattr(args, dest), option(dest))
-    for dest in getattr(module, "OUTPUT_DIRS", ()):
-        if isinstance(getattr(args, dest, None), Path):
-            check_output_dir(getattr(args, dest), option(dest))
-    for dest in getattr(module, "REPLACED_DIRS", ()):
-        if isinstance(getattr(args, dest, None), Path):
-            check_output_dir(getattr(args, dest), option(dest), replaced_if_holds="build.json")
+    for kind, check in _OUTPUT_CHECKS.items():
+        for dest in getattr(args._module, kind, ()):
+            path = getattr(args, dest, None)
+            if isinstance(path, Path):
+                check(path, args._options[dest])
 
 
 def one_line(message: str) -> str:
