@@ -81,7 +81,11 @@ def hostile_graph(seed: int = 3) -> Graph:
 
 def test_hostile_names_are_escaped_everywhere_and_the_host_build_runs_bit_exact(host_cache, tmp_path):
     graph = hostile_graph()
-    files = render(make_plan(graph, frozenset()))
+    plan = make_plan(graph, frozenset())
+    files = render(plan)
+    assert render(make_plan(hostile_graph(), frozenset())) == files  # deterministic
+    identifiers = [layer.function for layer in plan.layers] + [array.name for array in plan.arrays]
+    assert all(re.fullmatch(r"munify_layer_\d+(_\w+)?", name) for name in identifiers)  # never from names
     for name, text in files.items():
         (tmp_path / name).write_text(text)
         assert all(32 <= ord(c) < 127 for c in text.replace("\n", "")) and "??" not in text, name
