@@ -107,7 +107,8 @@ def _uart_defines(uart) -> dict[str, str]:
     return defines
 
 
-def _defines(board: Board) -> list[str]:
+def board_defines(board: Board) -> list[str]:
+    """The -D flags that carry the board file into the firmware (clock, tick rate, UART, pins)."""
     defines = {
         "MUNIFY_CPU_HZ": f"{board.clock_hz}u",
         "MUNIFY_TICK_HZ": f"{board.timer.hz}u",
@@ -133,7 +134,7 @@ def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
         "CROSS": board.cross_prefix,
         "OPT": _COMPILER_FLAGS.get(optimize, board.optimize_flag),
         "CPU_FLAGS": " ".join(board.cflags),
-        "DEFS": " ".join(_defines(board)),
+        "DEFS": " ".join(board_defines(board)),
         "LDSCRIPT": "link.ld" if cortex_m else "",
         "LIBS": " ".join(libs + list(board.ldflags)),
         "ELF": ELF_NAME,
