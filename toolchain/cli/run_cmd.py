@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if labels is not None:
         report = _with_accuracy(report, args.model, inputs, labels)
     print(render(report))
-    _print_details(report)
+    _print_details(report, board)
     if args.json:
         report.write_json(args.json)
     return 0 if report.bit_exact else 1
@@ -119,11 +119,14 @@ def _with_accuracy(report, model: Path, inputs, labels):
     return dataclasses.replace(report, extra={**report.extra, "accuracy": accuracy(outputs, labels)})
 
 
-def _print_details(report) -> None:
+def _print_details(report, board) -> None:
     extra = report.extra
     if "latency_ms" in extra:
         clock = f" at {extra['clock_hz'] / 1e6:g} MHz ({extra['clock_source']})" if "clock_hz" in extra else ""
         print(f"latency: {extra['latency_ms']:.3f} ms per inference{clock}")
+        if extra.get("clock_hz") not in (None, board.clock_hz):
+            print(f"warning: board '{board.name}' runs at {extra['clock_hz']:,} Hz, not its rated {board.clock_hz:,} "
+                  "Hz: its clock set-up did not complete (crystal, supply, or a clock driver to check)")
     if "accuracy" in extra:
         acc = extra["accuracy"]
         print("accuracy on device: n/a (outputs differ from the reference)" if acc is None else

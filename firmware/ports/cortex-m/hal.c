@@ -136,13 +136,13 @@ void hal_tick_sync(void)
     }
 }
 
-/* With timer.measured (real boards), the core clock read back from the clock registers once the set-up
- * settled: the rate both tick sources count at. Otherwise (QEMU, whose core clock is not the chip's, or a
- * set-up that timed out) the board file's timer.hz. */
+/* With timer.measured (real boards): the core clock read back from the clock registers, the rate both tick
+ * sources count at; after a set-up that timed out that is the reset clock, so the host sees the chip is not
+ * at its rated clock. Otherwise (QEMU, whose SysTick rate is not the chip's) the board file's timer.hz. */
 uint32_t hal_tick_hz(void)
 {
 #if MUNIFY_TICK_MEASURED
-    if (clocks.settled && clocks.cpu_hz) {
+    if (clocks.cpu_hz) {
         return clocks.cpu_hz;
     }
 #endif
