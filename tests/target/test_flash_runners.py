@@ -154,3 +154,11 @@ def test_boards_lists_which_boards_are_reachable_now(monkeypatch, capsys):
     assert main(["boards"]) == 0
     out = capsys.readouterr().out
     assert "maybe (ST-LINK on /dev/ttyACM3; pass --port)" in out and "serial ports: /dev/ttyACM3 (ST-LINK)" in out
+
+
+def test_real_board_latency_is_cycles_and_ms_at_the_measured_clock():
+    runner = runner_for(load_board("nucleo-l4r5zi"), Path("fw.elf"))
+    assert runner.time_unit == "cycles"
+    assert runner.count(1_200_000, 118_000_000) == 1_200_000  # measured ticks are core cycles
+    assert runner.report_details(1_200_000) == {"clock_hz": 118_000_000, "clock_source": "measured",
+                                                "latency_ms": round(1_200_000 * 1000 / 118_000_000, 6)}
