@@ -382,19 +382,23 @@ def with_overrides(board: Board, runner: str | None = None, port: str | None = N
         raise BoardError(f"--runner must be one of {', '.join(RUNNERS)}, not '{runner}'")
     hardware = board.hardware or Hardware(None, None, None, 115200, ())
     if port is not None:
-        if runner not in HARDWARE_RUNNERS:
-            raise BoardError(f"board '{board.name}': --port needs a runner that talks over a serial port "
-                             f"({', '.join(HARDWARE_RUNNERS)}), not '{runner}'; add --runner serial")
-        hardware = dataclasses.replace(hardware, serial_port=port)
+        if runner == "ssh":
+            hardware = dataclasses.replace(hardware, ssh_host=port)  # --port user@host
+        elif runner in HARDWARE_RUNNERS:
+            hardware = dataclasses.replace(hardware, serial_port=port)
+        else:
+            raise BoardError(f"board '{board.name}': --port needs a runner that reaches a real board "
+                             f"({', '.join(HARDWARE_RUNNERS + ('ssh',))}), not '{runner}'; add --runner serial")
     if runner.startswith("qemu") and board.qemu is None:
         raise BoardError(f"board '{board.name}' is a real board: QEMU does not emulate it; use one of "
                          f"{', '.join(HARDWARE_RUNNERS)} with --port")
-    if runner == "qemu-user" and board.port != "linux" or runner == "qemu-system" and board.port == "linux":
+    if runner in ("qemu-user", "ssh") and board.port != "linux" or runner == "qemu-system" and board.port == "linux":
         raise BoardError(f"board '{board.name}': runner '{runner}' cannot run a '{board.port}' firmware")
     try:
         _check_hardware(str(board.path), runner, dataclasses.asdict(hardware))
     except BoardError as exc:
-        raise BoardError(f"{exc}; add it to the board file or pass --port") from None
+        by_port = "serial_port" in str(exc) or "ssh_host" in str(exc)
+        raise BoardError(f"{exc}; add it to the board file" + (" or pass --port" if by_port else "")) from None
     return dataclasses.replace(board, runner=runner, hardware=hardware)
 
 

@@ -2,6 +2,7 @@
 run over the serial line, bit-exact, the firmware's exit status); the OpenOCD, pyOCD and SSH runners through
 --dry-run (no board here); --runner / --port overrides; `munify boards` reachability."""
 
+import dataclasses
 import socket
 import subprocess
 import time
@@ -111,9 +112,16 @@ def test_runner_classes_are_chosen_per_board():
 def test_bad_overrides_are_one_line_errors(capsys):
     with pytest.raises(BoardError, match=r"board 'nucleo-l4r5zi' is a real board: QEMU does not emulate it"):
         with_overrides(load_board("nucleo-l4r5zi"), "qemu-system")
-    with pytest.raises(BoardError, match=r"missing required key 'hardware.ssh_host' \(runner 'ssh' needs it\); add it"):
-        with_overrides(load_board("nucleo-l4r5zi"), "ssh")
-    with pytest.raises(BoardError, match=r"--port needs a runner that talks over a serial port"):
+    with pytest.raises(BoardError, match=r"missing required key 'hardware.ssh_host' \(runner 'ssh' needs it\); add it "
+                                         r"to the board file or pass --port$"):
+        with_overrides(load_board("aarch64-linux"), "ssh")
+    with pytest.raises(BoardError, match=r"missing required key 'hardware.openocd_args' \(runner 'openocd' needs it\); "
+                                         r"add it to the board file$"):
+        with_overrides(dataclasses.replace(load_board("nrf52840-dk"), hardware=None), "openocd", "/dev/ttyACM0")
+    with pytest.raises(BoardError, match=r"board 'nucleo-l4r5zi': runner 'ssh' cannot run a 'cortex-m' firmware"):
+        with_overrides(load_board("nucleo-l4r5zi"), "ssh", "pi@raspberrypi")
+    assert with_overrides(load_board("aarch64-linux"), "ssh", "pi@raspberrypi").hardware.ssh_host == "pi@raspberrypi"
+    with pytest.raises(BoardError, match=r"--port needs a runner that reaches a real board"):
         with_overrides(load_board("mps2-an386"), port="/dev/ttyACM0")
     assert main(["run", "m.mun", "--board", "mps2-an386", "--port", "/dev/ttyACM0", "--dry-run"]) == 2
     err = capsys.readouterr().err
