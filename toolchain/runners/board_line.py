@@ -39,7 +39,7 @@ def ports_found() -> list[str]:
     return sorted(port.device for port in list_ports.comports())
 
 
-def _lock_port(board: Board, url: str) -> serial.Serial | None:
+def _lock_port(board: Board, url: str, baud: int) -> serial.Serial | None:
     """A local device must exist and be free: returns it opened with an exclusive lock (flock), held for the
     run so a second munify run on the same port fails clearly. URLs (socket://, rfc2217://) are checked by
     opening them."""
@@ -50,7 +50,7 @@ def _lock_port(board: Board, url: str) -> serial.Serial | None:
         raise DeviceError(f"board '{board.name}': serial port {url} not found (ports found now: {found}); connect "
                           "the board, or pass its port with --port (munify boards shows which are reachable)")
     try:
-        return serial.Serial(url, exclusive=True)
+        return serial.Serial(url, baudrate=baud, exclusive=True)
     except serial.SerialException as exc:
         if "exclusively lock" in str(exc) or "busy" in str(exc).lower():
             raise DeviceError(f"board '{board.name}': serial port {url} is busy (another program holds it); close "
@@ -138,7 +138,7 @@ def handshake(line: BoardLine, timeout: float = HANDSHAKE_TIMEOUT) -> None:
 
 
 def open_board_line(board: Board, url: str, baud: int, timeout: float = HANDSHAKE_TIMEOUT) -> BoardLine:
-    lock = _lock_port(board, url)
+    lock = _lock_port(board, url, baud)
     try:
         inner = SerialTransport(url, baud)
     except DeviceError as exc:
