@@ -91,9 +91,10 @@ def build_plugin(source: Path, target: Path) -> Path:
 
 
 @functools.lru_cache(maxsize=None)
-def plugin_unavailable(qemu: str) -> str | None:
-    """Why `qemu` cannot run the plugin (a one-line reason), or None if it can: a QEMU built without
-    plugin support lists no -plugin option."""
+def plugin_unavailable(qemu: str, probe: tuple[str, ...]) -> str | None:
+    """Why `qemu` cannot run the plugin (a one-line reason), or None if it can. A QEMU built without plugin
+    support lists no -plugin option; one that has it must load this plugin and write its result when the
+    `probe` arguments (a run that ends at once) exit."""
     if shutil.which(qemu) is None:
         return None  # the runner reports a missing QEMU itself
     try:
@@ -102,7 +103,27 @@ def plugin_unavailable(qemu: str) -> str | None:
         return f"'{qemu} -help' failed ({exc})"
     if "-plugin" not in listing.stdout + listing.stderr:
         return f"{qemu} was built without TCG plugin support (no -plugin option)"
-    return None
+    return _load_failure(qemu, probe)
+
+
+def plugin_args(library: Path, **arguments: Path) -> list[str]:
+    """`-plugin LIB,KEY=VALUE,...` (QEMU's option syntax doubles a comma inside a value)."""
+    options = [str(library), *(f"{key}={value}" for key, value in arguments.items())]
+    return ["-plugin", ",".join(option.replace(",", ",,") for option in options)]
+
+
+def _load_failure(qemu: str, probe: tuple[str, ...]) -> str | None:
+    with tempfile.TemporaryDirectory(prefix="munify-plugin-probe-") as directory:
+        result_path = Path(directory) / "result.txt"
+        command = [qemu, *plugin_args(plugin_library(), out=result_path), *probe]
+        try:
+            run = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return f"{qemu} did not finish a 30 s plugin probe"
+        if result_path.is_file():
+            return None
+    lines = run.stderr.strip().splitlines() or [f"exit status {run.returncode}, no message"]
+    return f"{qemu} cannot load the plugin: {next((line for line in lines if 'plugin' in line), lines[-1])}"
 
 
 # ---- functions of the ELF ----------------------------------------------------------------------------
@@ -209,8 +230,7 @@ class InsnCounter:
         atomic_write_text(self.ranges_path, ranges_text(self.functions))
 
     def qemu_args(self) -> list[str]:
-        options = [str(self.library), f"ranges={self.ranges_path}", f"out={self.result_path}"]
-        return ["-plugin", ",".join(option.replace(",", ",,") for option in options)]
+        return plugin_args(self.library, ranges=self.ranges_path, out=self.result_path)
 
     def result(self) -> PluginResult:
         return read_result(self.result_path)
@@ -286,10 +306,10 @@ def exact_counts(result: PluginResult, n_layers: int) -> ExactCounts:
                        tuple(last.get(index) for index in range(n_layers)), result.total)
 
 
-def exact_counts_for(elf: Path, board: Board, warn) -> InsnCounter | None:
+def exact_counts_for(elf: Path, board: Board, probe: list[str], warn) -> InsnCounter | None:
     """An InsnCounter for a run of `elf` on `board`, or None (after one `warn(message)` line) when the board's
-    QEMU cannot load plugins."""
-    reason = plugin_unavailable(board.qemu.binary)
+    QEMU cannot load the plugin; `probe`: QEMU arguments of a run that ends at once."""
+    reason = plugin_unavailable(board.qemu.binary, tuple(probe))
     if reason is not None:
         warn(f"munify: exact instruction counts off: {reason}; reporting the tick figures only")
         return None
