@@ -33,6 +33,7 @@ class ExactInstructions:
     per_inference: int  # mean over the inputs
     min: int
     max: int
+    last: int  # the last input's, which the per-layer exact counts split
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ instructions too, at the timer's resolution); a layer is the window from its fun
 mark. Counts are exact and deterministic: the same firmware and inputs give the same numbers.
 
 `InsnCounter(elf, board)` prepares one run: `qemu_args()` for the QEMU command line, `result()` after QEMU
-has exited. `plugin_unavailable(qemu)` says why a QEMU cannot load the plugin (None when it can).
+has exited, `exact_counts(result, n_layers)` the figures of the report. `plugin_unavailable(qemu, probe)` says
+why a QEMU cannot load the plugin (None when it can). The runners (runners/qemu.py) use all of it.
 """
 
 from __future__ import annotations
@@ -76,8 +77,15 @@ def plugin_library() -> Path:
     return build_plugin(source, cache_dir() / name)
 
 
+NO_PLUGIN_HINT = "(--no-exact-counts runs without it)"
+
+
 def build_plugin(source: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PluginError(f"cannot create {target.parent} for the instruction-count plugin ({exc.strerror}); "
+                          f"set XDG_CACHE_HOME to a writable directory {NO_PLUGIN_HINT}") from None
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     result = run_logged([PLUGIN_CC, *PLUGIN_CFLAGS, "-o", str(partial), str(source)],
                         install_hint="apt-get install gcc")
@@ -85,7 +93,7 @@ def build_plugin(source: Path, target: Path) -> Path:
         partial.unlink(missing_ok=True)
         lines = result.stderr.strip().splitlines() or ["no message"]
         first = next((line for line in lines if "error" in line), lines[0])
-        raise PluginError(f"cannot build the instruction-count plugin {source}: {first}")
+        raise PluginError(f"cannot build the instruction-count plugin {source}: {first} {NO_PLUGIN_HINT}")
     os.replace(partial, target)
     return target
 
@@ -194,8 +202,8 @@ def read_result(path: Path) -> PluginResult:
     try:
         lines = path.read_text().splitlines()
     except OSError:
-        raise PluginError(f"QEMU wrote no instruction counts ({path} missing): did it stop before exiting?") \
-            from None
+        raise PluginError(f"QEMU wrote no instruction counts ({path} missing): did it stop before exiting? "
+                          f"{NO_PLUGIN_HINT}") from None
     if not lines or lines[0] != RESULT_FORMAT:
         raise PluginError(f"{path} is not an insn_count result (first line {lines[:1]})")
     total = outside = 0
@@ -254,7 +262,6 @@ class ExactCounts:
 
     per_inference: tuple[int, ...]
     layers: tuple[int | None, ...]  # by firmware layer; None for a layer without a function (an alias)
-    run_total: int  # the whole QEMU run: boot, protocol, every inference
 
     @property
     def mean(self) -> int:
@@ -300,10 +307,11 @@ def _inference(marks: tuple[Mark, ...], start: int, stop: int) -> InferenceCount
 def exact_counts(result: PluginResult, n_layers: int) -> ExactCounts:
     untraced = [count for count in inference_counts(result.marks) if count.instructions is not None]
     if not untraced:
-        raise PluginError("the instruction-count plugin saw no complete model run between two hal_ticks calls")
+        raise PluginError("the instruction-count plugin saw no complete model run between two hal_ticks calls "
+                          f"(does the ELF keep its symbols?) {NO_PLUGIN_HINT}")
     last = untraced[-1].layers
     return ExactCounts(tuple(count.instructions for count in untraced),
-                       tuple(last.get(index) for index in range(n_layers)), result.total)
+                       tuple(last.get(index) for index in range(n_layers)))
 
 
 def exact_counts_for(elf: Path, board: Board, probe: list[str], warn) -> InsnCounter | None:
