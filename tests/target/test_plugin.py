@@ -178,3 +178,22 @@ def test_windows_split_untraced_and_traced_inferences():
     assert (counts.per_inference, counts.layers, counts.mean) == ((1400,), (1000, None, 360), 1400)
     with pytest.raises(PluginError, match="no complete model run"):
         exact_counts(PluginResult(10, {}, 10, ()), 3)
+
+
+def test_make_setup_builds_the_plugin_the_runner_looks_for(tmp_path):
+    """`make plugin` and the runner's on-demand build must agree on flags and on the hashed file name."""
+    import shlex
+    import subprocess
+
+    from toolchain.runners.insn_count import PLUGIN_CFLAGS, plugin_file_name
+
+    root = plugin_source().parents[2]
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    dry = subprocess.run(["make", "-s", "-n", "plugin", f"VENV={tmp_path / 'venv'}", f"STAMP={stamp}"],
+                         cwd=root, capture_output=True, text=True, check=True).stdout
+    compile_line = next(line for line in dry.splitlines() if line.startswith("gcc "))
+    words = shlex.split(compile_line.split("&&")[0])
+    assert words[1:1 + len(PLUGIN_CFLAGS)] == list(PLUGIN_CFLAGS)
+    assert words[-3:] == ["-o", f"{tmp_path}/venv/lib/munify/{plugin_file_name(plugin_source())}.tmp",
+                          "firmware/qemu-plugin/insn_count.c"]
