@@ -13,6 +13,8 @@ from ..report import render
 from ..runners.process import configure_logging
 
 HELP = "run a model on a board (QEMU or a real one): bit-exact check against the reference, latency, memory"
+OUTPUT_FILES = ("json",)
+REPLACED_DIRS = ("build_dir",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
