@@ -197,3 +197,14 @@ def test_make_setup_builds_the_plugin_the_runner_looks_for(tmp_path):
     assert words[1:1 + len(PLUGIN_CFLAGS)] == list(PLUGIN_CFLAGS)
     assert words[-3:] == ["-o", f"{tmp_path}/venv/lib/munify/{plugin_file_name(plugin_source())}.tmp",
                           "firmware/qemu-plugin/insn_count.c"]
+
+
+def test_dry_run_shows_the_plugin_unless_turned_off(tmp_path, capsys):
+    from toolchain.cli import main
+
+    for extra, shown in (([], True), (["--no-exact-counts"], False)):
+        assert main(["run", "x.mun", "--board", "aarch64-linux", "--build-dir", str(tmp_path / "b"), "--dry-run",
+                     *extra]) == 0
+        printed = capsys.readouterr().out
+        assert ("-plugin <insn_count-" in printed) == shown
+    assert not (tmp_path / "b").exists()

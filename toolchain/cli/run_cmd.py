@@ -37,10 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _dry_run(args, board, build_dir: Path) -> None:
     from ..build import ELF_NAME
     from ..runners import runner_for
+    from ..runners.insn_count import exact_counts_note
+    from ..runners.qemu import QemuProcess
 
     if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize)):
         print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
-    print("\n".join(runner_for(board, build_dir / ELF_NAME).describe()))
+    runner = runner_for(board, build_dir / ELF_NAME)
+    print("\n".join(runner.describe()))
+    if args.exact_counts and isinstance(runner, QemuProcess):
+        print(exact_counts_note())
     print(f"send {args.inputs} input(s) (seed {args.seed}); compare with the reference; 'munify exit 0'")
 
 

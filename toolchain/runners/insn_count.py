@@ -314,6 +314,12 @@ def exact_counts(result: PluginResult, n_layers: int) -> ExactCounts:
                        tuple(last.get(index) for index in range(n_layers)))
 
 
+def exact_counts_note() -> str:
+    """What --dry-run shows of the plugin (nothing is built or probed for it)."""
+    return (f"  with -plugin <{plugin_file_name(plugin_source())}>,ranges=<the ELF's functions (nm)>,"
+            "out=<counts> (exact instruction counts; --no-exact-counts drops it)")
+
+
 def exact_counts_for(elf: Path, board: Board, probe: list[str], warn) -> InsnCounter | None:
     """An InsnCounter for a run of `elf` on `board`, or None (after one `warn(message)` line) when the board's
     QEMU cannot load the plugin; `probe`: QEMU arguments of a run that ends at once."""
