@@ -17,7 +17,6 @@ why a QEMU cannot load the plugin (None when it can). The runners (runners/qemu.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
@@ -98,20 +97,29 @@ def build_plugin(source: Path, target: Path) -> Path:
     return target
 
 
-@functools.lru_cache(maxsize=None)
+_availability: dict[tuple[str, Path], str | None] = {}
+
+
 def plugin_unavailable(qemu: str, probe: tuple[str, ...]) -> str | None:
-    """Why `qemu` cannot run the plugin (a one-line reason), or None if it can. A QEMU built without plugin
-    support lists no -plugin option; one that has it must load this plugin and write its result when the
-    `probe` arguments (a run that ends at once) exit."""
+    """Why `qemu` cannot run the plugin (a one-line reason), or None if it can; asked once per QEMU and plugin
+    build. A QEMU built without plugin support lists no -plugin option; one that has it must load this plugin
+    and write its result when the `probe` arguments (a run that ends at once) exit."""
     if shutil.which(qemu) is None:
         return None  # the runner reports a missing QEMU itself
+    key = (qemu, plugin_library())
+    if key not in _availability:
+        _availability[key] = _missing_option(qemu) or _load_failure(qemu, key[1], probe)
+    return _availability[key]
+
+
+def _missing_option(qemu: str) -> str | None:
     try:
         listing = subprocess.run([qemu, "-help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"'{qemu} -help' failed ({exc})"
     if "-plugin" not in listing.stdout + listing.stderr:
         return f"{qemu} was built without TCG plugin support (no -plugin option)"
-    return _load_failure(qemu, probe)
+    return None
 
 
 def plugin_args(library: Path, **arguments: Path) -> list[str]:
@@ -120,10 +128,10 @@ def plugin_args(library: Path, **arguments: Path) -> list[str]:
     return ["-plugin", ",".join(option.replace(",", ",,") for option in options)]
 
 
-def _load_failure(qemu: str, probe: tuple[str, ...]) -> str | None:
+def _load_failure(qemu: str, library: Path, probe: tuple[str, ...]) -> str | None:
     with tempfile.TemporaryDirectory(prefix="munify-plugin-probe-") as directory:
         result_path = Path(directory) / "result.txt"
-        command = [qemu, *plugin_args(plugin_library(), out=result_path), *probe]
+        command = [qemu, *plugin_args(library, out=result_path), *probe]
         try:
             run = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         except subprocess.TimeoutExpired:
