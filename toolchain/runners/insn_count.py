@@ -195,7 +195,7 @@ def ranges_text(functions: list[Function]) -> str:
 @dataclass(frozen=True)
 class Mark:
     function: str
-    total: int  # instructions executed before the function's first instruction
+    total: int  # the running count when the function's first instruction is reached
 
 
 @dataclass(frozen=True)
