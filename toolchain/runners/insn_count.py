@@ -31,7 +31,7 @@ from ..boards import Board
 from ..errors import MunifyError
 from ..fsutil import atomic_write_text
 from ..resources import firmware_dir
-from .process import run_logged
+from .process import format_command, log, run_logged
 
 PLUGIN_SOURCE = Path("qemu-plugin") / "insn_count.c"
 # The Makefile's `plugin` target builds with the same compiler and flags into PREBUILT_DIR.
@@ -113,6 +113,7 @@ def plugin_unavailable(qemu: str, probe: tuple[str, ...]) -> str | None:
 
 
 def _missing_option(qemu: str) -> str | None:
+    log.info("run: %s", format_command([qemu, "-help"]))
     try:
         listing = subprocess.run([qemu, "-help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -132,6 +133,7 @@ def _load_failure(qemu: str, library: Path, probe: tuple[str, ...]) -> str | Non
     with tempfile.TemporaryDirectory(prefix="munify-plugin-probe-") as directory:
         result_path = Path(directory) / "result.txt"
         command = [qemu, *plugin_args(library, out=result_path), *probe]
+        log.info("run: %s < /dev/null", format_command(command))
         try:
             run = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         except subprocess.TimeoutExpired:
