@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also check every layer's output and name the first layer that differs")
     parser.add_argument("--exact-counts", action=argparse.BooleanOptionalAction, default=True,
                         help="QEMU boards: count executed instructions exactly, per inference and per layer, "
-                             "with munify's TCG plugin (default on; QEMU emulates 1.2-1.9x slower, a small share of a run)")
+                             "with munify's TCG plugin (default on; QEMU emulates 1.2-1.9x slower, "
+                             "a small share of a run)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--build-dir", type=Path, help="build directory (default munify-out/<model>-<board>-<opt>)")
     parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced")
