@@ -87,10 +87,6 @@ class Quant:
             "axis": self.axis,
         }
 
-    @classmethod
-    def from_json(cls, d: dict) -> "Quant":
-        return cls(np.array(d["scale"], dtype=np.float32), np.array(d["zero_point"]), d.get("axis"))
-
 
 @dataclass(frozen=True, eq=False)
 class Tensor:
