@@ -26,7 +26,7 @@ from toolchain.runners import host
 
 SEED = 20261203
 CASES = 40
-MAX_BUILDS = 4  # valid mutants beyond this are planned but not compiled (each build is a host gcc run)
+MAX_BUILDS = 3  # valid mutants beyond this are planned but not compiled (each build is a host gcc run)
 MODELS = ("kws", "ad01", "resnet")
 
 SHAPE_VALUES = (0, -1, 1, "d+1", "d-1", "2d", 10 ** 30, 1e30, 2.5, "7", True, None)
