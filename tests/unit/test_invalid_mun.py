@@ -159,3 +159,11 @@ def test_huge_dimensions_reach_the_memory_fit_check_with_the_bytes_named(tmp_pat
     err = capsys.readouterr().err
     assert re.search(r"model 'huge' does not fit board 'mps2-an386': it needs \d{8,} bytes of RAM", err), err
     assert not out.exists()
+
+
+def test_every_op_type_has_a_rule_and_every_attribute_a_check():
+    from toolchain.ir import OP_ATTRS, OP_RULES, OP_TYPES
+    from toolchain.ir.graph import _ATTR_CHECKS
+
+    assert set(OP_RULES) == set(OP_TYPES)
+    assert {key for attrs in OP_ATTRS.values() for key in attrs} <= set(_ATTR_CHECKS)
