@@ -24,6 +24,7 @@ from .errors import MunifyError, SetupError
 
 AGAINST = ("tflm", "litert")
 DISPLAY_NAMES = {"tflm": "TensorFlow Lite Micro", "litert": "LiteRT"}
+CALL_TIMEOUT_S = 600.0  # one load or one inference; a malformed model may also make an interpreter spin
 
 # LiteRT requantizes int8 FULLY_CONNECTED with single rounding even under the reference op resolver; every
 # other op rounds twice like TFLite Micro. Measured: with this the reference matches LiteRT on every
@@ -219,6 +220,10 @@ class IsolatedInterpreter:
         return self._receive()
 
     def _receive(self):
+        if not self._conn.poll(CALL_TIMEOUT_S):
+            self._process.kill()
+            raise MunifyError(f"{self.model_path}: {self.name} did not answer within {CALL_TIMEOUT_S:g} s; the "
+                              "model may be malformed (re-export it)")
         try:
             status, value = self._conn.recv()
         except (EOFError, OSError):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from toolchain.cli import main
+from toolchain.errors import MunifyError
 
 REPO = Path(__file__).resolve().parents[2]
 TFLITE = REPO / "examples" / "models" / "mlperf-tiny" / "ad01_int8.tflite"
@@ -32,6 +33,8 @@ BAD_OUTPUTS = [
     (["import", str(TFLITE), "-o", "{dir}"], "-o {dir} is a directory"),
     (["import", str(TFLITE), "-o", "{file}/x.mun"], "{file} is a file, not a directory"),
     (["import", str(TFLITE), "-o", "/proc/munify-test/x.mun"], "cannot write in /proc"),
+    (["export", "{tmp}/m.mun", "-o", "{dir}"], "-o {dir} is a directory"),
+    (["export", "{tmp}/m.mun", "-o", "{file}/m.tflite"], "{file} is a file, not a directory"),
     (["compress", "--recipe", str(RECIPE), "-o", "{tmp}/c.mun", "--json", "{dir}"], "--json {dir} is a directory"),
     (["compress", "--recipe", str(RECIPE), "-o", "{dir}"], "-o {dir} is a directory"),
     (["compress", "--recipe", str(RECIPE), "-o", "{tmp}/c.mun", "--cache-dir", "{file}"], "is an existing file"),
@@ -97,3 +100,12 @@ def test_a_bug_in_the_middle_of_writing_leaves_nothing_behind(monkeypatch, capsy
     assert main(["import", str(TFLITE), "-o", str(out)]) == 1
     assert "munify bug: RuntimeError: disk gremlin" in capsys.readouterr().err
     assert not out.exists() and not any(out.parent.iterdir())
+
+
+def test_an_error_naming_a_hostile_string_stays_on_one_line(monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise MunifyError("op 'x\n#define Y \x1b[31m' is broken")
+
+    monkeypatch.setattr("toolchain.cli.inspect_cmd.summarize", refuse)
+    assert main(["inspect", str(TFLITE)]) == 2
+    assert capsys.readouterr().err == "munify: error: op 'x\\n#define Y \\x1b[31m' is broken\n"

@@ -70,3 +70,9 @@ def test_a_truncated_file_is_a_clean_error(tmp_path, models_dir, against, expect
     with pytest.raises(MunifyError, match=expected):
         make_interpreter(against, cut)
     assert main(["verify", str(cut), "--against", against, "--inputs", "1"]) == 2
+
+
+def test_an_interpreter_that_does_not_answer_is_stopped(monkeypatch, models_dir):
+    monkeypatch.setattr("toolchain.interpreters.CALL_TIMEOUT_S", 0.01)  # shorter than a child's start-up
+    with pytest.raises(MunifyError, match="TensorFlow Lite Micro did not answer within 0.01 s"):
+        make_interpreter("tflm", models_dir / "ad01_int8.tflite")

@@ -10,12 +10,14 @@ written atomically (`toolchain.fsutil`), so a failed command leaves nothing half
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
 import traceback
 from pathlib import Path
 
+from ..build import BUILD_INFO
 from ..errors import MunifyError
 from ..fsutil import check_output_dir, check_output_file
 
@@ -45,19 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OUTPUT_CHECKS = {
+    "OUTPUT_FILES": check_output_file,
+    "OUTPUT_DIRS": check_output_dir,
+    "REPLACED_DIRS": functools.partial(check_output_dir, replaced_if_holds=BUILD_INFO),
+}
+
+
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse unusable output paths (a directory for a file, a file for a directory, read-only places)."""
-    module = args._module
-    option = args._options.get
-    for dest in getattr(module, "OUTPUT_FILES", ()):
-        if isinstance(getattr(args, dest, None), Path):
-            check_output_file(getattr(args, dest), option(dest))
-    for dest in getattr(module, "OUTPUT_DIRS", ()):
-        if isinstance(getattr(args, dest, None), Path):
-            check_output_dir(getattr(args, dest), option(dest))
-    for dest in getattr(module, "REPLACED_DIRS", ()):
-        if isinstance(getattr(args, dest, None), Path):
-            check_output_dir(getattr(args, dest), option(dest), replaced_if_holds="build.json")
+    for kind, check in _OUTPUT_CHECKS.items():
+        for dest in getattr(args._module, kind, ()):
+            path = getattr(args, dest, None)
+            if isinstance(path, Path):
+                check(path, args._options[dest])
+
+
+def one_line(message: str) -> str:
+    """Control characters (a newline or a terminal escape in a model's names) shown as escapes."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in message)
 
 
 def issue_tracker() -> str:
@@ -78,7 +86,7 @@ def issue_tracker() -> str:
 def _report_bug(exc: Exception, debug: bool) -> int:
     if debug:
         traceback.print_exc()
-    message = " ".join(str(exc).split())
+    message = one_line(" ".join(str(exc).split()))
     if len(message) > 300:
         message = message[:297] + "..."
     hint = "" if debug else "; --debug or MUNIFY_DEBUG=1 shows the traceback"
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         check_outputs(args)
         return int(args._run(args) or 0)
     except MunifyError as exc:
-        print(f"munify: error: {exc}", file=sys.stderr)
+        print(f"munify: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("munify: interrupted", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..exporters import export_tflite
+from ..fsutil import check_output_file
 from ..ir import load
 
 HELP = "export a munify IR file (.mun) as an int8 .tflite model that LiteRT and TFLite Micro run"
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     output = args.output or args.model.with_suffix(".tflite")
+    check_output_file(output, "-o")
     graph = load(args.model)
     export_tflite(graph, output)
     print(f"exported {args.model} -> {output}: {len(graph.ops)} ops; check it with "

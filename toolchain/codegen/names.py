@@ -2,10 +2,10 @@
 
 A name comes from a model file, so it can hold anything: `*/`, newlines, NUL, backslashes, trigraphs, brackets
 that break the protocol's `[...]` fields, or 10 kB of text. Every such string reaches C only through
-`label`: printable ASCII where each risky character is a `\\xHH` / `\\uHHHH` / `\\UHHHHHHHH` escape of its code
-point, cut to `LABEL_MAX` characters with a hash of the whole name so long names stay distinct. A label is safe
-inside a C comment as it is and inside a C string literal once `c_string` escapes its backslashes. C
-identifiers are never derived from names (layers are `munify_layer_<index>`).
+`label`: printable ASCII where each risky character is `<hh>` (code points below 256) or `<U+hhhh>`, cut to
+`LABEL_MAX` characters with a hash of the whole name so long names stay distinct. A label holds no backslash,
+quote, `?`, `*` or bracket, so it is the same text inside a C comment, inside a C string literal and on the
+device protocol. C identifiers are never derived from names (layers are `munify_layer_<index>`).
 """
 
 from __future__ import annotations
@@ -14,20 +14,16 @@ import hashlib
 
 LABEL_MAX = 64
 HASH_CHARS = 8
-# Printable ASCII that means something to C comments and strings (`*`, trigraph `??/`, `\`, `"`) or to the
-# protocol (`[`, `]`, `%`) is escaped too.
-_ESCAPED = frozenset("\\\"?*[]%")
+# Printable ASCII that means something to C comments and strings (`*`, trigraph `??/`, `\`, `"`), to the
+# protocol (`[`, `]`, `%`) or to the escape itself (`<`) is escaped too.
+_ESCAPED = frozenset("\\\"?*[]%<")
 
 
 def _escape(char: str) -> str:
     code = ord(char)
     if 32 <= code < 127 and char not in _ESCAPED:
         return char
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    return f"<{code:02x}>" if code < 0x100 else f"<U+{code:04X}>"
 
 
 def label(text: str) -> str:
@@ -55,4 +51,4 @@ def c_comment(text: str) -> str:
 
 def c_string(text: str) -> str:
     """A C string literal holding `label(text)`."""
-    return '"' + label(text).replace("\\", "\\\\") + '"'
+    return f'"{label(text)}"'

@@ -24,7 +24,7 @@ class CLiteral(str):
 
 def _raw_model_strings(plan: Plan) -> frozenset[str]:
     """The plan's model strings (graph, op, tensor names, op types) that C may not show as they are."""
-    texts = {plan.model_name}
+    texts = {plan.model_name, *plan.buffers}
     for layer in plan.layers:
         texts.update((layer.name, layer.op_type, layer.output.tensor, *(b.tensor for b in layer.inputs)))
     return frozenset(t for t in texts if names.label(t) != t)
