@@ -41,6 +41,11 @@ static inline void usart_v2_write(uintptr_t base, uint8_t byte)
     USART_REG(base, USART_TDR) = byte;
 }
 
+static inline int usart_v2_rx_ready(uintptr_t base)
+{
+    return (USART_REG(base, USART_ISR) & ISR_RXNE) != 0u;
+}
+
 /* An overrun stops reception until it is cleared: clear it while waiting (the protocol resynchronises). */
 static inline uint8_t usart_v2_read(uintptr_t base)
 {

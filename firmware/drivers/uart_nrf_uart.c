@@ -44,9 +44,14 @@ void uart_write(uintptr_t base, uint8_t byte)
     }
 }
 
+int uart_rx_ready(uintptr_t base)
+{
+    return REG(base, EVENTS_RXDRDY) != 0u;
+}
+
 uint8_t uart_read(uintptr_t base)
 {
-    while (!REG(base, EVENTS_RXDRDY)) {
+    while (!uart_rx_ready(base)) {
     }
     REG(base, EVENTS_RXDRDY) = 0u; /* before reading RXD: the next byte may already be in the FIFO */
     return (uint8_t)REG(base, UART_RXD);

@@ -87,9 +87,14 @@ void uart_write(uintptr_t base, uint8_t byte)
     }
 }
 
+int uart_rx_ready(uintptr_t base)
+{
+    return REG(base, EVENTS_ENDRX) != 0u;
+}
+
 uint8_t uart_read(uintptr_t base)
 {
-    while (!REG(base, EVENTS_ENDRX)) {
+    while (!uart_rx_ready(base)) {
     }
     REG(base, EVENTS_ENDRX) = 0u;
     uint8_t byte = rx_buffers[rx_current];

@@ -14,6 +14,11 @@ void uart_write(uintptr_t base, uint8_t byte)
     usart_v2_write(base, byte);
 }
 
+int uart_rx_ready(uintptr_t base)
+{
+    return usart_v2_rx_ready(base);
+}
+
 uint8_t uart_read(uintptr_t base)
 {
     return usart_v2_read(base);

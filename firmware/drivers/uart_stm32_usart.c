@@ -33,9 +33,14 @@ void uart_write(uintptr_t base, uint8_t byte)
     REG(base, USART_DR) = byte;
 }
 
+int uart_rx_ready(uintptr_t base)
+{
+    return (REG(base, USART_SR) & SR_RXNE) != 0u;
+}
+
 uint8_t uart_read(uintptr_t base)
 {
-    while (!(REG(base, USART_SR) & SR_RXNE)) {
+    while (!uart_rx_ready(base)) {
     }
     return (uint8_t)REG(base, USART_DR);
 }
