@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     inputs, labels = _input_files(args) if count is None else (None, None)
     report = run_model(args.model, board, build_dir, count or len(inputs), args.seed, args.layers, args.optimize,
-                       args.exact_counts, inputs)
+                       args.exact_counts, inputs=inputs)
     if labels is not None:
         report = _with_accuracy(report, args.model, inputs, labels)
     print(render(report))
