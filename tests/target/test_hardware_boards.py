@@ -34,6 +34,9 @@ def test_board_builds_with_its_own_drivers_at_its_memory_map(name, tmp_path):
     assert _symbol(build.elf, "vector_table") == FLASH_BASE.get(name, 0x0800_0000) == board.flash.origin
     assert board.ram.origin <= _symbol(build.elf, "__stack_top") <= board.ram.origin + board.ram.length
     assert build.sizes.flash_bytes < board.flash.length
+    disassembly = subprocess.run(["arm-none-eabi-objdump", "-d", str(build.elf)], capture_output=True, text=True,
+                                 check=True).stdout
+    assert "bkpt" not in disassembly  # no semihosting call: without a debugger it would fault
 
 
 def test_ad01_fits_the_smallest_real_board(tmp_path):
