@@ -3,6 +3,7 @@ run over the serial line, bit-exact, the firmware's exit status); the OpenOCD, p
 --dry-run (no board here); --runner / --port overrides; `munify boards` reachability."""
 
 import dataclasses
+import json
 import socket
 import subprocess
 import time
@@ -11,11 +12,9 @@ from pathlib import Path
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from target_support import FAKE_MODEL, fake_reference, require_tools
+from target_support import require_tools, tiny_fc_model
 from toolchain.boards import BoardError, load_board, with_overrides
-from toolchain.build import build_sources
 from toolchain.cli import main
-from toolchain.harness.session import Case, run_cases
 from toolchain.runners import qemu, reachable, runner_for
 from toolchain.runners.flashers import GdbRunner, OpenocdRunner, PyocdRunner
 from toolchain.runners.ssh import SshRunner
@@ -23,7 +22,6 @@ from toolchain.runners.ssh import SshRunner
 pytestmark = pytest.mark.qemu
 
 BOARDS_DIR = Path(__file__).parents[2] / "boards"
-INPUT = bytes((13 * i + 5) & 0xFF for i in range(16))
 
 
 def gdb_board(tmp_path: Path, gdb_port: int, serial_port: int) -> Path:
@@ -57,21 +55,27 @@ def wait_listening(port: int) -> None:
             time.sleep(0.05)
 
 
-def test_gdb_runner_flashes_through_qemus_gdbstub_and_runs_bit_exact(tmp_path):
+def test_gdb_runner_flashes_through_qemus_gdbstub_and_runs_bit_exact(tmp_path, capsys):
+    """munify run as on a desk: build, flash through the GDB server, run over the serial port given by --port."""
     require_tools("gdb-multiarch")
     gdb_port, serial_port = qemu.free_tcp_port(), qemu.free_tcp_port()
-    board = load_board(str(gdb_board(tmp_path, gdb_port, serial_port)))
-    build = build_sources(FAKE_MODEL, board, tmp_path / "build")
+    board_file = gdb_board(tmp_path, gdb_port, 9)  # the board file's port is wrong: --port corrects it
+    model = tiny_fc_model(tmp_path / "tiny.mun")
+    build_dir = tmp_path / "build"
     target = empty_qemu(gdb_port, serial_port)
     try:
         wait_listening(gdb_port)
-        report = run_cases(build, lambda info: [Case(INPUT, fake_reference(INPUT)[1], {})], {})
+        status = main(["run", str(model), "--board", str(board_file), "--port", f"socket://127.0.0.1:{serial_port}",
+                       "--inputs", "2", "--build-dir", str(build_dir), "--json", str(tmp_path / "report.json")])
         assert target.wait(timeout=20) == 0  # 'munify exit 0' reached QEMU through semihosting
     finally:
         target.kill()
         target.wait()
-    assert report.bit_exact and report.runner == "gdb" and report.latency.unit == "cycles"
-    assert report.extra["clock_source"] == "board file" and report.extra["latency_ms"] > 0
+    out = capsys.readouterr().out
+    assert status == 0 and "bit-exact: yes (2/2 match the reference)" in out and "ms per inference" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["runner"] == "gdb" and report["latency"]["unit"] == "cycles"
+    assert report["clock_source"] == "board file" and report["latency_ms"] > 0
 
 
 def test_gdb_runner_command_is_load_reset_detach(tmp_path):
