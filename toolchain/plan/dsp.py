@@ -88,7 +88,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     bo, bi = blocks.bo, blocks.bi
     full_rows, tail_col = rows // bo * bo, cols // bi * bi
     padded = _pad_cols(matrix, bi)
-    counts, dense_cols, dense_w, unified_cols, signs, mags = [], [], [], [], [], []
+    counts, dense_cols, dense_w, unified_cols, signs, mags, records = [], [], [], [], [], [], []
     unified_bias = np.zeros(rows, np.int64)
     for rb in range(full_rows // bo):
         r0 = rb * bo
@@ -102,15 +102,24 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
             dense_w.append(block.reshape(-1, 4)[:, (0, 2, 1, 3)].reshape(-1) if dense16 else block)
         if bo == 1 and dense:
             dense_cols[-1] |= LAST_BLOCK_FLAG
+        row_records = []
         for cb in unified:
-            unified_cols.append(cb * bi)
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
             negative = tile < 0
-            mags.append(np.abs(tile).max(axis=1))
-            signs.append(_sign_bytes(negative, sign_bits))
+            magnitude = np.abs(tile).max(axis=1)
+            mask = _sign_bytes(negative, sign_bits)
             positives = bi - negative.sum(axis=1)
-            unified_bias[r0:r0 + bo] -= mags[-1] * (128 * positives + 127 * negative.sum(axis=1))
-        if pixel_quads(conv, bo, bi) and len(unified):
+            unified_bias[r0:r0 + bo] -= magnitude * (128 * positives + 127 * negative.sum(axis=1))
+            if unified_records(bo, sign_bits):
+                row_records.append([cb * bi | int(magnitude[0]) << 16, *mask.view("<u4")])
+            else:
+                unified_cols.append(cb * bi)
+                mags.append(magnitude)
+                signs.append(mask)
+        if row_records:
+            row_records[-1][0] |= LAST_BLOCK_FLAG
+            records += row_records
+        elif pixel_quads(conv, bo, bi) and len(unified):
             unified_cols[-1] |= LAST_BLOCK_FLAG
     return {
         "counts": np.array(counts, np.uint16),
@@ -119,9 +128,16 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         "unified_cols": np.array(unified_cols, np.uint16),
         "unified_signs": _concat(signs, np.uint8),
         "unified_magnitudes": _concat(mags, np.int16),
+        "unified_records": np.array(records, np.uint32).reshape(-1),
         "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
+
+
+def unified_records(bo: int, sign_bits: bool) -> bool:
+    """1 x bi blocks with mask bytes store each unified block as one record the kernels load with one LDM:
+    the word `column | last-of-row << 15 | magnitude << 16`, then its bi mask bytes (munify_dsp_blocks_common.h)."""
+    return bo == 1 and not sign_bits
 
 
 def _sign_bytes(negative: np.ndarray, sign_bits: bool) -> np.ndarray:
@@ -259,10 +275,14 @@ def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: boo
 
 DSP = frozenset({"dsp"})
 COMMON_FILES = ("kernels/dsp/munify_dsp.h",)
+# munify_dsp_blocks.h picks one family header per layer from its block shape; all of them are copied.
+BLOCK_HEADERS = ("munify_dsp_blocks.h", "munify_dsp_blocks_common.h", "munify_dsp_blocks_scalar.h",
+                 "munify_dsp_blocks_columns.h", "munify_dsp_fc_blocks_1xn_s8.h", "munify_dsp_conv_blocks_1xn_s8.h",
+                 "munify_dsp_matrix_blocks_2xn_s8.h", "munify_dsp_matrix_blocks_mxn_s8.h")
 
 
 def _block_variants(KernelVariant, all_kinds) -> list:
-    files = COMMON_FILES + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
+    files = COMMON_FILES + tuple(f"kernels/dsp/{name}" for name in BLOCK_HEADERS) + ("kernels/dsp/munify_dsp_tables.c",)
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
                 ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))
