@@ -185,9 +185,9 @@ class BlockCosts:
 # FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for four
 # output pixels at a time (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly
 # loop over row pairs (one pixel at a time); other bo x bi: the C loops.
-ROW_BLOCK_COSTS = {False: BlockCosts(0.59, 0.54, 0.25, 5.43, 59.3, 3.3),
+ROW_BLOCK_COSTS = {False: BlockCosts(0.60, 0.22, 0.55, 5.43, 55.2, 3.5),
                    True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
-QUAD_BLOCK_COSTS = {False: BlockCosts(0.70, 0.20, 2.10, 1.67, 30.0, 3.4),
+QUAD_BLOCK_COSTS = {False: BlockCosts(0.80, 0.29, 0.62, 1.65, 27.8, 2.0),
                     True: BlockCosts(0.71, 0.27, 2.68, 1.18, 34.8, 2.8)}
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}

@@ -10,6 +10,7 @@
 #error "munify_dsp_matrix_blocks_2xn_s8.h is for 2 x 4 and 2 x 8 blocks"
 #endif
 
+/* In the loops r0-r2 are the cursors,
  * r3 the blocks left, r4/r5 the two rows, r6/r7 the unsigned input (+4), lr the sign mask table. */
 #if MUNIFY_DSP_BI == 4
 #define BLOCKS2_DENSE                                                                                        \
