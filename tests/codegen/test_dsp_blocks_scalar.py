@@ -25,7 +25,7 @@ ROLES = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "
 SHAPES = [(9, 44, 1, 4, False, False, False), (9, 44, 1, 4, True, True, False), (12, 70, 1, 8, False, True, False),
           (12, 70, 1, 8, True, False, False), (10, 70, 1, 16, False, False, True), (10, 70, 1, 16, True, False, False),
           (13, 54, 2, 4, False, False, False), (15, 44, 2, 8, True, False, False), (14, 40, 4, 8, False, False, False),
-          (13, 70, 2, 16, True, True, False)]
+          (13, 70, 2, 16, True, True, False), (6, 2200, 1, 8, True, True, False)]  # last: fillers
 
 
 def _c_array(name: str, ctype: str, values) -> str:
@@ -35,8 +35,11 @@ def _c_array(name: str, ctype: str, values) -> str:
 
 def _program(shape, rng) -> tuple[str, np.ndarray]:
     rows, cols, bo, bi, bits, conv, dense16 = shape
-    matrix, blocks = kb.block_matrix(rng, rows, cols, bo, bi, (0.3, 0.4, 0.3))
+    sparse = cols > dsp.MAX_SIGN_RECORD_STEP * bi  # few unified blocks far apart: sign records need fillers
+    matrix, blocks = kb.block_matrix(rng, rows, cols, bo, bi, (0.05, 0.02, 0.93) if sparse else (0.3, 0.4, 0.3))
     packed = dsp.pack_blocks(matrix, blocks, bits, conv=conv, dense16=dense16)
+    if sparse:
+        assert (packed["unified_records"] == dsp.MAX_SIGN_RECORD_STEP << 8).any(), "no filler: pick another seed"
     x = rng.integers(-128, 128, cols).astype(np.int8)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     lines = ["#include <stdio.h>", '#include "munify_dsp_blocks_scalar.h"']
@@ -47,7 +50,8 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
                       for role, _ in ROLES)
     lines += ["int main(void)", "{",
               f"    const munify_dsp_block_lists lists = {{{lists}}};",
-              f"    const munify_dsp_block_shape shape = {{{bo}, {bi}, {int(bits)}, {int(dense16)}}};",
+              f"    const munify_dsp_block_shape shape = {{{bo}, {bi}, {int(bits)}, {int(dense16)}, "
+              f"{int(bits and dsp.pixel_quads(conv, bo, bi))}}};",
               f"    int32_t acc[{rows}];",
               f"    munify_dsp_blocks_accumulate_scalar(&lists, shape, {rows}, {cols}, bias, x, acc);",
               f"    for (int i = 0; i < {rows}; ++i) printf(\"%ld\\n\", (long)acc[i]);",

@@ -102,7 +102,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
             dense_w.append(block.reshape(-1, 4)[:, (0, 2, 1, 3)].reshape(-1) if dense16 else block)
         if bo == 1 and dense:
             dense_cols[-1] |= LAST_BLOCK_FLAG
-        row_records = []
+        row_records, at = [], 0
         for cb in unified:
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
             negative = tile < 0
@@ -110,7 +110,10 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
             mask = _sign_bytes(negative, sign_bits)
             positives = bi - negative.sum(axis=1)
             unified_bias[r0:r0 + bo] -= magnitude * (128 * positives + 127 * negative.sum(axis=1))
-            if unified_records(bo, sign_bits):
+            if pixel_quads(conv, bo, bi) and sign_bits:
+                row_records += _sign_records(cb - at, int(mask[0]), int(magnitude[0]))
+                at = cb
+            elif unified_records(bo, sign_bits):
                 row_records.append([cb * bi | int(magnitude[0]) << 16, *mask.view("<u4")])
             else:
                 unified_cols.append(cb * bi)
@@ -119,8 +122,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         if row_records:
             row_records[-1][0] |= LAST_BLOCK_FLAG
             records += row_records
-        elif pixel_quads(conv, bo, bi) and len(unified):
-            unified_cols[-1] |= LAST_BLOCK_FLAG
+        counts[-1] = len(row_records) or len(unified)
     return {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
@@ -132,6 +134,20 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
+
+
+MAX_SIGN_RECORD_STEP = 127  # block columns one sign record may advance; longer gaps take filler records
+
+
+def _sign_records(step: int, signs: int, magnitude: int) -> list[list[int]]:
+    """Sign records of the CONV_2D 1 x 4 / 1 x 8 kernels (dsp-blocks-bits): the word signs | step << 8 |
+    last << 15 | magnitude << 16, step = block columns after the row's previous unified block (the first:
+    after column 0). A longer step goes through fillers of magnitude 0, which add nothing."""
+    fillers = []
+    while step > MAX_SIGN_RECORD_STEP:
+        fillers.append([MAX_SIGN_RECORD_STEP << 8])
+        step -= MAX_SIGN_RECORD_STEP
+    return fillers + [[signs | step << 8 | magnitude << 16]]
 
 
 def unified_records(bo: int, sign_bits: bool) -> bool:

@@ -47,6 +47,9 @@
 #ifndef MUNIFY_DSP_BLOCKS_CONV_COLUMNS
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 2 /* conv columns in flight; the pixel quads define 4 */
 #endif
+#ifndef MUNIFY_DSP_SIGN_RECORDS
+#define MUNIFY_DSP_SIGN_RECORDS 0 /* the conv pixel quads with sign bits define 1 */
+#endif
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
 #define MUNIFY_DSP_RECORDS (MUNIFY_DSP_BO == 1 && !MUNIFY_DSP_SIGN_BITS) /* unified_records, not cols/signs */
 
@@ -66,7 +69,7 @@ typedef struct {
 } munify_dsp_blocks;
 
 static const munify_dsp_block_shape blocks_shape = {MUNIFY_DSP_BO, MUNIFY_DSP_BI, MUNIFY_DSP_SIGN_BITS,
-                                                    MUNIFY_DSP_DENSE16};
+                                                    MUNIFY_DSP_DENSE16, MUNIFY_DSP_SIGN_RECORDS};
 
 typedef struct {
     const munify_dsp_blocks *p;

@@ -10,9 +10,12 @@
  *                       weights w0, w2, w1, w3 (the SXTB16 order of the widened input)
  *   unified_records     uint32 (1 x bi blocks, mask bytes) per unified block: the word column | last << 15 |
  *                       magnitude << 16 (last: the row's last unified block), then bi mask bytes (0xFF where
- *                       the weight is negative); one LDM loads a record
- *   unified_cols        uint16 per unified block (the other layouts); CONV_2D with 1 x 4 / 1 x 8 blocks and sign
- *                       bits: bit 15 set on the last of each row
+ *                       the weight is negative); one LDM loads a record.
+ *                       CONV_2D 1 x 4 / 1 x 8 with sign bits: one word per unified block, signs | step << 8 |
+ *                       last << 15 | magnitude << 16, step = block columns after the row's previous unified
+ *                       block (the first: after column 0), at most 127; longer gaps pass through fillers of
+ *                       magnitude 0 (counted in counts)
+ *   unified_cols        uint16 per unified block (the other layouts)
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide, bo > 1) or bo x ceil(bi/8) sign
  *                       bytes, bit j set when weight j is negative (bits)
  *   unified_magnitudes  int16  per unified block: bo
@@ -47,6 +50,7 @@ typedef struct {
     int32_t bo, bi;
     int32_t sign_bits; /* dsp-blocks-bits */
     int32_t dense16;   /* dsp-blocks-wide16 */
+    int32_t sign_records; /* CONV_2D 1 x 4 / 1 x 8 with sign bits: unified_records hold sign records */
 } munify_dsp_block_shape;
 
 static inline int32_t munify_dsp_scalar_input(const int8_t *x, int32_t cols, int32_t j)
@@ -106,7 +110,15 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
                 }
             }
         }
+        int32_t step_col = 0;
         for (int32_t b = 0; b < counts[1]; ++b) {
+            if (s.sign_records) {
+                uint32_t word = *records++;
+                uint8_t signs_byte = (uint8_t)(word & 0xFF);
+                step_col += (int32_t)((word >> 8) & 0x7F) * s.bi;
+                acc[r0] += (int32_t)(word >> 16) * munify_dsp_scalar_sad(x + step_col, &signs_byte, s.bi, 1);
+                continue;
+            }
             if (s.bo == 1 && !s.sign_bits) {
                 uint32_t word = *records++;
                 int32_t col = (int32_t)(word & MUNIFY_DSP_BLOCK_COLUMN_MASK);

@@ -3,15 +3,17 @@
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
  * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
  *
- * Mask bytes (dsp-blocks-wide): one assembly pass per row runs its dense blocks and then its unified records
- * (column | last << 15 | magnitude << 16, masks: one LDM) with the four accumulators kept in registers.
- * Sign bits (dsp-blocks-bits): the dense pass, then a second pass over the rows with unified blocks that
- * expands the sign bytes through munify_dsp_sign_masks. Every loop ends on bit 15 of the row's last column
- * (the carry of an LSLS), so none keeps a counter. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
+ * One assembly pass per row runs its dense blocks and then its unified records with the four accumulators kept
+ * in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
+ * one LDM. Sign bits (dsp-blocks-bits): a record is one word, signs | step << 8 | last << 15 | magnitude << 16,
+ * the step in block columns from the row's previous unified block; the masks come from munify_dsp_sign_masks.
+ * Every loop ends on bit 15 of the row's last column or record (the carry of an LSLS), so none keeps a
+ * counter. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
 #ifndef MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 #define MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
+#define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
 #include "munify_dsp_blocks_common.h"
 
 #if MUNIFY_DSP_BO != 1 || MUNIFY_DSP_BI > 8
@@ -28,9 +30,10 @@ typedef struct {
     int32_t *acc; /* pixel a's accumulator of the row; b, c, d follow `stride` bytes apart */
     int32_t stride;
     int32_t rows;
-    const uint32_t *records;   /* mask bytes: the unified records */
-    const uint8_t *unsigned_x; /* mask bytes: the four unsigned columns */
-    int32_t unified_count;     /* mask bytes: the current row's unified blocks */
+    const uint32_t *records;    /* the unified records */
+    const uint8_t *unsigned_x;  /* the four unsigned columns */
+    int32_t unified_count;      /* the current row's unified records */
+    const uint32_t *sign_masks; /* munify_dsp_sign_masks */
 } blocks_quad_state;
 
 _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_quad_state, dense_weights) == 4 &&
@@ -38,7 +41,8 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
                    offsetof(blocks_quad_state, bias) == 16 && offsetof(blocks_quad_state, unified_bias) == 20 &&
                    offsetof(blocks_quad_state, acc) == 24 && offsetof(blocks_quad_state, stride) == 28 &&
                    offsetof(blocks_quad_state, rows) == 32 && offsetof(blocks_quad_state, records) == 36 &&
-                   offsetof(blocks_quad_state, unsigned_x) == 40 && offsetof(blocks_quad_state, unified_count) == 44,
+                   offsetof(blocks_quad_state, unsigned_x) == 40 && offsetof(blocks_quad_state, unified_count) == 44 &&
+                   offsetof(blocks_quad_state, sign_masks) == 48,
                "blocks_quad_state: blocks_rows_quad reads these word offsets");
 
 /* 4 inputs of a dense block for 4 pixels: r3 = weight word, lr/r3 its SXTB16 halves, r8 the widened groups. */
@@ -53,41 +57,60 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #else
 #define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP BLOCKS_QUAD_GROUP
 #endif
-/* One unified record for four pixels: r1 = records, r2 = the unsigned columns; r8 the record word (its top half
- * the magnitude), r9/r10 the masks, r0, r3, r11, r12, lr the inputs of two pixels at a time. */
+/* One unified record for four pixels: r1 = records, r2 = the unsigned columns (sign records: the running
+ * block pointer), lr = munify_dsp_sign_masks; r8 the record word (its top half the magnitude), r9/r10 the
+ * masks, r0, r3, r11, r12 the inputs of two (1 x 8) or four (1 x 4) pixels at a time. */
+#define BLOCKS_QUAD_PIXEL8(lo, hi, acc)                                                                      \
+    "usad8  " lo ", " lo ", r9\n\t" "usada8 " lo ", " hi ", r10, " lo "\n\t" "smlabt " acc ", " lo ", r8, " acc "\n\t"
+#define BLOCKS_QUAD_PIXEL4(x, acc) "usad8  " x ", " x ", r9\n\t" "smlabt " acc ", " x ", r8, " acc "\n\t"
+#define BLOCKS_QUAD_PIXELS4                                                                                  \
+    BLOCKS_QUAD_PIXEL4("r0", "r4") BLOCKS_QUAD_PIXEL4("r3", "r5") BLOCKS_QUAD_PIXEL4("r11", "r6")               \
+    BLOCKS_QUAD_PIXEL4("r12", "r7")
+#if MUNIFY_DSP_SIGN_BITS
+/* r2 += step * 4 * bi; 1 x 8: r2 runs 16 bytes into the block, so LDMDB loads pixels a, b and LDM c, d. */
+#define BLOCKS_QUAD_STEP(shift) "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
+#define BLOCKS_QUAD_END "lsls   r0, r8, #17\n\t"
+#if MUNIFY_DSP_BI == 4
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #48]\n\t" /* sign mask table */
+#define BLOCKS_QUAD_RECORD                                                                                   \
+    BLOCKS_QUAD_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldm    r2, {r0, r3, r11, r12}\n\t"  \
+    BLOCKS_QUAD_PIXELS4 BLOCKS_QUAD_END
+#else
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #48]\n\t" "add    r2, r2, #16\n\t"
+#define BLOCKS_QUAD_RECORD                                                                                   \
+    BLOCKS_QUAD_STEP("5") "uxtb   r9, r8\n\t" "add    r9, lr, r9, lsl #3\n\t" "ldrd   r9, r10, [r9]\n\t"             \
+    "ldmdb  r2, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r4") BLOCKS_QUAD_PIXEL8("r11", "r12", "r5") \
+    "ldm    r2, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r6") BLOCKS_QUAD_PIXEL8("r11", "r12", "r7") \
+    BLOCKS_QUAD_END
+#endif
+#else
+#define BLOCKS_QUAD_START ""
 #define BLOCKS_QUAD_RECORD_INPUT "lsls   r3, r8, #17\n\t" "add    r3, r2, r3, lsr #15\n\t"
 #if MUNIFY_DSP_BI == 4
 #define BLOCKS_QUAD_RECORD                                                                                   \
-    "ldm    r1!, {r8, r9}\n\t" BLOCKS_QUAD_RECORD_INPUT "ldm    r3, {r0, r3, r11, r12}\n\t"                    \
-    "usad8  r0, r0, r9\n\t" "smlabt r4, r0, r8, r4\n\t" "usad8  r3, r3, r9\n\t" "smlabt r5, r3, r8, r5\n\t"        \
-    "usad8  r11, r11, r9\n\t" "smlabt r6, r11, r8, r6\n\t" "usad8  r12, r12, r9\n\t" "smlabt r7, r12, r8, r7\n\t"
+    "ldm    r1!, {r8, r9}\n\t" BLOCKS_QUAD_RECORD_INPUT "ldm    r3, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXELS4
 #else
-#define BLOCKS_QUAD_RECORD_PIXEL(lo, hi, acc)                                                                \
-    "usad8  " lo ", " lo ", r9\n\t" "usada8 " lo ", " hi ", r10, " lo "\n\t" "smlabt " acc ", " lo ", r8, " acc "\n\t"
 #define BLOCKS_QUAD_RECORD                                                                                   \
-    "ldm    r1!, {r8, r9, r10}\n\t" BLOCKS_QUAD_RECORD_INPUT "ldm    r3!, {r0, r11, r12, lr}\n\t"             \
-    BLOCKS_QUAD_RECORD_PIXEL("r0", "r11", "r4") BLOCKS_QUAD_RECORD_PIXEL("r12", "lr", "r5")                    \
-    "ldm    r3, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_RECORD_PIXEL("r0", "r3", "r6")                              \
-    BLOCKS_QUAD_RECORD_PIXEL("r11", "r12", "r7")
+    "ldm    r1!, {r8, r9, r10}\n\t" BLOCKS_QUAD_RECORD_INPUT "ldm    r3!, {r0, r11, r12, lr}\n\t"                \
+    BLOCKS_QUAD_PIXEL8("r0", "r11", "r4") BLOCKS_QUAD_PIXEL8("r12", "lr", "r5")                                  \
+    "ldm    r3, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r6") BLOCKS_QUAD_PIXEL8("r11", "r12", "r7")
+#endif
 #endif
 
-#if MUNIFY_DSP_RECORDS
 /* The row's unified records after its dense blocks, the accumulators still in r4-r7. */
 #define BLOCKS_QUAD_UNIFIED_PASS                                                                             \
     "ldr    r0, [r3, #44]\n\t"                                                                                \
     "cbz    r0, 4f\n\t"                                                                                       \
     "ldrd   r1, r2, [r3, #36]\n\t" /* records, unsigned columns */                                            \
+    BLOCKS_QUAD_START                                                                                         \
     "3:\n\t" BLOCKS_QUAD_RECORD                                                                              \
     "bcc    3b\n\t"                                                                                           \
     "ldr    r3, [sp]\n\t"                                                                                     \
     "str    r1, [r3, #36]\n\t"                                                                                \
     "4:\n\t"
-#else
-#define BLOCKS_QUAD_UNIFIED_PASS
-#endif
 
-/* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks (and, mask bytes, unified
- * records). The dense loop runs until the column with bit 15 set (LSLS puts it in the carry). */
+/* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks + unified records. The dense loop
+ * runs until the column with bit 15 set (LSLS puts it in the carry), the unified one until the record's. */
 MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
@@ -132,98 +155,6 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
                    "pop    {r0, r4-r11, pc}\n\t");
 }
 
-#if !MUNIFY_DSP_RECORDS
-/* Unified blocks for four pixels: the unsigned columns are stored per block column, pixel after pixel (bi
- * bytes each), so a block row's four sums share one mask and one magnitude. r9/r10 the mask words, lr the
- * magnitude, r11/r12 one pixel's inputs; the sign mask table is at [sp]. */
-#if MUNIFY_DSP_BI == 4
-#define BLOCKS_QUAD_MASKS "ldrb r9, [r1], #1\n\t" "ldr r10, [sp]\n\t" "ldr r9, [r10, r9, lsl #3]\n\t"
-#else
-#define BLOCKS_QUAD_MASKS                                                                                    \
-    "ldrb r9, [r1], #1\n\t" "ldr r10, [sp]\n\t" "add r9, r10, r9, lsl #3\n\t" "ldrd r9, r10, [r9]\n\t"
-#endif
-#if MUNIFY_DSP_BI == 4
-#define BLOCKS_QUAD_PIXEL(offset, acc)                                                                       \
-    "ldr    r11, [r8, #" offset "]\n\t" "usad8  r11, r11, r9\n\t" "smlabb " acc ", r11, lr, " acc "\n\t"
-#define BLOCKS_QUAD_UNIFIED                                                                                  \
-    BLOCKS_QUAD_PIXEL("0", "r4") BLOCKS_QUAD_PIXEL("4", "r5") BLOCKS_QUAD_PIXEL("8", "r6") BLOCKS_QUAD_PIXEL("12", "r7")
-#else
-#define BLOCKS_QUAD_PIXEL(offset, acc)                                                                       \
-    "ldrd   r11, r12, [r8, #" offset "]\n\t" "usad8  r11, r11, r9\n\t" "usada8 r11, r12, r10, r11\n\t"            \
-    "smlabb " acc ", r11, lr, " acc "\n\t"
-#define BLOCKS_QUAD_UNIFIED                                                                                  \
-    BLOCKS_QUAD_PIXEL("0", "r4") BLOCKS_QUAD_PIXEL("8", "r5") BLOCKS_QUAD_PIXEL("16", "r6") BLOCKS_QUAD_PIXEL("24", "r7")
-#endif
-
-typedef struct {
-    const uint16_t *unified_cols;
-    const uint8_t *signs;
-    const int16_t *magnitudes;
-    const uint8_t *unsigned_x;
-    const uint32_t *sign_masks;
-    const uint16_t *counts;
-    int32_t *acc; /* pixel a's accumulator of the row; b, c, d follow `stride` bytes apart */
-    int32_t stride;
-    const int32_t *acc_end; /* acc + rows */
-} blocks_unified_state;
-
-_Static_assert(offsetof(blocks_unified_state, unified_cols) == 0 && offsetof(blocks_unified_state, signs) == 4 &&
-                   offsetof(blocks_unified_state, magnitudes) == 8 &&
-                   offsetof(blocks_unified_state, unsigned_x) == 12 &&
-                   offsetof(blocks_unified_state, sign_masks) == 16 && offsetof(blocks_unified_state, counts) == 20 &&
-                   offsetof(blocks_unified_state, acc) == 24 && offsetof(blocks_unified_state, stride) == 28 &&
-                   offsetof(blocks_unified_state, acc_end) == 32,
-               "blocks_unified_state: blocks_rows_unified_quad reads these word offsets");
-
-/* For every row (>= 1) with unified blocks: the four pixels' accumulators += its unified blocks (USAD8 against
- * the sign mask, one multiply by the magnitude). The loop ends on the row's flagged last column; the cursors
- * stay in r0-r3 from row to row. */
-MUNIFY_ASM_FUNCTION blocks_rows_unified_quad(MUNIFY_ASM_ARG blocks_unified_state *state)
-{
-    __asm volatile("push   {r0, r4-r11, lr}\n\t"
-                   "ldr    r12, [r0, #16]\n\t"
-                   "push   {r12}\n\t"             /* [sp] sign mask table, [sp, #4] state */
-                   "ldr    r2, [r0, #12]\n\t"     /* unsigned columns */
-                   "ldr    r3, [r0, #8]\n\t"      /* magnitudes */
-                   "ldr    r1, [r0, #4]\n\t"      /* signs */
-                   "ldr    r0, [r0]\n\t"          /* unified cols */
-                   "0:\n\t"
-                   "ldr    r12, [sp, #4]\n\t"
-                   "ldr    r6, [r12, #20]\n\t"
-                   "ldr    r7, [r6], #4\n\t"
-                   "str    r6, [r12, #20]\n\t"
-                   "lsrs   r7, r7, #16\n\t"       /* unified blocks of the row */
-                   "beq    4f\n\t"
-                   "ldrd   r8, r9, [r12, #24]\n\t" /* acc of pixel a, stride */
-                   "ldr    r4, [r8]\n\t"
-                   "ldr    r5, [r8, r9]\n\t"
-                   "add    r10, r8, r9, lsl #1\n\t"
-                   "ldr    r6, [r10]\n\t"
-                   "ldr    r7, [r10, r9]\n\t"
-                   "3:\n\t"
-                   "ldrh   r8, [r0], #2\n\t"
-                   "lsls   r8, r8, #17\n\t"       /* carry: the row's last unified block */
-                   "add    r8, r2, r8, lsr #15\n\t" BLOCKS_QUAD_MASKS
-                   "ldrsh  lr, [r3], #2\n\t" BLOCKS_QUAD_UNIFIED
-                   "bcc    3b\n\t"
-                   "ldr    r12, [sp, #4]\n\t"
-                   "ldrd   r8, r9, [r12, #24]\n\t"
-                   "str    r4, [r8]\n\t"
-                   "str    r5, [r8, r9]\n\t"
-                   "add    r10, r8, r9, lsl #1\n\t"
-                   "str    r6, [r10]\n\t"
-                   "str    r7, [r10, r9]\n\t"
-                   "4:\n\t"
-                   "ldr    r8, [r12, #24]\n\t"
-                   "add    r8, r8, #4\n\t"
-                   "str    r8, [r12, #24]\n\t"
-                   "ldr    r9, [r12, #32]\n\t"
-                   "cmp    r8, r9\n\t"
-                   "bne    0b\n\t"
-                   "add    sp, sp, #4\n\t"
-                   "pop    {r0, r4-r11, pc}\n\t");
-}
-#endif
 
 /* One column's unsigned copy x + 128 into its place among the four: `blocks` (>= 1) whole blocks of bi
  * inputs (unified blocks never reach the partial last block), each 4 * bi bytes after the one before. */
@@ -313,16 +244,9 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, int32_t unified, 
         }
     }
     blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, l->counts, p->bias, l->unified_bias,
-                              col->acc, 4 * p->rows, p->rows, l->unified_records, col->unsigned_x, 0};
+                              col->acc, 4 * p->rows, p->rows, l->unified_records, col->unsigned_x, 0,
+                              munify_dsp_sign_masks[0]};
     blocks_rows_quad(&rows);
-#if !MUNIFY_DSP_RECORDS
-    if (unified && whole_blocks > 0) {
-        blocks_unified_state state = {l->unified_cols, l->unified_signs, l->unified_magnitudes, col->unsigned_x,
-                                      munify_dsp_sign_masks[0], l->counts, col->acc, 4 * p->rows,
-                                      col->acc + p->rows};
-        blocks_rows_unified_quad(&state);
-    }
-#endif
     for (int32_t i = 0; i < 4; ++i) {
         munify_dsp_output_run(col->acc + i * p->rows, col->requant, col->simple, &q, p->rows, out[i]);
     }
