@@ -204,7 +204,7 @@ class BlockCosts:
 ROW_BLOCK_COSTS = {False: BlockCosts(0.60, 0.22, 0.55, 5.43, 55.2, 3.5),
                    True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
 QUAD_BLOCK_COSTS = {False: BlockCosts(0.80, 0.29, 0.62, 1.65, 27.8, 2.0),
-                    True: BlockCosts(0.71, 0.27, 2.68, 1.18, 34.8, 2.8)}
+                    True: BlockCosts(0.80, 0.36, 1.43, 1.16, 33.0, 1.5)}
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
