@@ -1,18 +1,23 @@
 """Instructions of the DSP block kernels against the fraction of unified and of pruned blocks.
 
-    .venv/bin/python benchmarks/unified_sweep.py [-o docs/bench/DSP-UNIFIED.md]
+    .venv/bin/python benchmarks/unified_sweep.py [-o docs/bench/DSP-UNIFIED.md] [--models M.mun ...]
 
 One layer per shape (3x3 conv, 1x1 conv, FC), 1 x 4 / 1 x 8 / 1 x 16 blocks, mask bytes (dsp-blocks-wide,
 `--optimize speed`) and sign bits (dsp-blocks-bits, balanced and size); the other blocks dense. Each case runs
 once on mps2-an386 (Cortex-M4F) under QEMU `-icount shift=0` (retired instructions, not cycles) and is checked
 bit-exact against the numpy reference; the layer's dense DSP kernel (munify_dsp_conv_dense.h /
 munify_dsp_fc_dense.h) is 1.0. A few minutes on one core.
+
+`--models` also runs whole compressed models (e.g. from `munify compress --recipe examples/mnist_cnn_1x8.toml`)
+with `--optimize speed` and `balanced` against the same graph with every block dense (dense DSP kernels).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,13 +115,62 @@ def report(all_measured: dict[str, dict[int, tuple[int, dict]]]) -> str:
     return "\n".join(lines)
 
 
+def dense_twin(graph):
+    """The same graph with every weight dense: the dense kernels' instruction counts do not depend on values."""
+    for tensor in graph.tensors.values():
+        if tensor.blocks is not None:
+            graph = graph.with_tensor(dataclasses.replace(tensor, blocks=None))
+    return graph
+
+
+def block_mix(graph) -> str:
+    from toolchain.ir import BlockKind
+
+    kinds = [t.blocks.kinds.reshape(-1) for t in graph.tensors.values() if t.blocks is not None]
+    every = np.concatenate(kinds) if kinds else np.zeros(0)
+    return " / ".join(f"{np.sum(every == kind):,} {kind.name.lower()}" for kind in BlockKind)
+
+
+def run_models(paths: list[Path]) -> list[str]:
+    from toolchain.boards import load_board
+    from toolchain.harness.session import run_model
+    from toolchain.ir import load, save
+
+    board = load_board("mps2-an386")
+    lines = ["## Whole models", "", "`--models` " + " ".join(p.name for p in paths) + ": instructions per inference "
+             "on mps2-an386 (2 seeded inputs, all bit-exact or marked), against the same graph with every block "
+             "dense (dense DSP kernels). The first matrix layer's share is shown because a dense first conv "
+             "bounds the ratio.", "",
+             "| model | blocks | dense | speed | balanced | first layer, dense / speed / balanced |",
+             "|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory(prefix="munify-unified-") as tmp:
+        for path in paths:
+            graph = load(path)
+            twin = Path(tmp) / f"{path.stem}-dense.mun"
+            save(dense_twin(graph), twin)
+            runs = {name: run_model(model, board, Path(tmp) / f"{path.stem}-{name}", 2, 0, False, optimize)
+                    for name, model, optimize in (("dense", twin, "balanced"), ("speed", path, "speed"),
+                                                  ("balanced", path, "balanced"))}
+            total = {name: r.latency.per_inference for name, r in runs.items()}
+            first = {name: r.layers[0].count for name, r in runs.items()}
+            exact = "" if all(r.bit_exact for r in runs.values()) else " (NOT bit-exact)"
+            lines.append(f"| {path.stem}{exact} | {block_mix(graph)} | {total['dense']:,} | {total['speed']:,} "
+                         f"({total['speed'] / total['dense']:.3f}x) | {total['balanced']:,} "
+                         f"({total['balanced'] / total['dense']:.3f}x) | {first['dense']:,} / {first['speed']:,} / "
+                         f"{first['balanced']:,} ({first['speed'] / total['dense']:.3f} of dense) |")
+    return lines + [""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "bench" / "DSP-UNIFIED.md")
+    parser.add_argument("--models", type=Path, nargs="*", default=[], help="compressed .mun files to run whole")
     args = parser.parse_args()
     rng = np.random.default_rng(SEED)
     measured = {layer.name: {bi: measure_layer(layer, bi, rng) for bi in SHAPES} for layer in LAYERS}
     text = report(measured)
+    if args.models:
+        text += "\n" + "\n".join(run_models(args.models))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text + "\n")
     print(text)

@@ -232,11 +232,13 @@ REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization t
 
 def blocks_scratch(params: dict, conv: bool) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
-    per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch."""
+    per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch; the pixel quads
+    then one int32 per row (bias + unified_bias)."""
     k = _round_up(params["k"], max(4, params["bi"]))
-    columns = 4 if pixel_quads(conv, params["bo"], params["bi"]) else 2
+    quads = pixel_quads(conv, params["bo"], params["bi"])
+    columns = 4 if quads else 2
     im2col = 0 if params["pointwise"] else columns * k
-    return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + 3 * columns * k + im2col
+    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 3 * columns * k + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows

@@ -13,6 +13,7 @@
 #define MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
+#define MUNIFY_DSP_BLOCKS_ROW_BIAS 1
 #define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
 #include "munify_dsp_blocks_common.h"
 
@@ -25,11 +26,9 @@ typedef struct {
     const int8_t *dense_weights;
     const uint32_t *widened;
     const uint16_t *counts;
-    const int32_t *bias;
-    const int32_t *unified_bias;
-    int32_t *acc; /* pixel a's accumulator of the row; b, c, d follow `stride` bytes apart */
-    int32_t stride;
-    int32_t rows;
+    const int32_t *row_bias;    /* bias + unified_bias */
+    int32_t *acc;               /* the row's four accumulators (pixels a, b, c, d); the next row's follow */
+    const int32_t *acc_end;     /* acc + 4 * rows */
     const uint32_t *records;    /* the unified records */
     const uint8_t *unsigned_x;  /* the four unsigned columns */
     int32_t unified_count;      /* the current row's unified records */
@@ -38,11 +37,10 @@ typedef struct {
 
 _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_quad_state, dense_weights) == 4 &&
                    offsetof(blocks_quad_state, widened) == 8 && offsetof(blocks_quad_state, counts) == 12 &&
-                   offsetof(blocks_quad_state, bias) == 16 && offsetof(blocks_quad_state, unified_bias) == 20 &&
-                   offsetof(blocks_quad_state, acc) == 24 && offsetof(blocks_quad_state, stride) == 28 &&
-                   offsetof(blocks_quad_state, rows) == 32 && offsetof(blocks_quad_state, records) == 36 &&
-                   offsetof(blocks_quad_state, unsigned_x) == 40 && offsetof(blocks_quad_state, unified_count) == 44 &&
-                   offsetof(blocks_quad_state, sign_masks) == 48,
+                   offsetof(blocks_quad_state, row_bias) == 16 && offsetof(blocks_quad_state, acc) == 20 &&
+                   offsetof(blocks_quad_state, acc_end) == 24 && offsetof(blocks_quad_state, records) == 28 &&
+                   offsetof(blocks_quad_state, unsigned_x) == 32 && offsetof(blocks_quad_state, unified_count) == 36 &&
+                   offsetof(blocks_quad_state, sign_masks) == 40,
                "blocks_quad_state: blocks_rows_quad reads these word offsets");
 
 /* 4 inputs of a dense block for 4 pixels: r3 = weight word, lr/r3 its SXTB16 halves, r8 the widened groups. */
@@ -71,12 +69,12 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #define BLOCKS_QUAD_STEP(shift) "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
 #define BLOCKS_QUAD_END "lsls   r0, r8, #17\n\t"
 #if MUNIFY_DSP_BI == 4
-#define BLOCKS_QUAD_START "ldr    lr, [r3, #48]\n\t" /* sign mask table */
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" /* sign mask table */
 #define BLOCKS_QUAD_RECORD                                                                                   \
     BLOCKS_QUAD_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldm    r2, {r0, r3, r11, r12}\n\t"  \
     BLOCKS_QUAD_PIXELS4 BLOCKS_QUAD_END
 #else
-#define BLOCKS_QUAD_START "ldr    lr, [r3, #48]\n\t" "add    r2, r2, #16\n\t"
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" "add    r2, r2, #16\n\t"
 #define BLOCKS_QUAD_RECORD                                                                                   \
     BLOCKS_QUAD_STEP("5") "uxtb   r9, r8\n\t" "add    r9, lr, r9, lsl #3\n\t" "ldrd   r9, r10, [r9]\n\t"             \
     "ldmdb  r2, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r4") BLOCKS_QUAD_PIXEL8("r11", "r12", "r5") \
@@ -99,14 +97,14 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 
 /* The row's unified records after its dense blocks, the accumulators still in r4-r7. */
 #define BLOCKS_QUAD_UNIFIED_PASS                                                                             \
-    "ldr    r0, [r3, #44]\n\t"                                                                                \
+    "ldr    r0, [r3, #36]\n\t"                                                                                \
     "cbz    r0, 4f\n\t"                                                                                       \
-    "ldrd   r1, r2, [r3, #36]\n\t" /* records, unsigned columns */                                            \
+    "ldrd   r1, r2, [r3, #28]\n\t" /* records, unsigned columns */                                            \
     BLOCKS_QUAD_START                                                                                         \
     "3:\n\t" BLOCKS_QUAD_RECORD                                                                              \
     "bcc    3b\n\t"                                                                                           \
     "ldr    r3, [sp]\n\t"                                                                                     \
-    "str    r1, [r3, #36]\n\t"                                                                                \
+    "str    r1, [r3, #28]\n\t"                                                                                \
     "4:\n\t"
 
 /* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks + unified records. The dense loop
@@ -116,16 +114,12 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
                    "0:\n\t"
                    "ldr    r3, [sp]\n\t"
-                   "ldrd   r8, r9, [r3, #12]\n\t" /* counts, bias */
-                   "ldr    r10, [r3, #20]\n\t"    /* unified_bias */
+                   "ldrd   r8, r9, [r3, #12]\n\t" /* counts, row bias */
                    "ldr    r4, [r9], #4\n\t"
-                   "ldr    r11, [r10], #4\n\t"
-                   "add    r4, r4, r11\n\t"
-                   "ldr    r0, [r8], #4\n\t"      /* dense blocks of the row, unified blocks << 16 */
+                   "ldr    r0, [r8], #4\n\t"      /* dense blocks of the row, unified records << 16 */
                    "strd   r8, r9, [r3, #12]\n\t"
-                   "str    r10, [r3, #20]\n\t"
                    "lsr    r11, r0, #16\n\t"
-                   "str    r11, [r3, #44]\n\t"
+                   "str    r11, [r3, #36]\n\t"
                    "mov    r5, r4\n\t"
                    "mov    r6, r4\n\t"
                    "mov    r7, r4\n\t"
@@ -140,17 +134,10 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
                    "ldr    r3, [sp]\n\t"
                    "strd   r0, r1, [r3]\n\t"
                    "2:\n\t" BLOCKS_QUAD_UNIFIED_PASS
-                   "ldrd   r8, r9, [r3, #24]\n\t" /* acc of pixel a, stride */
-                   "str    r4, [r8]\n\t"
-                   "str    r5, [r8, r9]\n\t"
-                   "add    r10, r8, r9, lsl #1\n\t"
-                   "str    r6, [r10]\n\t"
-                   "str    r7, [r10, r9]\n\t"
-                   "add    r8, r8, #4\n\t"
-                   "str    r8, [r3, #24]\n\t"
-                   "ldr    r10, [r3, #32]\n\t"
-                   "subs   r10, r10, #1\n\t"
-                   "str    r10, [r3, #32]\n\t"
+                   "ldrd   r8, r9, [r3, #20]\n\t" /* acc, acc end */
+                   "stm    r8!, {r4, r5, r6, r7}\n\t"
+                   "str    r8, [r3, #20]\n\t"
+                   "cmp    r8, r9\n\t"
                    "bne    0b\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
 }
@@ -228,8 +215,8 @@ MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
 /* Output pixels x[0..3] (the last ones may repeat) through all rows. */
 
 /* Output pixels x[0..3] (the last ones may repeat) through all rows. */
-MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, int32_t unified, const int8_t *const x[4],
-                                     int8_t *const out[4])
+MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_bias, int32_t unified,
+                                     const int8_t *const x[4], int8_t *const out[4])
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_block_lists *l = &p->lists;
@@ -243,12 +230,12 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, int32_t unified, 
             blocks_unsigned_quad(x[i], whole_blocks, (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_BI);
         }
     }
-    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, l->counts, p->bias, l->unified_bias,
-                              col->acc, 4 * p->rows, p->rows, l->unified_records, col->unsigned_x, 0,
+    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, l->counts, row_bias, col->acc,
+                              col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
                               munify_dsp_sign_masks[0]};
     blocks_rows_quad(&rows);
     for (int32_t i = 0; i < 4; ++i) {
-        munify_dsp_output_run(col->acc + i * p->rows, col->requant, col->simple, &q, p->rows, out[i]);
+        munify_dsp_output_run_quad(col->acc + i, col->requant, col->simple, &q, p->rows, out[i]);
     }
 }
 
@@ -273,6 +260,10 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
     int32_t k = blocks_padded_cols(p->cols);
     int32_t unified = blocks_any_unified(p);
+    int32_t *row_bias = (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k));
+    for (int32_t r = 0; r < p->rows; ++r) {
+        row_bias[r] = p->bias[r] + p->lists.unified_bias[r];
+    }
     for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
         const int8_t *x[4];
         int8_t *out[4];
@@ -283,7 +274,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
                                                            at % geometry->out_w, im2col + i * k)
                                    : x[i - 1];
         }
-        blocks_pixel_quad(&col, unified, x, out);
+        blocks_pixel_quad(&col, row_bias, unified, x, out);
     }
 #endif
 }
