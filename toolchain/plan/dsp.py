@@ -8,10 +8,12 @@ Layouts (the C side documents the same in each kernel's header comment):
   dsp-dw      depthwise, channels a multiple of 4: int8, for each group of 4 channels, for each pair of taps
               (a zero tap added to an odd count), the words (c0 t, c2 t, c0 t+1, c2 t+1), (c1 ..., c3 ...).
   dsp-blocks-wide / dsp-blocks-bits / dsp-blocks-wide16 (FC, 1 x bi, speed: dense weights int16)
-              bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
-              unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
-              pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15,
-              and with CONV_2D 1 x 4 / 1 x 8 blocks the last unified column too (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
+              bo x bi blocks (bi 4, 8 or 16): per row block, the dense blocks (column, int8 weights) and the unified
+              blocks: with 1 x bi blocks and mask bytes as records (column | last << 15 | magnitude << 16, then
+              bi mask bytes), with CONV_2D 1 x 4 / 1 x 8 and sign bits as one-word sign records (signs | step << 8
+              | last << 15 | magnitude << 16), else as lists (column, mask or sign bytes, int16 magnitudes);
+              pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15.
+              See pack_blocks, docs/FORMAT.md and codegen_templates/kernels/dsp/munify_dsp_blocks_scalar.h.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ MAX_BLOCK_COLS = LAST_BLOCK_FLAG
 
 
 def pixel_quads(conv: bool, bo: int, bi: int) -> bool:
-    """CONV_2D with 1 x 4 or 1 x 8 blocks runs four output pixels at a time (munify_dsp_blocks.h)."""
+    """CONV_2D with 1 x 4 or 1 x 8 blocks runs four output pixels at a time (munify_dsp_conv_blocks_1xn_s8.h)."""
     return conv and bo == 1 and bi <= 8
 
 
@@ -77,9 +79,10 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
-    With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and in the CONV_2D pixel-quad kernels
-    (`conv`, 1 x 4 and 1 x 8 blocks) the last unified column too. `dense16` (layout dsp-blocks-wide16) stores
-    the dense blocks' weights as int16 in SXTB16 order: for every 4 weights w0, w2, w1, w3.
+    With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and so has the last unified record
+    (mask bytes; or sign records in the CONV_2D pixel-quad kernels, `conv` with 1 x 4 and 1 x 8 blocks).
+    `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
+    weights w0, w2, w1, w3.
     """
     from ..ir.blocks import BlockKind
 

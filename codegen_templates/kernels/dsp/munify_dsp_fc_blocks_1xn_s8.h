@@ -2,8 +2,9 @@
  * pixel. For every row, one assembly pass runs its dense blocks (SXTB16 + SMLAD from the column list; int16
  * weights and no SXTB16 in dsp-blocks-wide16) and then its unified blocks: with mask bytes one LDM per block
  * loads the record (column | last << 15 | magnitude << 16, masks), with sign bits the masks come through
- * munify_dsp_sign_masks. Both loops end on bit 15 of the row's last column (the carry of an LSLS), the
- * unified one when the record says so. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
+ * munify_dsp_sign_masks. The dense loop and the record loop end on bit 15 of the row's last column or record
+ * (the carry of an LSLS); the sign-bit lists keep a count. Layouts and the plain C path:
+ * munify_dsp_blocks_scalar.h. */
 #ifndef MUNIFY_DSP_FC_BLOCKS_1XN_S8_H
 #define MUNIFY_DSP_FC_BLOCKS_1XN_S8_H
 
@@ -13,8 +14,7 @@
 #error "munify_dsp_fc_blocks_1xn_s8.h is for 1 x bi blocks"
 #endif
 
-/* One row's dense blocks: r0 = block columns (uint16), r1 = weights, r2 = widened input, r3 = {acc, blocks
- * (>= 1)}; the cursors come back in state[2..3]. */
+/* One dense block of the row: r8 = its widened inputs, r1 = weights (advanced), r4 = the row's accumulator. */
 #define BLOCKS_DENSE_GROUP(wreg, xa, xb)                                                                     \
     "sxtb16 lr, " wreg "\n\t" "sxtb16 " wreg ", " wreg ", ror #8\n\t" "smlad r4, lr, " xa ", r4\n\t"              \
     "smlad r4, " wreg ", " xb ", r4\n\t"
