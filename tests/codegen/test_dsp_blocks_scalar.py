@@ -24,6 +24,7 @@ ROLES = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "
 # (rows, cols, bo, bi, sign bits, conv, dense16): every family's layout, odd rows and a partial last block
 SHAPES = [(9, 44, 1, 4, False, False, False), (9, 44, 1, 4, True, True, False), (12, 70, 1, 8, False, True, False),
           (12, 70, 1, 8, True, False, False), (10, 70, 1, 16, False, False, True), (10, 70, 1, 16, True, False, False),
+          (11, 76, 1, 16, False, True, False), (11, 76, 1, 16, True, True, False),
           (13, 54, 2, 4, False, False, False), (15, 44, 2, 8, True, False, False), (14, 40, 4, 8, False, False, False),
           (13, 70, 2, 16, True, True, False), (6, 2200, 1, 8, True, True, False)]  # last: fillers
 
@@ -50,7 +51,7 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
                       for role, _ in ROLES)
     lines += ["int main(void)", "{",
               f"    const munify_dsp_block_lists lists = {{{lists}}};",
-              f"    const munify_dsp_block_shape shape = {{{bo}, {bi}, {int(bits)}, {int(dense16)}, "
+              f"    const munify_dsp_block_shape shape = {{{bo}, {dsp.layout_bi(conv, bo, bi)}, {int(bits)}, {int(dense16)}, "
               f"{int(bits and dsp.pixel_quads(conv, bo, bi))}}};",
               f"    int32_t acc[{rows}];",
               f"    munify_dsp_blocks_accumulate_scalar(&lists, shape, {rows}, {cols}, bias, x, acc);",
@@ -81,6 +82,7 @@ def test_scalar_path_on_the_cortex_m4_matches_the_reference():
     cases = [kb.blocks_case("sc_fc_1x8", rng, 12, 70, 1, 8, mix=(0.3, 0.4, 0.3), scalar=True),
              kb.blocks_case("sc_conv_1x4_bits", rng, 9, 72, 1, 4, sign_bits=True, window=window, cin=8, scalar=True),
              kb.blocks_case("sc_conv_1x8", rng, 10, 72, 1, 8, window=window, cin=8, scalar=True),
+             kb.blocks_case("sc_conv_1x16_bits", rng, 10, 72, 1, 16, sign_bits=True, window=window, cin=8, scalar=True),
              kb.blocks_case("sc_fc_2x8_bits", rng, 15, 44, 2, 8, sign_bits=True, scalar=True),
              kb.blocks_case("sc_fc_4x16", rng, 14, 70, 4, 16, mix=(0.3, 0.4, 0.3), scalar=True)]
     results = kb.measure(cases)

@@ -85,6 +85,11 @@ def measured():
                        window=kb.Window(3, 3, 3, 3), cin=128),
         kb.blocks_case("bl_conv_1x4_bits_fillers", rng, 7, 576, 1, 4, mix=(0.05, 0.02, 0.93), sign_bits=True,
                        window=kb.Window(3, 2, 3, 3), cin=64),
+        # 1 x 16 conv blocks run as two 1 x 8 blocks, four pixels at a time; a partial last 16-block of 12
+        kb.blocks_case("bl_conv_1x16_wide", rng, 11, 108, 1, 16, mix=(0.3, 0.4, 0.3), window=kb.Window(5, 3, 3, 3),
+                       cin=12),
+        kb.blocks_case("bl_conv_1x16_bits", rng, 9, 108, 1, 16, mix=(0.3, 0.4, 0.3), sign_bits=True,
+                       window=kb.Window(4, 4, 3, 3, stride=2), cin=12),
     ]
     for case in cases:
         if case.name.endswith("_fillers"):

@@ -70,8 +70,24 @@ MAX_BLOCK_COLS = LAST_BLOCK_FLAG
 
 
 def pixel_quads(conv: bool, bo: int, bi: int) -> bool:
-    """CONV_2D with 1 x 4 or 1 x 8 blocks runs four output pixels at a time (munify_dsp_conv_blocks_1xn_s8.h)."""
-    return conv and bo == 1 and bi <= 8
+    """CONV_2D with 1 x bi blocks runs four output pixels at a time (munify_dsp_conv_blocks_1xn_s8.h)."""
+    return conv and bo == 1
+
+
+def layout_bi(conv: bool, bo: int, bi: int) -> int:
+    """The block width of the packed layout: the pixel quads store a 1 x 16 block as two 1 x 8 blocks."""
+    return 8 if pixel_quads(conv, bo, bi) and bi == 16 else bi
+
+
+def _split_blocks(blocks, bi: int):
+    """The same kinds over blocks of width bi (a divisor of blocks.bi); blocks inside the edge stay dense."""
+    from ..ir.blocks import BlockKind, grid_shape
+
+    factor = blocks.bi // bi
+    full = blocks.cols // blocks.bi * factor
+    kinds = np.full(grid_shape(blocks.rows, blocks.cols, blocks.bo, bi), BlockKind.DENSE, np.uint8)
+    kinds[:, :full] = np.repeat(blocks.kinds[:, : full // factor], factor, axis=1)
+    return kinds
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
@@ -84,10 +100,13 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
     weights w0, w2, w1, w3.
     """
-    from ..ir.blocks import BlockKind
+    from ..ir.blocks import BlockKind, BlockStructure
 
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
+    if layout_bi(conv, blocks.bo, blocks.bi) != blocks.bi:
+        bi = layout_bi(conv, blocks.bo, blocks.bi)
+        blocks = BlockStructure.from_matrix(matrix, _split_blocks(blocks, bi), blocks.bo, bi)
     bo, bi = blocks.bo, blocks.bi
     full_rows, tail_col = rows // bo * bo, cols // bi * bi
     padded = _pad_cols(matrix, bi)
@@ -201,13 +220,26 @@ class BlockCosts:
         return LAYER_CALL + f.positions * per_position
 
 
-# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for four
-# output pixels at a time (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly
+# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x bi blocks: the same for four output
+# pixels at a time (costs per pixel; 1 x 16 runs as two 1 x 8 blocks); 2 x 4 and 2 x 8 blocks: an assembly
 # loop over row pairs (one pixel at a time); other bo x bi: the C loops.
 ROW_BLOCK_COSTS = {False: BlockCosts(0.60, 0.22, 0.55, 5.43, 55.2, 3.5),
                    True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
-QUAD_BLOCK_COSTS = {False: BlockCosts(0.80, 0.29, 0.62, 1.65, 27.8, 2.0),
-                    True: BlockCosts(0.80, 0.36, 1.43, 1.16, 33.0, 1.5)}
+@dataclass(frozen=True)
+class WidthCosts:
+    """The costs of a kernel family fitted apart for 1 x 16 blocks (the conv pixel quads run them as 1 x 8)."""
+
+    narrow: BlockCosts
+    sixteen: BlockCosts
+
+    def __call__(self, f) -> float:
+        return (self.sixteen if f.bi == 16 else self.narrow)(f)
+
+
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.80, 0.29, 0.63, 1.64, 24.8, 2.1),
+                                      BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
+                    True: WidthCosts(BlockCosts(0.85, 0.35, 1.53, 1.01, 27.9, 2.4),
+                                     BlockCosts(1.07, 0.71, 0.04, 0.11, 25.8, 1.1))}
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -271,10 +303,10 @@ def _blocks_fit(family: str, op_type: str):
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1 and (op_type == "FULLY_CONNECTED" or bi <= 8)
+            return bo == 1
         if family == "bo2":
             return bo == 2 and bi <= 8
-        return not (bo == 2 and bi <= 8) and (bo > 1 or (op_type == "CONV_2D" and bi == 16))
+        return bo > 1 and not (bo == 2 and bi <= 8)
     return fits
 
 

@@ -8,7 +8,7 @@
 #error "define MUNIFY_DSP_BO, MUNIFY_DSP_BI and MUNIFY_DSP_CONV before including munify_dsp_blocks.h"
 #endif
 
-#if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_BI <= 8 && MUNIFY_DSP_CONV
+#if MUNIFY_DSP_BO == 1 && MUNIFY_DSP_CONV
 #include "munify_dsp_conv_blocks_1xn_s8.h"
 #elif MUNIFY_DSP_BO == 1
 #include "munify_dsp_fc_blocks_1xn_s8.h"

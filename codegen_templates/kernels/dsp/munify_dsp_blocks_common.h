@@ -10,8 +10,8 @@
  * constant goes into `unified_bias`. Pruned blocks cost nothing.
  *
  * One header per family, chosen by munify_dsp_blocks.h (or included directly):
- *   munify_dsp_fc_blocks_1xn_s8.h      1 x bi, FULLY_CONNECTED (and CONV_2D 1 x 16, pixel by pixel)
- *   munify_dsp_conv_blocks_1xn_s8.h    1 x 4 and 1 x 8, CONV_2D: four output pixels per pass
+ *   munify_dsp_fc_blocks_1xn_s8.h      1 x bi, FULLY_CONNECTED
+ *   munify_dsp_conv_blocks_1xn_s8.h    1 x bi, CONV_2D: four output pixels per pass (1 x 16 as two 1 x 8)
  *   munify_dsp_matrix_blocks_2xn_s8.h  2 x 4 and 2 x 8: row pairs, FC and CONV_2D
  *   munify_dsp_matrix_blocks_mxn_s8.h  other bo x bi: C loops
  * Specialised per layer at compile time: MUNIFY_DSP_BO, MUNIFY_DSP_BI, MUNIFY_DSP_SIGN_BITS (0: mask bytes,
@@ -71,7 +71,10 @@ typedef struct {
     munify_dsp_quant q;
 } munify_dsp_blocks;
 
-static const munify_dsp_block_shape blocks_shape = {MUNIFY_DSP_BO, MUNIFY_DSP_BI, MUNIFY_DSP_SIGN_BITS,
+#ifndef MUNIFY_DSP_LAYOUT_BI
+#define MUNIFY_DSP_LAYOUT_BI MUNIFY_DSP_BI /* the packed block width (the pixel quads store 1 x 16 as 1 x 8) */
+#endif
+static const munify_dsp_block_shape blocks_shape = {MUNIFY_DSP_BO, MUNIFY_DSP_LAYOUT_BI, MUNIFY_DSP_SIGN_BITS,
                                                     MUNIFY_DSP_DENSE16, MUNIFY_DSP_SIGN_RECORDS};
 
 typedef struct {

@@ -1,4 +1,4 @@
-/* CONV_2D with 1 x 4 and 1 x 8 blocks, four output pixels at a time: every block serves four im2col columns (a
+/* CONV_2D with 1 x 4, 1 x 8 and 1 x 16 blocks (packed as two 1 x 8 blocks), four output pixels at a time: every block serves four im2col columns (a
  * dense block's weight words are loaded and widened once for the four, a unified block's record fetched once).
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
  * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
@@ -15,10 +15,11 @@
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
 #define MUNIFY_DSP_BLOCKS_ROW_BIAS 1
 #define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
+#define MUNIFY_DSP_LAYOUT_BI (MUNIFY_DSP_BI == 16 ? 8 : MUNIFY_DSP_BI)
 #include "munify_dsp_blocks_common.h"
 
-#if MUNIFY_DSP_BO != 1 || MUNIFY_DSP_BI > 8
-#error "munify_dsp_conv_blocks_1xn_s8.h is for 1 x 4 and 1 x 8 blocks"
+#if MUNIFY_DSP_BO != 1
+#error "munify_dsp_conv_blocks_1xn_s8.h is for 1 x bi blocks"
 #endif
 
 typedef struct {
@@ -50,7 +51,7 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
     "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r3, r12, r5\n\t" "ldm    r8!, {r9, r10, r11, r12}\n\t"            \
     "smlad  r6, lr, r9, r6\n\t" "smlad  r6, r3, r10, r6\n\t" "smlad  r7, lr, r11, r7\n\t"                      \
     "smlad  r7, r3, r12, r7\n\t"
-#if MUNIFY_DSP_BI == 4
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP
 #else
 #define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP BLOCKS_QUAD_GROUP
@@ -68,7 +69,7 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 /* r2 += step * 4 * bi; 1 x 8: r2 runs 16 bytes into the block, so LDMDB loads pixels a, b and LDM c, d. */
 #define BLOCKS_QUAD_STEP(shift) "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
 #define BLOCKS_QUAD_END "lsls   r0, r8, #17\n\t"
-#if MUNIFY_DSP_BI == 4
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" /* sign mask table */
 #define BLOCKS_QUAD_RECORD                                                                                   \
     BLOCKS_QUAD_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldm    r2, {r0, r3, r11, r12}\n\t"  \
@@ -84,7 +85,7 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #else
 #define BLOCKS_QUAD_START ""
 #define BLOCKS_QUAD_RECORD_INPUT "lsls   r3, r8, #17\n\t" "add    r3, r2, r3, lsr #15\n\t"
-#if MUNIFY_DSP_BI == 4
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_QUAD_RECORD                                                                                   \
     "ldm    r1!, {r8, r9}\n\t" BLOCKS_QUAD_RECORD_INPUT "ldm    r3, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXELS4
 #else
@@ -145,7 +146,7 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 
 /* One column's unsigned copy x + 128 into its place among the four: `blocks` (>= 1) whole blocks of bi
  * inputs (unified blocks never reach the partial last block), each 4 * bi bytes after the one before. */
-#if MUNIFY_DSP_BI == 4
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_UNSIGNED_BLOCK "ldr r3, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "str r3, [r2], #16\n\t"
 #else
 #define BLOCKS_UNSIGNED_BLOCK                                                                                \
@@ -224,10 +225,10 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
     for (int32_t i = 0; i < 4; ++i) {
         blocks_widen_column(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i);
     }
-    int32_t whole_blocks = p->cols / MUNIFY_DSP_BI;
+    int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
     if (unified && whole_blocks > 0) {
         for (int32_t i = 0; i < 4; ++i) {
-            blocks_unsigned_quad(x[i], whole_blocks, (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_BI);
+            blocks_unsigned_quad(x[i], whole_blocks, (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI);
         }
     }
     blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, l->counts, row_bias, col->acc,
