@@ -275,8 +275,8 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     arrays += [Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
                Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
     quant = quant_setup(name, q, arrays)
-    lists = ", ".join(f".{role} = (const int8_t *){name}_{role}" if role == "dense_weights" else f".{role} = {name}_{role}"
-                      for role, _ in BLOCK_ARRAYS)
+    lists = ", ".join(f".{role} = (const int8_t *){name}_{role}" if role == "dense_weights"
+                      else f".{role} = {name}_{role}" for role, _ in BLOCK_ARRAYS)
     setup = f"static const munify_dsp_blocks p = {{{rows}, {cols}, {{{lists}}}, {name}_b, {quant}}};"
     pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
     scratch = dsp.blocks_scratch({"k": cols, "bo": bo, "bi": bi, "cout": rows, "pointwise": pointwise},

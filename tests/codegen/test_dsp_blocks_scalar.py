@@ -51,7 +51,8 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
                       for role, _ in ROLES)
     lines += ["int main(void)", "{",
               f"    const munify_dsp_block_lists lists = {{{lists}}};",
-              f"    const munify_dsp_block_shape shape = {{{bo}, {dsp.layout_bi(conv, bo, bi)}, {int(bits)}, {int(dense16)}, "
+              f"    const munify_dsp_block_shape shape = {{{bo}, {dsp.layout_bi(conv, bo, bi)}, {int(bits)}, "
+              f"{int(dense16)}, "
               f"{int(bits and dsp.pixel_quads(conv, bo, bi))}}};",
               f"    int32_t acc[{rows}];",
               f"    munify_dsp_blocks_accumulate_scalar(&lists, shape, {rows}, {cols}, bias, x, acc);",

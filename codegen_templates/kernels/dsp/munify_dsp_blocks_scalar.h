@@ -11,7 +11,7 @@
  *   unified_records     uint32 (1 x bi blocks, mask bytes) per unified block: the word column | last << 15 |
  *                       magnitude << 16 (last: the row's last unified block), then bi mask bytes (0xFF where
  *                       the weight is negative); one LDM loads a record.
- *                       CONV_2D 1 x 4 / 1 x 8 with sign bits: one word per unified block, signs | step << 8 |
+ *                       CONV_2D 1 x bi with sign bits: one word per unified block, signs | step << 8 |
  *                       last << 15 | magnitude << 16, step = block columns after the row's previous unified
  *                       block (the first: after column 0), at most 127; longer gaps pass through fillers of
  *                       magnitude 0 (counted in counts)
@@ -22,7 +22,8 @@
  *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
  *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
  * The partial last column block of each row block is listed as one more dense block, padded with zero weights
- * to bi. A unified block row adds magnitude * SAD(u, mask), u = x + 128 as unsigned bytes: the sum of
+ * to bi. CONV_2D 1 x 16 blocks are stored as 1 x 8 blocks (two per 1 x 16 block, of its kind). A unified
+ * block row adds magnitude * SAD(u, mask), u = x + 128 as unsigned bytes: the sum of
  * |u_j - mask_j| is sign * x summed plus 128 per positive and 127 per negative weight, which unified_bias
  * takes back.
  */
@@ -50,7 +51,7 @@ typedef struct {
     int32_t bo, bi;
     int32_t sign_bits; /* dsp-blocks-bits */
     int32_t dense16;   /* dsp-blocks-wide16 */
-    int32_t sign_records; /* CONV_2D 1 x 4 / 1 x 8 with sign bits: unified_records hold sign records */
+    int32_t sign_records; /* CONV_2D 1 x bi with sign bits: unified_records hold sign records */
 } munify_dsp_block_shape;
 
 static inline int32_t munify_dsp_scalar_input(const int8_t *x, int32_t cols, int32_t j)

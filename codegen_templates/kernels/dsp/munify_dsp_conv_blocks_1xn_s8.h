@@ -1,5 +1,6 @@
-/* CONV_2D with 1 x 4, 1 x 8 and 1 x 16 blocks (packed as two 1 x 8 blocks), four output pixels at a time: every block serves four im2col columns (a
- * dense block's weight words are loaded and widened once for the four, a unified block's record fetched once).
+/* CONV_2D with 1 x 4, 1 x 8 and 1 x 16 blocks (packed as two 1 x 8 blocks), four output pixels at a time: every
+ * block serves four im2col columns (a dense block's weight words are loaded and widened once for the four, a
+ * unified block's record fetched once).
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
  * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
  *
@@ -67,7 +68,8 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
     BLOCKS_QUAD_PIXEL4("r12", "r7")
 #if MUNIFY_DSP_SIGN_BITS
 /* r2 += step * 4 * bi; 1 x 8: r2 runs 16 bytes into the block, so LDMDB loads pixels a, b and LDM c, d. */
-#define BLOCKS_QUAD_STEP(shift) "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
+#define BLOCKS_QUAD_STEP(shift)                                                                              \
+    "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
 #define BLOCKS_QUAD_END "lsls   r0, r8, #17\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" /* sign mask table */
@@ -228,7 +230,8 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
     if (unified && whole_blocks > 0) {
         for (int32_t i = 0; i < 4; ++i) {
-            blocks_unsigned_quad(x[i], whole_blocks, (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI);
+            uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
+            blocks_unsigned_quad(x[i], whole_blocks, column);
         }
     }
     blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, l->counts, row_bias, col->acc,

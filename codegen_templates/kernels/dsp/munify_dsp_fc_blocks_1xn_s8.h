@@ -1,6 +1,6 @@
-/* 1 x bi blocks (bi 4, 8, 16), one column at a time: FULLY_CONNECTED, and CONV_2D with 1 x 16 blocks pixel by
- * pixel. For every row, one assembly pass runs its dense blocks (SXTB16 + SMLAD from the column list; int16
- * weights and no SXTB16 in dsp-blocks-wide16) and then its unified blocks: with mask bytes one LDM per block
+/* FULLY_CONNECTED with 1 x bi blocks (bi 4, 8, 16), one column (batch) at a time. For every row, one assembly
+ * pass runs its dense blocks (SXTB16 + SMLAD from the column list; int16 weights and no SXTB16 in
+ * dsp-blocks-wide16) and then its unified blocks: with mask bytes one LDM per block
  * loads the record (column | last << 15 | magnitude << 16, masks), with sign bits the masks come through
  * munify_dsp_sign_masks. The dense loop and the record loop end on bit 15 of the row's last column or record
  * (the carry of an LSLS); the sign-bit lists keep a count. Layouts and the plain C path:
@@ -149,11 +149,5 @@ MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows
 }
 
 #include "munify_dsp_blocks_columns.h"
-
-MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
-                                             const int8_t *input, int8_t *output, int16_t *scratch)
-{
-    blocks_conv_by_pixel(p, geometry, input, output, scratch);
-}
 
 #endif

@@ -7,7 +7,7 @@
 #include "munify_dsp_blocks_common.h"
 
 #if MUNIFY_DSP_RECORDS
-#error "munify_dsp_matrix_blocks_mxn_s8.h reads unified block lists: 1 x bi blocks with mask bytes take munify_dsp_fc_blocks_1xn_s8.h"
+#error "munify_dsp_matrix_blocks_mxn_s8.h reads unified block lists; 1 x bi blocks have their own headers"
 #endif
 
 /* The cursors over the packed block lists; they advance row block by row block. */
