@@ -57,6 +57,7 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #else
 #define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP BLOCKS_QUAD_GROUP
 #endif
+
 /* One unified record for four pixels: r1 = records, r2 = the unsigned columns (sign records: the running
  * block pointer), lr = munify_dsp_sign_masks; r8 the record word (its top half the magnitude), r9/r10 the
  * masks, r0, r3, r11, r12 the inputs of two (1 x 8) or four (1 x 4) pixels at a time. */
