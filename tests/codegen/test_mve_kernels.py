@@ -37,7 +37,7 @@ def _tile_matrix(rng, rows: int, cols: int, kinds: np.ndarray) -> np.ndarray:
     """An int8 matrix of 4 x 16 blocks: dense random, unified (one magnitude per row, random signs) or zero."""
     per = np.repeat(np.repeat(kinds, 4, 0), 16, 1)[:rows, :cols]
     dense = rng.integers(-127, 128, size=(rows, cols))
-    mags = np.repeat(np.repeat(rng.integers(1, 128, size=(-(-rows // 4) * 4, cols // 16)), 16, 1), 1, 0)[:rows]
+    mags = np.repeat(rng.integers(1, 128, size=(rows, cols // 16)), 16, axis=1)
     unified = np.where(rng.random((rows, cols)) < 0.5, -1, 1) * mags
     out = np.where(per == BlockKind.UNIFIED, unified, dense)
     return np.where(per == BlockKind.PRUNED, 0, out).astype(np.int8)
