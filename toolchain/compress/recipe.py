@@ -151,6 +151,8 @@ class Recipe:
                 d.pop(key)
         if self.budget is not None:
             d["budget"] = {k: v for k, v in d["budget"].items() if v is not None}
+            for key in BUDGET_RATIO_KEYS:  # the budget decides them
+                d["ratios"].pop(key)
         d["blocks"]["shape"] = list(self.blocks.shape)
         d["ratios"]["layers"] = {
             name: {k: list(v) if k == "shape" else v for k, v in dataclasses.asdict(o).items() if v is not None}
