@@ -1,0 +1,123 @@
+"""A budget recipe on the board: compress the MNIST CNN to an instruction budget, run dense and compressed under
+QEMU and put the planner's predicted instructions beside the measured ones, per layer and in total.
+
+    .venv/bin/python benchmarks/budget_mnist.py [--recipe examples/mnist_cnn_budget.toml] [--out munify-out/budget]
+        [--inputs 3] [--reuse] [--markdown docs/budget_mnist.md]
+
+Measured = QEMU `-icount shift=0` exact instruction counts (the TCG plugin), never cycles. The budget is a
+fraction of the dense model's *predicted* instructions; the table shows the compressed model's measured count
+against that budget and against the measured dense model (both must be within 5%). Training the dense model
+takes about a minute on one core the first time (cached in --cache-dir); --reuse skips compression when --out
+already holds its result. Prints Markdown; exits 1 when the measured total misses the budget by more than 5%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from toolchain.boards import load_board
+from toolchain.compress.recipe import load_recipe
+from toolchain.fsutil import atomic_write_text
+from toolchain.harness.session import run_model
+from toolchain.ir import save
+from toolchain.report import PREDICTION_TOLERANCE, RunReport
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def compress(recipe_path: Path, out: Path, cache_dir: Path, reuse: bool) -> dict:
+    """The compress report; writes dense.mun and compressed.mun into `out`."""
+    report_path = out / "compress.json"
+    if reuse and report_path.is_file() and (out / "dense.mun").is_file() and (out / "compressed.mun").is_file():
+        return json.loads(report_path.read_text())
+    import torch
+
+    from toolchain.compress.pipeline import run_recipe
+
+    torch.set_num_threads(1)
+    report = run_recipe(load_recipe(recipe_path), out / "compressed.mun", cache_dir, progress=True)
+    save(report.dense_graph, out / "dense.mun")
+    doc = report.to_json()
+    atomic_write_text(report_path, json.dumps(doc, indent=1) + "\n")
+    return doc
+
+
+def _pct(measured: int, predicted: float) -> str:
+    return f"{100 * (measured / predicted - 1):+.1f}%" if predicted else "-"
+
+
+def layer_table(dense: RunReport, compressed: RunReport) -> list[str]:
+    lines = ["| layer | op | kernel (compressed) | dense predicted | dense measured | vs pred | "
+             "compressed predicted | compressed measured | vs pred |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for d, c in zip(dense.layers, compressed.layers):
+        dm, cm = dense.measured_instructions(d), compressed.measured_instructions(c)
+        lines.append(f"| {c.name} | {c.op} | {c.kernel} | {round(d.predicted):,} | {dm:,} | {_pct(dm, d.predicted)} | "
+                     f"{round(c.predicted):,} | {cm:,} | {_pct(cm, c.predicted)} |")
+    dp, cp = dense.prediction(), compressed.prediction()
+    lines.append(f"| **total** | | | {dp['predicted']:,} | {dp['measured']:,} | {_pct(dp['measured'], dp['predicted'])} "
+                 f"| {cp['predicted']:,} | {cp['measured']:,} | {_pct(cp['measured'], cp['predicted'])} |")
+    return lines
+
+
+def budget_lines(doc: dict, dense: RunReport, compressed: RunReport) -> tuple[list[str], bool]:
+    budget = doc["budget"]
+    fraction = budget["targets"]["instructions"]
+    target = fraction * budget["dense"]["instructions"]
+    measured, measured_dense = compressed.instructions, dense.instructions
+    of_budget = measured / target
+    of_dense = measured / measured_dense
+    ok = abs(of_budget - 1) <= PREDICTION_TOLERANCE and abs(of_dense / fraction - 1) <= PREDICTION_TOLERANCE
+    chosen = ", ".join(f"`{layer['name']}` prune {layer['prune']:g} unify {layer['unify']:g}"
+                       for layer in budget["layers"])
+    acc = doc["accuracy"]
+    return [
+        f"- budget: instructions = {fraction:g} of the dense model's predicted {budget['dense']['instructions']:,} "
+        f"on {budget['board']} = {round(target):,} instructions",
+        f"- ratios chosen: {chosen} (loss proxy {budget['loss_proxy']:.3f})",
+        f"- predicted (compressed model's plan): {budget['compressed']['predicted']['instructions']:,} "
+        f"({budget['compressed']['predicted_fraction']['instructions']:.3f} of dense)",
+        f"- measured: {measured:,} instructions = {of_budget:.3f} of the budget; dense measured {measured_dense:,}, "
+        f"so {of_dense:.3f} of dense (asked {fraction:g}) -> {'within' if ok else 'NOT within'} 5%",
+        f"- accuracy (host reference, int8): dense {100 * acc['dense_int8']:.1f}%, compressed "
+        f"{100 * acc['compressed_int8']:.1f}% ({100 * (acc['compressed_int8'] - acc['dense_int8']):+.1f} pt); "
+        f"bit-exact on the board: dense {'yes' if dense.bit_exact else 'NO'}, compressed "
+        f"{'yes' if compressed.bit_exact else 'NO'}",
+    ], ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", type=Path, default=ROOT / "examples" / "mnist_cnn_budget.toml")
+    parser.add_argument("--out", type=Path, default=Path("munify-out/budget"))
+    parser.add_argument("--cache-dir", type=Path, default=Path("munify-out/cache"))
+    parser.add_argument("--inputs", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="reuse the compressed model already in --out")
+    parser.add_argument("--markdown", type=Path, help="also write the Markdown to this file")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    doc = compress(args.recipe, args.out, args.cache_dir, args.reuse)
+    board = load_board(doc["budget"]["board"])
+    optimize = doc["budget"]["optimize"]
+    runs = {name: run_model(args.out / f"{name}.mun", board, args.out / f"build-{name}", args.inputs, 0,
+                            optimize=optimize) for name in ("dense", "compressed")}
+    for name, report in runs.items():
+        report.write_json(args.out / f"run-{name}.json")
+    summary, ok = budget_lines(doc, runs["dense"], runs["compressed"])
+    recipe = args.recipe.resolve().relative_to(ROOT) if args.recipe.resolve().is_relative_to(ROOT) else args.recipe
+    text = "\n".join([
+        f"# Budget recipe on the board: {recipe}", "",
+        f"Generated by `benchmarks/budget_mnist.py --recipe {recipe}` (seed 0, {args.inputs} seeded inputs, "
+        f"`--threads 1`). Instructions: QEMU `-icount shift=0`, exact counts of the TCG plugin, not cycles; "
+        "predicted: `LayerPlan.cost` of the plan the firmware was generated from.", "",
+        *summary, "", *layer_table(runs["dense"], runs["compressed"]), ""])
+    print(text)
+    if args.markdown:
+        atomic_write_text(args.markdown, text)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
