@@ -57,8 +57,9 @@ def layer_table(dense: RunReport, compressed: RunReport) -> list[str]:
         lines.append(f"| {c.name} | {c.op} | {c.kernel} | {round(d.predicted):,} | {dm:,} | {_pct(dm, d.predicted)} | "
                      f"{round(c.predicted):,} | {cm:,} | {_pct(cm, c.predicted)} |")
     dp, cp = dense.prediction(), compressed.prediction()
-    lines.append(f"| **total** | | | {dp['predicted']:,} | {dp['measured']:,} | {_pct(dp['measured'], dp['predicted'])} "
-                 f"| {cp['predicted']:,} | {cp['measured']:,} | {_pct(cp['measured'], cp['predicted'])} |")
+    lines.append(f"| **total** | | | {dp['predicted']:,} | {dp['measured']:,} | "
+                 f"{_pct(dp['measured'], dp['predicted'])} | {cp['predicted']:,} | {cp['measured']:,} | "
+                 f"{_pct(cp['measured'], cp['predicted'])} |")
     return lines
 
 
