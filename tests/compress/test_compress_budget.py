@@ -13,7 +13,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from toolchain.boards import load_board
 from toolchain.cli import main
 from toolchain.compress import budget
+from toolchain.compress import compress
 from toolchain.compress.layers import plan_layers
+from toolchain.compress.project import block_counts
 from toolchain.compress.recipe import RecipeError, parse_recipe
 from toolchain.ir import load
 from toolchain.plan.planner import make_plan
@@ -170,3 +172,22 @@ def test_compress_cli_meets_an_instruction_budget(tmp_path, capsys):
     final = sum(layer.cost for layer in make_plan(load(out), FEATURES).layers)
     assert doc["compressed"]["predicted"]["instructions"] == round(final)
     assert final == pytest.approx(doc["predicted"]["instructions"], rel=0.03)
+
+
+def test_compress_api_resolves_a_budget_recipe(digits_loaders):
+    train, test = digits_loaders
+    recipe = {"board": "mps2-an386", "max_batches": 2, "blocks": {"shape": [1, 4]},
+              "budget": {"instructions": 0.8}, "admm": {"iterations": 1}, "retrain": {"epochs": 1},
+              "quantize": {"calib_batches": 2}}
+    compressed = compress(time_and_bytes_model(), train, test, recipe)
+    allocation = compressed.history["budget"]
+    assert allocation["predicted_fraction"]["instructions"] <= 0.8
+    assert compressed.recipe.budget is None  # the model was compressed with the resolved ratios
+    for layer in allocation["layers"]:
+        structure = compressed.structures.get(layer["name"])
+        if layer["prune"] == layer["unify"] == 0:
+            assert structure is None
+            continue
+        # every weight matrix of this model is a multiple of 4 wide: all its 1x4 blocks are full
+        n_prune, n_unify = block_counts(structure.kinds.size, layer["prune"], layer["unify"])
+        assert (structure.counts()["pruned"], structure.counts()["unified"]) == (n_prune, n_unify)

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+from ..errors import MunifyError
 from ..ir import WEIGHTED_OPS, BlockStructure, Graph, matrix_to_weight, weight_matrix
 from ..plan.planner import make_plan
 from ..summary import stored_weight_bytes
@@ -146,7 +147,10 @@ def structured_weight(graph: Graph, op_name: str, bo: int, bi: int, prune: float
 
     Weights are projected in real units (per-channel scales) and requantized with the same scales, as the
     compressed model's export keeps them."""
-    op = next(o for o in graph.ops if o.name == op_name)
+    op = next((o for o in graph.ops if o.name == op_name), None)
+    if op is None:
+        raise MunifyError(f"layer '{op_name}' is no op of the int8 model '{graph.name}'; the budget needs the "
+                          "int8 export of the same model")
     weight = graph.weight_of(op)
     scales = _row_scales(op.type, weight)[:, None]
     real = torch.from_numpy(weight_matrix(op.type, weight.data).astype(np.float64) * scales)
