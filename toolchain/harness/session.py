@@ -159,7 +159,8 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
             layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None,
             predicted: dict[str, float]) -> RunReport:
     latencies = session.latencies or [0]
-    exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference))
+    exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference),
+                                                exact.per_inference[-1])
     latency = Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit,
                       exact_latency)
     exact_layers = exact.layers if exact else [None] * len(counts)
