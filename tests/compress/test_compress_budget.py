@@ -27,11 +27,13 @@ GRID = budget.candidate_ratios(prune_steps=10, unify_steps=2)  # coarse: 30 plan
 MODEL_MODULE = '''
 from torch import nn
 
+from toolchain.models import FlattenNHWC
+
 
 def time_and_bytes():
     """conv "2": 64 positions x 288 weights (the instructions); linear "6": 4096 weights (the bytes)."""
     return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 10))
+                         nn.MaxPool2d(2), FlattenNHWC(), nn.Linear(128, 32), nn.ReLU(), nn.Linear(32, 10))
 '''
 
 
