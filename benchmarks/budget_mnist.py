@@ -98,6 +98,15 @@ def baseline_line(doc: dict, run: RunReport, dense: RunReport) -> str:
             f"{100 * acc['compressed_int8']:.1f}% ({100 * (acc['compressed_int8'] - acc['dense_int8']):+.1f} pt)")
 
 
+def bytes_line(budget: dict) -> list[str]:
+    if budget["targets"]["weights_bytes"] is None:
+        return []
+    final = budget["compressed"]["predicted"]["weights_bytes"]
+    return [f"- weight bytes: {final:,} of {budget['dense']['weights_bytes']:,} = "
+            f"{budget['compressed']['predicted_fraction']['weights_bytes']:.3f} of dense "
+            f"(asked at most {budget['targets']['weights_bytes']:g})"]
+
+
 def budget_lines(doc: dict, dense: RunReport, compressed: RunReport) -> tuple[list[str], bool]:
     budget = doc["budget"]
     fraction = budget["targets"]["instructions"]
@@ -117,6 +126,7 @@ def budget_lines(doc: dict, dense: RunReport, compressed: RunReport) -> tuple[li
         f"({budget['compressed']['predicted_fraction']['instructions']:.3f} of dense)",
         f"- measured: {measured:,} instructions = {of_budget:.3f} of the budget; dense measured {measured_dense:,}, "
         f"so {of_dense:.3f} of dense (asked {fraction:g}) -> {'within' if ok else 'NOT within'} 5%",
+        *bytes_line(budget),
         f"- accuracy (host reference, int8): dense {100 * acc['dense_int8']:.1f}%, compressed "
         f"{100 * acc['compressed_int8']:.1f}% ({100 * (acc['compressed_int8'] - acc['dense_int8']):+.1f} pt); "
         f"bit-exact on the board: dense {'yes' if dense.bit_exact else 'NO'}, compressed "
