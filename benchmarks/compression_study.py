@@ -378,7 +378,7 @@ best of 11 mixes of the two prices), then the budget left over is spent greedily
 lowers the loss most. Pruning lowers instructions and bytes, unification mostly bytes, so an instruction budget
 buys pruning in the layers that hold the time and a bytes budget buys unification in the layers that hold the
 bytes. It is deterministic (ties go to the candidate listed first). The grid costs one `make_plan` per pair:
-about 20 s for the MNIST CNN.
+8 s for the MNIST CNN (measured on a shared 2-core machine).
 
 The chosen ratios become per-layer overrides of an ordinary recipe (`Allocation.resolved_recipe`) and ADMM
 runs as usual: the allocation fixes how many blocks of each layer are pruned or unified, ADMM which ones. The
