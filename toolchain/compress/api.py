@@ -71,13 +71,14 @@ class CompressedModel:
 def compress(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, recipe,
              progress: bool = False) -> CompressedModel:
     recipe = as_recipe(recipe)
-    history: dict[str, Any] = {"accuracy": {"dense": evaluate(model, val_loader)}}
+    history: dict[str, Any] = {}
     if recipe.budget is not None:
         allocation = resolve_budget(model, first_batches(train_loader, recipe.quantize.calib_batches), recipe)
         history["budget"] = allocation.to_json()
         recipe = allocation.resolved_recipe(recipe)
     plans = plan_layers(model, recipe)
     max_batches = recipe.max_batches
+    history["accuracy"] = {"dense": evaluate(model, val_loader)}
 
     admm = Admm(model, plans, recipe.admm, recipe.ratios.scope)
     history["admm"] = [it.to_dict() for it in admm.run(train_loader, max_batches, progress)]
