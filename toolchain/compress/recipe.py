@@ -201,7 +201,7 @@ def parse_recipe(doc: dict, source: str = "<recipe>") -> Recipe:
             raise RecipeError(f"{where}: '{name}' must be a table ([{name}])")
         values[name] = _SECTION_PARSERS[name](table, name, where)
     if "board" in doc:
-        values["board"] = _choice(doc["board"], "board", where, tuple(board_names()))
+        values["board"] = _board(doc["board"], where)
     if "budget" in doc:
         values["budget"] = _parse_budget(doc["budget"], doc, values.get("board"), where)
     return Recipe(**values)
@@ -323,6 +323,13 @@ def _parse_quantize(table, name, where):
     return _section(QuantizeConfig, table, name, where, {
         "mode": lambda v, k, w: _choice(v, k, w, QUANT_MODES), "qat_epochs": _int,
         "calib_batches": lambda v, k, w: _int(v, k, w, 1)})
+
+
+def _board(value, where: str) -> str:
+    names = board_names()
+    if value not in names:
+        raise RecipeError(f"{where}: 'board' names no built-in board ({value!r}); use one of {', '.join(names)}")
+    return value
 
 
 BUDGET_RATIO_KEYS = ("unify", "prune", "scope")  # what a budget decides, so [ratios] must not say it
