@@ -399,18 +399,18 @@ exact) ones per layer, with the deviation, and a line with the totals; `--json` 
 `prediction` (totals, deviation, layers within 5%, the furthest layer). On the budget example,
 `benchmarks/budget_mnist.py --baseline` (results: [docs/budget_mnist.md](budget_mnist.md)) measured, on
 mps2-an386 with exact QEMU instruction counts: ratios prune 0.85 / 0.7 / 0 and unify 0 / 0.2 / 0 for layers
-4 / 8 / 13, 1,198,006 instructions = 1.046 of the 1,144,962 budget and 0.507 of the measured dense model
-(2,361,102), compressed int8 accuracy 97.2% (dense 97.2%). The compressed layers agree with their prediction
+4 / 8 / 13, 1,198,009 instructions = 1.046 of the 1,144,962 budget and 0.507 of the measured dense model
+(2,361,105), compressed int8 accuracy 97.2% (dense 97.2%). The compressed layers agree with their prediction
 within 5% but for layer 4 (`conv_blocks_bits_dsp` at 85% pruned 1x8 blocks, 12.2% below); the layers a budget
 cannot touch are predicted low: the first conv (`conv_dense_dsp` with one input channel) by 14.9%,
 `maxpool_generic` by 35-37% and the FC 432->10 (`fc_dense_dsp`) by 21.4%, about 89k instructions (7.8% of the
 budget) in all. `--baseline` compresses the same layers with one prune ratio (0.85, the smallest on the grid
-that meets the budget by prediction): 1,112,831 instructions (0.471 of dense) at 96.0% int8 accuracy, 1.2 pt
+that meets the budget by prediction): 1,112,834 instructions (0.471 of dense) at 96.0% int8 accuracy, 1.2 pt
 below the allocation (one seed, 1,000 test images). With both budgets,
 [examples/mnist_cnn_budget_flash.toml](../examples/mnist_cnn_budget_flash.toml) (`instructions = 0.5`,
 `weights_bytes = 0.3`; `benchmarks/budget_mnist.py --recipe examples/mnist_cnn_budget_flash.toml`) gets prune
 0.75 / 0.75 / 0.05 and unify 0.2 / 0.2 / 0: 6,801 weight bytes (0.297 of dense) and int8 accuracy 97.1%, but
-1,236,226 instructions, 1.080 of the budget (0.524 of dense): its compressed layers are within 5% of their
+1,236,229 instructions, 1.080 of the budget (0.524 of dense): its compressed layers are within 5% of their
 prediction (-1.7%, +4.9%), the same 89k under-predicted instructions in the layers it cannot touch miss it.
 
 ## Study: the MNIST CNN
