@@ -66,7 +66,8 @@ def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
     memory = report["memory"]
     assert memory["weights_bytes"] >= 264_000 and memory["flash_bytes"] > memory["weights_bytes"]
     assert 0 < memory["stack_bytes"] < 16384 and memory["arena_bytes"] > 0
-    assert "bit-exact: yes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bit-exact: yes" in out and "predicted by the plan's cost model: " in out
 
 
 def test_kws_runs_bit_exact_layer_by_layer(models, tmp_path):
