@@ -30,7 +30,7 @@ def test_builtin_boards_load_with_their_features():
 
 
 def test_unknown_board_lists_the_known_ones():
-    with pytest.raises(BoardError, match=r"unknown board 'nope'; known boards: aarch64-linux, mps2-an385, mps2-an386"):
+    with pytest.raises(BoardError, match=r"unknown board 'nope'; known boards: aarch64-linux, aarch64-linux-dotprod, mps2-an385"):
         load_board("nope")
 
 
