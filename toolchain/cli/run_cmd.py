@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
     parser.add_argument("--layers", action="store_true",
                         help="also check every layer's output and name the first layer that differs")
+    parser.add_argument("--exact-counts", action=argparse.BooleanOptionalAction, default=True,
+                        help="QEMU boards: count executed instructions exactly, per inference and per layer, "
+                             "with munify's TCG plugin (default on; it costs a few percent of QEMU time)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--build-dir", type=Path, help="build directory (default munify-out/<model>-<board>-<opt>)")
     parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced")
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _dry_run(args, board, build_dir)
         return 0
-    report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize)
+    report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize,
+                       args.exact_counts)
     print(render(report))
     if args.json:
         report.write_json(args.json)
