@@ -7,22 +7,19 @@ A missing aarch64-linux-gnu-gcc or qemu-aarch64 is an error, not a skip."""
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import torch
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from target_support import require_tools
 from toolchain.cli import main
-from toolchain.compress.project import select_kinds
-from toolchain.compress.structure import LayerStructure, enforce_structure_, op_type_of, torch_weight_matrix
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
-from toolchain.models import mnist_cnn
-from toolchain.quantize import quantize_model
 from toolchain.resources import templates_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from neon_bench import structured_mnist  # noqa: E402
 
 pytestmark = pytest.mark.qemu
 
@@ -32,32 +29,6 @@ MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 NEON_BOARDS = ("aarch64-linux", "aarch64-linux-dotprod")
 
 
-def compressed_mnist(path: Path) -> Path:
-    """The built-in MNIST CNN (untrained, seeded) with 1x8 blocks, 40% pruned and 40% unified per layer,
-    quantized on seeded random images: the structure, not the accuracy, is what the kernels see."""
-    with _one_thread():
-        model = mnist_cnn(seed=0).eval()
-        structures = {}
-        for name, module in model.named_modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                kinds = select_kinds(torch_weight_matrix(module).detach(), 1, 8, 0.4, 0.4)
-                structures[name] = LayerStructure(name, op_type_of(module), 1, 8, kinds)
-        enforce_structure_(model, structures)
-        images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-        loader = DataLoader(TensorDataset(images, torch.zeros(64, dtype=torch.int64)), batch_size=32)
-        quantize_model(model, structures, loader).export(path)
-    return path
-
-
-class _one_thread:
-    def __enter__(self):
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.threads)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     require_tools()
@@ -65,7 +36,7 @@ def models(tmp_path_factory):
     paths = {name: root / f"{name}.mun" for name in MLPERF}
     for name, file in MLPERF.items():
         save(import_tflite(MODELS / file), paths[name])
-    paths["mnist-1x8"] = compressed_mnist(root / "mnist-1x8.mun")
+    paths["mnist-1x8"] = structured_mnist(root / "mnist-1x8.mun", prune=0.4, unify=0.4)
     return paths
 
 

@@ -142,10 +142,12 @@ OUTPUT = 5.0  # per output channel
 PATCH = 0.25  # per patch byte copied (non-pointwise)
 DW_STEP = 6.0  # 8 channels x 1 tap: 2 loads, SMULL, 2 SADDW, the tap pointer test
 DW_OUTPUT = 3.0
-BLOCK_DENSE = {8: 5.0, 16: 7.0}  # per dense block row: loads, multiply, pairwise accumulate; column fetch shared
-BLOCK_UNIFIED = {8: 6.0, 16: 9.0}  # per unified block row: sign expand (2), EOR, SADDLP, SMLAL(s), magnitude
-BLOCK_LISTED = 2.0  # per listed block: its column
-BLOCK_ROW = 8.0  # per row: reduce, bias, store, requantize
+# Block kernel, per output pixel (four run together): per 8-weight chunk of a dense / unified block row, per
+# listed block (its column, the inputs' load) and per row (start, reduce, scatter, requantize).
+BLOCK_DENSE = {False: 3.3, True: 1.5}  # SMULL(2) + SADALP for four pixels / 2 SDOT, the weight load
+BLOCK_UNIFIED = {False: 3.8, True: 2.5}  # sign expand, 2 EOR, 2 SADDLP, 4 SMLAL / 2 SDOT by the magnitude
+BLOCK_LISTED = 1.0
+BLOCK_ROW = 6.0
 
 
 def _patch_cost(f, pointwise: bool) -> float:
@@ -165,13 +167,10 @@ def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (groups * f.cols * DW_STEP + f.rows * DW_OUTPUT)
 
 
-def blocks_cost(pointwise: bool):
+def blocks_cost(pointwise: bool, sdot: bool):
     def cost(f) -> float:
-        bi = f.bi if f.bi in BLOCK_BI else 8
-        dense_rows = f.dense_weights / bi
-        unified_rows = f.unified_weights / bi
-        per_position = (dense_rows * BLOCK_DENSE[bi] + unified_rows * BLOCK_UNIFIED[bi]
-                        + f.listed_blocks * BLOCK_LISTED + f.rows * BLOCK_ROW + _patch_cost(f, pointwise))
+        per_position = (f.dense_weights / 8 * BLOCK_DENSE[sdot] + f.unified_weights / 8 * BLOCK_UNIFIED[sdot]
+                        + f.listed_blocks * BLOCK_LISTED + f.rows * BLOCK_ROW + 2 * _patch_cost(f, pointwise))
         return LAYER_CALL + f.positions * per_position
     return cost
 
@@ -182,9 +181,13 @@ def dense_scratch(params: dict) -> int:
     return 2 * depth(params["k"])
 
 
+QUAD = 4  # MUNIFY_NEON_QUAD: output pixels per pass of the block kernel
+
+
 def blocks_scratch(params: dict) -> int:
-    row_blocks = -(-params["cout"] // params["bo"])
-    return 4 * row_blocks * params["bo"] + depth(params["k"])
+    """Accumulators of four pixels, their interleaved chunks and their patches."""
+    rows_padded = _round_up(params["cout"], params["bo"])
+    return 4 * QUAD * rows_padded + 2 * QUAD * depth(params["k"])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -238,11 +241,13 @@ def _dense_variants(KernelVariant, BlockKind) -> list:
 
 def _block_variants(KernelVariant, BlockKind) -> list:
     files = COMMON_FILES + ("kernels/neon/munify_neon_blocks.h",)
-    return [KernelVariant(f"{stem}_blocks_neon", op_type, "kernels/neon/blocks.c.j2",
-                          blocks_cost(pointwise=op_type == "FULLY_CONNECTED"), layout="neon-blocks", features=NEON,
-                          block_kinds=frozenset(BlockKind), applies=_blocks_fit,
-                          pack=_pack_blocks_or_dense, scratch=blocks_scratch, support_files=files)
-            for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))]
+    return [KernelVariant(f"{stem}_blocks_{suffix}", op_type, "kernels/neon/blocks.c.j2",
+                          blocks_cost(pointwise=op_type == "FULLY_CONNECTED", sdot=sdot), layout="neon-blocks",
+                          features=features, block_kinds=frozenset(BlockKind), applies=_blocks_fit,
+                          pack=_pack_blocks_or_dense, scratch=blocks_scratch, support_files=files,
+                          options={"sdot": sdot})
+            for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
+            for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True))]
 
 
 def _depthwise_variants(KernelVariant, BlockKind) -> list:

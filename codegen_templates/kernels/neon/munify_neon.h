@@ -62,7 +62,9 @@ MUNIFY_NEON_FN void munify_neon_store_s8x8(int8_t *p, int8x8_t v, int32_t n)
     }
     int8_t tmp[8];
     vst1_s8(tmp, v);
-    memcpy(p, tmp, (size_t)n);
+    for (int32_t i = 0; i < n; ++i) {
+        p[i] = tmp[i];
+    }
 }
 
 /* MultiplyByQuantizedMultiplier of 4 accumulators: the left shift wraps like TFLM's, SQRDMULH is
@@ -114,6 +116,32 @@ MUNIFY_NEON_FN void munify_neon_output_run(const int32_t *acc, const munify_neon
     }
 }
 
+/* n bytes, 16 and 8 at a time (no library call for the short copies of a patch; never reads past src + n) */
+MUNIFY_NEON_FN void munify_neon_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n >= 16; n -= 16, src += 16, dst += 16) {
+        vst1q_s8(dst, vld1q_s8(src));
+    }
+    if (n >= 8) {
+        vst1_s8(dst, vld1_s8(src));
+        n -= 8, src += 8, dst += 8;
+    }
+    for (; n > 0; --n) {
+        *dst++ = *src++;
+    }
+}
+
+MUNIFY_NEON_FN void munify_neon_fill(int8_t *dst, int8_t value, int32_t n)
+{
+    const int8x16_t v = vdupq_n_s8(value);
+    for (; n >= 16; n -= 16, dst += 16) {
+        vst1q_s8(dst, v);
+    }
+    for (; n > 0; --n) {
+        *dst++ = value;
+    }
+}
+
 /* Convolution geometry shared by the matrix kernels (FULLY_CONNECTED is a 1x1 convolution over in_w = batch
  * pixels) and the depthwise kernel. */
 typedef struct {
@@ -142,7 +170,7 @@ MUNIFY_NEON_FN const int8_t *munify_neon_patch(const munify_neon_window *w, cons
         if (at + w->depth <= w->in_h * w->in_w * w->in_c) {
             return image + at;
         }
-        memcpy(im2col, image + at, (size_t)w->in_c);
+        munify_neon_copy(im2col, image + at, w->in_c);
         return im2col;
     }
     int8_t *dst = im2col;
@@ -151,18 +179,18 @@ MUNIFY_NEON_FN const int8_t *munify_neon_patch(const munify_neon_window *w, cons
     for (int32_t ky = 0; ky < w->kernel_h; ++ky) {
         const int32_t iy = iy0 + ky * w->dilation_h;
         if (iy < 0 || iy >= w->in_h) {
-            memset(dst, w->pad_value, (size_t)row_bytes);
+            munify_neon_fill(dst, (int8_t)w->pad_value, row_bytes);
             dst += row_bytes;
         } else if (whole_rows) {
-            memcpy(dst, image + (iy * w->in_w + ix0) * w->in_c, (size_t)row_bytes);
+            munify_neon_copy(dst, image + (iy * w->in_w + ix0) * w->in_c, row_bytes);
             dst += row_bytes;
         } else {
             for (int32_t kx = 0; kx < w->kernel_w; ++kx, dst += w->in_c) {
                 const int32_t ix = ix0 + kx * w->dilation_w;
                 if (ix < 0 || ix >= w->in_w) {
-                    memset(dst, w->pad_value, (size_t)w->in_c);
+                    munify_neon_fill(dst, (int8_t)w->pad_value, w->in_c);
                 } else {
-                    memcpy(dst, image + (iy * w->in_w + ix) * w->in_c, (size_t)w->in_c);
+                    munify_neon_copy(dst, image + (iy * w->in_w + ix) * w->in_c, w->in_c);
                 }
             }
         }

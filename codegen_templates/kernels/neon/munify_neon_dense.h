@@ -33,11 +33,17 @@ MUNIFY_NEON_FN int32x4_t munify_neon_mac16(int32x4_t acc, int8x16_t x, int8x16_t
 }
 
 /* 4 bytes of `v` (lanes 4 * half ..) to out, or the first n < 4 of them. */
-MUNIFY_NEON_FN void munify_neon_store4(int8_t *out, int8x8_t v, int32_t half, int32_t n)
+MUNIFY_NEON_FN void munify_neon_store4(int8_t *out, int8x8_t v, const int half, int32_t n)
 {
+    if (n >= 4) {
+        vst1_lane_u32((uint32_t *)(void *)out, vreinterpret_u32_s8(v), half); /* STR: unaligned is fine */
+        return;
+    }
     int8_t tmp[8];
     vst1_s8(tmp, v);
-    memcpy(out, tmp + 4 * half, (size_t)(n < 4 ? n : 4));
+    for (int32_t i = 0; i < n; ++i) {
+        out[i] = tmp[4 * half + i];
+    }
 }
 
 /* All output channels of one or two pixels (x1/out1 unused when !two). */
