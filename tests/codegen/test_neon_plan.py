@@ -23,7 +23,7 @@ def test_dense_layout_interleaves_four_rows_per_sixteen_inputs():
     assert packed[128:144].tolist() == padded[4, :16].tolist() and not packed[160:192].any()  # zero rows 6, 7
 
 
-def test_depthwise_layout_is_tap_major_with_channels_padded_to_eight():
+def test_depthwise_layout_is_tap_major_with_channels_padded_to_sixteen():
     m = np.arange(10 * 3).reshape(10, 3).astype(np.int8)  # 10 channels, 3 taps
     packed = neon.pack_depthwise(m)
     assert len(packed) == 3 * 16

@@ -3,7 +3,7 @@
 Layouts (each kernel header documents the same):
   neon-dense   dense matrix: rows in groups of 4 (zero rows added), reduction padded with zeros to a multiple
                of 16; per group, per 16 reduction elements, the 4 rows' 16 bytes.
-  neon-dw      depthwise [channels, taps]: per tap the channels' weights, padded with zeros to a multiple of 8.
+  neon-dw      depthwise [channels, taps]: per tap the channels' weights, padded with zeros to a multiple of 16.
   neon-blocks  bo x bi blocks (bi 8 or 16): per row block the counts of its dense and unified blocks, the
                dense blocks (column, bo x bi weights) and the unified blocks (column, bo x bi/8 sign bytes,
                bo magnitudes); pruned blocks are absent. The partial last column block is one more dense block
@@ -19,7 +19,7 @@ import numpy as np
 
 DENSE_ROWS = 4  # rows per step of the dense kernel
 DEPTH_STEP = 16  # reduction elements per step (one q register)
-DW_CHANNELS = 8  # channels per step of the depthwise kernel
+DW_CHANNELS = 16  # channels per step of the depthwise kernel
 DW_MAX_TAPS = 64  # MUNIFY_NEON_DW_MAX_TAPS
 BLOCK_BI = (8, 16)
 MAX_COLUMN = 0xFFFF  # block columns are uint16
@@ -140,8 +140,9 @@ STEP_MLAL = 4.25  # one row x 16 inputs: SMULL + SMLAL2 + SADALP, a weight load,
 STEP_SDOT = 2.25  # SDOT instead of the three
 OUTPUT = 5.0  # per output channel
 PATCH = 0.25  # per patch byte copied (non-pointwise)
-DW_STEP = 6.0  # 8 channels x 1 tap: 2 loads, SMULL, 2 SADDW, the tap pointer test
-DW_OUTPUT = 3.0
+DW_STEP = 6.5  # 16 channels x 1 tap: half of (4 loads, SMULL(2) + SMLAL(2), 4 SADDW(2), loop)
+DW_OUTPUT = 4.0
+DW_TAP = 8.0  # per tap and output pixel: its input pointer
 # Block kernel, per output pixel (four run together): per 8-weight chunk of a dense / unified block row, per
 # listed block (its column, the inputs' load) and per row (start, reduce, scatter, requantize).
 BLOCK_DENSE = {False: 3.3, True: 1.5}  # SMULL(2) + SADALP for four pixels / 2 SDOT, the weight load
@@ -164,7 +165,7 @@ def dense_cost(step: float, pointwise: bool):
 
 def depthwise_cost(f) -> float:
     groups = -(-f.rows // DW_CHANNELS)
-    return LAYER_CALL + f.positions * (groups * f.cols * DW_STEP + f.rows * DW_OUTPUT)
+    return LAYER_CALL + f.positions * (groups * f.cols * DW_STEP + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
 
 def blocks_cost(pointwise: bool, sdot: bool):
@@ -181,13 +182,15 @@ def dense_scratch(params: dict) -> int:
     return 2 * depth(params["k"])
 
 
-QUAD = 4  # MUNIFY_NEON_QUAD: output pixels per pass of the block kernel
+def block_pixels(bo: int) -> int:
+    """MUNIFY_NEON_PIXELS: output pixels per pass of the block kernel."""
+    return 8 if bo <= 2 else 4
 
 
 def blocks_scratch(params: dict) -> int:
-    """Accumulators of four pixels, their interleaved chunks and their patches."""
-    rows_padded = _round_up(params["cout"], params["bo"])
-    return 4 * QUAD * rows_padded + 2 * QUAD * depth(params["k"])
+    """Accumulators of the pixels of one pass, their interleaved chunks and their patches."""
+    pixels = block_pixels(params["bo"])
+    return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -203,7 +206,11 @@ def _blocks_fit(params: dict) -> bool:
 
 
 def _depthwise_fits(params: dict) -> bool:
-    return params["depth_multiplier"] == 1 and params["taps"] <= DW_MAX_TAPS
+    return params["depth_multiplier"] == 1 and params["taps"] <= DW_MAX_TAPS and _pairs_fit_int16(params)
+
+
+def depthwise_scratch(params: dict) -> int:
+    return _round_up(params["cin"], DW_CHANNELS)  # the zero-point row
 
 
 def _dense_packer(packer):
@@ -252,7 +259,7 @@ def _block_variants(KernelVariant, BlockKind) -> list:
 
 def _depthwise_variants(KernelVariant, BlockKind) -> list:
     common = dict(template="kernels/neon/depthwise.c.j2", cost=depthwise_cost, layout="neon-dw", features=NEON,
-                  applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=lambda params: 0,
+                  applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
                   support_files=COMMON_FILES + ("kernels/neon/munify_neon_depthwise.h",))
     return [KernelVariant("dwconv_dense_neon", "DEPTHWISE_CONV_2D", block_kinds=frozenset({BlockKind.DENSE}),
                           **common),

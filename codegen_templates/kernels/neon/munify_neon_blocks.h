@@ -6,19 +6,23 @@
  * weights; per unified block its column, bo x bi/8 sign bytes (bit j: weight j is negative) and bo
  * magnitudes. The partial last column block is one more dense block padded with zero weights.
  *
- * Four output pixels run together: their patches are interleaved in 8-byte chunks (chunk c of pixel q at
- * 32 c + 8 q), so one LD1 of two q registers fetches a block's inputs for all four and every weight, sign
- * and magnitude load serves four pixels. A dense 8-weight chunk is 4 SMULL(2) + 4 SADALP, or 2 SDOT with
- * dotprod. A unified block row is magnitude * sum(sign_j * x_j); with the sign mask m_j (0x00 or 0xFF),
- * sign_j * x_j = (x_j ^ m_j) + (m_j != 0): CMTST, 2 EOR, 2 SADDLP, 4 SMLAL by the magnitude (or 2 EOR,
- * 2 SDOT by the magnitude); the magnitude * (negative weights) terms are `unified_bias`, added at pack time.
+ * P output pixels run together (8, or 4 with bo 4): their patches are interleaved in 8-byte chunks (chunk c
+ * of pixel q at 8 (P c + q)), so P / 2 q-register loads fetch a block's inputs for all of them and every
+ * weight, sign and magnitude load serves P pixels. A dense 8-weight chunk is P SMULL(2) + P SADALP, or P / 2
+ * SDOT with dotprod. A unified block row is magnitude * sum(sign_j * x_j); with the sign mask m_j (0x00 or 0xFF),
+ * sign_j * x_j = (x_j ^ m_j) + (m_j != 0): CMTST, then per pixel pair EOR, SADDLP and 2 SMLAL by the
+ * magnitude (or EOR and SDOT by the magnitude); the magnitude * (negative weights) terms are `unified_bias`, added at pack time.
  */
 #ifndef MUNIFY_NEON_BLOCKS_H
 #define MUNIFY_NEON_BLOCKS_H
 
 #include "munify_neon.h"
 
-#define MUNIFY_NEON_QUAD 4 /* output pixels per pass */
+/* Output pixels per pass: 8 while the accumulators of bo rows fit the 32 vector registers, else 4. */
+#define MUNIFY_NEON_MAX_PIXELS 8
+/* Loops over pixels, rows of a block and chunks run a constant few times: unrolled, their sums stay in registers */
+#define MUNIFY_NEON_UNROLL _Pragma("GCC unroll 8")
+#define MUNIFY_NEON_PIXELS(bo) ((bo) <= 2 ? 8 : 4)
 
 typedef struct {
     munify_neon_window w;
@@ -34,78 +38,87 @@ typedef struct {
     munify_neon_quant q;
 } munify_neon_blocks;
 
-/* The partial sums of one row for four pixels: without SDOT one int32x4 per pixel, with SDOT two (pixels
- * A, B in acc[0], C, D in acc[1], two lanes each). */
+/* The partial sums of one row for up to 8 pixels: without SDOT one int32x4 per pixel, with SDOT one per pixel
+ * pair (two lanes each). */
 typedef struct {
-    int32x4_t acc[4];
-} munify_neon_quad;
+    int32x4_t acc[MUNIFY_NEON_MAX_PIXELS];
+} munify_neon_sums;
 
-MUNIFY_NEON_FN munify_neon_quad munify_neon_quad_start(int32_t bias, const int sdot)
+/* The inputs of one 8-wide chunk for every pixel: register j holds pixels 2j and 2j + 1. */
+typedef struct {
+    int8x16_t pair[MUNIFY_NEON_MAX_PIXELS / 2];
+} munify_neon_chunk;
+
+MUNIFY_NEON_FN void munify_neon_sums_start(munify_neon_sums *s, int32_t bias, const int sdot)
 {
     int32x4_t start = vsetq_lane_s32(bias, vdupq_n_s32(0), 0);
     if (sdot) {
-        start = vsetq_lane_s32(bias, start, 2); /* pixels A, B (C, D) share a register */
+        start = vsetq_lane_s32(bias, start, 2); /* two pixels share a register */
     }
-    munify_neon_quad sums = {{start, start, start, start}};
-    return sums;
+    const munify_neon_sums all = {{start, start, start, start, start, start, start, start}};
+    *s = all; /* the unused ones vanish */
 }
 
-/* One 8-weight chunk, dense: x = the four pixels' 8 inputs, w = the weights in both halves. */
-MUNIFY_NEON_FN void munify_neon_quad_dense(munify_neon_quad *s, int8x16x2_t x, int8x16_t w, const int sdot)
+MUNIFY_NEON_FN munify_neon_chunk munify_neon_chunk_load(const int8_t *chunks, int32_t column, const int pixels)
 {
-#if defined(__ARM_FEATURE_DOTPROD)
-    if (sdot) {
-        s->acc[0] = vdotq_s32(s->acc[0], x.val[0], w);
-        s->acc[1] = vdotq_s32(s->acc[1], x.val[1], w);
-        return;
+    const int8_t *at = chunks + pixels * column; /* column is a multiple of 8: chunk column / 8 */
+    munify_neon_chunk x;
+    MUNIFY_NEON_UNROLL
+    for (int j = 0; j < pixels / 2; ++j) {
+        x.pair[j] = vld1q_s8(at + 16 * j);
     }
+    return x;
+}
+
+/* One 8-weight chunk, dense: w = the weights in both halves. */
+MUNIFY_NEON_FN void munify_neon_sums_dense(munify_neon_sums *s, const munify_neon_chunk *x, int8x16_t w,
+                                           const int pixels, const int sdot)
+{
+    MUNIFY_NEON_UNROLL
+    for (int j = 0; j < pixels / 2; ++j) {
+#if defined(__ARM_FEATURE_DOTPROD)
+        if (sdot) {
+            s->acc[j] = vdotq_s32(s->acc[j], x->pair[j], w);
+            continue;
+        }
 #else
-    (void)sdot;
+        (void)sdot;
 #endif
-    s->acc[0] = vpadalq_s16(s->acc[0], vmull_s8(vget_low_s8(x.val[0]), vget_low_s8(w)));
-    s->acc[1] = vpadalq_s16(s->acc[1], vmull_high_s8(x.val[0], w));
-    s->acc[2] = vpadalq_s16(s->acc[2], vmull_s8(vget_low_s8(x.val[1]), vget_low_s8(w)));
-    s->acc[3] = vpadalq_s16(s->acc[3], vmull_high_s8(x.val[1], w));
+        s->acc[2 * j] = vpadalq_s16(s->acc[2 * j], vmull_s8(vget_low_s8(x->pair[j]), vget_low_s8(w)));
+        s->acc[2 * j + 1] = vpadalq_s16(s->acc[2 * j + 1], vmull_high_s8(x->pair[j], w));
+    }
 }
 
 /* One 8-weight chunk of a unified block row: signs -> its sign byte, magnitude <= 127. */
-MUNIFY_NEON_FN void munify_neon_quad_unified(munify_neon_quad *s, int8x16x2_t x, const uint8_t *signs,
-                                             int8_t magnitude, const int sdot)
+MUNIFY_NEON_FN void munify_neon_sums_unified(munify_neon_sums *s, const munify_neon_chunk *x, const uint8_t *signs,
+                                             int8_t magnitude, const int pixels, const int sdot)
 {
     const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
     const int8x16_t mask = vreinterpretq_s8_u8(vtstq_u8(vld1q_dup_u8(signs), bits));
-    const int8x16_t flipped0 = veorq_s8(x.val[0], mask), flipped1 = veorq_s8(x.val[1], mask);
+    MUNIFY_NEON_UNROLL
+    for (int j = 0; j < pixels / 2; ++j) {
+        const int8x16_t flipped = veorq_s8(x->pair[j], mask);
 #if defined(__ARM_FEATURE_DOTPROD)
-    if (sdot) {
-        const int8x16_t m = vdupq_n_s8(magnitude);
-        s->acc[0] = vdotq_s32(s->acc[0], flipped0, m);
-        s->acc[1] = vdotq_s32(s->acc[1], flipped1, m);
-        return;
-    }
+        if (sdot) {
+            s->acc[j] = vdotq_s32(s->acc[j], flipped, vdupq_n_s8(magnitude));
+            continue;
+        }
 #else
-    (void)sdot;
+        (void)sdot;
 #endif
-    const int16x8_t pairs0 = vpaddlq_s8(flipped0), pairs1 = vpaddlq_s8(flipped1);
-    s->acc[0] = vmlal_n_s16(s->acc[0], vget_low_s16(pairs0), magnitude);
-    s->acc[1] = vmlal_high_n_s16(s->acc[1], pairs0, magnitude);
-    s->acc[2] = vmlal_n_s16(s->acc[2], vget_low_s16(pairs1), magnitude);
-    s->acc[3] = vmlal_high_n_s16(s->acc[3], pairs1, magnitude);
+        const int16x8_t pairs = vpaddlq_s8(flipped);
+        s->acc[2 * j] = vmlal_n_s16(s->acc[2 * j], vget_low_s16(pairs), magnitude);
+        s->acc[2 * j + 1] = vmlal_high_n_s16(s->acc[2 * j + 1], pairs, magnitude);
+    }
 }
 
-/* The four pixels' sums of one row: lanes A, B, C, D. */
-MUNIFY_NEON_FN int32x4_t munify_neon_quad_sums(const munify_neon_quad *s, const int sdot)
+/* The row's sum for pixels 4g .. 4g + 3. */
+MUNIFY_NEON_FN int32x4_t munify_neon_sums_four(const munify_neon_sums *s, int g, const int sdot)
 {
     if (sdot) {
-        return vpaddq_s32(s->acc[0], s->acc[1]);
+        return vpaddq_s32(s->acc[2 * g], s->acc[2 * g + 1]);
     }
-    return munify_neon_reduce4(s->acc[0], s->acc[1], s->acc[2], s->acc[3]);
-}
-
-MUNIFY_NEON_FN int8x16x2_t munify_neon_quad_inputs(const int8_t *chunks, int32_t column)
-{
-    const int8_t *chunk = chunks + 4 * column; /* column is a multiple of 8: chunk column / 8 */
-    const int8x16x2_t x = {{vld1q_s8(chunk), vld1q_s8(chunk + 16)}}; /* LDP: any two registers */
-    return x;
+    return munify_neon_reduce4(s->acc[4 * g], s->acc[4 * g + 1], s->acc[4 * g + 2], s->acc[4 * g + 3]);
 }
 
 /* 8 weights in both halves: one LD1R (AArch64 has no alignment requirement for it). */
@@ -114,9 +127,10 @@ MUNIFY_NEON_FN int8x16_t munify_neon_both_halves(const int8_t *w)
     return vreinterpretq_s8_s64(vld1q_dup_s64((const int64_t *)(const void *)w));
 }
 
-/* acc[q * rows_padded + r] for the four pixels whose chunks are interleaved in `chunks`. */
-MUNIFY_NEON_FN void munify_neon_blocks_quad(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
-                                            int32_t rows_padded, const int bo, const int bi, const int sdot)
+/* acc[q * rows_padded + r] for the `pixels` pixels whose chunks are interleaved in `chunks`. */
+MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
+                                            int32_t rows_padded, const int bo, const int bi, const int pixels,
+                                            const int sdot)
 {
     const int8_t *dense = p->dense_weights;
     const uint8_t *signs = p->unified_signs;
@@ -125,71 +139,85 @@ MUNIFY_NEON_FN void munify_neon_blocks_quad(const munify_neon_blocks *p, const i
     const int chunks_per_block = bi / 8;
     for (int32_t rb = 0; rb < p->row_blocks; ++rb) {
         const int32_t r0 = rb * bo;
-        munify_neon_quad sums[4];
+        munify_neon_sums sums[4];
+        MUNIFY_NEON_UNROLL
         for (int r = 0; r < bo; ++r) {
             const int32_t row = r0 + r < p->w.out_c ? r0 + r : 0;
-            sums[r] = munify_neon_quad_start(p->bias[row] + p->unified_bias[r0 + r], sdot);
+            munify_neon_sums_start(&sums[r], p->bias[row] + p->unified_bias[r0 + r], sdot);
         }
         for (int32_t d = p->counts[2 * rb]; d > 0; --d, dense += bo * bi) {
             const int32_t column = *dense_col++;
+            MUNIFY_NEON_UNROLL
             for (int c = 0; c < chunks_per_block; ++c) {
-                const int8x16x2_t x = munify_neon_quad_inputs(chunks, column + 8 * c);
+                const munify_neon_chunk x = munify_neon_chunk_load(chunks, column + 8 * c, pixels);
+                MUNIFY_NEON_UNROLL
                 for (int r = 0; r < bo; ++r) {
-                    munify_neon_quad_dense(&sums[r], x, munify_neon_both_halves(dense + r * bi + 8 * c), sdot);
+                    munify_neon_sums_dense(&sums[r], &x, munify_neon_both_halves(dense + r * bi + 8 * c), pixels,
+                                           sdot);
                 }
             }
         }
         for (int32_t u = p->counts[2 * rb + 1]; u > 0; --u, signs += bo * chunks_per_block, magnitudes += bo) {
             const int32_t column = *unified_col++;
+            MUNIFY_NEON_UNROLL
             for (int c = 0; c < chunks_per_block; ++c) {
-                const int8x16x2_t x = munify_neon_quad_inputs(chunks, column + 8 * c);
+                const munify_neon_chunk x = munify_neon_chunk_load(chunks, column + 8 * c, pixels);
+                MUNIFY_NEON_UNROLL
                 for (int r = 0; r < bo; ++r) {
-                    munify_neon_quad_unified(&sums[r], x, signs + r * chunks_per_block + c, magnitudes[r], sdot);
+                    munify_neon_sums_unified(&sums[r], &x, signs + r * chunks_per_block + c, magnitudes[r], pixels,
+                                             sdot);
                 }
             }
         }
+        MUNIFY_NEON_UNROLL
         for (int r = 0; r < bo; ++r) {
-            const int32x4_t total = munify_neon_quad_sums(&sums[r], sdot);
-            acc[r0 + r] = vgetq_lane_s32(total, 0);
-            acc[rows_padded + r0 + r] = vgetq_lane_s32(total, 1);
-            acc[2 * rows_padded + r0 + r] = vgetq_lane_s32(total, 2);
-            acc[3 * rows_padded + r0 + r] = vgetq_lane_s32(total, 3);
+            MUNIFY_NEON_UNROLL
+            for (int g = 0; g < pixels / 4; ++g) {
+                const int32x4_t total = munify_neon_sums_four(&sums[r], g, sdot);
+                int32_t *at = acc + 4 * g * rows_padded + r0 + r;
+                at[0] = vgetq_lane_s32(total, 0);
+                at[rows_padded] = vgetq_lane_s32(total, 1);
+                at[2 * rows_padded] = vgetq_lane_s32(total, 2);
+                at[3 * rows_padded] = vgetq_lane_s32(total, 3);
+            }
         }
     }
 }
 
-/* Chunk c of pixel q to chunks + 32 c + 8 q, for the `depth` bytes of each column. */
-MUNIFY_NEON_FN void munify_neon_interleave4(const int8_t *const *columns, int32_t depth, int8_t *chunks)
+/* Chunk c of pixel q to chunks + 8 (pixels c + q), for the `depth` bytes of each column. */
+MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t depth, int8_t *chunks,
+                                           const int pixels)
 {
-    for (int32_t at = 0; at < depth; at += 8, chunks += 32) {
-        const int8x16_t ab = vcombine_s8(vld1_s8(columns[0] + at), vld1_s8(columns[1] + at));
-        const int8x16_t cd = vcombine_s8(vld1_s8(columns[2] + at), vld1_s8(columns[3] + at));
-        vst1q_s8(chunks, ab);
-        vst1q_s8(chunks + 16, cd);
+    for (int32_t at = 0; at < depth; at += 8) {
+        for (int q = 0; q < pixels; q += 2, chunks += 16) {
+            vst1q_s8(chunks, vcombine_s8(vld1_s8(columns[q] + at), vld1_s8(columns[q + 1] + at)));
+        }
     }
 }
 
-/* scratch: 16 * rows_padded bytes of accumulators, 4 * depth bytes of interleaved chunks, 4 * depth of patches */
+/* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
+ * many of patches; pixels = MUNIFY_NEON_PIXELS(bo) output pixels run per pass */
 MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
                                           int8_t *scratch, const int bo, const int bi, const int sdot)
 {
+    const int pixels = MUNIFY_NEON_PIXELS(bo);
     const munify_neon_window *w = &p->w;
-    const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, pixels = w->out_h * w->out_w;
+    const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, image_pixels = w->out_h * w->out_w;
     int32_t *acc = (int32_t *)(void *)scratch;
-    int8_t *chunks = scratch + 4 * MUNIFY_NEON_QUAD * rows_padded;
-    int8_t *patches = chunks + MUNIFY_NEON_QUAD * w->depth;
+    int8_t *chunks = scratch + 4 * pixels * rows_padded;
+    int8_t *patches = chunks + pixels * w->depth;
     for (int32_t n = 0; n < w->batches; ++n) {
         const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
-        int8_t *out = output + n * pixels * rows;
-        for (int32_t first = 0; first < pixels; first += MUNIFY_NEON_QUAD) {
-            const int8_t *columns[MUNIFY_NEON_QUAD];
-            for (int32_t q = 0; q < MUNIFY_NEON_QUAD; ++q) {
-                const int32_t pixel = first + q < pixels ? first + q : pixels - 1; /* repeat the last */
+        int8_t *out = output + n * image_pixels * rows;
+        for (int32_t first = 0; first < image_pixels; first += pixels) {
+            const int8_t *columns[MUNIFY_NEON_MAX_PIXELS];
+            for (int q = 0; q < pixels; ++q) {
+                const int32_t pixel = first + q < image_pixels ? first + q : image_pixels - 1; /* repeat the last */
                 columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
             }
-            munify_neon_interleave4(columns, w->depth, chunks);
-            munify_neon_blocks_quad(p, chunks, acc, rows_padded, bo, bi, sdot);
-            for (int32_t q = 0; q < MUNIFY_NEON_QUAD && first + q < pixels; ++q) {
+            munify_neon_interleave(columns, w->depth, chunks, pixels);
+            munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels, sdot);
+            for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
                 munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
             }
         }
