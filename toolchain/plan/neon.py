@@ -145,9 +145,10 @@ DW_OUTPUT = 4.0
 DW_TAP = 8.0  # per tap and output pixel: its input pointer
 # Block kernel, per output pixel (four run together): per 8-weight chunk of a dense / unified block row, per
 # listed block (its column, the inputs' load) and per row (start, reduce, scatter, requantize).
-BLOCK_DENSE = {False: 3.3, True: 1.5}  # SMULL(2) + SADALP for four pixels / 2 SDOT, the weight load
-BLOCK_UNIFIED = {False: 3.8, True: 2.5}  # sign expand, 2 EOR, 2 SADDLP, 4 SMLAL / 2 SDOT by the magnitude
-BLOCK_LISTED = 1.0
+# Fitted to 3x3 convs 64 -> 64 with 1x8 blocks (benchmarks/neon_bench.py's sweep layer), within 5%.
+BLOCK_DENSE = {False: 3.3, True: 1.5}  # per pixel: SMULL(2) + SADALP / SDOT, the weight load
+BLOCK_UNIFIED = {False: 3.0, True: 2.2}  # sign expand, EOR, SADDLP, 2 SMLAL / EOR + SDOT by the magnitude
+BLOCK_LISTED = 0.8
 BLOCK_ROW = 6.0
 
 
@@ -202,7 +203,9 @@ def _pairs_fit_int16(params: dict) -> bool:
 
 
 def _blocks_fit(params: dict) -> bool:
-    return params["bi"] in BLOCK_BI and _round_up(params["k"], params["bi"]) <= MAX_COLUMN
+    """bi 8 or 16, columns that fit uint16, and magnitudes that fit int8 (no weight -128)."""
+    return (params["bi"] in BLOCK_BI and _round_up(params["k"], params["bi"]) <= MAX_COLUMN
+            and _pairs_fit_int16(params))
 
 
 def _depthwise_fits(params: dict) -> bool:
