@@ -169,8 +169,19 @@ def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (groups * f.cols * DW_STEP + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
 
+# Fewer than MIN_PASS output pixels (FULLY_CONNECTED): one pixel, 16 weights a step (two 1x8 blocks).
+MIN_PASS = 4  # MUNIFY_NEON_MIN_PASS
+SINGLE_DENSE = {False: 10.0, True: 8.0}  # per 16 dense weights: 2 columns, 2 input loads, weights, multiply
+SINGLE_UNIFIED = {False: 13.0, True: 11.0}  # per 16 unified weights: signs, magnitudes, EOR, SADDLP, SMLAL
+SINGLE_ROW = 8.0
+
+
 def blocks_cost(pointwise: bool, sdot: bool):
     def cost(f) -> float:
+        if f.positions < MIN_PASS:
+            per_position = (f.dense_weights / 16 * SINGLE_DENSE[sdot] + f.unified_weights / 16 * SINGLE_UNIFIED[sdot]
+                            + f.rows * SINGLE_ROW)
+            return LAYER_CALL + f.positions * per_position
         per_position = (f.dense_weights / 8 * BLOCK_DENSE[sdot] + f.unified_weights / 8 * BLOCK_UNIFIED[sdot]
                         + f.listed_blocks * BLOCK_LISTED + f.rows * BLOCK_ROW + 2 * _patch_cost(f, pointwise))
         return LAYER_CALL + f.positions * per_position

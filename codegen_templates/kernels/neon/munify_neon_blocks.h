@@ -23,6 +23,7 @@
 /* Loops over pixels, rows of a block and chunks run a constant few times: unrolled, their sums stay in registers */
 #define MUNIFY_NEON_UNROLL _Pragma("GCC unroll 8")
 #define MUNIFY_NEON_PIXELS(bo) ((bo) <= 2 ? 8 : 4)
+#define MUNIFY_NEON_MIN_PASS 4 /* fewer output pixels (FULLY_CONNECTED) run one at a time, 16 weights a step */
 
 typedef struct {
     munify_neon_window w;
@@ -184,6 +185,117 @@ MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const i
     }
 }
 
+/* 16 weights (two 1 x 8 blocks, or one 1 x 16 block) against 16 inputs of one pixel. */
+MUNIFY_NEON_FN int32x4_t munify_neon_single_dense(int32x4_t acc, int8x16_t x, int8x16_t w, const int sdot)
+{
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot) {
+        return vdotq_s32(acc, x, w);
+    }
+#else
+    (void)sdot;
+#endif
+    int16x8_t products = vmull_s8(vget_low_s8(x), vget_low_s8(w));
+    products = vmlal_high_s8(products, x, w); /* weights in [-127, 127]: the pair sum fits int16 */
+    return vpadalq_s16(acc, products);
+}
+
+/* 16 unified weights against 16 inputs of one pixel: sign bytes s0 (inputs 0-7) and s1 (8-15), magnitudes m0
+ * and m1 of the two halves. */
+MUNIFY_NEON_FN int32x4_t munify_neon_single_unified(int32x4_t acc, int8x16_t x, const uint8_t *s0, const uint8_t *s1,
+                                                    int8_t m0, int8_t m1, const int sdot)
+{
+    const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+    const uint8x16_t signs = vcombine_u8(vld1_dup_u8(s0), vld1_dup_u8(s1));
+    const int8x16_t flipped = veorq_s8(x, vreinterpretq_s8_u8(vtstq_u8(signs, bits)));
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot) {
+        return vdotq_s32(acc, flipped, vcombine_s8(vdup_n_s8(m0), vdup_n_s8(m1)));
+    }
+#else
+    (void)sdot;
+#endif
+    const int16x8_t pairs = vpaddlq_s8(flipped);
+    acc = vmlal_n_s16(acc, vget_low_s16(pairs), m0);
+    return vmlal_high_n_s16(acc, pairs, m1);
+}
+
+MUNIFY_NEON_FN int8x16_t munify_neon_two_chunks(const int8_t *x, int32_t c0, int32_t c1)
+{
+    return vcombine_s8(vld1_s8(x + c0), vld1_s8(x + c1));
+}
+
+/* acc[r] for one pixel (column x), for layers with fewer output pixels than a pass (FULLY_CONNECTED): 16
+ * weights a step, two 1 x 8 blocks or one 1 x 16 block. */
+MUNIFY_NEON_FN void munify_neon_blocks_single(const munify_neon_blocks *p, const int8_t *x, int32_t *acc,
+                                              const int bo, const int bi, const int sdot)
+{
+    const int8_t *dense = p->dense_weights;
+    const uint8_t *signs = p->unified_signs;
+    const int8_t *magnitudes = p->unified_magnitudes;
+    const uint16_t *dense_col = p->dense_cols, *unified_col = p->unified_cols;
+    const int per_step = 16 / bi; /* blocks a step */
+    for (int32_t rb = 0; rb < p->row_blocks; ++rb) {
+        const int32_t r0 = rb * bo;
+        int32x4_t sums[4];
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            const int32_t row = r0 + r < p->w.out_c ? r0 + r : 0;
+            sums[r] = vsetq_lane_s32(p->bias[row] + p->unified_bias[r0 + r], vdupq_n_s32(0), 0);
+        }
+        int32_t d = p->counts[2 * rb];
+        for (; d >= per_step; d -= per_step, dense += per_step * bo * bi, dense_col += per_step) {
+            const int8x16_t xv = bi == 16 ? vld1q_s8(x + dense_col[0])
+                                          : munify_neon_two_chunks(x, dense_col[0], dense_col[1]);
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                const int8x16_t w = bi == 16 ? vld1q_s8(dense + 16 * r)
+                                             : vcombine_s8(vld1_s8(dense + 8 * r), vld1_s8(dense + 8 * (bo + r)));
+                sums[r] = munify_neon_single_dense(sums[r], xv, w, sdot);
+            }
+        }
+        if (d > 0) { /* one 1 x 8 block left */
+            const int8x8_t xv = vld1_s8(x + *dense_col++);
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                sums[r] = vpadalq_s16(sums[r], vmull_s8(xv, vld1_s8(dense + 8 * r)));
+            }
+            dense += bo * bi;
+        }
+        int32_t u = p->counts[2 * rb + 1];
+        for (; u >= per_step; u -= per_step, unified_col += per_step) {
+            const int8x16_t xv = bi == 16 ? vld1q_s8(x + unified_col[0])
+                                          : munify_neon_two_chunks(x, unified_col[0], unified_col[1]);
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                if (bi == 16) {
+                    sums[r] = munify_neon_single_unified(sums[r], xv, signs + 2 * r, signs + 2 * r + 1, magnitudes[r],
+                                                         magnitudes[r], sdot);
+                } else {
+                    sums[r] = munify_neon_single_unified(sums[r], xv, signs + r, signs + bo + r, magnitudes[r],
+                                                         magnitudes[bo + r], sdot);
+                }
+            }
+            signs += per_step * bo * (bi / 8);
+            magnitudes += per_step * bo;
+        }
+        if (u > 0) { /* one 1 x 8 block left: the other half multiplies by magnitude 0 */
+            const int8x16_t xv = munify_neon_two_chunks(x, *unified_col, *unified_col);
+            unified_col++;
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                sums[r] = munify_neon_single_unified(sums[r], xv, signs + r, signs + r, magnitudes[r], 0, sdot);
+            }
+            signs += bo;
+            magnitudes += bo;
+        }
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            acc[r0 + r] = vaddvq_s32(sums[r]);
+        }
+    }
+}
+
 /* Chunk c of pixel q to chunks + 8 (pixels c + q), for the `depth` bytes of each column. */
 MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t depth, int8_t *chunks,
                                            const int pixels)
@@ -209,6 +321,14 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
     for (int32_t n = 0; n < w->batches; ++n) {
         const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
         int8_t *out = output + n * image_pixels * rows;
+        if (image_pixels < MUNIFY_NEON_MIN_PASS) {
+            for (int32_t pixel = 0; pixel < image_pixels; ++pixel, out += rows) {
+                munify_neon_blocks_single(p, munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches),
+                                          acc, bo, bi, sdot);
+                munify_neon_output_run(acc, &p->q, rows, out);
+            }
+            continue;
+        }
         for (int32_t first = 0; first < image_pixels; first += pixels) {
             const int8_t *columns[MUNIFY_NEON_MAX_PIXELS];
             for (int q = 0; q < pixels; ++q) {
