@@ -57,7 +57,7 @@ def test_exact_counts_agree_with_icount_ticks_and_layers_add_up(ad01, tmp_path):
         assert abs(ticked - counted) <= tick, (ticked, counted)
     layers = [layer.instructions_exact for layer in report.layers]
     assert all(count > 0 for count in layers)
-    assert 0 < exact.per_inference - sum(layers) <= GLUE_MAX
+    assert 0 < exact.last - sum(layers) <= GLUE_MAX
     for layer in report.layers:  # the same layer timed by ticks in a hooked run
         assert -tick <= layer.count - layer.instructions_exact <= HOOK_MAX + tick, layer
     assert report.instructions == exact.per_inference
@@ -96,7 +96,7 @@ def test_qemu_aarch64_gets_exact_counts(ad01, tmp_path):
     assert exact is not None and first.instructions == exact.per_inference
     layers = [layer.instructions_exact for layer in first.layers]
     assert all(count > 0 for count in layers)
-    assert 0 < exact.per_inference - sum(layers) <= GLUE_MAX
+    assert 0 < exact.last - sum(layers) <= GLUE_MAX
     assert (second.latency.instructions_exact, [layer.instructions_exact for layer in second.layers]) == \
         (exact, layers)
 
@@ -174,7 +174,37 @@ def test_windows_split_untraced_and_traced_inferences():
     windows = inference_counts(tuple(Mark(name, total) for name, total in marks))
     assert [(w.traced, w.instructions, w.layers) for w in windows] == [
         (False, 1400, {0: 1000, 2: 360}), (True, None, {0: 1000, 2: 330})]
-    counts = exact_counts(PluginResult(4000, {}, 0, tuple(Mark(n, t) for n, t in marks)), 3)
+    counts = exact_counts(PluginResult(4000, {}, 4000, tuple(Mark(n, t) for n, t in marks)), 3)
     assert (counts.per_inference, counts.layers, counts.mean) == ((1400,), (1000, None, 360), 1400)
     with pytest.raises(PluginError, match="no complete model run"):
         exact_counts(PluginResult(10, {}, 10, ()), 3)
+
+
+def test_make_setup_builds_the_plugin_the_runner_looks_for(tmp_path):
+    """`make plugin` and the runner's on-demand build must agree on flags and on the hashed file name."""
+    import shlex
+    import subprocess
+
+    from toolchain.runners.insn_count import PLUGIN_CFLAGS, plugin_file_name
+
+    root = plugin_source().parents[2]
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    dry = subprocess.run(["make", "-s", "-n", "plugin", f"VENV={tmp_path / 'venv'}", f"STAMP={stamp}"],
+                         cwd=root, capture_output=True, text=True, check=True).stdout
+    compile_line = next(line for line in dry.splitlines() if line.startswith("gcc "))
+    words = shlex.split(compile_line.split("&&")[0])
+    assert words[1:1 + len(PLUGIN_CFLAGS)] == list(PLUGIN_CFLAGS)
+    assert words[-3:] == ["-o", f"{tmp_path}/venv/lib/munify/{plugin_file_name(plugin_source())}.tmp",
+                          "firmware/qemu-plugin/insn_count.c"]
+
+
+def test_dry_run_shows_the_plugin_unless_turned_off(tmp_path, capsys):
+    from toolchain.cli import main
+
+    for extra, shown in (([], True), (["--no-exact-counts"], False)):
+        assert main(["run", "x.mun", "--board", "aarch64-linux", "--build-dir", str(tmp_path / "b"), "--dry-run",
+                     *extra]) == 0
+        printed = capsys.readouterr().out
+        assert ("-plugin <insn_count-" in printed) == shown
+    assert not (tmp_path / "b").exists()

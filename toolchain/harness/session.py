@@ -18,6 +18,7 @@ import numpy as np
 
 from ..boards import Board
 from ..build import BuildResult
+from ..codegen.names import label
 from ..errors import MunifyError
 from ..report import ExactInstructions, LayerCount, Latency, MemoryUse, Mismatch, RunReport
 from ..runners import runner_for
@@ -154,11 +155,13 @@ def _explain(error: DeviceError, status: int | None) -> DeviceError:
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
             layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None) -> RunReport:
     latencies = session.latencies or [0]
-    exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference))
+    exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference),
+                                                exact.per_inference[-1])
     latency = Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit,
                       exact_latency)
     exact_layers = exact.layers if exact else [None] * len(counts)
-    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, build.layer_macs.get(name, 0), layer_exact)
+    macs = {label(name): n for name, n in build.layer_macs.items()}  # the firmware reports labels of names
+    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, macs.get(name, 0), layer_exact)
               for (name, kernel), count, layer_exact in zip(info.layers, counts, exact_layers)]
     sizes = build.sizes
     memory = MemoryUse(sizes.flash_bytes, sizes.weights_bytes, sizes.code_bytes, sizes.static_ram_bytes,
@@ -172,14 +175,14 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
 
 def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None) -> list[Case]:
     """Seeded inputs and the reference's outputs; with `layers`, the expected output of every firmware layer
-    whose name is an IR op (layer_names in firmware order)."""
+    whose name is an IR op (layer_names in firmware order: `codegen.names.label` of the op names)."""
     from ..inputs import draw_inputs
     from ..ir import reference
 
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise MunifyError(f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                           "the firmware runs models with one input and one output")
-    op_outputs = {op.name: op.outputs[0] for op in graph.ops}
+    op_outputs = {label(op.name): op.outputs[0] for op in graph.ops}
     cases = []
     for inputs in draw_inputs(graph, n, seed):
         if layers:
@@ -208,6 +211,6 @@ def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, se
     if not is_up_to_date(model_path, board, build_dir, optimize):
         build_model(model_path, board, build_dir, optimize)
     build = load_result(build_dir, board)
-    op_types = {op.name: op.type for op in graph.ops}
+    op_types = {label(op.name): op.type for op in graph.ops}
     return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers]),
                      op_types, exact_counts)
