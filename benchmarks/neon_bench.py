@@ -153,7 +153,7 @@ def sweep_layer(prune: float, unify: float, seed: int = 3) -> Graph:
     }
     op = Op("conv", "CONV_2D", ("x", "w", "b"), ("y",), {"stride": (1, 1), "dilation": (1, 1), "padding": "VALID",
                                                         "activation": "NONE"})
-    graph = Graph(f"sweep_p{int(prune * 100)}_u{int(unify * 100)}", tensors, [op], ["x"], ["y"])
+    graph = Graph(f"sweep_p{int(prune * 100)}_u{int(unify * 100)}", tensors, (op,), ("x",), ("y",))
     graph.validate()
     return graph
 

@@ -70,7 +70,8 @@ def test_compressed_mnist_runs_bit_exact_on_the_block_kernels(models, board, tmp
     report, layers = run(models["mnist-1x8"], board, tmp_path, "--layers")
     assert report["bit_exact"] is True and report["mismatches"] == []
     kernels = [layer["kernel"] for layer in layers if layer["op"] in MATRIX_OPS]
-    assert "conv_blocks_neon" in kernels and "fc_blocks_neon" in kernels, kernels
+    suffix = "sdot" if board.endswith("dotprod") else "neon"
+    assert f"conv_blocks_{suffix}" in kernels and f"fc_blocks_{suffix}" in kernels, kernels
     elf = tmp_path / "build" / "firmware.elf"
     has_sdot = re.search(r"\tsdot\s+v", _disassembly(elf)) is not None
     assert has_sdot == board.endswith("dotprod")
