@@ -300,12 +300,15 @@ def render(rows: list[dict], sweep: list) -> str:
         "",
         *targets_section(rows, sweep),
         "",
-        "On NEON a multiply costs what an add costs, so a unified block takes about the instructions of a dense "
-        "block of the same width: unified blocks buy storage (a magnitude and bi/8 sign bytes instead of bi weights), "
-        "not time; pruned blocks buy time, less than in proportion because every listed block pays for its column "
-        "and its inputs' load, while the dense kernel streams 16 weights a load. The planner's `balanced` mode keeps "
-        "compressed weights compressed (within 1.2x of the smallest layout), so a compressed model can run slower "
-        "than its dense form; `--optimize speed` then takes the dense NEON kernel for those layers.",
+        "On NEON a multiply costs what an add costs, so factoring the magnitude out saves nothing: in the block "
+        "kernel a unified 1x8 block row costs a little more than a dense one (sign expansion, EOR, pairwise add, "
+        "multiply by the magnitude: 30 against 27 instructions per 8 output pixels in the SMLAL loops), and every "
+        "listed block pays for its column index and its inputs' load, about 1.4x the dense kernel's instructions "
+        "per weight (which streams 16 weights a load). So unified blocks buy storage (a magnitude and bi/8 sign "
+        "bytes instead of bi weights), not time; pruned blocks buy time, less than in proportion (the break-even "
+        "is near 30% pruned). The planner's `balanced` mode keeps compressed weights compressed (within 1.2x of the "
+        "smallest layout), so a compressed model can run slower than its dense form; `--optimize speed` then takes "
+        "the dense NEON kernel for those layers.",
         "",
         "## Per model",
         "",

@@ -99,3 +99,12 @@ def test_pruned_blocks_leave_the_weights(neon_blocks):
     listed = np.asarray(blocks.kinds) != BlockKind.PRUNED
     assert len(packed["dense_cols"]) + len(packed["unified_cols"]) == int(np.sum(listed))
     assert sum(a.nbytes for a in packed.values()) < 0.7 * neon.pack_dense(matrix).nbytes
+
+
+def test_neon_sources_are_deterministic(neon_blocks):
+    from toolchain.codegen import render
+
+    graph = random_chain(3)
+    first = render(make_plan(graph, frozenset({"neon", "dotprod"}), "speed"))
+    second = render(make_plan(random_chain(3), frozenset({"neon", "dotprod"}), "speed"))
+    assert first == second and "munify_neon.h" in first
