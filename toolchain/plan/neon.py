@@ -281,10 +281,23 @@ def _depthwise_variants(KernelVariant, BlockKind) -> list:
                           optimize=frozenset({"speed", "balanced"}), **common)]
 
 
+ADD_ELEMENT = 6.0  # per element: widen, offset, shift, three requantizations on 4 lanes, narrow
+
+
+def _same_shapes(params: dict) -> bool:
+    return not params["broadcast"]
+
+
+def _add_variants(KernelVariant) -> list:
+    return [KernelVariant("add_neon", "ADD", "kernels/neon/add.c.j2", lambda f: LAYER_CALL + f.positions * ADD_ELEMENT,
+                          features=NEON, applies=_same_shapes,
+                          support_files=COMMON_FILES + ("kernels/neon/munify_neon_add.h",))]
+
+
 @functools.cache
 def neon_variants() -> tuple:
     from ..ir.blocks import BlockKind
     from .registry import KernelVariant
 
     return tuple(_dense_variants(KernelVariant, BlockKind) + _block_variants(KernelVariant, BlockKind)
-                 + _depthwise_variants(KernelVariant, BlockKind))
+                 + _depthwise_variants(KernelVariant, BlockKind) + _add_variants(KernelVariant))
