@@ -8,18 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from target_support import ALL_BOARDS, require_tools
+from target_support import MODEL_BOARDS, require_tools
 from toolchain.boards import load_board
 from toolchain.build import build_model, load_result
 from toolchain.cli import main
 from toolchain.harness.session import graph_cases, run_cases
 from toolchain.importers.tflite import import_tflite
-from toolchain.ir import save
+from toolchain.ir import load, save
+from toolchain.plan.planner import make_plan
 
 pytestmark = pytest.mark.qemu
 
 MODELS = Path(__file__).parents[2] / "examples" / "models" / "mlperf-tiny"
-REPORT_KEYS = {"model", "board", "runner", "inputs", "bit_exact", "mismatches", "latency", "layers", "memory"}
+REPORT_KEYS = {"model", "board", "runner", "inputs", "bit_exact", "mismatches", "latency", "layers", "prediction",
+               "memory"}
 HOOK_SLACK_PER_LAYER = 120
 MEMORY_KEYS = {"flash_bytes", "weights_bytes", "code_bytes", "static_ram_bytes", "arena_bytes", "stack_bytes"}
 
@@ -42,7 +44,7 @@ def run_cli(model: Path, board: str, tmp_path: Path, *extra: str) -> tuple[int, 
     return status, json.loads(report_path.read_text())
 
 
-@pytest.mark.parametrize("board", ALL_BOARDS)
+@pytest.mark.parametrize("board", MODEL_BOARDS)
 def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
     status, report = run_cli(models["ad01"], board, tmp_path)
     assert status == 0
@@ -53,6 +55,9 @@ def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
     assert latency["unit"] == ("ns" if board == "aarch64-linux" else "instructions")
     assert 0 < latency["min"] <= latency["per_inference"] <= latency["max"]
     assert len(report["layers"]) == 10 and all(layer["op"] == "FULLY_CONNECTED" for layer in report["layers"])
+    plan = make_plan(load(models["ad01"]), load_board(board).features)
+    assert [layer["predicted"] for layer in report["layers"]] == [round(layer.cost) for layer in plan.layers]
+    assert report["prediction"]["predicted"] == round(sum(layer.cost for layer in plan.layers))
     # Per-layer counts come from a hooked run: each carries a tick of rounding and a few dozen instructions
     # of hook overhead.
     if latency["unit"] == "instructions":
@@ -61,7 +66,8 @@ def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
     memory = report["memory"]
     assert memory["weights_bytes"] >= 264_000 and memory["flash_bytes"] > memory["weights_bytes"]
     assert 0 < memory["stack_bytes"] < 16384 and memory["arena_bytes"] > 0
-    assert "bit-exact: yes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bit-exact: yes" in out and "predicted by the plan's cost model: " in out
 
 
 def test_kws_runs_bit_exact_layer_by_layer(models, tmp_path):
@@ -130,7 +136,7 @@ def test_build_command_reports_sizes(models, tmp_path, capsys):
     assert sizes["weights_bytes"] >= 264_000 and (out / "firmware.elf").is_file()
 
 
-def test_model_that_does_not_fit_fails_with_both_sizes(models, tmp_path, capsys):
+def test_model_that_does_not_fit_fails_before_compiling_with_the_bytes_over(models, tmp_path, capsys):
     board_file = Path(__file__).parents[2] / "boards" / "mps3-an547.toml"
     small = tmp_path / "small.toml"
     small.write_text(board_file.read_text().replace('name = "mps3-an547"', 'name = "small"')
@@ -139,7 +145,8 @@ def test_model_that_does_not_fit_fails_with_both_sizes(models, tmp_path, capsys)
     out = tmp_path / "out"
     assert main(["build", str(models["ad01"]), "--board", str(small), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    match = re.search(r"model 'ad01_int8' does not fit board 'small': it needs (\d+) bytes of flash, "
-                      r"the board has 262144 \(ITCM\)", err)
+    match = re.search(r"model 'ad01_int8' is too large for board 'small': flash \(the weights alone\) needs (\d+) "
+                      r"bytes, the board has 262144 \(ITCM\): \d+ bytes over; RAM \(arena \+ stack alone\) \d+ of "
+                      r"524288 bytes \(DTCM\) fits; compress the model", err)
     assert match and int(match.group(1)) > 270_000 and err.count("\n") == 1
     assert not out.exists()

@@ -10,6 +10,7 @@ With `exact_counts`, QEMU runs also carry the instruction-count plugin's exact f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -108,10 +109,12 @@ def _check_info(info: DeviceInfo, cases: list[Case]) -> None:
 
 
 def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]],
-              layer_ops: dict[str, str], exact_counts: bool = EXACT_COUNTS_DEFAULT) -> RunReport:
+              layer_ops: dict[str, str], exact_counts: bool = EXACT_COUNTS_DEFAULT,
+              predicted: dict[str, float] | None = None) -> RunReport:
     """Boot the firmware of `build`, run the cases `make_cases` derives from the firmware's own description,
     stop the firmware and report. `layer_ops` maps firmware layer names to IR op types for the report;
-    `exact_counts` adds the QEMU plugin's instruction counts (QEMU boards only)."""
+    `exact_counts` adds the QEMU plugin's instruction counts (QEMU boards only); `predicted` maps firmware
+    layer names to the plan's predicted instructions."""
     board: Board = build.board
     runner = runner_for(board, build.elf)
     exact = None
@@ -140,7 +143,18 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
             raise _explain(exc, runner.exit_status()) from None
     if status != 0:
         raise DeviceError(f"the firmware exited with status {status} instead of 0")
-    return _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit, exact)
+    report = _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit, exact,
+                     predicted or {})
+    return _with_runner_details(report, runner)
+
+
+def _with_runner_details(report: RunReport, runner) -> RunReport:
+    """Real-board runners add the clock and the latency in ms (runners/serial_port.py, runners/ssh.py)."""
+    details = getattr(runner, "report_details", None)
+    if details is None:
+        return report
+    return dataclasses.replace(report, runner=runner.board.runner,
+                               extra={**report.extra, **details(report.latency.per_inference)})
 
 
 def _explain(error: DeviceError, status: int | None) -> DeviceError:
@@ -153,7 +167,8 @@ def _explain(error: DeviceError, status: int | None) -> DeviceError:
 
 
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
-            layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None) -> RunReport:
+            layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None,
+            predicted: dict[str, float]) -> RunReport:
     latencies = session.latencies or [0]
     exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference),
                                                 exact.per_inference[-1])
@@ -161,7 +176,8 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
                       exact_latency)
     exact_layers = exact.layers if exact else [None] * len(counts)
     macs = {label(name): n for name, n in build.layer_macs.items()}  # the firmware reports labels of names
-    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, macs.get(name, 0), layer_exact)
+    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, macs.get(name, 0), layer_exact,
+                         predicted.get(name))
               for (name, kernel), count, layer_exact in zip(info.layers, counts, exact_layers)]
     sizes = build.sizes
     memory = MemoryUse(sizes.flash_bytes, sizes.weights_bytes, sizes.code_bytes, sizes.static_ram_bytes,
@@ -173,9 +189,11 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
 
 # ---- cases from an IR graph -----------------------------------------------------------------------
 
-def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None) -> list[Case]:
-    """Seeded inputs and the reference's outputs; with `layers`, the expected output of every firmware layer
-    whose name is an IR op (layer_names in firmware order: `codegen.names.label` of the op names)."""
+def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None,
+                given: list[np.ndarray] | None = None) -> list[Case]:
+    """Seeded inputs (or the `given` int8 input tensors) and the reference's outputs; with `layers`, the expected
+    output of every firmware layer whose name is an IR op (layer_names in firmware order: `codegen.names.label`
+    of the op names)."""
     from ..inputs import draw_inputs
     from ..ir import reference
 
@@ -184,7 +202,7 @@ def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] |
                           "the firmware runs models with one input and one output")
     op_outputs = {label(op.name): op.outputs[0] for op in graph.ops}
     cases = []
-    for inputs in draw_inputs(graph, n, seed):
+    for inputs in ([[x] for x in given] if given is not None else draw_inputs(graph, n, seed)):
         if layers:
             values = reference.run_all(graph, inputs)
             output = values[graph.outputs[0]]
@@ -202,8 +220,10 @@ def _bytes(array: np.ndarray) -> bytes:
 
 
 def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, seed: int, layers: bool = False,
-              optimize: str = "balanced", exact_counts: bool = EXACT_COUNTS_DEFAULT) -> RunReport:
-    """Build (when the model, board, options or munify changed) and run `model_path` on `board`."""
+              optimize: str = "balanced", exact_counts: bool = EXACT_COUNTS_DEFAULT,
+              inputs: list[np.ndarray] | None = None) -> RunReport:
+    """Build (when the model, board, options or munify changed) and run `model_path` on `board`, on `n_inputs`
+    seeded inputs or on the given int8 `inputs`."""
     from ..build import build_model, is_up_to_date, load_result
     from ..ir import load
 
@@ -212,5 +232,13 @@ def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, se
         build_model(model_path, board, build_dir, optimize)
     build = load_result(build_dir, board)
     op_types = {label(op.name): op.type for op in graph.ops}
-    return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers]),
-                     op_types, exact_counts)
+    return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers],
+                                                     inputs), op_types, exact_counts,
+                     planned_instructions(graph, board, optimize))
+
+
+def planned_instructions(graph, board: Board, optimize: str) -> dict[str, float]:
+    """Firmware layer name -> the instructions the plan predicts (the same deterministic plan the build used)."""
+    from ..plan.planner import make_plan
+
+    return {label(layer.name): layer.cost for layer in make_plan(graph, board.features, optimize).layers}
