@@ -6,7 +6,7 @@ import pytest
 
 from random_graphs import random_blocks, random_chain
 from toolchain.boards import load_board
-from toolchain.ir import BlockKind, BlockStructure
+from toolchain.ir import BlockKind
 from toolchain.plan import make_plan, neon
 
 MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
