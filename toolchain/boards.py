@@ -18,7 +18,7 @@ from .resources import boards_dir
 
 SCHEMA_VERSION = 1
 DEFAULT_BOARD = "mps2-an386"
-FEATURES = ("dsp", "fpu", "mve", "neon")
+FEATURES = ("dsp", "fpu", "mve", "neon", "dotprod")
 PORTS = ("cortex-m", "linux")
 RUNNERS = ("qemu-system", "qemu-user", "serial", "pyocd", "openocd", "gdb", "ssh")
 HARDWARE_RUNNERS = ("serial", "pyocd", "openocd", "gdb")  # flash a real MCU board, then talk over its serial port

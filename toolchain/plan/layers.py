@@ -195,7 +195,7 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
         q, params, per_channel, positions = _conv_geometry(graph, op)
     params.update(_walk_params(op.type, params, rows, cols, positions, pair=optimize != "size"))
     params.update({"input_zp": -q.input_offset, "output_offset": q.output_offset, "act_min": q.act_min,
-                   "act_max": q.act_max})
+                   "act_max": q.act_max, "weights_min": int(matrix.min()) if matrix.size else 0})
     bi = w.blocks.bi if w.blocks is not None else 1
     params.update(_lut_params(bi, cols // bi, params["columns"]))
     params.update(_block_params(w.blocks, rows, cols))

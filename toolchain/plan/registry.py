@@ -42,6 +42,7 @@ Params of the matrix ops (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED), all ints
              columns (1 or 2), pair_out, im2col_bytes, unroll_taps (bool), scratch_bytes
   matrix     k = cols, out_rows = rows of the weight matrix; k_pairs k_odd k_quads k_rem row_pairs rows_odd
   quant      input_zp output_offset act_min act_max per_channel (bool) mult shift (per-tensor values)
+  weights    weights_min (the smallest weight: -128 rules out kernels that add two int8 products in int16)
   blocks     layout bo bi full_row_blocks full_col_blocks tail_rows tail_cols col_blocks sign_bytes tail_row_start
              tail_col_start kind_skip tail_row_pairs tail_rows_odd, and offsets for unrolled micro-block code:
              block_bytes dense_at[r][j] tail_block_bytes tail_at[r][j] bits_block_bytes bits_mag_at[r]
@@ -224,8 +225,9 @@ RESHAPE_ALIAS = "reshape_alias"
 def all_variants() -> tuple[KernelVariant, ...]:
     from .variants_dsp import DSP_VARIANTS
     from .variants_mve import MVE_VARIANTS
+    from .variants_neon import NEON_VARIANTS
 
-    return GENERIC_VARIANTS + tuple(DSP_VARIANTS) + MVE_VARIANTS
+    return GENERIC_VARIANTS + tuple(DSP_VARIANTS) + tuple(MVE_VARIANTS) + tuple(NEON_VARIANTS)
 
 
 def candidates(op_type: str, features: frozenset, kinds: frozenset, optimize: str,

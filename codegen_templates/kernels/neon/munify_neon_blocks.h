@@ -1,0 +1,347 @@
+/* munify NEON block kernel: CONV_2D and FULLY_CONNECTED over bo x bi blocks (bi 8 or 16); pruned blocks are
+ * absent from the weights and from the instruction stream.
+ *
+ * Layout neon-blocks, per row block (the rows % bo last rows form one more row block, padded with zero rows,
+ * all of it dense): counts (dense blocks, unified blocks); per dense block its column and bo x bi int8
+ * weights; per unified block its column, bo x bi/8 sign bytes (bit j: weight j is negative) and bo
+ * magnitudes. The partial last column block is one more dense block padded with zero weights.
+ *
+ * P output pixels run together (8, or 4 with bo 4): their patches are interleaved in 8-byte chunks (chunk c
+ * of pixel q at 8 (P c + q)), so P / 2 q-register loads fetch a block's inputs for all of them and every
+ * weight, sign and magnitude load serves P pixels. A dense 8-weight chunk is P SMULL(2) + P SADALP, or P / 2
+ * SDOT with dotprod. A unified block row is magnitude * sum(sign_j * x_j); with the sign mask m_j (0x00 or 0xFF),
+ * sign_j * x_j = (x_j ^ m_j) + (m_j != 0): CMTST, then per pixel pair EOR, SADDLP and 2 SMLAL by the
+ * magnitude (or EOR and SDOT by the magnitude); the magnitude * (negative weights) terms are `unified_bias`, added at pack time.
+ */
+#ifndef MUNIFY_NEON_BLOCKS_H
+#define MUNIFY_NEON_BLOCKS_H
+
+#include "munify_neon.h"
+
+/* Output pixels per pass: 8 while the accumulators of bo rows fit the 32 vector registers, else 4. */
+#define MUNIFY_NEON_MAX_PIXELS 8
+/* Loops over pixels, rows of a block and chunks run a constant few times: unrolled, their sums stay in registers */
+#define MUNIFY_NEON_UNROLL _Pragma("GCC unroll 8")
+#define MUNIFY_NEON_PIXELS(bo) ((bo) <= 2 ? 8 : 4)
+#define MUNIFY_NEON_MIN_PASS 4 /* fewer output pixels (FULLY_CONNECTED) run one at a time, 16 weights a step */
+
+typedef struct {
+    munify_neon_window w;
+    int32_t row_blocks;
+    const uint16_t *counts;
+    const uint16_t *dense_cols;
+    const int8_t *dense_weights;
+    const uint16_t *unified_cols;
+    const uint8_t *unified_signs;
+    const int8_t *unified_magnitudes;
+    const int32_t *unified_bias; /* row_blocks * bo entries */
+    const int32_t *bias;         /* out_c entries, input offset folded in */
+    munify_neon_quant q;
+} munify_neon_blocks;
+
+/* The partial sums of one row for up to 8 pixels: without SDOT one int32x4 per pixel, with SDOT one per pixel
+ * pair (two lanes each). */
+typedef struct {
+    int32x4_t acc[MUNIFY_NEON_MAX_PIXELS];
+} munify_neon_sums;
+
+/* The inputs of one 8-wide chunk for every pixel: register j holds pixels 2j and 2j + 1. */
+typedef struct {
+    int8x16_t pair[MUNIFY_NEON_MAX_PIXELS / 2];
+} munify_neon_chunk;
+
+MUNIFY_NEON_FN void munify_neon_sums_start(munify_neon_sums *s, int32_t bias, const int sdot)
+{
+    int32x4_t start = vsetq_lane_s32(bias, vdupq_n_s32(0), 0);
+    if (sdot) {
+        start = vsetq_lane_s32(bias, start, 2); /* two pixels share a register */
+    }
+    const munify_neon_sums all = {{start, start, start, start, start, start, start, start}};
+    *s = all; /* the unused ones vanish */
+}
+
+MUNIFY_NEON_FN munify_neon_chunk munify_neon_chunk_load(const int8_t *chunks, int32_t column, const int pixels)
+{
+    const int8_t *at = chunks + pixels * column; /* column is a multiple of 8: chunk column / 8 */
+    munify_neon_chunk x;
+    MUNIFY_NEON_UNROLL
+    for (int j = 0; j < pixels / 2; ++j) {
+        x.pair[j] = vld1q_s8(at + 16 * j);
+    }
+    return x;
+}
+
+/* One 8-weight chunk, dense: w = the weights in both halves. */
+MUNIFY_NEON_FN void munify_neon_sums_dense(munify_neon_sums *s, const munify_neon_chunk *x, int8x16_t w,
+                                           const int pixels, const int sdot)
+{
+    MUNIFY_NEON_UNROLL
+    for (int j = 0; j < pixels / 2; ++j) {
+#if defined(__ARM_FEATURE_DOTPROD)
+        if (sdot) {
+            s->acc[j] = vdotq_s32(s->acc[j], x->pair[j], w);
+            continue;
+        }
+#else
+        (void)sdot;
+#endif
+        s->acc[2 * j] = vpadalq_s16(s->acc[2 * j], vmull_s8(vget_low_s8(x->pair[j]), vget_low_s8(w)));
+        s->acc[2 * j + 1] = vpadalq_s16(s->acc[2 * j + 1], vmull_high_s8(x->pair[j], w));
+    }
+}
+
+/* One 8-weight chunk of a unified block row: signs -> its sign byte, magnitude <= 127. */
+MUNIFY_NEON_FN void munify_neon_sums_unified(munify_neon_sums *s, const munify_neon_chunk *x, const uint8_t *signs,
+                                             int8_t magnitude, const int pixels, const int sdot)
+{
+    const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+    const int8x16_t mask = vreinterpretq_s8_u8(vtstq_u8(vld1q_dup_u8(signs), bits));
+    MUNIFY_NEON_UNROLL
+    for (int j = 0; j < pixels / 2; ++j) {
+        const int8x16_t flipped = veorq_s8(x->pair[j], mask);
+#if defined(__ARM_FEATURE_DOTPROD)
+        if (sdot) {
+            s->acc[j] = vdotq_s32(s->acc[j], flipped, vdupq_n_s8(magnitude));
+            continue;
+        }
+#else
+        (void)sdot;
+#endif
+        const int16x8_t pairs = vpaddlq_s8(flipped);
+        s->acc[2 * j] = vmlal_n_s16(s->acc[2 * j], vget_low_s16(pairs), magnitude);
+        s->acc[2 * j + 1] = vmlal_high_n_s16(s->acc[2 * j + 1], pairs, magnitude);
+    }
+}
+
+/* The row's sum for pixels 4g .. 4g + 3. */
+MUNIFY_NEON_FN int32x4_t munify_neon_sums_four(const munify_neon_sums *s, int g, const int sdot)
+{
+    if (sdot) {
+        return vpaddq_s32(s->acc[2 * g], s->acc[2 * g + 1]);
+    }
+    return munify_neon_reduce4(s->acc[4 * g], s->acc[4 * g + 1], s->acc[4 * g + 2], s->acc[4 * g + 3]);
+}
+
+/* 8 weights in both halves: one LD1R (AArch64 has no alignment requirement for it). */
+MUNIFY_NEON_FN int8x16_t munify_neon_both_halves(const int8_t *w)
+{
+    return vreinterpretq_s8_s64(vld1q_dup_s64((const int64_t *)(const void *)w));
+}
+
+/* acc[q * rows_padded + r] for the `pixels` pixels whose chunks are interleaved in `chunks`. */
+MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
+                                            int32_t rows_padded, const int bo, const int bi, const int pixels,
+                                            const int sdot)
+{
+    const int8_t *dense = p->dense_weights;
+    const uint8_t *signs = p->unified_signs;
+    const int8_t *magnitudes = p->unified_magnitudes;
+    const uint16_t *dense_col = p->dense_cols, *unified_col = p->unified_cols;
+    const int chunks_per_block = bi / 8;
+    for (int32_t rb = 0; rb < p->row_blocks; ++rb) {
+        const int32_t r0 = rb * bo;
+        munify_neon_sums sums[4];
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            const int32_t row = r0 + r < p->w.out_c ? r0 + r : 0;
+            munify_neon_sums_start(&sums[r], p->bias[row] + p->unified_bias[r0 + r], sdot);
+        }
+        for (int32_t d = p->counts[2 * rb]; d > 0; --d, dense += bo * bi) {
+            const int32_t column = *dense_col++;
+            MUNIFY_NEON_UNROLL
+            for (int c = 0; c < chunks_per_block; ++c) {
+                const munify_neon_chunk x = munify_neon_chunk_load(chunks, column + 8 * c, pixels);
+                MUNIFY_NEON_UNROLL
+                for (int r = 0; r < bo; ++r) {
+                    munify_neon_sums_dense(&sums[r], &x, munify_neon_both_halves(dense + r * bi + 8 * c), pixels,
+                                           sdot);
+                }
+            }
+        }
+        for (int32_t u = p->counts[2 * rb + 1]; u > 0; --u, signs += bo * chunks_per_block, magnitudes += bo) {
+            const int32_t column = *unified_col++;
+            MUNIFY_NEON_UNROLL
+            for (int c = 0; c < chunks_per_block; ++c) {
+                const munify_neon_chunk x = munify_neon_chunk_load(chunks, column + 8 * c, pixels);
+                MUNIFY_NEON_UNROLL
+                for (int r = 0; r < bo; ++r) {
+                    munify_neon_sums_unified(&sums[r], &x, signs + r * chunks_per_block + c, magnitudes[r], pixels,
+                                             sdot);
+                }
+            }
+        }
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            MUNIFY_NEON_UNROLL
+            for (int g = 0; g < pixels / 4; ++g) {
+                const int32x4_t total = munify_neon_sums_four(&sums[r], g, sdot);
+                int32_t *at = acc + 4 * g * rows_padded + r0 + r;
+                at[0] = vgetq_lane_s32(total, 0);
+                at[rows_padded] = vgetq_lane_s32(total, 1);
+                at[2 * rows_padded] = vgetq_lane_s32(total, 2);
+                at[3 * rows_padded] = vgetq_lane_s32(total, 3);
+            }
+        }
+    }
+}
+
+/* 16 weights (two 1 x 8 blocks, or one 1 x 16 block) against 16 inputs of one pixel. */
+MUNIFY_NEON_FN int32x4_t munify_neon_single_dense(int32x4_t acc, int8x16_t x, int8x16_t w, const int sdot)
+{
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot) {
+        return vdotq_s32(acc, x, w);
+    }
+#else
+    (void)sdot;
+#endif
+    int16x8_t products = vmull_s8(vget_low_s8(x), vget_low_s8(w));
+    products = vmlal_high_s8(products, x, w); /* weights in [-127, 127]: the pair sum fits int16 */
+    return vpadalq_s16(acc, products);
+}
+
+/* 16 unified weights against 16 inputs of one pixel: sign bytes s0 (inputs 0-7) and s1 (8-15), magnitudes m0
+ * and m1 of the two halves. */
+MUNIFY_NEON_FN int32x4_t munify_neon_single_unified(int32x4_t acc, int8x16_t x, const uint8_t *s0, const uint8_t *s1,
+                                                    int8_t m0, int8_t m1, const int sdot)
+{
+    const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+    const uint8x16_t signs = vcombine_u8(vld1_dup_u8(s0), vld1_dup_u8(s1));
+    const int8x16_t flipped = veorq_s8(x, vreinterpretq_s8_u8(vtstq_u8(signs, bits)));
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot) {
+        return vdotq_s32(acc, flipped, vcombine_s8(vdup_n_s8(m0), vdup_n_s8(m1)));
+    }
+#else
+    (void)sdot;
+#endif
+    const int16x8_t pairs = vpaddlq_s8(flipped);
+    acc = vmlal_n_s16(acc, vget_low_s16(pairs), m0);
+    return vmlal_high_n_s16(acc, pairs, m1);
+}
+
+MUNIFY_NEON_FN int8x16_t munify_neon_two_chunks(const int8_t *x, int32_t c0, int32_t c1)
+{
+    return vcombine_s8(vld1_s8(x + c0), vld1_s8(x + c1));
+}
+
+/* acc[r] for one pixel (column x), for layers with fewer output pixels than a pass (FULLY_CONNECTED): 16
+ * weights a step, two 1 x 8 blocks or one 1 x 16 block. */
+MUNIFY_NEON_FN void munify_neon_blocks_single(const munify_neon_blocks *p, const int8_t *x, int32_t *acc,
+                                              const int bo, const int bi, const int sdot)
+{
+    const int8_t *dense = p->dense_weights;
+    const uint8_t *signs = p->unified_signs;
+    const int8_t *magnitudes = p->unified_magnitudes;
+    const uint16_t *dense_col = p->dense_cols, *unified_col = p->unified_cols;
+    const int per_step = 16 / bi; /* blocks a step */
+    for (int32_t rb = 0; rb < p->row_blocks; ++rb) {
+        const int32_t r0 = rb * bo;
+        int32x4_t sums[4];
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            const int32_t row = r0 + r < p->w.out_c ? r0 + r : 0;
+            sums[r] = vsetq_lane_s32(p->bias[row] + p->unified_bias[r0 + r], vdupq_n_s32(0), 0);
+        }
+        int32_t d = p->counts[2 * rb];
+        for (; d >= per_step; d -= per_step, dense += per_step * bo * bi, dense_col += per_step) {
+            const int8x16_t xv = bi == 16 ? vld1q_s8(x + dense_col[0])
+                                          : munify_neon_two_chunks(x, dense_col[0], dense_col[1]);
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                const int8x16_t w = bi == 16 ? vld1q_s8(dense + 16 * r)
+                                             : vcombine_s8(vld1_s8(dense + 8 * r), vld1_s8(dense + 8 * (bo + r)));
+                sums[r] = munify_neon_single_dense(sums[r], xv, w, sdot);
+            }
+        }
+        if (d > 0) { /* one 1 x 8 block left */
+            const int8x8_t xv = vld1_s8(x + *dense_col++);
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                sums[r] = vpadalq_s16(sums[r], vmull_s8(xv, vld1_s8(dense + 8 * r)));
+            }
+            dense += bo * bi;
+        }
+        int32_t u = p->counts[2 * rb + 1];
+        for (; u >= per_step; u -= per_step, unified_col += per_step) {
+            const int8x16_t xv = bi == 16 ? vld1q_s8(x + unified_col[0])
+                                          : munify_neon_two_chunks(x, unified_col[0], unified_col[1]);
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                if (bi == 16) {
+                    sums[r] = munify_neon_single_unified(sums[r], xv, signs + 2 * r, signs + 2 * r + 1, magnitudes[r],
+                                                         magnitudes[r], sdot);
+                } else {
+                    sums[r] = munify_neon_single_unified(sums[r], xv, signs + r, signs + bo + r, magnitudes[r],
+                                                         magnitudes[bo + r], sdot);
+                }
+            }
+            signs += per_step * bo * (bi / 8);
+            magnitudes += per_step * bo;
+        }
+        if (u > 0) { /* one 1 x 8 block left: the other half multiplies by magnitude 0 */
+            const int8x16_t xv = munify_neon_two_chunks(x, *unified_col, *unified_col);
+            unified_col++;
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                sums[r] = munify_neon_single_unified(sums[r], xv, signs + r, signs + r, magnitudes[r], 0, sdot);
+            }
+            signs += bo;
+            magnitudes += bo;
+        }
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            acc[r0 + r] = vaddvq_s32(sums[r]);
+        }
+    }
+}
+
+/* Chunk c of pixel q to chunks + 8 (pixels c + q), for the `depth` bytes of each column. */
+MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t depth, int8_t *chunks,
+                                           const int pixels)
+{
+    for (int32_t at = 0; at < depth; at += 8) {
+        for (int q = 0; q < pixels; q += 2, chunks += 16) {
+            vst1q_s8(chunks, vcombine_s8(vld1_s8(columns[q] + at), vld1_s8(columns[q + 1] + at)));
+        }
+    }
+}
+
+/* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
+ * many of patches; pixels = MUNIFY_NEON_PIXELS(bo) output pixels run per pass */
+MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
+                                          int8_t *scratch, const int bo, const int bi, const int sdot)
+{
+    const int pixels = MUNIFY_NEON_PIXELS(bo);
+    const munify_neon_window *w = &p->w;
+    const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, image_pixels = w->out_h * w->out_w;
+    int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *chunks = scratch + 4 * pixels * rows_padded;
+    int8_t *patches = chunks + pixels * w->depth;
+    for (int32_t n = 0; n < w->batches; ++n) {
+        const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
+        int8_t *out = output + n * image_pixels * rows;
+        if (image_pixels < MUNIFY_NEON_MIN_PASS) {
+            for (int32_t pixel = 0; pixel < image_pixels; ++pixel, out += rows) {
+                munify_neon_blocks_single(p, munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches),
+                                          acc, bo, bi, sdot);
+                munify_neon_output_run(acc, &p->q, rows, out);
+            }
+            continue;
+        }
+        for (int32_t first = 0; first < image_pixels; first += pixels) {
+            const int8_t *columns[MUNIFY_NEON_MAX_PIXELS];
+            for (int q = 0; q < pixels; ++q) {
+                const int32_t pixel = first + q < image_pixels ? first + q : image_pixels - 1; /* repeat the last */
+                columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
+            }
+            munify_neon_interleave(columns, w->depth, chunks, pixels);
+            munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels, sdot);
+            for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
+                munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
+            }
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,303 @@
+"""AArch64 NEON kernels (codegen_templates/kernels/neon/): packed weight layouts, cost model, registry entries.
+
+Layouts (each kernel header documents the same):
+  neon-dense   dense matrix: rows in groups of 4 (zero rows added), reduction padded with zeros to a multiple
+               of 16; per group, per 16 reduction elements, the 4 rows' 16 bytes.
+  neon-dw      depthwise [channels, taps]: per tap the channels' weights, padded with zeros to a multiple of 16.
+  neon-blocks  bo x bi blocks (bi 8 or 16): per row block the counts of its dense and unified blocks, the
+               dense blocks (column, bo x bi weights) and the unified blocks (column, bo x bi/8 sign bytes,
+               bo magnitudes); pruned blocks are absent. The partial last column block is one more dense block
+               and the rows % bo last rows one more (dense) row block, both padded with zeros.
+Unified block rows fold magnitude * (their negative weights) into `unified_bias` (munify_neon_blocks.h).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+DENSE_ROWS = 4  # rows per step of the dense kernel
+DEPTH_STEP = 16  # reduction elements per step (one q register)
+DW_CHANNELS = 16  # channels per step of the depthwise kernel
+DW_MAX_TAPS = 64  # MUNIFY_NEON_DW_MAX_TAPS
+BLOCK_BI = (8, 16)
+MAX_COLUMN = 0xFFFF  # block columns are uint16
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _padded(matrix: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    out = np.zeros((rows, cols), np.int8)
+    out[:matrix.shape[0], :matrix.shape[1]] = matrix
+    return out
+
+
+def depth(k: int) -> int:
+    return _round_up(max(k, 1), DEPTH_STEP)
+
+
+def pack_dense(matrix: np.ndarray) -> np.ndarray:
+    """Layout neon-dense of an int8 [rows, cols] matrix."""
+    matrix = np.asarray(matrix, np.int8)
+    rows, cols = matrix.shape
+    padded = _padded(matrix, _round_up(rows, DENSE_ROWS), depth(cols))
+    groups = padded.reshape(-1, DENSE_ROWS, padded.shape[1] // DEPTH_STEP, DEPTH_STEP)
+    return groups.transpose(0, 2, 1, 3).reshape(-1)
+
+
+def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
+    """Layout neon-dw of a depthwise matrix [channels, taps] (`weight_matrix` view)."""
+    matrix = np.asarray(matrix, np.int8)
+    channels, taps = matrix.shape
+    return _padded(matrix, _round_up(channels, DW_CHANNELS), taps).T.reshape(-1).copy()
+
+
+def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
+    """Layout neon-blocks of a block-structured int8 matrix (`blocks` a BlockStructure with bi 8 or 16)."""
+    from ..ir.blocks import BlockKind
+
+    matrix = np.asarray(matrix, np.int8)
+    rows, cols = matrix.shape
+    bo, bi = blocks.bo, blocks.bi
+    row_blocks, full_cols = -(-rows // bo), cols // bi
+    padded = _padded(matrix, row_blocks * bo, _round_up(cols, bi)).astype(np.int64)
+    kinds = np.full((row_blocks, -(-cols // bi)), BlockKind.DENSE, np.uint8)
+    kinds[:rows // bo, :full_cols] = blocks.kinds[:rows // bo, :full_cols]
+    counts, dense_cols, dense_w, unified_cols, signs, mags = [], [], [], [], [], []
+    unified_bias = np.zeros(row_blocks * bo, np.int64)
+    for rb in range(row_blocks):
+        r0 = rb * bo
+        dense = np.flatnonzero(kinds[rb] == BlockKind.DENSE)
+        unified = np.flatnonzero(kinds[rb] == BlockKind.UNIFIED)
+        counts += [len(dense), len(unified)]
+        for cb in dense:
+            dense_cols.append(cb * bi)
+            dense_w.append(padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1))
+        for cb in unified:
+            unified_cols.append(cb * bi)
+            tile = padded[r0:r0 + bo, cb * bi:(cb + 1) * bi]
+            negative = tile < 0
+            magnitude = np.abs(tile).max(axis=1)
+            mags.append(magnitude)
+            signs.append(np.packbits(negative, axis=1, bitorder="little").reshape(-1))
+            unified_bias[r0:r0 + bo] += magnitude * negative.sum(axis=1)
+    return {
+        "counts": np.array(counts, np.uint16),
+        "dense_cols": np.array(dense_cols, np.uint16),
+        "dense_weights": _concat(dense_w, np.int8),
+        "unified_cols": np.array(unified_cols, np.uint16),
+        "unified_signs": _concat(signs, np.uint8),
+        "unified_magnitudes": _concat(mags, np.int8),
+        "unified_bias": unified_bias.astype(np.int32),
+    }
+
+
+def unpack_blocks(packed: dict[str, np.ndarray], rows: int, cols: int, bo: int, bi: int) -> np.ndarray:
+    """The int8 matrix a neon-blocks packing describes (what the kernel computes with; tests pin it down)."""
+    row_blocks = -(-rows // bo)
+    matrix = np.zeros((row_blocks * bo, _round_up(cols, bi)), np.int64)
+    counts = packed["counts"].reshape(-1, 2)
+    dense_w = packed["dense_weights"].reshape(-1, bo, bi)
+    signs = packed["unified_signs"].reshape(-1, bo, bi // 8)
+    mags = packed["unified_magnitudes"].reshape(-1, bo)
+    d = u = 0
+    for rb in range(row_blocks):
+        r0 = rb * bo
+        for _ in range(counts[rb, 0]):
+            c0 = int(packed["dense_cols"][d])
+            matrix[r0:r0 + bo, c0:c0 + bi] = dense_w[d]
+            d += 1
+        for _ in range(counts[rb, 1]):
+            c0 = int(packed["unified_cols"][u])
+            negative = np.unpackbits(signs[u], axis=1, bitorder="little")[:, :bi].astype(bool)
+            matrix[r0:r0 + bo, c0:c0 + bi] = np.where(negative, -1, 1) * mags[u][:, None].astype(np.int64)
+            u += 1
+    return matrix[:rows, :cols].astype(np.int8)
+
+
+def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(0, dtype)
+
+
+def _pack_blocks_or_dense(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
+    from ..ir.blocks import BlockStructure
+
+    if blocks is None:
+        blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 8)
+    return pack_blocks(matrix, blocks)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cost model: estimated retired AArch64 instructions (the registry ranks variants of one target by it).
+# Per position (output pixel or batch): the inner steps counted from the kernels' loops, plus the patch copy
+# and the vector requantization (~5 instructions per output channel).
+
+LAYER_CALL = 60.0
+STEP_MLAL = 4.25  # one row x 16 inputs: SMULL + SMLAL2 + SADALP, a weight load, a quarter of the input load
+STEP_SDOT = 2.25  # SDOT instead of the three
+OUTPUT = 5.0  # per output channel
+PATCH = 0.25  # per patch byte copied (non-pointwise)
+DW_STEP = 6.5  # 16 channels x 1 tap: half of (4 loads, SMULL(2) + SMLAL(2), 4 SADDW(2), loop)
+DW_OUTPUT = 4.0
+DW_TAP = 8.0  # per tap and output pixel: its input pointer
+# Block kernel, per output pixel (four run together): per 8-weight chunk of a dense / unified block row, per
+# listed block (its column, the inputs' load) and per row (start, reduce, scatter, requantize).
+# Fitted to 3x3 convs 64 -> 64 with 1x8 blocks (benchmarks/neon_bench.py's sweep layer), within 5%.
+BLOCK_DENSE = {False: 3.3, True: 1.5}  # per pixel: SMULL(2) + SADALP / SDOT, the weight load
+BLOCK_UNIFIED = {False: 3.0, True: 2.2}  # sign expand, EOR, SADDLP, 2 SMLAL / EOR + SDOT by the magnitude
+BLOCK_LISTED = 0.8
+BLOCK_ROW = 6.0
+
+
+def _patch_cost(f, pointwise: bool) -> float:
+    return 0.0 if pointwise else f.cols * PATCH
+
+
+def dense_cost(step: float, pointwise: bool):
+    def cost(f) -> float:
+        groups = -(-f.rows // DENSE_ROWS) * DENSE_ROWS
+        per_position = groups * depth(f.cols) / DEPTH_STEP * step + f.rows * OUTPUT + _patch_cost(f, pointwise)
+        return LAYER_CALL + f.positions * per_position
+    return cost
+
+
+def depthwise_cost(f) -> float:
+    groups = -(-f.rows // DW_CHANNELS)
+    return LAYER_CALL + f.positions * (groups * f.cols * DW_STEP + f.rows * DW_OUTPUT + f.cols * DW_TAP)
+
+
+# Fewer than MIN_PASS output pixels (FULLY_CONNECTED): one pixel, 16 weights a step (two 1x8 blocks).
+MIN_PASS = 4  # MUNIFY_NEON_MIN_PASS
+SINGLE_DENSE = {False: 10.0, True: 8.0}  # per 16 dense weights: 2 columns, 2 input loads, weights, multiply
+SINGLE_UNIFIED = {False: 13.0, True: 11.0}  # per 16 unified weights: signs, magnitudes, EOR, SADDLP, SMLAL
+SINGLE_ROW = 8.0
+
+
+def blocks_cost(pointwise: bool, sdot: bool):
+    def cost(f) -> float:
+        if f.positions < MIN_PASS:
+            per_position = (f.dense_weights / 16 * SINGLE_DENSE[sdot] + f.unified_weights / 16 * SINGLE_UNIFIED[sdot]
+                            + f.rows * SINGLE_ROW)
+            return LAYER_CALL + f.positions * per_position
+        per_position = (f.dense_weights / 8 * BLOCK_DENSE[sdot] + f.unified_weights / 8 * BLOCK_UNIFIED[sdot]
+                        + f.listed_blocks * BLOCK_LISTED + f.rows * BLOCK_ROW + 2 * _patch_cost(f, pointwise))
+        return LAYER_CALL + f.positions * per_position
+    return cost
+
+
+# Scratch bytes (the kernels' comments say the same).
+
+def dense_scratch(params: dict) -> int:
+    return 2 * depth(params["k"])
+
+
+def block_pixels(bo: int) -> int:
+    """MUNIFY_NEON_PIXELS: output pixels per pass of the block kernel."""
+    return 8 if bo <= 2 else 4
+
+
+def blocks_scratch(params: dict) -> int:
+    """Accumulators of the pixels of one pass, their interleaved chunks and their patches."""
+    pixels = block_pixels(params["bo"])
+    return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Where each kernel applies (params of toolchain.plan.layers)
+
+def _pairs_fit_int16(params: dict) -> bool:
+    """SMULL + SMLAL2 pairs: -128 * -128 twice overflows int16, so weights must stay in [-127, 127]."""
+    return params.get("weights_min", -128) > -128
+
+
+def _blocks_fit(params: dict) -> bool:
+    """bi 8 or 16, columns that fit uint16, and magnitudes that fit int8 (no weight -128)."""
+    return (params["bi"] in BLOCK_BI and _round_up(params["k"], params["bi"]) <= MAX_COLUMN
+            and _pairs_fit_int16(params))
+
+
+def _depthwise_fits(params: dict) -> bool:
+    return params["depth_multiplier"] == 1 and params["taps"] <= DW_MAX_TAPS and _pairs_fit_int16(params)
+
+
+def depthwise_scratch(params: dict) -> int:
+    return _round_up(params["cin"], DW_CHANNELS)  # the zero-point row
+
+
+def _dense_packer(packer):
+    return lambda matrix, blocks: {"weights": packer(matrix)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Registry entries (toolchain.plan.variants_neon re-exports NEON_VARIANTS)
+
+NEON = frozenset({"neon"})
+DOTPROD = frozenset({"neon", "dotprod"})
+COMMON_FILES = ("kernels/neon/munify_neon.h",)
+
+
+def _dense_variants(KernelVariant, BlockKind) -> list:
+    """Dense weights, and block-structured ones where the cost model says pruned and unified blocks save
+    nothing (speed and balanced; size never takes the dense bytes)."""
+    variants = []
+    files = COMMON_FILES + ("kernels/neon/munify_neon_dense.h",)
+    for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
+        for suffix, features, step, applies, sdot in (
+                ("neon", NEON, STEP_MLAL, _pairs_fit_int16, False),
+                ("sdot", DOTPROD, STEP_SDOT, lambda params: True, True)):
+            common = dict(template="kernels/neon/dense.c.j2", layout="neon-dense", features=features,
+                          pack=_dense_packer(pack_dense), scratch=dense_scratch, support_files=files,
+                          applies=applies, options={"sdot": sdot},
+                          cost=dense_cost(step, pointwise=op_type == "FULLY_CONNECTED"))
+            variants += [
+                KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}), **common),
+                KernelVariant(f"{stem}_as_dense_{suffix}", op_type, block_kinds=frozenset(BlockKind),
+                              optimize=frozenset({"speed", "balanced"}), **common),
+            ]
+    return variants
+
+
+def _block_variants(KernelVariant, BlockKind) -> list:
+    files = COMMON_FILES + ("kernels/neon/munify_neon_blocks.h",)
+    return [KernelVariant(f"{stem}_blocks_{suffix}", op_type, "kernels/neon/blocks.c.j2",
+                          blocks_cost(pointwise=op_type == "FULLY_CONNECTED", sdot=sdot), layout="neon-blocks",
+                          features=features, block_kinds=frozenset(BlockKind), applies=_blocks_fit,
+                          pack=_pack_blocks_or_dense, scratch=blocks_scratch, support_files=files,
+                          options={"sdot": sdot})
+            for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
+            for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True))]
+
+
+def _depthwise_variants(KernelVariant, BlockKind) -> list:
+    common = dict(template="kernels/neon/depthwise.c.j2", cost=depthwise_cost, layout="neon-dw", features=NEON,
+                  applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
+                  support_files=COMMON_FILES + ("kernels/neon/munify_neon_depthwise.h",))
+    return [KernelVariant("dwconv_dense_neon", "DEPTHWISE_CONV_2D", block_kinds=frozenset({BlockKind.DENSE}),
+                          **common),
+            KernelVariant("dwconv_as_dense_neon", "DEPTHWISE_CONV_2D", block_kinds=frozenset(BlockKind),
+                          optimize=frozenset({"speed", "balanced"}), **common)]
+
+
+ADD_ELEMENT = 6.0  # per element: widen, offset, shift, three requantizations on 4 lanes, narrow
+
+
+def _same_shapes(params: dict) -> bool:
+    return not params["broadcast"]
+
+
+def _add_variants(KernelVariant) -> list:
+    return [KernelVariant("add_neon", "ADD", "kernels/neon/add.c.j2", lambda f: LAYER_CALL + f.positions * ADD_ELEMENT,
+                          features=NEON, applies=_same_shapes,
+                          support_files=COMMON_FILES + ("kernels/neon/munify_neon_add.h",))]
+
+
+@functools.cache
+def neon_variants() -> tuple:
+    from ..ir.blocks import BlockKind
+    from .registry import KernelVariant
+
+    return tuple(_dense_variants(KernelVariant, BlockKind) + _block_variants(KernelVariant, BlockKind)
+                 + _depthwise_variants(KernelVariant, BlockKind) + _add_variants(KernelVariant))
