@@ -8,5 +8,7 @@
 void uart_init(uintptr_t base, uint32_t pclk_hz, uint32_t baud);
 void uart_write(uintptr_t base, uint8_t byte);
 uint8_t uart_read(uintptr_t base);
+/* Non-zero when a received byte waits in the data register (never blocks). */
+int uart_rx_ready(uintptr_t base);
 
 #endif

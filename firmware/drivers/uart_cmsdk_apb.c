@@ -29,9 +29,14 @@ void uart_write(uintptr_t base, uint8_t byte)
     REG(base, UART_DATA) = byte;
 }
 
+int uart_rx_ready(uintptr_t base)
+{
+    return (REG(base, UART_STATE) & STATE_RX_FULL) != 0u;
+}
+
 uint8_t uart_read(uintptr_t base)
 {
-    while (!(REG(base, UART_STATE) & STATE_RX_FULL)) {
+    while (!uart_rx_ready(base)) {
     }
     return (uint8_t)REG(base, UART_DATA);
 }

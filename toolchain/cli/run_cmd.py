@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--build-dir", type=Path, help="build directory (default munify-out/<model>-<board>-<opt>)")
     parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced")
+    parser.add_argument("--model-id", metavar="ID",
+                        help="the MLPerf Tiny model id the firmware reports (kws01, ic01, vww01, ad01; default: the "
+                             "model's own, or a shipped MLPerf model's by its hash or name)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log every command (-vv: and its output)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
@@ -33,7 +36,7 @@ def _dry_run(args, board, build_dir: Path) -> None:
     from ..build import ELF_NAME
     from ..runners import runner_for
 
-    if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize)):
+    if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id)):
         print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
     print("\n".join(runner_for(board, build_dir / ELF_NAME).describe()))
     print(f"send {args.inputs} input(s) (seed {args.seed}); compare with the reference; 'munify exit 0'")
@@ -62,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _dry_run(args, board, build_dir)
         return 0
-    report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize)
+    report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize,
+                       args.model_id)
     print(render(report))
     if args.json:
         report.write_json(args.json)

@@ -4,8 +4,10 @@ munify extensions. Every command is answered by lines ending in "m-ready"; "e-" 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, field
 
+from .mlperf import Profile
 from .transport import DeviceError, LineTransport
 
 READY = "m-ready"
@@ -14,6 +16,7 @@ DB_CHUNK_BYTES = (COMMAND_MAX - len("db ")) // 2
 TRACE_MODES = ("off", "ticks", "tensors")
 
 _LAYER = re.compile(r"^m-munify-layer-(\d+)-\[(.*)\]-\[(.*)\]$")
+_INPUT_QUANT = re.compile(r"^m-munify-input-quant-\[([0-9a-f]{8})\]-\[(-?\d+)\]$")
 _TENSOR = re.compile(r"^m-munify-tensor-(\d+)-\[([0-9a-f]*)\]$")
 _BRACKET = re.compile(r"^(m-[a-z-]+?)-?\[(.*)\]$")
 _NUMBER = re.compile(r"^(m-[a-z-]+?)-(\d+)$")
@@ -50,6 +53,11 @@ class DeviceInfo:
     stack_used: int
     tick_hz: int
     layers: tuple[tuple[str, str], ...]  # (name, kernel)
+    input_format: Profile = Profile("munify_model")  # model id, input encoding and quantization
+
+    def encode_input(self, tensor: bytes) -> bytes:
+        """The int8 input tensor in the encoding the firmware's `db` expects (the MLPerf dataset's)."""
+        return self.input_format.encode(tensor)
 
 
 @dataclass(frozen=True)
@@ -108,16 +116,18 @@ class DeviceClient:
         reply = self.command("munify info")
         numbers = reply.numbers()
         layers = tuple((m.group(2), m.group(3)) for m in map(_LAYER.match, reply.lines) if m)
+        bracketed = reply.bracketed()
         try:
-            return DeviceInfo(reply.bracketed()["m-munify-model"], numbers["m-munify-input-bytes"],
+            return DeviceInfo(bracketed["m-munify-model"], numbers["m-munify-input-bytes"],
                               numbers["m-munify-output-bytes"], numbers["m-munify-arena-bytes"],
                               numbers["m-munify-stack-bytes"], numbers["m-munify-stack-used"],
-                              numbers["m-munify-tick-hz"], layers)
+                              numbers["m-munify-tick-hz"], layers, _input_format(reply, bracketed))
         except KeyError as exc:
             raise DeviceError(f"'munify info' reply lacks {exc.args[0]}; is this munify firmware?") from None
 
     def load(self, data: bytes) -> None:
-        """Load one input tensor with 'db load N' and hex chunks, as the MLCommons runner does."""
+        """Load bytes (the input in the firmware's encoding, see DeviceInfo.encode_input) with 'db load N' and
+        hex chunks, as the MLCommons runner does."""
         self.command(f"db load {len(data)}")
         reply = None
         for start in range(0, len(data), DB_CHUNK_BYTES):
@@ -147,3 +157,12 @@ class DeviceClient:
     def exit(self, status: int = 0) -> None:
         """Ask the firmware to stop; under QEMU this ends the emulator with `status`."""
         self.transport.write(f"munify exit {status}%".encode())
+
+
+def _input_format(reply: Reply, bracketed: dict[str, str]) -> Profile:
+    quant = next((m for m in map(_INPUT_QUANT.match, reply.lines) if m), None)
+    if quant is None:
+        raise KeyError("m-munify-input-quant")
+    scale = struct.unpack(">f", bytes.fromhex(quant.group(1)))[0]
+    return Profile(bracketed["m-munify-model-id"], bracketed["m-munify-input-encoding"],
+                   input_scale=scale, input_zero_point=int(quant.group(2)))

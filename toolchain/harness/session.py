@@ -53,15 +53,16 @@ def _first_mismatch(index: int, tensor: str, layer: str | None, expected: bytes,
 class Session:
     """A running firmware and the checks made against it."""
 
-    def __init__(self, client: DeviceClient, names: list[str], count: Callable[[int, int], int]):
+    def __init__(self, client: DeviceClient, info: DeviceInfo, count: Callable[[int, int], int]):
         self.client = client
-        self.names = names
+        self.info = info
+        self.names = [name for name, _ in info.layers]
         self.count = count  # (ticks, tick_hz) -> the runner's time unit
         self.mismatches: list[Mismatch] = []
         self.latencies: list[int] = []
 
     def check_case(self, index: int, case: Case) -> Inference:
-        self.client.load(case.data)
+        self.client.load(self.info.encode_input(case.data))
         result = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
         self.latencies.append(self.count(result.ticks_sum, result.tick_hz))
         found = _first_mismatch(index, "output", None, case.output, result.output)
@@ -118,7 +119,7 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
             info = client.info()
             cases = make_cases(info)
             _check_info(info, cases)
-            session = Session(client, [name for name, _ in info.layers], runner.count)
+            session = Session(client, info, runner.count)
             for index, case in enumerate(cases):
                 session.check_case(index, case)
             counts = session.layer_instructions() if cases else []
@@ -186,14 +187,14 @@ def _bytes(array: np.ndarray) -> bytes:
 
 
 def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, seed: int, layers: bool = False,
-              optimize: str = "balanced") -> RunReport:
+              optimize: str = "balanced", model_id: str | None = None) -> RunReport:
     """Build (when the model, board, options or munify changed) and run `model_path` on `board`."""
     from ..build import build_model, is_up_to_date, load_result
     from ..ir import load
 
     graph = load(model_path)
-    if not is_up_to_date(model_path, board, build_dir, optimize):
-        build_model(model_path, board, build_dir, optimize)
+    if not is_up_to_date(model_path, board, build_dir, optimize, model_id):
+        build_model(model_path, board, build_dir, optimize, model_id)
     build = load_result(build_dir, board)
     op_types = {op.name: op.type for op in graph.ops}
     return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers]),

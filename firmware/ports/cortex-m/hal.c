@@ -53,6 +53,18 @@ int hal_read_byte(void)
     return uart_read(MUNIFY_UART_BASE);
 }
 
+/* A driver without a receive-status query only loses the early stop of a long infer. */
+__attribute__((weak)) int uart_rx_ready(uintptr_t base)
+{
+    (void)base;
+    return 0;
+}
+
+int hal_byte_waiting(void)
+{
+    return uart_rx_ready(MUNIFY_UART_BASE);
+}
+
 uint64_t hal_ticks(void)
 {
     uint32_t wraps, value, pending;
