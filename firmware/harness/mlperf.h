@@ -24,13 +24,17 @@
 #define MLPERF_WIRE_INPUT_SIZE MUNIFY_INPUT_SIZE
 #endif
 
-/* The loaded bytes -> the model's int8 input tensor. */
-void mlperf_decode_input(const uint8_t *wire, int8_t *input);
+/* `db load N` takes the input in its dataset encoding (MLPERF_WIRE_INPUT_SIZE bytes) or, where that is
+ * longer (float32), also as the int8 tensor itself (MUNIFY_INPUT_SIZE bytes; munify's own host sends that). */
+int mlperf_input_size_ok(uint32_t size);
+
+/* The `size` loaded bytes -> the model's int8 input tensor. */
+void mlperf_decode_input(const uint8_t *wire, uint32_t size, int8_t *input);
 
 /* The m-results-[...] line of the last inference. */
 void mlperf_print_results(const uint8_t *wire, const int8_t *input, const int8_t *output);
 
-/* m-munify-input-encoding-[...] and m-munify-input-quant-[scale bits]-[zero point], for hosts that encode. */
+/* m-munify-input-encoding-[...], for hosts that encode their int8 tensors. */
 void mlperf_print_input_format(void);
 
 #endif

@@ -44,13 +44,6 @@ void out_hex(const uint8_t *bytes, uint32_t count)
     }
 }
 
-void out_hex32(uint32_t value)
-{
-    for (int shift = 28; shift >= 0; shift -= 4) {
-        hal_write_byte((uint8_t)HEX_DIGITS[(value >> shift) & 0xFu]);
-    }
-}
-
 #define SIGNIFICANT_DIGITS 9
 
 static void out_zeros(int count)

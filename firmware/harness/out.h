@@ -8,8 +8,6 @@ void out_str(const char *text);
 void out_u64(uint64_t value);
 void out_i32(int32_t value);
 void out_hex(const uint8_t *bytes, uint32_t count);
-/* Eight hex digits, most significant first. */
-void out_hex32(uint32_t value);
 /* A float in plain decimal with 9 significant digits, which tell every float apart (FLT_DECIMAL_DIG), and no
  * trailing zeros: 0.99609375, -2, 1250, 0.000123. Not in any hot path (soft double on cores without it). */
 void out_float(float value);

@@ -18,7 +18,7 @@
 #define MAX_INFERENCES 100000u
 #define MAX_WARMUPS 100000u
 /* m-lap-us is a 32-bit count (EEMBC prints an unsigned long): a window may last at most 2^31 us, and a
- * window starts only with 2^31 us of headroom before the count wraps (see lap_us). */
+ * window starts only with 2^31 us of headroom before the count wraps (see lap_start_window). */
 #define LAP_US_HALF_RANGE 0x80000000u
 #define US_PER_SECOND 1000000u
 #define FIRMWARE_VERSION "ULPMark for tinyML Firmware V0.0.1"
@@ -59,7 +59,8 @@ static int have_output;
 static TraceMode trace_mode;
 static uint64_t layer_ticks[MUNIFY_NUM_LAYERS];
 static uint64_t layer_start;
-static uint64_t lap_epoch_us;
+static uint64_t lap_epoch_ticks;
+static uint32_t lap_epoch_us;
 
 /* ---- replies ---------------------------------------------------------------------------------- */
 
@@ -93,18 +94,21 @@ static uint64_t ticks_to_us(uint64_t ticks)
     return (ticks / hz) * 1000000u + (ticks % hz) * 1000000u / hz;
 }
 
-/* Microseconds since the lap epoch (boot at first), as the 32-bit count the protocol carries. */
+/* The protocol's 32-bit microsecond count: lap_epoch_us at tick lap_epoch_ticks (boot at first), then whole
+ * microseconds of ticks since then. */
 static uint32_t lap_us(uint64_t ticks)
 {
-    return (uint32_t)(ticks_to_us(ticks) - lap_epoch_us);
+    return lap_epoch_us + (uint32_t)ticks_to_us(ticks - lap_epoch_ticks);
 }
 
-/* Restart the count at 0 when fewer than 2^31 us remain before it wraps, so no window straddles a wrap. */
-static void lap_rebase_if_late(uint64_t ticks)
+/* A window's first stamp becomes the epoch, so its length converts to microseconds the same way every time
+ * (whole microseconds of its ticks, whatever the phase), and a count past 2^31 restarts at 0, so no window
+ * shorter than 2^31 us straddles a wrap. The count never goes back except at that restart. */
+static void lap_start_window(uint64_t ticks)
 {
-    if (lap_us(ticks) >= LAP_US_HALF_RANGE) {
-        lap_epoch_us = ticks_to_us(ticks);
-    }
+    uint32_t now = lap_us(ticks);
+    lap_epoch_ticks = ticks;
+    lap_epoch_us = now >= LAP_US_HALF_RANGE ? 0u : now;
 }
 
 static void print_lap(uint64_t ticks)
@@ -289,7 +293,7 @@ static uint64_t window_limit_ticks(void)
 static void infer(uint32_t count, uint32_t warmups)
 {
     Tally tally;
-    mlperf_decode_input(wire_input, input);
+    mlperf_decode_input(wire_input, loaded_bytes, input);
     out_line_u64("m-warmup-start-", warmups);
     if (!run_completed(run_counted(warmups, UINT64_MAX, &tally))) {
         return;
@@ -299,7 +303,7 @@ static void infer(uint32_t count, uint32_t warmups)
     out_line_u64("m-infer-start-", count);
     hal_tick_sync();
     uint64_t window_start = hal_ticks();
-    lap_rebase_if_late(window_start);
+    lap_start_window(window_start);
     RunEnd end = run_counted(count, window_start + window_limit_ticks(), &tally);
     uint64_t window_end = hal_ticks();
     if (!run_completed(end)) {
@@ -364,6 +368,20 @@ static void cmd_help(const Tokens *tokens)
             "munify exit N     : Stop with exit status N\r\n");
 }
 
+static void wrong_input_size(void)
+{
+    out_str("e-[db load: the model input is ");
+    out_u64(MLPERF_WIRE_INPUT_SIZE);
+    out_str(" bytes");
+#if MLPERF_WIRE_INPUT_SIZE != MUNIFY_INPUT_SIZE
+    out_str(" (float32) or ");
+    out_u64(MUNIFY_INPUT_SIZE);
+    out_str(" (the int8 tensor)");
+#endif
+    out_str("]");
+    out_end();
+}
+
 static void db_load(const Tokens *tokens)
 {
     uint32_t size;
@@ -378,8 +396,8 @@ static void db_load(const Tokens *tokens)
         error_with_text("Invalid byte count: ", tokens->argv[2]);
         return;
     }
-    if (size != MLPERF_WIRE_INPUT_SIZE) {
-        error_with_number("db load: the model input is ", MLPERF_WIRE_INPUT_SIZE, " bytes");
+    if (!mlperf_input_size_ok(size)) {
+        wrong_input_size();
         return;
     }
     expected_bytes = size;

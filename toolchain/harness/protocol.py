@@ -4,7 +4,6 @@ munify extensions. Every command is answered by lines ending in "m-ready"; "e-" 
 from __future__ import annotations
 
 import re
-import struct
 from dataclasses import dataclass, field
 
 from .mlperf import Profile
@@ -12,11 +11,13 @@ from .transport import DeviceError, LineTransport
 
 READY = "m-ready"
 COMMAND_MAX = 80
+# The longest silence between two reply lines: the firmware prints while it works, except inside an infer
+# window (`infer 1 0` here: one inference) and its warm-ups.
+REPLY_TIMEOUT = 20.0
 DB_CHUNK_BYTES = (COMMAND_MAX - len("db ")) // 2
 TRACE_MODES = ("off", "ticks", "tensors")
 
 _LAYER = re.compile(r"^m-munify-layer-(\d+)-\[(.*)\]-\[(.*)\]$")
-_INPUT_QUANT = re.compile(r"^m-munify-input-quant-\[([0-9a-f]{8})\]-\[(-?\d+)\]$")
 _TENSOR = re.compile(r"^m-munify-tensor-(\d+)-\[([0-9a-f]*)\]$")
 _BRACKET = re.compile(r"^(m-[a-z-]+?)-?\[(.*)\]$")
 _NUMBER = re.compile(r"^(m-[a-z-]+?)-(\d+)$")
@@ -53,11 +54,13 @@ class DeviceInfo:
     stack_used: int
     tick_hz: int
     layers: tuple[tuple[str, str], ...]  # (name, kernel)
-    input_format: Profile = Profile("munify_model")  # model id, input encoding and quantization
+    model_id: str = ""
+    input_encoding: str = "int8"  # of the MLPerf dataset, see harness.mlperf
 
     def encode_input(self, tensor: bytes) -> bytes:
-        """The int8 input tensor in the encoding the firmware's `db` expects (the MLPerf dataset's)."""
-        return self.input_format.encode(tensor)
+        """The int8 input tensor as `db` takes it: as is, except where the dataset stores uint8 values."""
+        return Profile(self.model_id, self.input_encoding).encode(tensor) if self.input_encoding == "uint8" \
+            else tensor
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,10 @@ class Inference:
 
 
 class DeviceClient:
-    def __init__(self, transport: LineTransport, timeout: float = 60.0):
+    def __init__(self, transport: LineTransport, timeout: float = 60.0, reply_timeout: float = REPLY_TIMEOUT):
         self.transport = transport
         self.timeout = timeout
+        self.reply_timeout = reply_timeout
 
     def wait_ready(self) -> list[str]:
         """The boot banner, up to the first m-ready."""
@@ -95,7 +99,8 @@ class DeviceClient:
     def raw(self, command: str, timeout: float | None = None) -> Reply:
         """Send one command (without its '%') and return every reply line, errors included."""
         self.transport.write(command.encode("ascii", "replace") + b"%")
-        return Reply(command, tuple(self.transport.read_until(READY, timeout or self.timeout)))
+        lines = self.transport.read_until(READY, timeout or self.timeout, self.reply_timeout)
+        return Reply(command, tuple(lines))
 
     def command(self, command: str, timeout: float | None = None) -> Reply:
         """Like `raw`, but an e- reply raises DeviceError."""
@@ -121,7 +126,8 @@ class DeviceClient:
             return DeviceInfo(bracketed["m-munify-model"], numbers["m-munify-input-bytes"],
                               numbers["m-munify-output-bytes"], numbers["m-munify-arena-bytes"],
                               numbers["m-munify-stack-bytes"], numbers["m-munify-stack-used"],
-                              numbers["m-munify-tick-hz"], layers, _input_format(reply, bracketed))
+                              numbers["m-munify-tick-hz"], layers, bracketed["m-munify-model-id"],
+                              bracketed["m-munify-input-encoding"])
         except KeyError as exc:
             raise DeviceError(f"'munify info' reply lacks {exc.args[0]}; is this munify firmware?") from None
 
@@ -158,11 +164,3 @@ class DeviceClient:
         """Ask the firmware to stop; under QEMU this ends the emulator with `status`."""
         self.transport.write(f"munify exit {status}%".encode())
 
-
-def _input_format(reply: Reply, bracketed: dict[str, str]) -> Profile:
-    quant = next((m for m in map(_INPUT_QUANT.match, reply.lines) if m), None)
-    if quant is None:
-        raise KeyError("m-munify-input-quant")
-    scale = struct.unpack(">f", bytes.fromhex(quant.group(1)))[0]
-    return Profile(bracketed["m-munify-model-id"], bracketed["m-munify-input-encoding"],
-                   input_scale=scale, input_zero_point=int(quant.group(2)))

@@ -57,16 +57,21 @@ class LineTransport:
         line, self._pending = self._pending.split(LINE_END, 1)
         return line.decode("ascii", "replace")
 
-    def read_until(self, sentinel: str, timeout: float) -> list[str]:
-        """Lines up to and including `sentinel` (e.g. "m-ready")."""
+    def read_until(self, sentinel: str, timeout: float, line_timeout: float | None = None) -> list[str]:
+        """Lines up to and including `sentinel` (e.g. "m-ready"), all within `timeout` seconds and, with
+        `line_timeout`, each within that many seconds of the previous one (a stopped device is noticed
+        quickly even when the whole reply may take long)."""
         deadline = time.monotonic() + timeout
         lines: list[str] = []
         while True:
+            line_deadline = deadline if line_timeout is None else min(deadline, time.monotonic() + line_timeout)
             try:
-                line = self.read_line(deadline)
+                line = self.read_line(line_deadline)
             except DeviceError as exc:
+                if line_deadline < deadline:
+                    exc = DeviceError(f"the device sent no line for {line_timeout:g} s (stopped or hung?); {exc}")
                 if not lines:
-                    raise
+                    raise exc from None
                 raise DeviceError(f"{exc}; the device's last line: {lines[-1]!r}") from None
             lines.append(line)
             if line == sentinel:
