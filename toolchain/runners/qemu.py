@@ -73,7 +73,7 @@ def icount_option(board: Board, mlperf: bool = False) -> str:
 
 def qemu_command(board: Board, elf: Path, port: int, mlperf: bool = False) -> list[str]:
     qemu = board.qemu
-    serial = "pty" if mlperf else f"tcp:127.0.0.1:{port},server=on,wait=on"
+    serial = "pty" if mlperf else f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
     return [qemu.binary, "-M", qemu.machine, "-cpu", qemu.cpu, "-nographic", "-monitor", "none",
             "-icount", icount_option(board, mlperf),
             "-semihosting-config", "enable=on,target=native",
