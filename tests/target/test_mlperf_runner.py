@@ -47,15 +47,9 @@ def firmware(tmp_path_factory, models_dir):
 
 @contextlib.contextmanager
 def runner_on_pty(build):
-    """QEMU in MLPerf mode, and the runner's own pyserial Serial on its pty. munify's line first reads away
-    whatever the firmware printed (its banner, if the pty was open in time), so the runner finds the quiet line
-    of a board that booted earlier: one stray line would shift every reply it reads."""
-    qemu = QemuSystemRunner(build.board, build.elf, mlperf=True)
-    with qemu:
-        DeviceClient(qemu.transport, timeout=30).sync()
-        qemu.transport.close()
-        with mlcommons.RunnerSide(qemu.pty) as runner:
-            yield runner
+    """QEMU in MLPerf mode, and the runner's own pyserial Serial on its quiet pty."""
+    with mlcommons.served_on_pty(build.board, build.elf) as pty, mlcommons.RunnerSide(pty) as runner:
+        yield runner
 
 
 def reference_output(graph, tensor: np.ndarray) -> bytes:

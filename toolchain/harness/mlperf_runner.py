@@ -17,13 +17,16 @@ it behaves, so munify can check its firmware the way the runner will drive it:
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import serial
 
+from .protocol import DeviceClient
 from .transport import DeviceError
 
 READY = "m-ready"
@@ -81,6 +84,22 @@ class Performance:
     @property
     def median_throughput(self) -> float:
         return statistics.median(w.throughput for w in self.windows)
+
+
+@contextlib.contextmanager
+def served_on_pty(board, elf: Path):
+    """Boot `elf` under QEMU's MLPerf mode and yield the pseudo-terminal of its UART, quiet: munify's line
+    first reads away whatever the firmware printed (its banner, if the pty was open in time) and is closed,
+    so the runner finds the line of a board that booted earlier. One stray line would shift every reply the
+    runner reads."""
+    from ..runners.qemu import QemuSystemRunner
+
+    qemu = QemuSystemRunner(board, elf, mlperf=True)
+    with qemu:
+        DeviceClient(qemu.transport, timeout=30).sync()
+        qemu.transport.close()
+        qemu.transport = None
+        yield qemu.pty
 
 
 class RunnerSide:
