@@ -36,7 +36,7 @@ BENCHMARKS = {
     "vww01": ("uint8", "scores"),
     "ad01": ("float32", "reconstruction_error"),
 }
-_MODEL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+_MODEL_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 class ModelIdError(MunifyError):
@@ -44,7 +44,7 @@ class ModelIdError(MunifyError):
 
 
 def check_model_id(model_id: str) -> str:
-    if not _MODEL_ID.match(model_id):
+    if not _MODEL_ID.fullmatch(model_id):
         raise ModelIdError(f"model id {model_id!r} is not 1 to 32 letters, digits, '_', '.' or '-'; "
                            f"use an MLPerf Tiny id ({', '.join(BENCHMARKS)}) or a name of your own")
     return model_id
@@ -60,7 +60,7 @@ def model_id_of(graph, requested: str | None = None) -> str:
     if stored:
         return check_model_id(str(stored))
     known = KNOWN_SHA256.get(str(metadata.get("source_sha256", ""))) or KNOWN_NAMES.get(graph.name)
-    return known or (graph.name if _MODEL_ID.match(graph.name) else "munify_model")
+    return known or (graph.name if _MODEL_ID.fullmatch(graph.name) else "munify_model")
 
 
 @dataclass(frozen=True)
@@ -167,4 +167,4 @@ def profile_of(graph, requested_id: str | None = None) -> Profile:
 
 def default_profile(model_name: str) -> Profile:
     """For ready-made model sources without a graph (test fixtures): int8 in, outputs as they are."""
-    return Profile(model_name if _MODEL_ID.match(model_name) else "munify_model")
+    return Profile(model_name if _MODEL_ID.fullmatch(model_name) else "munify_model")
