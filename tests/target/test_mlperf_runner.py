@@ -3,6 +3,11 @@ command sequence, framing, normalisation and timing checks) against KWS and ad01
 mode, through the pseudo-terminal QEMU opens (`-serial pty`) and a plain pyserial `Serial` on it."""
 
 import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -48,7 +53,7 @@ def firmware(tmp_path_factory, models_dir):
 @contextlib.contextmanager
 def runner_on_pty(build):
     """QEMU in MLPerf mode, and the runner's own pyserial Serial on its quiet pty."""
-    with mlcommons.served_on_pty(build.board, build.elf) as pty, mlcommons.RunnerSide(pty) as runner:
+    with mlcommons.served_on_pty(build.board, build.elf) as qemu, mlcommons.RunnerSide(qemu.pty) as runner:
         yield runner
 
 
@@ -127,3 +132,24 @@ def test_performance_mode_windows_time_the_inferences_at_the_emulated_clock(firm
     assert performance.loop_seconds >= 0.95 * sum(w.elapsed_us for w in windows) / 1e6
     runner_iterations, _ = mlcommons.PERFORMANCE_COUNTS[model_id]
     assert runner_iterations * instructions * ns_per_instruction / 1e9 > mlcommons.MIN_WINDOW_SECONDS
+
+
+def test_munify_run_serve_mlperf_hands_the_runner_a_quiet_pty_until_ctrl_c(firmware):
+    _, _, build = firmware["ad01"]
+    model = build.out_dir.parent / "ad01.mun"
+    command = [sys.executable, "-m", "toolchain", "run", str(model), "--board", BOARD, "--build-dir",
+               str(build.out_dir), "--serve-mlperf"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        announced = server.stdout.readline()
+        pty = re.search(r" on (/dev/\S+), QEMU -icount shift=5,align=on,sleep=on", announced)
+        assert pty and "(model id ad01)" in announced, announced + server.stderr.read()
+        with mlcommons.RunnerSide(pty.group(1)) as runner:
+            assert runner.identify() == ("munify", "ad01")
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=20) == 0
+    finally:
+        server.kill()
+        server.wait()
+    assert not os.path.exists(pty.group(1))  # QEMU, which owned the pty, is gone

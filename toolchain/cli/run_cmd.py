@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-id", metavar="ID",
                         help="the MLPerf Tiny model id the firmware reports (kws01, ic01, vww01, ad01; default: the "
                              "model's own, or a shipped MLPerf model's by its hash or name)")
+    parser.add_argument("--serve-mlperf", action="store_true",
+                        help="instead: serve the firmware to the MLCommons Tiny runner on a pseudo-terminal, QEMU in "
+                             "its MLPerf mode (docs/PROTOCOL.md), until Ctrl-C")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log every command (-vv: and its output)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
@@ -38,8 +41,36 @@ def _dry_run(args, board, build_dir: Path) -> None:
 
     if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id)):
         print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
+    if args.serve_mlperf:
+        from ..runners.qemu import QemuSystemRunner
+
+        print("\n".join(QemuSystemRunner(board, build_dir / ELF_NAME, mlperf=True).describe()))
+        return
     print("\n".join(runner_for(board, build_dir / ELF_NAME).describe()))
     print(f"send {args.inputs} input(s) (seed {args.seed}); compare with the reference; 'munify exit 0'")
+
+
+def _serve_mlperf(args, board, build_dir: Path) -> int:
+    from ..build import build_model, is_up_to_date, load_result
+    from ..harness.mlperf import profile_of
+    from ..harness.mlperf_runner import serve
+    from ..ir import load
+    from ..runners.qemu import icount_option
+
+    if board.runner != "qemu-system":
+        raise MunifyError(f"--serve-mlperf runs QEMU system emulation; board '{board.name}' runs on "
+                          f"'{board.runner}' (connect the runner to the board's own serial port)")
+    if not is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id):
+        build_model(args.model, board, build_dir, args.optimize, args.model_id)
+    build = load_result(build_dir, board)
+
+    model_id = profile_of(load(args.model), args.model_id).model_id
+
+    def announce(pty: str) -> None:
+        print(f"serving {build.model_name} (model id {model_id}) on {pty}, QEMU -icount "
+              f"{icount_option(board, mlperf=True)}; Ctrl-C stops", flush=True)
+
+    return serve(board, build.elf, announce)
 
 
 def _exit_on_termination() -> None:
@@ -65,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _dry_run(args, board, build_dir)
         return 0
+    if args.serve_mlperf:
+        return _serve_mlperf(args, board, build_dir)
     report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize,
                        args.model_id)
     print(render(report))

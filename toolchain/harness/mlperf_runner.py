@@ -88,10 +88,10 @@ class Performance:
 
 @contextlib.contextmanager
 def served_on_pty(board, elf: Path):
-    """Boot `elf` under QEMU's MLPerf mode and yield the pseudo-terminal of its UART, quiet: munify's line
-    first reads away whatever the firmware printed (its banner, if the pty was open in time) and is closed,
-    so the runner finds the line of a board that booted earlier. One stray line would shift every reply the
-    runner reads."""
+    """Boot `elf` under QEMU's MLPerf mode and yield the QemuSystemRunner, whose `.pty` is then quiet: munify's
+    line first reads away whatever the firmware printed (its banner, if the pty was open in time) and is
+    closed, so the runner finds the line of a board that booted earlier. One stray line would shift every
+    reply the runner reads."""
     from ..runners.qemu import QemuSystemRunner
 
     qemu = QemuSystemRunner(board, elf, mlperf=True)
@@ -99,7 +99,7 @@ def served_on_pty(board, elf: Path):
         DeviceClient(qemu.transport, timeout=30).sync()
         qemu.transport.close()
         qemu.transport = None
-        yield qemu.pty
+        yield qemu
 
 
 class RunnerSide:
@@ -231,3 +231,16 @@ def auc(scores: list[float], labels: list[int]) -> float:
     negative = [s for s, label in zip(scores, labels) if label == 0]
     wins = sum((p > n) + 0.5 * (p == n) for p in positive for n in negative)
     return wins / (len(positive) * len(negative))
+
+
+def serve(board, elf: Path, announce) -> int:
+    """Serve the firmware on a quiet pty until QEMU stops or the user interrupts; `announce(pty)` tells where.
+    Returns QEMU's exit status, or 0 after Ctrl-C / SIGTERM."""
+    with served_on_pty(board, elf) as qemu:
+        announce(qemu.pty)
+        try:
+            while (status := qemu.exit_status()) is None:
+                pass  # exit_status() waits up to a second for QEMU
+        except KeyboardInterrupt:
+            return 0
+    return status
