@@ -117,7 +117,9 @@ def test_performance_mode_windows_time_the_inferences_at_the_emulated_clock(firm
     window, and the host must have waited at least as long as the laps say (QEMU's align=on), which is what
     makes the runner's own counts meet its 10-second checks."""
     graph, profile, build = firmware[model_id]
-    wire = profile.encode(next(iter(draw_inputs(graph, 1, seed=2)))[0].tobytes())
+    # The int8 tensor: ad01's dataset form (float32, 4x the bytes) costs seconds per window under QEMU's pty and
+    # changes nothing in the window; the accuracy test above downloads it.
+    wire = next(iter(draw_inputs(graph, 1, seed=2)))[0].tobytes()
     instructions = instructions_per_inference(build, wire)
     ns_per_instruction = 2 ** mlperf_icount_shift(build.board)
     started = time.monotonic()
