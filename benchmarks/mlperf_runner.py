@@ -40,7 +40,7 @@ def measure(model_id: str, board, inputs: int, out: Path) -> dict:
     tensors = [x[0] for x in draw_inputs(graph, inputs, seed=0)]
     wires = [profile.encode(t.tobytes()) for t in tensors]
     iterations, warmups = mlcommons.PERFORMANCE_COUNTS[model_id]
-    with mlcommons.served_on_pty(board, build.elf) as pty, mlcommons.RunnerSide(pty) as runner:
+    with mlcommons.served_on_pty(board, build.elf) as qemu, mlcommons.RunnerSide(qemu.pty) as runner:
         name, model = runner.identify()
         results = runner.accuracy(wires)
         performance = runner.performance(wires, iterations, warmups)

@@ -3,12 +3,16 @@ strings, the munify extensions, and errors for garbage, overlong commands and wr
 
 import os
 import re
+import shutil
 import signal
 import time
 
 import pytest
 
-from target_support import FAKE_INPUT_BYTES, SPIN_INSTRUCTIONS, fake_reference
+from target_support import FAKE_INPUT_BYTES, FAKE_MODEL, SPIN_INSTRUCTIONS, Device, fake_reference
+from toolchain.boards import load_board
+from toolchain.build import build_sources
+from toolchain.harness.mlperf import default_profile
 from toolchain.harness.protocol import DeviceClient
 from toolchain.harness.transport import DeviceError
 from toolchain.runners.qemu import QemuSystemRunner
@@ -202,3 +206,24 @@ def test_a_stopped_emulator_is_noticed_within_the_reply_timeout(boot):
         assert time.monotonic() - started < 5
     finally:
         os.kill(device.runner.process.pid, signal.SIGCONT)
+
+
+def test_the_32_bit_lap_count_restarts_between_windows_never_inside_one(tmp_path):
+    """With the half range shrunk to 8,192 us (a test build; 2^31 us otherwise) the count passes it within a
+    few commands: the next window restarts it at 0, and a window longer than it is stopped."""
+    half_range = 8192
+    model = tmp_path / "fake_model"
+    shutil.copytree(FAKE_MODEL, model)
+    header = default_profile("fake").header().replace("#endif", f"#define MUNIFY_LAP_US_HALF_RANGE {half_range}u\n#endif")
+    (model / "mlperf_profile.h").write_text(header)
+    device = Device(build_sources(model, load_board("mps2-an386"), tmp_path / "build"))
+    try:
+        device.client.load(INPUT)
+        windows = [device.client.infer(1, 0).lap_us for _ in range(6)]
+        assert all(0 <= start < half_range and end - start == 3000 for start, end in windows), windows
+        assert any(start == 0 for start, _ in windows), windows  # restarted (the count grows between commands)
+        assert only_error(device.client.raw("infer 3 0")) == \
+            "e-[infer stopped: the window would outlast the 32-bit lap count; use fewer inferences]"
+        assert device.client.name() == "munify"
+    finally:
+        device.close()

@@ -58,8 +58,8 @@ def _serve_mlperf(args, board, build_dir: Path) -> int:
     from ..runners.qemu import icount_option
 
     if board.runner != "qemu-system":
-        raise MunifyError(f"--serve-mlperf runs QEMU system emulation; board '{board.name}' runs on "
-                          f"'{board.runner}' (connect the runner to the board's own serial port)")
+        raise MunifyError(f"--serve-mlperf needs a board emulated by qemu-system (the Cortex-M boards); "
+                          f"'{board.name}' runs on '{board.runner}'")
     if not is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id):
         build_model(args.model, board, build_dir, args.optimize, args.model_id)
     build = load_result(build_dir, board)
