@@ -214,7 +214,8 @@ def test_the_32_bit_lap_count_restarts_between_windows_never_inside_one(tmp_path
     half_range = 8192
     model = tmp_path / "fake_model"
     shutil.copytree(FAKE_MODEL, model)
-    header = default_profile("fake").header().replace("#endif", f"#define MUNIFY_LAP_US_HALF_RANGE {half_range}u\n#endif")
+    limit = f"#define MUNIFY_LAP_US_HALF_RANGE {half_range}u\n#endif"
+    header = default_profile("fake").header().replace("#endif", limit)
     (model / "mlperf_profile.h").write_text(header)
     device = Device(build_sources(model, load_board("mps2-an386"), tmp_path / "build"))
     try:
