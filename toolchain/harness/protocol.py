@@ -83,7 +83,7 @@ class DeviceClient:
 
     def wait_ready(self) -> list[str]:
         """The boot banner, up to the first m-ready."""
-        return self.transport.read_until(READY, self.timeout)
+        return self.transport.read_until(READY, self.timeout, self.reply_timeout)
 
     def sync(self, replies: int = 4) -> None:
         """Find the command boundary on a line that may hold stale output (the banner of a board that booted
@@ -91,7 +91,7 @@ class DeviceClient:
         the one that carries it."""
         self.transport.write(b"%name%")
         for _ in range(replies):
-            lines = self.transport.read_until(READY, self.timeout)
+            lines = self.transport.read_until(READY, self.timeout, self.reply_timeout)
             if any(line.startswith("m-name-dut-") for line in lines):
                 return
         raise DeviceError("no answer to 'name'; is munify firmware on this line?")
