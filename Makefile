@@ -7,10 +7,15 @@ BIN := $(VENV)/bin
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu
 STAMP := $(VENV)/.munify-installed
 PYTEST_WORKERS ?= 2
+# The QEMU instruction-count plugin; its file name carries the source's hash (as toolchain/runners/insn_count.py
+# looks it up), the flags are that module's PLUGIN_CFLAGS.
+PLUGIN_SRC := firmware/qemu-plugin/insn_count.c
+PLUGIN_CFLAGS := -O2 -shared -fPIC -fvisibility=hidden -Wall -Wextra -Werror -std=gnu11
+PLUGIN := $(VENV)/lib/munify/insn_count-$(shell sha256sum $(PLUGIN_SRC) | cut -c1-16).so
 
-.PHONY: setup demo test bench apt clean
+.PHONY: setup demo test bench apt plugin clean
 
-setup: apt $(STAMP)
+setup: apt $(STAMP) plugin
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -32,6 +37,12 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+plugin: $(PLUGIN)
+
+$(PLUGIN): $(PLUGIN_SRC) | $(STAMP)
+	@mkdir -p $(dir $@)
+	gcc $(PLUGIN_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
 
 demo: setup
 	$(BIN)/munify demo

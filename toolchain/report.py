@@ -1,5 +1,9 @@
 """RunReport: what `munify run` measured (bit-exactness, latency in instructions, per-layer counts, memory),
-as JSON and as a readable table."""
+as JSON and as a readable table.
+
+Two instruction figures can sit side by side: `count`/`latency` from the firmware's tick timer (under QEMU
+`-icount shift=0` ticks convert to instructions at the timer's resolution; under qemu-user they are host ns),
+and `instructions_exact` from QEMU's instruction-count plugin (runners/insn_count.py), None without it."""
 
 from __future__ import annotations
 
@@ -23,11 +27,21 @@ class Mismatch:
 
 
 @dataclass(frozen=True)
+class ExactInstructions:
+    """Executed instructions per inference, counted by the QEMU plugin (exact; not cycles)."""
+
+    per_inference: int  # mean over the inputs
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
 class Latency:
     per_inference: int  # mean over the inputs
     min: int
     max: int
     unit: str = "instructions"
+    instructions_exact: ExactInstructions | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,7 @@ class LayerCount:
     kernel: str
     count: int  # in the latency unit: instructions (qemu-system), ns (qemu-user), cycles (real boards)
     macs: int = 0  # multiply-accumulates the plan counted; shown in the table, not part of the JSON
+    instructions_exact: int | None = None  # the plugin's count from the layer's entry to the next layer's
 
 
 @dataclass(frozen=True)
@@ -62,7 +77,16 @@ class RunReport:
     runner: str = "qemu"
     extra: dict = field(default_factory=dict)
 
+    @property
+    def instructions(self) -> int | None:
+        """Instructions per inference: the exact count where the plugin ran, else the tick figure when it is
+        in instructions, else None (host time, real-board cycles)."""
+        if self.latency.instructions_exact is not None:
+            return self.latency.instructions_exact.per_inference
+        return self.latency.per_inference if self.latency.unit == "instructions" else None
+
     def to_json(self) -> dict:
+        exact = self.latency.instructions_exact
         doc = {
             "model": self.model,
             "board": self.board,
@@ -71,9 +95,10 @@ class RunReport:
             "bit_exact": self.bit_exact,
             "mismatches": [dataclasses.asdict(m) for m in self.mismatches],
             "latency": {"unit": self.latency.unit, "per_inference": self.latency.per_inference,
-                        "min": self.latency.min, "max": self.latency.max},
-            "layers": [{"name": layer.name, "op": layer.op, "kernel": layer.kernel, "count": layer.count}
-                       for layer in self.layers],
+                        "min": self.latency.min, "max": self.latency.max,
+                        "instructions_exact": exact and dataclasses.asdict(exact)},
+            "layers": [{"name": layer.name, "op": layer.op, "kernel": layer.kernel, "count": layer.count,
+                        "instructions_exact": layer.instructions_exact} for layer in self.layers],
             "memory": dataclasses.asdict(self.memory),
         }
         doc.update(self.extra)
@@ -98,12 +123,28 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
 
 
 def _layer_table(layers: list[LayerCount], unit: str) -> list[str]:
+    """Per layer: the tick figure, its share, MACs and per MAC; with the plugin also the exact instructions
+    and exact instructions per MAC."""
     total = sum(layer.count for layer in layers) or 1
+    exact = any(layer.instructions_exact is not None for layer in layers)
     header = ["layer", "op", "kernel", unit, "%", "MACs", f"{unit}/MAC"]
-    rows = [[layer.name, layer.op, layer.kernel, _n(layer.count), f"{100 * layer.count / total:.1f}",
-             _n(layer.macs) if layer.macs else "-", f"{layer.count / layer.macs:.2f}" if layer.macs else "-"]
-            for layer in layers]
-    return _table(header, rows, right={3, 4, 5, 6})
+    if exact:
+        header += ["exact instr", "exact/MAC"]
+    rows = []
+    for layer in layers:
+        row = [layer.name, layer.op, layer.kernel, _n(layer.count), f"{100 * layer.count / total:.1f}",
+               _n(layer.macs) if layer.macs else "-", f"{layer.count / layer.macs:.2f}" if layer.macs else "-"]
+        if exact:
+            row += _exact_cells(layer)
+        rows.append(row)
+    return _table(header, rows, right=set(range(3, len(header))))
+
+
+def _exact_cells(layer: LayerCount) -> list[str]:
+    if layer.instructions_exact is None:
+        return ["-", "-"]
+    per_mac = f"{layer.instructions_exact / layer.macs:.2f}" if layer.macs else "-"
+    return [_n(layer.instructions_exact), per_mac]
 
 
 def _describe(m: Mismatch) -> str:
@@ -122,6 +163,10 @@ def render(report: RunReport) -> str:
     lat = report.latency
     lines.append(f"latency: {_n(lat.per_inference)} {lat.unit} per inference "
                  f"(min {_n(lat.min)}, max {_n(lat.max)})")
+    if lat.instructions_exact is not None:
+        exact = lat.instructions_exact
+        lines.append(f"exact instructions (QEMU plugin, not cycles): {_n(exact.per_inference)} per inference "
+                     f"(min {_n(exact.min)}, max {_n(exact.max)})")
     if report.layers:
         lines.append("")
         lines += _layer_table(report.layers, report.latency.unit)

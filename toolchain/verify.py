@@ -16,7 +16,7 @@ import numpy as np
 from .errors import MunifyError
 from .importers import import_tflite
 from .inputs import DEFAULT_SIGMA, draw_inputs
-from .interpreters import LiteRTInterpreter, make_interpreter
+from .interpreters import make_interpreter
 from .ir import Graph, reference
 
 
@@ -104,22 +104,25 @@ def verify_model(model_path: str | Path, against: str = "tflm", n: int = 10, see
     if model_path.suffix.lower() != ".tflite":
         raise MunifyError(f"{model_path}: verify needs the original .tflite model (the interpreters run it)")
     graph = import_tflite(model_path)
-    interpreter = make_interpreter(against, model_path)
-    report = VerifyReport(model_path.name, against, n, seed, [TensorDiff(name) for name in graph.outputs],
-                          sigma=sigma, single_rounding=tuple(sorted(interpreter.single_rounding)))
-    if isinstance(interpreter, LiteRTInterpreter):
-        report.intermediates = [TensorDiff(op.outputs[0]) for op in graph.ops]
-    for inputs in draw_inputs(graph, n, seed, sigma):
-        expected = reference.run_all(graph, inputs, single_rounding=interpreter.single_rounding)
-        if isinstance(interpreter, LiteRTInterpreter):
-            actual = interpreter.run_all(inputs)
-            _compare_intermediates(report, expected, actual)
-            outputs = interpreter.last_outputs()
-        else:
-            outputs = interpreter.run(inputs)
-        _compare_outputs(report, graph, expected, outputs)
+    with make_interpreter(against, model_path) as interpreter:
+        report = VerifyReport(model_path.name, against, n, seed, [TensorDiff(name) for name in graph.outputs],
+                              sigma=sigma, single_rounding=tuple(sorted(interpreter.single_rounding)))
+        if interpreter.keeps_intermediates:
+            report.intermediates = [TensorDiff(op.outputs[0]) for op in graph.ops]
+        for inputs in draw_inputs(graph, n, seed, sigma):
+            _compare_one(report, graph, interpreter, inputs)
     _name_first_mismatch(report, graph)
     return report
+
+
+def _compare_one(report: VerifyReport, graph: Graph, interpreter, inputs: list[np.ndarray]) -> None:
+    expected = reference.run_all(graph, inputs, single_rounding=interpreter.single_rounding)
+    if interpreter.keeps_intermediates:
+        _compare_intermediates(report, expected, interpreter.run_all(inputs))
+        outputs = interpreter.last_outputs()
+    else:
+        outputs = interpreter.run(inputs)
+    _compare_outputs(report, graph, expected, outputs)
 
 
 def _compare_outputs(report: VerifyReport, graph: Graph, expected: dict, outputs: list[np.ndarray]) -> None:

@@ -175,6 +175,37 @@ def test_absent_bias_becomes_an_empty_input(tmp_path):
     assert graph.ops[-1].inputs == ("squared", "fc_w", "")
 
 
+@pytest.mark.parametrize("op, position, role", [(1, 2, "bias"), (1, 1, "weight"), (4, 0, "activation"),
+                                                 (0, 1, "paddings")])
+def test_absent_required_input_is_refused(op, position, role, tmp_path):
+    """Index -1 is only for inputs TensorFlow Lite reads as optional (the FULLY_CONNECTED bias): LiteRT
+    refuses a depthwise bias of -1 and crashes on other absent inputs."""
+    spec = base_spec()
+    spec["ops"][op]["inputs"][position] = ""  # serialized as tensor index -1
+    with pytest.raises(ModelImportError, match=rf"op {op} \(.*\): its {role} input is -1 \(absent\)"):
+        _import(spec, tmp_path)
+
+
+def test_reshape_shape_input_out_of_range_is_refused(tmp_path):
+    spec = base_spec()
+    spec["tensors"]["flat"] = dict(shape=[1, 128], type=TT.INT8, quant=_q(0.02, -128))
+    spec["ops"].insert(4, dict(code=BO.RESHAPE, inputs=["squared", ""], outputs=["flat"],
+                               options=("ReshapeOptions", {})))
+    spec["ops"][5]["inputs"][0] = "flat"
+    with pytest.raises(ModelImportError, match=r"op 4 \(RESHAPE\) lists shape tensor -1"):
+        _import(spec, tmp_path)
+
+
+def test_file_cut_short_by_one_byte_is_refused(tmp_path, models_dir):
+    """The importer reads every field of the flatbuffer, not just the ones munify uses: a cut in a field
+    only the interpreters read would otherwise import and fail later in `verify`."""
+    for model in ("ad01_int8.tflite", "kws_ref_model.tflite"):
+        path = tmp_path / model
+        path.write_bytes((models_dir / model).read_bytes()[:-1])
+        with pytest.raises(ModelImportError, match="not a valid .tflite file"):
+            import_tflite(path)
+
+
 def test_duplicate_and_missing_tensor_names_are_made_unique(tmp_path):
     spec = base_spec()
     spec["tensors"]["squared"]["name"] = "pooled"  # two tensors called "pooled" in the flatbuffer
@@ -231,7 +262,8 @@ REFUSALS = {
                                   r"op 2 \(MAX_POOL_2D\) carries options of the wrong type"),
     "missing conv options": (_set_op(1, options=(None, {})), r"op 1 \(DEPTHWISE_CONV_2D\) has no builtin options"),
     "wrong output shape": (_set_tensor("pooled", shape=[1, 5, 5, 8]),
-                           r"op 'max_pool_2d_2' \(MAX_POOL_2D\): output shape \[1, 5, 5, 8\], expected \[1, 4, 4, 8\]"),
+                           r"op 'max_pool_2d_2' \(MAX_POOL_2D\): output 'pooled' has shape \[1, 5, 5, 8\], "
+                           r"expected \[1, 4, 4, 8\]"),
     "depth multiplier disagrees": (_set_op(1, options=("DepthwiseConv2DOptions", dict(
         Padding=1, StrideW=1, StrideH=1, DepthMultiplier=1, DilationWFactor=1, DilationHFactor=1))),
         r"depth multiplier 1"),

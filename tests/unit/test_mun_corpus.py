@@ -151,14 +151,15 @@ CORPUS = {
     "unknown op type": (_edit_json(_rename_op_type), r"op 'fully_connected_2': unknown op type 'CONV_3D'"),
     "unknown attribute": (_edit_json(_bad_attr), r"op 'fully_connected_0' \(FULLY_CONNECTED\): unknown attribute"),
     "attrs not a mapping": (_edit_json(_set(["ops", 0, "attrs"], [1, 2])), r"op 'fully_connected_0': attrs must be"),
-    "quant not a mapping": (_edit_json(lambda d: _tensor_entry(d, FC_BIAS).update(quant="x")), r"malformed IR file"),
+    "quant not a mapping": (_edit_json(lambda d: _tensor_entry(d, FC_BIAS).update(quant="x")),
+                            rf"the quant of tensor '{FC_BIAS}' must be a JSON object"),
     "dangling input": (_edit_json(_dangling_input), r"op 'fully_connected_3': input tensor 'no_such_tensor'"),
     "ops out of order": (_edit_json(_out_of_order), r"op 'fully_connected_1': input .* used before it is produced"),
     "unknown dtype": (_edit_json(lambda d: _tensor_entry(d, FC_BIAS).update(dtype="int4")),
                       rf"tensor '{FC_BIAS}': dtype 'int4'"),
     "negative scale": (_edit_json(lambda d: _tensor_entry(d, FC_WEIGHT)["quant"].update(scale=[-1.0])),
                        rf"tensor '{FC_WEIGHT}': quantization scales must be finite and positive"),
-    "output never produced": (_edit_json(_set(["outputs"], [FC_BIAS])), rf"graph output '{FC_BIAS}' is produced by no op"),
+    "constant graph output": (_edit_json(_set(["outputs"], [FC_BIAS])), rf"graph output '{FC_BIAS}' is a constant"),
 }
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..extras import require_compress_extra
+
 HELP = "measure models on every QEMU board against the TFLM + CMSIS-NN anchors; regenerate docs/BENCHMARKS.md"
+OUTPUT_FILES = ("out", "json")
+OUTPUT_DIRS = ("img_dir", "work")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_compress_extra("munify bench")
     from ..bench import run_bench
 
     doc = run_bench(args.quick, args.out, args.json, args.img_dir, args.work, progress=not args.no_progress)

@@ -10,6 +10,7 @@ from ..build import OPTIMIZE_LEVELS, build_model, dry_run_commands
 from ..runners.process import configure_logging
 
 HELP = "generate C for a .mun model and build the firmware for a board (make + gcc, size report)"
+REPLACED_DIRS = ("output",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,9 +8,12 @@ import os
 from pathlib import Path
 
 from ..errors import MunifyError
+from ..extras import require_compress_extra
 from ..fsutil import atomic_write_text
 
 HELP = "compress a model with ADMM block unification/pruning (TOML recipe) and export it int8 to a .mun file"
+OUTPUT_FILES = ("output", "json")
+OUTPUT_DIRS = ("cache_dir",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_compress_extra("munify compress")
     from ..compress.pipeline import run_recipe
     from ..compress.recipe import load_recipe
     from ..compress.report import format_report

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from ..boards import DEFAULT_BOARD, load_board
 from ..errors import MunifyError
+from ..extras import require_compress_extra
 
 HELP = "the whole pipeline on the built-in MNIST CNN: compress, build, run dense vs compressed, one table"
+OUTPUT_DIRS = ("out",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_compress_extra("munify demo")
     from ..demo import render_table, run_demo
 
     if args.device_samples < 1:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ModelImportError
+from ..fsutil import check_output_file
 from ..importers import import_tflite
 from ..ir import save
 
@@ -22,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
         raise ModelImportError(f"{args.model}: munify imports .tflite models; convert the model to an int8 "
                                ".tflite first")
     output = args.output or args.model.with_suffix(".mun")
+    check_output_file(output, "-o")
     graph = import_tflite(args.model)
     save(graph, output)
     print(f"imported {args.model} -> {output}: {len(graph.ops)} ops, {len(graph.tensors)} tensors")

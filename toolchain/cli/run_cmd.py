@@ -13,6 +13,8 @@ from ..report import render
 from ..runners.process import configure_logging
 
 HELP = "run a model on a board (QEMU or a real one): bit-exact check against the reference, latency, memory"
+OUTPUT_FILES = ("json",)
+REPLACED_DIRS = ("build_dir",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
     parser.add_argument("--layers", action="store_true",
                         help="also check every layer's output and name the first layer that differs")
+    parser.add_argument("--exact-counts", action=argparse.BooleanOptionalAction, default=True,
+                        help="QEMU boards: count executed instructions exactly, per inference and per layer, "
+                             "with munify's TCG plugin (default on; it costs a few percent of QEMU time)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--build-dir", type=Path, help="build directory (default munify-out/<model>-<board>-<opt>)")
     parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced")
@@ -99,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.serve_mlperf:
         return _serve_mlperf(args, board, build_dir)
     report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize,
-                       args.model_id)
+                       args.exact_counts, model_id=args.model_id)
     print(render(report))
     if args.json:
         report.write_json(args.json)

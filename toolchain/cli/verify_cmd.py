@@ -12,6 +12,7 @@ from ..interpreters import AGAINST
 from ..verify import verify_model
 
 HELP = "check the integer reference executor bit for bit against TensorFlow Lite Micro or LiteRT"
+OUTPUT_FILES = ("json",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""Render a `Plan` into C with Jinja2. The templates only format numbers the plan already holds."""
+"""Render a `Plan` into C with Jinja2. The templates only format numbers the plan already holds; a model string
+(graph or op name) reaches C only through the `c_string` and `c_comment` filters (`names.label`)."""
 
 from __future__ import annotations
 
@@ -10,28 +11,42 @@ from ..fsutil import atomic_write_text
 from ..plan.registry import all_variants
 from ..plan.types import ConstArray, Plan
 from ..resources import templates_dir
+from . import names
 
 VALUES_PER_LINE = 16
 COMMON_HEADER = "munify_kernels.h"
 MANIFEST = ".munify-generated"  # names of the files the last `write` produced
 
 
-def c_string(text: str) -> str:
-    """A C string literal: printable ASCII as is, everything else as octal escapes of its UTF-8 bytes."""
-    out = []
-    for byte in str(text).encode("utf-8"):
-        char = chr(byte)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif 32 <= byte < 127 and char != "?":
-            out.append(char)
-        else:
-            out.append(f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'
+class CLiteral(str):
+    """Template output of `c_string` or `c_comment`: a model string made safe for C."""
 
 
-def c_comment(text: str) -> str:
-    return str(text).replace("*/", "* /")
+def _raw_model_strings(plan: Plan) -> frozenset[str]:
+    """The plan's model strings (graph, op, tensor names, op types) that C may not show as they are."""
+    texts = {plan.model_name, *plan.buffers}
+    for layer in plan.layers:
+        texts.update((layer.name, layer.op_type, layer.output.tensor, *(b.tensor for b in layer.inputs)))
+    return frozenset(t for t in texts if names.label(t) != t)
+
+
+def _refuse_raw(raw: frozenset[str]):
+    """Jinja2 `finalize` (every `{{ ... }}` passes here): a model string that needs escaping and reaches the
+    output without `c_string` or `c_comment` is a munify bug, not a model that builds."""
+    def finalize(value):
+        if isinstance(value, str) and not isinstance(value, CLiteral) and value in raw:
+            raise ValueError(f"a template emits the model string {value[:60]!r} without c_string or c_comment")
+        return value
+
+    return finalize
+
+
+def c_string(text: str) -> CLiteral:
+    return CLiteral(names.c_string(text))
+
+
+def c_comment(text: str) -> CLiteral:
+    return CLiteral(names.c_comment(text))
 
 
 def c_values(array: ConstArray) -> list[str]:
@@ -40,16 +55,18 @@ def c_values(array: ConstArray) -> list[str]:
             for i in range(0, len(values), VALUES_PER_LINE)]
 
 
-def environment() -> jinja2.Environment:
+def environment(plan: Plan | None = None) -> jinja2.Environment:
+    raw = _raw_model_strings(plan) if plan is not None else frozenset()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False)
+                             keep_trailing_newline=True, autoescape=False,
+                             finalize=_refuse_raw(raw))
     env.filters.update(c_string=c_string, c_comment=c_comment, c_values=c_values)
     return env
 
 
 def render(plan: Plan) -> dict[str, str]:
     """File name -> C text, for every file the plan needs."""
-    env = environment()
+    env = environment(plan)
     files = {name: env.get_template(f"{name}.j2").render(plan=plan)
              for name in ("model.h", "model.c", "weights.h", "weights.c")}
     for layer in plan.layers:

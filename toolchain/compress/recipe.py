@@ -1,13 +1,16 @@
 """Compression recipes: a TOML file naming the model, the data, the block shape, the ratios and the schedules.
 
-Every field is checked on load; a mistake is a one-line RecipeError naming the key and the fix. Checks that
-need the model (layer names, supported layers, block shapes that do not divide a layer) live in `plan_layers`.
+Every field is checked on load, type and range, before anything trains; a mistake is a one-line RecipeError
+naming the key and the fix. Checks that need the model (layer names, supported layers, block shapes that do
+not divide a layer) live in `plan_layers`. A model or data entry point that raises (or does not import) is a
+RecipeError naming it, with its error and the line of the user's code (`resolve_entry_point`).
 
-    seed = 0
+    seed = 0                       # 0 .. 2^32-1
     model = "mnist_cnn"            # built-in name or "module:function" returning an nn.Module
     data = "mnist"                 # built-in name or "module:function(batch_size, seed) -> (train, test)"
-    batch_size = 64
-    max_batches = 0                # batches per epoch, 0 = the whole training set
+    batch_size = 64                # 1 .. 65536
+    max_batches = 0                # batches per epoch, 0 = the whole training set (epochs, iterations and
+                                   # batch counts are at most 10^6)
     [train]    epochs, lr, momentum              dense pre-training (munify compress caches it)
     [blocks]   shape = [bo, bi], edge = "dense" | "skip" | "error"
     [ratios]   unify, prune, scope = "layer" | "global", exclude_first, exclude_last
@@ -21,8 +24,12 @@ need the model (layer names, supported layers, block shapes that do not divide a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
+import importlib.util
+import re
 import sys
+import traceback
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +42,10 @@ SUPPORTED_BI = (2, 4, 8, 16)
 EDGE_POLICIES = ("dense", "skip", "error")
 SCOPES = ("layer", "global")
 QUANT_MODES = ("ptq", "qat")
+MAX_SEED = 2**32 - 1  # numpy's legacy and torch's generators both take it
+MAX_COUNT = 10**6  # epochs, iterations, batches: anything larger is a typo, not a plan
+MAX_BATCH_SIZE = 65536
+_ENTRY = re.compile(r"[A-Za-z_][\w-]*|[A-Za-z_][\w.]*:[A-Za-z_]\w*")  # built-in name or module:function
 
 
 class RecipeError(MunifyError):
@@ -156,9 +167,10 @@ def parse_recipe(doc: dict, source: str = "<recipe>") -> Recipe:
     for key in ("model", "data"):
         if key in doc:
             values[key] = _entry_name(doc[key], key, where)
-    for key in ("seed", "batch_size", "max_batches"):
+    limits = {"seed": (0, MAX_SEED), "batch_size": (1, MAX_BATCH_SIZE), "max_batches": (0, MAX_COUNT)}
+    for key, (low, high) in limits.items():
         if key in doc:
-            values[key] = _int(doc[key], key, where, minimum=1 if key == "batch_size" else 0)
+            values[key] = _int(doc[key], key, where, low, high)
     for name, cls in SECTIONS.items():
         table = doc.get(name, {})
         if not isinstance(table, dict):
@@ -175,14 +187,14 @@ def _reject_unknown(table: dict, known: set[str], prefix: str, where: str) -> No
 
 
 def _entry_name(value, key: str, where: str) -> str:
-    if not isinstance(value, str) or not value or value.count(":") > 1:
+    if not isinstance(value, str) or not _ENTRY.fullmatch(value):
         raise RecipeError(f"{where}: '{key}' must be a built-in name or 'module:function', got {value!r}")
     return value
 
 
-def _int(value, key: str, where: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise RecipeError(f"{where}: '{key}' must be an integer >= {minimum}, got {value!r}")
+def _int(value, key: str, where: str, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise RecipeError(f"{where}: '{key}' must be an integer in [{minimum}, {maximum}], got {value!r}")
     return value
 
 
@@ -207,7 +219,8 @@ def _choice(value, key: str, where: str, choices: tuple[str, ...]) -> str:
 
 
 def _shape(value, key: str, where: str) -> tuple[int, int]:
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
         raise RecipeError(f"{where}: '{key}' must be [bo, bi], e.g. [1, 8], got {value!r}")
     bo, bi = value
     if bo not in SUPPORTED_BO or bi not in SUPPORTED_BI:
@@ -289,23 +302,66 @@ _SECTION_PARSERS = {"train": _parse_train, "blocks": _parse_blocks, "ratios": _p
 
 
 def resolve_entry_point(spec: str, what: str, search_dir: Path | None = None):
-    """The function named by 'module:function'; the recipe's directory is searched before sys.path."""
+    """The function named by 'module:function' (the recipe's directory is searched before sys.path), wrapped
+    so that an exception it raises is a one-line RecipeError naming the entry point, the error and the line of
+    the user's code that raised it."""
     module_name, _, function_name = spec.partition(":")
     if not module_name or not function_name:
         raise RecipeError(f"{what} '{spec}' must be 'module:function'")
-    added = search_dir is not None and str(search_dir) not in sys.path
-    if added:
-        sys.path.insert(0, str(search_dir))
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise RecipeError(f"{what} '{spec}': module '{exc.name}' not found; put it beside the recipe or on "
-                          "PYTHONPATH") from None
-    finally:
-        if added:
-            sys.path.remove(str(search_dir))
+    module = _import_entry_module(module_name, spec, what, search_dir)
     function = getattr(module, function_name, None)
     if not callable(function):
         raise RecipeError(f"{what} '{spec}': module '{module_name}' has no function '{function_name}'; "
                           "fix the name after ':'")
-    return function
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except MunifyError:
+            raise
+        except Exception as exc:
+            raise RecipeError(f"{what} entry point '{spec}' raised {_user_error(exc, module.__file__)}") from None
+
+    return call
+
+
+def _import_entry_module(module_name: str, spec: str, what: str, search_dir: Path | None):
+    added = search_dir is not None and str(search_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(search_dir))
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise RecipeError(f"{what} '{spec}': module '{exc.name}' not found; put it beside the recipe or on "
+                              "PYTHONPATH") from None
+        raise RecipeError(f"{what} entry point '{spec}' failed to import: "
+                          f"{_user_error(exc, _module_file(module_name))}") from None
+    except SyntaxError as exc:
+        raise RecipeError(f"{what} entry point '{spec}' has a syntax error: {exc.msg} (at {exc.filename}:"
+                          f"{exc.lineno})") from None
+    except Exception as exc:
+        raise RecipeError(f"{what} entry point '{spec}' failed to import: "
+                          f"{_user_error(exc, _module_file(module_name))}") from None
+    finally:
+        if added:
+            sys.path.remove(str(search_dir))
+
+
+def _module_file(module_name: str) -> str | None:
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except Exception:  # a parent package that itself fails to import
+        return None
+    return spec.origin if spec is not None else None
+
+
+def _user_error(exc: Exception, own_file: str | None) -> str:
+    """'ValueError: message (at file.py:12, in function)': the deepest frame in the user's module, else the
+    deepest frame of all."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if own_file and Path(f.filename) == Path(own_file)] or frames
+    message = " ".join(str(exc).split()) or "(no message)"
+    where = f" (at {mine[-1].filename}:{mine[-1].lineno}, in {mine[-1].name})" if mine else ""
+    return f"{type(exc).__name__}: {message}{where}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..codegen.names import c_string
 from ..errors import MunifyError
 
 PROFILE_HEADER = "mlperf_profile.h"
@@ -87,7 +88,7 @@ class Profile:
             "#ifndef MUNIFY_MLPERF_PROFILE_H",
             "#define MUNIFY_MLPERF_PROFILE_H",
             "",
-            f'#define MUNIFY_MLPERF_MODEL_ID "{check_model_id(self.model_id)}"',
+            f"#define MUNIFY_MLPERF_MODEL_ID {c_string(check_model_id(self.model_id))}",
             f"#define MUNIFY_INPUT_ENCODING {ENCODINGS.index(self.encoding)} /* {self.encoding} */",
             f"#define MUNIFY_RESULTS {RESULTS.index(self.scoring)} /* {self.scoring} */",
             f"#define MUNIFY_INPUT_SCALE {_c_float(self.input_scale)}",

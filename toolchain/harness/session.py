@@ -5,6 +5,7 @@ per-layer instruction counts and memory.
 Timing: the runner converts the firmware's ticks to its unit (`runner.count`). Under QEMU `-icount shift=0`
 one instruction takes exactly 1 ns of virtual time, so ticks become retired instructions:
 instructions = ticks * 1e9 / tick_hz (40 per tick at 25 MHz). Real boards report core cycles.
+With `exact_counts`, QEMU runs also carry the instruction-count plugin's exact figures (runners/insn_count.py).
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ import numpy as np
 
 from ..boards import Board
 from ..build import BuildResult
+from ..codegen.names import label
 from ..errors import MunifyError
-from ..report import LayerCount, Latency, MemoryUse, Mismatch, RunReport
+from ..report import ExactInstructions, LayerCount, Latency, MemoryUse, Mismatch, RunReport
 from ..runners import runner_for
+from ..runners.insn_count import ExactCounts
+from ..runners.qemu import QemuProcess
 from .protocol import DeviceClient, DeviceInfo, Inference
 from .transport import DeviceError
 
 FAULT_EXIT_STATUS = 3  # firmware/ports/cortex-m/startup.c
 COMMAND_TIMEOUT = 300.0
+EXACT_COUNTS_DEFAULT = True  # QEMU runs load the instruction-count plugin unless told not to
 
 
 @dataclass(frozen=True)
@@ -104,11 +109,15 @@ def _check_info(info: DeviceInfo, cases: list[Case]) -> None:
 
 
 def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]],
-              layer_ops: dict[str, str]) -> RunReport:
+              layer_ops: dict[str, str], exact_counts: bool = EXACT_COUNTS_DEFAULT) -> RunReport:
     """Boot the firmware of `build`, run the cases `make_cases` derives from the firmware's own description,
-    stop the firmware and report. `layer_ops` maps firmware layer names to IR op types for the report."""
+    stop the firmware and report. `layer_ops` maps firmware layer names to IR op types for the report;
+    `exact_counts` adds the QEMU plugin's instruction counts (QEMU boards only)."""
     board: Board = build.board
     runner = runner_for(board, build.elf)
+    exact = None
+    if exact_counts and isinstance(runner, QemuProcess):
+        runner.count_exactly()
     with runner as transport:
         try:
             client = DeviceClient(transport, timeout=COMMAND_TIMEOUT)
@@ -126,11 +135,13 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
             stack_used = client.info().stack_used
             client.exit(0)
             status = runner.wait_exit()
+            if status == 0 and isinstance(runner, QemuProcess):
+                exact = runner.exact_counts(len(info.layers))
         except DeviceError as exc:
             raise _explain(exc, runner.exit_status()) from None
     if status != 0:
         raise DeviceError(f"the firmware exited with status {status} instead of 0")
-    return _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit)
+    return _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit, exact)
 
 
 def _explain(error: DeviceError, status: int | None) -> DeviceError:
@@ -143,11 +154,15 @@ def _explain(error: DeviceError, status: int | None) -> DeviceError:
 
 
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
-            layer_ops: dict[str, str], n_inputs: int, time_unit: str) -> RunReport:
+            layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None) -> RunReport:
     latencies = session.latencies or [0]
-    latency = Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit)
-    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, build.layer_macs.get(name, 0))
-              for (name, kernel), count in zip(info.layers, counts)]
+    exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference))
+    latency = Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit,
+                      exact_latency)
+    exact_layers = exact.layers if exact else [None] * len(counts)
+    macs = {label(name): n for name, n in build.layer_macs.items()}  # the firmware reports labels of names
+    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, macs.get(name, 0), layer_exact)
+              for (name, kernel), count, layer_exact in zip(info.layers, counts, exact_layers)]
     sizes = build.sizes
     memory = MemoryUse(sizes.flash_bytes, sizes.weights_bytes, sizes.code_bytes, sizes.static_ram_bytes,
                        sizes.arena_bytes, stack_used)
@@ -160,14 +175,14 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
 
 def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None) -> list[Case]:
     """Seeded inputs and the reference's outputs; with `layers`, the expected output of every firmware layer
-    whose name is an IR op (layer_names in firmware order)."""
+    whose name is an IR op (layer_names in firmware order: `codegen.names.label` of the op names)."""
     from ..inputs import draw_inputs
     from ..ir import reference
 
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise MunifyError(f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                           "the firmware runs models with one input and one output")
-    op_outputs = {op.name: op.outputs[0] for op in graph.ops}
+    op_outputs = {label(op.name): op.outputs[0] for op in graph.ops}
     cases = []
     for inputs in draw_inputs(graph, n, seed):
         if layers:
@@ -187,7 +202,8 @@ def _bytes(array: np.ndarray) -> bytes:
 
 
 def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, seed: int, layers: bool = False,
-              optimize: str = "balanced", model_id: str | None = None) -> RunReport:
+              optimize: str = "balanced", exact_counts: bool = EXACT_COUNTS_DEFAULT,
+              model_id: str | None = None) -> RunReport:
     """Build (when the model, board, options or munify changed) and run `model_path` on `board`."""
     from ..build import build_model, is_up_to_date, load_result
     from ..ir import load
@@ -196,6 +212,6 @@ def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, se
     if not is_up_to_date(model_path, board, build_dir, optimize, model_id):
         build_model(model_path, board, build_dir, optimize, model_id)
     build = load_result(build_dir, board)
-    op_types = {op.name: op.type for op in graph.ops}
+    op_types = {label(op.name): op.type for op in graph.ops}
     return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers]),
-                     op_types)
+                     op_types, exact_counts)

@@ -5,7 +5,8 @@ Two phases keep a damaged file from reaching the IR half-read:
      flatbuffers bindings raise on garbage (struct.error, IndexError, ...) becomes one ModelImportError saying
      the file is not a valid .tflite; vector lengths are checked against the file size before they are walked.
   2. `_GraphBuilder` turns the records into a Graph, refusing float/hybrid models, unsupported ops and
-     unsupported quantization with a message naming the tensor or op, and checks every op's shapes.
+     unsupported quantization with a message naming the tensor or op; `Graph.validate()` then checks every
+     op's shapes against the IR's shape rules (toolchain.ir.shapes).
 
 Layouts stay TFLite's (the IR uses them). RESHAPE's optional shape tensor is dropped: the output tensor's
 shape is the truth. FULLY_CONNECTED with keep_num_dims=False and a 4D input (e.g. after a pooling layer)
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from ..errors import IRError, ModelImportError
 from ..ir import OP_TYPES, Graph, Op, Quant, Tensor
@@ -54,6 +56,9 @@ _OPTIONS = {
     "RESHAPE": (_OPT.ReshapeOptions, None, False),
     "PAD": (_OPT.PadOptions, None, False),
 }
+# Inputs TensorFlow Lite lets a model leave out with index -1 (LiteRT refuses a CONV_2D or DEPTHWISE_CONV_2D
+# that lists a bias input of -1; FULLY_CONNECTED reads its bias as optional).
+_OPTIONAL_INPUTS = {("FULLY_CONNECTED", "bias")}
 # Axis of the output channel in each weight layout (per-channel quantization must run along it).
 _WEIGHT_CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
 _CONVERT_HINT = ("convert it with full-integer quantization (TFLiteConverter: optimizations=[DEFAULT], "
@@ -130,6 +135,7 @@ def import_tflite(path: str | Path) -> Graph:
 def _read_model(buf: bytes) -> _TflModel:
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise _Malformed("no TFL3 file identifier")
+    _unpack_everything(buf)
     m = tflite.Model.GetRootAs(buf, 0)
     subgraphs = _length(m.SubgraphsLength(), buf)
     model = _TflModel(subgraphs=subgraphs, version=int(m.Version()))
@@ -143,6 +149,12 @@ def _read_model(buf: bytes) -> _TflModel:
     model.inputs = _int_vector(sg.InputsAsNumpy())
     model.outputs = _int_vector(sg.OutputsAsNumpy())
     return model
+
+
+def _unpack_everything(buf: bytes) -> None:
+    """Read every field of the flatbuffer once, as TFLite Micro's Python interpreter does on load, so that a
+    cut-short or damaged file fails here and not later in `verify` (munify itself reads only some fields)."""
+    schema.ModelT.InitFromPackedBuf(buf, 0)
 
 
 def _length(n: int, buf: bytes, item_bytes: int = 4) -> int:
@@ -257,8 +269,6 @@ class _GraphBuilder:
         self.refuse_float_tensors(ops)
         self.name_tensors(ops)
         ir_ops = [self.convert_op(op, inputs, outputs) for op, (inputs, outputs) in zip(self.model.ops, ops)]
-        for op in ir_ops:
-            _check_shapes(self, op)
         graph_inputs = tuple(self.names[self.tensor_index(i, "graph input")] for i in self.model.inputs)
         graph_outputs = tuple(self.names[self.tensor_index(i, "graph output")] for i in self.model.outputs)
         if not graph_inputs or not graph_outputs:
@@ -278,6 +288,9 @@ class _GraphBuilder:
     def op_inputs_outputs(self, op: _TflOp) -> tuple[list[int], list[int]]:
         """Tensor indices of the op (-1 = absent optional input); RESHAPE's shape tensor is dropped."""
         inputs = list(op.inputs[:1]) if op.type == "RESHAPE" else list(op.inputs)
+        if op.type == "RESHAPE" and len(op.inputs) > 1 and not 0 <= op.inputs[1] < len(self.model.tensors):
+            raise self.fail(f"op {op.index} (RESHAPE) lists shape tensor {op.inputs[1]}, the model has "
+                            f"{len(self.model.tensors)}; TensorFlow Lite would read it: the file is not valid")
         for i in inputs + list(op.outputs):
             if not -1 <= i < len(self.model.tensors):
                 raise self.fail(f"op {op.index} ({op.type}) refers to tensor {i}, the model has "
@@ -325,8 +338,9 @@ class _GraphBuilder:
         ir_inputs = []
         for role, i in zip(roles, inputs):
             if i < 0:
-                if role != "bias":
-                    raise self.fail(f"op {op.index} ({op.type}): required {role} input is missing")
+                if (op.type, role) not in _OPTIONAL_INPUTS:
+                    raise self.fail(f"op {op.index} ({op.type}): its {role} input is -1 (absent), and {op.type} "
+                                    f"requires it; drop the input from the op or give the tensor")
                 ir_inputs.append("")
                 continue
             ir_inputs.append(self.add_tensor(op, i, role))
@@ -484,113 +498,3 @@ def _attrs(b: _GraphBuilder, op: _TflOp) -> dict[str, Any]:
     if o.get("WeightsFormat", 0) != 0:
         raise b.fail(f"op {op.index} (FULLY_CONNECTED) uses shuffled weights, which munify does not support")
     return attrs
-
-
-def _check_shapes(b: _GraphBuilder, op: Op) -> None:
-    """Refuse an op whose tensor shapes do not fit together (the reference and the C code assume they do)."""
-    shapes = [b.tensors[n].shape if n else None for n in op.inputs]
-    out = b.tensors[op.outputs[0]].shape
-    if op.type == "PAD":
-        problem = _pad_problem(shapes, out, b.tensors[op.inputs[1]].data)
-    else:
-        problem = _SHAPE_CHECKS[op.type](op, shapes, out)
-    if problem:
-        raise b.fail(f"op '{op.name}' ({op.type}): {problem}; the model is inconsistent")
-
-
-def _window_out(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
-    if padding == "SAME":
-        return -(-size // stride)
-    return max(0, -(-(size - (kernel - 1) * dilation) // stride))
-
-
-def _conv_problem(op: Op, shapes, out) -> str | None:
-    x, w, bias = (shapes + [None])[:3]
-    if len(x) != 4 or len(w) != 4 or len(out) != 4:
-        return f"needs 4D input, filter and output, got {list(x)}, {list(w)}, {list(out)}"
-    depthwise = op.type == "DEPTHWISE_CONV_2D"
-    cout = w[3] if depthwise else w[0]
-    if depthwise:
-        if w[0] != 1 or x[3] == 0 or cout % x[3] or cout // x[3] != op.attr("depth_multiplier"):
-            return (f"filter {list(w)} does not fit input {list(x)} with depth multiplier "
-                    f"{op.attr('depth_multiplier')}")
-    elif w[3] != x[3]:
-        return f"filter {list(w)} expects {w[3]} input channels, input {list(x)} has {x[3]} (grouped conv)"
-    return _window_problem(op, x, out, (w[1], w[2]), cout, op.attr("dilation")) or _bias_problem(bias, cout)
-
-
-def _window_problem(op: Op, x, out, kernel, channels, dilation=(1, 1)) -> str | None:
-    stride, padding = op.attr("stride"), op.attr("padding")
-    expected = (x[0],) + tuple(_window_out(x[i + 1], kernel[i], stride[i], dilation[i], padding) for i in (0, 1))
-    expected += (channels,)
-    if tuple(out) != expected:
-        return f"output shape {list(out)}, expected {list(expected)} from input {list(x)}"
-    return None
-
-
-def _bias_problem(bias, channels: int) -> str | None:
-    if bias is not None and tuple(bias) != (channels,):
-        return f"bias shape {list(bias)}, expected [{channels}]"
-    return None
-
-
-def _pool_problem(op: Op, shapes, out) -> str | None:
-    x = shapes[0]
-    if len(x) != 4 or len(out) != 4:
-        return f"needs 4D input and output, got {list(x)}, {list(out)}"
-    return _window_problem(op, x, out, op.attr("filter"), x[3])
-
-
-def _fc_problem(op: Op, shapes, out) -> str | None:
-    x, w, bias = (shapes + [None])[:3]
-    if len(w) != 2 or w[1] == 0:
-        return f"weights {list(w)} are not [out, in]"
-    size = math.prod(x)
-    if size % w[1] or math.prod(out) != size // w[1] * w[0] or (out and out[-1] != w[0]):
-        return f"input {list(x)} and output {list(out)} do not fit weights {list(w)}"
-    return _bias_problem(bias, w[0])
-
-
-def _elementwise_problem(op: Op, shapes, out) -> str | None:
-    try:
-        broadcast = np.broadcast_shapes(*shapes)
-    except ValueError:
-        broadcast = None
-    if broadcast != tuple(out):
-        return f"operands {[list(s) for s in shapes]} do not broadcast to output {list(out)}"
-    return None
-
-
-def _same_size_problem(op: Op, shapes, out) -> str | None:
-    if math.prod(shapes[0]) != math.prod(out):
-        return f"input {list(shapes[0])} and output {list(out)} differ in size"
-    return None
-
-
-def _softmax_problem(op: Op, shapes, out) -> str | None:
-    return None if tuple(shapes[0]) == tuple(out) else f"input {list(shapes[0])} and output {list(out)} differ"
-
-
-def _pad_problem(shapes, out, paddings: np.ndarray) -> str | None:
-    x = shapes[0]
-    if tuple(shapes[1]) != (len(x), 2):
-        return f"paddings shape {list(shapes[1])}, expected [{len(x)}, 2]"
-    if np.any(paddings < 0):
-        return "negative paddings"
-    expected = tuple(int(d + before + after) for d, (before, after) in zip(x, paddings))
-    if tuple(out) != expected:
-        return f"output shape {list(out)}, expected {list(expected)} from input {list(x)} and paddings"
-    return None
-
-
-_SHAPE_CHECKS = {
-    "CONV_2D": _conv_problem,
-    "DEPTHWISE_CONV_2D": _conv_problem,
-    "FULLY_CONNECTED": _fc_problem,
-    "AVERAGE_POOL_2D": _pool_problem,
-    "MAX_POOL_2D": _pool_problem,
-    "ADD": _elementwise_problem,
-    "MUL": _elementwise_problem,
-    "RESHAPE": _same_size_problem,
-    "SOFTMAX": _softmax_problem,
-}

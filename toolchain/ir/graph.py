@@ -8,6 +8,7 @@ Layouts follow TFLite so imported models need no transposes:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from ..errors import IRError
 from .blocks import BlockStructure
+from .shapes import check_op
 
 SCHEMA_VERSION = 1
 
@@ -53,6 +55,10 @@ OP_ATTRS: dict[str, dict[str, Any]] = {
     "SOFTMAX": {"beta": 1.0},
     "PAD": {},
 }
+
+MAX_RANK = 6
+MAX_ELEMENTS = 1 << 28  # per tensor: far beyond any microcontroller, far below int32 overflow in the C kernels
+_ZERO_POINT_RANGE = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(1 << 31), (1 << 31) - 1)}
 
 # Ops whose input 1 is a weight tensor that may carry a block structure.
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -153,13 +159,28 @@ class Graph:
         return self.replace(tensors=tensors)
 
     def validate(self) -> None:
-        """Refuse a graph that breaks an IR invariant; the error names the tensor or op."""
-        for t in self.tensors.values():
+        """Refuse a graph that breaks an IR invariant; the error names the tensor or op.
+
+        Per op: inputs, dtypes, quantization and the output shape against the one the op computes
+        (toolchain.ir.shapes.OP_RULES)."""
+        if not isinstance(self.name, str):
+            raise IRError(f"graph name {self.name!r} is not a string")
+        for key, t in self.tensors.items():
+            if key != t.name:
+                raise IRError(f"tensor '{t.name}' is stored under the name '{key}'")
             _validate_tensor(t)
+        self._validate_io()
         produced = set(self.inputs)
-        for name in self.inputs + self.outputs:
-            self.tensor(name)
+        writers: dict[str, str] = {}
         for op in self.ops:
+            _check_names(f"op '{op.name}' outputs", op.outputs)
+            for name in op.outputs:
+                if name in writers:
+                    raise IRError(f"op '{op.name}': output '{name}' is already written by op '{writers[name]}'; "
+                                  "every tensor has one producer")
+                if name in self.inputs:
+                    raise IRError(f"op '{op.name}': output '{name}' is a graph input; inputs are not written")
+                writers[name] = op.name
             _validate_op(self, op, produced)
             produced.update(op.outputs)
         for name in self.outputs:
@@ -170,54 +191,145 @@ class Graph:
             if w is not None and w.blocks is not None:
                 w.blocks.check(weight_matrix(op.type, w.data), w.name)
 
+    def _validate_io(self) -> None:
+        for role, names in (("input", self.inputs), ("output", self.outputs)):
+            if not names:
+                raise IRError(f"graph '{self.name}' has no {role}s")
+            _check_names(f"graph '{self.name}' {role}s", names)
+            if len(set(names)) != len(names):
+                raise IRError(f"graph '{self.name}' lists a tensor twice among its {role}s: {list(names)}")
+            for name in names:
+                if self.tensor(name).is_constant:
+                    raise IRError(f"graph {role} '{name}' is a constant tensor; graph inputs and outputs are "
+                                  "activations")
+        seen: set[str] = set()
+        for op in self.ops:
+            if not isinstance(op.name, str) or not op.name:
+                raise IRError(f"an op of type {op.type!r} has the name {op.name!r}; op names are non-empty strings")
+            if op.name in seen:
+                raise IRError(f"op name '{op.name}' is used by two ops; op names must be unique")
+            seen.add(op.name)
+
+
+def _check_names(what: str, names) -> None:
+    if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+        raise IRError(f"{what} must be a list of tensor names (strings), got {names!r}")
+
+
+def _check_dims(t: Tensor) -> None:
+    shape = t.shape
+    if not isinstance(shape, tuple) or len(shape) > MAX_RANK \
+            or any(type(d) is not int and not isinstance(d, np.integer) for d in shape):
+        raise IRError(f"tensor '{t.name}': shape {shape!r} is not a list of at most {MAX_RANK} integers")
+    if any(not 1 <= d <= MAX_ELEMENTS for d in shape):
+        raise IRError(f"tensor '{t.name}': shape {list(shape)} has a dimension outside 1..{MAX_ELEMENTS}; "
+                      "munify needs static, non-empty shapes")
+    if math.prod(int(d) for d in shape) > MAX_ELEMENTS:
+        raise IRError(f"tensor '{t.name}': shape {list(shape)} holds {math.prod(int(d) for d in shape)} "
+                      f"elements, more than {MAX_ELEMENTS}; no microcontroller holds such a tensor")
+
 
 def _validate_tensor(t: Tensor) -> None:
+    if not isinstance(t.name, str) or not t.name:
+        raise IRError(f"tensor name {t.name!r} is not a non-empty string")
     if t.dtype not in DTYPES:
         raise IRError(f"tensor '{t.name}': dtype '{t.dtype}' is not one of {', '.join(DTYPES)}")
-    if any((not isinstance(d, int)) or d < 0 for d in t.shape):
-        raise IRError(f"tensor '{t.name}': shape {t.shape} is not a tuple of non-negative ints")
+    _check_dims(t)
     if t.data is not None:
         if tuple(t.data.shape) != tuple(t.shape):
             raise IRError(f"tensor '{t.name}': data shape {t.data.shape} does not match shape {t.shape}")
         if t.data.dtype != np.dtype(t.dtype):
             raise IRError(f"tensor '{t.name}': data dtype {t.data.dtype} does not match dtype {t.dtype}")
     if t.quant is not None:
-        q = t.quant
-        if len(q.scale) != len(q.zero_point) or len(q.scale) == 0:
-            raise IRError(f"tensor '{t.name}': quantization has {len(q.scale)} scales, {len(q.zero_point)} zero points")
-        if q.axis is not None and not (0 <= q.axis < len(t.shape) and t.shape[q.axis] == len(q.scale)):
-            raise IRError(f"tensor '{t.name}': per-axis quantization axis {q.axis} does not fit shape {t.shape}")
-        if q.axis is None and len(q.scale) != 1:
-            raise IRError(f"tensor '{t.name}': per-tensor quantization needs exactly one scale")
-        if not np.all(np.isfinite(q.scale)) or np.any(q.scale <= 0):
-            raise IRError(f"tensor '{t.name}': quantization scales must be finite and positive")
+        _validate_quant(t)
     if t.blocks is not None and t.data is None:
         raise IRError(f"tensor '{t.name}': a block structure needs constant data")
+
+
+def _validate_quant(t: Tensor) -> None:
+    q = t.quant
+    if len(q.scale) != len(q.zero_point) or len(q.scale) == 0:
+        raise IRError(f"tensor '{t.name}': quantization has {len(q.scale)} scales, {len(q.zero_point)} zero points")
+    if q.axis is not None and (type(q.axis) is not int or not (0 <= q.axis < len(t.shape)
+                                                              and t.shape[q.axis] == len(q.scale))):
+        raise IRError(f"tensor '{t.name}': per-axis quantization axis {q.axis!r} with {len(q.scale)} scales "
+                      f"does not fit shape {list(t.shape)}")
+    if q.axis is None and len(q.scale) != 1:
+        raise IRError(f"tensor '{t.name}': per-tensor quantization needs exactly one scale")
+    if not np.all(np.isfinite(q.scale)) or np.any(q.scale <= 0):
+        raise IRError(f"tensor '{t.name}': quantization scales must be finite and positive")
+    low, high = _ZERO_POINT_RANGE.get(t.dtype, _ZERO_POINT_RANGE["int32"])
+    if np.any(q.zero_point < low) or np.any(q.zero_point > high):
+        bad = int(q.zero_point[(q.zero_point < low) | (q.zero_point > high)][0])
+        raise IRError(f"tensor '{t.name}': zero point {bad} is outside the {t.dtype} range {low}..{high}")
 
 
 def _validate_op(graph: Graph, op: Op, produced: set[str]) -> None:
     if op.type not in OP_TYPES:
         raise IRError(f"op '{op.name}': unknown op type '{op.type}'")
+    if not isinstance(op.attrs, dict):
+        raise IRError(f"op '{op.name}': attrs must be a mapping of attribute name to value")
     unknown = set(op.attrs) - set(OP_ATTRS[op.type])
     if unknown:
-        raise IRError(f"op '{op.name}' ({op.type}): unknown attribute(s) {sorted(unknown)}")
-    act = op.attr("activation")
-    if act is not None and act not in ACTIVATIONS:
-        raise IRError(f"op '{op.name}': activation '{act}' is not one of {', '.join(ACTIVATIONS)}")
-    pad = op.attr("padding")
-    if pad is not None and pad not in PADDINGS:
-        raise IRError(f"op '{op.name}': padding '{pad}' is not SAME or VALID")
+        raise IRError(f"op '{op.name}' ({op.type}): unknown attribute(s) {sorted(unknown, key=str)}")
+    for key, value in op.attrs.items():
+        _ATTR_CHECKS[key](op, key, value)
+    _check_names(f"op '{op.name}' inputs", op.inputs)
     for name in op.inputs:
-        if not name:
-            continue
-        t = graph.tensors.get(name)
-        if t is None:
+        if name and name not in graph.tensors:
             raise IRError(f"op '{op.name}': input tensor '{name}' does not exist")
-        if not t.is_constant and name not in produced:
-            raise IRError(f"op '{op.name}': input '{name}' is used before it is produced (ops must be in order)")
+    if len(op.outputs) != 1:
+        raise IRError(f"op '{op.name}' ({op.type}): has {len(op.outputs)} outputs, expected 1")
     for name in op.outputs:
         if name not in graph.tensors:
             raise IRError(f"op '{op.name}': output tensor '{name}' does not exist")
+    check_op(op, graph.op_inputs(op), graph.tensors[op.outputs[0]])
+    for name in op.inputs:
+        if name and not graph.tensors[name].is_constant and name not in produced:
+            raise IRError(f"op '{op.name}': input '{name}' is used before it is produced (ops must be in order)")
+
+
+def _check_enum(choices: tuple[str, ...]):
+    def check(op: Op, key: str, value) -> None:
+        if not isinstance(value, str) or value not in choices:
+            raise IRError(f"op '{op.name}' ({op.type}): {key} {value!r} is not one of {', '.join(choices)}")
+    return check
+
+
+def _is_int(value) -> bool:
+    return type(value) is int or isinstance(value, np.integer)
+
+
+def _check_pair(op: Op, key: str, value) -> None:
+    if not (isinstance(value, tuple) and len(value) == 2 and all(_is_int(v) and 1 <= v <= MAX_ELEMENTS
+                                                                 for v in value)):
+        raise IRError(f"op '{op.name}' ({op.type}): {key} {_shown(value)} must be two integers (height, width) "
+                      f">= 1")
+
+
+def _check_positive_int(op: Op, key: str, value) -> None:
+    if not (_is_int(value) and 1 <= value <= MAX_ELEMENTS):
+        raise IRError(f"op '{op.name}' ({op.type}): {key} {value!r} must be an integer >= 1")
+
+
+def _check_positive_real(op: Op, key: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise IRError(f"op '{op.name}' ({op.type}): {key} {value!r} must be a finite positive number")
+
+
+def _shown(value) -> str:
+    return repr(list(value)) if isinstance(value, tuple) else repr(value)
+
+
+_ATTR_CHECKS = {
+    "stride": _check_pair,
+    "dilation": _check_pair,
+    "filter": _check_pair,
+    "padding": _check_enum(PADDINGS),
+    "activation": _check_enum(ACTIVATIONS),
+    "depth_multiplier": _check_positive_int,
+    "beta": _check_positive_real,
+}
 
 
 def weight_matrix(op_type: str, data: np.ndarray) -> np.ndarray:

@@ -43,9 +43,11 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
     layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index))
                         for index, (op, spec, variant) in enumerate(zip(graph.ops, specs, variants)))
-    return Plan(model_name=graph.name, features=tuple(sorted(features)), optimize=optimize,
+    plan = Plan(model_name=graph.name, features=tuple(sorted(features)), optimize=optimize,
                 input=buffers[graph.inputs[0]], output=buffers[graph.outputs[0]], arena_size=arena_size,
                 layers=layer_plans, buffers=buffers)
+    arena.check_bounds(plan)
+    return plan
 
 
 def _check_io(graph: Graph) -> None:
@@ -154,6 +156,7 @@ def _place_tensors(graph: Graph, specs, aliases, in_place):
         if size:
             scratch_groups[index] = arena.StorageGroup(f"scratch:{index}", size, index, index)
     arena_size = arena.place(list(groups.values()) + list(scratch_groups.values()))
+    arena.check_arena_size(arena_size, graph.name)
     buffers: dict[str, Buffer] = {}
     for name, tensor in graph.tensors.items():
         if tensor.is_constant:

@@ -10,6 +10,9 @@ clock, and guest time held to host time, so the runner's 10-second windows last 
 `QemuUserRunner` (run.runner = "qemu-user"): a Linux user-mode firmware under qemu-aarch64, speaking the
 protocol over stdin/stdout. User mode has no icount: its ticks are host nanoseconds.
 
+`count_exactly()` before start adds the instruction-count plugin (runners/insn_count.py): exact instructions
+per inference and per layer for both runners, read with `exact_counts()` once QEMU has exited.
+
 QEMU always runs in its own process group, killed with that group on any error, timeout or Ctrl-C, so no
 orphan QEMU outlives a run.
 """
@@ -25,12 +28,14 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from ..boards import Board
 from ..errors import SetupError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport, SerialTransport
+from .insn_count import ExactCounts, InsnCounter, exact_counts, exact_counts_for
 from .process import StartStop, format_command, log
 
 CONNECT_TIMEOUT = 60.0  # a loaded machine can take many seconds to start QEMU
@@ -81,9 +86,14 @@ def qemu_command(board: Board, elf: Path, port: int, mlperf: bool = False) -> li
             *qemu.args, "-kernel", str(elf)]
 
 
-def qemu_user_command(board: Board, elf: Path) -> list[str]:
+def qemu_user_command(board: Board, elf: Path, options: list[str] = ()) -> list[str]:
+    """`options` go before the program: everything after it is the program's own argv."""
     qemu = board.qemu
-    return [qemu.binary, *(["-cpu", qemu.cpu] if qemu.cpu else []), *qemu.args, str(elf)]
+    return [qemu.binary, *(["-cpu", qemu.cpu] if qemu.cpu else []), *qemu.args, *options, str(elf)]
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 class QemuProcess(StartStop):
@@ -98,6 +108,22 @@ class QemuProcess(StartStop):
         self.elf = Path(elf)
         self.process: subprocess.Popen | None = None
         self.transport: LineTransport | None = None
+        self.counter: InsnCounter | None = None
+
+    # ---- exact instruction counts (the TCG plugin) ----
+
+    def count_exactly(self, note=_note) -> bool:
+        """Run the next start() with the instruction-count plugin; False, after one `note` line, when this
+        QEMU cannot load plugins (the run then goes on without exact counts)."""
+        self.counter = exact_counts_for(self.elf, self.board, note)
+        return self.counter is not None
+
+    def plugin_options(self) -> list[str]:
+        return self.counter.qemu_args() if self.counter else []
+
+    def exact_counts(self, n_layers: int) -> ExactCounts | None:
+        """After wait_exit(): the plugin's counts of the run (None without the plugin)."""
+        return exact_counts(self.counter.result(), n_layers) if self.counter else None
 
     @staticmethod
     def count(ticks: int, tick_hz: int) -> int:
@@ -152,6 +178,8 @@ class QemuProcess(StartStop):
             self.transport.close()
             self.transport = None
         self._kill()
+        if self.counter is not None:
+            self.counter.close()
 
 
 class QemuSystemRunner(QemuProcess):
@@ -171,7 +199,7 @@ class QemuSystemRunner(QemuProcess):
         return round(ticks * NS_PER_SECOND / tick_hz / 2 ** mlperf_icount_shift(self.board))
 
     def command(self, port: int = 0) -> list[str]:
-        return qemu_command(self.board, self.elf, port, self.mlperf)
+        return qemu_command(self.board, self.elf, port, self.mlperf) + self.plugin_options()
 
     def describe(self) -> list[str]:
         """What start() runs, for --dry-run (the port is picked at start)."""
@@ -255,7 +283,7 @@ class QemuUserRunner(QemuProcess):
     time_unit = "ns"
 
     def command(self) -> list[str]:
-        return qemu_user_command(self.board, self.elf)
+        return qemu_user_command(self.board, self.elf, self.plugin_options())
 
     def describe(self) -> list[str]:
         return [format_command(self.command()) + "   (protocol on stdin/stdout)"]
