@@ -10,7 +10,7 @@ from toolchain.boards import load_board
 from toolchain.build import fingerprint
 from toolchain.cli import main
 from toolchain.harness.mlperf import METADATA_KEY, ModelIdError, Profile, model_id_of, profile_of
-from toolchain.ir import save
+from toolchain.ir import load, save
 
 
 @pytest.mark.parametrize("name, model_id", [("kws", "kws01"), ("resnet", "ic01"), ("ad01", "ad01")])
@@ -29,6 +29,12 @@ def test_id_order_requested_then_metadata_then_known_then_name(imported_model):
     anonymous = dataclasses.replace(graph, name="my_net", metadata={})
     assert model_id_of(anonymous) == "my_net"
     assert model_id_of(dataclasses.replace(graph, name="kws_ref_model", metadata={})) == "kws01"
+
+
+def test_the_ir_field_survives_save_and_load(imported_model, tmp_path):
+    graph = imported_model("ad01")
+    save(dataclasses.replace(graph, metadata={**graph.metadata, METADATA_KEY: "ad01_pt50"}), tmp_path / "m.mun")
+    assert model_id_of(load(tmp_path / "m.mun")) == "ad01_pt50"
 
 
 @pytest.mark.parametrize("bad", ["kws01\n", "kws 01", 'x"y', "a" * 33, "ad01*/", "n\nl"])
