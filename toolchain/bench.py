@@ -146,12 +146,14 @@ def measure(v: Variant, board: Board, work: Path, n_inputs: int) -> dict:
         "macs": s.macs, "macs_remaining": s.macs_remaining, "parameters": s.params,
         "weights_bytes_stored": s.weight_bytes, "accuracy": v.accuracy,
         "bit_exact": report.bit_exact, "inputs": report.inputs,
-        "instructions": report.latency.per_inference,
-        "instructions_per_mac": round(report.latency.per_inference / max(s.macs, 1), 3),
+        "instructions": _instructions(report),
+        "instructions_exact": report.latency.instructions_exact is not None,
+        "instructions_per_mac": round(_instructions(report) / max(s.macs, 1), 3),
         "memory": {"flash_bytes": report.memory.flash_bytes, "weights_bytes": report.memory.weights_bytes,
                    "code_bytes": report.memory.code_bytes, "static_ram_bytes": report.memory.static_ram_bytes,
                    "arena_bytes": report.memory.arena_bytes, "stack_bytes": report.memory.stack_bytes},
-        "layers": [{"name": layer.name, "op": layer.op, "kernel": layer.kernel, "instructions": layer.count,
+        "layers": [{"name": layer.name, "op": layer.op, "kernel": layer.kernel,
+                    "instructions": layer.count if layer.instructions_exact is None else layer.instructions_exact,
                     "blocks": blocks.get(layer.name, ""), "macs": macs.get(layer.name, 0)}
                    for layer in report.layers],
         "kernels": sorted({layer.variant for layer in plan.layers}),
@@ -160,8 +162,16 @@ def measure(v: Variant, board: Board, work: Path, n_inputs: int) -> dict:
     }
 
 
+def _instructions(report) -> int:
+    """Exact plugin counts where QEMU ran the plugin (qemu-user boards have no other instruction figure)."""
+    if report.instructions is None:
+        raise MunifyError(f"{report.board}: the run gave no instruction count (host time only); "
+                          "install a QEMU with TCG plugin support")
+    return report.instructions
+
+
 def qemu_boards() -> list[Board]:
-    return [b for b in list_boards() if b.runner == "qemu-system"]
+    return [b for b in list_boards() if b.runner in ("qemu-system", "qemu-user")]
 
 
 def run_bench(quick: bool = False, out_md: Path = Path("docs/BENCHMARKS.md"),

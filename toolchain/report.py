@@ -33,6 +33,7 @@ class ExactInstructions:
     per_inference: int  # mean over the inputs
     min: int
     max: int
+    last: int  # the last input's, which the per-layer exact counts split
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class LayerCount:
     kernel: str
     count: int  # in the latency unit: instructions (qemu-system), ns (qemu-user), cycles (real boards)
     macs: int = 0  # multiply-accumulates the plan counted; shown in the table, not part of the JSON
-    instructions_exact: int | None = None  # the plugin's count from the layer's entry to the next layer's
+    instructions_exact: int | None = None  # the plugin's, from the layer's entry to the next layer's (or hal_ticks)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 /* insn_count: a QEMU TCG plugin (plugin API version 1, QEMU 7.x) that counts executed guest instructions,
  * in total and per address range, exactly: every instruction carries its own inline counter increment, so a
- * translation block cut short by an exception or an interrupt counts only what ran.
+ * translation block left early (an exception, an icount I/O restart) counts only the instructions it started.
+ * (QEMU does not instrument the one-instruction block it re-runs an I/O access in, so nothing counts twice:
+ * uart_write, with its MMIO accesses, counts exactly 6 instructions per call.)
  *
  *   qemu-... -plugin insn_count.so,ranges=RANGES,out=RESULT ...
  *
@@ -15,7 +17,8 @@
  *   range NAME COUNT ENTRIES     each range that executed, in file order; COUNT excludes callees
  *   outside COUNT                instructions outside every range
  *   marks-lost N                 only if memory ran out for the mark log
- *   mark NAME TOTAL              in execution order; TOTAL = instructions executed before the mark's own
+ *   mark NAME TOTAL              in execution order; TOTAL = the running count when the mark's instruction
+ *                                is reached (one convention for every mark: differences between marks are exact)
  *
  * One vCPU: the counters are plain (not atomic) increments, right for the single-core MPS2/MPS3 machines
  * and a single-threaded user-mode process.

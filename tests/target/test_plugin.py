@@ -57,7 +57,7 @@ def test_exact_counts_agree_with_icount_ticks_and_layers_add_up(ad01, tmp_path):
         assert abs(ticked - counted) <= tick, (ticked, counted)
     layers = [layer.instructions_exact for layer in report.layers]
     assert all(count > 0 for count in layers)
-    assert 0 < exact.per_inference - sum(layers) <= GLUE_MAX
+    assert 0 < exact.last - sum(layers) <= GLUE_MAX
     for layer in report.layers:  # the same layer timed by ticks in a hooked run
         assert -tick <= layer.count - layer.instructions_exact <= HOOK_MAX + tick, layer
     assert report.instructions == exact.per_inference
@@ -96,29 +96,41 @@ def test_qemu_aarch64_gets_exact_counts(ad01, tmp_path):
     assert exact is not None and first.instructions == exact.per_inference
     layers = [layer.instructions_exact for layer in first.layers]
     assert all(count > 0 for count in layers)
-    assert 0 < exact.per_inference - sum(layers) <= GLUE_MAX
+    assert 0 < exact.last - sum(layers) <= GLUE_MAX
     assert (second.latency.instructions_exact, [layer.instructions_exact for layer in second.layers]) == \
         (exact, layers)
 
 
-def _plugin_less_qemu(tmp_path):
-    """A qemu-system-arm that, like one built with --disable-plugins, lists no -plugin and rejects it."""
-    real = shutil.which("qemu-system-arm")
-    script = tmp_path / "qemu-without-plugins"
+REFUSAL = "plugin requires API version 1, but this QEMU supports only a minimum version of 2"
+FAKE_QEMUS = {  # what a QEMU without (usable) plugin support does: (its -help, its answer to -plugin)
+    "built without plugins": ('"$REAL" -help | grep -v plugin', "qemu-system-arm: -plugin: invalid option"),
+    "newer plugin API": ('"$REAL" -help', f"qemu-system-arm: Could not load plugin $2: {REFUSAL}"),
+}
+NOTES = {
+    "built without plugins": "{qemu} was built without TCG plugin support (no -plugin option)",
+    "newer plugin API": "{qemu} cannot load the plugin: qemu-system-arm: Could not load plugin",
+}
+
+
+def _fake_qemu(tmp_path, kind):
+    """qemu-system-arm behind a script that answers -help and -plugin like `kind`, and runs everything else."""
+    help_command, refusal = FAKE_QEMUS[kind]
+    script = tmp_path / "qemu-fake"
     script.write_text("#!/bin/sh\n"
-                      f'if [ "$1" = -help ]; then "{real}" -help | grep -v plugin; exit 0; fi\n'
-                      'for arg in "$@"; do [ "$arg" = -plugin ] && { echo "qemu: -plugin: invalid option" >&2; '
-                      "exit 1; }; done\n"
-                      f'exec "{real}" "$@"\n')
+                      f'REAL="{shutil.which("qemu-system-arm")}"\n'
+                      f'if [ "$1" = -help ]; then {help_command}; exit 0; fi\n'
+                      f'if [ "$1" = -plugin ]; then echo "{refusal}" >&2; exit 1; fi\n'
+                      'exec "$REAL" "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script
 
 
-def test_a_qemu_without_plugins_falls_back_with_a_note(fake_builds, tmp_path, capsys):
-    board_file = tmp_path / "no-plugins.toml"
+@pytest.mark.parametrize("kind", FAKE_QEMUS)
+def test_a_qemu_without_usable_plugins_falls_back_with_a_note(fake_builds, tmp_path, capsys, kind):
+    board_file = tmp_path / "fake-qemu.toml"
     original = load_board("mps2-an386").path.read_text()
-    board_file.write_text(original.replace('binary = "qemu-system-arm"', f'binary = "{_plugin_less_qemu(tmp_path)}"')
-                          .replace('name = "mps2-an386"', 'name = "no-plugins"'))
+    board_file.write_text(original.replace('binary = "qemu-system-arm"', f'binary = "{_fake_qemu(tmp_path, kind)}"')
+                          .replace('name = "mps2-an386"', 'name = "fake-qemu"'))
     board = load_board(str(board_file))
     build = dataclasses.replace(fake_builds["mps2-an386"], board=board)
     report = run_cases(build, lambda info: [Case(INPUT, fake_reference(INPUT)[1], {})], {})
@@ -127,8 +139,9 @@ def test_a_qemu_without_plugins_falls_back_with_a_note(fake_builds, tmp_path, ca
     assert all(layer.instructions_exact is None for layer in report.layers)
     assert report.to_json()["latency"]["instructions_exact"] is None
     notes = capsys.readouterr().err.strip().splitlines()
-    assert notes == [f"munify: exact instruction counts off: {board.qemu.binary} was built without TCG plugin "
-                     "support (no -plugin option); reporting the tick figures only"]
+    assert len(notes) == 1
+    assert notes[0].startswith("munify: exact instruction counts off: " + NOTES[kind].format(qemu=board.qemu.binary))
+    assert notes[0].endswith("; reporting the tick figures only")
 
 
 def test_symbols_are_disjoint_ranges_with_the_thumb_bit_cleared(fake_builds):
@@ -161,7 +174,37 @@ def test_windows_split_untraced_and_traced_inferences():
     windows = inference_counts(tuple(Mark(name, total) for name, total in marks))
     assert [(w.traced, w.instructions, w.layers) for w in windows] == [
         (False, 1400, {0: 1000, 2: 360}), (True, None, {0: 1000, 2: 330})]
-    counts = exact_counts(PluginResult(4000, {}, 0, tuple(Mark(n, t) for n, t in marks)), 3)
+    counts = exact_counts(PluginResult(4000, {}, 4000, tuple(Mark(n, t) for n, t in marks)), 3)
     assert (counts.per_inference, counts.layers, counts.mean) == ((1400,), (1000, None, 360), 1400)
     with pytest.raises(PluginError, match="no complete model run"):
         exact_counts(PluginResult(10, {}, 10, ()), 3)
+
+
+def test_make_setup_builds_the_plugin_the_runner_looks_for(tmp_path):
+    """`make plugin` and the runner's on-demand build must agree on flags and on the hashed file name."""
+    import shlex
+    import subprocess
+
+    from toolchain.runners.insn_count import PLUGIN_CFLAGS, plugin_file_name
+
+    root = plugin_source().parents[2]
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    dry = subprocess.run(["make", "-s", "-n", "plugin", f"VENV={tmp_path / 'venv'}", f"STAMP={stamp}"],
+                         cwd=root, capture_output=True, text=True, check=True).stdout
+    compile_line = next(line for line in dry.splitlines() if line.startswith("gcc "))
+    words = shlex.split(compile_line.split("&&")[0])
+    assert words[1:1 + len(PLUGIN_CFLAGS)] == list(PLUGIN_CFLAGS)
+    assert words[-3:] == ["-o", f"{tmp_path}/venv/lib/munify/{plugin_file_name(plugin_source())}.tmp",
+                          "firmware/qemu-plugin/insn_count.c"]
+
+
+def test_dry_run_shows_the_plugin_unless_turned_off(tmp_path, capsys):
+    from toolchain.cli import main
+
+    for extra, shown in (([], True), (["--no-exact-counts"], False)):
+        assert main(["run", "x.mun", "--board", "aarch64-linux", "--build-dir", str(tmp_path / "b"), "--dry-run",
+                     *extra]) == 0
+        printed = capsys.readouterr().out
+        assert ("-plugin <insn_count-" in printed) == shown
+    assert not (tmp_path / "b").exists()

@@ -1,9 +1,10 @@
 """RunReport: the JSON document of `munify run --json` and the table it prints."""
 
+import dataclasses
 import json
 
 from toolchain.runners.qemu import QemuSystemRunner
-from toolchain.report import LayerCount, Latency, MemoryUse, Mismatch, RunReport, render
+from toolchain.report import ExactInstructions, LayerCount, Latency, MemoryUse, Mismatch, RunReport, render
 
 
 def make_report(mismatches=()):
@@ -55,3 +56,24 @@ def test_mismatch_names_input_layer_and_first_element():
 def test_ticks_convert_to_instructions_under_icount():
     assert QemuSystemRunner.count(1, 25_000_000) == 40  # MPS2: 25 MHz SysTick, 1 ns per instruction
     assert QemuSystemRunner.count(4, 32_000_000) == 125  # MPS3 AN547: 31.25 per tick
+
+
+def test_exact_counts_sit_next_to_the_tick_figures():
+    exact = dataclasses.replace(
+        make_report(),
+        latency=Latency(1_000_040, 1_000_000, 1_000_080, "instructions",
+                        ExactInstructions(1_000_037, 1_000_011, 1_000_063, 1_000_063)),
+        layers=[LayerCount("conv_2d_0", "CONV_2D", "conv_dense_dsp", 750_000, 500_000, 749_950),
+                LayerCount("reshape_1", "RESHAPE", "reshape_alias", 40)])
+    doc = exact.to_json()
+    assert doc["latency"]["instructions_exact"] == {"per_inference": 1_000_037, "min": 1_000_011, "max": 1_000_063,
+                                                    "last": 1_000_063}
+    assert [layer["instructions_exact"] for layer in doc["layers"]] == [749_950, None]
+    text = render(exact)
+    assert "exact instructions (QEMU plugin, not cycles): 1,000,037 per inference (min 1,000,011, max 1,000,063)" \
+        in text
+    conv = next(line for line in text.splitlines() if line.startswith("conv_2d_0"))
+    assert conv.split()[-2:] == ["749,950", "1.50"]
+    reshape = next(line for line in text.splitlines() if line.startswith("reshape_1"))
+    assert reshape.split()[-2:] == ["-", "-"]
+    assert exact.instructions == 1_000_037 and make_report().instructions == 1_000_040

@@ -15,11 +15,12 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from toolchain.cli import main as munify
 from toolchain.errors import IRError
-from toolchain.ir import load, save
+from toolchain.ir import Graph, Op, Quant, Tensor, load, save
 from toolchain.ir.io import MAX_GRAPH_JSON_BYTES, MAX_JSON_DEPTH
 from toolchain.plan import make_plan
 
@@ -43,12 +44,10 @@ def test_corpus_file_is_refused_with_its_error(case):
 def test_the_cli_refuses_every_corpus_file_in_one_line(tmp_path, capsys):
     for case, entry in sorted(MANIFEST.items()):
         out = tmp_path / case
-        for argv in (["inspect", str(CORPUS / entry["file"])],
-                     ["build", str(CORPUS / entry["file"]), "--board", "mps2-an386", "-o", str(out)]):
-            assert munify(argv) == 2, (case, argv[0])
-            err = capsys.readouterr().err
-            assert err.count("\n") == 1 and err.startswith("munify: error: ") and re.search(entry["error"], err)
-            assert not out.exists()
+        assert munify(["build", str(CORPUS / entry["file"]), "--board", "mps2-an386", "-o", str(out)]) == 2, case
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("munify: error: ") and re.search(entry["error"], err), err
+        assert not out.exists()
 
 
 def test_the_committed_corpus_is_what_the_script_writes():
@@ -145,3 +144,26 @@ def test_plan_refuses_an_inconsistent_graph_built_in_memory(imported_model):
     with pytest.raises(IRError, match=r"op 'conv_2d_0' \(CONV_2D\): output .* has shape \[1, 25, 5, 32\], "
                                       r"expected \[1, 25, 5, 64\]"):
         make_plan(graph, frozenset({"dsp"}))
+
+
+def test_huge_dimensions_reach_the_memory_fit_check_with_the_bytes_named(tmp_path, capsys):
+    """Issue 14 item 8: within the IR's bound (2^28 elements per tensor) a huge model fails at the board's
+    memory-fit check, naming the bytes; zero and larger dimensions are refused by the IR (corpus above)."""
+    q = Quant(np.array([0.05]), np.array([0]))
+    tensors = {"x": Tensor("x", (1, 4096, 4096, 1), "int8", q), "y": Tensor("y", (1, 2048, 2048, 1), "int8", q)}
+    pool = Op("pool", "MAX_POOL_2D", ("x",), ("y",), {"filter": (2, 2), "stride": (2, 2)})
+    path = tmp_path / "huge.mun"
+    save(Graph("huge", tensors, (pool,), ("x",), ("y",)), path)
+    out = tmp_path / "build"
+    assert munify(["build", str(path), "--board", "mps2-an386", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"model 'huge' does not fit board 'mps2-an386': it needs \d{8,} bytes of RAM", err), err
+    assert not out.exists()
+
+
+def test_every_op_type_has_a_rule_and_every_attribute_a_check():
+    from toolchain.ir import OP_ATTRS, OP_RULES, OP_TYPES
+    from toolchain.ir.graph import _ATTR_CHECKS
+
+    assert set(OP_RULES) == set(OP_TYPES)
+    assert {key for attrs in OP_ATTRS.values() for key in attrs} <= set(_ATTR_CHECKS)

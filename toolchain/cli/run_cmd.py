@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also check every layer's output and name the first layer that differs")
     parser.add_argument("--exact-counts", action=argparse.BooleanOptionalAction, default=True,
                         help="QEMU boards: count executed instructions exactly, per inference and per layer, "
-                             "with munify's TCG plugin (default on; it costs a few percent of QEMU time)")
+                             "with munify's TCG plugin (default on; QEMU emulates 1.2-1.9x slower, "
+                             "a small share of a run)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--build-dir", type=Path, help="build directory (default munify-out/<model>-<board>-<opt>)")
     parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced")
@@ -43,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _dry_run(args, board, build_dir: Path) -> None:
     from ..build import ELF_NAME
     from ..runners import runner_for
+    from ..runners.insn_count import exact_counts_note
+    from ..runners.qemu import QemuProcess
 
     if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id)):
         print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
@@ -51,7 +54,10 @@ def _dry_run(args, board, build_dir: Path) -> None:
 
         print("\n".join(QemuSystemRunner(board, build_dir / ELF_NAME, mlperf=True).describe()))
         return
-    print("\n".join(runner_for(board, build_dir / ELF_NAME).describe()))
+    runner = runner_for(board, build_dir / ELF_NAME)
+    print("\n".join(runner.describe()))
+    if args.exact_counts and isinstance(runner, QemuProcess):
+        print(exact_counts_note())
     print(f"send {args.inputs} input(s) (seed {args.seed}); compare with the reference; 'munify exit 0'")
 
 

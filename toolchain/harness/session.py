@@ -156,7 +156,8 @@ def _explain(error: DeviceError, status: int | None) -> DeviceError:
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
             layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None) -> RunReport:
     latencies = session.latencies or [0]
-    exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference))
+    exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference),
+                                                exact.per_inference[-1])
     latency = Latency(round(sum(latencies) / len(latencies)), min(latencies), max(latencies), time_unit,
                       exact_latency)
     exact_layers = exact.layers if exact else [None] * len(counts)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import IRError
 from .graph import Graph, Op, Tensor
+from .shapes import window_out
 
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
@@ -260,14 +261,6 @@ def activation_range(activation: str, output: Tensor, qmin: int = INT8_MIN, qmax
     raise IRError(f"fused activation '{activation}' is not supported (NONE, RELU, RELU6, RELU_N1_TO_1)")
 
 
-def out_size(padding: str, in_size: int, filter_size: int, stride: int, dilation: int = 1) -> int:
-    """TFLite ComputeOutSize."""
-    effective = (filter_size - 1) * dilation + 1
-    if padding == "SAME":
-        return (in_size + stride - 1) // stride
-    return (in_size + stride - effective) // stride
-
-
 def leading_padding(in_size: int, filter_size: int, stride: int, dilation: int, out: int) -> int:
     """TFLite ComputePaddingWithOffset: padding before the data (the extra odd pixel goes after)."""
     effective = (filter_size - 1) * dilation + 1
@@ -280,7 +273,7 @@ def _window_geometry(op: Op, in_shape, out_shape, filter_hw, dilation) -> tuple[
     padding = op.attr("padding")
     pads = []
     for axis in (0, 1):
-        expected = out_size(padding, in_shape[1 + axis], filter_hw[axis], stride[axis], dilation[axis])
+        expected = window_out(padding, in_shape[1 + axis], filter_hw[axis], stride[axis], dilation[axis])
         if expected != out_shape[1 + axis]:
             raise IRError(f"op '{op.name}' ({op.type}): output {'height' if axis == 0 else 'width'} is "
                           f"{out_shape[1 + axis]}, {padding} padding gives {expected}; re-import the model")

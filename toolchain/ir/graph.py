@@ -87,10 +87,6 @@ class Quant:
             "axis": self.axis,
         }
 
-    @classmethod
-    def from_json(cls, d: dict) -> "Quant":
-        return cls(np.array(d["scale"], dtype=np.float32), np.array(d["zero_point"]), d.get("axis"))
-
 
 @dataclass(frozen=True, eq=False)
 class Tensor:
@@ -161,8 +157,9 @@ class Graph:
     def validate(self) -> None:
         """Refuse a graph that breaks an IR invariant; the error names the tensor or op.
 
-        Per op: inputs, dtypes, quantization and the output shape against the one the op computes
-        (toolchain.ir.shapes.OP_RULES)."""
+        Tensors (dtype, dimensions, quantization), graph inputs and outputs, op names and attributes, one
+        producer per tensor, and each op against its rule in toolchain.ir.shapes.OP_RULES (input dtypes and
+        constness, quantization, the stored output shape against the one the op computes)."""
         if not isinstance(self.name, str):
             raise IRError(f"graph name {self.name!r} is not a string")
         for key, t in self.tensors.items():
@@ -170,6 +167,17 @@ class Graph:
                 raise IRError(f"tensor '{t.name}' is stored under the name '{key}'")
             _validate_tensor(t)
         self._validate_io()
+        produced = self._validate_ops()
+        for name in self.outputs:
+            if name not in produced:
+                raise IRError(f"graph output '{name}' is produced by no op")
+        for op in self.ops:
+            w = self.weight_of(op)
+            if w is not None and w.blocks is not None:
+                w.blocks.check(weight_matrix(op.type, w.data), w.name)
+
+    def _validate_ops(self) -> set[str]:
+        """Check the ops in order; return the names of the tensors available after the last one."""
         produced = set(self.inputs)
         writers: dict[str, str] = {}
         for op in self.ops:
@@ -183,13 +191,7 @@ class Graph:
                 writers[name] = op.name
             _validate_op(self, op, produced)
             produced.update(op.outputs)
-        for name in self.outputs:
-            if name not in produced:
-                raise IRError(f"graph output '{name}' is produced by no op")
-        for op in self.ops:
-            w = self.weight_of(op)
-            if w is not None and w.blocks is not None:
-                w.blocks.check(weight_matrix(op.type, w.data), w.name)
+        return produced
 
     def _validate_io(self) -> None:
         for role, names in (("input", self.inputs), ("output", self.outputs)):
@@ -218,8 +220,7 @@ def _check_names(what: str, names) -> None:
 
 def _check_dims(t: Tensor) -> None:
     shape = t.shape
-    if not isinstance(shape, tuple) or len(shape) > MAX_RANK \
-            or any(type(d) is not int and not isinstance(d, np.integer) for d in shape):
+    if not isinstance(shape, tuple) or len(shape) > MAX_RANK or not all(_is_int(d) for d in shape):
         raise IRError(f"tensor '{t.name}': shape {shape!r} is not a list of at most {MAX_RANK} integers")
     if any(not 1 <= d <= MAX_ELEMENTS for d in shape):
         raise IRError(f"tensor '{t.name}': shape {list(shape)} has a dimension outside 1..{MAX_ELEMENTS}; "
@@ -250,7 +251,7 @@ def _validate_quant(t: Tensor) -> None:
     q = t.quant
     if len(q.scale) != len(q.zero_point) or len(q.scale) == 0:
         raise IRError(f"tensor '{t.name}': quantization has {len(q.scale)} scales, {len(q.zero_point)} zero points")
-    if q.axis is not None and (type(q.axis) is not int or not (0 <= q.axis < len(t.shape)
+    if q.axis is not None and (not _is_int(q.axis) or not (0 <= q.axis < len(t.shape)
                                                               and t.shape[q.axis] == len(q.scale))):
         raise IRError(f"tensor '{t.name}': per-axis quantization axis {q.axis!r} with {len(q.scale)} scales "
                       f"does not fit shape {list(t.shape)}")
@@ -297,6 +298,7 @@ def _check_enum(choices: tuple[str, ...]):
 
 
 def _is_int(value) -> bool:
+    """An integer, and not a bool (True is an int to Python, never a dimension or an attribute here)."""
     return type(value) is int or isinstance(value, np.integer)
 
 

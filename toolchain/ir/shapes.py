@@ -64,7 +64,7 @@ def _need_rank(t: Tensor, role: str, rank: int) -> None:
 
 
 def window_out(padding: str, size: int, kernel: int, stride: int, dilation: int = 1) -> int:
-    """TFLite ComputeOutSize (also in toolchain.ir.arith, which derives the kernel parameters from it)."""
+    """TFLite ComputeOutSize (toolchain.ir.arith derives the kernel's padding from it too)."""
     if padding == "SAME":
         return -(-size // stride)
     return (size - (kernel - 1) * dilation - 1) // stride + 1

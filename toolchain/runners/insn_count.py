@@ -11,12 +11,12 @@ instructions too, at the timer's resolution); a layer is the window from its fun
 mark. Counts are exact and deterministic: the same firmware and inputs give the same numbers.
 
 `InsnCounter(elf, board)` prepares one run: `qemu_args()` for the QEMU command line, `result()` after QEMU
-has exited. `plugin_unavailable(qemu)` says why a QEMU cannot load the plugin (None when it can).
+has exited, `exact_counts(result, n_layers)` the figures of the report. `plugin_unavailable(qemu, probe)` says
+why a QEMU cannot load the plugin (None when it can). The runners (runners/qemu.py) use all of it.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import re
@@ -31,7 +31,7 @@ from ..boards import Board
 from ..errors import MunifyError
 from ..fsutil import atomic_write_text
 from ..resources import firmware_dir
-from .process import run_logged
+from .process import format_command, log, run_logged
 
 PLUGIN_SOURCE = Path("qemu-plugin") / "insn_count.c"
 # The Makefile's `plugin` target builds with the same compiler and flags into PREBUILT_DIR.
@@ -76,8 +76,15 @@ def plugin_library() -> Path:
     return build_plugin(source, cache_dir() / name)
 
 
+NO_PLUGIN_HINT = "(--no-exact-counts runs without it)"
+
+
 def build_plugin(source: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PluginError(f"cannot create {target.parent} for the instruction-count plugin ({exc.strerror}); "
+                          f"set XDG_CACHE_HOME to a writable directory {NO_PLUGIN_HINT}") from None
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     result = run_logged([PLUGIN_CC, *PLUGIN_CFLAGS, "-o", str(partial), str(source)],
                         install_hint="apt-get install gcc")
@@ -85,17 +92,28 @@ def build_plugin(source: Path, target: Path) -> Path:
         partial.unlink(missing_ok=True)
         lines = result.stderr.strip().splitlines() or ["no message"]
         first = next((line for line in lines if "error" in line), lines[0])
-        raise PluginError(f"cannot build the instruction-count plugin {source}: {first}")
+        raise PluginError(f"cannot build the instruction-count plugin {source}: {first} {NO_PLUGIN_HINT}")
     os.replace(partial, target)
     return target
 
 
-@functools.lru_cache(maxsize=None)
-def plugin_unavailable(qemu: str) -> str | None:
-    """Why `qemu` cannot run the plugin (a one-line reason), or None if it can: a QEMU built without
-    plugin support lists no -plugin option."""
+_availability: dict[tuple[str, Path], str | None] = {}
+
+
+def plugin_unavailable(qemu: str, probe: tuple[str, ...]) -> str | None:
+    """Why `qemu` cannot run the plugin (a one-line reason), or None if it can; asked once per QEMU and plugin
+    build. A QEMU built without plugin support lists no -plugin option; one that has it must load this plugin
+    and write its result when the `probe` arguments (a run that ends at once) exit."""
     if shutil.which(qemu) is None:
         return None  # the runner reports a missing QEMU itself
+    key = (qemu, plugin_library())
+    if key not in _availability:
+        _availability[key] = _missing_option(qemu) or _load_failure(qemu, key[1], probe)
+    return _availability[key]
+
+
+def _missing_option(qemu: str) -> str | None:
+    log.info("run: %s", format_command([qemu, "-help"]))
     try:
         listing = subprocess.run([qemu, "-help"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -103,6 +121,27 @@ def plugin_unavailable(qemu: str) -> str | None:
     if "-plugin" not in listing.stdout + listing.stderr:
         return f"{qemu} was built without TCG plugin support (no -plugin option)"
     return None
+
+
+def plugin_args(library: Path, **arguments: Path) -> list[str]:
+    """`-plugin LIB,KEY=VALUE,...` (QEMU's option syntax doubles a comma inside a value)."""
+    options = [str(library), *(f"{key}={value}" for key, value in arguments.items())]
+    return ["-plugin", ",".join(option.replace(",", ",,") for option in options)]
+
+
+def _load_failure(qemu: str, library: Path, probe: tuple[str, ...]) -> str | None:
+    with tempfile.TemporaryDirectory(prefix="munify-plugin-probe-") as directory:
+        result_path = Path(directory) / "result.txt"
+        command = [qemu, *plugin_args(library, out=result_path), *probe]
+        log.info("run: %s < /dev/null", format_command(command))
+        try:
+            run = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return f"{qemu} did not finish a 30 s plugin probe"
+        if result_path.is_file():
+            return None
+    lines = run.stderr.strip().splitlines() or [f"exit status {run.returncode}, no message"]
+    return f"{qemu} cannot load the plugin: {next((line for line in lines if 'plugin' in line), lines[-1])}"
 
 
 # ---- functions of the ELF ----------------------------------------------------------------------------
@@ -158,7 +197,7 @@ def ranges_text(functions: list[Function]) -> str:
 @dataclass(frozen=True)
 class Mark:
     function: str
-    total: int  # instructions executed before the function's first instruction
+    total: int  # the running count when the function's first instruction is reached
 
 
 @dataclass(frozen=True)
@@ -173,8 +212,8 @@ def read_result(path: Path) -> PluginResult:
     try:
         lines = path.read_text().splitlines()
     except OSError:
-        raise PluginError(f"QEMU wrote no instruction counts ({path} missing): did it stop before exiting?") \
-            from None
+        raise PluginError(f"QEMU wrote no instruction counts ({path} missing): did it stop before exiting? "
+                          f"{NO_PLUGIN_HINT}") from None
     if not lines or lines[0] != RESULT_FORMAT:
         raise PluginError(f"{path} is not an insn_count result (first line {lines[:1]})")
     total = outside = 0
@@ -209,8 +248,7 @@ class InsnCounter:
         atomic_write_text(self.ranges_path, ranges_text(self.functions))
 
     def qemu_args(self) -> list[str]:
-        options = [str(self.library), f"ranges={self.ranges_path}", f"out={self.result_path}"]
-        return ["-plugin", ",".join(option.replace(",", ",,") for option in options)]
+        return plugin_args(self.library, ranges=self.ranges_path, out=self.result_path)
 
     def result(self) -> PluginResult:
         return read_result(self.result_path)
@@ -234,7 +272,6 @@ class ExactCounts:
 
     per_inference: tuple[int, ...]
     layers: tuple[int | None, ...]  # by firmware layer; None for a layer without a function (an alias)
-    run_total: int  # the whole QEMU run: boot, protocol, every inference
 
     @property
     def mean(self) -> int:
@@ -280,16 +317,23 @@ def _inference(marks: tuple[Mark, ...], start: int, stop: int) -> InferenceCount
 def exact_counts(result: PluginResult, n_layers: int) -> ExactCounts:
     untraced = [count for count in inference_counts(result.marks) if count.instructions is not None]
     if not untraced:
-        raise PluginError("the instruction-count plugin saw no complete model run between two hal_ticks calls")
+        raise PluginError("the instruction-count plugin saw no complete model run between two hal_ticks calls "
+                          f"(does the ELF keep its symbols?) {NO_PLUGIN_HINT}")
     last = untraced[-1].layers
     return ExactCounts(tuple(count.instructions for count in untraced),
-                       tuple(last.get(index) for index in range(n_layers)), result.total)
+                       tuple(last.get(index) for index in range(n_layers)))
 
 
-def exact_counts_for(elf: Path, board: Board, warn) -> InsnCounter | None:
+def exact_counts_note() -> str:
+    """What --dry-run shows of the plugin (nothing is built or probed for it)."""
+    return (f"  with -plugin <{plugin_file_name(plugin_source())}>,ranges=<the ELF's functions (nm)>,"
+            "out=<counts> (exact instruction counts; --no-exact-counts drops it)")
+
+
+def exact_counts_for(elf: Path, board: Board, probe: list[str], warn) -> InsnCounter | None:
     """An InsnCounter for a run of `elf` on `board`, or None (after one `warn(message)` line) when the board's
-    QEMU cannot load plugins."""
-    reason = plugin_unavailable(board.qemu.binary)
+    QEMU cannot load the plugin; `probe`: QEMU arguments of a run that ends at once."""
+    reason = plugin_unavailable(board.qemu.binary, tuple(probe))
     if reason is not None:
         warn(f"munify: exact instruction counts off: {reason}; reporting the tick figures only")
         return None

@@ -115,8 +115,12 @@ class QemuProcess(StartStop):
     def count_exactly(self, note=_note) -> bool:
         """Run the next start() with the instruction-count plugin; False, after one `note` line, when this
         QEMU cannot load plugins (the run then goes on without exact counts)."""
-        self.counter = exact_counts_for(self.elf, self.board, note)
+        self.counter = exact_counts_for(self.elf, self.board, self.plugin_probe(), note)
         return self.counter is not None
+
+    @abc.abstractmethod
+    def plugin_probe(self) -> list[str]:
+        """QEMU arguments of a run that ends right after QEMU loaded its plugins."""
 
     def plugin_options(self) -> list[str]:
         return self.counter.qemu_args() if self.counter else []
@@ -201,6 +205,10 @@ class QemuSystemRunner(QemuProcess):
     def command(self, port: int = 0) -> list[str]:
         return qemu_command(self.board, self.elf, port, self.mlperf) + self.plugin_options()
 
+    def plugin_probe(self) -> list[str]:
+        return ["-M", "none", "-nographic", "-monitor", "none", "-serial", "none",
+                "-kernel", "none"]  # machine 'none' refuses -kernel, after the plugins are loaded
+
     def describe(self) -> list[str]:
         """What start() runs, for --dry-run (the port is picked at start)."""
         if self.mlperf:
@@ -284,6 +292,9 @@ class QemuUserRunner(QemuProcess):
 
     def command(self) -> list[str]:
         return qemu_user_command(self.board, self.elf, self.plugin_options())
+
+    def plugin_probe(self) -> list[str]:
+        return qemu_user_command(self.board, self.elf)[1:]  # the firmware itself: it exits at the end of stdin
 
     def describe(self) -> list[str]:
         return [format_command(self.command()) + "   (protocol on stdin/stdout)"]
