@@ -83,11 +83,12 @@ uint64_t hal_ticks(void)
     return ticks;
 }
 
+/* A busy wait, not wfi: the core never idles, so under QEMU -icount guest time is the instruction count alone.
+ * (Idle time under sleep=on, which align=on requires, follows host time and would shift the tick's phase.) */
 void hal_tick_sync(void)
 {
     uint32_t wraps = systick_wraps;
     while (systick_wraps == wraps) {
-        __asm volatile("wfi");
     }
 }
 
