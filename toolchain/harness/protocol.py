@@ -97,9 +97,12 @@ class DeviceClient:
         raise DeviceError("no answer to 'name'; is munify firmware on this line?")
 
     def raw(self, command: str, timeout: float | None = None) -> Reply:
-        """Send one command (without its '%') and return every reply line, errors included."""
+        """Send one command (without its '%') and return every reply line, errors included. Each line must
+        come within `reply_timeout` s of the previous one, or within `timeout` when one is given: a command
+        the caller expects to run silently for long (a big `infer`)."""
         self.transport.write(command.encode("ascii", "replace") + b"%")
-        lines = self.transport.read_until(READY, timeout or self.timeout, self.reply_timeout)
+        line_timeout = self.reply_timeout if timeout is None else timeout
+        lines = self.transport.read_until(READY, timeout or self.timeout, line_timeout)
         return Reply(command, tuple(lines))
 
     def command(self, command: str, timeout: float | None = None) -> Reply:

@@ -68,7 +68,7 @@ class Session:
 
     def check_case(self, index: int, case: Case) -> Inference:
         self.client.load(self.info.encode_input(case.data))
-        result = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+        result = self.client.infer(1, 0)
         self.latencies.append(self.count(result.ticks_sum, result.tick_hz))
         found = _first_mismatch(index, "output", None, case.output, result.output)
         if found:
@@ -80,7 +80,7 @@ class Session:
     def _check_layers(self, index: int, case: Case) -> None:
         self.client.trace("tensors")
         try:
-            traced = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+            traced = self.client.infer(1, 0)
         finally:
             self.client.trace("off")
         for layer in sorted(case.layers):
@@ -96,7 +96,7 @@ class Session:
         """Per-layer instruction counts of one more inference of the last loaded input."""
         self.client.trace("ticks")
         try:
-            traced = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+            traced = self.client.infer(1, 0)
         finally:
             self.client.trace("off")
         return [self.count(t, traced.tick_hz) for t in traced.layer_ticks]
