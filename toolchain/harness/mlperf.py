@@ -77,10 +77,6 @@ class Profile:
     output_zero_point: int = 0
     input_size: int = 0
 
-    @property
-    def wire_bytes_per_element(self) -> int:
-        return 4 if self.encoding == "float32" else 1
-
     def header(self) -> str:
         """mlperf_profile.h: deterministic, scales as exact C hex float literals."""
         return "\n".join([
