@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm qemu-user gcc-aarch64-linux-gnu gdb-multiarch openocd
 STAMP := $(VENV)/.munify-installed
 PYTEST_WORKERS ?= 2
 # The QEMU instruction-count plugin; its file name carries the source's hash (as toolchain/runners/insn_count.py

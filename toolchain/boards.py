@@ -6,6 +6,8 @@ ones. Every error names the file and the key, and says what is expected.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +20,10 @@ SCHEMA_VERSION = 1
 DEFAULT_BOARD = "mps2-an386"
 FEATURES = ("dsp", "fpu", "mve", "neon")
 PORTS = ("cortex-m", "linux")
-RUNNERS = ("qemu-system", "qemu-user", "serial", "pyocd")
-UART_DRIVERS = ("cmsdk_apb",)
+RUNNERS = ("qemu-system", "qemu-user", "serial", "pyocd", "openocd", "gdb", "ssh")
+HARDWARE_RUNNERS = ("serial", "pyocd", "openocd", "gdb")  # flash a real MCU board, then talk over its serial port
+UART_DRIVERS = ("cmsdk_apb", "stm32_usart", "stm32_usart_v2", "stm32_lpuart", "nrf_uart", "nrf_uarte")
+SOC_DRIVERS = ("none", "stm32f1", "stm32f4", "stm32l4", "stm32g0", "nrf51", "nrf52")  # drivers/soc_<name>.c
 TIMER_DRIVERS = ("systick", "clock_gettime")
 PORT_TIMER = {"cortex-m": "systick", "linux": "clock_gettime"}  # the tick source each port implements
 OPTIMIZE_FLAGS = ("-O0", "-O1", "-O2", "-O3", "-Os", "-Oz", "-Ofast")
@@ -37,16 +41,28 @@ class MemoryRegion:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """A GPIO pin: STM32 "PA2" is port 0 pin 2, nRF "P0.06" is port 0 pin 6."""
+
+    port: int
+    number: int
+
+
+@dataclass(frozen=True)
 class Uart:
     driver: str
     base: int
     baud: int
+    tx_pin: Pin | None = None
+    rx_pin: Pin | None = None
+    pin_function: int = 0  # STM32 alternate function number of both pins
 
 
 @dataclass(frozen=True)
 class Timer:
     driver: str
     hz: int
+    measured: bool = False  # report the core clock the firmware read back (real boards) instead of hz
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,11 @@ class Hardware:
     serial_port: str | None
     baud: int
     flash_command: tuple[str, ...]  # argv with {elf} and {pyocd_target} placeholders; empty: flashed by hand
+    openocd_args: tuple[str, ...] = ()  # e.g. ("-f", "board/st_nucleo_l4.cfg")
+    gdb_remote: str = "localhost:3333"  # the GDB server of runner "gdb" (pyOCD and OpenOCD serve 3333)
+    gdb_reset: str = "monitor reset"  # after `load`; QEMU's gdbstub wants "monitor system_reset"
+    ssh_host: str | None = None  # runner "ssh": user@host
+    ssh_dir: str = "/tmp"  # where the binary is copied on the ssh host
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,7 @@ class Board:
     description: str
     cpu: str
     port: str
+    soc: str
     features: frozenset[str]
     clock_hz: int
     cross_prefix: str
@@ -121,6 +143,23 @@ def _features(values: list) -> str | None:
     return None if len(set(values)) == len(values) else "lists a feature twice"
 
 
+_PIN = re.compile(r"^P(?:([A-K])(\d{1,2})|(\d)\.(\d{2}))$")
+
+
+def parse_pin(text: str) -> Pin | None:
+    match = _PIN.match(text)
+    if not match:
+        return None
+    if match.group(1):
+        return Pin(ord(match.group(1)) - ord("A"), int(match.group(2)))
+    return Pin(int(match.group(3)), int(match.group(4)))
+
+
+def _pin(value: str) -> str | None:
+    pin = parse_pin(value)
+    return None if pin and pin.number < 32 else "must be a pin like \"PA2\" (STM32) or \"P0.06\" (nRF)"
+
+
 def _multiple_of_8(value: int) -> str | None:
     return None if value > 0 and value % 8 == 0 else "must be a positive multiple of 8"
 
@@ -139,6 +178,9 @@ SCHEMA: dict[str, Any] = {
     "port": Key(str, check=_one_of(PORTS)),
     "features": Key(list, check=_features),
     "clock_hz": Key(int, check=_positive),
+    "soc": ({
+        "driver": Key(str, check=_one_of(SOC_DRIVERS)),
+    }, False),
     "toolchain": {
         "prefix": Key(str),
         "cflags": Key(list),
@@ -154,10 +196,14 @@ SCHEMA: dict[str, Any] = {
         "driver": Key(str, check=_one_of(UART_DRIVERS)),
         "base": Key(int, check=_non_negative),
         "baud": Key(int, check=_positive),
+        "tx_pin": Key(str, required=False, check=_pin),
+        "rx_pin": Key(str, required=False, check=_pin),
+        "pin_function": Key(int, required=False, default=0, check=_non_negative),
     }, False),
     "timer": {
         "driver": Key(str, check=_one_of(TIMER_DRIVERS)),
         "hz": Key(int, check=_positive),
+        "measured": Key(bool, required=False, default=False),
     },
     "run": {
         "runner": Key(str, check=_one_of(RUNNERS)),
@@ -175,6 +221,11 @@ SCHEMA: dict[str, Any] = {
         "serial_port": Key(str, required=False),
         "baud": Key(int, required=False, default=115200, check=_positive),
         "flash_command": Key(list, required=False, default=[]),
+        "openocd_args": Key(list, required=False, default=[]),
+        "gdb_remote": Key(str, required=False, default="localhost:3333"),
+        "gdb_reset": Key(str, required=False, default="monitor reset"),
+        "ssh_host": Key(str, required=False),
+        "ssh_dir": Key(str, required=False, default="/tmp"),
     }, False),
 }
 
@@ -240,10 +291,7 @@ def _check_consistency(source: str, doc: dict, expected_name: str | None) -> Non
     if doc["run"]["runner"] == "qemu-system" and not (doc["qemu"]["machine"] and doc["qemu"]["cpu"]):
         raise BoardError(f"{source}: missing required key 'qemu.machine' or 'qemu.cpu' (runner 'qemu-system')")
     runner = doc["run"]["runner"]
-    if runner in ("serial", "pyocd") and not (doc["hardware"] and doc["hardware"]["serial_port"]):
-        raise BoardError(f"{source}: missing required key 'hardware.serial_port' (runner '{runner}' needs it)")
-    if runner == "pyocd" and not doc["hardware"]["pyocd_target"]:
-        raise BoardError(f"{source}: missing required key 'hardware.pyocd_target' (runner 'pyocd' needs it)")
+    _check_hardware(source, runner, doc["hardware"])
     memory = doc["memory"]
     if memory is not None:
         flash, ram = memory["flash"], memory["ram"]
@@ -256,8 +304,27 @@ def _check_consistency(source: str, doc: dict, expected_name: str | None) -> Non
             raise BoardError(f"{source}: key 'memory.stack_bytes' must be smaller than memory.ram.length")
 
 
+_RUNNER_NEEDS = {"pyocd": "pyocd_target", "openocd": "openocd_args", "ssh": "ssh_host"}
+
+
+def _check_hardware(source: str, runner: str, hardware: dict | None) -> None:
+    """Only the default runner's keys are required: a --runner override checks its own (runners.runner_for)."""
+    needs = (["serial_port"] if runner in HARDWARE_RUNNERS else []) + (
+        [_RUNNER_NEEDS[runner]] if runner in _RUNNER_NEEDS else [])
+    for key in needs:
+        if not (hardware and hardware[key]):
+            raise BoardError(f"{source}: missing required key 'hardware.{key}' (runner '{runner}' needs it)")
+
+
 def _region(raw: dict | None) -> MemoryRegion | None:
     return MemoryRegion(raw["origin"], raw["length"], raw["label"]) if raw else None
+
+
+def _uart(raw: dict | None) -> Uart | None:
+    if raw is None:
+        return None
+    pins = [parse_pin(raw[key]) if raw[key] else None for key in ("tx_pin", "rx_pin")]
+    return Uart(raw["driver"], raw["base"], raw["baud"], pins[0], pins[1], raw["pin_function"])
 
 
 def _to_board(doc: dict, path: Path) -> Board:
@@ -267,6 +334,7 @@ def _to_board(doc: dict, path: Path) -> Board:
         description=doc["description"],
         cpu=doc["cpu"],
         port=doc["port"],
+        soc=doc["soc"]["driver"] if doc["soc"] else "none",
         features=frozenset(doc["features"]),
         clock_hz=doc["clock_hz"],
         cross_prefix=doc["toolchain"]["prefix"],
@@ -276,13 +344,15 @@ def _to_board(doc: dict, path: Path) -> Board:
         flash=_region(memory["flash"]) if memory else None,
         ram=_region(memory["ram"]) if memory else None,
         stack_bytes=memory["stack_bytes"] if memory else 0,
-        uart=Uart(uart["driver"], uart["base"], uart["baud"]) if uart else None,
-        timer=Timer(doc["timer"]["driver"], doc["timer"]["hz"]),
+        uart=_uart(uart),
+        timer=Timer(doc["timer"]["driver"], doc["timer"]["hz"], doc["timer"]["measured"]),
         runner=doc["run"]["runner"],
         semihosting=doc["run"]["semihosting"],
         qemu=QemuSettings(qemu["binary"], qemu["machine"], qemu["cpu"], tuple(qemu["args"])) if qemu else None,
         hardware=Hardware(hardware["flash_method"], hardware["pyocd_target"], hardware["serial_port"],
-                          hardware["baud"], tuple(hardware["flash_command"])) if hardware else None,
+                          hardware["baud"], tuple(hardware["flash_command"]), tuple(hardware["openocd_args"]),
+                          hardware["gdb_remote"], hardware["gdb_reset"], hardware["ssh_host"],
+                          hardware["ssh_dir"]) if hardware else None,
         path=path,
     )
 
@@ -303,6 +373,33 @@ def parse_board(path: Path, expected_name: str | None = None) -> Board:
     doc = _validate_table(source, raw, SCHEMA, "")
     _check_consistency(source, doc, expected_name)
     return _to_board(doc, path)
+
+
+def with_overrides(board: Board, runner: str | None = None, port: str | None = None) -> Board:
+    """The board reached another way: `--runner` and `--port` of munify run, checked like the board file."""
+    runner = runner or board.runner
+    if runner not in RUNNERS:
+        raise BoardError(f"--runner must be one of {', '.join(RUNNERS)}, not '{runner}'")
+    hardware = board.hardware or Hardware(None, None, None, 115200, ())
+    if port is not None:
+        if runner == "ssh":
+            hardware = dataclasses.replace(hardware, ssh_host=port)  # --port user@host
+        elif runner in HARDWARE_RUNNERS:
+            hardware = dataclasses.replace(hardware, serial_port=port)
+        else:
+            raise BoardError(f"board '{board.name}': --port needs a runner that reaches a real board "
+                             f"({', '.join(HARDWARE_RUNNERS + ('ssh',))}), not '{runner}'; add --runner serial")
+    if runner.startswith("qemu") and board.qemu is None:
+        raise BoardError(f"board '{board.name}' is a real board: QEMU does not emulate it; use one of "
+                         f"{', '.join(HARDWARE_RUNNERS)} with --port")
+    if runner in ("qemu-user", "ssh") and board.port != "linux" or runner == "qemu-system" and board.port == "linux":
+        raise BoardError(f"board '{board.name}': runner '{runner}' cannot run a '{board.port}' firmware")
+    try:
+        _check_hardware(str(board.path), runner, dataclasses.asdict(hardware))
+    except BoardError as exc:
+        by_port = "serial_port" in str(exc) or "ssh_host" in str(exc)
+        raise BoardError(f"{exc}; add it to the board file" + (" or pass --port" if by_port else "")) from None
+    return dataclasses.replace(board, runner=runner, hardware=hardware)
 
 
 def board_names() -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 
 from . import __version__
-from .boards import Board
+from .boards import Board, MemoryRegion
 from .errors import MunifyError
 from .fsutil import atomic_dir, atomic_write_text
 from .resources import firmware_dir, templates_dir
@@ -31,6 +31,7 @@ ELF_NAME = "firmware.elf"
 MODEL_SUBDIR = "model"
 _COMPILER_FLAGS = {"speed": "-O3", "size": "-Os"}
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+_MEMORY_USAGE = re.compile(r"^\s*(\w+):\s+(\d+) B\s", re.MULTILINE)
 _DEFINE = re.compile(r"^\s*#define\s+(MUNIFY_\w+)\s+(.+?)\s*$", re.MULTILINE)
 _JOBS = "2"
 
@@ -98,15 +99,25 @@ def read_build_info(out_dir: Path) -> dict | None:
 
 # ---- make ------------------------------------------------------------------------------------------
 
-def _defines(board: Board) -> list[str]:
+def _uart_defines(uart) -> dict[str, str]:
+    defines = {"MUNIFY_UART_BASE": f"0x{uart.base:08X}u", "MUNIFY_UART_BAUD": f"{uart.baud}u",
+               "MUNIFY_UART_AF": f"{uart.pin_function}u"}
+    for role, pin in (("TX", uart.tx_pin), ("RX", uart.rx_pin)):
+        defines[f"MUNIFY_UART_{role}_PORT"] = f"{pin.port if pin else 0}u"
+        defines[f"MUNIFY_UART_{role}_PIN"] = f"{pin.number if pin else 0}u"
+    return defines
+
+
+def board_defines(board: Board) -> list[str]:
+    """The -D flags that carry the board file into the firmware (clock, tick rate, UART, pins)."""
     defines = {
         "MUNIFY_CPU_HZ": f"{board.clock_hz}u",
         "MUNIFY_TICK_HZ": f"{board.timer.hz}u",
+        "MUNIFY_TICK_MEASURED": "1" if board.timer.measured else "0",
         "MUNIFY_SEMIHOSTING": "1" if board.semihosting else "0",
     }
     if board.uart is not None:
-        defines["MUNIFY_UART_BASE"] = f"0x{board.uart.base:08X}u"
-        defines["MUNIFY_UART_BAUD"] = f"{board.uart.baud}u"
+        defines.update(_uart_defines(board.uart))
     return [f"-D{key}={value}" for key, value in defines.items()]
 
 
@@ -120,10 +131,11 @@ def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
         "MODEL": MODEL_SUBDIR,
         "PORT": board.port,
         "UART": board.uart.driver if board.uart else "",
+        "SOC": board.soc,
         "CROSS": board.cross_prefix,
         "OPT": _COMPILER_FLAGS.get(optimize, board.optimize_flag),
         "CPU_FLAGS": " ".join(board.cflags),
-        "DEFS": " ".join(_defines(board)),
+        "DEFS": " ".join(board_defines(board)),
         "LDSCRIPT": "link.ld" if cortex_m else "",
         "LIBS": " ".join(libs + list(board.ldflags)),
         "ELF": ELF_NAME,
@@ -146,17 +158,47 @@ def _first_error(output: str) -> str:
     return lines[-1].strip() if lines else "no output"
 
 
+def _memory_usage(output: str) -> dict[str, int]:
+    """Bytes used per region, from the linker's --print-memory-usage table (printed even when a region overflows)."""
+    return {name: int(used) for name, used in _MEMORY_USAGE.findall(output)}
+
+
+def _region_text(what: str, used: int | None, region: MemoryRegion) -> str:
+    label = f" ({region.label})" if region.label else ""
+    if used is None:
+        return f"{what} overflows the board's {region.length} bytes{label}"
+    if used <= region.length:
+        return f"{what} {used} of {region.length} bytes{label} fits"
+    return f"{what} needs {used} bytes, the board has {region.length}{label}: {used - region.length} bytes over"
+
+
+def too_large_error(model_name: str, board: Board, flash_used: int | None, ram_used: int | None,
+                    estimate: bool = False) -> BuildError:
+    flash = "flash (the weights alone)" if estimate else "flash"
+    ram = "RAM (arena + stack alone)" if estimate else "RAM (static data + arena + stack)"
+    return BuildError(
+        f"model '{model_name}' is too large for board '{board.name}': "
+        f"{_region_text(flash, flash_used, board.flash)}; {_region_text(ram, ram_used, board.ram)}; "
+        "compress the model (munify compress), build with --optimize size, or choose a board with more memory "
+        "(munify boards)")
+
+
 def _raise_link_overflow(output: str, board: Board, model_name: str) -> None:
-    regions = {"FLASH": board.flash, "RAM": board.ram}
-    for name, overflow in _OVERFLOW.findall(output):
-        region = regions.get(name)
-        if region is None:
-            continue
-        needed = region.length + int(overflow)
-        what = "flash" if name == "FLASH" else "RAM (static data + arena + stack)"
-        raise BuildError(f"model '{model_name}' does not fit board '{board.name}': it needs {needed} bytes of "
-                         f"{what}, the board has {region.length} ({region.label or name}); choose a board with "
-                         "more memory or compress the model")
+    overflowed = {name for name, _ in _OVERFLOW.findall(output)}
+    if not overflowed & {"FLASH", "RAM"}:
+        return
+    usage = _memory_usage(output)
+    raise too_large_error(model_name, board, usage.get("FLASH"), usage.get("RAM"))
+
+
+def check_fits(model_name: str, board: Board, weights_bytes: int, arena_bytes: int) -> None:
+    """Before compiling: the weights alone must fit the flash and the arena plus the stack the RAM (the linker
+    checks the exact image afterwards)."""
+    if board.flash is None or board.ram is None:
+        return
+    ram = arena_bytes + board.stack_bytes
+    if weights_bytes > board.flash.length or ram > board.ram.length:
+        raise too_large_error(model_name, board, weights_bytes, ram, estimate=True)
 
 
 def _compile(board: Board, build_dir: Path, optimize: str, model_name: str) -> None:
@@ -274,6 +316,7 @@ def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]
     from .codegen import generate
 
     plan = generate(graph, model_dir, board.features, optimize=optimize)
+    check_fits(graph.name, board, plan.const_bytes, plan.arena_size)
     return [{"name": layer.name, "op": layer.op_type, "kernel": layer.variant, "macs": layer.macs}
             for layer in plan.layers]
 

@@ -54,13 +54,14 @@ def sweep(rng: np.random.Generator):
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))
     for bits in (False, True):
-        for bi in (4, 8):
+        for bi in (4, 8, 16):
             for j, mix in enumerate(mixes):
                 window, cin, rows = (kb.Window(6, 6, 3, 3), 16, 32) if j % 2 else (kb.Window(5, 5, 1, 1, pad="VALID"), 64, 48)
                 cols = window.kernel_h * window.kernel_w * cin
                 case = kb.blocks_case(f"cbl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
                                       window=window, cin=cin)
-                out.append((f"conv_blocks_{'bits' if bits else 'wide'}", case, window.out_h * window.out_w,
+                family = f"conv_blocks_{'bits' if bits else 'wide'}{'_1x16' if bi == 16 else ''}"
+                out.append((family, case, window.out_h * window.out_w,
                             block_features(case.blocks[1], rows, cols)))
     for bo, bi in ((2, 4), (2, 8), (4, 8), (2, 16)):
         for bits in (False, True):

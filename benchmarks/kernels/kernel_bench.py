@@ -249,13 +249,15 @@ def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: in
 
 
 BLOCK_ARRAYS = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "int8_t"),
-                ("unified_cols", "uint16_t"), ("unified_signs", "uint8_t"), ("unified_magnitudes", "int16_t"),
-                ("tail_weights", "int8_t"), ("unified_bias", "int32_t")]
+                ("unified_records", "uint32_t"), ("unified_cols", "uint16_t"), ("unified_signs", "uint8_t"),
+                ("unified_magnitudes", "int16_t"), ("tail_weights", "int8_t"), ("unified_bias", "int32_t")]
 
 
 def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
-                mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0) -> Case:
-    """FC (window None) or CONV_2D over a block-structured weight; the reference is the plain matrix product."""
+                mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0,
+                scalar: bool = False) -> Case:
+    """FC (window None) or CONV_2D over a block-structured weight; the reference is the plain matrix product.
+    `scalar` builds the kernel's plain C path (MUNIFY_DSP_SCALAR) instead of its assembly."""
     matrix, blocks = block_matrix(rng, rows, cols, bo, bi, mix)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     q = random_requant(rng, rows, cols)
@@ -273,10 +275,9 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     arrays += [Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
                Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
     quant = quant_setup(name, q, arrays)
-    block_fields = ", ".join(f"(const {ctypes[role]} *){name}_{role}" if role == "dense_weights" else f"{name}_{role}"
-                             for role, _ in BLOCK_ARRAYS[:7]).replace("(const int16_t *)", "(const int8_t *)")
-    setup = (f"static const munify_dsp_blocks p = {{{rows}, {cols}, {block_fields}, "
-             f"{name}_unified_bias, {name}_b, {quant}}};")
+    lists = ", ".join(f".{role} = (const int8_t *){name}_{role}" if role == "dense_weights"
+                      else f".{role} = {name}_{role}" for role, _ in BLOCK_ARRAYS)
+    setup = f"static const munify_dsp_blocks p = {{{rows}, {cols}, {{{lists}}}, {name}_b, {quant}}};"
     pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
     scratch = dsp.blocks_scratch({"k": cols, "bo": bo, "bi": bi, "cout": rows, "pointwise": pointwise},
                                  conv=window is not None)
@@ -287,7 +288,8 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
                   f"{window.out_w}, {rows}, {window.c_fields()}, {q.input_zp}, {pointwise}, 0, 0, {quant}}};")
         call = f"munify_dsp_conv_blocks_s8(&p, &g, {name}_in, {name}_out, {name}_scratch)"
     defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}",
-               f"MUNIFY_DSP_DENSE16 {int(dense16)}"]
+               f"MUNIFY_DSP_DENSE16 {int(dense16)}", f"MUNIFY_DSP_CONV {int(window is not None)}",
+               f"MUNIFY_DSP_SCALAR {int(scalar)}"]
     return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
                 scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks),
                 scratch_query=f"munify_dsp_blocks_scratch_size(&p, {int(window is not None)}, {1 - int(pointwise)})")

@@ -80,7 +80,21 @@ def measured():
         kb.conv_case("conv3x3_32_ref", rng, kb.Window(8, 8, 3, 3), 32, 32),
         kb.blocks_case("bl_conv3x3_mixed_1x8", rng, 32, 288, 1, 8, window=kb.Window(8, 8, 3, 3), cin=32),
         kb.blocks_case("bl_pointwise_2x16", rng, 16, 32, 2, 16, window=kb.Window(4, 3, 1, 1, pad="VALID"), cin=32),
+        # sign records more than 127 block columns apart: filler records of magnitude 0
+        kb.blocks_case("bl_conv_1x8_bits_fillers", rng, 6, 1152, 1, 8, mix=(0.05, 0.02, 0.93), sign_bits=True,
+                       window=kb.Window(3, 3, 3, 3), cin=128),
+        kb.blocks_case("bl_conv_1x4_bits_fillers", rng, 7, 576, 1, 4, mix=(0.05, 0.02, 0.93), sign_bits=True,
+                       window=kb.Window(3, 2, 3, 3), cin=64),
+        # 1 x 16 conv blocks run as two 1 x 8 blocks, four pixels at a time; a partial last 16-block of 12
+        kb.blocks_case("bl_conv_1x16_wide", rng, 11, 108, 1, 16, mix=(0.3, 0.4, 0.3), window=kb.Window(5, 3, 3, 3),
+                       cin=12),
+        kb.blocks_case("bl_conv_1x16_bits", rng, 9, 108, 1, 16, mix=(0.3, 0.4, 0.3), sign_bits=True,
+                       window=kb.Window(4, 4, 3, 3, stride=2), cin=12),
     ]
+    for case in cases:
+        if case.name.endswith("_fillers"):
+            records = next(a.values for a in case.arrays if a.name.endswith("_unified_records"))
+            assert dsp.MAX_SIGN_RECORD_STEP << 8 in records, f"{case.name}: no filler record, pick another seed"
     return {r.name: r for r in kb.measure(cases)}
 
 

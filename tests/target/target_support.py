@@ -8,17 +8,24 @@ from pathlib import Path
 import numpy as np
 
 from toolchain.harness.protocol import DeviceClient
+from toolchain.ir import Graph, Op, Quant, Tensor, save
 from toolchain.runners import runner_for
 
 FAKE_MODEL = Path(__file__).parent / "fixtures" / "fake_model"
-QEMU_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
+MPS_BOARDS = ("mps2-an385", "mps2-an386", "mps2-an500", "mps3-an547")  # qemu-system, icount
+# Real SoCs QEMU emulates with their real peripherals: the STM32 and nRF drivers run here.
+SOC_BOARDS = ("netduinoplus2", "stm32vldiscovery", "microbit", "mps2-an505")
+QEMU_BOARDS = MPS_BOARDS + SOC_BOARDS
 ALL_BOARDS = QEMU_BOARDS + ("aarch64-linux",)  # + qemu-user
+# Real boards: built, linked and fitted here; run only with hardware (tests marked hil).
+HARDWARE_BOARDS = ("nucleo-l4r5zi", "nucleo-f446re", "stm32f746g-disco", "nrf52840-dk", "nucleo-g0b1re")
+MODEL_BOARDS = MPS_BOARDS + ("aarch64-linux",)  # room for the MLPerf Tiny models
 FAKE_INPUT_BYTES = 16
 SPIN_INSTRUCTIONS = 3_000_000
 
 
-def require_tools() -> None:
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "aarch64-linux-gnu-gcc", "qemu-aarch64", "make"):
+def require_tools(*extra: str) -> None:
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "aarch64-linux-gnu-gcc", "qemu-aarch64", "make", *extra):
         assert shutil.which(tool), f"{tool} is required for tests/target (run: make setup)"
 
 
@@ -41,3 +48,21 @@ class Device:
 
     def close(self):
         self.runner.stop()
+
+
+def tiny_fc_model(path: Path) -> Path:
+    """Two fully connected layers (64 -> 24 -> 10): small enough for 8 KiB of RAM."""
+    rng = np.random.default_rng(11)
+    tensors = {"x": Tensor("x", (1, 64), "int8", Quant([0.05], [3]))}
+    ops, prev, rows_in = [], "x", 64
+    for i, cout in enumerate((24, 10)):
+        tensors[f"w{i}"] = Tensor(f"w{i}", (cout, rows_in), "int8",
+                                  Quant(rng.uniform(0.002, 0.01, cout), np.zeros(cout), axis=0),
+                                  rng.integers(-127, 128, (cout, rows_in)).astype(np.int8))
+        tensors[f"b{i}"] = Tensor(f"b{i}", (cout,), "int32", Quant(np.full(cout, 1e-4), np.zeros(cout), axis=0),
+                                  rng.integers(-2000, 2000, cout).astype(np.int32))
+        tensors[f"y{i}"] = Tensor(f"y{i}", (1, cout), "int8", Quant([0.2], [-5]))
+        ops.append(Op(f"fc{i}", "FULLY_CONNECTED", (prev, f"w{i}", f"b{i}"), (f"y{i}",)))
+        prev, rows_in = f"y{i}", cout
+    save(Graph("tiny_fc", tensors, tuple(ops), ("x",), (prev,)), path)
+    return path

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.qemu
 INPUT = bytes((37 * i - 70) & 0xFF for i in range(16))  # negative, positive and saturating
 # Layer 0 of the fake model runs on Helium or the FPU where the board has them: startup must enable them.
 SCALE_KERNEL = {"mps2-an385": "fake_scale_s8", "mps2-an386": "fake_scale_fpu", "mps2-an500": "fake_scale_fpu",
-                "mps3-an547": "fake_scale_mve", "aarch64-linux": "fake_scale_fpu"}
+                "mps3-an547": "fake_scale_mve", "aarch64-linux": "fake_scale_fpu", "netduinoplus2": "fake_scale_fpu",
+                "stm32vldiscovery": "fake_scale_s8", "microbit": "fake_scale_s8", "mps2-an505": "fake_scale_fpu"}
 # Layer 1 spins exactly SPIN_INSTRUCTIONS instructions plus a few dozen of its own work.
 LAYER_OVERHEAD = 600
 

@@ -63,10 +63,13 @@ def test_model_too_big_for_flash_names_both_sizes(tmp_path):
     board = load_board(str(_board_with(tmp_path, "tiny", **{"length = 0x40_0000, label = \"ZBT SSRAM1":
                                                             "length = 0x1000, label = \"ZBT SSRAM1"})))
     out = tmp_path / "out"
-    with pytest.raises(BuildError, match=r"model 'fake' does not fit board 'tiny': it needs (\d+) bytes of flash, "
-                                         r"the board has 4096 \(ZBT SSRAM1 \(code\)\)") as info:
+    with pytest.raises(BuildError, match=r"model 'fake' is too large for board 'tiny': flash needs (\d+) bytes, "
+                                         r"the board has 4096 \(ZBT SSRAM1 \(code\)\): (\d+) bytes over; "
+                                         r"RAM \(static data \+ arena \+ stack\) \d+ of 4194304 bytes .* fits; "
+                                         r"compress the model") as info:
         build_sources(FAKE_MODEL, board, out)
-    needed = int(re.search(r"needs (\d+) bytes", str(info.value)).group(1))
+    needed, over = map(int, re.search(r"needs (\d+) bytes.*: (\d+) bytes over", str(info.value)).groups())
+    assert over == needed - 4096
     assert needed > 4096 and needed == build_sources(FAKE_MODEL, load_board("mps2-an386"),
                                                      tmp_path / "big").sizes.flash_bytes
     assert not out.exists()
@@ -76,8 +79,8 @@ def test_model_too_big_for_ram_names_both_sizes(tmp_path):
     require_tools()
     board = load_board(str(_board_with(tmp_path, "lowram", **{"length = 0x40_0000, label = \"ZBT SSRAM2/3":
                                                               "length = 16392, label = \"ZBT SSRAM2/3"})))
-    with pytest.raises(BuildError, match=r"it needs \d+ bytes of RAM \(static data \+ arena \+ stack\), "
-                                         r"the board has 16392"):
+    with pytest.raises(BuildError, match=r"flash \d+ of 4194304 bytes .* fits; RAM \(static data \+ arena \+ "
+                                         r"stack\) needs \d+ bytes, the board has 16392 \(ZBT SSRAM2/3\): \d+ bytes over"):
         build_sources(FAKE_MODEL, board, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

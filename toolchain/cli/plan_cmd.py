@@ -51,5 +51,10 @@ def forced_kernels(pairs: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     plan = make_plan(load(args.model), features_from_args(args), args.optimize, force=forced_kernels(args.kernel))
+    if args.board:
+        from ..boards import load_board
+        from ..build import check_fits
+
+        check_fits(plan.model_name, load_board(args.board), plan.const_bytes, plan.arena_size)
     print(plan_to_json(plan) if args.json else format_plan(plan))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import signal
 from pathlib import Path
 
-from ..boards import DEFAULT_BOARD, load_board
+from ..boards import DEFAULT_BOARD, RUNNERS, load_board, with_overrides
 from ..build import OPTIMIZE_LEVELS, default_build_dir, dry_run_commands, is_up_to_date
 from ..errors import MunifyError
 from ..report import render
@@ -20,7 +20,16 @@ REPLACED_DIRS = ("build_dir",)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, help="the model (.mun)")
     parser.add_argument("--board", default=DEFAULT_BOARD, help=f"board name or board .toml (default {DEFAULT_BOARD})")
-    parser.add_argument("--inputs", type=int, default=3, help="number of seeded random inputs (default 3)")
+    parser.add_argument("--inputs", default="3", metavar="N|FILE.npy|DIR",
+                        help="a number of seeded random inputs (default 3), or real input tensors: a .npy file "
+                             "(one input or a batch) or a directory of them; float arrays are quantized")
+    parser.add_argument("--labels", type=Path, metavar="FILE.npy",
+                        help="class labels of the --inputs tensors (a DIR's labels.npy is used when present): "
+                             "adds the on-device top-1 accuracy")
+    parser.add_argument("--port", help="the board's serial port: any pyserial URL (/dev/ttyACM0, socket://host:port); "
+                                       "overrides the board file")
+    parser.add_argument("--runner", choices=RUNNERS,
+                        help="how to flash and reach the board, overriding the board file's run.runner")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default 0)")
     parser.add_argument("--layers", action="store_true",
                         help="also check every layer's output and name the first layer that differs")
@@ -58,7 +67,8 @@ def _dry_run(args, board, build_dir: Path) -> None:
     print("\n".join(runner.describe()))
     if args.exact_counts and isinstance(runner, QemuProcess):
         print(exact_counts_note())
-    print(f"send {args.inputs} input(s) (seed {args.seed}); compare with the reference; 'munify exit 0'")
+    what = f"{args.inputs} input(s) (seed {args.seed})" if args.inputs.isdigit() else f"the inputs in {args.inputs}"
+    print(f"send {what}; compare with the reference; 'munify exit 0'")
 
 
 def _serve_mlperf(args, board, build_dir: Path) -> int:
@@ -98,20 +108,68 @@ def run(args: argparse.Namespace) -> int:
 
     configure_logging(args.verbose)
     _exit_on_termination()
-    if args.inputs < 1:
-        raise MunifyError(f"--inputs must be at least 1, not {args.inputs}")
+    count = _input_count(args.inputs)
     if args.seed < 0:
         raise MunifyError(f"--seed must be a non-negative integer, not {args.seed}")
-    board = load_board(args.board)
+    board = with_overrides(load_board(args.board), args.runner, args.port)
     build_dir = args.build_dir or default_build_dir(args.model, board, args.optimize)
     if args.dry_run:
         _dry_run(args, board, build_dir)
         return 0
     if args.serve_mlperf:
         return _serve_mlperf(args, board, build_dir)
-    report = run_model(args.model, board, build_dir, args.inputs, args.seed, args.layers, args.optimize,
-                       args.exact_counts, model_id=args.model_id)
+    inputs, labels = _input_files(args) if count is None else (None, None)
+    report = run_model(args.model, board, build_dir, count or len(inputs), args.seed, args.layers, args.optimize,
+                       args.exact_counts, inputs=inputs, model_id=args.model_id)
+    if labels is not None:
+        report = _with_accuracy(report, args.model, inputs, labels)
     print(render(report))
+    _print_details(report, board)
     if args.json:
         report.write_json(args.json)
     return 0 if report.bit_exact else 1
+
+
+def _input_count(text: str) -> int | None:
+    """--inputs N: the count; a path: None."""
+    if text.lstrip("-").isdigit():
+        if int(text) < 1:
+            raise MunifyError(f"--inputs must be at least 1, not {text}")
+        return int(text)
+    return None
+
+
+def _input_files(args):
+    from ..input_files import load_inputs, load_labels
+    from ..ir import load
+
+    inputs = load_inputs(load(args.model), Path(args.inputs))
+    return inputs, load_labels(args.labels, Path(args.inputs), len(inputs))
+
+
+def _with_accuracy(report, model: Path, inputs, labels):
+    """Top-1 accuracy of the outputs the device was checked to produce (the reference's, when bit-exact)."""
+    import dataclasses
+
+    from ..input_files import accuracy
+    from ..ir import load, reference
+
+    if not report.bit_exact:
+        return dataclasses.replace(report, extra={**report.extra, "accuracy": None})
+    graph = load(model)
+    outputs = [reference.run(graph, [x])[0] for x in inputs]
+    return dataclasses.replace(report, extra={**report.extra, "accuracy": accuracy(outputs, labels)})
+
+
+def _print_details(report, board) -> None:
+    extra = report.extra
+    if "latency_ms" in extra:
+        clock = f" at {extra['clock_hz'] / 1e6:g} MHz ({extra['clock_source']})" if "clock_hz" in extra else ""
+        print(f"latency: {extra['latency_ms']:.3f} ms per inference{clock}")
+        if extra.get("clock_hz") not in (None, board.clock_hz):
+            print(f"warning: board '{board.name}' runs at {extra['clock_hz']:,} Hz, not its rated {board.clock_hz:,} "
+                  "Hz: its clock set-up did not complete (crystal, supply, or a clock driver to check)")
+    if "accuracy" in extra:
+        acc = extra["accuracy"]
+        print("accuracy on device: n/a (outputs differ from the reference)" if acc is None else
+              f"accuracy on device: {100 * acc['top1']:.1f}% top-1 ({acc['correct']}/{acc['total']})")

@@ -10,6 +10,7 @@ With `exact_counts`, QEMU runs also carry the instruction-count plugin's exact f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -141,7 +142,17 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
             raise _explain(exc, runner.exit_status()) from None
     if status != 0:
         raise DeviceError(f"the firmware exited with status {status} instead of 0")
-    return _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit, exact)
+    report = _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit, exact)
+    return _with_runner_details(report, runner)
+
+
+def _with_runner_details(report: RunReport, runner) -> RunReport:
+    """Real-board runners add the clock and the latency in ms (runners/serial_port.py, runners/ssh.py)."""
+    details = getattr(runner, "report_details", None)
+    if details is None:
+        return report
+    return dataclasses.replace(report, runner=runner.board.runner,
+                               extra={**report.extra, **details(report.latency.per_inference)})
 
 
 def _explain(error: DeviceError, status: int | None) -> DeviceError:
@@ -174,9 +185,11 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
 
 # ---- cases from an IR graph -----------------------------------------------------------------------
 
-def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None) -> list[Case]:
-    """Seeded inputs and the reference's outputs; with `layers`, the expected output of every firmware layer
-    whose name is an IR op (layer_names in firmware order: `codegen.names.label` of the op names)."""
+def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None,
+                given: list[np.ndarray] | None = None) -> list[Case]:
+    """Seeded inputs (or the `given` int8 input tensors) and the reference's outputs; with `layers`, the expected
+    output of every firmware layer whose name is an IR op (layer_names in firmware order: `codegen.names.label`
+    of the op names)."""
     from ..inputs import draw_inputs
     from ..ir import reference
 
@@ -185,7 +198,7 @@ def graph_cases(graph, n: int, seed: int, layers: bool, layer_names: list[str] |
                           "the firmware runs models with one input and one output")
     op_outputs = {label(op.name): op.outputs[0] for op in graph.ops}
     cases = []
-    for inputs in draw_inputs(graph, n, seed):
+    for inputs in ([[x] for x in given] if given is not None else draw_inputs(graph, n, seed)):
         if layers:
             values = reference.run_all(graph, inputs)
             output = values[graph.outputs[0]]
@@ -204,8 +217,9 @@ def _bytes(array: np.ndarray) -> bytes:
 
 def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, seed: int, layers: bool = False,
               optimize: str = "balanced", exact_counts: bool = EXACT_COUNTS_DEFAULT,
-              model_id: str | None = None) -> RunReport:
-    """Build (when the model, board, options or munify changed) and run `model_path` on `board`."""
+              inputs: list[np.ndarray] | None = None, model_id: str | None = None) -> RunReport:
+    """Build (when the model, board, options, model id or munify changed) and run `model_path` on `board`, on
+    `n_inputs` seeded inputs or on the given int8 `inputs`."""
     from ..build import build_model, is_up_to_date, load_result
     from ..ir import load
 
@@ -214,5 +228,5 @@ def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, se
         build_model(model_path, board, build_dir, optimize, model_id)
     build = load_result(build_dir, board)
     op_types = {label(op.name): op.type for op in graph.ops}
-    return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers]),
-                     op_types, exact_counts)
+    return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers],
+                                                     inputs), op_types, exact_counts)

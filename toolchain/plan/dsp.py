@@ -8,10 +8,12 @@ Layouts (the C side documents the same in each kernel's header comment):
   dsp-dw      depthwise, channels a multiple of 4: int8, for each group of 4 channels, for each pair of taps
               (a zero tap added to an odd count), the words (c0 t, c2 t, c0 t+1, c2 t+1), (c1 ..., c3 ...).
   dsp-blocks-wide / dsp-blocks-bits / dsp-blocks-wide16 (FC, 1 x bi, speed: dense weights int16)
-              bo x bi blocks (bi 4, 8 or 16): per row block, lists of dense blocks (column, int8 weights) and
-              unified blocks (column, bi mask bytes or ceil(bi/8) sign bytes per row, int16 magnitudes);
-              pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15,
-              and with CONV_2D 1 x 4 / 1 x 8 blocks the last unified column too (the assembly loops end on it). See pack_blocks and codegen_templates/kernels/dsp/munify_dsp_blocks.h.
+              bo x bi blocks (bi 4, 8 or 16): per row block, the dense blocks (column, int8 weights) and the unified
+              blocks: with 1 x bi blocks and mask bytes as records (column | last << 15 | magnitude << 16, then
+              bi mask bytes), with CONV_2D 1 x 4 / 1 x 8 and sign bits as one-word sign records (signs | step << 8
+              | last << 15 | magnitude << 16), else as lists (column, mask or sign bytes, int16 magnitudes);
+              pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15.
+              See pack_blocks, docs/FORMAT.md and codegen_templates/kernels/dsp/munify_dsp_blocks_scalar.h.
 """
 
 from __future__ import annotations
@@ -68,8 +70,24 @@ MAX_BLOCK_COLS = LAST_BLOCK_FLAG
 
 
 def pixel_quads(conv: bool, bo: int, bi: int) -> bool:
-    """CONV_2D with 1 x 4 or 1 x 8 blocks runs four output pixels at a time (munify_dsp_blocks.h)."""
-    return conv and bo == 1 and bi <= 8
+    """CONV_2D with 1 x bi blocks runs four output pixels at a time (munify_dsp_conv_blocks_1xn_s8.h)."""
+    return conv and bo == 1
+
+
+def layout_bi(conv: bool, bo: int, bi: int) -> int:
+    """The block width of the packed layout: the pixel quads store a 1 x 16 block as two 1 x 8 blocks."""
+    return 8 if pixel_quads(conv, bo, bi) and bi == 16 else bi
+
+
+def _split_blocks(blocks, bi: int):
+    """The same kinds over blocks of width bi (a divisor of blocks.bi); blocks inside the edge stay dense."""
+    from ..ir.blocks import BlockKind, grid_shape
+
+    factor = blocks.bi // bi
+    full = blocks.cols // blocks.bi * factor
+    kinds = np.full(grid_shape(blocks.rows, blocks.cols, blocks.bo, bi), BlockKind.DENSE, np.uint8)
+    kinds[:, :full] = np.repeat(blocks.kinds[:, : full // factor], factor, axis=1)
+    return kinds
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
@@ -77,18 +95,22 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
-    With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and in the CONV_2D pixel-quad kernels
-    (`conv`, 1 x 4 and 1 x 8 blocks) the last unified column too. `dense16` (layout dsp-blocks-wide16) stores
-    the dense blocks' weights as int16 in SXTB16 order: for every 4 weights w0, w2, w1, w3.
+    With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and so has the last unified record
+    (mask bytes; or sign records in the CONV_2D pixel-quad kernels, `conv` with 1 x 4 and 1 x 8 blocks).
+    `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
+    weights w0, w2, w1, w3.
     """
-    from ..ir.blocks import BlockKind
+    from ..ir.blocks import BlockKind, BlockStructure
 
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
+    if layout_bi(conv, blocks.bo, blocks.bi) != blocks.bi:
+        bi = layout_bi(conv, blocks.bo, blocks.bi)
+        blocks = BlockStructure.from_matrix(matrix, _split_blocks(blocks, bi), blocks.bo, bi)
     bo, bi = blocks.bo, blocks.bi
     full_rows, tail_col = rows // bo * bo, cols // bi * bi
     padded = _pad_cols(matrix, bi)
-    counts, dense_cols, dense_w, unified_cols, signs, mags = [], [], [], [], [], []
+    counts, dense_cols, dense_w, unified_cols, signs, mags, records = [], [], [], [], [], [], []
     unified_bias = np.zeros(rows, np.int64)
     for rb in range(full_rows // bo):
         r0 = rb * bo
@@ -102,16 +124,27 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
             dense_w.append(block.reshape(-1, 4)[:, (0, 2, 1, 3)].reshape(-1) if dense16 else block)
         if bo == 1 and dense:
             dense_cols[-1] |= LAST_BLOCK_FLAG
+        row_records, at = [], 0
         for cb in unified:
-            unified_cols.append(cb * bi)
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
             negative = tile < 0
-            mags.append(np.abs(tile).max(axis=1))
-            signs.append(_sign_bytes(negative, sign_bits))
+            magnitude = np.abs(tile).max(axis=1)
+            mask = _sign_bytes(negative, sign_bits)
             positives = bi - negative.sum(axis=1)
-            unified_bias[r0:r0 + bo] -= mags[-1] * (128 * positives + 127 * negative.sum(axis=1))
-        if pixel_quads(conv, bo, bi) and len(unified):
-            unified_cols[-1] |= LAST_BLOCK_FLAG
+            unified_bias[r0:r0 + bo] -= magnitude * (128 * positives + 127 * negative.sum(axis=1))
+            if pixel_quads(conv, bo, bi) and sign_bits:
+                row_records += _sign_records(cb - at, int(mask[0]), int(magnitude[0]))
+                at = cb
+            elif unified_records(bo, sign_bits):
+                row_records.append([cb * bi | int(magnitude[0]) << 16, *mask.view("<u4")])
+            else:
+                unified_cols.append(cb * bi)
+                mags.append(magnitude)
+                signs.append(mask)
+        if row_records:
+            row_records[-1][0] |= LAST_BLOCK_FLAG
+            records += row_records
+        counts[-1] = len(row_records) or len(unified)
     return {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
@@ -119,9 +152,30 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         "unified_cols": np.array(unified_cols, np.uint16),
         "unified_signs": _concat(signs, np.uint8),
         "unified_magnitudes": _concat(mags, np.int16),
+        "unified_records": np.array(records, np.uint32).reshape(-1),
         "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
+
+
+MAX_SIGN_RECORD_STEP = 127  # block columns one sign record may advance; longer gaps take filler records
+
+
+def _sign_records(step: int, signs: int, magnitude: int) -> list[list[int]]:
+    """Sign records of the CONV_2D 1 x 4 / 1 x 8 kernels (dsp-blocks-bits): the word signs | step << 8 |
+    last << 15 | magnitude << 16, step = block columns after the row's previous unified block (the first:
+    after column 0). A longer step goes through fillers of magnitude 0, which add nothing."""
+    fillers = []
+    while step > MAX_SIGN_RECORD_STEP:
+        fillers.append([MAX_SIGN_RECORD_STEP << 8])
+        step -= MAX_SIGN_RECORD_STEP
+    return fillers + [[signs | step << 8 | magnitude << 16]]
+
+
+def unified_records(bo: int, sign_bits: bool) -> bool:
+    """1 x bi blocks with mask bytes store each unified block as one record the kernels load with one LDM:
+    the word `column | last-of-row << 15 | magnitude << 16`, then its bi mask bytes (munify_dsp_blocks_common.h)."""
+    return bo == 1 and not sign_bits
 
 
 def _sign_bytes(negative: np.ndarray, sign_bits: bool) -> np.ndarray:
@@ -166,13 +220,26 @@ class BlockCosts:
         return LAYER_CALL + f.positions * per_position
 
 
-# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x 4 or 1 x 8 blocks: the same for four
-# output pixels at a time (costs per pixel); 2 x 4 and 2 x 8 blocks: an assembly
+# FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x bi blocks: the same for four output
+# pixels at a time (costs per pixel; 1 x 16 runs as two 1 x 8 blocks); 2 x 4 and 2 x 8 blocks: an assembly
 # loop over row pairs (one pixel at a time); other bo x bi: the C loops.
-ROW_BLOCK_COSTS = {False: BlockCosts(0.59, 0.54, 0.25, 5.43, 59.3, 3.3),
+ROW_BLOCK_COSTS = {False: BlockCosts(0.60, 0.22, 0.55, 5.43, 55.2, 3.5),
                    True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
-QUAD_BLOCK_COSTS = {False: BlockCosts(0.70, 0.20, 2.10, 1.67, 30.0, 3.4),
-                    True: BlockCosts(0.71, 0.27, 2.68, 1.18, 34.8, 2.8)}
+@dataclass(frozen=True)
+class WidthCosts:
+    """The costs of a kernel family fitted apart for 1 x 16 blocks (the conv pixel quads run them as 1 x 8)."""
+
+    narrow: BlockCosts
+    sixteen: BlockCosts
+
+    def __call__(self, f) -> float:
+        return (self.sixteen if f.bi == 16 else self.narrow)(f)
+
+
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.80, 0.29, 0.63, 1.64, 24.8, 2.1),
+                                      BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
+                    True: WidthCosts(BlockCosts(0.85, 0.35, 1.53, 1.01, 27.9, 2.4),
+                                     BlockCosts(1.07, 0.71, 0.04, 0.11, 25.8, 1.1))}
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -200,11 +267,13 @@ REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization t
 
 def blocks_scratch(params: dict, conv: bool) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
-    per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch."""
+    per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch; the pixel quads
+    then one int32 per row (bias + unified_bias)."""
     k = _round_up(params["k"], max(4, params["bi"]))
-    columns = 4 if pixel_quads(conv, params["bo"], params["bi"]) else 2
+    quads = pixel_quads(conv, params["bo"], params["bi"])
+    columns = 4 if quads else 2
     im2col = 0 if params["pointwise"] else columns * k
-    return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + 3 * columns * k + im2col
+    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 3 * columns * k + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
@@ -234,10 +303,10 @@ def _blocks_fit(family: str, op_type: str):
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1 and (op_type == "FULLY_CONNECTED" or bi <= 8)
+            return bo == 1
         if family == "bo2":
             return bo == 2 and bi <= 8
-        return not (bo == 2 and bi <= 8) and (bo > 1 or (op_type == "CONV_2D" and bi == 16))
+        return bo > 1 and not (bo == 2 and bi <= 8)
     return fits
 
 
@@ -259,10 +328,14 @@ def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: boo
 
 DSP = frozenset({"dsp"})
 COMMON_FILES = ("kernels/dsp/munify_dsp.h",)
+# munify_dsp_blocks.h picks one family header per layer from its block shape; all of them are copied.
+BLOCK_HEADERS = ("munify_dsp_blocks.h", "munify_dsp_blocks_common.h", "munify_dsp_blocks_scalar.h",
+                 "munify_dsp_blocks_columns.h", "munify_dsp_fc_blocks_1xn_s8.h", "munify_dsp_conv_blocks_1xn_s8.h",
+                 "munify_dsp_matrix_blocks_2xn_s8.h", "munify_dsp_matrix_blocks_mxn_s8.h")
 
 
 def _block_variants(KernelVariant, all_kinds) -> list:
-    files = COMMON_FILES + ("kernels/dsp/munify_dsp_blocks.h", "kernels/dsp/munify_dsp_tables.c")
+    files = COMMON_FILES + tuple(f"kernels/dsp/{name}" for name in BLOCK_HEADERS) + ("kernels/dsp/munify_dsp_tables.c",)
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
                 ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))

@@ -15,10 +15,12 @@ from ..errors import MunifyError
 
 def runner_for(board: Board, elf: Path):
     from .qemu import QemuSystemRunner, QemuUserRunner
+    from .flashers import GdbRunner, OpenocdRunner, PyocdRunner
     from .serial_port import SerialPortRunner
+    from .ssh import SshRunner
 
     runners = {"qemu-system": QemuSystemRunner, "qemu-user": QemuUserRunner, "serial": SerialPortRunner,
-               "pyocd": SerialPortRunner}
+               "pyocd": PyocdRunner, "openocd": OpenocdRunner, "gdb": GdbRunner, "ssh": SshRunner}
     if board.runner not in runners:
         raise MunifyError(f"board '{board.name}': runner '{board.runner}' is not available in this munify "
                           f"(available: {', '.join(runners)})")

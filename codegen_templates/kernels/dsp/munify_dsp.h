@@ -14,6 +14,7 @@
 #ifndef MUNIFY_DSP_H
 #define MUNIFY_DSP_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -179,10 +180,20 @@ typedef struct {
     int32_t act_max;
 } munify_dsp_output_state;
 
+_Static_assert(offsetof(munify_dsp_output_state, acc) == 0 && offsetof(munify_dsp_output_state, table) == 4 &&
+                   offsetof(munify_dsp_output_state, out) == 8 && offsetof(munify_dsp_output_state, count) == 12 &&
+                   offsetof(munify_dsp_output_state, output_offset) == 16 &&
+                   offsetof(munify_dsp_output_state, act_min) == 20 && offsetof(munify_dsp_output_state, act_max) == 24,
+               "munify_dsp_output_state: the output loops read these word offsets");
+_Static_assert(offsetof(munify_dsp_requant, multiplier) == 0 && offsetof(munify_dsp_requant, nudge) == 4 &&
+                   offsetof(munify_dsp_requant, right) == 8 && offsetof(munify_dsp_requant, left) == 12 &&
+                   offsetof(munify_dsp_requant, sign_shift) == 16 && sizeof(munify_dsp_requant) == 20,
+               "munify_dsp_requant: the output loops load an entry with one LDM of five words");
+
 /* One output up to SSAT, r4 = acc, r1 = table entry (advanced), r2 = output offset; result in r11. The
  * overflow path (2 * acc does not fit) is at the local label 8, which returns to 2. */
-#define MUNIFY_OUTPUT_HEAD                                                                                   \
-    "ldr    r4, [r0], #4\n\t"                                                                               \
+#define MUNIFY_OUTPUT_HEAD(step)                                                                             \
+    "ldr    r4, [r0], #" step "\n\t"                                                                         \
     "ldm    r1!, {r5, r6, r7, r10, r11}\n\t" /* r10, r11 (left, sign_shift) are scratch here */            \
     "adds   r10, r4, r4\n\t"                                                                                \
     "bvs    8f\n\t"                                                                                         \
@@ -208,29 +219,39 @@ typedef struct {
     "b      2b\n\t"
 
 /* Per output: the table entry, SMMULR of 2 * acc (the 64-bit sum when 2 * acc overflows), then
- * (high + nudge - (high < 0)) >> right, the offset, SSAT, and only the activation bounds inside int8. */
+ * (high + nudge - (high < 0)) >> right, the offset, SSAT, and only the activation bounds inside int8. The
+ * accumulators are `step` bytes apart. */
+#define MUNIFY_OUTPUT_LOOPS(step)                                                                            \
+    "push   {r4-r11, lr}\n\t"                                                                                \
+    "ldr    r2, [r0, #16]\n\t"                                                                               \
+    "ldrd   r8, r9, [r0, #20]\n\t"                                                                           \
+    "ldm    r0, {r0, r1, r3, r12}\n\t"                                                                       \
+    "cmp    r9, #127\n\t"                                                                                    \
+    "bne    30f\n\t"                                                                                         \
+    "cmn    r8, #128\n\t"                                                                                    \
+    "bne    20f\n\t"                                                                                         \
+    "10:\n\t" MUNIFY_OUTPUT_HEAD(step) MUNIFY_OUTPUT_TAIL("10b") MUNIFY_OUTPUT_OVERFLOW                        \
+    "20:\n\t" MUNIFY_OUTPUT_HEAD(step)                                                                         \
+    "cmp    r11, r8\n\t"                                                                                     \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r11, r8\n\t" MUNIFY_OUTPUT_TAIL("20b") MUNIFY_OUTPUT_OVERFLOW                                       \
+    "30:\n\t" MUNIFY_OUTPUT_HEAD(step)                                                                         \
+    "cmp    r11, r8\n\t"                                                                                     \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r11, r8\n\t"                                                                                     \
+    "cmp    r11, r9\n\t"                                                                                     \
+    "it     gt\n\t"                                                                                          \
+    "movgt  r11, r9\n\t" MUNIFY_OUTPUT_TAIL("30b") MUNIFY_OUTPUT_OVERFLOW
+
 MUNIFY_ASM_FUNCTION munify_dsp_output_simple(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
 {
-    __asm volatile("push   {r4-r11, lr}\n\t"
-                   "ldr    r2, [r0, #16]\n\t"
-                   "ldrd   r8, r9, [r0, #20]\n\t"
-                   "ldm    r0, {r0, r1, r3, r12}\n\t"
-                   "cmp    r9, #127\n\t"
-                   "bne    30f\n\t"
-                   "cmn    r8, #128\n\t"
-                   "bne    20f\n\t"
-                   "10:\n\t" MUNIFY_OUTPUT_HEAD MUNIFY_OUTPUT_TAIL("10b") MUNIFY_OUTPUT_OVERFLOW
-                   "20:\n\t" MUNIFY_OUTPUT_HEAD
-                   "cmp    r11, r8\n\t"
-                   "it     lt\n\t"
-                   "movlt  r11, r8\n\t" MUNIFY_OUTPUT_TAIL("20b") MUNIFY_OUTPUT_OVERFLOW
-                   "30:\n\t" MUNIFY_OUTPUT_HEAD
-                   "cmp    r11, r8\n\t"
-                   "it     lt\n\t"
-                   "movlt  r11, r8\n\t"
-                   "cmp    r11, r9\n\t"
-                   "it     gt\n\t"
-                   "movgt  r11, r9\n\t" MUNIFY_OUTPUT_TAIL("30b") MUNIFY_OUTPUT_OVERFLOW);
+    __asm volatile(MUNIFY_OUTPUT_LOOPS("4"));
+}
+
+/* The same over every 4th accumulator (the pixel-interleaved accumulators of the conv pixel quads). */
+MUNIFY_ASM_FUNCTION munify_dsp_output_simple_quad(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
+{
+    __asm volatile(MUNIFY_OUTPUT_LOOPS("16"));
 }
 
 /* out[c] = requantized acc[c] for c < n (n >= 1), with the table of munify_dsp_prepare_requant. */
@@ -244,6 +265,20 @@ MUNIFY_DSP_FN void munify_dsp_output_run(const int32_t *acc, const munify_dsp_re
     }
     for (int32_t c = 0; c < n; ++c) {
         out[c] = munify_dsp_output_fast(acc[c], &table[c], q);
+    }
+}
+
+/* out[c] = requantized acc[4 * c] for c < n (n >= 1). */
+MUNIFY_DSP_FN void munify_dsp_output_run_quad(const int32_t *acc, const munify_dsp_requant *table, int32_t simple,
+                                              const munify_dsp_quant *q, int32_t n, int8_t *out)
+{
+    if (simple) {
+        const munify_dsp_output_state state = {acc, table, out, n, q->output_offset, q->act_min, q->act_max};
+        munify_dsp_output_simple_quad(&state);
+        return;
+    }
+    for (int32_t c = 0; c < n; ++c) {
+        out[c] = munify_dsp_output_fast(acc[4 * c], &table[c], q);
     }
 }
 

@@ -1,0 +1,146 @@
+/* The block layouts of the DSP block kernels, read by plain C: no DSP instruction, no assembly, any compiler.
+ *
+ * This is the scalar path beside every ISA path of munify_dsp_*_blocks_*_s8.h (selected there with
+ * MUNIFY_DSP_SCALAR 1) and the executable definition of the layouts dsp-blocks-wide, dsp-blocks-wide16 and
+ * dsp-blocks-bits (toolchain.plan.dsp.pack_blocks, docs/FORMAT.md), over the full row blocks:
+ *   counts              uint16 [row_blocks][2]: dense blocks, unified blocks of the row block
+ *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
+ *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
+ *   dense_weights       int8   per dense block: bo x bi, row-major; dsp-blocks-wide16: int16, for every 4
+ *                       weights w0, w2, w1, w3 (the SXTB16 order of the widened input)
+ *   unified_records     uint32 (1 x bi blocks, mask bytes) per unified block: the word column | last << 15 |
+ *                       magnitude << 16 (last: the row's last unified block), then bi mask bytes (0xFF where
+ *                       the weight is negative); one LDM loads a record.
+ *                       CONV_2D 1 x bi with sign bits: one word per unified block, signs | step << 8 |
+ *                       last << 15 | magnitude << 16, step = block columns after the row's previous unified
+ *                       block (the first: after column 0), at most 127; longer gaps pass through fillers of
+ *                       magnitude 0 (counted in counts)
+ *   unified_cols        uint16 per unified block (the other layouts)
+ *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide, bo > 1) or bo x ceil(bi/8) sign
+ *                       bytes, bit j set when weight j is negative (bits)
+ *   unified_magnitudes  int16  per unified block: bo
+ *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
+ *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
+ * The partial last column block of each row block is listed as one more dense block, padded with zero weights
+ * to bi. CONV_2D 1 x 16 blocks are stored as 1 x 8 blocks (two per 1 x 16 block, of its kind). A unified
+ * block row adds magnitude * SAD(u, mask), u = x + 128 as unsigned bytes: the sum of
+ * |u_j - mask_j| is sign * x summed plus 128 per positive and 127 per negative weight, which unified_bias
+ * takes back.
+ */
+#ifndef MUNIFY_DSP_BLOCKS_SCALAR_H
+#define MUNIFY_DSP_BLOCKS_SCALAR_H
+
+#include <stdint.h>
+
+#define MUNIFY_DSP_BLOCK_COLUMN_MASK 0x7FFF /* bit 15 of a column flags the row's last block */
+
+/* The packed arrays of one block-structured weight. */
+typedef struct {
+    const uint16_t *counts;
+    const uint16_t *dense_cols;
+    const int8_t *dense_weights; /* int16 in dsp-blocks-wide16 */
+    const uint32_t *unified_records;
+    const uint16_t *unified_cols;
+    const uint8_t *unified_signs;
+    const int16_t *unified_magnitudes;
+    const int8_t *tail_weights;
+    const int32_t *unified_bias;
+} munify_dsp_block_lists;
+
+typedef struct {
+    int32_t bo, bi;
+    int32_t sign_bits; /* dsp-blocks-bits */
+    int32_t dense16;   /* dsp-blocks-wide16 */
+    int32_t sign_records; /* CONV_2D 1 x bi with sign bits: unified_records hold sign records */
+} munify_dsp_block_shape;
+
+static inline int32_t munify_dsp_scalar_input(const int8_t *x, int32_t cols, int32_t j)
+{
+    return j < cols ? x[j] : 0; /* the padded last block and the padded tail rows read zeros */
+}
+
+/* sum over n inputs of |(x + 128) - mask|, the mask byte 0xFF where the weight is negative. */
+static inline int32_t munify_dsp_scalar_sad(const int8_t *x, const uint8_t *signs, int32_t n, int32_t sign_bits)
+{
+    int32_t sum = 0;
+    for (int32_t j = 0; j < n; ++j) {
+        int32_t negative = sign_bits ? (signs[j >> 3] >> (j & 7)) & 1 : signs[j] == 0xFF;
+        int32_t u = x[j] + 128;
+        sum += negative ? 255 - u : u;
+    }
+    return sum;
+}
+
+static inline int32_t munify_dsp_scalar_dense_weight(const munify_dsp_block_lists *l, munify_dsp_block_shape s,
+                                                     int32_t block, int32_t r, int32_t j)
+{
+    static const uint8_t sxtb16_order[4] = {0, 2, 1, 3}; /* widened input order: w0, w2, w1, w3 */
+    int32_t at = (block * s.bo + r) * s.bi;
+    if (s.dense16) {
+        const int16_t *w16 = (const int16_t *)(const void *)l->dense_weights;
+        for (int32_t p = 0; p < 4; ++p) {
+            if (sxtb16_order[p] == (j & 3)) {
+                return w16[at + (j & ~3) + p];
+            }
+        }
+    }
+    return l->dense_weights[at + j];
+}
+
+/* acc[0 .. rows) = bias + the matrix times one column x (cols int8 inputs). */
+static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_lists *l, munify_dsp_block_shape s,
+                                                       int32_t rows, int32_t cols, const int32_t *bias,
+                                                       const int8_t *x, int32_t *acc)
+{
+    const uint16_t *counts = l->counts, *dense_cols = l->dense_cols, *unified_cols = l->unified_cols;
+    const uint8_t *signs = l->unified_signs;
+    const int16_t *magnitudes = l->unified_magnitudes;
+    const uint32_t *records = l->unified_records;
+    int32_t sign_bytes = s.sign_bits ? (s.bi + 7) / 8 : s.bi;
+    int32_t full_rows = rows - rows % s.bo, dense_block = 0;
+    for (int32_t r0 = 0; r0 < full_rows; r0 += s.bo, counts += 2) {
+        for (int32_t r = 0; r < s.bo; ++r) {
+            acc[r0 + r] = bias[r0 + r] + l->unified_bias[r0 + r];
+        }
+        for (int32_t b = 0; b < counts[0]; ++b, ++dense_block) {
+            int32_t col = *dense_cols++ & MUNIFY_DSP_BLOCK_COLUMN_MASK;
+            for (int32_t r = 0; r < s.bo; ++r) {
+                for (int32_t j = 0; j < s.bi; ++j) {
+                    acc[r0 + r] += munify_dsp_scalar_dense_weight(l, s, dense_block, r, j) *
+                                   munify_dsp_scalar_input(x, cols, col + j);
+                }
+            }
+        }
+        int32_t step_col = 0;
+        for (int32_t b = 0; b < counts[1]; ++b) {
+            if (s.sign_records) {
+                uint32_t word = *records++;
+                uint8_t signs_byte = (uint8_t)(word & 0xFF);
+                step_col += (int32_t)((word >> 8) & 0x7F) * s.bi;
+                acc[r0] += (int32_t)(word >> 16) * munify_dsp_scalar_sad(x + step_col, &signs_byte, s.bi, 1);
+                continue;
+            }
+            if (s.bo == 1 && !s.sign_bits) {
+                uint32_t word = *records++;
+                int32_t col = (int32_t)(word & MUNIFY_DSP_BLOCK_COLUMN_MASK);
+                acc[r0] += (int32_t)(word >> 16) *
+                           munify_dsp_scalar_sad(x + col, (const uint8_t *)(const void *)records, s.bi, 0);
+                records += s.bi / 4;
+                continue;
+            }
+            int32_t col = *unified_cols++ & MUNIFY_DSP_BLOCK_COLUMN_MASK;
+            for (int32_t r = 0; r < s.bo; ++r, signs += sign_bytes) {
+                acc[r0 + r] += *magnitudes++ * munify_dsp_scalar_sad(x + col, signs, s.bi, s.sign_bits);
+            }
+        }
+    }
+    int32_t padded = (cols + 3) / 4 * 4;
+    for (int32_t r = full_rows; r < rows; ++r) {
+        acc[r] = bias[r];
+        for (int32_t j = 0; j < cols; ++j) {
+            acc[r] += l->tail_weights[(r - full_rows) * padded + j] * x[j];
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,287 @@
+/* CONV_2D with 1 x 4, 1 x 8 and 1 x 16 blocks (packed as two 1 x 8 blocks), four output pixels at a time: every
+ * block serves four im2col columns (a dense block's weight words are loaded and widened once for the four, a
+ * unified block's record fetched once).
+ * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
+ * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
+ *
+ * One assembly pass per row runs its dense blocks and then its unified records with the four accumulators kept
+ * in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
+ * one LDM. Sign bits (dsp-blocks-bits): a record is one word, signs | step << 8 | last << 15 | magnitude << 16,
+ * the step in block columns from the row's previous unified block; the masks come from munify_dsp_sign_masks.
+ * Every loop ends on bit 15 of the row's last column or record (the carry of an LSLS), so none keeps a
+ * counter. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
+#ifndef MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
+#define MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
+
+#define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
+#define MUNIFY_DSP_BLOCKS_ROW_BIAS 1
+#define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
+#define MUNIFY_DSP_LAYOUT_BI (MUNIFY_DSP_BI == 16 ? 8 : MUNIFY_DSP_BI)
+#include "munify_dsp_blocks_common.h"
+
+#if MUNIFY_DSP_BO != 1
+#error "munify_dsp_conv_blocks_1xn_s8.h is for 1 x bi blocks"
+#endif
+
+typedef struct {
+    const uint16_t *dense_cols;
+    const int8_t *dense_weights;
+    const uint32_t *widened;
+    const uint16_t *counts;
+    const int32_t *row_bias;    /* bias + unified_bias */
+    int32_t *acc;               /* the row's four accumulators (pixels a, b, c, d); the next row's follow */
+    const int32_t *acc_end;     /* acc + 4 * rows */
+    const uint32_t *records;    /* the unified records */
+    const uint8_t *unsigned_x;  /* the four unsigned columns */
+    int32_t unified_count;      /* the current row's unified records */
+    const uint32_t *sign_masks; /* munify_dsp_sign_masks */
+} blocks_quad_state;
+
+_Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_quad_state, dense_weights) == 4 &&
+                   offsetof(blocks_quad_state, widened) == 8 && offsetof(blocks_quad_state, counts) == 12 &&
+                   offsetof(blocks_quad_state, row_bias) == 16 && offsetof(blocks_quad_state, acc) == 20 &&
+                   offsetof(blocks_quad_state, acc_end) == 24 && offsetof(blocks_quad_state, records) == 28 &&
+                   offsetof(blocks_quad_state, unsigned_x) == 32 && offsetof(blocks_quad_state, unified_count) == 36 &&
+                   offsetof(blocks_quad_state, sign_masks) == 40,
+               "blocks_quad_state: blocks_rows_quad reads these word offsets");
+
+/* 4 inputs of a dense block for 4 pixels: r3 = weight word, lr/r3 its SXTB16 halves, r8 the widened groups. */
+#define BLOCKS_QUAD_GROUP                                                                                    \
+    "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"                                  \
+    "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"             \
+    "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r3, r12, r5\n\t" "ldm    r8!, {r9, r10, r11, r12}\n\t"            \
+    "smlad  r6, lr, r9, r6\n\t" "smlad  r6, r3, r10, r6\n\t" "smlad  r7, lr, r11, r7\n\t"                      \
+    "smlad  r7, r3, r12, r7\n\t"
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP
+#else
+#define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP BLOCKS_QUAD_GROUP
+#endif
+
+/* One unified record for four pixels: r1 = records, r2 = the unsigned columns (sign records: the running
+ * block pointer), lr = munify_dsp_sign_masks; r8 the record word (its top half the magnitude), r9/r10 the
+ * masks, r0, r3, r11, r12 the inputs of two (1 x 8) or four (1 x 4) pixels at a time. */
+#define BLOCKS_QUAD_PIXEL8(lo, hi, acc)                                                                      \
+    "usad8  " lo ", " lo ", r9\n\t" "usada8 " lo ", " hi ", r10, " lo "\n\t" "smlabt " acc ", " lo ", r8, " acc "\n\t"
+#define BLOCKS_QUAD_PIXEL4(x, acc) "usad8  " x ", " x ", r9\n\t" "smlabt " acc ", " x ", r8, " acc "\n\t"
+#define BLOCKS_QUAD_PIXELS4                                                                                  \
+    BLOCKS_QUAD_PIXEL4("r0", "r4") BLOCKS_QUAD_PIXEL4("r3", "r5") BLOCKS_QUAD_PIXEL4("r11", "r6")               \
+    BLOCKS_QUAD_PIXEL4("r12", "r7")
+#if MUNIFY_DSP_SIGN_BITS
+/* r2 += step * 4 * bi; 1 x 8: r2 runs 16 bytes into the block, so LDMDB loads pixels a, b and LDM c, d. */
+#define BLOCKS_QUAD_STEP(shift)                                                                              \
+    "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
+#define BLOCKS_QUAD_END "lsls   r0, r8, #17\n\t"
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" /* sign mask table */
+#define BLOCKS_QUAD_RECORD                                                                                   \
+    BLOCKS_QUAD_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldm    r2, {r0, r3, r11, r12}\n\t"  \
+    BLOCKS_QUAD_PIXELS4 BLOCKS_QUAD_END
+#else
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" "add    r2, r2, #16\n\t"
+#define BLOCKS_QUAD_RECORD                                                                                   \
+    BLOCKS_QUAD_STEP("5") "uxtb   r9, r8\n\t" "add    r9, lr, r9, lsl #3\n\t" "ldrd   r9, r10, [r9]\n\t"             \
+    "ldmdb  r2, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r4") BLOCKS_QUAD_PIXEL8("r11", "r12", "r5") \
+    "ldm    r2, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r6") BLOCKS_QUAD_PIXEL8("r11", "r12", "r7") \
+    BLOCKS_QUAD_END
+#endif
+#else
+#define BLOCKS_QUAD_START ""
+#define BLOCKS_QUAD_RECORD_INPUT "lsls   r3, r8, #17\n\t" "add    r3, r2, r3, lsr #15\n\t"
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_QUAD_RECORD                                                                                   \
+    "ldm    r1!, {r8, r9}\n\t" BLOCKS_QUAD_RECORD_INPUT "ldm    r3, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXELS4
+#else
+#define BLOCKS_QUAD_RECORD                                                                                   \
+    "ldm    r1!, {r8, r9, r10}\n\t" BLOCKS_QUAD_RECORD_INPUT "ldm    r3!, {r0, r11, r12, lr}\n\t"                \
+    BLOCKS_QUAD_PIXEL8("r0", "r11", "r4") BLOCKS_QUAD_PIXEL8("r12", "lr", "r5")                                  \
+    "ldm    r3, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r6") BLOCKS_QUAD_PIXEL8("r11", "r12", "r7")
+#endif
+#endif
+
+/* The row's unified records after its dense blocks, the accumulators still in r4-r7. */
+#define BLOCKS_QUAD_UNIFIED_PASS                                                                             \
+    "ldr    r0, [r3, #36]\n\t"                                                                                \
+    "cbz    r0, 4f\n\t"                                                                                       \
+    "ldrd   r1, r2, [r3, #28]\n\t" /* records, unsigned columns */                                            \
+    BLOCKS_QUAD_START                                                                                         \
+    "3:\n\t" BLOCKS_QUAD_RECORD                                                                              \
+    "bcc    3b\n\t"                                                                                           \
+    "ldr    r3, [sp]\n\t"                                                                                     \
+    "str    r1, [r3, #28]\n\t"                                                                                \
+    "4:\n\t"
+
+/* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks + unified records. The dense loop
+ * runs until the column with bit 15 set (LSLS puts it in the carry), the unified one until the record's. */
+MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
+{
+    __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "0:\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "ldrd   r8, r9, [r3, #12]\n\t" /* counts, row bias */
+                   "ldr    r4, [r9], #4\n\t"
+                   "ldr    r0, [r8], #4\n\t"      /* dense blocks of the row, unified records << 16 */
+                   "strd   r8, r9, [r3, #12]\n\t"
+                   "lsr    r11, r0, #16\n\t"
+                   "str    r11, [r3, #36]\n\t"
+                   "mov    r5, r4\n\t"
+                   "mov    r6, r4\n\t"
+                   "mov    r7, r4\n\t"
+                   "lsls   r0, r0, #16\n\t"
+                   "beq    2f\n\t"
+                   "ldm    r3, {r0, r1, r2}\n\t"  /* dense cols, weights, widened columns */
+                   "1:\n\t"
+                   "ldrh   r8, [r0], #2\n\t"
+                   "lsls   r8, r8, #17\n\t"
+                   "add    r8, r2, r8, lsr #14\n\t" BLOCKS_QUAD_DENSE
+                   "bcc    1b\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "strd   r0, r1, [r3]\n\t"
+                   "2:\n\t" BLOCKS_QUAD_UNIFIED_PASS
+                   "ldrd   r8, r9, [r3, #20]\n\t" /* acc, acc end */
+                   "stm    r8!, {r4, r5, r6, r7}\n\t"
+                   "str    r8, [r3, #20]\n\t"
+                   "cmp    r8, r9\n\t"
+                   "bne    0b\n\t"
+                   "pop    {r0, r4-r11, pc}\n\t");
+}
+
+
+/* One column's unsigned copy x + 128 into its place among the four: `blocks` (>= 1) whole blocks of bi
+ * inputs (unified blocks never reach the partial last block), each 4 * bi bytes after the one before. */
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_UNSIGNED_BLOCK "ldr r3, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "str r3, [r2], #16\n\t"
+#else
+#define BLOCKS_UNSIGNED_BLOCK                                                                                \
+    "ldr r3, [r0], #4\n\t" "ldr r12, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "eor r12, r12, #0x80808080\n\t" \
+    "strd r3, r12, [r2], #32\n\t"
+#endif
+MUNIFY_ASM_FUNCTION blocks_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
+                                         MUNIFY_ASM_ARG uint8_t *u)
+{
+    __asm volatile("1:\n\t" BLOCKS_UNSIGNED_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "bx     lr\n\t");
+}
+
+/* Widens `groups` (>= 1) whole groups of 4 inputs into every 8th word pair of the quad-interleaved columns
+ * (munify_dsp_widen_pairs with stride 8, two groups per pass). */
+MUNIFY_ASM_FUNCTION blocks_widen_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t groups,
+                                      MUNIFY_ASM_ARG uint32_t *out)
+{
+    __asm volatile("lsrs   r1, r1, #1\n\t"
+                   "bcc    1f\n\t"
+                   "ldr    r3, [r0], #4\n\t"
+                   "sxtb16 r12, r3\n\t"
+                   "sxtb16 r3, r3, ror #8\n\t"
+                   "strd   r12, r3, [r2], #32\n\t"
+                   "1:\n\t"
+                   "cbz    r1, 3f\n\t"
+                   "2:\n\t"
+                   "ldr    r3, [r0], #4\n\t"
+                   "sxtb16 r12, r3\n\t"
+                   "sxtb16 r3, r3, ror #8\n\t"
+                   "strd   r12, r3, [r2], #32\n\t"
+                   "ldr    r3, [r0], #4\n\t"
+                   "sxtb16 r12, r3\n\t"
+                   "sxtb16 r3, r3, ror #8\n\t"
+                   "strd   r12, r3, [r2], #32\n\t"
+                   "subs   r1, r1, #1\n\t"
+                   "bne    2b\n\t"
+                   "3:\n\t"
+                   "bx     lr\n\t");
+}
+
+/* One column into its place in the quad-interleaved widened columns (a partial last group padded with 0). */
+MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out)
+{
+    int32_t full = n >> 2;
+    if (full > 0) {
+        blocks_widen_quad(x, full, out);
+    }
+    if (n & 3) {
+        munify_dsp_widen_pairs(x + 4 * full, n & 3, out + 8 * full, 8);
+    }
+}
+
+/* Whether any row block lists a unified block (else the quads skip the unsigned columns and unified passes). */
+MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
+{
+    for (int32_t rb = 0; rb < p->rows; ++rb) {
+        if (p->lists.counts[2 * rb + 1]) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Output pixels x[0..3] (the last ones may repeat) through all rows. */
+
+/* Output pixels x[0..3] (the last ones may repeat) through all rows. */
+MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_bias, int32_t unified,
+                                     const int8_t *const x[4], int8_t *const out[4])
+{
+    const munify_dsp_blocks *p = col->p;
+    const munify_dsp_block_lists *l = &p->lists;
+    const munify_dsp_quant q = p->q;
+    for (int32_t i = 0; i < 4; ++i) {
+        blocks_widen_column(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i);
+    }
+    int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
+    if (unified && whole_blocks > 0) {
+        for (int32_t i = 0; i < 4; ++i) {
+            uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
+            blocks_unsigned_quad(x[i], whole_blocks, column);
+        }
+    }
+    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, l->counts, row_bias, col->acc,
+                              col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
+                              munify_dsp_sign_masks[0]};
+    blocks_rows_quad(&rows);
+    for (int32_t i = 0; i < 4; ++i) {
+        munify_dsp_output_run_quad(col->acc + i, col->requant, col->simple, &q, p->rows, out[i]);
+    }
+}
+
+#if MUNIFY_DSP_SCALAR
+MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows, int32_t *acc)
+{
+    (void)col, (void)full_rows, (void)acc;
+}
+#include "munify_dsp_blocks_columns.h"
+#endif
+
+MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
+                                             const int8_t *input, int8_t *output, int16_t *scratch)
+{
+#if MUNIFY_DSP_SCALAR
+    blocks_conv_by_pixel(p, geometry, input, output, scratch);
+#else
+    uint32_t *widened;
+    uint8_t *unsigned_x;
+    int8_t *im2col;
+    int32_t pixels = geometry->out_h * geometry->out_w;
+    blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
+    int32_t k = blocks_padded_cols(p->cols);
+    int32_t unified = blocks_any_unified(p);
+    int32_t *row_bias = (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k));
+    for (int32_t r = 0; r < p->rows; ++r) {
+        row_bias[r] = p->bias[r] + p->lists.unified_bias[r];
+    }
+    for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
+        const int8_t *x[4];
+        int8_t *out[4];
+        for (int32_t i = 0; i < 4; ++i) {
+            int32_t at = pixel + i < pixels ? pixel + i : pixels - 1;
+            out[i] = output + at * p->rows;
+            x[i] = at == pixel + i ? munify_dsp_conv_patch(geometry, input, at / geometry->out_w,
+                                                           at % geometry->out_w, im2col + i * k)
+                                   : x[i - 1];
+        }
+        blocks_pixel_quad(&col, row_bias, unified, x, out);
+    }
+#endif
+}
+
+#endif
