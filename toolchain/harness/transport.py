@@ -24,6 +24,10 @@ class DeviceError(MunifyError):
     """The device misbehaved: no reply in time, the line closed, an unexpected reply or an e- error."""
 
 
+class ReplyTimeout(DeviceError):
+    """No complete line before the deadline."""
+
+
 class LineTransport:
     """Line reading over `_read_some` (returns b"" when nothing arrived yet); subclasses add the medium."""
 
@@ -52,7 +56,7 @@ class LineTransport:
         while LINE_END not in self._pending:
             if time.monotonic() > deadline:
                 partial = self._pending.decode("ascii", "replace")[-80:]
-                raise DeviceError(f"no reply from the device within the time limit (last bytes: {partial!r})")
+                raise ReplyTimeout(f"no reply from the device within the time limit (last bytes: {partial!r})")
             self._pending += self._read_some()
         line, self._pending = self._pending.split(LINE_END, 1)
         return line.decode("ascii", "replace")
@@ -68,7 +72,7 @@ class LineTransport:
             try:
                 line = self.read_line(line_deadline)
             except DeviceError as exc:
-                if line_deadline < deadline:
+                if isinstance(exc, ReplyTimeout) and line_deadline < deadline:
                     exc = DeviceError(f"the device sent no line for {line_timeout:g} s (stopped or hung?); {exc}")
                 if not lines:
                     raise exc from None
