@@ -347,6 +347,72 @@ and schedule) and reports dense float, dense int8 and compressed int8 accuracy, 
 (`BlockStructure.stored_bytes` of the exported int8 weights), MACs and remaining multiplies per layer.
 Results are bit-identical for the same recipe, seed and `--threads` (default 1).
 
+## Budgets
+
+A recipe may ask for a budget instead of ratios ([examples/mnist_cnn_budget.toml](../examples/mnist_cnn_budget.toml)):
+
+```toml
+board = "mps2-an386"     # the board the instructions are predicted for (boards/*.toml)
+[budget]
+instructions = 0.5       # at most this fraction of the dense int8 model's predicted instructions on the board
+weights_bytes = 0.3      # at most this fraction of its stored weight bytes (either budget, or both)
+optimize = "balanced"    # the planner mode the instructions are predicted with (build and run with the same)
+```
+
+`toolchain/compress/budget.py` picks the per-layer prune and unify ratios after the dense model is trained and
+quantized to int8. For every layer the recipe may compress (the layers `[ratios]` would compress: exclusions,
+per-layer block shapes and the edge policy apply) and every candidate pair on a grid (prune 0, 0.05, ..., 0.95;
+unify 0, 0.2, ..., 1 - prune; 65 pairs), it selects the blocks with the selection of ADMM's Z-step on the
+dequantized, BatchNorm-folded weights and records three numbers:
+
+- **instructions**: `LayerPlan.cost` of `make_plan` on the graph with those blocks, i.e. the kernel the code
+  generator will pick on the board and the cost the planner ranked it by (no cost numbers are copied);
+- **weight bytes**: `BlockStructure.stored_bytes`, the figure the compress report counts;
+- **loss proxy**: the projection's relative error `||W - P(W)||^2 / ||W||^2` (0 dense, 1 all pruned), so a
+  small and a large layer weigh the same.
+
+The allocation takes one candidate per layer with the least total loss proxy whose predicted totals (the
+layers the budget may not compress counted dense) meet every budget: a Lagrangian relaxation (each layer picks
+least loss + price x resource on its own; the price is bisected until the budgets hold; with two budgets, the
+best of 11 mixes of the two prices), then the budget left over is spent greedily on the one-layer change that
+lowers the loss most. Pruning lowers instructions and bytes, unification mostly bytes, so an instruction budget
+buys pruning in the layers that hold the time and a bytes budget buys unification in the layers that hold the
+bytes. It is deterministic (ties go to the candidate listed first). The grid costs one `make_plan` per pair:
+8 s for the MNIST CNN (measured on a shared 2-core machine).
+
+The chosen ratios become per-layer overrides of an ordinary recipe (`Allocation.resolved_recipe`) and ADMM
+runs as usual: the allocation fixes how many blocks of each layer are pruned or unified, ADMM which ones. The
+compress table prints the budget, the chosen ratios and the prediction; the JSON report carries them under
+`budget` (`targets`, `dense`, `predicted`, per-layer `prune`/`unify`/`instructions`/`weights_bytes`/
+`loss_proxy`, and `compressed`: the plan's prediction for the exported model). `toolchain.compress(...)`
+resolves a budget the same way, calibrating on the first `quantize.calib_batches` training batches.
+
+Rules, each a one-line recipe error: budgets are numbers in (0, 1]; `[budget]` needs `instructions` or
+`weights_bytes`; `instructions` needs `board`, a built-in board name; with a `[budget]`, `ratios.unify`,
+`ratios.prune`, `ratios.scope` and per-layer `unify`/`prune` are refused (the budget decides them), while
+`ratios.exclude_first`, `ratios.exclude_last` and `ratios.layers."<name>".shape` still say which layers may be
+compressed and how; a budget that cannot be met even at 95% pruning everywhere names the reachable fraction
+and the part in layers it may not compress; a budget with no layer to compress is refused before training.
+
+**Predicted vs measured.** `munify run` prints the plan's predicted instructions beside the measured (and
+exact) ones per layer, with the deviation, and a line with the totals; `--json` has `layers[].predicted` and
+`prediction` (totals, deviation, layers within 5%, the furthest layer). On the budget example,
+`benchmarks/budget_mnist.py --baseline` (results: [docs/budget_mnist.md](budget_mnist.md)) measured, on
+mps2-an386 with exact QEMU instruction counts: ratios prune 0.85 / 0.7 / 0 and unify 0 / 0.2 / 0 for layers
+4 / 8 / 13, 1,198,009 instructions = 1.046 of the 1,144,962 budget and 0.507 of the measured dense model
+(2,361,105), compressed int8 accuracy 97.2% (dense 97.2%). The compressed layers agree with their prediction
+within 5% but for layer 4 (`conv_blocks_bits_dsp` at 85% pruned 1x8 blocks, 12.2% below); the layers a budget
+cannot touch are predicted low: the first conv (`conv_dense_dsp` with one input channel) by 14.9%,
+`maxpool_generic` by 35-37% and the FC 432->10 (`fc_dense_dsp`) by 21.4%, about 89k instructions (7.8% of the
+budget) in all. `--baseline` compresses the same layers with one prune ratio (0.85, the smallest on the grid
+that meets the budget by prediction): 1,112,834 instructions (0.471 of dense) at 96.0% int8 accuracy, 1.2 pt
+below the allocation (one seed, 1,000 test images). With both budgets,
+[examples/mnist_cnn_budget_flash.toml](../examples/mnist_cnn_budget_flash.toml) (`instructions = 0.5`,
+`weights_bytes = 0.3`; `benchmarks/budget_mnist.py --recipe examples/mnist_cnn_budget_flash.toml`) gets prune
+0.75 / 0.75 / 0.05 and unify 0.2 / 0.2 / 0: 6,801 weight bytes (0.297 of dense) and int8 accuracy 97.1%, but
+1,236,229 instructions, 1.080 of the budget (0.524 of dense): its compressed layers are within 5% of their
+prediction (-1.7%, +4.9%), the same 89k under-predicted instructions in the layers it cannot touch miss it.
+
 ## Study: the MNIST CNN
 
 `mnist_cnn` (conv-BN-ReLU-maxpool x3, 16/32/48 channels, FC 432->10; 22,896 weights, {dense_bytes:,} bytes

@@ -68,7 +68,9 @@ def test_example_recipes_load():
     assert len(examples) >= 4
     for path in examples:
         recipe = load_recipe(path)
-        assert recipe.ratios.unify + recipe.ratios.prune > 0, path
+        assert recipe.budget is not None or recipe.ratios.unify + recipe.ratios.prune > 0, path
+    budget = load_recipe(Path(__file__).parents[2] / "examples" / "mnist_cnn_budget.toml")
+    assert (budget.board, budget.budget.instructions, budget.budget.weights_bytes) == ("mps2-an386", 0.5, None)
 
 
 def write_recipe(tmp_path: Path, body: str) -> Path:

@@ -21,12 +21,13 @@ def test_json_has_exactly_the_documented_fields(tmp_path):
     make_report().write_json(path)
     doc = json.loads(path.read_text())
     assert list(doc) == ["model", "board", "runner", "inputs", "bit_exact", "mismatches", "latency", "layers",
-                         "memory"]
+                         "prediction", "memory"]
     assert doc["runner"] == "qemu"
     assert doc["latency"] == {"unit": "instructions", "per_inference": 1_000_040, "min": 1_000_000,
                               "max": 1_000_080, "instructions_exact": None}
     assert doc["layers"][0] == {"name": "conv_2d_0", "op": "CONV_2D", "kernel": "conv_dense_dsp", "count": 750_000,
-                                "instructions_exact": None}
+                                "instructions_exact": None, "predicted": None}
+    assert doc["prediction"] is None  # nothing was planned
     assert doc["memory"] == {"flash_bytes": 49_000, "weights_bytes": 30_000, "code_bytes": 16_000,
                              "static_ram_bytes": 17_000, "arena_bytes": 16_000, "stack_bytes": 330}
 
@@ -77,3 +78,38 @@ def test_exact_counts_sit_next_to_the_tick_figures():
     reshape = next(line for line in text.splitlines() if line.startswith("reshape_1"))
     assert reshape.split()[-2:] == ["-", "-"]
     assert exact.instructions == 1_000_037 and make_report().instructions == 1_000_040
+
+
+def predicted_report(unit="instructions"):
+    layers = [LayerCount("conv_2d_0", "CONV_2D", "conv_dense_dsp", 750_000, macs=500_000, instructions_exact=735_000,
+                         predicted=700_000.4),
+              LayerCount("reshape_1", "RESHAPE", "reshape_alias", 0, predicted=0.0),
+              LayerCount("softmax_2", "SOFTMAX", "softmax_generic", 250_000, instructions_exact=None,
+                         predicted=250_000.0)]
+    return RunReport(model="kws", board="mps2-an386", inputs=1, bit_exact=True, mismatches=[],
+                     latency=Latency(1_000_040, 1_000_040, 1_000_040, unit), layers=layers,
+                     memory=MemoryUse(49_000, 30_000, 16_000, 17_000, 16_000, 330))
+
+
+def test_predicted_instructions_sit_beside_the_measured_ones():
+    report = predicted_report()
+    doc = report.to_json()
+    assert [layer["predicted"] for layer in doc["layers"]] == [700_000, 0, 250_000]
+    # conv: the exact count is compared (735,000 / 700,000.4 - 1); softmax: the tick count; the alias: nothing
+    assert doc["prediction"] == {"predicted": 950_000, "measured": 1_000_040, "deviation": 0.0527,
+                                 "tolerance": 0.05, "layers_compared": 2, "layers_within_tolerance": 2,
+                                 "worst_layer": "conv_2d_0", "worst_deviation": 0.05}
+    text = render(report)
+    conv = next(line for line in text.splitlines() if line.startswith("conv_2d_0"))
+    assert conv.split()[-2:] == ["700,000", "+5.0%"]
+    assert next(line for line in text.splitlines() if line.startswith("reshape_1")).split()[-2:] == ["0", "-"]
+    assert ("predicted by the plan's cost model: 950,000 instructions per inference; measured 1,000,040 (+5.3%); "
+            "2/2 layers within ±5%, furthest: conv_2d_0 (+5.0%)") in text
+
+
+def test_prediction_is_not_compared_with_host_time():
+    report = predicted_report(unit="ns")
+    prediction = report.to_json()["prediction"]
+    assert prediction["measured"] is None and prediction["deviation"] is None
+    assert prediction["layers_compared"] == 1  # only the layer the plugin counted in instructions
+    assert "(not compared: this run does not measure instructions)" in render(report)

@@ -14,12 +14,14 @@ from toolchain.build import build_model, load_result
 from toolchain.cli import main
 from toolchain.harness.session import graph_cases, run_cases
 from toolchain.importers.tflite import import_tflite
-from toolchain.ir import save
+from toolchain.ir import load, save
+from toolchain.plan.planner import make_plan
 
 pytestmark = pytest.mark.qemu
 
 MODELS = Path(__file__).parents[2] / "examples" / "models" / "mlperf-tiny"
-REPORT_KEYS = {"model", "board", "runner", "inputs", "bit_exact", "mismatches", "latency", "layers", "memory"}
+REPORT_KEYS = {"model", "board", "runner", "inputs", "bit_exact", "mismatches", "latency", "layers", "prediction",
+               "memory"}
 HOOK_SLACK_PER_LAYER = 120
 MEMORY_KEYS = {"flash_bytes", "weights_bytes", "code_bytes", "static_ram_bytes", "arena_bytes", "stack_bytes"}
 
@@ -53,6 +55,9 @@ def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
     assert latency["unit"] == ("ns" if board == "aarch64-linux" else "instructions")
     assert 0 < latency["min"] <= latency["per_inference"] <= latency["max"]
     assert len(report["layers"]) == 10 and all(layer["op"] == "FULLY_CONNECTED" for layer in report["layers"])
+    plan = make_plan(load(models["ad01"]), load_board(board).features)
+    assert [layer["predicted"] for layer in report["layers"]] == [round(layer.cost) for layer in plan.layers]
+    assert report["prediction"]["predicted"] == round(sum(layer.cost for layer in plan.layers))
     # Per-layer counts come from a hooked run: each carries a tick of rounding and a few dozen instructions
     # of hook overhead.
     if latency["unit"] == "instructions":
@@ -61,7 +66,8 @@ def test_ad01_runs_bit_exact(models, board, tmp_path, capsys):
     memory = report["memory"]
     assert memory["weights_bytes"] >= 264_000 and memory["flash_bytes"] > memory["weights_bytes"]
     assert 0 < memory["stack_bytes"] < 16384 and memory["arena_bytes"] > 0
-    assert "bit-exact: yes" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bit-exact: yes" in out and "predicted by the plan's cost model: " in out
 
 
 def test_kws_runs_bit_exact_layer_by_layer(models, tmp_path):

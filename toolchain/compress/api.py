@@ -3,6 +3,8 @@
   1. select blocks and run ADMM (recipe.admm.iterations; 0 = one-shot projection),
   2. project hard onto the final selection and re-estimate BatchNorm statistics,
   3. retrain with the structure fixed (unified magnitudes learnable, pruned blocks zero).
+A [budget] recipe first gets its per-layer ratios (toolchain.compress.budget, calibrated on the first
+`quantize.calib_batches` training batches); the allocation lands in `history["budget"]`.
 The model passed in should already be trained (dense); it is modified in place and returned in eval mode.
 """
 
@@ -17,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import MunifyError
 from .admm import Admm, select_structures
+from .budget import resolve_budget
 from .layers import plan_layers
 from .recipe import Recipe, as_recipe
 from .retrain import retrain
@@ -68,9 +71,14 @@ class CompressedModel:
 def compress(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader, recipe,
              progress: bool = False) -> CompressedModel:
     recipe = as_recipe(recipe)
+    history: dict[str, Any] = {}
+    if recipe.budget is not None:
+        allocation = resolve_budget(model, first_batches(train_loader, recipe.quantize.calib_batches), recipe)
+        history["budget"] = allocation.to_json()
+        recipe = allocation.resolved_recipe(recipe)
     plans = plan_layers(model, recipe)
     max_batches = recipe.max_batches
-    history: dict[str, Any] = {"accuracy": {"dense": evaluate(model, val_loader)}}
+    history["accuracy"] = {"dense": evaluate(model, val_loader)}
 
     admm = Admm(model, plans, recipe.admm, recipe.ratios.scope)
     history["admm"] = [it.to_dict() for it in admm.run(train_loader, max_batches, progress)]

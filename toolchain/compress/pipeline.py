@@ -1,6 +1,7 @@
 """`munify compress`: a recipe from end to end.
 
 data + model -> dense training (cached) -> dense int8 -> ADMM compression -> int8 export (.mun) -> report.
+A [budget] recipe gets its per-layer ratios from the dense int8 model (toolchain.compress.budget) before ADMM.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..fsutil import atomic_path
 from ..ir import WEIGHTED_OPS, Graph
 from ..summary import summarize
 from .api import CompressedModel, compress
+from .budget import allocate_for_recipe, budget_layers, predicted_layers
 from .layers import plan_layers
 from .recipe import Recipe, RecipeError, resolve_entry_point
 from .train import evaluate, first_batches, is_main_rank, sgd, train_epochs
@@ -52,6 +54,7 @@ class CompressReport:
     dense_graph: Graph
     seconds: float
     layers: list[dict[str, Any]] = field(default_factory=list)
+    budget: dict[str, Any] | None = None  # the allocation of a [budget] recipe and the final prediction
 
     def to_json(self) -> dict[str, Any]:
         blocks = {"dense": 0, "unified": 0, "pruned": 0}
@@ -69,6 +72,7 @@ class CompressReport:
             "admm": self.compressed.history.get("admm", []),
             "float_accuracy": self.compressed.history.get("accuracy", {}),
             "seconds": round(self.seconds, 1),
+            **({"budget": self.budget} if self.budget is not None else {}),
         }
 
 
@@ -207,6 +211,7 @@ def run_recipe(recipe: Recipe, out_path: Path, cache_dir: Path | None = DEFAULT_
     start = time.monotonic()
     work = load_workload(recipe, rank, world_size)
     plan_layers(work.model, recipe)  # refuse a bad recipe before any training
+    layers_for_budget = budget_layers(work.model, recipe) if recipe.budget is not None else None
     dense = train_dense(work, recipe, cache_dir, progress)
     # Fresh loaders: compression sees the same batches whether or not the dense model came from the cache.
     work = load_workload(recipe, rank, world_size)
@@ -214,13 +219,23 @@ def run_recipe(recipe: Recipe, out_path: Path, cache_dir: Path | None = DEFAULT_
     dense_q = quantize_model(dense, {}, work.calib)
     accuracy["dense_int8"] = dense_q.accuracy(work.test)
     _say(progress, f"dense: float {accuracy['dense_float']:.1%}, int8 {accuracy['dense_int8']:.1%}; compressing")
-    compressed = compress(copy.deepcopy(dense), work.train, work.test, recipe, progress=progress)
+    allocation = None
+    if layers_for_budget is not None:
+        _say(progress, "budget: predicting every candidate ratio per layer with the planner")
+        allocation = allocate_for_recipe(dense_q.graph, layers_for_budget, recipe)
+        _say(progress, "budget: " + ", ".join(f"{c.name} prune {c.chosen.prune:g} unify {c.chosen.unify:g}"
+                                              for c in allocation.layers))
+    resolved = allocation.resolved_recipe(recipe) if allocation is not None else recipe
+    compressed = compress(copy.deepcopy(dense), work.train, work.test, resolved, progress=progress)
     _say(progress, f"compressed float {compressed.history['accuracy']['retrained']:.1%}; quantizing")
     q = recipe.quantize
     quantized = compressed.quantize(work.calib, q.mode, work.train, q.qat_epochs if q.mode == "qat" else 0)
     accuracy["compressed_float"] = compressed.history["accuracy"]["retrained"]
     accuracy["compressed_int8"] = quantized.accuracy(work.test)
+    budget_doc = None
+    if allocation is not None:
+        budget_doc = dict(allocation.to_json(), compressed=predicted_layers(allocation, quantized.graph, recipe))
     if rank == 0:
         quantized.export(out_path)
     return CompressReport(recipe, compressed, quantized.graph, accuracy, dense_q.graph,
-                          time.monotonic() - start, layer_rows(quantized.graph))
+                          time.monotonic() - start, layer_rows(quantized.graph), budget_doc)

@@ -11,6 +11,7 @@ RecipeError naming it, with its error and the line of the user's code (`resolve_
     batch_size = 64                # 1 .. 65536
     max_batches = 0                # batches per epoch, 0 = the whole training set (epochs, iterations and
                                    # batch counts are at most 10^6)
+    board = "mps2-an386"           # the board a [budget] of instructions is planned for (boards/*.toml)
     [train]    epochs, lr, momentum              dense pre-training (munify compress caches it)
     [blocks]   shape = [bo, bi], edge = "dense" | "skip" | "error"
     [ratios]   unify, prune, scope = "layer" | "global", exclude_first, exclude_last
@@ -19,6 +20,9 @@ RecipeError naming it, with its error and the line of the user's code (`resolve_
     [admm]     iterations, epochs, rho0, rho_factor, rho_max, lr, momentum
     [retrain]  epochs, lr, momentum
     [quantize] mode = "ptq" | "qat", qat_epochs, calib_batches
+    [budget]   instructions, weights_bytes (fractions of dense, in (0, 1]), optimize
+               munify picks the per-layer ratios (toolchain.compress.budget); [ratios] may then only say
+               which layers may be compressed (exclude_first, exclude_last, ratios.layers.<name>.shape)
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..boards import board_names
 from ..errors import MunifyError
+from ..plan.registry import OPTIMIZE_MODES
 
 SUPPORTED_BO = (1, 2, 4)
 SUPPORTED_BI = (2, 4, 8, 16)
@@ -108,6 +114,15 @@ class QuantizeConfig:
 
 
 @dataclass(frozen=True)
+class BudgetConfig:
+    """Fractions of the dense int8 model: predicted instructions on the recipe's board, stored weight bytes."""
+
+    instructions: float | None = None
+    weights_bytes: float | None = None
+    optimize: str = "balanced"  # the planner mode the instructions are predicted (and later built) with
+
+
+@dataclass(frozen=True)
 class Recipe:
     model: str = "mnist_cnn"
     data: str = "mnist"
@@ -120,6 +135,8 @@ class Recipe:
     admm: AdmmConfig = AdmmConfig()
     retrain: RetrainConfig = RetrainConfig()
     quantize: QuantizeConfig = QuantizeConfig()
+    board: str | None = None
+    budget: BudgetConfig | None = None
     source: str = "<recipe>"
 
     def replace(self, **changes) -> "Recipe":
@@ -129,6 +146,13 @@ class Recipe:
         """The recipe as a TOML-shaped dict: `parse_recipe(recipe.to_dict())` gives the recipe back."""
         d = dataclasses.asdict(self)
         d.pop("source")
+        for key in ("board", "budget"):  # TOML has no null: an unset optional field is left out
+            if d[key] is None:
+                d.pop(key)
+        if self.budget is not None:
+            d["budget"] = {k: v for k, v in d["budget"].items() if v is not None}
+            for key in BUDGET_RATIO_KEYS:  # the budget decides them
+                d["ratios"].pop(key)
         d["blocks"]["shape"] = list(self.blocks.shape)
         d["ratios"]["layers"] = {
             name: {k: list(v) if k == "shape" else v for k, v in dataclasses.asdict(o).items() if v is not None}
@@ -138,7 +162,7 @@ class Recipe:
 
 SECTIONS = {"train": TrainConfig, "blocks": BlocksConfig, "ratios": RatiosConfig, "admm": AdmmConfig,
             "retrain": RetrainConfig, "quantize": QuantizeConfig}
-TOP_LEVEL = ("model", "data", "seed", "batch_size", "max_batches")
+TOP_LEVEL = ("model", "data", "seed", "batch_size", "max_batches", "board")
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -162,7 +186,7 @@ def as_recipe(recipe: "Recipe | dict | str | Path") -> Recipe:
 
 def parse_recipe(doc: dict, source: str = "<recipe>") -> Recipe:
     where = f"recipe {source}"
-    _reject_unknown(doc, set(TOP_LEVEL) | set(SECTIONS), "", where)
+    _reject_unknown(doc, set(TOP_LEVEL) | set(SECTIONS) | {"budget"}, "", where)
     values: dict[str, Any] = {"source": source}
     for key in ("model", "data"):
         if key in doc:
@@ -176,6 +200,10 @@ def parse_recipe(doc: dict, source: str = "<recipe>") -> Recipe:
         if not isinstance(table, dict):
             raise RecipeError(f"{where}: '{name}' must be a table ([{name}])")
         values[name] = _SECTION_PARSERS[name](table, name, where)
+    if "board" in doc:
+        values["board"] = _board(doc["board"], where)
+    if "budget" in doc:
+        values["budget"] = _parse_budget(doc["budget"], doc, values.get("board"), where)
     return Recipe(**values)
 
 
@@ -295,6 +323,46 @@ def _parse_quantize(table, name, where):
     return _section(QuantizeConfig, table, name, where, {
         "mode": lambda v, k, w: _choice(v, k, w, QUANT_MODES), "qat_epochs": _int,
         "calib_batches": lambda v, k, w: _int(v, k, w, 1)})
+
+
+def _board(value, where: str) -> str:
+    names = board_names()
+    if value not in names:
+        raise RecipeError(f"{where}: 'board' names no built-in board ({value!r}); use one of {', '.join(names)}")
+    return value
+
+
+BUDGET_RATIO_KEYS = ("unify", "prune", "scope")  # what a budget decides, so [ratios] must not say it
+
+
+def _parse_budget(table, doc: dict, board: str | None, where: str) -> BudgetConfig:
+    if not isinstance(table, dict):
+        raise RecipeError(f"{where}: 'budget' must be a table ([budget])")
+    fraction = lambda v, k, w: _float(v, k, w, 0.0, 1.0, open_low=True)  # noqa: E731
+    budget = _section(BudgetConfig, table, "budget", where, {
+        "instructions": fraction, "weights_bytes": fraction,
+        "optimize": lambda v, k, w: _choice(v, k, w, OPTIMIZE_MODES)})
+    if budget.instructions is None and budget.weights_bytes is None:
+        raise RecipeError(f"{where}: [budget] needs 'instructions' or 'weights_bytes' (or both), e.g. "
+                          "instructions = 0.5")
+    if budget.instructions is not None and board is None:
+        raise RecipeError(f"{where}: budget.instructions needs the board it is planned for; add e.g. "
+                          f"board = \"mps2-an386\" ({', '.join(board_names())})")
+    _check_no_ratios(doc.get("ratios", {}), where)
+    return budget
+
+
+def _check_no_ratios(ratios: dict, where: str) -> None:
+    """With a [budget], munify chooses the ratios: [ratios] may only say which layers may be compressed."""
+    for key in BUDGET_RATIO_KEYS:
+        if key in ratios:
+            raise RecipeError(f"{where}: ratios.{key} and [budget] both decide the ratios; remove ratios.{key} "
+                              "or the [budget]")
+    for layer, override in ratios.get("layers", {}).items():
+        for key in ("unify", "prune"):
+            if key in override:
+                raise RecipeError(f"{where}: ratios.layers.{layer}.{key} and [budget] both decide the ratios; "
+                                  "with a budget a layer override may only set its shape")
 
 
 _SECTION_PARSERS = {"train": _parse_train, "blocks": _parse_blocks, "ratios": _parse_ratios,

@@ -39,4 +39,23 @@ def format_report(doc: dict[str, Any]) -> str:
                  f"compressed int8 {100 * acc['compressed_int8']:.1f}% "
                  f"({100 * (acc['compressed_int8'] - acc['dense_int8']):+.1f} pt)   "
                  f"time {doc['seconds']:.0f} s")
+    if "budget" in doc:
+        lines += format_budget(doc["budget"])
     return "\n".join(lines)
+
+
+def format_budget(budget: dict[str, Any]) -> list[str]:
+    """What a [budget] asked, what the allocation predicted and what the compressed model's plan predicts."""
+    where = f" on {budget['board']} ({budget['optimize']})" if budget["board"] else ""
+    lines = [f"budget{where}; predicted by the planner's cost model (instructions, not cycles):"]
+    for key, target in budget["targets"].items():
+        if target is None:
+            continue
+        final = budget["compressed"]["predicted"][key]
+        lines.append(f"  {key}: at most {target:g} of dense {budget['dense'][key]:,} -> allocated "
+                     f"{budget['predicted'][key]:,} ({budget['predicted_fraction'][key]:.3f}), compressed model "
+                     f"{final:,} ({final / budget['dense'][key]:.3f})")
+    chosen = ", ".join(f"{layer['name']} prune {layer['prune']:g} unify {layer['unify']:g}"
+                       for layer in budget["layers"])
+    lines.append(f"  ratios chosen (loss proxy {budget['loss_proxy']:.3f}): {chosen}")
+    return lines

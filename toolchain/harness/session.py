@@ -110,10 +110,12 @@ def _check_info(info: DeviceInfo, cases: list[Case]) -> None:
 
 
 def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]],
-              layer_ops: dict[str, str], exact_counts: bool = EXACT_COUNTS_DEFAULT) -> RunReport:
+              layer_ops: dict[str, str], exact_counts: bool = EXACT_COUNTS_DEFAULT,
+              predicted: dict[str, float] | None = None) -> RunReport:
     """Boot the firmware of `build`, run the cases `make_cases` derives from the firmware's own description,
     stop the firmware and report. `layer_ops` maps firmware layer names to IR op types for the report;
-    `exact_counts` adds the QEMU plugin's instruction counts (QEMU boards only)."""
+    `exact_counts` adds the QEMU plugin's instruction counts (QEMU boards only); `predicted` maps firmware
+    layer names to the plan's predicted instructions."""
     board: Board = build.board
     runner = runner_for(board, build.elf)
     exact = None
@@ -142,7 +144,8 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
             raise _explain(exc, runner.exit_status()) from None
     if status != 0:
         raise DeviceError(f"the firmware exited with status {status} instead of 0")
-    report = _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit, exact)
+    report = _report(build, info, session, counts, stack_used, layer_ops, len(cases), runner.time_unit, exact,
+                     predicted or {})
     return _with_runner_details(report, runner)
 
 
@@ -165,7 +168,8 @@ def _explain(error: DeviceError, status: int | None) -> DeviceError:
 
 
 def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list[int], stack_used: int,
-            layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None) -> RunReport:
+            layer_ops: dict[str, str], n_inputs: int, time_unit: str, exact: ExactCounts | None,
+            predicted: dict[str, float]) -> RunReport:
     latencies = session.latencies or [0]
     exact_latency = exact and ExactInstructions(exact.mean, min(exact.per_inference), max(exact.per_inference),
                                                 exact.per_inference[-1])
@@ -173,7 +177,8 @@ def _report(build: BuildResult, info: DeviceInfo, session: Session, counts: list
                       exact_latency)
     exact_layers = exact.layers if exact else [None] * len(counts)
     macs = {label(name): n for name, n in build.layer_macs.items()}  # the firmware reports labels of names
-    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, macs.get(name, 0), layer_exact)
+    layers = [LayerCount(name, layer_ops.get(name, ""), kernel, count, macs.get(name, 0), layer_exact,
+                         predicted.get(name))
               for (name, kernel), count, layer_exact in zip(info.layers, counts, exact_layers)]
     sizes = build.sizes
     memory = MemoryUse(sizes.flash_bytes, sizes.weights_bytes, sizes.code_bytes, sizes.static_ram_bytes,
@@ -229,4 +234,12 @@ def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, se
     build = load_result(build_dir, board)
     op_types = {label(op.name): op.type for op in graph.ops}
     return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers],
-                                                     inputs), op_types, exact_counts)
+                                                     inputs), op_types, exact_counts,
+                     planned_instructions(graph, board, optimize))
+
+
+def planned_instructions(graph, board: Board, optimize: str) -> dict[str, float]:
+    """Firmware layer name -> the instructions the plan predicts (the same deterministic plan the build used)."""
+    from ..plan.planner import make_plan
+
+    return {label(layer.name): layer.cost for layer in make_plan(graph, board.features, optimize).layers}

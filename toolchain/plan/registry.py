@@ -223,8 +223,9 @@ RESHAPE_ALIAS = "reshape_alias"
 
 def all_variants() -> tuple[KernelVariant, ...]:
     from .variants_dsp import DSP_VARIANTS
+    from .variants_mve import MVE_VARIANTS
 
-    return GENERIC_VARIANTS + tuple(DSP_VARIANTS)
+    return GENERIC_VARIANTS + tuple(DSP_VARIANTS) + MVE_VARIANTS
 
 
 def candidates(op_type: str, features: frozenset, kinds: frozenset, optimize: str,

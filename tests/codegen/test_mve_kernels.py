@@ -1,0 +1,116 @@
+"""The Helium (MVE) kernels on the host side: packed layouts, where the plan uses them, deterministic C.
+Their outputs and instruction counts under QEMU are checked in tests/target/test_mve_models.py."""
+
+import filecmp
+
+import numpy as np
+import pytest
+
+from random_graphs import random_chain
+from toolchain.codegen import generate
+from toolchain.ir import BlockKind, BlockStructure
+from toolchain.plan import make_plan, mve
+
+M55 = frozenset({"dsp", "fpu", "mve"})
+
+
+def test_rows4_layout_interleaves_four_rows_per_16_inputs_and_pads_rows_and_columns():
+    m = np.arange(6 * 20).reshape(6, 20).astype(np.int8)
+    packed = mve.pack_rows4(m)["weights"]
+    padded = np.zeros((8, 32), np.int8)
+    padded[:6, :20] = m
+    assert len(packed) == 8 * 32
+    assert packed[:64].tolist() == np.concatenate([padded[r, :16] for r in range(4)]).tolist()
+    assert packed[64:128].tolist() == np.concatenate([padded[r, 16:32] for r in range(4)]).tolist()
+    assert packed[128:192].tolist() == np.concatenate([padded[r, :16] for r in range(4, 8)]).tolist()
+    assert packed[192:].tolist() == np.concatenate([padded[r, 16:32] for r in range(4, 8)]).tolist()
+    assert not packed[160:192].any()  # rows 6 and 7 are padding
+
+
+def test_depthwise16_layout_pads_each_channel_to_16_taps():
+    m = np.arange(3 * 9).reshape(3, 9).astype(np.int8)
+    packed = mve.pack_depthwise16(m)["weights"]
+    assert packed.reshape(3, 16)[:, :9].tolist() == m.tolist() and not packed.reshape(3, 16)[:, 9:].any()
+
+
+def _tile_matrix(rng, rows: int, cols: int, kinds: np.ndarray) -> np.ndarray:
+    """An int8 matrix of 4 x 16 blocks: dense random, unified (one magnitude per row, random signs) or zero."""
+    per = np.repeat(np.repeat(kinds, 4, 0), 16, 1)[:rows, :cols]
+    dense = rng.integers(-127, 128, size=(rows, cols))
+    mags = np.repeat(rng.integers(1, 128, size=(rows, cols // 16)), 16, axis=1)
+    unified = np.where(rng.random((rows, cols)) < 0.5, -1, 1) * mags
+    out = np.where(per == BlockKind.UNIFIED, unified, dense)
+    return np.where(per == BlockKind.PRUNED, 0, out).astype(np.int8)
+
+
+def unpack_tiles(arrays: dict, rows: int, cols: int) -> np.ndarray:
+    """The matrix a mve-tiles / mve-tiles-signs packing encodes (the kernel's reading of it)."""
+    out = np.zeros((-(-rows // 4) * 4, cols), np.int32)
+    counts, steps = arrays["counts"].reshape(-1, 2), iter(arrays["steps"].tolist())
+    dense = iter(arrays["dense_weights"].reshape(-1, 4, 16)) if counts[:, 0].sum() else iter(())
+    signs = iter(arrays.get("unified_signs", np.zeros(0)).reshape(-1, 4))
+    mags = iter(arrays.get("unified_magnitudes", np.zeros(0)).reshape(-1, 4))
+    for g, (n_dense, n_unified) in enumerate(counts):
+        for _ in range(n_dense):
+            s = next(steps)
+            out[4 * g:4 * g + 4, s:s + 16] = next(dense)
+        for _ in range(n_unified):
+            s, bits, m = next(steps), next(signs).astype(np.int64), next(mags).astype(np.int64)
+            negative = (bits[:, None] >> np.arange(16)) & 1
+            out[4 * g:4 * g + 4, s:s + 16] = np.where(negative, -1, 1) * m[:, None]
+    return out[:rows]
+
+
+@pytest.mark.parametrize("signs", [False, True])
+def test_tiles_leave_pruned_tiles_out_and_store_unified_tiles_as_signs(signs):
+    rng = np.random.default_rng(3)
+    kinds = np.array([[0, 1, 2, 2], [2, 2, 2, 2], [1, 0, 2, 1]], np.uint8)  # 10 rows: the last group is an edge
+    kinds[2] = BlockKind.DENSE
+    m = _tile_matrix(rng, 10, 64, kinds)
+    arrays = mve.pack_tiles(m, BlockStructure.from_matrix(m, kinds, 4, 16), signs=signs)
+    assert unpack_tiles(arrays, 10, 64).tolist() == m.tolist()
+    counts = arrays["counts"].reshape(-1, 2)
+    assert counts[1].tolist() == [0, 0]  # an all-pruned row group has no tiles at all
+    if signs:
+        assert counts[0].tolist() == [1, 1] and arrays["unified_signs"].dtype == np.uint16
+        assert len(arrays["dense_weights"]) == 64 * (1 + 4)  # the unified tile takes 12 bytes, not 64
+    else:
+        assert counts[0].tolist() == [2, 0] and "unified_signs" not in arrays
+
+
+def test_m55_plans_every_layer_of_the_mlperf_models_on_helium_kernels(imported_model):
+    for name, expected in (("kws", {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D"}),
+                           ("resnet", {"CONV_2D", "ADD", "FULLY_CONNECTED", "AVERAGE_POOL_2D"}),
+                           ("ad01", {"FULLY_CONNECTED"})):
+        plan = make_plan(imported_model(name), M55)
+        on_mve = {layer.op_type for layer in plan.layers if layer.variant.endswith("_mve")}
+        assert on_mve == expected, (name, sorted((lay.name, lay.variant) for lay in plan.layers))
+
+
+def test_helium_kernels_stay_off_boards_without_mve():
+    graph = random_chain(4, blocked=False)
+    assert not any(layer.variant.endswith("_mve") for layer in make_plan(graph, frozenset({"dsp", "fpu"})).layers)
+    assert any(layer.variant.endswith("_mve") for layer in make_plan(graph, M55).layers)
+
+
+def test_tile_kernels_take_4x16_blocks_and_signs_keep_the_unified_blocks_small(imported_model):
+    from mve_tile_blocks import with_tile_blocks
+
+    graph = with_tile_blocks(imported_model("kws"), seed=1)
+    speed, balanced = (make_plan(graph, M55, o).layers for o in ("speed", "balanced"))
+    pairs = [(s, b) for s, b in zip(speed, balanced) if (s.layout, b.layout) == ("mve-tiles", "mve-tiles-signs")]
+    assert len(pairs) >= 1, [(s.layout, b.layout) for s, b in zip(speed, balanced)]
+    for s, b in pairs:  # 20% dense, 30% unified, 50% pruned blocks: 64 bytes a dense tile, 12 a unified one
+        assert b.weight_bytes < 0.7 * s.weight_bytes, (s.name, b.weight_bytes, s.weight_bytes)
+
+
+def test_same_ir_and_options_give_identical_helium_c(tmp_path, imported_model):
+    from mve_tile_blocks import with_tile_blocks
+
+    graph = with_tile_blocks(imported_model("kws"), seed=2)
+    generate(graph, tmp_path / "a", M55, "balanced")
+    generate(graph, tmp_path / "b", M55, "balanced")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "munify_mve_tiles.h" in names and "munify_mve_depthwise.h" in names
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
+    assert not mismatch and not errors

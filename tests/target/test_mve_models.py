@@ -1,0 +1,74 @@
+"""Helium (MVE) kernels on mps3-an547 (Cortex-M55 under QEMU): the MLPerf Tiny models and 4 x 16 block
+compressed models bit-exact layer by layer, random graphs over odd shapes, and the instruction counts of
+pruned tiles against the dense kernel (deterministic QEMU -icount counts)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from target_support import require_tools
+from toolchain.boards import load_board
+from toolchain.harness.session import run_model
+from toolchain.ir import save
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "codegen"))
+from random_graphs import random_chain  # noqa: E402
+from mve_tile_blocks import with_tile_blocks  # noqa: E402
+
+pytestmark = pytest.mark.qemu
+
+BOARD = "mps3-an547"
+MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+
+def run_on_m55(graph, tmp_path: Path, optimize: str = "balanced", inputs: int = 1, layers: bool = False):
+    """Build and run `graph` on the M55; with `layers`, every layer's output is checked."""
+    require_tools()
+    path = tmp_path / f"{graph.name}.mun"
+    save(graph, path)
+    report = run_model(path, load_board(BOARD), tmp_path / f"build-{optimize}", inputs, 0, layers, optimize)
+    assert report.bit_exact, report.mismatches[:3]
+    return report
+
+
+@pytest.fixture(scope="module")
+def kws_runs(imported_model, tmp_path_factory):
+    """KWS dense (balanced), and on 4 x 16 blocks (20% dense, 30% unified, 50% pruned) for speed."""
+    root = tmp_path_factory.mktemp("kws")
+    compressed = with_tile_blocks(imported_model("kws"), seed=3).replace(name="kws_tiles")
+    return {"dense": run_on_m55(imported_model("kws"), root / "dense"),
+            "tiles": run_on_m55(compressed, root / "tiles", "speed")}
+
+
+def test_kws_runs_bit_exact_on_helium_kernels(kws_runs):
+    assert all(layer.kernel.endswith("_mve") for layer in kws_runs["dense"].layers if layer.op in MATRIX_OPS)
+
+
+def test_resnet_runs_bit_exact_on_helium_kernels(imported_model, tmp_path):
+    report = run_on_m55(imported_model("resnet"), tmp_path)
+    kernels = {layer.op: layer.kernel for layer in report.layers}
+    assert kernels["CONV_2D"] == "conv_dense_mve" and kernels["ADD"] == "add_mve", kernels
+
+
+def test_pruned_tiles_cost_fewer_instructions_than_the_dense_kernel(kws_runs):
+    """Half the 4 x 16 tiles pruned: each pointwise layer on tiles takes at most 0.85x the dense count."""
+    dense = {layer.name: layer.count for layer in kws_runs["dense"].layers}
+    tiled = [layer for layer in kws_runs["tiles"].layers if layer.kernel == "conv_tiles_mve"]
+    assert len(tiled) >= 3, [layer.kernel for layer in kws_runs["tiles"].layers]
+    for layer in tiled:
+        assert layer.count <= 0.85 * dense[layer.name], (layer.name, layer.count, dense[layer.name])
+    assert kws_runs["tiles"].latency.per_inference < kws_runs["dense"].latency.per_inference
+
+
+@pytest.mark.parametrize("seed, optimize, tiles", [(21, "speed", False), (46, "balanced", True)])
+def test_random_graphs_run_bit_exact_layer_by_layer(tmp_path, seed, optimize, tiles):
+    """Odd channel counts and reductions, padding, strides, dilations, pools and ADD; unified tiles stored as
+    signs (balanced) on 4 x 16 blocks."""
+    graph = random_chain(seed, blocked=False)
+    if tiles:
+        graph = with_tile_blocks(graph, seed)
+    report = run_on_m55(graph, tmp_path, optimize, inputs=2, layers=True)
+    kernels = [layer.kernel for layer in report.layers]
+    assert sum(k.endswith("_mve") for k in kernels) >= 4, kernels
+    assert not tiles or "fc_tiles_signs_mve" in kernels or "conv_tiles_signs_mve" in kernels, kernels

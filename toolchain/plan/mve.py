@@ -1,0 +1,199 @@
+"""Helium (MVE) kernels for the Cortex-M55 (codegen_templates/kernels/mve/): weight packing and cost model.
+
+Layouts (each kernel header documents the same):
+  mve-rows4   dense CONV_2D / FULLY_CONNECTED: rows padded to a multiple of 4, reduction padded to a multiple
+              of 16 with zeros; per group of 4 rows, per 16 reduction elements, 16 bytes of each of the 4 rows.
+  mve-dw16    dense DEPTHWISE_CONV_2D (multiplier 1, at most 16 taps): per channel, its taps padded to 16.
+
+  mve-tiles, mve-tiles-signs
+              CONV_2D / FULLY_CONNECTED as tiles of 4 rows x 16 reduction elements (the kernel's step; reduction
+              a multiple of 16): an all-zero tile (pruned blocks) is left out. Per group of 4 rows, `counts`
+              holds its dense and its unified tiles, `steps` their reduction offsets (16 * step) in that order.
+              mve-tiles stores every tile left as 64 int8 weights (`dense_weights`, row after row);
+              mve-tiles-signs stores a tile whose every row is one magnitude with signs (unified 4 x 16 blocks,
+              or any tile of that form) as 4 `unified_signs` (uint16, bit j: lane j negative) and 4
+              `unified_magnitudes` (uint8) instead of 64 bytes.
+
+The cost model counts retired instructions under QEMU -icount (not cycles), per layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+VECTOR_BYTES = 16  # one Q register of int8 lanes
+ROW_GROUP = 4  # weight rows per activation load
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def pack_rows4(matrix: np.ndarray, blocks=None) -> dict[str, np.ndarray]:
+    """Layout mve-rows4 of an int8 [rows, cols] matrix (every block kind stored as its int8 weights)."""
+    matrix = np.asarray(matrix, np.int8)
+    rows, cols = matrix.shape
+    padded = np.zeros((_round_up(rows, ROW_GROUP), _round_up(cols, VECTOR_BYTES)), np.int8)
+    padded[:rows, :cols] = matrix
+    groups, steps = padded.shape[0] // ROW_GROUP, padded.shape[1] // VECTOR_BYTES
+    tiles = padded.reshape(groups, ROW_GROUP, steps, VECTOR_BYTES).transpose(0, 2, 1, 3)
+    return {"weights": tiles.reshape(-1)}
+
+
+def pack_depthwise16(matrix: np.ndarray, blocks=None) -> dict[str, np.ndarray]:
+    """Layout mve-dw16 of a depthwise matrix [channels, taps]."""
+    matrix = np.asarray(matrix, np.int8)
+    channels, taps = matrix.shape
+    padded = np.zeros((channels, VECTOR_BYTES), np.int8)
+    padded[:, :taps] = matrix
+    return {"weights": padded.reshape(-1)}
+
+
+def _sign_tile(tile: np.ndarray) -> bool:
+    """Every row of the 4 x 16 tile is one nonzero magnitude with signs."""
+    magnitudes = np.abs(tile.astype(np.int16))
+    return bool(np.all(magnitudes == magnitudes[:, :1]) and np.all(magnitudes[:, 0] > 0))
+
+
+def pack_tiles(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str, np.ndarray]:
+    """Layouts mve-tiles (`signs` False) and mve-tiles-signs of an int8 [rows, cols] matrix, cols % 16 == 0."""
+    matrix = np.asarray(matrix, np.int8)
+    rows, cols = matrix.shape
+    padded = np.zeros((_round_up(rows, ROW_GROUP), cols), np.int8)
+    padded[:rows] = matrix
+    counts, steps, dense, unified_signs, unified_mags = [], [], [], [], []
+    for g in range(padded.shape[0] // ROW_GROUP):
+        tiles = [padded[g * ROW_GROUP:(g + 1) * ROW_GROUP, t * VECTOR_BYTES:(t + 1) * VECTOR_BYTES]
+                 for t in range(cols // VECTOR_BYTES)]
+        kept = [(t, tile) for t, tile in enumerate(tiles) if np.any(tile)]
+        compact = [(t, tile) for t, tile in kept if signs and _sign_tile(tile)]
+        full = [(t, tile) for t, tile in kept if not (signs and _sign_tile(tile))]
+        counts += [len(full), len(compact)]
+        steps += [t * VECTOR_BYTES for t, _ in full + compact]
+        dense += [tile.reshape(-1) for _, tile in full]
+        for _, tile in compact:
+            unified_mags.append(np.abs(tile[:, 0].astype(np.int16)).astype(np.uint8))
+            bits = (tile < 0).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
+            unified_signs.append(bits.sum(axis=1).astype(np.uint16))
+    arrays = {"counts": np.array(counts, np.uint16), "steps": np.array(steps or [0], np.uint16),
+              "dense_weights": _concat(dense, np.int8)}
+    if signs:
+        arrays["unified_signs"] = _concat(unified_signs, np.uint16)
+        arrays["unified_magnitudes"] = _concat(unified_mags, np.uint8)
+    return arrays
+
+
+def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(1, dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Geometry shared with the C headers (the same conditions as their macros)
+
+def reads_in_place(params: dict) -> bool:
+    """munify_mve_matrix.h MVE_IN_PLACE: interior patches are read from the input, not gathered."""
+    return params["pointwise"] or (params["dil_w"] == 1 and params["kw"] * params["cin"] % VECTOR_BYTES == 0)
+
+
+def matrix_scratch(params: dict) -> int:
+    """munify_mve_matrix.h: one pixel's accumulators, then a gathered patch (the offsets of munify_mve_tiles.h
+    follow it, so pointwise layers keep its room too)."""
+    return 4 * _round_up(params["cout"], ROW_GROUP) + _round_up(params["k"], 4)
+
+
+def segmented(params: dict) -> bool:
+    """munify_mve_matrix.h MVE_SEGMENTED: the reduction runs over kh kernel rows of the input."""
+    return not params["pointwise"] and reads_in_place(params)
+
+
+def tiles_scratch(params: dict) -> int:
+    """The gathered patch, then (segmented layers) the steps as input offsets: at most one per tile."""
+    tiles = -(-params["cout"] // ROW_GROUP) * (params["k"] // VECTOR_BYTES)
+    return matrix_scratch(params) + (2 * tiles if segmented(params) else 0)
+
+
+def tiles_fit(params: dict) -> bool:
+    """4 x 16 blocks (the kernel's tile), the reduction in whole 16-byte steps, the input offsets of a
+    segmented patch within uint16."""
+    if (params["bo"], params["bi"]) != (ROW_GROUP, VECTOR_BYTES):
+        return False
+    if params["batches"] != 1 or params["k"] % VECTOR_BYTES:
+        return False
+    span = (params["kh"] - 1) * params["dil_h"] * params["in_w"] * params["cin"] + params["kw"] * params["cin"]
+    return not segmented(params) or span <= 0xFFFF
+
+
+def depthwise_plane(params: dict) -> tuple[int, int]:
+    """Rows and columns of one channel's zero-padded input plane (munify_mve_depthwise.h)."""
+    rows = max(params["pad_top"] + params["in_h"],
+               (params["out_h"] - 1) * params["stride_h"] + (params["kh"] - 1) * params["dil_h"] + 1)
+    cols = max(params["pad_left"] + params["in_w"],
+               (params["out_w"] - 1) * params["stride_w"] + (params["kw"] - 1) * params["dil_w"] + 1)
+    return rows, cols
+
+
+def depthwise_scratch(params: dict) -> int:
+    """The zero-padded planes, then a uint16 window offset per output pixel (padded to 4 pixels)."""
+    rows, cols = depthwise_plane(params)
+    pixels = params["out_h"] * params["out_w"]
+    return _round_up(params["cin"] * rows * cols, 4) + 2 * _round_up(pixels, 4)
+
+
+def depthwise_fits(params: dict) -> bool:
+    """One gather of 8-bit offsets reads a channel's window: at most 16 taps, spread over at most 256 bytes."""
+    if (params["batches"] != 1 or params["depth_multiplier"] != 1 or params["taps"] > VECTOR_BYTES
+            or 4 * params["cin"] > 4095 or params["out_h"] * params["out_w"] // 4 > 0xFFFF):
+        return False
+    rows, cols = depthwise_plane(params)
+    if 7 * rows * cols > 0xFFFF:  # the planes of 8 channels are 16-bit scatter offsets apart
+        return False
+    span = (params["kh"] - 1) * params["dil_h"] * cols + (params["kw"] - 1) * params["dil_w"]
+    return span < 256
+
+
+def single_image(params: dict) -> bool:
+    return params["batches"] == 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cost model: retired instructions (QEMU -icount), per layer
+
+LAYER_CALL = 40.0
+STEP = 9.5  # per 16 reduction elements of 4 rows: 1 + 4 loads, 4 VMLADAVA, loop
+GROUP = 28.0  # per 4 rows of one pixel: accumulators, bias, requantization, store
+GATHER_TAP = 9.0  # per kernel tap of a gathered patch
+DW_OUTPUT = 6.0  # per depthwise output: a gather and a VMLADAVA, its share of the requantization
+DW_INPUT = 1.0  # per input byte copied into the padded planes
+POOL_TAP = 3.0  # per window tap of one vector of channels (pool facts count output elements x taps)
+ADD_ELEMENT = 6.5  # 4 lanes a step: two rescaled inputs, their sum requantized
+
+
+def matrix_cost(f) -> float:
+    """`f` is a LayerFacts; gathers are charged as if every patch were gathered when cols % 16 != 0."""
+    groups = -(-f.rows // ROW_GROUP)
+    steps = -(-f.cols // VECTOR_BYTES)
+    gather = 0.0 if f.cols % VECTOR_BYTES == 0 else f.cols / 4 * GATHER_TAP / 4
+    return LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
+
+
+TILE = 12.0  # per dense tile left: its offset, 1 + 4 loads, 4 VMLADAVA, loop
+SIGN_TILE = 28.0  # per unified tile: per row the sign mask as predicate, VPSEL of -1 / +1, VMLADAV, a multiply
+TILES_GROUP = 36.0
+
+
+def tiles_cost(signs: bool):
+    """Tiles are counted from the LayerFacts as 4 x 16 blocks: listed blocks minus (signs) unified ones."""
+    def cost(f) -> float:
+        groups = -(-f.rows // ROW_GROUP)
+        blocks = f.listed_blocks if f.full_blocks else groups * (f.cols // VECTOR_BYTES)
+        unified = f.unified_rows // ROW_GROUP if signs else 0
+        return LAYER_CALL + f.positions * (groups * TILES_GROUP + (blocks - unified) * TILE + unified * SIGN_TILE)
+    return cost
+
+
+def depthwise_cost(f) -> float:
+    return LAYER_CALL + f.positions * f.rows * DW_OUTPUT + f.positions * f.rows * DW_INPUT
+
+
+def elementwise_cost(per_element: float):
+    return lambda f: LAYER_CALL + f.positions * per_element

@@ -1,0 +1,65 @@
+"""Kernel variants that need Helium (MVE, Cortex-M55): `features=frozenset({"mve"})`, templates under
+`codegen_templates/kernels/mve/`; layouts and costs in `toolchain.plan.mve`, the template contract in the
+`toolchain.plan.registry` docstring.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..ir.blocks import BlockKind
+from . import mve
+from .registry import KernelVariant
+
+MVE = frozenset({"mve"})
+COMMON = ("kernels/mve/munify_mve.h",)
+ANY_KINDS = frozenset(BlockKind)
+# Dense storage of block-structured weights: faster than any block kernel, so not for size.
+NOT_SIZE = frozenset({"speed", "balanced"})
+
+
+def _matrix(stem: str, op_type: str) -> list[KernelVariant]:
+    args = dict(template="kernels/mve/matrix.c.j2", cost=mve.matrix_cost, layout="mve-rows4", features=MVE,
+                applies=mve.single_image, pack=mve.pack_rows4, scratch=mve.matrix_scratch,
+                support_files=COMMON + ("kernels/mve/munify_mve_matrix.h",))
+    return [KernelVariant(f"{stem}_dense_mve", op_type, **args),
+            KernelVariant(f"{stem}_as_dense_mve", op_type, block_kinds=ANY_KINDS, optimize=NOT_SIZE, **args)]
+
+
+def _tiles(stem: str, op_type: str) -> list[KernelVariant]:
+    """Pruned 4 x 16 blocks skipped; unified ones either stored as int8 (speed) or as signs and magnitudes."""
+    args = dict(template="kernels/mve/tiles.c.j2", features=MVE, block_kinds=ANY_KINDS, applies=mve.tiles_fit,
+                scratch=mve.tiles_scratch, support_files=COMMON + ("kernels/mve/munify_mve_matrix.h",
+                                                                   "kernels/mve/munify_mve_tiles.h"))
+    return [KernelVariant(f"{stem}_tiles_mve", op_type, cost=mve.tiles_cost(False), layout="mve-tiles",
+                          optimize=NOT_SIZE, pack=functools.partial(mve.pack_tiles, signs=False), **args),
+            KernelVariant(f"{stem}_tiles_signs_mve", op_type, cost=mve.tiles_cost(True), layout="mve-tiles-signs",
+                          pack=functools.partial(mve.pack_tiles, signs=True), **args)]
+
+
+def _depthwise() -> list[KernelVariant]:
+    args = dict(template="kernels/mve/depthwise.c.j2", cost=mve.depthwise_cost, layout="mve-dw16", features=MVE,
+                applies=mve.depthwise_fits, pack=mve.pack_depthwise16, scratch=mve.depthwise_scratch,
+                support_files=COMMON + ("kernels/mve/munify_mve_depthwise.h",))
+    return [KernelVariant("dwconv_dense_mve", "DEPTHWISE_CONV_2D", **args),
+            KernelVariant("dwconv_as_dense_mve", "DEPTHWISE_CONV_2D", block_kinds=ANY_KINDS, optimize=NOT_SIZE,
+                          **args)]
+
+
+def _same_shapes(params: dict) -> bool:
+    return not params["broadcast"]
+
+
+MVE_VARIANTS: tuple[KernelVariant, ...] = (
+    *_matrix("conv", "CONV_2D"),
+    *_matrix("fc", "FULLY_CONNECTED"),
+    *_tiles("conv", "CONV_2D"),
+    *_tiles("fc", "FULLY_CONNECTED"),
+    *_depthwise(),
+    KernelVariant("avgpool_mve", "AVERAGE_POOL_2D", "kernels/mve/pool.c.j2", mve.elementwise_cost(mve.POOL_TAP / 4),
+                  features=MVE, support_files=COMMON + ("kernels/mve/munify_mve_pool.h",)),
+    KernelVariant("maxpool_mve", "MAX_POOL_2D", "kernels/mve/pool.c.j2", mve.elementwise_cost(mve.POOL_TAP / 16),
+                  features=MVE, support_files=COMMON + ("kernels/mve/munify_mve_pool.h",)),
+    KernelVariant("add_mve", "ADD", "kernels/mve/add.c.j2", mve.elementwise_cost(mve.ADD_ELEMENT), features=MVE,
+                  applies=_same_shapes, support_files=COMMON + ("kernels/mve/munify_mve_add.h",)),
+)
