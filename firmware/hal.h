@@ -17,6 +17,8 @@ void hal_init(void);
 /* Blocking, polled serial I/O: one byte at a time. hal_read_byte returns 0..255. */
 void hal_write_byte(uint8_t byte);
 int hal_read_byte(void);
+/* Non-zero when a received byte waits to be read (never blocks): lets a long `infer` stop on host input. */
+int hal_byte_waiting(void);
 
 /* Monotonic 64-bit tick counter and its frequency in Hz. */
 uint64_t hal_ticks(void);

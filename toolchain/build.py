@@ -78,14 +78,15 @@ def _hash_tree(digest, root: Path) -> None:
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
 
 
-def fingerprint(model_bytes: bytes, board: Board, optimize: str) -> str:
+def fingerprint(model_bytes: bytes, board: Board, optimize: str, model_id: str | None = None) -> str:
     """Changes whenever the model, the board file, the options, the firmware or the code generator change."""
     digest = hashlib.sha256()
-    digest.update(f"munify {__version__}\0{optimize}\0".encode())
+    digest.update(f"munify {__version__}\0{optimize}\0model-id {model_id or ''}\0".encode())
     digest.update(model_bytes + b"\0" + board.path.read_bytes() + b"\0")
     package = Path(__file__).resolve().parent
     for root in (firmware_dir(), templates_dir(), package / "codegen", package / "plan"):
         _hash_tree(digest, root)
+    digest.update((package / "harness" / "mlperf.py").read_bytes())
     return digest.hexdigest()
 
 
@@ -304,6 +305,7 @@ def build_sources(model_dir: Path, board: Board, out_dir: Path, optimize: str = 
     fp = fingerprint(digest.digest(), board, optimize)
     with atomic_dir(out_dir) as tmp:
         shutil.copytree(model_dir, tmp / MODEL_SUBDIR)
+        _write_default_profile(tmp / MODEL_SUBDIR, model_dir.name)
         model_name, sizes = _build_in(tmp, board, optimize, model_dir.name)
         result = _finish(tmp, out_dir, board, optimize, fp, model_name, sizes)
     return result
@@ -319,26 +321,40 @@ def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]
             for layer in plan.layers]
 
 
-def build_model(model_path: Path, board: Board, out_dir: Path, optimize: str = "balanced") -> BuildResult:
-    """Generate C for a .mun model and build it for `board` into `out_dir`."""
+def _write_default_profile(model_dir: Path, fallback_name: str) -> None:
+    """Ready-made model sources without an MLPerf profile: int8 input, outputs as they are."""
+    from .harness.mlperf import PROFILE_HEADER, default_profile
+
+    if not (model_dir / PROFILE_HEADER).is_file():
+        name = model_defines(model_dir).get("MUNIFY_MODEL_NAME", fallback_name)
+        atomic_write_text(model_dir / PROFILE_HEADER, default_profile(name).header())
+
+
+def build_model(model_path: Path, board: Board, out_dir: Path, optimize: str = "balanced",
+                model_id: str | None = None) -> BuildResult:
+    """Generate C for a .mun model and build it for `board` into `out_dir`. `model_id` overrides the MLPerf
+    Tiny id the firmware reports (default: the IR's, or a known MLPerf model's, see harness.mlperf)."""
+    from .harness.mlperf import PROFILE_HEADER, profile_of
     from .ir import load
 
     _check_optimize(optimize)
     model_path, out_dir = Path(model_path), Path(out_dir)
     graph = load(model_path)
-    fp = fingerprint(model_path.read_bytes(), board, optimize)
+    profile = profile_of(graph, model_id)
+    fp = fingerprint(model_path.read_bytes(), board, optimize, model_id)
     with atomic_dir(out_dir) as tmp:
         layers = _generate(graph, tmp / MODEL_SUBDIR, board, optimize)
+        atomic_write_text(tmp / MODEL_SUBDIR / PROFILE_HEADER, profile.header())
         model_name, sizes = _build_in(tmp, board, optimize, graph.name)
         result = _finish(tmp, out_dir, board, optimize, fp, model_name, sizes, layers)
     log.info("built %s for %s in %s", model_name, board.name, out_dir)
     return result
 
 
-def is_up_to_date(model_path: Path, board: Board, out_dir: Path, optimize: str) -> bool:
+def is_up_to_date(model_path: Path, board: Board, out_dir: Path, optimize: str, model_id: str | None = None) -> bool:
     info = read_build_info(out_dir)
     return (info is not None and (Path(out_dir) / ELF_NAME).is_file()
-            and info.get("fingerprint") == fingerprint(Path(model_path).read_bytes(), board, optimize))
+            and info.get("fingerprint") == fingerprint(Path(model_path).read_bytes(), board, optimize, model_id))
 
 
 def load_result(out_dir: Path, board: Board) -> BuildResult:

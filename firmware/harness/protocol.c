@@ -7,16 +7,34 @@
 #include <string.h>
 
 #include "hal.h"
+#include "mlperf.h"
 #include "model.h"
 #include "out.h"
 
 #define COMMAND_MAX 80u
 #define MAX_TOKENS 8
 #define DEFAULT_WARMUPS 10u
+/* Bounds of `infer N W`: a typo such as `infer 1 4294967295%` is refused instead of running for days. */
+#define MAX_INFERENCES 100000u
+#define MAX_WARMUPS 100000u
+/* m-lap-us is a 32-bit count (EEMBC prints an unsigned long): a window may last at most 2^31 us, and a
+ * window starts only with 2^31 us of headroom before the count wraps (see lap_start_window). A test build
+ * sets a smaller half range in mlperf_profile.h to see both happen. */
+#ifndef MUNIFY_LAP_US_HALF_RANGE
+#define MUNIFY_LAP_US_HALF_RANGE 0x80000000u
+#endif
+#define US_PER_SECOND 1000000u
 #define FIRMWARE_VERSION "ULPMark for tinyML Firmware V0.0.1"
 #define DEVICE_NAME "munify"
 
 typedef enum { TRACE_OFF, TRACE_TICKS, TRACE_TENSORS } TraceMode;
+typedef enum { RUN_DONE, RUN_FAILED, RUN_STOPPED_BY_HOST, RUN_WINDOW_FULL } RunEnd;
+
+typedef struct {
+    uint64_t min_ticks;
+    uint64_t max_ticks;
+    uint64_t sum_ticks;
+} Tally;
 
 typedef struct {
     char text[COMMAND_MAX + 1];
@@ -35,6 +53,7 @@ typedef struct {
 } Command;
 
 static CommandLine line;
+static uint8_t wire_input[MLPERF_WIRE_INPUT_SIZE] __attribute__((aligned(16)));
 static int8_t input[MUNIFY_INPUT_SIZE] __attribute__((aligned(16)));
 static int8_t output[MUNIFY_OUTPUT_SIZE] __attribute__((aligned(16)));
 static uint32_t expected_bytes;
@@ -43,6 +62,8 @@ static int have_output;
 static TraceMode trace_mode;
 static uint64_t layer_ticks[MUNIFY_NUM_LAYERS];
 static uint64_t layer_start;
+static uint64_t lap_epoch_ticks;
+static uint32_t lap_epoch_us;
 
 /* ---- replies ---------------------------------------------------------------------------------- */
 
@@ -76,9 +97,26 @@ static uint64_t ticks_to_us(uint64_t ticks)
     return (ticks / hz) * 1000000u + (ticks % hz) * 1000000u / hz;
 }
 
-static void timestamp(void)
+/* The protocol's 32-bit microsecond count: lap_epoch_us at tick lap_epoch_ticks (boot at first), then whole
+ * microseconds of ticks since then. */
+static uint32_t lap_us(uint64_t ticks)
 {
-    out_line_u64("m-lap-us-", ticks_to_us(hal_ticks()));
+    return lap_epoch_us + (uint32_t)ticks_to_us(ticks - lap_epoch_ticks);
+}
+
+/* A window's first stamp becomes the epoch, so its length converts to microseconds the same way every time
+ * (whole microseconds of its ticks, whatever the phase), and a count past 2^31 restarts at 0, so no window
+ * shorter than 2^31 us straddles a wrap. The count never goes back except at that restart. */
+static void lap_start_window(uint64_t ticks)
+{
+    uint32_t now = lap_us(ticks);
+    lap_epoch_ticks = ticks;
+    lap_epoch_us = now >= MUNIFY_LAP_US_HALF_RANGE ? 0u : now;
+}
+
+static void print_lap(uint64_t ticks)
+{
+    out_line_u64("m-lap-us-", lap_us(ticks));
 }
 
 /* ---- parsing ---------------------------------------------------------------------------------- */
@@ -172,7 +210,6 @@ static int run_model(uint64_t *ticks)
     if (trace_mode != TRACE_OFF) {
         memset(layer_ticks, 0, sizeof layer_ticks); /* a layer that never calls the hook reads 0 */
     }
-    hal_tick_sync();
     uint64_t start = hal_ticks();
     layer_start = start;
     if (trace_mode == TRACE_OFF) {
@@ -186,15 +223,7 @@ static int run_model(uint64_t *ticks)
 
 static void print_results(void)
 {
-    out_str("m-results-[");
-    for (uint32_t i = 0; i < MUNIFY_OUTPUT_SIZE; i++) {
-        if (i != 0) {
-            out_str(",");
-        }
-        out_i32(output[i]);
-    }
-    out_str("]");
-    out_end();
+    mlperf_print_results(wire_input, input, output);
     out_str("m-munify-output-[");
     out_hex((const uint8_t *)output, MUNIFY_OUTPUT_SIZE);
     out_str("]");
@@ -214,50 +243,85 @@ static void print_layer_ticks(void)
     out_end();
 }
 
-static int run_counted(uint32_t count, uint64_t *min_ticks, uint64_t *max_ticks, uint64_t *sum_ticks)
+/* `count` inferences back to back, each timed on its own. Between inferences a byte from the host stops the
+ * run (it is left unread: it begins the next command), and so does an inference that would end past
+ * `deadline` ticks. */
+static RunEnd run_counted(uint32_t count, uint64_t deadline, Tally *tally)
 {
-    *min_ticks = UINT64_MAX;
-    *max_ticks = 0;
-    *sum_ticks = 0;
+    tally->min_ticks = UINT64_MAX;
+    tally->max_ticks = 0;
+    tally->sum_ticks = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint64_t ticks;
+        if (hal_byte_waiting()) {
+            return RUN_STOPPED_BY_HOST;
+        }
+        if (hal_ticks() + tally->max_ticks >= deadline) { /* the next one, as long as the longest, would pass it */
+            return RUN_WINDOW_FULL;
+        }
         int status = run_model(&ticks);
         if (status != 0) {
             out_str("e-[munify_model_run failed with status ");
             out_i32(status);
             out_str("]");
             out_end();
-            return 0;
+            return RUN_FAILED;
         }
-        *min_ticks = ticks < *min_ticks ? ticks : *min_ticks;
-        *max_ticks = ticks > *max_ticks ? ticks : *max_ticks;
-        *sum_ticks += ticks;
+        tally->min_ticks = ticks < tally->min_ticks ? ticks : tally->min_ticks;
+        tally->max_ticks = ticks > tally->max_ticks ? ticks : tally->max_ticks;
+        tally->sum_ticks += ticks;
     }
-    return 1;
+    return RUN_DONE;
 }
 
+/* True when the run completed; otherwise reports why it did not (a failed run has reported already). */
+static int run_completed(RunEnd end)
+{
+    if (end == RUN_STOPPED_BY_HOST) {
+        error("infer stopped: the host sent a byte");
+    } else if (end == RUN_WINDOW_FULL) {
+        error("infer stopped: the window would outlast the 32-bit lap count; use fewer inferences");
+    }
+    return end == RUN_DONE;
+}
+
+static uint64_t window_limit_ticks(void)
+{
+    return (uint64_t)hal_tick_hz() * MUNIFY_LAP_US_HALF_RANGE / US_PER_SECOND;
+}
+
+/* EEMBC's ee_infer: decode the input, W untimed warm-ups, then a window of N inferences between two
+ * m-lap-us stamps. The window starts on a tick edge (hal_tick_sync, outside the window), so under QEMU
+ * -icount its length is an exact, repeatable instruction count; both stamps are printed after it ends, so
+ * no serial output falls inside it. */
 static void infer(uint32_t count, uint32_t warmups)
 {
-    uint64_t min_ticks, max_ticks, sum_ticks;
+    Tally tally;
+    mlperf_decode_input(wire_input, loaded_bytes, input);
     out_line_u64("m-warmup-start-", warmups);
-    if (!run_counted(warmups, &min_ticks, &max_ticks, &sum_ticks)) {
+    if (!run_completed(run_counted(warmups, UINT64_MAX, &tally))) {
         return;
     }
     out_str("m-warmup-done");
     out_end();
     out_line_u64("m-infer-start-", count);
-    timestamp();
-    if (!run_counted(count, &min_ticks, &max_ticks, &sum_ticks)) {
+    hal_tick_sync();
+    uint64_t window_start = hal_ticks();
+    lap_start_window(window_start);
+    RunEnd end = run_counted(count, window_start + window_limit_ticks(), &tally);
+    uint64_t window_end = hal_ticks();
+    if (!run_completed(end)) {
         return;
     }
-    timestamp();
+    print_lap(window_start);
+    print_lap(window_end);
     out_str("m-infer-done");
     out_end();
     have_output = 1;
     print_results();
-    out_line_u64("m-munify-ticks-min-", min_ticks);
-    out_line_u64("m-munify-ticks-max-", max_ticks);
-    out_line_u64("m-munify-ticks-sum-", sum_ticks);
+    out_line_u64("m-munify-ticks-min-", tally.min_ticks);
+    out_line_u64("m-munify-ticks-max-", tally.max_ticks);
+    out_line_u64("m-munify-ticks-sum-", tally.sum_ticks);
     out_line_u64("m-munify-tick-hz-", hal_tick_hz());
     if (trace_mode != TRACE_OFF) {
         print_layer_ticks();
@@ -268,39 +332,58 @@ static void infer(uint32_t count, uint32_t warmups)
 
 static void cmd_name(const Tokens *tokens)
 {
-    (void)tokens;
-    out_line_bracket("m-name-dut-", DEVICE_NAME);
+    if (require_args(tokens, 1, "name")) {
+        out_line_bracket("m-name-dut-", DEVICE_NAME);
+    }
 }
 
 static void cmd_timestamp(const Tokens *tokens)
 {
-    (void)tokens;
-    timestamp();
+    if (require_args(tokens, 1, "timestamp")) {
+        print_lap(hal_ticks());
+    }
 }
 
 static void cmd_profile(const Tokens *tokens)
 {
-    (void)tokens;
-    out_line_bracket("m-profile-", FIRMWARE_VERSION);
-    out_line_bracket("m-model-", MUNIFY_MODEL_NAME);
+    if (require_args(tokens, 1, "profile")) {
+        out_line_bracket("m-profile-", FIRMWARE_VERSION);
+        out_line_bracket("m-model-", MUNIFY_MLPERF_MODEL_ID);
+    }
 }
 
 static void cmd_help(const Tokens *tokens)
 {
-    (void)tokens;
+    if (!require_args(tokens, 1, "help")) {
+        return;
+    }
     out_str(FIRMWARE_VERSION "\r\n\r\n"
             "help              : Print this information\r\n"
             "name              : Print the name of the device\r\n"
             "timestamp         : Generate a timestamp\r\n"
             "profile           : Print the firmware profile and model\r\n"
-            "db load N         : Expect N input bytes (N = the model input size)\r\n"
+            "db load N         : Expect N input bytes (N = the model input in its MLPerf encoding)\r\n"
             "db HH[HH]*        : Load hex bytes until N bytes\r\n"
             "db print          : Print the loaded bytes as hex\r\n"
-            "infer N [W=10]    : Run N inferences after W warmups\r\n"
+            "infer N [W=10]    : Run N <= 100000 inferences after W <= 100000 warmups (a byte stops it)\r\n"
             "results           : Print the last output\r\n"
             "munify info       : Model, memory and timer facts\r\n"
             "munify trace MODE : off | ticks (per layer) | tensors (per layer output)\r\n"
             "munify exit N     : Stop with exit status N\r\n");
+}
+
+static void wrong_input_size(void)
+{
+    out_str("e-[db load: the model input is ");
+    out_u64(MLPERF_WIRE_INPUT_SIZE);
+    out_str(" bytes");
+#if MLPERF_WIRE_INPUT_SIZE != MUNIFY_INPUT_SIZE
+    out_str(" (float32) or ");
+    out_u64(MUNIFY_INPUT_SIZE);
+    out_str(" (the int8 tensor)");
+#endif
+    out_str("]");
+    out_end();
 }
 
 static void db_load(const Tokens *tokens)
@@ -317,8 +400,8 @@ static void db_load(const Tokens *tokens)
         error_with_text("Invalid byte count: ", tokens->argv[2]);
         return;
     }
-    if (size != MUNIFY_INPUT_SIZE) {
-        error_with_number("db load: the model input is " , MUNIFY_INPUT_SIZE, " bytes");
+    if (!mlperf_input_size_ok(size)) {
+        wrong_input_size();
         return;
     }
     expected_bytes = size;
@@ -329,8 +412,11 @@ static void db_load(const Tokens *tokens)
     out_end();
 }
 
-static void db_print(void)
+static void db_print(const Tokens *tokens)
 {
+    if (!require_args(tokens, 2, "db print")) {
+        return;
+    }
     for (uint32_t i = 0; i < loaded_bytes; i += 8u) {
         uint32_t end = i + 8u < loaded_bytes ? i + 8u : loaded_bytes;
         out_str("m-buffer-");
@@ -338,7 +424,7 @@ static void db_print(void)
             if (j != i) {
                 out_str("-");
             }
-            out_hex((const uint8_t *)&input[j], 1);
+            out_hex(&wire_input[j], 1);
         }
         out_end();
     }
@@ -366,7 +452,7 @@ static void db_data(const char *hex)
         return;
     }
     for (uint32_t i = 0; i < digits; i += 2u) {
-        input[loaded_bytes++] = (int8_t)(hex_value(hex[i]) * 16 + hex_value(hex[i + 1]));
+        wire_input[loaded_bytes++] = (uint8_t)(hex_value(hex[i]) * 16 + hex_value(hex[i + 1]));
     }
     if (loaded_bytes == expected_bytes) {
         out_str("m-load-done");
@@ -381,7 +467,7 @@ static void cmd_db(const Tokens *tokens)
     } else if (strcmp(tokens->argv[1], "load") == 0) {
         db_load(tokens);
     } else if (strcmp(tokens->argv[1], "print") == 0) {
-        db_print();
+        db_print(tokens);
     } else if (require_args(tokens, 2, "db HH[HH]*")) {
         db_data(tokens->argv[1]);
     }
@@ -398,8 +484,16 @@ static void cmd_infer(const Tokens *tokens)
         error("Inference iterations must be >0");
         return;
     }
+    if (count > MAX_INFERENCES) {
+        error_with_number("Inference iterations must be <=", MAX_INFERENCES, "");
+        return;
+    }
     if (tokens->count > 2 && !parse_u32(tokens->argv[2], &warmups)) {
         error("Inference warmup must be >=0");
+        return;
+    }
+    if (warmups > MAX_WARMUPS) {
+        error_with_number("Inference warmup must be <=", MAX_WARMUPS, "");
         return;
     }
     if (expected_bytes == 0 || loaded_bytes != expected_bytes) {
@@ -412,7 +506,9 @@ static void cmd_infer(const Tokens *tokens)
 
 static void cmd_results(const Tokens *tokens)
 {
-    (void)tokens;
+    if (!require_args(tokens, 1, "results")) {
+        return;
+    }
     if (!have_output) {
         error("results: no inference has run yet");
         return;
@@ -423,6 +519,8 @@ static void cmd_results(const Tokens *tokens)
 static void munify_info(void)
 {
     out_line_bracket("m-munify-model-", MUNIFY_MODEL_NAME);
+    out_line_bracket("m-munify-model-id-", MUNIFY_MLPERF_MODEL_ID);
+    mlperf_print_input_format();
     out_line_u64("m-munify-input-bytes-", MUNIFY_INPUT_SIZE);
     out_line_u64("m-munify-output-bytes-", MUNIFY_OUTPUT_SIZE);
     out_line_u64("m-munify-arena-bytes-", MUNIFY_ARENA_SIZE);

@@ -1,11 +1,21 @@
 """The device protocol against the fake-model firmware under QEMU: every command, its exact EEMBC reply
 strings, the munify extensions, and errors for garbage, overlong commands and wrong lengths (never a hang)."""
 
+import os
 import re
+import shutil
+import signal
+import time
 
 import pytest
 
-from target_support import FAKE_INPUT_BYTES, fake_reference
+from target_support import FAKE_INPUT_BYTES, FAKE_MODEL, SPIN_INSTRUCTIONS, Device, fake_reference
+from toolchain.boards import load_board
+from toolchain.build import build_sources
+from toolchain.harness.mlperf import default_profile
+from toolchain.harness.protocol import DeviceClient
+from toolchain.harness.transport import DeviceError
+from toolchain.runners.qemu import QemuSystemRunner
 
 pytestmark = pytest.mark.qemu
 
@@ -111,6 +121,15 @@ def test_info_describes_model_memory_and_timer(device):
     ("munify", "e-[Unknown munify subcommand (info, trace, exit): ]"),
     ("munify trace loud", "e-[Unknown trace mode (off, ticks, tensors): loud]"),
     ("munify exit 300", "e-[usage: munify exit [N], 0 <= N <= 255]"),
+    ("name x", "e-[Too many arguments; usage: name]"),
+    ("profile kws01", "e-[Too many arguments; usage: profile]"),
+    ("help me", "e-[Too many arguments; usage: help]"),
+    ("timestamp 0", "e-[Too many arguments; usage: timestamp]"),
+    ("results 1", "e-[Too many arguments; usage: results]"),
+    ("db print 16 0", "e-[Too many arguments; usage: db print]"),
+    ("infer 100001", "e-[Inference iterations must be <=100000]"),
+    ("infer 1 4294967295", "e-[Inference warmup must be <=100000]"),
+    ("infer 4294967296", "e-[Inference iterations must be >0]"),
 ])
 def test_bad_commands_get_one_error_and_ready(device, command, error):
     assert only_error(device.client.raw(command)) == error
@@ -150,3 +169,62 @@ def test_results_and_infer_before_any_load_are_errors(boot):
     assert only_error(client.raw("results")) == "e-[results: no inference has run yet]"
     assert only_error(client.raw("infer")).startswith("e-[infer: input not loaded")
     assert only_error(client.raw("db 00")) == "e-[db: no 'db load N' before the data]"
+
+
+def test_laps_time_the_inferences_alone_and_repeat_exactly(device):
+    """The wait for the tick edge is outside the window: at 1 ns per instruction the laps are the instruction
+    count in microseconds (plus the loop's few dozen instructions), the same for every `infer 1 0`."""
+    load(device)
+    results = [device.client.infer(1, 0) for _ in range(3)]
+    windows = {r.lap_us[1] - r.lap_us[0] for r in results}
+    assert len(windows) == 1, windows
+    instructions = QemuSystemRunner.count(results[0].ticks_sum, results[0].tick_hz)
+    assert SPIN_INSTRUCTIONS <= instructions <= windows.pop() * 1000 + 1000 <= instructions + 2000
+
+
+def test_a_byte_from_the_host_stops_a_long_infer(device):
+    load(device)
+    started = time.monotonic()
+    device.transport.write(b"infer 100000 0%")  # 100,000 x 3 M instructions: minutes
+    time.sleep(0.5)
+    device.transport.write(b"%")
+    lines = device.transport.read_until("m-ready", 20)
+    assert lines == ["m-warmup-start-0", "m-warmup-done", "m-infer-start-100000",
+                     "e-[infer stopped: the host sent a byte]", "m-ready"]
+    assert device.transport.read_until("m-ready", 10) == ["e-[Empty command]", "m-ready"]  # the byte itself
+    assert device.client.name() == "munify" and time.monotonic() - started < 10
+
+
+def test_a_stopped_emulator_is_noticed_within_the_reply_timeout(boot):
+    device = boot()
+    client = DeviceClient(device.transport, timeout=300, reply_timeout=1.0)
+    os.kill(device.runner.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeviceError, match="sent no line for 1 s"):
+            client.name()
+        assert time.monotonic() - started < 5
+    finally:
+        os.kill(device.runner.process.pid, signal.SIGCONT)
+
+
+def test_the_32_bit_lap_count_restarts_between_windows_never_inside_one(tmp_path):
+    """With the half range shrunk to 8,192 us (a test build; 2^31 us otherwise) the count passes it within a
+    few commands: the next window restarts it at 0, and a window longer than it is stopped."""
+    half_range = 8192
+    model = tmp_path / "fake_model"
+    shutil.copytree(FAKE_MODEL, model)
+    limit = f"#define MUNIFY_LAP_US_HALF_RANGE {half_range}u\n#endif"
+    header = default_profile("fake").header().replace("#endif", limit)
+    (model / "mlperf_profile.h").write_text(header)
+    device = Device(build_sources(model, load_board("mps2-an386"), tmp_path / "build"))
+    try:
+        device.client.load(INPUT)
+        windows = [device.client.infer(1, 0).lap_us for _ in range(6)]
+        assert all(0 <= start < half_range and end - start == 3000 for start, end in windows), windows
+        assert any(start == 0 for start, _ in windows), windows  # restarted (the count grows between commands)
+        assert only_error(device.client.raw("infer 3 0")) == \
+            "e-[infer stopped: the window would outlast the 32-bit lap count; use fewer inferences]"
+        assert device.client.name() == "munify"
+    finally:
+        device.close()

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="build directory (replaced atomically)")
     parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced",
                         help="kernel choice and compiler flags: speed, size or balanced (default)")
+    parser.add_argument("--model-id", metavar="ID",
+                        help="the MLPerf Tiny model id the firmware reports (kws01, ic01, vww01, ad01; default: the "
+                             "model's own, or a shipped MLPerf model's by its hash or name)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log every command (-vv: and its output)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, build nothing")
 
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("\n".join(dry_run_commands(board, args.output, args.optimize)))
         return 0
-    result = build_model(args.model, board, args.output, args.optimize)
+    result = build_model(args.model, board, args.output, args.optimize, args.model_id)
     print(f"built {result.model_name} for {board.name} -> {result.elf}")
     print("\n".join(size_lines(result.sizes)))
     return 0

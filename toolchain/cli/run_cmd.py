@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--build-dir", type=Path, help="build directory (default munify-out/<model>-<board>-<opt>)")
     parser.add_argument("--optimize", choices=OPTIMIZE_LEVELS, default="balanced")
+    parser.add_argument("--model-id", metavar="ID",
+                        help="the MLPerf Tiny model id the firmware reports (kws01, ic01, vww01, ad01; default: the "
+                             "model's own, or a shipped MLPerf model's by its hash or name)")
+    parser.add_argument("--serve-mlperf", action="store_true",
+                        help="instead: serve the firmware to the MLCommons Tiny runner on a pseudo-terminal, QEMU in "
+                             "its MLPerf mode (docs/PROTOCOL.md), until Ctrl-C")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log every command (-vv: and its output)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
 
@@ -50,14 +56,42 @@ def _dry_run(args, board, build_dir: Path) -> None:
     from ..runners.insn_count import exact_counts_note
     from ..runners.qemu import QemuProcess
 
-    if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize)):
+    if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id)):
         print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
+    if args.serve_mlperf:
+        from ..runners.qemu import QemuSystemRunner
+
+        print("\n".join(QemuSystemRunner(board, build_dir / ELF_NAME, mlperf=True).describe()))
+        return
     runner = runner_for(board, build_dir / ELF_NAME)
     print("\n".join(runner.describe()))
     if args.exact_counts and isinstance(runner, QemuProcess):
         print(exact_counts_note())
     what = f"{args.inputs} input(s) (seed {args.seed})" if args.inputs.isdigit() else f"the inputs in {args.inputs}"
     print(f"send {what}; compare with the reference; 'munify exit 0'")
+
+
+def _serve_mlperf(args, board, build_dir: Path) -> int:
+    from ..build import build_model, is_up_to_date, load_result
+    from ..harness.mlperf import profile_of
+    from ..harness.mlperf_runner import serve
+    from ..ir import load
+    from ..runners.qemu import icount_option
+
+    if board.runner != "qemu-system":
+        raise MunifyError(f"--serve-mlperf needs a board emulated by qemu-system (the Cortex-M boards); "
+                          f"'{board.name}' runs on '{board.runner}'")
+    if not is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id):
+        build_model(args.model, board, build_dir, args.optimize, args.model_id)
+    build = load_result(build_dir, board)
+
+    model_id = profile_of(load(args.model), args.model_id).model_id
+
+    def announce(pty: str) -> None:
+        print(f"serving {build.model_name} (model id {model_id}) on {pty}, QEMU -icount "
+              f"{icount_option(board, mlperf=True)}; Ctrl-C stops", flush=True)
+
+    return serve(board, build.elf, announce)
 
 
 def _exit_on_termination() -> None:
@@ -82,9 +116,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         _dry_run(args, board, build_dir)
         return 0
+    if args.serve_mlperf:
+        return _serve_mlperf(args, board, build_dir)
     inputs, labels = _input_files(args) if count is None else (None, None)
     report = run_model(args.model, board, build_dir, count or len(inputs), args.seed, args.layers, args.optimize,
-                       args.exact_counts, inputs=inputs)
+                       args.exact_counts, inputs=inputs, model_id=args.model_id)
     if labels is not None:
         report = _with_accuracy(report, args.model, inputs, labels)
     print(render(report))

@@ -6,10 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .mlperf import Profile
 from .transport import DeviceError, LineTransport
 
 READY = "m-ready"
 COMMAND_MAX = 80
+# The longest silence between two reply lines: the firmware prints while it works, except inside an infer
+# window (`infer 1 0` here: one inference) and its warm-ups.
+REPLY_TIMEOUT = 20.0
 DB_CHUNK_BYTES = (COMMAND_MAX - len("db ")) // 2
 TRACE_MODES = ("off", "ticks", "tensors")
 
@@ -50,6 +54,13 @@ class DeviceInfo:
     stack_used: int
     tick_hz: int
     layers: tuple[tuple[str, str], ...]  # (name, kernel)
+    model_id: str = ""
+    input_encoding: str = "int8"  # of the MLPerf dataset, see harness.mlperf
+
+    def encode_input(self, tensor: bytes) -> bytes:
+        """The int8 input tensor as `db` takes it: as is, except where the dataset stores uint8 values."""
+        return Profile(self.model_id, self.input_encoding).encode(tensor) if self.input_encoding == "uint8" \
+            else tensor
 
 
 @dataclass(frozen=True)
@@ -65,13 +76,14 @@ class Inference:
 
 
 class DeviceClient:
-    def __init__(self, transport: LineTransport, timeout: float = 60.0):
+    def __init__(self, transport: LineTransport, timeout: float = 60.0, reply_timeout: float = REPLY_TIMEOUT):
         self.transport = transport
         self.timeout = timeout
+        self.reply_timeout = reply_timeout
 
     def wait_ready(self) -> list[str]:
         """The boot banner, up to the first m-ready."""
-        return self.transport.read_until(READY, self.timeout)
+        return self.transport.read_until(READY, self.timeout, self.reply_timeout)
 
     def sync(self, replies: int = 4) -> None:
         """Find the command boundary on a line that may hold stale output (the banner of a board that booted
@@ -79,15 +91,19 @@ class DeviceClient:
         the one that carries it."""
         self.transport.write(b"%name%")
         for _ in range(replies):
-            lines = self.transport.read_until(READY, self.timeout)
+            lines = self.transport.read_until(READY, self.timeout, self.reply_timeout)
             if any(line.startswith("m-name-dut-") for line in lines):
                 return
         raise DeviceError("no answer to 'name'; is munify firmware on this line?")
 
     def raw(self, command: str, timeout: float | None = None) -> Reply:
-        """Send one command (without its '%') and return every reply line, errors included."""
+        """Send one command (without its '%') and return every reply line, errors included. Each line must
+        come within `reply_timeout` s of the previous one, or within `timeout` when one is given: a command
+        the caller expects to run silently for long (a big `infer`)."""
         self.transport.write(command.encode("ascii", "replace") + b"%")
-        return Reply(command, tuple(self.transport.read_until(READY, timeout or self.timeout)))
+        line_timeout = self.reply_timeout if timeout is None else timeout
+        lines = self.transport.read_until(READY, timeout or self.timeout, line_timeout)
+        return Reply(command, tuple(lines))
 
     def command(self, command: str, timeout: float | None = None) -> Reply:
         """Like `raw`, but an e- reply raises DeviceError."""
@@ -108,16 +124,19 @@ class DeviceClient:
         reply = self.command("munify info")
         numbers = reply.numbers()
         layers = tuple((m.group(2), m.group(3)) for m in map(_LAYER.match, reply.lines) if m)
+        bracketed = reply.bracketed()
         try:
-            return DeviceInfo(reply.bracketed()["m-munify-model"], numbers["m-munify-input-bytes"],
+            return DeviceInfo(bracketed["m-munify-model"], numbers["m-munify-input-bytes"],
                               numbers["m-munify-output-bytes"], numbers["m-munify-arena-bytes"],
                               numbers["m-munify-stack-bytes"], numbers["m-munify-stack-used"],
-                              numbers["m-munify-tick-hz"], layers)
+                              numbers["m-munify-tick-hz"], layers, bracketed["m-munify-model-id"],
+                              bracketed["m-munify-input-encoding"])
         except KeyError as exc:
             raise DeviceError(f"'munify info' reply lacks {exc.args[0]}; is this munify firmware?") from None
 
     def load(self, data: bytes) -> None:
-        """Load one input tensor with 'db load N' and hex chunks, as the MLCommons runner does."""
+        """Load bytes (the input in the firmware's encoding, see DeviceInfo.encode_input) with 'db load N' and
+        hex chunks, as the MLCommons runner does."""
         self.command(f"db load {len(data)}")
         reply = None
         for start in range(0, len(data), DB_CHUNK_BYTES):
@@ -147,3 +166,4 @@ class DeviceClient:
     def exit(self, status: int = 0) -> None:
         """Ask the firmware to stop; under QEMU this ends the emulator with `status`."""
         self.transport.write(f"munify exit {status}%".encode())
+

@@ -59,16 +59,17 @@ def _first_mismatch(index: int, tensor: str, layer: str | None, expected: bytes,
 class Session:
     """A running firmware and the checks made against it."""
 
-    def __init__(self, client: DeviceClient, names: list[str], count: Callable[[int, int], int]):
+    def __init__(self, client: DeviceClient, info: DeviceInfo, count: Callable[[int, int], int]):
         self.client = client
-        self.names = names
+        self.info = info
+        self.names = [name for name, _ in info.layers]
         self.count = count  # (ticks, tick_hz) -> the runner's time unit
         self.mismatches: list[Mismatch] = []
         self.latencies: list[int] = []
 
     def check_case(self, index: int, case: Case) -> Inference:
-        self.client.load(case.data)
-        result = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+        self.client.load(self.info.encode_input(case.data))
+        result = self.client.infer(1, 0)
         self.latencies.append(self.count(result.ticks_sum, result.tick_hz))
         found = _first_mismatch(index, "output", None, case.output, result.output)
         if found:
@@ -80,7 +81,7 @@ class Session:
     def _check_layers(self, index: int, case: Case) -> None:
         self.client.trace("tensors")
         try:
-            traced = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+            traced = self.client.infer(1, 0)
         finally:
             self.client.trace("off")
         for layer in sorted(case.layers):
@@ -96,7 +97,7 @@ class Session:
         """Per-layer instruction counts of one more inference of the last loaded input."""
         self.client.trace("ticks")
         try:
-            traced = self.client.infer(1, 0, timeout=COMMAND_TIMEOUT)
+            traced = self.client.infer(1, 0)
         finally:
             self.client.trace("off")
         return [self.count(t, traced.tick_hz) for t in traced.layer_ticks]
@@ -130,7 +131,7 @@ def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]]
             info = client.info()
             cases = make_cases(info)
             _check_info(info, cases)
-            session = Session(client, [name for name, _ in info.layers], runner.count)
+            session = Session(client, info, runner.count)
             for index, case in enumerate(cases):
                 session.check_case(index, case)
             counts = session.layer_instructions() if cases else []
@@ -221,15 +222,15 @@ def _bytes(array: np.ndarray) -> bytes:
 
 def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, seed: int, layers: bool = False,
               optimize: str = "balanced", exact_counts: bool = EXACT_COUNTS_DEFAULT,
-              inputs: list[np.ndarray] | None = None) -> RunReport:
-    """Build (when the model, board, options or munify changed) and run `model_path` on `board`, on `n_inputs`
-    seeded inputs or on the given int8 `inputs`."""
+              inputs: list[np.ndarray] | None = None, model_id: str | None = None) -> RunReport:
+    """Build (when the model, board, options, model id or munify changed) and run `model_path` on `board`, on
+    `n_inputs` seeded inputs or on the given int8 `inputs`."""
     from ..build import build_model, is_up_to_date, load_result
     from ..ir import load
 
     graph = load(model_path)
-    if not is_up_to_date(model_path, board, build_dir, optimize):
-        build_model(model_path, board, build_dir, optimize)
+    if not is_up_to_date(model_path, board, build_dir, optimize, model_id):
+        build_model(model_path, board, build_dir, optimize, model_id)
     build = load_result(build_dir, board)
     op_types = {label(op.name): op.type for op in graph.ops}
     return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers],

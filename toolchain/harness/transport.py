@@ -24,6 +24,10 @@ class DeviceError(MunifyError):
     """The device misbehaved: no reply in time, the line closed, an unexpected reply or an e- error."""
 
 
+class ReplyTimeout(DeviceError):
+    """No complete line before the deadline."""
+
+
 class LineTransport:
     """Line reading over `_read_some` (returns b"" when nothing arrived yet); subclasses add the medium."""
 
@@ -52,21 +56,26 @@ class LineTransport:
         while LINE_END not in self._pending:
             if time.monotonic() > deadline:
                 partial = self._pending.decode("ascii", "replace")[-80:]
-                raise DeviceError(f"no reply from the device within the time limit (last bytes: {partial!r})")
+                raise ReplyTimeout(f"no reply from the device within the time limit (last bytes: {partial!r})")
             self._pending += self._read_some()
         line, self._pending = self._pending.split(LINE_END, 1)
         return line.decode("ascii", "replace")
 
-    def read_until(self, sentinel: str, timeout: float) -> list[str]:
-        """Lines up to and including `sentinel` (e.g. "m-ready")."""
+    def read_until(self, sentinel: str, timeout: float, line_timeout: float | None = None) -> list[str]:
+        """Lines up to and including `sentinel` (e.g. "m-ready"), all within `timeout` seconds and, with
+        `line_timeout`, each within that many seconds of the previous one (a stopped device is noticed
+        quickly even when the whole reply may take long)."""
         deadline = time.monotonic() + timeout
         lines: list[str] = []
         while True:
+            line_deadline = deadline if line_timeout is None else min(deadline, time.monotonic() + line_timeout)
             try:
-                line = self.read_line(deadline)
+                line = self.read_line(line_deadline)
             except DeviceError as exc:
+                if isinstance(exc, ReplyTimeout) and line_deadline < deadline:
+                    exc = DeviceError(f"the device sent no line for {line_timeout:g} s (stopped or hung?); {exc}")
                 if not lines:
-                    raise
+                    raise exc from None
                 raise DeviceError(f"{exc}; the device's last line: {lines[-1]!r}") from None
             lines.append(line)
             if line == sentinel:

@@ -2,7 +2,10 @@
 
 `QemuSystemRunner` (run.runner = "qemu-system"): qemu-system-arm with the UART on a local TCP socket,
 `-icount shift=0` (one instruction = 1 ns of virtual time, so timing is deterministic and counts instructions)
-and semihosting (the firmware's exit status becomes QEMU's).
+and semihosting (the firmware's exit status becomes QEMU's). Its MLPerf mode (`mlperf=True`) serves the
+MLCommons Tiny runner instead: the UART on a pseudo-terminal (`-serial pty`, a serial port as pyserial opens
+one) and `-icount shift=S,align=on,sleep=on`, 2^S ns per instruction with S the nearest to the board's rated
+clock, and guest time held to host time, so the runner's 10-second windows last 10 seconds (docs/PROTOCOL.md).
 
 `QemuUserRunner` (run.runner = "qemu-user"): a Linux user-mode firmware under qemu-aarch64, speaking the
 protocol over stdin/stdout. User mode has no icount: its ticks are host nanoseconds.
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import abc
 import ctypes
+import math
 import os
+import re
 import select
 import signal
 import socket
@@ -37,7 +42,10 @@ CONNECT_TIMEOUT = 60.0  # a loaded machine can take many seconds to start QEMU
 PORT_ATTEMPTS = 5
 EXIT_TIMEOUT = 10.0
 LISTENING_MESSAGE = "waiting for connection"  # QEMU's note on stderr once a wait=on server socket listens
+PTY_MESSAGE = re.compile(r"char device redirected to (/dev/\S+) \(label serial0\)")
 NS_PER_SECOND = 1_000_000_000
+EXACT_ICOUNT = "shift=0,align=off,sleep=off"
+MAX_ICOUNT_SHIFT = 10  # QEMU's limit
 PR_SET_PDEATHSIG = 1
 
 
@@ -57,12 +65,24 @@ def free_tcp_port() -> int:
         return probe.getsockname()[1]
 
 
-def qemu_command(board: Board, elf: Path, port: int) -> list[str]:
+def mlperf_icount_shift(board: Board) -> int:
+    """The icount shift whose 2^S ns per instruction is nearest the board's rated clock period (in log
+    scale): 5, i.e. 32 ns or 31.25 MHz, for the 25 MHz MPS2 and the 32 MHz MPS3 images."""
+    period_ns = NS_PER_SECOND / board.clock_hz
+    return min(MAX_ICOUNT_SHIFT, max(0, round(math.log2(period_ns))))
+
+
+def icount_option(board: Board, mlperf: bool = False) -> str:
+    return f"shift={mlperf_icount_shift(board)},align=on,sleep=on" if mlperf else EXACT_ICOUNT
+
+
+def qemu_command(board: Board, elf: Path, port: int, mlperf: bool = False) -> list[str]:
     qemu = board.qemu
+    serial = "pty" if mlperf else f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
     return [qemu.binary, "-M", qemu.machine, "-cpu", qemu.cpu, "-nographic", "-monitor", "none",
-            "-icount", "shift=0,align=off,sleep=off",
+            "-icount", icount_option(board, mlperf),
             "-semihosting-config", "enable=on,target=native",
-            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+            "-serial", serial,
             *qemu.args, "-kernel", str(elf)]
 
 
@@ -167,13 +187,23 @@ class QemuProcess(StartStop):
 
 
 class QemuSystemRunner(QemuProcess):
-    def __init__(self, board: Board, elf: Path):
+    def __init__(self, board: Board, elf: Path, mlperf: bool = False):
         super().__init__(board, elf)
         self.port: int | None = None
+        self.pty: str | None = None
+        self.mlperf = mlperf
         self._stderr_seen = ""
+        if mlperf:
+            # Under a pty the banner goes out before anyone listens; QEMU drops it, as a board that booted
+            # earlier would have. And each instruction lasts 2^S ns.
+            self.boots_on_start = False
+            self.count = self._count_at_shift
+
+    def _count_at_shift(self, ticks: int, tick_hz: int) -> int:
+        return round(ticks * NS_PER_SECOND / tick_hz / 2 ** mlperf_icount_shift(self.board))
 
     def command(self, port: int = 0) -> list[str]:
-        return qemu_command(self.board, self.elf, port) + self.plugin_options()
+        return qemu_command(self.board, self.elf, port, self.mlperf) + self.plugin_options()
 
     def plugin_probe(self) -> list[str]:
         return ["-M", "none", "-nographic", "-monitor", "none", "-serial", "none",
@@ -181,10 +211,14 @@ class QemuSystemRunner(QemuProcess):
 
     def describe(self) -> list[str]:
         """What start() runs, for --dry-run (the port is picked at start)."""
+        if self.mlperf:
+            return [format_command(self.command()), "open the pseudo-terminal QEMU names (/dev/pts/N)"]
         text = format_command(self.command(0)).replace("127.0.0.1:0,", "127.0.0.1:<free port>,")
         return [text, "connect socket://127.0.0.1:<free port>"]
 
     def start(self) -> LineTransport:
+        if self.mlperf:
+            return self._start_on_pty()
         last_error = ""
         for _ in range(PORT_ATTEMPTS):
             self.port = free_tcp_port()
@@ -197,27 +231,50 @@ class QemuSystemRunner(QemuProcess):
             self._kill()
         raise DeviceError(f"QEMU did not open its serial socket: {last_error or 'no message'}")
 
+    def _read_stderr(self) -> str:
+        ready, _, _ = select.select([self.process.stderr], [], [], 0.5)
+        return os.read(self.process.stderr.fileno(), 4096).decode(errors="replace") if ready else ""
+
+    def _start_on_pty(self) -> LineTransport:
+        self._launch(self.command())
+        found = self._wait_for_output(PTY_MESSAGE, self.process.stdout)  # QEMU prints this one on stdout
+        if found is None:
+            message = (self._stderr_seen + self._read_stderr()).strip().splitlines()[-1:] or ["no message"]
+            self._kill()
+            raise DeviceError(f"QEMU did not open a pseudo-terminal: {message[0]}")
+        self.pty = found.group(1)
+        self.transport = SerialTransport(self.pty)
+        return self.transport
+
+    def _wait_for_output(self, pattern: re.Pattern, stream) -> re.Match | None:
+        """The match of `pattern` in what QEMU writes to `stream`, or None if QEMU exits first."""
+        started = time.monotonic()
+        self._stderr_seen = ""
+        while time.monotonic() < started + CONNECT_TIMEOUT:
+            ready, _, _ = select.select([stream], [], [], 0.1)
+            if not ready:
+                continue
+            chunk = os.read(stream.fileno(), 4096)
+            if not chunk:
+                return None
+            self._stderr_seen += chunk.decode(errors="replace")
+            found = pattern.search(self._stderr_seen)
+            if found:
+                return found
+        raise DeviceError(f"QEMU did not report its serial line within {CONNECT_TIMEOUT:.0f} s")
+
     def _wait_until_listening(self) -> bool:
         """True once QEMU reports that it waits for the serial connection, False if it exits first.
 
         Only after that message is the port certainly QEMU's: connecting earlier could reach another
         program that grabbed the port (even another QEMU, whose one connection we would then steal), while
         this QEMU is still starting and about to fail its bind."""
-        started = time.monotonic()
-        stderr = self.process.stderr
-        self._stderr_seen = ""
-        while time.monotonic() < started + CONNECT_TIMEOUT:
-            ready, _, _ = select.select([stderr], [], [], 0.1)
-            if not ready:
-                continue
-            chunk = os.read(stderr.fileno(), 4096)
-            if not chunk:
-                return False
-            self._stderr_seen += chunk.decode(errors="replace")
-            if LISTENING_MESSAGE in self._stderr_seen:
-                return True
-        raise DeviceError(f"QEMU did not report listening on 127.0.0.1:{self.port} within {CONNECT_TIMEOUT:.0f} s "
-                          f"(expected '{LISTENING_MESSAGE}' on its stderr; QEMU >= 7 prints it)")
+        try:
+            return self._wait_for_output(re.compile(re.escape(LISTENING_MESSAGE)), self.process.stderr) is not None
+        except DeviceError:
+            raise DeviceError(f"QEMU did not report listening on 127.0.0.1:{self.port} within "
+                              f"{CONNECT_TIMEOUT:.0f} s (expected '{LISTENING_MESSAGE}' on its stderr; QEMU >= 7 "
+                              "prints it)") from None
 
     def _connect(self) -> SerialTransport:
         deadline = time.monotonic() + CONNECT_TIMEOUT

@@ -121,6 +121,11 @@ int hal_read_byte(void)
     return uart_read(MUNIFY_UART_BASE);
 }
 
+int hal_byte_waiting(void)
+{
+    return uart_rx_ready(MUNIFY_UART_BASE);
+}
+
 static uint64_t cycle_ticks(void)
 {
     uint32_t primask;
@@ -153,11 +158,12 @@ uint64_t hal_ticks(void)
     return cycle_counter_runs ? cycle_ticks() : systick_ticks();
 }
 
+/* A busy wait, not wfi: the core never idles, so under QEMU -icount guest time is the instruction count alone.
+ * (Idle time under sleep=on, which align=on requires, follows host time and would shift the tick's phase.) */
 void hal_tick_sync(void)
 {
     uint32_t wraps = systick_wraps;
     while (systick_wraps == wraps) {
-        __asm volatile("wfi");
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include "hal.h"
 
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,12 @@ int hal_read_byte(void)
         hal_exit(0); /* the host closed the line: nothing more to do */
     }
     return byte;
+}
+
+int hal_byte_waiting(void)
+{
+    struct pollfd input = {.fd = STDIN_FILENO, .events = POLLIN, .revents = 0};
+    return poll(&input, 1, 0) > 0;
 }
 
 uint64_t hal_ticks(void)
