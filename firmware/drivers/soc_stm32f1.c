@@ -55,10 +55,8 @@ static SocClocks clocks_read_back(void)
         uint32_t mul = ((cfgr >> CFGR_PLLMUL_SHIFT) & 0xFu) + 2u;
         sysclk = HSI_HZ / 2u * (mul > 16u ? 16u : mul);
     }
-    uint32_t hclk = sysclk >> stm32_ahb_shift((cfgr >> 4) & 0xFu);
     uint32_t ppre = MUNIFY_UART_BASE >= 0x40010000u ? (cfgr >> 11) : (cfgr >> 8);
-    SocClocks clocks = {hclk, hclk >> stm32_apb_shift(ppre & 0x7u), 0};
-    return clocks;
+    return stm32_bus_clocks(sysclk, cfgr >> 4, ppre);
 }
 
 static void uart_clock_on(void)

@@ -113,10 +113,8 @@ static SocClocks clocks_read_back(void)
         uint32_t m = pll & 0x3Fu, n = (pll >> 6) & 0x1FFu, p = (((pll >> 16) & 0x3u) + 1u) * 2u;
         sysclk = m ? (uint32_t)((uint64_t)HSI_HZ * n / m / p) : HSI_HZ;
     }
-    uint32_t hclk = sysclk >> stm32_ahb_shift((cfgr >> CFGR_HPRE_SHIFT) & 0xFu);
     uint32_t ppre = MUNIFY_UART_BASE >= 0x40010000u ? (cfgr >> CFGR_PPRE2_SHIFT) : (cfgr >> CFGR_PPRE1_SHIFT);
-    SocClocks clocks = {hclk, hclk >> stm32_apb_shift(ppre & 0x7u), 0};
-    return clocks;
+    return stm32_bus_clocks(sysclk, cfgr >> CFGR_HPRE_SHIFT, ppre);
 }
 
 /* RCC enable bit of each U(S)ART (RM0090 7.3.13-14, RM0385 5.3.13-14). */
@@ -140,8 +138,7 @@ SocClocks soc_init(void)
     int settled = clock_tree_init();
     uart_clock_on();
     RCC_AHB1ENR |= (1u << MUNIFY_UART_TX_PORT) | (1u << MUNIFY_UART_RX_PORT);
-    stm32_gpio_alternate(GPIO_BASE(MUNIFY_UART_TX_PORT), MUNIFY_UART_TX_PIN, MUNIFY_UART_AF, 0);
-    stm32_gpio_alternate(GPIO_BASE(MUNIFY_UART_RX_PORT), MUNIFY_UART_RX_PIN, MUNIFY_UART_AF, 1);
+    stm32_uart_pins(GPIO_BASE(0));
     SocClocks clocks = clocks_read_back();
     clocks.settled = settled;
     return clocks;

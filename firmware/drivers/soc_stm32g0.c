@@ -67,9 +67,7 @@ static SocClocks clocks_read_back(void)
         uint32_t m = ((pll >> 4) & 0x7u) + 1u, n = (pll >> 8) & 0x7Fu, r = ((pll >> 29) & 0x7u) + 1u;
         sysclk = (pll & 0x3u) == PLLCFGR_SRC_HSI ? (uint32_t)((uint64_t)HSI_HZ * n / m / r) : 0u;
     }
-    uint32_t hclk = sysclk >> stm32_ahb_shift((cfgr >> CFGR_HPRE_SHIFT) & 0xFu);
-    SocClocks clocks = {hclk, hclk >> stm32_apb_shift((cfgr >> CFGR_PPRE_SHIFT) & 0x7u), 0};
-    return clocks;
+    return stm32_bus_clocks(sysclk, cfgr >> CFGR_HPRE_SHIFT, cfgr >> CFGR_PPRE_SHIFT);
 }
 
 /* RCC enable bit of each U(S)ART (RM0444 5.4.15-16); their kernel clock is PCLK after reset. */
@@ -90,8 +88,7 @@ SocClocks soc_init(void)
     int settled = clock_tree_init();
     uart_clock_on();
     RCC_IOPENR |= (1u << MUNIFY_UART_TX_PORT) | (1u << MUNIFY_UART_RX_PORT);
-    stm32_gpio_alternate(GPIO_BASE(MUNIFY_UART_TX_PORT), MUNIFY_UART_TX_PIN, MUNIFY_UART_AF, 0);
-    stm32_gpio_alternate(GPIO_BASE(MUNIFY_UART_RX_PORT), MUNIFY_UART_RX_PIN, MUNIFY_UART_AF, 1);
+    stm32_uart_pins(GPIO_BASE(0));
     SocClocks clocks = clocks_read_back();
     clocks.settled = settled;
     return clocks;

@@ -113,10 +113,8 @@ static SocClocks clocks_read_back(void)
         uint32_t m = ((pll >> 4) & 0xFu) + 1u, n = (pll >> 8) & 0x7Fu, r = (((pll >> 25) & 0x3u) + 1u) * 2u;
         sysclk = (uint32_t)((uint64_t)input * n / m / r);
     }
-    uint32_t hclk = sysclk >> stm32_ahb_shift((cfgr >> CFGR_HPRE_SHIFT) & 0xFu);
     uint32_t ppre = MUNIFY_UART_BASE >= 0x40010000u ? (cfgr >> CFGR_PPRE2_SHIFT) : (cfgr >> CFGR_PPRE1_SHIFT);
-    SocClocks clocks = {hclk, hclk >> stm32_apb_shift(ppre & 0x7u), 0};
-    return clocks;
+    return stm32_bus_clocks(sysclk, cfgr >> CFGR_HPRE_SHIFT, ppre);
 }
 
 /* RCC enable bit of each U(S)ART (RM0432 6.4.19-21); LPUART1's kernel clock is PCLK1 after reset. */
@@ -138,8 +136,7 @@ SocClocks soc_init(void)
     int settled = clock_tree_init();
     uart_clock_on();
     RCC_AHB2ENR |= (1u << MUNIFY_UART_TX_PORT) | (1u << MUNIFY_UART_RX_PORT);
-    stm32_gpio_alternate(GPIO_BASE(MUNIFY_UART_TX_PORT), MUNIFY_UART_TX_PIN, MUNIFY_UART_AF, 0);
-    stm32_gpio_alternate(GPIO_BASE(MUNIFY_UART_RX_PORT), MUNIFY_UART_RX_PIN, MUNIFY_UART_AF, 1);
+    stm32_uart_pins(GPIO_BASE(0));
     SocClocks clocks = clocks_read_back();
     clocks.settled = settled;
     return clocks;

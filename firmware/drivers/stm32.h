@@ -42,4 +42,19 @@ static inline uint32_t stm32_apb_shift(uint32_t ppre)
     return (ppre & 0x4u) ? (ppre & 0x3u) + 1u : 0u;
 }
 
+/* HCLK from SYSCLK and the HPRE code, and the clock of the UART's bus from that bus's PPRE code. */
+static inline SocClocks stm32_bus_clocks(uint32_t sysclk, uint32_t hpre, uint32_t ppre)
+{
+    uint32_t hclk = sysclk >> stm32_ahb_shift(hpre & 0xFu);
+    SocClocks clocks = {hclk, hclk >> stm32_apb_shift(ppre & 0x7u), 0};
+    return clocks;
+}
+
+/* The UART's TX and RX pins on MODER/AFR ports (GPIOA at gpio_base, ports 0x400 apart); RX pulled up. */
+static inline void stm32_uart_pins(uintptr_t gpio_base)
+{
+    stm32_gpio_alternate(gpio_base + 0x400u * MUNIFY_UART_TX_PORT, MUNIFY_UART_TX_PIN, MUNIFY_UART_AF, 0);
+    stm32_gpio_alternate(gpio_base + 0x400u * MUNIFY_UART_RX_PORT, MUNIFY_UART_RX_PIN, MUNIFY_UART_AF, 1);
+}
+
 #endif
