@@ -130,8 +130,9 @@ def render_markdown(doc: dict, img_dir: Path, md_dir: Path) -> str:
         "",
         "## Against TFLite Micro + CMSIS-NN (Cortex-M4, mps2-an386, dense models as imported)",
         "",
-        "The TFLM rows are anchors measured with TFLite Micro + CMSIS-NN kernels in the same QEMU "
-        "(`-icount shift=0`); TFLM flash is its runtime (116,122 B) plus the model. Ratios are munify / TFLM "
+        "The TFLM rows are anchors measured out of tree with TFLite Micro + CMSIS-NN kernels in the same QEMU "
+        "(`-icount shift=0`; re-measured 2026-12-03 with tflite-micro 90b983c2 + CMSIS-NN 4ab83cc3 within 0.03%, "
+        "see `TFLM_ANCHORS` in toolchain/bench.py); TFLM flash is its runtime (116,122 B) plus the model. Ratios are munify / TFLM "
         "(lower is better).",
         "",
         anchor_table(doc),
