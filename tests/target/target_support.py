@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from fc_graphs import fc_chain
+
 from toolchain.harness.protocol import DeviceClient
-from toolchain.ir import Graph, Op, Quant, Tensor, save
+from toolchain.ir import save
 from toolchain.runners import runner_for
 
 FAKE_MODEL = Path(__file__).parent / "fixtures" / "fake_model"
@@ -52,17 +54,5 @@ class Device:
 
 def tiny_fc_model(path: Path) -> Path:
     """Two fully connected layers (64 -> 24 -> 10): small enough for 8 KiB of RAM."""
-    rng = np.random.default_rng(11)
-    tensors = {"x": Tensor("x", (1, 64), "int8", Quant([0.05], [3]))}
-    ops, prev, rows_in = [], "x", 64
-    for i, cout in enumerate((24, 10)):
-        tensors[f"w{i}"] = Tensor(f"w{i}", (cout, rows_in), "int8",
-                                  Quant(rng.uniform(0.002, 0.01, cout), np.zeros(cout), axis=0),
-                                  rng.integers(-127, 128, (cout, rows_in)).astype(np.int8))
-        tensors[f"b{i}"] = Tensor(f"b{i}", (cout,), "int32", Quant(np.full(cout, 1e-4), np.zeros(cout), axis=0),
-                                  rng.integers(-2000, 2000, cout).astype(np.int32))
-        tensors[f"y{i}"] = Tensor(f"y{i}", (1, cout), "int8", Quant([0.2], [-5]))
-        ops.append(Op(f"fc{i}", "FULLY_CONNECTED", (prev, f"w{i}", f"b{i}"), (f"y{i}",)))
-        prev, rows_in = f"y{i}", cout
-    save(Graph("tiny_fc", tensors, tuple(ops), ("x",), (prev,)), path)
+    save(fc_chain("tiny_fc", 64, (24, 10), seed=11), path)
     return path
