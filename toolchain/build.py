@@ -23,7 +23,7 @@ from .boards import Board, MemoryRegion
 from .errors import MunifyError
 from .fsutil import atomic_dir, atomic_write_text
 from .resources import firmware_dir, templates_dir
-from .runners.process import format_command, log, run_logged
+from .process import format_command, log, run_logged
 
 OPTIMIZE_LEVELS = ("balanced", "speed", "size")
 BUILD_INFO = "build.json"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..boards import DEFAULT_BOARD, load_board
 from ..build import OPTIMIZE_LEVELS, build_model, dry_run_commands
-from ..runners.process import configure_logging
+from ..process import configure_logging
 
 HELP = "generate C for a .mun model and build the firmware for a board (make + gcc, size report)"
 REPLACED_DIRS = ("output",)

@@ -10,7 +10,7 @@ from ..boards import DEFAULT_BOARD, RUNNERS, load_board, with_overrides
 from ..build import OPTIMIZE_LEVELS, default_build_dir, dry_run_commands, is_up_to_date
 from ..errors import MunifyError
 from ..report import render
-from ..runners.process import configure_logging
+from ..process import configure_logging
 
 HELP = "run a model on a board (QEMU or a real one): bit-exact check against the reference, latency, memory"
 OUTPUT_FILES = ("json",)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .process import run_logged
+from ..process import run_logged
 from .serial_port import FLASH_TIMEOUT, FlashError, SerialPortRunner
 
 GDB = "gdb-multiarch"

@@ -20,7 +20,7 @@ from ..fsutil import atomic_path, atomic_write_text
 from ..ir.graph import Graph
 from ..plan import Plan, make_plan
 from ..resources import firmware_dir
-from .process import format_command, log, run_logged
+from ..process import format_command, log, run_logged
 
 DEFAULT_CFLAGS = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror")
 RECORD_HEADER = struct.Struct("<iI")

@@ -31,7 +31,7 @@ from ..boards import Board
 from ..errors import MunifyError
 from ..fsutil import atomic_write_text
 from ..resources import firmware_dir
-from .process import format_command, log, run_logged
+from ..process import format_command, log, run_logged
 
 PLUGIN_SOURCE = Path("qemu-plugin") / "insn_count.c"
 # The Makefile's `plugin` target builds with the same compiler and flags into PREBUILT_DIR.

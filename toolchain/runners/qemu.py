@@ -36,7 +36,7 @@ from ..boards import Board
 from ..errors import SetupError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport, SerialTransport
 from .insn_count import ExactCounts, InsnCounter, exact_counts, exact_counts_for
-from .process import StartStop, format_command, log
+from ..process import StartStop, format_command, log
 
 CONNECT_TIMEOUT = 60.0  # a loaded machine can take many seconds to start QEMU
 PORT_ATTEMPTS = 5

@@ -22,7 +22,7 @@ from ..boards import Board
 from ..errors import MunifyError
 from ..harness.transport import LineTransport
 from .board_line import HANDSHAKE_TIMEOUT, open_board_line
-from .process import StartStop, format_command, run_logged
+from ..process import StartStop, format_command, run_logged
 
 FLASH_TIMEOUT = 300.0
 EXIT_TIMEOUT = 10.0

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..boards import Board
 from ..errors import MunifyError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport
-from .process import StartStop, format_command, log, run_logged
+from ..process import StartStop, format_command, log, run_logged
 
 COPY_TIMEOUT = 120.0
 EXIT_TIMEOUT = 10.0

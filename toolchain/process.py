@@ -8,7 +8,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from ..errors import SetupError
+from .errors import SetupError
 
 log = logging.getLogger("munify")
 
