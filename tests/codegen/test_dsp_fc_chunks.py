@@ -2,6 +2,7 @@
 end inside or fall short of a chunk must stay bit-exact, and the arena must not grow with the rows."""
 
 import pytest
+
 from fc_graphs import fc_chain
 
 from toolchain.boards import load_board
