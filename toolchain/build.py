@@ -20,10 +20,13 @@ import jinja2
 
 from . import __version__
 from .boards import Board, MemoryRegion
+from .codegen import generate
 from .errors import MunifyError
 from .fsutil import atomic_dir, atomic_write_text
-from .resources import firmware_dir, templates_dir
+from .harness.mlperf import PROFILE_HEADER, default_profile, profile_of
+from .ir import load
 from .process import format_command, log, run_logged
+from .resources import firmware_dir, templates_dir
 
 OPTIMIZE_LEVELS = ("balanced", "speed", "size")
 BUILD_INFO = "build.json"
@@ -313,8 +316,6 @@ def build_sources(model_dir: Path, board: Board, out_dir: Path, optimize: str = 
 
 def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]:
     """Generate the model's C sources; returns the plan's layers (name, op, kernel, MACs) for build.json."""
-    from .codegen import generate
-
     plan = generate(graph, model_dir, board.features, optimize=optimize)
     check_fits(graph.name, board, plan.const_bytes, plan.arena_size)
     return [{"name": layer.name, "op": layer.op_type, "kernel": layer.variant, "macs": layer.macs}
@@ -323,8 +324,6 @@ def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]
 
 def _write_default_profile(model_dir: Path, fallback_name: str) -> None:
     """Ready-made model sources without an MLPerf profile: int8 input, outputs as they are."""
-    from .harness.mlperf import PROFILE_HEADER, default_profile
-
     if not (model_dir / PROFILE_HEADER).is_file():
         name = model_defines(model_dir).get("MUNIFY_MODEL_NAME", fallback_name)
         atomic_write_text(model_dir / PROFILE_HEADER, default_profile(name).header())
@@ -334,9 +333,6 @@ def build_model(model_path: Path, board: Board, out_dir: Path, optimize: str = "
                 model_id: str | None = None) -> BuildResult:
     """Generate C for a .mun model and build it for `board` into `out_dir`. `model_id` overrides the MLPerf
     Tiny id the firmware reports (default: the IR's, or a known MLPerf model's, see harness.mlperf)."""
-    from .harness.mlperf import PROFILE_HEADER, profile_of
-    from .ir import load
-
     _check_optimize(optimize)
     model_path, out_dir = Path(model_path), Path(out_dir)
     graph = load(model_path)

@@ -32,11 +32,16 @@ import sys
 import time
 from pathlib import Path
 
-from ..boards import Board
+from typing import TYPE_CHECKING
+
 from ..errors import SetupError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport, SerialTransport
+from ..process import format_command, log
+from .base import Runner
 from .insn_count import ExactCounts, InsnCounter, exact_counts, exact_counts_for
-from ..process import StartStop, format_command, log
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 CONNECT_TIMEOUT = 60.0  # a loaded machine can take many seconds to start QEMU
 PORT_ATTEMPTS = 5
@@ -96,16 +101,15 @@ def _note(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-class QemuProcess(StartStop):
-    """A QEMU process in its own process group: launch, exit status, guaranteed kill.
-    `with runner as transport:` boots the firmware and yields its line; leaving always stops QEMU."""
+class QemuProcess(Runner):
+    """A QEMU process in its own process group: launch, exit status, guaranteed kill."""
 
     time_unit = "instructions"
     boots_on_start = True  # the firmware's banner follows start()
+    counts_instructions = True
 
     def __init__(self, board: Board, elf: Path):
-        self.board = board
-        self.elf = Path(elf)
+        super().__init__(board, elf)
         self.process: subprocess.Popen | None = None
         self.transport: LineTransport | None = None
         self.counter: InsnCounter | None = None
