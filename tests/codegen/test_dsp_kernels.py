@@ -137,7 +137,7 @@ def test_plan_uses_dsp_kernels_only_on_dsp_boards():
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_dense_model_on_dsp_kernels_is_bit_exact_on_m4(tmp_path, seed):
     from toolchain.boards import load_board
-    from toolchain.run import run_modelNone
+    from toolchain.run import run_model
 
     graph = random_chain(seed, blocked=False)
     path = tmp_path / "chain.mun"
@@ -167,7 +167,7 @@ def dsp_matrix_kernels_only(monkeypatch):
 def test_block_structured_model_on_dsp_kernels_is_bit_exact_on_m4(tmp_path, dsp_matrix_kernels_only, seed,
                                                                  optimize):
     from toolchain.boards import load_board
-    from toolchain.run import run_modelNone
+    from toolchain.run import run_model
 
     graph = random_chain(seed, blocked=True)
     plan = make_plan(graph, frozenset({"dsp"}), optimize)

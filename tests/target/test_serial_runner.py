@@ -13,7 +13,7 @@ from target_support import FAKE_MODEL, fake_reference, require_tools
 from toolchain.boards import load_board
 from toolchain.build import build_sources
 from toolchain.harness.session import Case
-from toolchain.run import run_casesNone
+from toolchain.run import run_cases
 
 pytestmark = pytest.mark.qemu
 
