@@ -124,7 +124,9 @@ def board_defines(board: Board) -> list[str]:
     return [f"-D{key}={value}" for key, value in defines.items()]
 
 
-def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
+def make_command(board: Board, build_dir: Path, optimize: str, harness: tuple[str, ...] | None = None) -> list[str]:
+    """The make call of a firmware build; `harness`: the firmware/harness/ files of a program with its own main()
+    (default: the whole device-protocol harness)."""
     fw = firmware_dir()
     cortex_m = board.port == "cortex-m"
     # Bare metal: newlib-nano for memcpy & co., our own startup code instead of crt0.
@@ -143,6 +145,8 @@ def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
         "LIBS": " ".join(libs + list(board.ldflags)),
         "ELF": ELF_NAME,
     }
+    if harness is not None:
+        variables["HARNESS_SRCS"] = " ".join(str(fw / "harness" / name) for name in harness)
     return ["make", "--no-print-directory", "-j", _JOBS, "-f", str(fw / "Makefile"), "-C", str(build_dir)] + [
         f"{key}={value}" for key, value in variables.items()]
 
@@ -204,8 +208,9 @@ def check_fits(model_name: str, board: Board, weights_bytes: int, arena_bytes: i
         raise too_large_error(model_name, board, weights_bytes, ram, estimate=True)
 
 
-def _compile(board: Board, build_dir: Path, optimize: str, model_name: str) -> None:
-    result = run_logged(make_command(board, build_dir, optimize))
+def _compile(board: Board, build_dir: Path, optimize: str, model_name: str,
+             harness: tuple[str, ...] | None = None) -> None:
+    result = run_logged(make_command(board, build_dir, optimize, harness))
     if result.returncode != 0:
         output = result.stdout + "\n" + result.stderr
         _raise_link_overflow(output, board, model_name)
@@ -312,6 +317,21 @@ def build_sources(model_dir: Path, board: Board, out_dir: Path, optimize: str = 
         model_name, sizes = _build_in(tmp, board, optimize, model_dir.name)
         result = _finish(tmp, out_dir, board, optimize, fp, model_name, sizes)
     return result
+
+
+def build_program(sources: dict[str, str], board: Board, out_dir: Path, harness: tuple[str, ...] = (),
+                  optimize: str = "balanced") -> Path:
+    """A program of its own (C files by name, one defining main()) built as the firmware is: the board's port
+    (start-up, timer, exit), UART and SoC drivers, its rendered linker script, the named `harness` files and
+    the same compiler flags. Returns the ELF in `out_dir` (written atomically). For the kernel benchmarks."""
+    _check_optimize(optimize)
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        for name, text in sources.items():
+            atomic_write_text(tmp / MODEL_SUBDIR / name, text)
+        _prepare(board, tmp)
+        _compile(board, tmp, optimize, "program", harness)
+    return out_dir / ELF_NAME
 
 
 def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]:

@@ -1,8 +1,6 @@
 """The Cortex-M DSP kernels: packed layouts, bit-exact outputs and instruction counts on mps2-an386 (QEMU),
 and their place in the plan. A missing arm-none-eabi-gcc or qemu-system-arm is an error, not a skip."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +8,8 @@ import pytest
 from toolchain.ir import save
 from toolchain.plan import dsp, make_plan
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "kernels"))
-import kernel_bench as kb  # noqa: E402
-from random_graphs import random_chain  # noqa: E402
+from benchmarks.kernels import kernel_bench as kb
+from random_graphs import random_chain
 
 
 def test_fc4_layout_interleaves_four_rows_per_four_inputs():
@@ -93,7 +90,7 @@ def measured():
     ]
     for case in cases:
         if case.name.endswith("_fillers"):
-            records = next(a.values for a in case.arrays if a.name.endswith("_unified_records"))
+            records = case.layer.arrays["unified_records"].values
             assert dsp.MAX_SIGN_RECORD_STEP << 8 in records, f"{case.name}: no filler record, pick another seed"
     return {r.name: r for r in kb.measure(cases)}
 

@@ -81,9 +81,10 @@ def icount_option(board: Board, mlperf: bool = False) -> str:
     return f"shift={mlperf_icount_shift(board)},align=on,sleep=on" if mlperf else EXACT_ICOUNT
 
 
-def qemu_command(board: Board, elf: Path, port: int, mlperf: bool = False) -> list[str]:
+def qemu_command(board: Board, elf: Path, port: int = 0, mlperf: bool = False, serial: str | None = None) -> list[str]:
+    """`serial`: QEMU's -serial for a program that only prints (e.g. "stdio"); default the protocol's line."""
     qemu = board.qemu
-    serial = "pty" if mlperf else f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
+    serial = serial or ("pty" if mlperf else f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
     return [qemu.binary, "-M", qemu.machine, "-cpu", qemu.cpu, "-nographic", "-monitor", "none",
             "-icount", icount_option(board, mlperf),
             "-semihosting-config", "enable=on,target=native",
