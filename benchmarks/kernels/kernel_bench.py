@@ -21,7 +21,7 @@ import numpy as np
 from toolchain.errors import SetupError
 from toolchain.ir import BlockKind, BlockStructure, arith
 from toolchain.ir.blocks import full_block_mask, grid_shape
-from toolchain.plan import dsp
+from toolchain.plan.kernels.dsp import kernels as dsp
 from toolchain.resources import templates_dir
 
 HERE = Path(__file__).resolve().parent

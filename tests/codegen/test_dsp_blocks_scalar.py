@@ -1,5 +1,5 @@
 """The plain C path of the DSP block kernels (munify_dsp_blocks_scalar.h): on the host gcc it reads every
-dsp-blocks layout that toolchain.plan.dsp.pack_blocks writes and sums exactly the matrix product; on the
+dsp-blocks layout that toolchain.plan.kernels.dsp.kernels.pack_blocks writes and sums exactly the matrix product; on the
 Cortex-M4 (MUNIFY_DSP_SCALAR 1) the kernels built on it match the reference bit for bit. A missing gcc,
 arm-none-eabi-gcc or qemu-system-arm is an error, not a skip."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from toolchain.plan import dsp
+from toolchain.plan.kernels.dsp import kernels as dsp
 from toolchain.resources import templates_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "kernels"))

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from toolchain.ir import save
-from toolchain.plan import dsp, make_plan
+from toolchain.plan import make_plan
+from toolchain.plan.kernels.dsp import kernels as dsp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "kernels"))
 import kernel_bench as kb  # noqa: E402

@@ -16,7 +16,7 @@ from ..errors import MunifyError
 from ..ir import arith
 from ..ir.blocks import BlockKind, BlockStructure
 from ..ir.graph import Graph, Op, weight_matrix
-from .packing import END_OF_ROW_BLOCK
+from .kernels.generic.packing import END_OF_ROW_BLOCK
 from .registry import LayerFacts
 
 MAX_RANK = 4

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import MunifyError
 from ..ir.graph import Graph, Op
-from . import arena, layers, packing
+from . import arena, layers
+from .kernels.generic import packing
 from .registry import RESHAPE_ALIAS, KernelVariant, forced_variant, select_variant
 from .types import Buffer, ConstArray, LayerPlan, Plan
 

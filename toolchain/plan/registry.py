@@ -223,9 +223,9 @@ RESHAPE_ALIAS = "reshape_alias"
 
 
 def all_variants() -> tuple[KernelVariant, ...]:
-    from .variants_dsp import DSP_VARIANTS
-    from .variants_mve import MVE_VARIANTS
-    from .variants_neon import NEON_VARIANTS
+    from .kernels.dsp import DSP_VARIANTS
+    from .kernels.mve import MVE_VARIANTS
+    from .kernels.neon import NEON_VARIANTS
 
     return GENERIC_VARIANTS + tuple(DSP_VARIANTS) + tuple(MVE_VARIANTS) + tuple(NEON_VARIANTS)
 

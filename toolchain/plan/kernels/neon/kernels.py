@@ -57,7 +57,7 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
 
 def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
     """Layout neon-blocks of a block-structured int8 matrix (`blocks` a BlockStructure with bi 8 or 16)."""
-    from ..ir.blocks import BlockKind
+    from ....ir.blocks import BlockKind
 
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
@@ -123,7 +123,7 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
-    from ..ir.blocks import BlockStructure
+    from ....ir.blocks import BlockStructure
 
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 8)
@@ -296,8 +296,8 @@ def _add_variants(KernelVariant) -> list:
 
 @functools.cache
 def neon_variants() -> tuple:
-    from ..ir.blocks import BlockKind
-    from .registry import KernelVariant
+    from ....ir.blocks import BlockKind
+    from ...registry import KernelVariant
 
     return tuple(_dense_variants(KernelVariant, BlockKind) + _block_variants(KernelVariant, BlockKind)
                  + _depthwise_variants(KernelVariant, BlockKind) + _add_variants(KernelVariant))

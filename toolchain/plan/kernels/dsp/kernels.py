@@ -81,7 +81,7 @@ def layout_bi(conv: bool, bo: int, bi: int) -> int:
 
 def _split_blocks(blocks, bi: int):
     """The same kinds over blocks of width bi (a divisor of blocks.bi); blocks inside the edge stay dense."""
-    from ..ir.blocks import BlockKind, grid_shape
+    from ....ir.blocks import BlockKind, grid_shape
 
     factor = blocks.bi // bi
     full = blocks.cols // blocks.bi * factor
@@ -100,7 +100,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
     weights w0, w2, w1, w3.
     """
-    from ..ir.blocks import BlockKind, BlockStructure
+    from ....ir.blocks import BlockKind, BlockStructure
 
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
@@ -316,7 +316,7 @@ def _depthwise_fits(params: dict) -> bool:
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
                           dense16: bool) -> dict[str, np.ndarray]:
-    from ..ir.blocks import BlockStructure
+    from ....ir.blocks import BlockStructure
 
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
@@ -366,8 +366,8 @@ def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> li
 
 
 def _build_variants() -> tuple:
-    from ..ir.blocks import BlockKind
-    from .registry import KernelVariant
+    from ....ir.blocks import BlockKind
+    from ...registry import KernelVariant
 
     fc = dict(template="kernels/dsp/fc_dense.c.j2", cost=fc_dense_cost, layout="dsp-fc4", features=DSP,
               pack=_dense_packer(pack_fc_dense), scratch=fc_dense_scratch,

@@ -1,0 +1,1 @@
+"""Portable C kernels (codegen_templates/kernels/generic/) and the built-in packed weight layouts."""
