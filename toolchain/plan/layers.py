@@ -17,7 +17,7 @@ from ..ir import arith
 from ..ir.blocks import BlockKind, BlockStructure
 from ..ir.graph import Graph, Op, weight_matrix
 from .kernels.generic.packing import END_OF_ROW_BLOCK
-from .registry import LayerFacts
+from .variant import LayerFacts
 
 MAX_RANK = 4
 MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")

@@ -9,7 +9,7 @@ import functools
 
 from ....ir.blocks import BlockKind
 from . import kernels as mve
-from ...registry import KernelVariant
+from ...variant import KernelVariant
 
 MVE = frozenset({"mve"})
 COMMON = ("kernels/mve/munify_mve.h",)
