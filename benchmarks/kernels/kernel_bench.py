@@ -216,7 +216,7 @@ def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: in
 
 
 def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool) -> tuple[str, str]:
-    """(variant, optimize mode) of the DSP block kernel family for bo x bi blocks (toolchain/plan/dsp.py)."""
+    """(variant, optimize mode) of the DSP block kernel family for bo x bi blocks (toolchain/plan/kernels/dsp/)."""
     stem = "fc" if op_type == "FULLY_CONNECTED" else "conv"
     family = "" if bo == 1 else "_bo2" if bo == 2 and bi <= 8 else "_tiles"
     return f"{stem}_blocks_{'bits' if sign_bits else 'wide'}{family}_dsp", "balanced" if sign_bits else "speed"
