@@ -137,6 +137,17 @@ class Window:
     def out_w(self) -> int:
         return self.out_size(self.in_w, self.kernel_w)
 
+    def pads(self) -> tuple[int, int]:
+        """(top, left) padding, as TFLite puts the odd pixel of SAME padding at the bottom and right."""
+        if self.pad == "VALID":
+            return 0, 0
+
+        def before(size: int, out: int, kernel: int) -> int:
+            reach = (kernel - 1) * self.dilation + 1
+            return max((out - 1) * self.stride + reach - size, 0) // 2
+
+        return before(self.in_h, self.out_h, self.kernel_h), before(self.in_w, self.out_w, self.kernel_w)
+
     @property
     def attrs(self) -> dict:
         return {"stride": (self.stride, self.stride), "padding": self.pad, "dilation": (self.dilation, self.dilation)}
