@@ -16,9 +16,9 @@ from pathlib import Path
 
 from toolchain.boards import list_boards
 from toolchain.build import BuildError
-from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
+from toolchain.run import run_model
 
 MODELS = Path(__file__).resolve().parents[1] / "examples" / "models" / "mlperf-tiny"
 _OVER = re.compile(r"(flash|RAM)[^;]*?: (\d+) bytes over")

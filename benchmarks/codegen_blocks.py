@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from toolchain.boards import load_board
-from toolchain.run import run_model
 from toolchain.importers import import_tflite
 from toolchain.ir import BlockKind, BlockStructure, Graph, matrix_to_weight, save, weight_matrix
 from toolchain.ir.blocks import full_block_mask, grid_shape
+from toolchain.run import run_model
 
 MODELS = Path(__file__).resolve().parent.parent / "examples" / "models" / "mlperf-tiny"
 FILES = {"kws": "kws_ref_model.tflite", "resnet": "pretrainedResnet_quant.tflite", "ad01": "ad01_int8.tflite"}

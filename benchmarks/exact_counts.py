@@ -22,10 +22,10 @@ from pathlib import Path
 from toolchain.boards import load_board
 from toolchain.build import load_result
 from toolchain.harness.protocol import DeviceClient
-from toolchain.run import run_model
-from toolchain.runners import runner_for
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
+from toolchain.run import run_model
+from toolchain.runners import runner_for
 
 MODELS = Path(__file__).resolve().parents[1] / "examples" / "models" / "mlperf-tiny"
 TFLITE = {"ad01": "ad01_int8.tflite", "kws": "kws_ref_model.tflite", "ic (resnet)": "pretrainedResnet_quant.tflite"}

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from toolchain.boards import load_board
-from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import BlockKind, BlockStructure, Graph, matrix_to_weight, save, weight_matrix
 from toolchain.ir.blocks import full_block_mask, grid_shape
+from toolchain.run import run_model
 
 MODELS = Path(__file__).resolve().parents[2] / "examples" / "models" / "mlperf-tiny"
 # TFLite Micro + CMSIS-NN on mps2-an386 in this QEMU, instructions per inference.

@@ -5,9 +5,9 @@ import subprocess
 
 import numpy as np
 
+from toolchain.host_build import compiler
 from toolchain.ir import arith
 from toolchain.resources import templates_dir
-from toolchain.host_build import compiler
 
 PROGRAM = r"""
 #include <stdio.h>

@@ -9,8 +9,8 @@ import pytest
 
 from random_graphs import forced_kernels, impose_blocks, random_chain
 from toolchain.codegen import generate, write
-from toolchain.plan import make_plan
 from toolchain.errors import SetupError
+from toolchain.plan import make_plan
 
 ARM_GCC = "arm-none-eabi-gcc"
 ARM_TARGETS = {
@@ -92,8 +92,8 @@ def test_generated_c_builds_with_werror_for_cortex_m(cpu, tmp_path, imported_mod
 def test_host_model_refuses_inputs_of_the_wrong_size(imported_model, host_cache):
     import numpy as np
 
-    from toolchain.errors import MunifyError
     from toolchain import host_build
+    from toolchain.errors import MunifyError
 
     model = host_build.build_graph(imported_model("ad01"), host_cache)
     with pytest.raises(MunifyError, match="640 int8 values"):
@@ -104,8 +104,8 @@ def test_host_model_refuses_inputs_of_the_wrong_size(imported_model, host_cache)
 
 
 def test_generated_c_that_fails_to_compile_is_reported(tmp_path, imported_model):
-    from toolchain.errors import MunifyError
     from toolchain import host_build
+    from toolchain.errors import MunifyError
 
     plan = make_plan(imported_model("ad01"), frozenset())
     with pytest.raises(MunifyError, match="host compile of the generated C failed"):
@@ -115,8 +115,8 @@ def test_generated_c_that_fails_to_compile_is_reported(tmp_path, imported_model)
 def test_host_main_reads_an_input_file(imported_model, host_cache, tmp_path):
     import numpy as np
 
-    from toolchain.ir import reference
     from toolchain import host_build
+    from toolchain.ir import reference
 
     graph = imported_model("kws")
     model = host_build.build_graph(graph, host_cache)

@@ -16,11 +16,11 @@ import pytest
 from random_graphs import random_chain, random_input
 from toolchain.cli import main
 from toolchain.codegen import render
-from toolchain.codegen.render import environment
 from toolchain.codegen.names import LABEL_MAX, c_string, label
+from toolchain.codegen.render import environment
+from toolchain.host_build import build_graph
 from toolchain.ir import Graph, Op, reference, save
 from toolchain.plan import make_plan
-from toolchain.host_build import build_graph
 
 INJECTION = 'x */ #define MUNIFY_INJECTED 1\nstatic const char injected[] = "owned"; /* y'
 HOSTILE = [

@@ -5,8 +5,8 @@ import pytest
 
 from bitexact import assert_layers_match
 from random_graphs import impose_blocks
-from toolchain.inputs import draw_inputs
 from toolchain import host_build
+from toolchain.inputs import draw_inputs
 
 
 @pytest.mark.parametrize("name", ["kws", "resnet", "ad01"])

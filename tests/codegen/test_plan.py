@@ -8,11 +8,11 @@ import pytest
 
 from bitexact import assert_layers_match
 from random_graphs import ChainBuilder, impose_blocks, random_chain, random_input
+from toolchain import host_build
 from toolchain.cli import main
 from toolchain.errors import MunifyError
 from toolchain.ir import Graph, save
 from toolchain.plan import make_plan
-from toolchain import host_build
 
 
 def _live_ranges(graph: Graph) -> dict[str, tuple[int, int]]:

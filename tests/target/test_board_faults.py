@@ -17,8 +17,8 @@ from toolchain.boards import load_board, with_overrides
 from toolchain.build import build_model, build_sources
 from toolchain.cli import main
 from toolchain.harness.session import Case
-from toolchain.run import run_cases
 from toolchain.harness.transport import DeviceError
+from toolchain.run import run_cases
 from toolchain.runners import qemu
 from toolchain.runners.serial_port import FlashError, SerialPortRunner
 

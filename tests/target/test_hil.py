@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from toolchain.boards import HARDWARE_RUNNERS, load_board, with_overrides
-from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
+from toolchain.run import run_model
 
 MODELS = Path(__file__).parents[2] / "examples" / "models" / "mlperf-tiny"
 

@@ -13,9 +13,9 @@ from toolchain.boards import load_board
 from toolchain.build import build_model, load_result
 from toolchain.harness.protocol import DeviceClient
 from toolchain.harness.session import Case
-from toolchain.run import graph_cases, run_cases
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import load, save
+from toolchain.run import graph_cases, run_cases
 from toolchain.runners import runner_for
 from toolchain.runners.insn_count import (PluginError, build_plugin, elf_functions, inference_counts, plugin_source,
                                           read_result)

@@ -12,9 +12,9 @@ from toolchain.boards import load_board
 from toolchain.build import BuildError, build_model, build_sources
 from toolchain.cli import main
 from toolchain.harness.protocol import DeviceClient
-from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
+from toolchain.run import run_model
 from toolchain.runners import runner_for
 
 pytestmark = pytest.mark.qemu

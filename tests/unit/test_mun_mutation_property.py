@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from toolchain import host_build
 from toolchain.errors import MunifyError
 from toolchain.inputs import draw_inputs
 from toolchain.ir import OP_ATTRS, load, reference, save
 from toolchain.plan import make_plan
-from toolchain import host_build
 
 SEED = 20261203
 CASES = 40
