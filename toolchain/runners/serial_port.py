@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from ..errors import MunifyError

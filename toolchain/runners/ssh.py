@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from ..errors import MunifyError
