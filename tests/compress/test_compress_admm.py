@@ -130,3 +130,17 @@ def test_global_scope_pools_the_layers_that_share_shape_and_ratios():
     assert structures["13"].counts()["pruned"] == round(0.1 * structures["13"].kinds.size)
     # layer 8 has the larger fan-in, hence the smaller initial weights: pooled ranking prunes it more
     assert structures["8"].counts()["pruned"] > structures["8"].kinds.size // 2
+
+
+def test_freeze_after_keeps_the_selection_of_that_iteration(trained_digits_cnn, digits_loaders):
+    train, _ = digits_loaders
+    recipe = parse_recipe(dict(RECIPE, admm=dict(RECIPE["admm"], iterations=3, freeze_after=1)))
+    admm = Admm(trained_digits_cnn, plan_layers(trained_digits_cnn, recipe), recipe.admm)
+    selections = []
+    admm.run(train, max_batches=4, after_iteration=lambda i: selections.append(
+        {name: s.kinds.copy() for name, s in admm.selection.items()}))
+    assert len(selections) == 3
+    final = admm.final_structures()
+    for name, first in selections[0].items():
+        assert all(np.array_equal(later[name], first) for later in selections[1:]), name
+        assert np.array_equal(final[name].kinds, first), name

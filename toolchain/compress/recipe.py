@@ -308,11 +308,15 @@ def _parse_ratios(table, name, where):
 
 def _parse_admm(table, name, where):
     positive = lambda v, k, w: _float(v, k, w, 0.0, 1e6, open_low=True)  # noqa: E731
-    return _section(AdmmConfig, table, name, where, {
+    config = _section(AdmmConfig, table, name, where, {
         "iterations": _int, "epochs": lambda v, k, w: _int(v, k, w, 1), "rho0": positive,
         "rho_factor": lambda v, k, w: _float(v, k, w, 1.0, 100.0), "rho_max": positive,
         "lr": lambda v, k, w: _float(v, k, w, 0.0, 10.0, open_low=True),
         "momentum": lambda v, k, w: _float(v, k, w, 0.0, 0.999), "freeze_after": _int})
+    if config.freeze_after > config.iterations:
+        raise RecipeError(f"{where}: '{name}.freeze_after' = {config.freeze_after} exceeds '{name}.iterations' = "
+                          f"{config.iterations}, so the selection would never freeze; lower it (0: never)")
+    return config
 
 
 def _parse_retrain(table, name, where):
