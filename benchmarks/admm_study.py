@@ -1,6 +1,6 @@
 """ADMM vs epoch-matched one-shot on the MNIST CNN at the 90% budget; writes docs/bench/ADMM.md.
 
-    .venv/bin/python benchmarks/admm_study.py [--seeds 3] [--jobs 2] [--out /tmp/dscnn/admm]
+    .venv/bin/python benchmarks/admm_study.py [--seeds 3] [--jobs 2] [--out munify-out/admm-study]
 
 The recipe is examples/mnist_cnn_1x8.toml at 90% of the blocks unified-or-pruned (45% pruned, 45% unified,
 the first conv dense), as in docs/COMPRESSION.md's ablation. Every arm starts from the same dense model of its
@@ -164,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/dscnn/admm"))
+    parser.add_argument("--out", type=Path, default=ROOT / "munify-out" / "admm-study")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "bench" / "ADMM.md")
     parser.add_argument("--arms", nargs="*", default=list(ARMS), choices=list(ARMS))
     args = parser.parse_args()
