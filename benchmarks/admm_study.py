@@ -208,7 +208,7 @@ def render(results: dict, seeds: list[int], arms: list[str], out: Path) -> str:
     best = max((n for n in arms if n != "oneshot"), key=lambda n: statistics.mean(paired(results, n, seeds)))
     seconds = sum(r["seconds"] for r in results.values())
     return TEMPLATE.format(
-        out=out.relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out,
+        out=out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out,
         rows="\n".join(rows), matched="\n".join(matched), seeds=len(seeds), seed_list=", ".join(map(str, seeds)),
         minutes=seconds / 60, trainings=len(results),
         oneshot_at_short=mean_std([o[short] for o in oneshot]), short=short,
