@@ -145,6 +145,26 @@ def run_arm(name: str, seed: int, out_dir: Path) -> dict:
     return result
 
 
+def dense_accuracy(seed: int, out_dir: Path) -> dict:
+    """Float and int8 test accuracy of a seed's dense model (the one every arm starts from)."""
+    import torch
+
+    from toolchain.compress.pipeline import load_workload, train_dense
+    from toolchain.compress.train import evaluate
+    from toolchain.quantize import quantize_model
+
+    path = out_dir / f"dense-s{seed}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    torch.set_num_threads(1)
+    recipe = study_recipe(seed)
+    dense = train_dense(load_workload(recipe), recipe, out_dir / "cache", progress=False)
+    work = load_workload(recipe)
+    result = {"float": evaluate(dense, work.test), "int8": quantize_model(dense, {}, work.calib).accuracy(work.test)}
+    path.write_text(json.dumps(result))
+    return result
+
+
 def _run(args) -> dict:
     name, seed, out_dir = args
     return run_arm(name, seed, Path(out_dir))
@@ -177,13 +197,14 @@ def main() -> None:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             done = pool.map(_run, tasks, chunksize=1)
     results = {(r["arm"], r["seed"]): r for r in done}
+    dense = [dense_accuracy(seed, args.out) for seed in seeds]
     from toolchain.fsutil import atomic_write_text
 
-    atomic_write_text(args.doc, render(results, seeds, args.arms, args.out))
+    atomic_write_text(args.doc, render(results, dense, seeds, args.arms, args.out))
     print(f"wrote {args.doc}")
 
 
-def render(results: dict, seeds: list[int], arms: list[str], out: Path) -> str:
+def render(results: dict, dense: list[dict], seeds: list[int], arms: list[str], out: Path) -> str:
     rows = []
     for name in arms:
         rs = [results[(name, s)] for s in seeds]
@@ -209,6 +230,7 @@ def render(results: dict, seeds: list[int], arms: list[str], out: Path) -> str:
     seconds = sum(r["seconds"] for r in results.values())
     return TEMPLATE.format(
         out=out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out,
+        dense_float=mean_std([d["float"] for d in dense]), dense_int8=mean_std([d["int8"] for d in dense]),
         rows="\n".join(rows), matched="\n".join(matched), seeds=len(seeds), seed_list=", ".join(map(str, seeds)),
         minutes=seconds / 60, trainings=len(results),
         oneshot_at_short=mean_std([o[short] for o in oneshot]), short=short,
@@ -243,7 +265,8 @@ initialisation and the batch order; within a seed every arm starts from the same
 batches, so "vs one-shot" is a paired difference per seed). Accuracy on the 1,000 test images, mean ± standard
 deviation over the seeds (1 test image = 0.1 pt); int8 is post-training quantization run by the integer
 reference executor. "agreement" is the fraction of blocks whose kind (dense, unified, pruned) after the last
-ADMM iteration equals the one-shot selection of the dense weights.
+ADMM iteration equals the one-shot selection of the dense weights. The dense models: float {dense_float}%,
+int8 {dense_int8}%.
 
 | arm | epochs after dense | int8 % | vs one-shot (pt) | float % | right after projection % | agreement with one-shot mask % | int8 per seed |
 |---|---|---|---|---|---|---|---|
