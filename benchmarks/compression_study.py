@@ -307,6 +307,8 @@ minimise loss(W) subject to W_l in S_l (S_l: the layer's set at its ratios), in 
 * U-step: `U_l += W_l - Z_l`;
 * rho *= `rho_factor` per iteration up to `rho_max`; the scaled dual U is divided by the same factor so the
   unscaled dual rho * U is unchanged (without this the dual jumps with rho and the residual can grow).
+* `freeze_after = k` (default 0: never) keeps the block selection of the k-th Z-step: later Z-steps project
+  onto it and it is the final selection.
 
 The primal residual `||W_l - Z_l|| / ||W_l||` is logged per layer per iteration (`history["admm"]`, and the
 JSON report's `admm`). Use SGD with momentum: Adam normalises the penalty gradient and stalls; rho0 in 0.1..10
@@ -338,7 +340,8 @@ TOML, validated on load (unknown keys, ratios outside [0, 1], unify + prune > 1,
 shapes that do not divide a layer under `edge = "error"`, entry points that cannot be imported, unsupported
 layers, loaders with the wrong shape: each a one-line error naming the key and the fix, exit code 2, no output
 file). See `examples/*.toml` and `toolchain/compress/recipe.py` for every field. `model` and `data` are
-built-in names (`mnist_cnn`, `ds_cnn`, `mlp`; `mnist`, `digits`) or `module:function` (searched beside the
+built-in names (`mnist_cnn`, `ds_cnn`, `mlp`; `mnist`, `digits`, `fsdd`: spoken digits as MFCC maps,
+[docs/bench/DSCNN.md](bench/DSCNN.md)) or `module:function` (searched beside the
 recipe first); a data function may take `batch_size` and `seed` and returns `(train_loader, test_loader)` of
 float images `[N, C, H, W]` and int labels. A model that flattens a `C x H x W` map with H*W > 1 into a
 Linear must use `toolchain.models.FlattenNHWC` so the Linear's columns are in deployment order.
@@ -444,7 +447,9 @@ per weight + one int8 byte per kept weight; the first conv dense in both).
 
 At {top}, right after the hard projection (BatchNorm re-estimated), ADMM's model reads {admm_projected:.1f}%
 against {oneshot_projected:.1f}% for one-shot projection of the dense model: ADMM has already moved the
-weights onto the structure before it is imposed. After retraining with equal total epochs, ADMM minus
+weights onto the structure before it is imposed (but after {iterations} x {admm_epochs}
+epochs of ADMM, against none: why the lead vanishes
+at equal epochs is in [docs/bench/ADMM.md](bench/ADMM.md)). After retraining with equal total epochs, ADMM minus
 one-shot is {admm_vs_oneshot:+.1f} pt (compare with the spreads in the table). At equal stored bytes, 1x8
 unification/pruning minus unstructured magnitude pruning is {admm_vs_unstructured:+.1f} pt; unlike scattered
 zeros, the blocks are what the kernels skip or share multiplies over (`munify inspect` shows the multiplies left

@@ -130,3 +130,35 @@ def test_global_scope_pools_the_layers_that_share_shape_and_ratios():
     assert structures["13"].counts()["pruned"] == round(0.1 * structures["13"].kinds.size)
     # layer 8 has the larger fan-in, hence the smaller initial weights: pooled ranking prunes it more
     assert structures["8"].counts()["pruned"] > structures["8"].kinds.size // 2
+
+
+def _selections_with_new_weights_after_iteration_1(model, loader, freeze_after: int) -> list[dict]:
+    """Run 3 ADMM iterations; after the first, replace the weights by random ones (a new block ranking)."""
+    recipe = parse_recipe(dict(RECIPE, admm=dict(RECIPE["admm"], iterations=3, freeze_after=freeze_after)))
+    admm = Admm(model, plan_layers(model, recipe), recipe.admm)
+    generator = torch.Generator().manual_seed(1)
+    selections = []
+
+    def after(iteration: int) -> None:
+        selections.append({name: s.kinds.copy() for name, s in admm.selection.items()})
+        if iteration == 0:
+            with torch.no_grad():
+                for layer in admm.layers.values():
+                    layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator))
+
+    admm.run(loader, max_batches=2, after_iteration=after)
+    selections.append({name: s.kinds for name, s in admm.final_structures().items()})
+    return selections
+
+
+def test_freeze_after_keeps_the_selection_of_that_iteration(trained_digits_cnn_state, digits_loaders):
+    train, _ = digits_loaders
+    runs = {}
+    for freeze_after in (0, 1):
+        model = models.mnist_cnn((1, 8, 8), 10, seed=0)
+        model.load_state_dict(trained_digits_cnn_state)
+        runs[freeze_after] = _selections_with_new_weights_after_iteration_1(model, train, freeze_after)
+    frozen, free = runs[1], runs[0]
+    for name, first in frozen[0].items():
+        assert all(np.array_equal(later[name], first) for later in frozen[1:]), name  # later Z-steps and final
+    assert not all(np.array_equal(free[-1][name], free[0][name]) for name in free[0])  # without: it moves

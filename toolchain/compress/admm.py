@@ -3,14 +3,16 @@
   W-step: SGD+momentum epochs on loss + sum_l rho/2 ||W_l - Z_l + U_l||^2
   Z-step: Z_l = Proj_S(W_l + U_l), selecting the blocks afresh
   U-step: U_l += W_l - Z_l
-rho grows by `rho_factor` per iteration up to `rho_max` (the scaled dual U is rescaled with it). The primal residual ||W_l - Z_l|| / ||W_l|| is logged
-per layer per iteration. Z and U are computed from the (DDP-synchronised) weights, so they are identical on
-every rank without communication.
+rho grows by `rho_factor` per iteration up to `rho_max` (the scaled dual U is rescaled with it). With
+`freeze_after` = k > 0 the block selection of the k-th Z-step is kept: later Z-steps only project onto it, and
+it is the final selection. The primal residual ||W_l - Z_l|| / ||W_l|| is logged per layer per iteration. Z and
+U are computed from the (DDP-synchronised) weights, so they are identical on every rank without communication.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -66,6 +68,8 @@ class Admm:
         self.layers = {p.name: get_layer(model, p.name) for p in plans}
         self.rho = config.rho0
         self.dual = {p.name: torch.zeros_like(self._weight(p.name)) for p in plans}
+        self.frozen: dict[str, LayerStructure] | None = None
+        self.selection: dict[str, LayerStructure] = {}  # the block kinds of the last Z-step
         self.target = self._project()
         self.history: list[AdmmIteration] = []
 
@@ -73,7 +77,8 @@ class Admm:
         return torch_weight_matrix(self.layers[name])
 
     def _project(self) -> dict[str, torch.Tensor]:
-        structures = select_structures(self.model, self.plans, self.scope, self.dual)
+        structures = self.frozen or select_structures(self.model, self.plans, self.scope, self.dual)
+        self.selection = structures
         return {name: project_fixed(self._weight(name).detach() + self.dual[name], s.kinds, s.bo, s.bi)
                 for name, s in structures.items()}
 
@@ -99,7 +104,12 @@ class Admm:
             dual.mul_(self.rho / new_rho)
         self.rho = new_rho
 
-    def run(self, loader: DataLoader, max_batches: int = 0, progress: bool = False) -> list[AdmmIteration]:
+    def final_structures(self) -> dict[str, LayerStructure]:
+        """The selection to impose after the last iteration: the frozen one, else chosen afresh from W."""
+        return self.frozen or select_structures(self.model, self.plans, self.scope)
+
+    def run(self, loader: DataLoader, max_batches: int = 0, progress: bool = False,
+            after_iteration: Callable[[int], None] | None = None) -> list[AdmmIteration]:
         optimizer = sgd(self.model.parameters(), self.config.lr, self.config.momentum)
         for iteration in range(self.config.iterations):
             loss = train_epochs(self.model, loader, optimizer, self.config.epochs, penalty=self.penalty,
@@ -109,6 +119,10 @@ class Admm:
                 self.target = self._project()
                 for name in self.layers:
                     self.dual[name] += self._weight(name) - self.target[name]
+            if iteration + 1 == self.config.freeze_after:
+                self.frozen = self.selection
             self.history.append(AdmmIteration(iteration, self.rho, loss, self.residuals()))
             self._grow_rho()
+            if after_iteration is not None:
+                after_iteration(iteration)
         return self.history

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..errors import MunifyError
-from .admm import Admm, select_structures
+from .admm import Admm
 from .budget import resolve_budget
 from .layers import plan_layers
 from .recipe import Recipe, as_recipe
@@ -83,7 +83,7 @@ def compress(model: nn.Module, train_loader: DataLoader, val_loader: DataLoader,
     admm = Admm(model, plans, recipe.admm, recipe.ratios.scope)
     history["admm"] = [it.to_dict() for it in admm.run(train_loader, max_batches, progress)]
 
-    structures = select_structures(model, plans, recipe.ratios.scope)
+    structures = admm.final_structures()
     enforce_structure_(model, structures)
     reestimate_batchnorm(model, train_loader, max_batches)
     history["accuracy"]["projected"] = evaluate(model, val_loader)

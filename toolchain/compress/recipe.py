@@ -17,7 +17,8 @@ RecipeError naming it, with its error and the line of the user's code (`resolve_
     [ratios]   unify, prune, scope = "layer" | "global", exclude_first, exclude_last
     [ratios.layers."<module name>"]  unify, prune, shape   per-layer overrides (also re-include an
                                                           excluded first/last layer)
-    [admm]     iterations, epochs, rho0, rho_factor, rho_max, lr, momentum
+    [admm]     iterations, epochs, rho0, rho_factor, rho_max, lr, momentum, freeze_after (iterations after which
+               the block selection stays fixed; 0 = select afresh at every Z-step)
     [retrain]  epochs, lr, momentum
     [quantize] mode = "ptq" | "qat", qat_epochs, calib_batches
     [budget]   instructions, weights_bytes (fractions of dense, in (0, 1]), optimize
@@ -97,6 +98,7 @@ class AdmmConfig:
     rho_max: float = 10.0
     lr: float = 0.01
     momentum: float = 0.9
+    freeze_after: int = 0  # iterations after which the block selection stays fixed (0: never)
 
 
 @dataclass(frozen=True)
@@ -306,11 +308,15 @@ def _parse_ratios(table, name, where):
 
 def _parse_admm(table, name, where):
     positive = lambda v, k, w: _float(v, k, w, 0.0, 1e6, open_low=True)  # noqa: E731
-    return _section(AdmmConfig, table, name, where, {
+    config = _section(AdmmConfig, table, name, where, {
         "iterations": _int, "epochs": lambda v, k, w: _int(v, k, w, 1), "rho0": positive,
         "rho_factor": lambda v, k, w: _float(v, k, w, 1.0, 100.0), "rho_max": positive,
         "lr": lambda v, k, w: _float(v, k, w, 0.0, 10.0, open_low=True),
-        "momentum": lambda v, k, w: _float(v, k, w, 0.0, 0.999)})
+        "momentum": lambda v, k, w: _float(v, k, w, 0.0, 0.999), "freeze_after": _int})
+    if config.freeze_after > config.iterations:
+        raise RecipeError(f"{where}: '{name}.freeze_after' = {config.freeze_after} exceeds '{name}.iterations' = "
+                          f"{config.iterations}, so the selection would never freeze; lower it (0: never)")
+    return config
 
 
 def _parse_retrain(table, name, where):
