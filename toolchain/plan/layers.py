@@ -172,12 +172,13 @@ def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: in
     pointwise = not depthwise and taps == 1 and params["pad_top"] == 0 and params["pad_left"] == 0
     paired = pair and not depthwise and positions >= 2  # two output pixels share every weight load
     columns = 2 if paired else 1
+    im2col_bytes = 0 if pointwise or depthwise else columns * cols
     return {
         "taps": taps, "k": cols, "out_rows": rows, "patch_row": params["kw"] * cin,
         "in_step_x": params["stride_w"] * cin, "in_step_y": params["stride_h"] * params["in_w"] * cin,
         "dil_step_x": params["dil_w"] * cin, "dil_step_y": params["dil_h"] * params["in_w"] * cin,
         "in_row": params["in_w"] * cin, "pointwise": pointwise, "paired": paired, "columns": columns,
-        "pair_out": 2 * rows, "im2col_bytes": 0 if pointwise or depthwise else columns * cols,
+        "pair_out": 2 * rows, "im2col_bytes": im2col_bytes, "scratch_bytes": im2col_bytes,
         "max_ix0": params["in_w"] - params["kw"],  # a patch row starting at or before this is inside
         "unroll_taps": taps <= 16,
     }

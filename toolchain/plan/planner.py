@@ -39,8 +39,7 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
-        if variant is not None and variant.scratch is not None:
-            spec.params["scratch_bytes"] = variant.scratch(spec.params)
+        spec.params["scratch_bytes"] = _scratch_bytes(variant, spec.params)
     in_place = _in_place_outputs(graph, aliases)
     buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
     layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index))
@@ -50,6 +49,13 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
                 layers=layer_plans, buffers=buffers)
     arena.check_bounds(plan)
     return plan
+
+
+def _scratch_bytes(variant: KernelVariant | None, params: dict) -> int:
+    """The layer's scratch: the variant's own formula, else the op builder's (the im2col patches)."""
+    if variant is not None and variant.scratch is not None:
+        return variant.scratch(params)
+    return params["scratch_bytes"]
 
 
 def _check_io(graph: Graph) -> None:
@@ -154,7 +160,7 @@ def _place_tensors(graph: Graph, specs, aliases, in_place):
             group.first, group.last = min(group.first, index), max(group.last, index)
     scratch_groups = {}
     for index, spec in enumerate(specs):
-        size = spec.params.get("scratch_bytes", spec.params.get("im2col_bytes", 0))
+        size = spec.params["scratch_bytes"]
         if size:
             scratch_groups[index] = arena.StorageGroup(f"scratch:{index}", size, index, index)
     arena_size = arena.place(list(groups.values()) + list(scratch_groups.values()))
@@ -199,7 +205,6 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         if params.get("lut"):
             arrays["lut_cols"] = layers.unified_columns(spec.blocks)
         params["layout"] = layout
-    params.setdefault("scratch_bytes", params.get("im2col_bytes", 0))
     inputs = tuple(_input_buffer(graph, position, name, function, buffers)
                    for position, name in enumerate(op.inputs[:_data_inputs(op)]))
     const_arrays = {role: _const_array(f"{function}_{role}", values) for role, values in sorted(arrays.items())}
