@@ -8,6 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import MunifyError
+from ..ir import op_def
 from ..ir.graph import Graph, Op
 from . import arena, layers
 from .kernels.generic import packing
@@ -111,11 +112,12 @@ def _layout_bytes(spec: layers.LayerSpec) -> dict[str, int]:
 
 
 def _in_place_outputs(graph: Graph, aliases: dict[str, str]) -> dict[str, str]:
-    """ADD/MUL output -> first input when that input dies here, has the output's shape and is an arena tensor."""
+    """In-place op (ADD, MUL) output -> first input when that input dies here, has the output's shape and is an
+    arena tensor."""
     last_read = _last_reads(graph, aliases)
     in_place: dict[str, str] = {}
     for index, op in enumerate(graph.ops):
-        if op.type not in ("ADD", "MUL"):
+        if not op_def(op.type).in_place:
             continue
         source = graph.tensor(op.inputs[0])
         storage = aliases.get(source.name, source.name)
@@ -206,7 +208,7 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
             arrays["lut_cols"] = layers.unified_columns(spec.blocks)
         params["layout"] = layout
     inputs = tuple(_input_buffer(graph, position, name, function, buffers)
-                   for position, name in enumerate(op.inputs[:_data_inputs(op)]))
+                   for position, name in enumerate(op.inputs[:op_def(op.type).data_inputs]))
     const_arrays = {role: _const_array(f"{function}_{role}", values) for role, values in sorted(arrays.items())}
     return LayerPlan(
         index=index, name=op.name, op_type=op.type, variant=variant.name if variant else RESHAPE_ALIAS,
@@ -215,10 +217,6 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         output=buffers[op.outputs[0]], scratch=scratch, params=params, arrays=const_arrays, macs=spec.macs,
         cost=float(variant.cost(spec.facts)) if variant else 0.0, alias=variant is None,
         layout_bytes=_layout_bytes(spec))
-
-
-def _data_inputs(op: Op) -> int:
-    return 2 if op.type in ("ADD", "MUL") else 1
 
 
 def _input_buffer(graph: Graph, position: int, name: str, function: str, buffers: dict[str, Buffer]) -> Buffer:
