@@ -1,10 +1,10 @@
-"""Fit the DSP cost model (toolchain/plan/dsp.py) to retired instructions measured on mps2-an386 in QEMU.
+"""Fit the DSP cost model (toolchain/plan/kernels/dsp/kernels.py) to retired instructions measured on mps2-an386 in QEMU.
 
     .venv/bin/python -m benchmarks.kernels.calibrate
 
 Runs a sweep of layer shapes and block mixes through kernel_bench, then least-squares fits, per kernel
 family, instructions = sum(coefficient * feature) over the features the plan's LayerFacts carry. Prints the
-coefficients and the worst relative error; the constants in dsp.py are these numbers, rounded.
+coefficients and the worst relative error; the constants in kernels.py are these numbers, rounded.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def assert_same_computation(original: Graph, imported: Graph) -> None:
 
 
 def _attrs(op: Op) -> dict:
-    from toolchain.ir.graph import OP_ATTRS
+    from toolchain.ir import OP_ATTRS
 
     return {key: op.attr(key) for key in OP_ATTRS[op.type]}
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from toolchain.errors import MunifyError
-from toolchain.ir import BlockKind, BlockStructure, Graph, Op, Quant, Tensor, arith, reference, weight_matrix
+from toolchain.ir import BlockKind, BlockStructure, Graph, Op, Quant, Tensor, arith, reference, reference_ops, weight_matrix
 
 
 def _q(scale, zp, axis=None):
@@ -297,7 +297,7 @@ def test_kernels_are_batch_generic(imported_model, monkeypatch):
     images = [rng.normal(83, 6, single_shape).clip(-128, 127).astype(np.int8) for _ in range(3)]
     batched = graph.replace(tensors={n: t if t.is_constant else t.replace(shape=(3,) + t.shape[1:])
                                      for n, t in graph.tensors.items()})
-    monkeypatch.setattr(reference, "_IM2COL_BUDGET", 1)  # one image per chunk
+    monkeypatch.setattr(reference_ops, "_IM2COL_BUDGET", 1)  # one image per chunk
     (out,) = reference.run(batched, [np.concatenate(images)])
     for i, image in enumerate(images):
         np.testing.assert_array_equal(out[i], reference.run(graph, [image])[0][0])

@@ -1,6 +1,7 @@
 """Acceptance: the reference is bit-exact with TensorFlow Lite Micro on the MLPerf Tiny models and with LiteRT
 on every intermediate tensor; verify notices and locates a difference; inputs stay unsaturated."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from toolchain.cli import main
 from toolchain.inputs import draw_inputs
 from toolchain.interpreters import LiteRTInterpreter, TflmInterpreter
-from toolchain.ir import reference
+from toolchain.ir import OPS, reference
 from toolchain.verify import verify_model
 
 MODELS = {"kws": "kws_ref_model.tflite", "resnet": "pretrainedResnet_quant.tflite", "ad01": "ad01_int8.tflite"}
@@ -51,14 +52,14 @@ def test_litert_single_rounding_is_needed_for_its_fully_connected(imported_model
 def test_verify_names_the_first_differing_op(monkeypatch, model_path):
     """Perturb the reference's third op by one step: LiteRT comparison must blame exactly that op."""
     graph_ops = []
-    original = reference._KERNELS["ADD"]
+    original = OPS["ADD"].reference
 
     def off_by_one_add(graph, op, values, rounding):
         graph_ops.append(op.name)
         out = original(graph, op, values, rounding).astype(np.int16) + 1
         return np.clip(out, -128, 127).astype(np.int8)
 
-    monkeypatch.setitem(reference._KERNELS, "ADD", off_by_one_add)
+    monkeypatch.setitem(OPS, "ADD", dataclasses.replace(OPS["ADD"], reference=off_by_one_add))
     report = verify_model(model_path("resnet"), "litert", n=2, seed=0)
     assert not report.bit_exact
     assert report.first_mismatch_op == graph_ops[0] and report.first_mismatch_op_type == "ADD"
@@ -77,9 +78,9 @@ def test_cli_verify_json_and_exit_codes(tmp_path, capsys, monkeypatch, model_pat
         "bit_exact": True}
     assert "bit-exact: yes" in capsys.readouterr().out
 
-    original = reference._KERNELS["FULLY_CONNECTED"]
-    monkeypatch.setitem(reference._KERNELS, "FULLY_CONNECTED",
-                        lambda g, op, v, r: (original(g, op, v, r) // 2).astype(np.int8))
+    original = OPS["FULLY_CONNECTED"].reference
+    monkeypatch.setitem(OPS, "FULLY_CONNECTED", dataclasses.replace(
+        OPS["FULLY_CONNECTED"], reference=lambda g, op, v, r: (original(g, op, v, r) // 2).astype(np.int8)))
     assert main(["verify", model, "--inputs", "1", "--json", str(out)]) == 1
     doc = json.loads(out.read_text())
     assert doc["bit_exact"] is False and doc["mismatches"] > 0 and doc["max_abs_diff"] > 0

@@ -21,7 +21,7 @@ from ai_edge_litert import schema_py_generated as schema
 
 from ..errors import MunifyError
 from ..fsutil import atomic_write_bytes
-from ..ir import Graph, Op, Quant, Tensor
+from ..ir import Graph, Op, Quant, Tensor, op_def
 
 TFLITE_SCHEMA_VERSION = 3
 # TFLite's builtin operator codes and, per op, the options table and the op version the TFLite converter
@@ -114,7 +114,7 @@ class _ModelWriter:
         if not name:
             return -1  # an absent optional input (no bias)
         tensor = self.graph.tensor(name)
-        if position == 2 and op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and tensor.quant is None:
+        if position == 2 and op_def(op.type).weighted and tensor.quant is None:
             tensor = tensor.replace(quant=_bias_quant(self.graph, op))
         return self.tensor(tensor)
 

@@ -28,7 +28,7 @@ from tflite.utils import BUILTIN_OPCODE2NAME
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
 from ..errors import IRError, ModelImportError
-from ..ir import OP_TYPES, Graph, Op, Quant, Tensor
+from ..ir import OP_TYPES, Graph, Op, Quant, Tensor, op_def
 
 # Everything the flatbuffers bindings (and numpy views into the buffer) raise on malformed input.
 _FLATBUFFER_ERRORS = (struct.error, IndexError, ValueError, TypeError, KeyError, AttributeError,
@@ -43,24 +43,34 @@ _PADDINGS = {0: "SAME", 1: "VALID"}
 _MAX_RANK = 6
 _MAX_ELEMENTS = 1 << 28  # far beyond any microcontroller; stops a flipped bit from claiming terabytes
 _OPT = tflite.BuiltinOptions
-# op type -> (options union type, options class, whether the op is meaningless without them)
-_OPTIONS = {
-    "CONV_2D": (_OPT.Conv2DOptions, tflite.Conv2DOptions, True),
-    "DEPTHWISE_CONV_2D": (_OPT.DepthwiseConv2DOptions, tflite.DepthwiseConv2DOptions, True),
-    "FULLY_CONNECTED": (_OPT.FullyConnectedOptions, tflite.FullyConnectedOptions, False),
-    "AVERAGE_POOL_2D": (_OPT.Pool2DOptions, tflite.Pool2DOptions, True),
-    "MAX_POOL_2D": (_OPT.Pool2DOptions, tflite.Pool2DOptions, True),
-    "ADD": (_OPT.AddOptions, tflite.AddOptions, False),
-    "MUL": (_OPT.MulOptions, tflite.MulOptions, False),
-    "SOFTMAX": (_OPT.SoftmaxOptions, tflite.SoftmaxOptions, True),
-    "RESHAPE": (_OPT.ReshapeOptions, None, False),
-    "PAD": (_OPT.PadOptions, None, False),
+
+
+@dataclass(frozen=True)
+class _TfliteOp:
+    """How a TFLite builtin maps onto the munify op of the same name (`toolchain.ir.ops.OPS`)."""
+
+    options_type: int  # the BuiltinOptions union member
+    options_class: type | None  # its reader; None: munify reads nothing from it
+    needs_options: bool  # the op is meaningless without them
+    # Inputs TensorFlow Lite lets a model leave out with index -1 (LiteRT refuses a CONV_2D or
+    # DEPTHWISE_CONV_2D that lists a bias input of -1; FULLY_CONNECTED reads its bias as optional).
+    optional_inputs: frozenset[str] = frozenset()
+    max_inputs: int | None = None  # fewer than the OpDef takes (PAD: a pad value input is PADV2's)
+
+
+_TFLITE_OPS = {
+    "CONV_2D": _TfliteOp(_OPT.Conv2DOptions, tflite.Conv2DOptions, True),
+    "DEPTHWISE_CONV_2D": _TfliteOp(_OPT.DepthwiseConv2DOptions, tflite.DepthwiseConv2DOptions, True),
+    "FULLY_CONNECTED": _TfliteOp(_OPT.FullyConnectedOptions, tflite.FullyConnectedOptions, False,
+                                 optional_inputs=frozenset({"bias"})),
+    "AVERAGE_POOL_2D": _TfliteOp(_OPT.Pool2DOptions, tflite.Pool2DOptions, True),
+    "MAX_POOL_2D": _TfliteOp(_OPT.Pool2DOptions, tflite.Pool2DOptions, True),
+    "ADD": _TfliteOp(_OPT.AddOptions, tflite.AddOptions, False),
+    "MUL": _TfliteOp(_OPT.MulOptions, tflite.MulOptions, False),
+    "SOFTMAX": _TfliteOp(_OPT.SoftmaxOptions, tflite.SoftmaxOptions, True),
+    "RESHAPE": _TfliteOp(_OPT.ReshapeOptions, None, False),
+    "PAD": _TfliteOp(_OPT.PadOptions, None, False, max_inputs=2),
 }
-# Inputs TensorFlow Lite lets a model leave out with index -1 (LiteRT refuses a CONV_2D or DEPTHWISE_CONV_2D
-# that lists a bias input of -1; FULLY_CONNECTED reads its bias as optional).
-_OPTIONAL_INPUTS = {("FULLY_CONNECTED", "bias")}
-# Axis of the output channel in each weight layout (per-channel quantization must run along it).
-_WEIGHT_CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
 _CONVERT_HINT = ("convert it with full-integer quantization (TFLiteConverter: optimizations=[DEFAULT], "
                  "a representative_dataset, inference_input_type/inference_output_type=tf.int8)")
 
@@ -229,9 +239,9 @@ def _read_op(index: int, op, opcodes: list[tuple[int, str | None]]) -> _TflOp:
 
 def _read_options(op_type: str, op) -> dict[str, Any] | None:
     """The raw builtin options of a supported op, {} when absent, None when of the wrong union type."""
-    if op_type not in _OPTIONS:
+    if op_type not in _TFLITE_OPS:
         return {}
-    expected_type, options_class, _ = _OPTIONS[op_type]
+    expected_type, options_class = _TFLITE_OPS[op_type].options_type, _TFLITE_OPS[op_type].options_class
     union_type = int(op.BuiltinOptionsType())
     table = op.BuiltinOptions()
     if union_type == _OPT.NONE or table is None:
@@ -338,7 +348,7 @@ class _GraphBuilder:
         ir_inputs = []
         for role, i in zip(roles, inputs):
             if i < 0:
-                if (op.type, role) not in _OPTIONAL_INPUTS:
+                if role not in _TFLITE_OPS[op.type].optional_inputs:
                     raise self.fail(f"op {op.index} ({op.type}): its {role} input is -1 (absent), and {op.type} "
                                     f"requires it; drop the input from the op or give the tensor")
                 ir_inputs.append("")
@@ -369,15 +379,11 @@ def _has_int8_weights(model: _TflModel) -> bool:
 
 def _input_roles(op_type: str, n_inputs: int) -> tuple[str, ...] | None:
     """What each input of an op is; None when the op has an input count munify cannot run."""
-    table = {
-        "CONV_2D": {2: ("activation", "weight"), 3: ("activation", "weight", "bias")},
-        "DEPTHWISE_CONV_2D": {2: ("activation", "weight"), 3: ("activation", "weight", "bias")},
-        "FULLY_CONNECTED": {2: ("activation", "weight"), 3: ("activation", "weight", "bias")},
-        "ADD": {2: ("operand", "operand")},
-        "MUL": {2: ("operand", "operand")},
-        "PAD": {2: ("activation", "paddings")},
-    }
-    return table.get(op_type, {1: ("activation",)}).get(n_inputs)
+    definition = op_def(op_type)
+    most = _TFLITE_OPS[op_type].max_inputs or len(definition.inputs)
+    if not definition.min_inputs <= n_inputs <= most:
+        return None
+    return tuple(rule.role for rule in definition.inputs[:n_inputs])
 
 
 def _convert_tensor(b: _GraphBuilder, op: _TflOp, t: _TflTensor, name: str, role: str) -> Tensor:
@@ -461,7 +467,7 @@ def _check_weight_quant(b: _GraphBuilder, where: str, op_type: str, t: Tensor) -
     if np.any(q.zero_point != 0):
         raise b.fail(f"{where} has non-zero weight zero points; munify supports symmetric int8 weights "
                      "(TFLite's int8 scheme)")
-    axis = _WEIGHT_CHANNEL_AXIS[op_type]
+    axis = op_def(op_type).weight_channel_axis
     if q.per_channel and q.axis != axis:
         raise b.fail(f"{where} is quantized per channel along axis {q.axis}; {op_type} weights must be "
                      f"quantized along their output-channel axis {axis}")
@@ -469,7 +475,7 @@ def _check_weight_quant(b: _GraphBuilder, where: str, op_type: str, t: Tensor) -
 
 def _attrs(b: _GraphBuilder, op: _TflOp) -> dict[str, Any]:
     o = op.options
-    needs_options = _OPTIONS[op.type][2]
+    needs_options = _TFLITE_OPS[op.type].needs_options
     if needs_options and not o:
         raise b.fail(f"op {op.index} ({op.type}) has no builtin options; the file is not a valid .tflite")
     attrs: dict[str, Any] = {}

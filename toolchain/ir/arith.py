@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import IRError
-from .graph import Graph, Op, Tensor
 from .shapes import window_out
+
+if TYPE_CHECKING:
+    from .graph import Graph, Op, Tensor
 
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1

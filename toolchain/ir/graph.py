@@ -16,52 +16,19 @@ import numpy as np
 
 from ..errors import IRError
 from .blocks import BlockStructure
+from .ops import OPS, op_def
 from .shapes import check_op
 
 SCHEMA_VERSION = 1
 
 DTYPES = ("int8", "int16", "int32", "float32")
-OP_TYPES = (
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "AVERAGE_POOL_2D",
-    "MAX_POOL_2D",
-    "ADD",
-    "MUL",
-    "RESHAPE",
-    "SOFTMAX",
-    "PAD",
-)
 ACTIVATIONS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 PADDINGS = ("SAME", "VALID")
-
-# Attributes each op type carries, with their defaults. Loading and validation use this table.
-OP_ATTRS: dict[str, dict[str, Any]] = {
-    "CONV_2D": {"stride": (1, 1), "padding": "VALID", "dilation": (1, 1), "activation": "NONE"},
-    "DEPTHWISE_CONV_2D": {
-        "stride": (1, 1),
-        "padding": "VALID",
-        "dilation": (1, 1),
-        "depth_multiplier": 1,
-        "activation": "NONE",
-    },
-    "FULLY_CONNECTED": {"activation": "NONE"},
-    "AVERAGE_POOL_2D": {"filter": (1, 1), "stride": (1, 1), "padding": "VALID", "activation": "NONE"},
-    "MAX_POOL_2D": {"filter": (1, 1), "stride": (1, 1), "padding": "VALID", "activation": "NONE"},
-    "ADD": {"activation": "NONE"},
-    "MUL": {"activation": "NONE"},
-    "RESHAPE": {},
-    "SOFTMAX": {"beta": 1.0},
-    "PAD": {},
-}
 
 MAX_RANK = 6
 MAX_ELEMENTS = 1 << 28  # per tensor: far beyond any microcontroller, far below int32 overflow in the C kernels
 _ZERO_POINT_RANGE = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(1 << 31), (1 << 31) - 1)}
 
-# Ops whose input 1 is a weight tensor that may carry a block structure.
-WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,7 +89,7 @@ class Op:
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def attr(self, key: str) -> Any:
-        return self.attrs.get(key, OP_ATTRS[self.type].get(key))
+        return self.attrs.get(key, OPS[self.type].attrs.get(key))
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +111,7 @@ class Graph:
         return [self.tensors[n] if n else None for n in op.inputs]
 
     def weight_of(self, op: Op) -> Tensor | None:
-        return self.tensors[op.inputs[1]] if op.type in WEIGHTED_OPS else None
+        return self.tensors[op.inputs[1]] if OPS[op.type].weighted else None
 
     def replace(self, **changes) -> "Graph":
         return dataclasses.replace(self, **changes)
@@ -158,7 +125,7 @@ class Graph:
         """Refuse a graph that breaks an IR invariant; the error names the tensor or op.
 
         Tensors (dtype, dimensions, quantization), graph inputs and outputs, op names and attributes, one
-        producer per tensor, and each op against its rule in toolchain.ir.shapes.OP_RULES (input dtypes and
+        producer per tensor, and each op against its definition in toolchain.ir.ops.OPS (input dtypes and
         constness, quantization, the stored output shape against the one the op computes)."""
         if not isinstance(self.name, str):
             raise IRError(f"graph name {self.name!r} is not a string")
@@ -266,11 +233,12 @@ def _validate_quant(t: Tensor) -> None:
 
 
 def _validate_op(graph: Graph, op: Op, produced: set[str]) -> None:
-    if op.type not in OP_TYPES:
+    if op.type not in OPS:
         raise IRError(f"op '{op.name}': unknown op type '{op.type}'")
     if not isinstance(op.attrs, dict):
         raise IRError(f"op '{op.name}': attrs must be a mapping of attribute name to value")
-    unknown = set(op.attrs) - set(OP_ATTRS[op.type])
+    definition = op_def(op.type)
+    unknown = set(op.attrs) - set(definition.attrs)
     if unknown:
         raise IRError(f"op '{op.name}' ({op.type}): unknown attribute(s) {sorted(unknown, key=str)}")
     for key, value in op.attrs.items():
@@ -284,7 +252,7 @@ def _validate_op(graph: Graph, op: Op, produced: set[str]) -> None:
     for name in op.outputs:
         if name not in graph.tensors:
             raise IRError(f"op '{op.name}': output tensor '{name}' does not exist")
-    check_op(op, graph.op_inputs(op), graph.tensors[op.outputs[0]])
+    check_op(definition, op, graph.op_inputs(op), graph.tensors[op.outputs[0]])
     for name in op.inputs:
         if name and not graph.tensors[name].is_constant and name not in produced:
             raise IRError(f"op '{op.name}': input '{name}' is used before it is produced (ops must be in order)")

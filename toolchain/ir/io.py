@@ -21,7 +21,8 @@ import numpy as np
 from ..errors import IRError
 from ..fsutil import atomic_path
 from .blocks import BlockStructure
-from .graph import OP_ATTRS, SCHEMA_VERSION, Graph, Op, Quant, Tensor
+from .graph import SCHEMA_VERSION, Graph, Op, Quant, Tensor
+from .ops import OPS
 
 FORMAT_NAME = "munify-ir"
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -185,7 +186,7 @@ def _parse_op(entry: dict) -> Op:
     name = _field(entry, "name", str, "an op")
     owner = f"op '{name}'"
     op_type = _field(entry, "type", str, owner)
-    if op_type not in OP_ATTRS:
+    if op_type not in OPS:
         raise IRError(f"op '{name}': unknown op type '{op_type}'")
     if not isinstance(entry.get("attrs"), dict):
         raise IRError(f"op '{name}': attrs must be a mapping of attribute name to value")

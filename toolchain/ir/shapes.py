@@ -1,11 +1,11 @@
-"""What each op type takes and what shape it makes: the per-op rules `Graph.validate()` checks, in one table.
+"""What each op type takes and what shape it makes: the input rules and shape rules `Graph.validate()` checks.
 
-`OP_RULES[op_type]` gives the op's inputs (role, dtype, constant or not, optional or not), the output dtype and
-a shape rule. A shape rule returns the output shape the op computes from its input shapes and attributes (or a
-`Conforms` predicate where TFLite allows more than one, as FULLY_CONNECTED's keep_num_dims does), and raises
-`ShapeProblem` when the inputs do not fit together. `check_op` turns both into one IRError naming the op, the
-tensor, the stored and the expected shape. Attribute types and ranges are checked before (graph.py), so the
-rules can rely on them. This table is meant to grow into issue 13's `OpDef` registry.
+Each op's `OpDef` (`toolchain.ir.ops`) lists its inputs as `InputRule`s (role, dtype, constant or not,
+optional or not), its output dtype and its shape rule, one of the functions here. A shape rule returns the
+output shape the op computes from its input shapes and attributes (or a `Conforms` predicate where TFLite
+allows more than one, as FULLY_CONNECTED's keep_num_dims does), and raises `ShapeProblem` when the inputs do
+not fit together. `check_op` turns both into one IRError naming the op, the tensor, the stored and the
+expected shape. Attribute types and ranges are checked before (graph.py), so the rules can rely on them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..errors import IRError
 
 if TYPE_CHECKING:
     from .graph import Op, Tensor
+    from .ops import OpDef
 
 
 class ShapeProblem(Exception):
@@ -40,18 +41,6 @@ class Conforms:
 
     accepts: Callable[[tuple[int, ...]], bool]
     expected: str
-
-
-@dataclass(frozen=True)
-class OpRule:
-    inputs: tuple[InputRule, ...]
-    output_shape: Callable[[Op, list[Tensor | None]], "tuple[int, ...] | Conforms"]
-    output_dtype: str = "int8"
-    weight_channel_axis: int | None = None  # the axis per-channel weight quantization must run along
-
-    @property
-    def min_inputs(self) -> int:
-        return sum(1 for rule in self.inputs if not rule.optional)
 
 
 def _shape(t: Tensor) -> list[int]:
@@ -85,7 +74,7 @@ def _check_bias(bias: Tensor | None, channels: int) -> None:
                            "(one per output channel)")
 
 
-def _conv_shape(op: Op, inputs) -> tuple[int, ...]:
+def conv_shape(op: Op, inputs) -> tuple[int, ...]:
     x, w, bias = inputs
     _need_rank(x, "input", 4)
     _need_rank(w, "filter", 4)
@@ -96,7 +85,7 @@ def _conv_shape(op: Op, inputs) -> tuple[int, ...]:
     return _window_shape(op, x, (w.shape[1], w.shape[2]), w.shape[0], op.attr("dilation"))
 
 
-def _depthwise_shape(op: Op, inputs) -> tuple[int, ...]:
+def depthwise_shape(op: Op, inputs) -> tuple[int, ...]:
     x, w, bias = inputs
     _need_rank(x, "input", 4)
     _need_rank(w, "filter", 4)
@@ -108,7 +97,7 @@ def _depthwise_shape(op: Op, inputs) -> tuple[int, ...]:
     return _window_shape(op, x, (w.shape[1], w.shape[2]), w.shape[3], op.attr("dilation"))
 
 
-def _fully_connected_shape(op: Op, inputs) -> Conforms:
+def fully_connected_shape(op: Op, inputs) -> Conforms:
     """[batches, out] with batches = input size / in (keep_num_dims=False), or the input's leading dimensions
     and out (keep_num_dims=True)."""
     x, w, bias = inputs
@@ -124,13 +113,13 @@ def _fully_connected_shape(op: Op, inputs) -> Conforms:
     return Conforms(lambda shape: shape in (flat, kept), " or ".join(str(s) for s in shapes))
 
 
-def _pool_shape(op: Op, inputs) -> tuple[int, ...]:
+def pool_shape(op: Op, inputs) -> tuple[int, ...]:
     (x,) = inputs
     _need_rank(x, "input", 4)
     return _window_shape(op, x, op.attr("filter"), x.shape[3])
 
 
-def _broadcast_shape(op: Op, inputs) -> tuple[int, ...]:
+def broadcast_shape(op: Op, inputs) -> tuple[int, ...]:
     a, b = inputs
     try:
         return tuple(np.broadcast_shapes(a.shape, b.shape))
@@ -138,20 +127,20 @@ def _broadcast_shape(op: Op, inputs) -> tuple[int, ...]:
         raise ShapeProblem(f"operands '{a.name}' {_shape(a)} and '{b.name}' {_shape(b)} do not broadcast") from None
 
 
-def _reshape_shape(op: Op, inputs) -> Conforms:
+def reshape_shape(op: Op, inputs) -> Conforms:
     (x,) = inputs
     return Conforms(lambda shape: math.prod(shape) == x.size,
                     f"any shape of {x.size} elements (the size of input '{x.name}' {_shape(x)})")
 
 
-def _softmax_shape(op: Op, inputs) -> tuple[int, ...]:
+def softmax_shape(op: Op, inputs) -> tuple[int, ...]:
     (x,) = inputs
     if not x.shape:
         raise ShapeProblem(f"input '{x.name}' is a scalar; softmax runs along the last axis")
     return tuple(x.shape)
 
 
-def _pad_shape(op: Op, inputs) -> tuple[int, ...]:
+def pad_shape(op: Op, inputs) -> tuple[int, ...]:
     x, paddings = inputs[:2]
     if tuple(paddings.shape) != (len(x.shape), 2):
         raise ShapeProblem(f"paddings '{paddings.name}' have shape {_shape(paddings)}, expected "
@@ -163,29 +152,9 @@ def _pad_shape(op: Op, inputs) -> tuple[int, ...]:
     return tuple(int(d + before + after) for d, (before, after) in zip(x.shape, paddings.data.tolist()))
 
 
-_ACTIVATION = InputRule("activation", "int8", constant=False)
-_WEIGHTED = (_ACTIVATION, InputRule("weight", "int8", constant=True),
-             InputRule("bias", "int32", constant=True, optional=True))
-_OPERANDS = (InputRule("operand", "int8", constant=None), InputRule("operand", "int8", constant=None))
-
-OP_RULES: dict[str, OpRule] = {
-    "CONV_2D": OpRule(_WEIGHTED, _conv_shape, weight_channel_axis=0),
-    "DEPTHWISE_CONV_2D": OpRule(_WEIGHTED, _depthwise_shape, weight_channel_axis=3),
-    "FULLY_CONNECTED": OpRule(_WEIGHTED, _fully_connected_shape, weight_channel_axis=0),
-    "AVERAGE_POOL_2D": OpRule((_ACTIVATION,), _pool_shape),
-    "MAX_POOL_2D": OpRule((_ACTIVATION,), _pool_shape),
-    "ADD": OpRule(_OPERANDS, _broadcast_shape),
-    "MUL": OpRule(_OPERANDS, _broadcast_shape),
-    "RESHAPE": OpRule((_ACTIVATION,), _reshape_shape),
-    "SOFTMAX": OpRule((_ACTIVATION,), _softmax_shape),
-    "PAD": OpRule((_ACTIVATION, InputRule("paddings", "int32", constant=True),
-                   InputRule("pad value", "int8", constant=True, optional=True)), _pad_shape),
-}
-
-
-def check_op(op: Op, inputs: list[Tensor | None], output: Tensor) -> None:
-    """Refuse an op whose inputs break its rule or whose stored output shape is not the one it computes."""
-    rule = OP_RULES[op.type]
+def check_op(rule: OpDef, op: Op, inputs: list[Tensor | None], output: Tensor) -> None:
+    """Refuse an op whose inputs break its definition `rule` (`toolchain.ir.ops.op_def(op.type)`) or whose
+    stored output shape is not the one it computes."""
     where = f"op '{op.name}' ({op.type})"
     if not rule.min_inputs <= len(inputs) <= len(rule.inputs):
         raise IRError(f"{where}: has {len(inputs)} inputs, expected {_arity(rule)} "
@@ -211,7 +180,7 @@ def check_op(op: Op, inputs: list[Tensor | None], output: Tensor) -> None:
                       f"from {sources}")
 
 
-def _arity(rule: OpRule) -> str:
+def _arity(rule: OpDef) -> str:
     low, high = rule.min_inputs, len(rule.inputs)
     return str(low) if low == high else f"{low} to {high}"
 
@@ -230,7 +199,7 @@ def _check_input(where: str, rule: InputRule, tensor: Tensor | None) -> None:
                       "(fold the constant away before export)")
 
 
-def _check_quant(where: str, op_type: str, rule: OpRule, inputs: list[Tensor | None], output: Tensor) -> None:
+def _check_quant(where: str, op_type: str, rule: OpDef, inputs: list[Tensor | None], output: Tensor) -> None:
     """int8 tensors need a scale and a zero point: activations per tensor, weights symmetric along their
     output-channel axis."""
     roles = [(r.role, t) for r, t in zip(rule.inputs, inputs) if t is not None] + [("output", output)]

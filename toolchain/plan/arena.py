@@ -9,10 +9,11 @@ lowest offset that does not overlap any already placed group alive at the same t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..errors import MunifyError
+from ..ir import op_def
+from .layers import OP_PLANNING
 from .types import Buffer, LayerPlan, Plan
 
 ALIGN = 4
@@ -88,23 +89,11 @@ def check_bounds(plan: Plan) -> None:
 
 def kernel_extents(layer: LayerPlan) -> tuple[list[int], int]:
     """Bytes the kernel of `layer` reads from each data input and writes to its output."""
-    p, op = layer.params, layer.op_type
-    if op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        return [p["batches"] * p["in_image"]], p["batches"] * p["out_image"]
-    if op in ("ADD", "MUL"):
-        return [_strided_extent(p["out_shape"], p[f"in{i}_strides"]) for i in (1, 2)], p["size"]
-    if op == "SOFTMAX":
-        return [p["rows"] * p["depth"]], p["rows"] * p["depth"]
-    if op == "PAD":
-        return [math.prod(p["in_shape"])], p["out_size"]
-    if op == "RESHAPE":
-        return [p["size"]], p["size"]
-    raise PlanBoundsError(f"layer {layer.index} '{layer.name}': no extent rule for {op}; add one to "
-                          "toolchain/plan/arena.py")
-
-
-def _strided_extent(shape, strides) -> int:
-    return sum((d - 1) * s for d, s in zip(shape, strides)) + 1
+    planning = OP_PLANNING.get(layer.op_type)
+    if planning is None:
+        raise PlanBoundsError(f"layer {layer.index} '{layer.name}': no extent rule for {layer.op_type}; add one "
+                              "to its OpPlanning in toolchain/plan/layers.py")
+    return planning.extents(layer.params)
 
 
 def _fail(layer: LayerPlan, problem: str):
@@ -127,11 +116,11 @@ def _check_buffer(layer: LayerPlan, buffer: Buffer, extent: int, verb: str, capa
 
 
 def _check_no_overlap(layer: LayerPlan) -> None:
-    """The output may share storage with a data input only exactly (ADD/MUL in place); scratch with nothing."""
+    """The output may share storage with a data input only exactly (in-place ops); scratch with nothing."""
     out = layer.output
     for buffer in layer.inputs:
         same_start = buffer.region == out.region and buffer.offset == out.offset
-        if _overlap(buffer, out) and not (same_start and layer.op_type in ("ADD", "MUL")):
+        if _overlap(buffer, out) and not (same_start and op_def(layer.op_type).in_place):
             _fail(layer, f"output '{out.tensor}' overlaps input '{buffer.tensor}'")
     if layer.scratch is not None:
         for buffer in layer.inputs + (out,):

@@ -8,19 +8,20 @@ and the facts the cost models rank variants by.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from ..errors import MunifyError
-from ..ir import arith
+from ..ir import arith, op_def
 from ..ir.blocks import BlockKind, BlockStructure
 from ..ir.graph import Graph, Op, weight_matrix
 from .kernels.generic.packing import END_OF_ROW_BLOCK
 from .variant import LayerFacts
 
 MAX_RANK = 4
-MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 @dataclass
@@ -37,10 +38,10 @@ class LayerSpec:
 
 def build(graph: Graph, op: Op, optimize: str = "balanced") -> LayerSpec:
     """`optimize` "size" keeps matrix kernels to one output pixel at a time (half the code)."""
-    builder = _BUILDERS.get(op.type)
-    if builder is None:
+    planning = OP_PLANNING.get(op.type)
+    if planning is None:
         raise MunifyError(f"op '{op.name}': the code generator has no kernel for {op.type}")
-    return builder(graph, op, optimize) if op.type in MATRIX_OPS else builder(graph, op)
+    return planning.build(graph, op, optimize) if op_def(op.type).weighted else planning.build(graph, op)
 
 
 def _shape4(shape) -> tuple[int, int, int, int]:
@@ -172,12 +173,13 @@ def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: in
     pointwise = not depthwise and taps == 1 and params["pad_top"] == 0 and params["pad_left"] == 0
     paired = pair and not depthwise and positions >= 2  # two output pixels share every weight load
     columns = 2 if paired else 1
+    im2col_bytes = 0 if pointwise or depthwise else columns * cols
     return {
         "taps": taps, "k": cols, "out_rows": rows, "patch_row": params["kw"] * cin,
         "in_step_x": params["stride_w"] * cin, "in_step_y": params["stride_h"] * params["in_w"] * cin,
         "dil_step_x": params["dil_w"] * cin, "dil_step_y": params["dil_h"] * params["in_w"] * cin,
         "in_row": params["in_w"] * cin, "pointwise": pointwise, "paired": paired, "columns": columns,
-        "pair_out": 2 * rows, "im2col_bytes": 0 if pointwise or depthwise else columns * cols,
+        "pair_out": 2 * rows, "im2col_bytes": im2col_bytes, "scratch_bytes": im2col_bytes,
         "max_ix0": params["in_w"] - params["kw"],  # a patch row starting at or before this is inside
         "unroll_taps": taps <= 16,
     }
@@ -250,7 +252,7 @@ def _elementwise(graph: Graph, op: Op) -> LayerSpec:
     pointer step at the end of each outer loop level). Constant operands become arrays const_in1 / const_in2."""
     a, b = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
     y = graph.tensor(op.outputs[0])
-    q = arith.add_params(graph, op) if op.type == "ADD" else arith.mul_params(graph, op)
+    q = op_def(op.type).params(graph, op)
     out4 = _shape4(y.shape)
     sa, sb = _broadcast_strides(_shape4(a.shape), out4), _broadcast_strides(_shape4(b.shape), out4)
     params = {name: getattr(q, name) for name in q.__dataclass_fields__}
@@ -302,15 +304,48 @@ def _pad(graph: Graph, op: Op) -> LayerSpec:
     return LayerSpec(params, facts=LayerFacts(op.type, y.size))
 
 
-_BUILDERS = {
-    "CONV_2D": _matrix_op,
-    "DEPTHWISE_CONV_2D": _matrix_op,
-    "FULLY_CONNECTED": _matrix_op,
-    "AVERAGE_POOL_2D": _pool,
-    "MAX_POOL_2D": _pool,
-    "ADD": _elementwise,
-    "MUL": _elementwise,
-    "RESHAPE": _reshape,
-    "SOFTMAX": _softmax,
-    "PAD": _pad,
+def _window_extents(p: dict) -> tuple[list[int], int]:
+    return [p["batches"] * p["in_image"]], p["batches"] * p["out_image"]
+
+
+def _elementwise_extents(p: dict) -> tuple[list[int], int]:
+    return [_strided_extent(p["out_shape"], p[f"in{i}_strides"]) for i in (1, 2)], p["size"]
+
+
+def _strided_extent(shape, strides) -> int:
+    return sum((d - 1) * s for d, s in zip(shape, strides)) + 1
+
+
+def _softmax_extents(p: dict) -> tuple[list[int], int]:
+    return [p["rows"] * p["depth"]], p["rows"] * p["depth"]
+
+
+def _pad_extents(p: dict) -> tuple[list[int], int]:
+    return [math.prod(p["in_shape"])], p["out_size"]
+
+
+def _copy_extents(p: dict) -> tuple[list[int], int]:
+    return [p["size"]], p["size"]
+
+
+@dataclass(frozen=True)
+class OpPlanning:
+    """The plan side of an op (`toolchain.ir.ops.OPS` has the rest): its template params builder, and the bytes
+    its kernels read from each data input and write to the output, from those params (`arena.check_bounds`)."""
+
+    build: Callable[..., LayerSpec]
+    extents: Callable[[dict], tuple[list[int], int]]
+
+
+OP_PLANNING: dict[str, OpPlanning] = {
+    "CONV_2D": OpPlanning(_matrix_op, _window_extents),
+    "DEPTHWISE_CONV_2D": OpPlanning(_matrix_op, _window_extents),
+    "FULLY_CONNECTED": OpPlanning(_matrix_op, _window_extents),
+    "AVERAGE_POOL_2D": OpPlanning(_pool, _window_extents),
+    "MAX_POOL_2D": OpPlanning(_pool, _window_extents),
+    "ADD": OpPlanning(_elementwise, _elementwise_extents),
+    "MUL": OpPlanning(_elementwise, _elementwise_extents),
+    "RESHAPE": OpPlanning(_reshape, _copy_extents),
+    "SOFTMAX": OpPlanning(_softmax, _softmax_extents),
+    "PAD": OpPlanning(_pad, _pad_extents),
 }

@@ -8,6 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import MunifyError
+from ..ir import op_def
 from ..ir.graph import Graph, Op
 from . import arena, layers
 from .kernels.generic import packing
@@ -39,8 +40,7 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
-        if variant is not None and variant.scratch is not None:
-            spec.params["scratch_bytes"] = variant.scratch(spec.params)
+        spec.params["scratch_bytes"] = _scratch_bytes(variant, spec.params)
     in_place = _in_place_outputs(graph, aliases)
     buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
     layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index))
@@ -50,6 +50,13 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
                 layers=layer_plans, buffers=buffers)
     arena.check_bounds(plan)
     return plan
+
+
+def _scratch_bytes(variant: KernelVariant | None, params: dict) -> int:
+    """The layer's scratch: the variant's own formula, else the op builder's (the im2col patches)."""
+    if variant is not None and variant.scratch is not None:
+        return variant.scratch(params)
+    return params["scratch_bytes"]
 
 
 def _check_io(graph: Graph) -> None:
@@ -105,11 +112,12 @@ def _layout_bytes(spec: layers.LayerSpec) -> dict[str, int]:
 
 
 def _in_place_outputs(graph: Graph, aliases: dict[str, str]) -> dict[str, str]:
-    """ADD/MUL output -> first input when that input dies here, has the output's shape and is an arena tensor."""
+    """In-place op (ADD, MUL) output -> first input when that input dies here, has the output's shape and is an
+    arena tensor."""
     last_read = _last_reads(graph, aliases)
     in_place: dict[str, str] = {}
     for index, op in enumerate(graph.ops):
-        if op.type not in ("ADD", "MUL"):
+        if not op_def(op.type).in_place:
             continue
         source = graph.tensor(op.inputs[0])
         storage = aliases.get(source.name, source.name)
@@ -154,7 +162,7 @@ def _place_tensors(graph: Graph, specs, aliases, in_place):
             group.first, group.last = min(group.first, index), max(group.last, index)
     scratch_groups = {}
     for index, spec in enumerate(specs):
-        size = spec.params.get("scratch_bytes", spec.params.get("im2col_bytes", 0))
+        size = spec.params["scratch_bytes"]
         if size:
             scratch_groups[index] = arena.StorageGroup(f"scratch:{index}", size, index, index)
     arena_size = arena.place(list(groups.values()) + list(scratch_groups.values()))
@@ -199,9 +207,8 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         if params.get("lut"):
             arrays["lut_cols"] = layers.unified_columns(spec.blocks)
         params["layout"] = layout
-    params.setdefault("scratch_bytes", params.get("im2col_bytes", 0))
     inputs = tuple(_input_buffer(graph, position, name, function, buffers)
-                   for position, name in enumerate(op.inputs[:_data_inputs(op)]))
+                   for position, name in enumerate(op.inputs[:op_def(op.type).data_inputs]))
     const_arrays = {role: _const_array(f"{function}_{role}", values) for role, values in sorted(arrays.items())}
     return LayerPlan(
         index=index, name=op.name, op_type=op.type, variant=variant.name if variant else RESHAPE_ALIAS,
@@ -210,10 +217,6 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         output=buffers[op.outputs[0]], scratch=scratch, params=params, arrays=const_arrays, macs=spec.macs,
         cost=float(variant.cost(spec.facts)) if variant else 0.0, alias=variant is None,
         layout_bytes=_layout_bytes(spec))
-
-
-def _data_inputs(op: Op) -> int:
-    return 2 if op.type in ("ADD", "MUL") else 1
 
 
 def _input_buffer(graph: Graph, position: int, name: str, function: str, buffers: dict[str, Buffer]) -> Buffer:

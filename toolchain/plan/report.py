@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from .types import Buffer, Plan
+if TYPE_CHECKING:
+    from .types import Buffer, Plan
 
 
 def _where(buffer: Buffer | None) -> str:

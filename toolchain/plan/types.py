@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .report import format_plan
+
 REGIONS = ("input", "output", "arena", "const")
 
 
@@ -87,8 +89,6 @@ class Plan:
     buffers: dict[str, Buffer] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        from .report import format_plan
-
         return format_plan(self)
 
     @property

@@ -89,7 +89,7 @@ class KernelVariant:
     optimize: frozenset = frozenset(OPTIMIZE_MODES)
     applies: Callable[[dict], bool] = field(default=lambda params: True)  # shape limits, on the layer params
     # Weight packer for a layout of your own: (matrix [rows, cols], BlockStructure | None) -> {role: array};
-    # None packs `layout` with `toolchain.plan.packing.pack`.
+    # None packs `layout` with `toolchain.plan.kernels.generic.packing.pack`.
     pack: Callable | None = None
     fold_input_offset: bool = True  # "bias" holds bias + input_offset * row sum of the weights
     support_files: tuple[str, ...] = ()  # static sources copied verbatim into the output (relative paths)

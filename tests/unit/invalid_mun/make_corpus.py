@@ -289,7 +289,7 @@ CASES = [
     Case("softmax_beta_zero", "tiny", set_attr("softmax", "beta", 0), r"op 'softmax' \(SOFTMAX\): beta 0 must be a finite positive",
          "attributes"),
     Case("softmax_beta_string", "tiny", set_attr("softmax", "beta", "1"), r"beta '1' must be a finite positive", "attributes"),
-    # shape rules (shapes.py OP_RULES), one per rule
+    # shape rules (the output_shape of each OpDef in toolchain/ir/ops.py), one per rule
     Case("conv_grouped", "tiny", replace_array("conv.w", np.zeros((8, 3, 3, 1), np.int8)),
          r"op 'conv' \(CONV_2D\): filter 'conv.w' \[8, 3, 3, 1\] expects 1 input channels, input 'padded' .* has 3",
          "shape rules"),

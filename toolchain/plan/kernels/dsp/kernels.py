@@ -321,7 +321,7 @@ def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: boo
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Registry entries (toolchain.plan.variants_dsp re-exports DSP_VARIANTS)
+# Registry entries (toolchain.plan.kernels.dsp exports DSP_VARIANTS)
 
 DSP = frozenset({"dsp"})
 COMMON_FILES = ("kernels/dsp/munify_dsp.h",)

@@ -1,6 +1,6 @@
 """Kernel variants that need Helium (MVE, Cortex-M55): `features=frozenset({"mve"})`, templates under
-`codegen_templates/kernels/mve/`; layouts and costs in `toolchain.plan.mve`, the template contract in the
-`toolchain.plan.registry` docstring.
+`codegen_templates/kernels/mve/`; layouts and costs in `kernels.py` here, the template contract in the
+`toolchain.plan.variant` docstring.
 """
 
 from __future__ import annotations

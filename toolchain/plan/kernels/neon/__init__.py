@@ -1,7 +1,7 @@
 """Kernel variants for AArch64 NEON (Advanced SIMD), and SDOT where the board has the dotprod feature.
 
-Each entry is a `toolchain.plan.registry.KernelVariant` with `features` {"neon"} or {"neon", "dotprod"} and a
-template under `codegen_templates/kernels/neon/`; layouts and costs are in `toolchain.plan.neon`.
+Each entry is a `toolchain.plan.variant.KernelVariant` with `features` {"neon"} or {"neon", "dotprod"} and a
+template under `codegen_templates/kernels/neon/`; layouts and costs are in `kernels.py` here.
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ def _dense_packer(packer):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Registry entries (toolchain.plan.variants_neon re-exports NEON_VARIANTS)
+# Registry entries (toolchain.plan.kernels.neon exports NEON_VARIANTS)
 
 NEON = frozenset({"neon"})
 DOTPROD = frozenset({"neon", "dotprod"})
