@@ -280,7 +280,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     setup = f"static const munify_dsp_blocks p = {{{rows}, {cols}, {{{lists}}}, {name}_b, {quant}}};"
     pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
     scratch = dsp.blocks_scratch({"k": cols, "bo": bo, "bi": bi, "cout": rows, "pointwise": pointwise},
-                                 conv=window is not None)
+                                 conv=window is not None, sign_bits=sign_bits)
     if window is None:
         call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
     else:

@@ -53,7 +53,7 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
               f"    const munify_dsp_block_lists lists = {{{lists}}};",
               f"    const munify_dsp_block_shape shape = {{{bo}, {dsp.layout_bi(conv, bo, bi)}, {int(bits)}, "
               f"{int(dense16)}, "
-              f"{int(bits and dsp.pixel_quads(conv, bo, bi))}}};",
+              f"{int(bits and dsp.pixel_quads(conv, bo, bi))}, {int(dsp.table_records(conv, bo, bits))}}};",
               f"    int32_t acc[{rows}];",
               f"    munify_dsp_blocks_accumulate_scalar(&lists, shape, {rows}, {cols}, bias, x, acc);",
               f"    for (int i = 0; i < {rows}; ++i) printf(\"%ld\\n\", (long)acc[i]);",

@@ -130,6 +130,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
             negative = tile < 0
             magnitude = np.abs(tile).max(axis=1)
             mask = _sign_bytes(negative, sign_bits)
+            if table_records(conv, bo, sign_bits):
+                row_records.append(_table_record(cb * bi, negative[0], int(magnitude[0])))
+                continue
             positives = bi - negative.sum(axis=1)
             unified_bias[r0:r0 + bo] -= magnitude * (128 * positives + 127 * negative.sum(axis=1))
             if pixel_quads(conv, bo, bi) and sign_bits:
@@ -141,9 +144,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
                 unified_cols.append(cb * bi)
                 mags.append(magnitude)
                 signs.append(mask)
-        if row_records:
+        if row_records and not table_records(conv, bo, sign_bits):
             row_records[-1][0] |= LAST_BLOCK_FLAG
-            records += row_records
+        records += row_records
         counts[-1] = len(row_records) or len(unified)
     return {
         "counts": np.array(counts, np.uint16),
@@ -156,6 +159,31 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
+
+
+TABLE_ENTRY_BYTES = 8  # one entry of a nibble's table: four int16 signed sums (pixels a, b | c, d)
+TABLE_NIBBLE_BYTES = 16 * TABLE_ENTRY_BYTES  # the 16 sign patterns of 4 inputs
+MAX_TABLE_COLS = (1 << 16) // TABLE_NIBBLE_BYTES * 4  # table offsets are 16 bits
+
+
+def table_records(conv: bool, bo: int, sign_bits: bool) -> bool:
+    """CONV_2D 1 x bi blocks with mask bytes (dsp-blocks-wide) store unified blocks as table records: the
+    pixel quads build, per 4 inputs, a table of the signed sums of every sign pattern, and a unified block row
+    is one load per 4 inputs from it and one multiply per pixel (munify_dsp_conv_blocks_1xn_s8.h)."""
+    return pixel_quads(conv, bo, 1) and not sign_bits
+
+
+def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
+    """1 x 4: [offset | magnitude << 16]; 1 x 8: [offset(lo 4) | offset(hi 4) << 16, magnitude], where the
+    offset of 4 inputs from column c with sign bits s (bit j: weight j negative) is c / 4 * 128 + s * 8 bytes
+    into the table."""
+    offsets = []
+    for at in range(0, len(negative), 4):
+        signs = int(np.packbits(negative[at:at + 4], bitorder="little")[0])
+        offsets.append((col + at) // 4 * TABLE_NIBBLE_BYTES + signs * TABLE_ENTRY_BYTES)
+    if len(offsets) == 1:
+        return [offsets[0] | magnitude << 16]
+    return [offsets[0] | offsets[1] << 16, magnitude]
 
 
 MAX_SIGN_RECORD_STEP = 127  # block columns one sign record may advance; longer gaps take filler records
@@ -265,15 +293,17 @@ def depthwise_cost(f) -> float:
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
 
 
-def blocks_scratch(params: dict, conv: bool) -> int:
+def blocks_scratch(params: dict, conv: bool, sign_bits: bool = True) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
-    per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch; the pixel quads
-    then one int32 per row (bias + unified_bias)."""
+    per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
+    tables, TABLE_NIBBLE_BYTES per 4 inputs) and (im2col) one patch; the pixel quads then one int32 per row
+    (bias + unified_bias)."""
     k = _round_up(params["k"], max(4, params["bi"]))
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
     im2col = 0 if params["pointwise"] else columns * k
-    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 3 * columns * k + im2col
+    unsigned = k // 4 * TABLE_NIBBLE_BYTES if table_records(conv, params["bo"], sign_bits) else columns * k
+    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
@@ -296,14 +326,15 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _blocks_fit(family: str, op_type: str):
-    """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16)."""
+def _blocks_fit(family: str, op_type: str, table: bool):
+    """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16; table records: at most
+    MAX_TABLE_COLS inputs)."""
     def fits(params: dict) -> bool:
         bo, bi = params["bo"], params["bi"]
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1
+            return bo == 1 and not (table and op_type == "CONV_2D" and params["k"] > MAX_TABLE_COLS)
         if family == "bo2":
             return bo == 2 and bi <= 8
         return bo > 1 and not (bo == 2 and bi <= 8)
@@ -348,10 +379,10 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
                           costs[op_type][bits],
                           layout=f"dsp-blocks-{name}{'16' if dense16(op_type, family, bits) else ''}", features=DSP,
-                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type), optimize=modes,
+                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, not bits), optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
                                                  dense16=dense16(op_type, family, bits)),
-                          support_files=files, scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D"))
+                          support_files=files, scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", sign_bits=bits))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, modes in masks]

@@ -14,7 +14,11 @@
  *                       CONV_2D 1 x bi with sign bits: one word per unified block, signs | step << 8 |
  *                       last << 15 | magnitude << 16, step = block columns after the row's previous unified
  *                       block (the first: after column 0), at most 127; longer gaps pass through fillers of
- *                       magnitude 0 (counted in counts)
+ *                       magnitude 0 (counted in counts).
+ *                       CONV_2D 1 x bi with mask bytes, table records: 1 x 4: the word offset | magnitude << 16;
+ *                       1 x 8: the word offset(inputs 0-3) | offset(inputs 4-7) << 16, then the magnitude;
+ *                       offset = column / 4 * 128 + signs * 8, bit j of signs set when weight j is negative
+ *                       (the byte offset of the signed sum in the pixel quads' tables; no unified_bias)
  *   unified_cols        uint16 per unified block (the other layouts)
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide, bo > 1) or bo x ceil(bi/8) sign
  *                       bytes, bit j set when weight j is negative (bits)
@@ -52,7 +56,19 @@ typedef struct {
     int32_t sign_bits; /* dsp-blocks-bits */
     int32_t dense16;   /* dsp-blocks-wide16 */
     int32_t sign_records; /* CONV_2D 1 x bi with sign bits: unified_records hold sign records */
+    int32_t table_records; /* CONV_2D 1 x bi with mask bytes: unified_records hold table records */
 } munify_dsp_block_shape;
+
+/* A table record's sum over 4 inputs: offset = column / 4 * 128 + signs * 8, bit j of signs set when weight j is
+ * negative (the kernels read the signed sum from a table of the 16 sign patterns). */
+static inline int32_t munify_dsp_scalar_table_sum(const int8_t *x, uint32_t offset)
+{
+    int32_t col = (int32_t)(offset >> 7) * 4, signs = (int32_t)(offset >> 3) & 15, sum = 0;
+    for (int32_t j = 0; j < 4; ++j) {
+        sum += (signs >> j) & 1 ? -x[col + j] : x[col + j];
+    }
+    return sum;
+}
 
 static inline int32_t munify_dsp_scalar_input(const int8_t *x, int32_t cols, int32_t j)
 {
@@ -113,6 +129,14 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
         }
         int32_t step_col = 0;
         for (int32_t b = 0; b < counts[1]; ++b) {
+            if (s.table_records) {
+                uint32_t word = *records++;
+                uint32_t magnitude = s.bi == 8 ? *records++ : word >> 16;
+                int32_t sum = munify_dsp_scalar_table_sum(x, word & 0xFFFF);
+                sum += s.bi == 8 ? munify_dsp_scalar_table_sum(x, word >> 16) : 0;
+                acc[r0] += (int32_t)magnitude * sum;
+                continue;
+            }
             if (s.sign_records) {
                 uint32_t word = *records++;
                 uint8_t signs_byte = (uint8_t)(word & 0xFF);
