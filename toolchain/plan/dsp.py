@@ -221,18 +221,21 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Cost model: retired instructions on a Cortex-M4 (QEMU -icount), least-squares fits of
+# Cost model: retired instructions on a Cortex-M4 (QEMU -icount), least-squares fits (of the relative error) of
 # benchmarks/kernels/calibrate.py over a sweep of layers (worst error 1-5%). Per position (output pixel or batch).
 
 LAYER_CALL = 50.0
-FC_MAC, FC_ROW, FC_INPUT = 1.17, 24.0, 2.0  # 4x4 SMLAD step: 74 instructions per 64 MACs, unrolled 4 times
-CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.90, 25.5, 3.2  # 2x2 step unrolled 4x: 58 per 64 MACs
+# 4x4 SMLAD step: 74 instructions per 64 MACs, unrolled 4 times; the rows % 4 last rows one at a time
+FC_MAC, FC_TAIL_MAC, FC_ROW, FC_INPUT = 1.17, 2.12, 23.3, 2.5
+# 2x2 step unrolled 4x: 58 per 64 MACs; per im2col copy (memcpy / memset of a kernel row or a tap) 24
+CONV_MAC, CONV_OUTPUT, CONV_INPUT, CONV_COPY = 0.90, 21.2, 3.16, 24.3
 DW_MAC, DW_OUTPUT, DW_TAP = 2.77, 20.5, 7.6  # 2 taps x 4 channels: 21 per 8 MACs
 
 
 @dataclass(frozen=True)
 class BlockCosts:
-    """Instructions per dense weight, unified weight, unified block row, listed (not pruned) block, row, input."""
+    """Instructions per dense weight, unified weight, unified block row, listed (not pruned) block, row, input,
+    and (table records) per input of the pixel quads' tables, built when the layer has unified blocks."""
 
     dense: float
     unified: float
@@ -240,11 +243,13 @@ class BlockCosts:
     listed: float
     row: float
     input: float
+    tables: float = 0.0
 
     def __call__(self, f) -> float:
         per_position = (f.dense_weights * self.dense + f.unified_weights * self.unified
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
-                        + f.rows * self.row + f.cols * self.input)
+                        + f.rows * self.row + f.cols * self.input
+                        + (f.cols * self.tables if f.unified_weights else 0.0))
         return LAYER_CALL + f.positions * per_position
 
 
@@ -264,10 +269,11 @@ class WidthCosts:
         return (self.sixteen if f.bi == 16 else self.narrow)(f)
 
 
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.80, 0.29, 0.63, 1.64, 24.8, 2.1),
-                                      BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
-                    True: WidthCosts(BlockCosts(0.85, 0.35, 1.53, 1.01, 27.9, 2.4),
-                                     BlockCosts(1.07, 0.71, 0.04, 0.11, 25.8, 1.1))}
+# Mask bytes: table records (the input term is negative in the fit: with unified blocks it is -2.2 + 8.6).
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(1.04, 0.28, 0.20, 0.95, 25.7, -2.19, 8.6),
+                                      BlockCosts(1.10, 0.43, 0.03, 0.10, 26.1, -1.10, 7.78)),
+                    True: WidthCosts(BlockCosts(0.81, 0.42, 1.54, 1.18, 30.0, 1.01),
+                                     BlockCosts(0.98, 0.78, 0.05, 0.11, 26.7, 1.03))}
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -275,11 +281,14 @@ TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
 
 
 def fc_dense_cost(f) -> float:
-    return LAYER_CALL + f.positions * (f.rows * f.cols * FC_MAC + f.rows * FC_ROW + f.cols * FC_INPUT)
+    padded = _round_up(f.cols, 4)
+    macs = f.rows // 4 * 4 * padded * FC_MAC + f.rows % 4 * padded * FC_TAIL_MAC
+    return LAYER_CALL + f.positions * (macs + f.rows * FC_ROW + f.cols * FC_INPUT)
 
 
 def conv_dense_cost(f) -> float:
-    per_pixel = f.rows * f.cols * CONV_MAC + f.rows * CONV_OUTPUT + f.cols * CONV_INPUT
+    per_pixel = (f.rows * _round_up(f.cols, 4) * CONV_MAC + f.rows * CONV_OUTPUT + f.cols * CONV_INPUT
+                 + f.patch_copies * CONV_COPY)
     return LAYER_CALL + f.positions * per_pixel
 
 
@@ -370,8 +379,9 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
                 ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))
-    # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
-    masks = (("wide", False, frozenset({"speed"})), ("bits", True, frozenset({"balanced", "size"})))
+    # Mask bytes cost 1.25 bytes per 1x8 weight (conv table records 1, 1x4 0.5), sign bits 0.25: balanced and
+    # size take the bits; speed takes the faster of the two (the conv tables pay only with enough rows).
+    masks = (("wide", False, frozenset({"speed"})), ("bits", True, frozenset({"speed", "balanced", "size"})))
     # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, bits):
         return op_type == "FULLY_CONNECTED" and family == "rows" and not bits
@@ -382,7 +392,8 @@ def _block_variants(KernelVariant, all_kinds) -> list:
                           block_kinds=all_kinds, applies=_blocks_fit(family, op_type, not bits), optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
                                                  dense16=dense16(op_type, family, bits)),
-                          support_files=files, scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", sign_bits=bits))
+                          support_files=files,
+                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", sign_bits=bits))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, modes in masks]
