@@ -90,16 +90,16 @@ def sweep(rng: np.random.Generator):
                 case = kb.blocks_case(f"bl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits)
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))
-    for bits in (False, True):
+    for name, bits, table in (("wide", False, False), ("bits", True, False), ("table", False, True)):
         for bi in (4, 8, 16):
             for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5)]):
                 window, cin, rows = CONV_BLOCK_SHAPES[j % len(CONV_BLOCK_SHAPES)]
                 cols = window.kernel_h * window.kernel_w * cin
-                case = kb.blocks_case(f"cbl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
-                                      window=window, cin=cin)
-                family = f"conv_blocks_{'bits' if bits else 'wide'}{'_1x16' if bi == 16 else ''}"
+                case = kb.blocks_case(f"cbl{name}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
+                                      window=window, cin=cin, table=table)
+                family = f"conv_blocks_{name}{'_1x16' if bi == 16 else ''}"
                 out.append((family, case, window.out_h * window.out_w,
-                            block_features(case.blocks[1], rows, cols, tables=not bits)))
+                            block_features(case.blocks[1], rows, cols, tables=table)))
     for bo, bi in ((2, 4), (2, 8), (4, 8), (2, 16)):
         for bits in (False, True):
             for j, mix in enumerate(mixes):

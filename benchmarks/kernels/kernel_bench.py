@@ -255,9 +255,10 @@ BLOCK_ARRAYS = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weig
 
 def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
                 mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0,
-                scalar: bool = False) -> Case:
+                scalar: bool = False, table: bool = False) -> Case:
     """FC (window None) or CONV_2D over a block-structured weight; the reference is the plain matrix product.
-    `scalar` builds the kernel's plain C path (MUNIFY_DSP_SCALAR) instead of its assembly."""
+    `scalar` builds the kernel's plain C path (MUNIFY_DSP_SCALAR) instead of its assembly; `table` the table
+    records of the conv pixel quads (dsp-blocks-table)."""
     matrix, blocks = block_matrix(rng, rows, cols, bo, bi, mix)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     q = random_requant(rng, rows, cols)
@@ -269,7 +270,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         columns = window.patches(x, q.input_zp).reshape(-1, cols)
     acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias
     dense16 = window is None and bo == 1 and not sign_bits  # what the FC speed variant packs (dsp-blocks-wide16)
-    packed = dsp.pack_blocks(matrix, blocks, sign_bits, conv=window is not None, dense16=dense16)
+    packed = dsp.pack_blocks(matrix, blocks, sign_bits, conv=window is not None, dense16=dense16, table=table)
     ctypes = dict(BLOCK_ARRAYS, dense_weights="int16_t" if dense16 else "int8_t")
     arrays = [Array(f"{name}_{role}", ctypes[role], packed[role].tolist() or [0]) for role, _ in BLOCK_ARRAYS]
     arrays += [Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
@@ -280,7 +281,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
     setup = f"static const munify_dsp_blocks p = {{{rows}, {cols}, {{{lists}}}, {name}_b, {quant}}};"
     pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
     scratch = dsp.blocks_scratch({"k": cols, "bo": bo, "bi": bi, "cout": rows, "pointwise": pointwise},
-                                 conv=window is not None, sign_bits=sign_bits)
+                                 conv=window is not None, table=table)
     if window is None:
         call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
     else:
@@ -289,6 +290,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         call = f"munify_dsp_conv_blocks_s8(&p, &g, {name}_in, {name}_out, {name}_scratch)"
     defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}",
                f"MUNIFY_DSP_DENSE16 {int(dense16)}", f"MUNIFY_DSP_CONV {int(window is not None)}",
+               f"MUNIFY_DSP_TABLE_RECORDS {int(table)}",
                f"MUNIFY_DSP_SCALAR {int(scalar)}"]
     return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
                 scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks),

@@ -14,6 +14,9 @@ Layouts (the C side documents the same in each kernel's header comment):
               | last << 15 | magnitude << 16), else as lists (column, mask or sign bytes, int16 magnitudes);
               pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15.
               See pack_blocks, docs/FORMAT.md and codegen_templates/kernels/dsp/munify_dsp_blocks_scalar.h.
+  dsp-blocks-table  CONV_2D 1 x bi (speed): as dsp-blocks-wide, but a unified block is a table record, the byte
+              offsets of its signed sums in the pixel quads' tables (per 4 inputs, 16 sign patterns) and its
+              magnitude (1 x 4: offset | magnitude << 16; 1 x 8: offset | offset << 16, magnitude).
 """
 
 from __future__ import annotations
@@ -91,14 +94,15 @@ def _split_blocks(blocks, bi: int):
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
-                dense16: bool = False) -> dict[str, np.ndarray]:
+                dense16: bool = False, table: bool = False) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
     With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and so has the last unified record
     (mask bytes; or sign records in the CONV_2D pixel-quad kernels, `conv` with 1 x 4 and 1 x 8 blocks).
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
-    weights w0, w2, w1, w3.
+    weights w0, w2, w1, w3. `table` (layout dsp-blocks-table, CONV_2D 1 x bi) stores unified blocks as table
+    records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them).
     """
     from ..ir.blocks import BlockKind, BlockStructure
 
@@ -130,7 +134,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
             negative = tile < 0
             magnitude = np.abs(tile).max(axis=1)
             mask = _sign_bytes(negative, sign_bits)
-            if table_records(conv, bo, sign_bits):
+            if table and pixel_quads(conv, bo, bi):
                 row_records.append(_table_record(cb * bi, negative[0], int(magnitude[0])))
                 continue
             positives = bi - negative.sum(axis=1)
@@ -144,7 +148,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
                 unified_cols.append(cb * bi)
                 mags.append(magnitude)
                 signs.append(mask)
-        if row_records and not table_records(conv, bo, sign_bits):
+        if row_records and not table:
             row_records[-1][0] |= LAST_BLOCK_FLAG
         records += row_records
         counts[-1] = len(row_records) or len(unified)
@@ -164,13 +168,6 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
 TABLE_ENTRY_BYTES = 8  # one entry of a nibble's table: four int16 signed sums (pixels a, b | c, d)
 TABLE_NIBBLE_BYTES = 16 * TABLE_ENTRY_BYTES  # the 16 sign patterns of 4 inputs
 MAX_TABLE_COLS = (1 << 16) // TABLE_NIBBLE_BYTES * 4  # table offsets are 16 bits
-
-
-def table_records(conv: bool, bo: int, sign_bits: bool) -> bool:
-    """CONV_2D 1 x bi blocks with mask bytes (dsp-blocks-wide) store unified blocks as table records: the
-    pixel quads build, per 4 inputs, a table of the signed sums of every sign pattern, and a unified block row
-    is one load per 4 inputs from it and one multiply per pixel (munify_dsp_conv_blocks_1xn_s8.h)."""
-    return pixel_quads(conv, bo, 1) and not sign_bits
 
 
 def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
@@ -269,11 +266,13 @@ class WidthCosts:
         return (self.sixteen if f.bi == 16 else self.narrow)(f)
 
 
-# Mask bytes: table records (the input term is negative in the fit: with unified blocks it is -2.2 + 8.6).
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(1.04, 0.28, 0.20, 0.95, 25.7, -2.19, 8.6),
-                                      BlockCosts(1.10, 0.43, 0.03, 0.10, 26.1, -1.10, 7.78)),
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.80, 0.29, 0.63, 1.64, 24.8, 2.1),
+                                      BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
                     True: WidthCosts(BlockCosts(0.81, 0.42, 1.54, 1.18, 30.0, 1.01),
                                      BlockCosts(0.98, 0.78, 0.05, 0.11, 26.7, 1.03))}
+# Table records (the input term is negative in the fit: with unified blocks it is -2.2 + 8.6 per input).
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(1.04, 0.28, 0.20, 0.95, 25.7, -2.19, 8.6),
+                              BlockCosts(1.10, 0.43, 0.03, 0.10, 26.1, -1.10, 7.78))
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -302,7 +301,7 @@ def depthwise_cost(f) -> float:
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
 
 
-def blocks_scratch(params: dict, conv: bool, sign_bits: bool = True) -> int:
+def blocks_scratch(params: dict, conv: bool, table: bool = False) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
     tables, TABLE_NIBBLE_BYTES per 4 inputs) and (im2col) one patch; the pixel quads then one int32 per row
@@ -311,7 +310,7 @@ def blocks_scratch(params: dict, conv: bool, sign_bits: bool = True) -> int:
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
     im2col = 0 if params["pointwise"] else columns * k
-    unsigned = k // 4 * TABLE_NIBBLE_BYTES if table_records(conv, params["bo"], sign_bits) else columns * k
+    unsigned = k // 4 * TABLE_NIBBLE_BYTES if table and quads else columns * k
     return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 
@@ -343,7 +342,7 @@ def _blocks_fit(family: str, op_type: str, table: bool):
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1 and not (table and op_type == "CONV_2D" and params["k"] > MAX_TABLE_COLS)
+            return bo == 1 and not (table and params["k"] > MAX_TABLE_COLS)
         if family == "bo2":
             return bo == 2 and bi <= 8
         return bo > 1 and not (bo == 2 and bi <= 8)
@@ -355,12 +354,12 @@ def _depthwise_fits(params: dict) -> bool:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
-                          dense16: bool) -> dict[str, np.ndarray]:
+                          dense16: bool, table: bool) -> dict[str, np.ndarray]:
     from ..ir.blocks import BlockStructure
 
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
-    return pack_blocks(matrix, blocks, sign_bits, conv, dense16)
+    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, table)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -379,24 +378,27 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
                 ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))
-    # Mask bytes cost 1.25 bytes per 1x8 weight (conv table records 1, 1x4 0.5), sign bits 0.25: balanced and
-    # size take the bits; speed takes the faster of the two (the conv tables pay only with enough rows).
-    masks = (("wide", False, frozenset({"speed"})), ("bits", True, frozenset({"speed", "balanced", "size"})))
+    # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits. Table records
+    # (CONV_2D 1 x bi: 0.5 bytes per 1x4 weight, 1 per 1x8) pay for their tables only with enough rows: speed
+    # takes the cheapest of the three.
+    masks = (("wide", False, False, frozenset({"speed"})), ("bits", True, False, frozenset({"balanced", "size"})),
+             ("table", False, True, frozenset({"speed"})))
     # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, bits):
         return op_type == "FULLY_CONNECTED" and family == "rows" and not bits
 
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
-                          costs[op_type][bits],
+                          QUAD_TABLE_COSTS if table else costs[op_type][bits],
                           layout=f"dsp-blocks-{name}{'16' if dense16(op_type, family, bits) else ''}", features=DSP,
-                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, not bits), optimize=modes,
+                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table), optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
-                                                 dense16=dense16(op_type, family, bits)),
+                                                 dense16=dense16(op_type, family, bits), table=table),
                           support_files=files,
-                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", sign_bits=bits))
+                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", table=table))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
-            for name, bits, modes in masks]
+            for name, bits, table, modes in masks
+            if not table or (op_type == "CONV_2D" and family == "rows")]
 
 
 def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> list:

@@ -54,7 +54,7 @@
 #define MUNIFY_DSP_SIGN_RECORDS 0 /* the conv pixel quads with sign bits define 1 */
 #endif
 #ifndef MUNIFY_DSP_TABLE_RECORDS
-#define MUNIFY_DSP_TABLE_RECORDS 0 /* the conv pixel quads with mask bytes define 1 */
+#define MUNIFY_DSP_TABLE_RECORDS 0 /* 1: dsp-blocks-table (the conv pixel quads only) */
 #endif
 #define MUNIFY_DSP_TABLE_NIBBLE_BYTES 128 /* per 4 inputs: 16 sign patterns x 4 pixels x int16 */
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)

@@ -16,7 +16,9 @@
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
 #define MUNIFY_DSP_BLOCKS_ROW_BIAS 1
 #define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
-#define MUNIFY_DSP_TABLE_RECORDS (!MUNIFY_DSP_SIGN_BITS)
+#if defined(MUNIFY_DSP_TABLE_RECORDS) && MUNIFY_DSP_TABLE_RECORDS && MUNIFY_DSP_SIGN_BITS
+#error "table records (dsp-blocks-table) come with mask bytes: MUNIFY_DSP_SIGN_BITS 0"
+#endif
 #define MUNIFY_DSP_LAYOUT_BI (MUNIFY_DSP_BI == 16 ? 8 : MUNIFY_DSP_BI)
 #include "munify_dsp_blocks_common.h"
 
