@@ -25,9 +25,10 @@ def counts() -> dict[str, int]:
         for name, mix in (("pruned", PRUNED_HALF), ("unified", UNIFIED_HALF)):
             cases.append(kb.blocks_case(f"{name}_{layout}", rng, COUT, k, 1, 8, mix=mix, sign_bits=bits,
                                         window=WINDOW, cin=CIN))
-    for bi in (4, 8):  # mask bytes: unified records in the combined row pass
-        cases.append(kb.blocks_case(f"all_unified_1x{bi}", rng, COUT, k, 1, bi, mix=ALL_UNIFIED, window=WINDOW,
-                                    cin=CIN))
+    for bi in (4, 8):  # mask bytes: unified records in the combined row pass, USAD8 or table records
+        for suffix, table in (("", False), ("_table", True)):
+            cases.append(kb.blocks_case(f"all_unified_1x{bi}{suffix}", rng, COUT, k, 1, bi, mix=ALL_UNIFIED,
+                                        window=WINDOW, cin=CIN, table=table))
     results = kb.measure(cases)
     wrong = {r.name: r.wrong for r in results if r.wrong}
     assert not wrong, f"outputs differ from the reference: {wrong}"
@@ -52,3 +53,9 @@ def test_all_unified_1x8_takes_at_most_0_7_of_dense(counts):
 
 def test_all_unified_1x4_is_cheaper_than_dense(counts):
     assert counts["all_unified_1x4"] < 0.95 * counts["dense"], counts
+
+
+@pytest.mark.parametrize("bi", [4, 8])
+def test_table_records_beat_usad_records_on_64_rows(counts, bi):
+    """The tables of signed sums cost per input and pixel quad; 64 rows of unified blocks pay for them."""
+    assert counts[f"all_unified_1x{bi}_table"] < counts[f"all_unified_1x{bi}"], counts
