@@ -1,6 +1,6 @@
 """Fit the DSP cost model (toolchain/plan/dsp.py) to retired instructions measured on mps2-an386 in QEMU.
 
-    .venv/bin/python benchmarks/kernels/calibrate.py [FAMILY ...]
+    .venv/bin/python -m benchmarks.kernels.calibrate [FAMILY ...]
 
 Runs a sweep of layer shapes and block mixes through kernel_bench, then least-squares fits, per kernel
 family, instructions = sum(coefficient * feature) over the features the plan's LayerFacts carry. Prints the
@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-import kernel_bench as kb
+from benchmarks.kernels import kernel_bench as kb
 from toolchain.ir import BlockKind
 from toolchain.plan.dsp import LAYER_CALL
 from toolchain.plan.layers import patch_copies
@@ -40,20 +40,13 @@ def fc_dense_features(rows: int, cols: int) -> dict[str, float]:
     return {"macs4": rows // 4 * 4 * padded, "macs1": rows % 4 * padded, "rows": rows, "cols": cols}
 
 
-def conv_dense_features(window: kb.Window, cin: int, cout: int) -> dict[str, float]:
+def conv_dense_features(case: kb.Case) -> dict[str, float]:
     """dsp.conv_dense_cost's terms: MACs over the reduction padded to a multiple of 4, outputs, inputs and the
-    im2col copies of a pixel."""
-    k = window.kernel_h * window.kernel_w * cin
-    pointwise = window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0)
-    return {"macs": cout * -(-k // 4) * 4, "rows": cout, "cols": k,
-            "copies": 0.0 if pointwise else patch_copies(window_geometry(window))}
-
-
-def window_geometry(window: kb.Window) -> dict:
-    top, left = window.pads()
-    return {"in_h": window.in_h, "in_w": window.in_w, "out_h": window.out_h, "out_w": window.out_w,
-            "kh": window.kernel_h, "kw": window.kernel_w, "stride_h": window.stride, "stride_w": window.stride,
-            "dil_h": window.dilation, "dil_w": window.dilation, "pad_top": top, "pad_left": left}
+    im2col copies of a pixel (from the geometry the planner gave the layer)."""
+    params = case.layer.params
+    rows, k = params["cout"], params["k"]
+    return {"macs": rows * -(-k // 4) * 4, "rows": rows, "cols": k,
+            "copies": 0.0 if params["pointwise"] else patch_copies(params)}
 
 
 CONV_BLOCK_SHAPES = [(kb.Window(5, 5, 1, 1, pad="VALID"), 64, 48), (kb.Window(6, 6, 3, 3), 16, 32),
@@ -74,8 +67,8 @@ def sweep(rng: np.random.Generator):
                    (kb.Window(14, 14, 3, 3), 16, 32), (kb.Window(7, 7, 3, 3), 32, 48),
                    (kb.Window(12, 12, 5, 5, pad="VALID"), 3, 8)]
     for i, (window, cin, cout) in enumerate(conv_shapes):
-        out.append(("conv_dense", kb.conv_case(f"conv{i}", rng, window, cin, cout), window.out_h * window.out_w,
-                    conv_dense_features(window, cin, cout)))
+        case = kb.conv_case(f"conv{i}", rng, window, cin, cout)
+        out.append(("conv_dense", case, window.out_h * window.out_w, conv_dense_features(case)))
     for i, (window, channels) in enumerate([(kb.Window(5, 5, 3, 3), 64), (kb.Window(8, 8, 3, 3), 16),
                                             (kb.Window(12, 12, 3, 3, stride=2), 8), (kb.Window(6, 6, 5, 5), 32),
                                             (kb.Window(10, 4, 3, 3), 128)]):
