@@ -165,22 +165,31 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     }
 
 
-TABLE_ENTRY_BYTES = 8  # one entry of a nibble's table: four int16 signed sums (pixels a, b | c, d)
-TABLE_NIBBLE_BYTES = 16 * TABLE_ENTRY_BYTES  # the 16 sign patterns of 4 inputs
-MAX_TABLE_COLS = (1 << 16) // TABLE_NIBBLE_BYTES * 4  # table offsets are 16 bits
+TABLE_ENTRY_BYTES = 8  # one table entry: the four pixels' int16 signed sums (a | b << 16, c | d << 16)
+MAX_TABLE_COLS = 2048  # table offsets are 16 bits
+
+
+def table_block_bytes(bi: int) -> int:
+    """Table bytes per block of bi (4 or 8) inputs. Pattern s and its complement have opposite sums, so a
+    record whose last weight is negative flips every sign and negates its magnitude: 1 x 4 keeps the 8 patterns
+    with weight 3 positive; 1 x 8 all 16 of inputs 0-3, then the 8 of inputs 4-7 with weight 7 positive."""
+    return (8 if bi == 4 else 24) * TABLE_ENTRY_BYTES
 
 
 def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
-    """1 x 4: [offset | magnitude << 16]; 1 x 8: [offset(lo 4) | offset(hi 4) << 16, magnitude], where the
-    offset of 4 inputs from column c with sign bits s (bit j: weight j negative) is c / 4 * 128 + s * 8 bytes
-    into the table."""
-    offsets = []
-    for at in range(0, len(negative), 4):
-        signs = int(np.packbits(negative[at:at + 4], bitorder="little")[0])
-        offsets.append((col + at) // 4 * TABLE_NIBBLE_BYTES + signs * TABLE_ENTRY_BYTES)
-    if len(offsets) == 1:
-        return [offsets[0] | magnitude << 16]
-    return [offsets[0] | offsets[1] << 16, magnitude]
+    """1 x 4: [offset | magnitude << 16]; 1 x 8: [offset(inputs 0-3) | offset(inputs 4-7) << 16, magnitude]
+    (magnitudes int16 / int32, negated when the signs are flipped, see table_block_bytes). The offset of the
+    block from column c with sign bits s (bit j: weight j negative) is c / bi * table_block_bytes(bi) + s * 8,
+    the inputs 4-7 of a 1 x 8 block 128 bytes further."""
+    bi = len(negative)
+    if negative[-1]:
+        negative, magnitude = ~negative, -magnitude
+    base = col // bi * table_block_bytes(bi)
+    signs = [int(np.packbits(negative[at:at + 4], bitorder="little")[0]) for at in range(0, bi, 4)]
+    if bi == 4:
+        return [base + signs[0] * TABLE_ENTRY_BYTES | (magnitude & 0xFFFF) << 16]
+    return [base + signs[0] * TABLE_ENTRY_BYTES | (base + 16 * TABLE_ENTRY_BYTES + signs[1] * TABLE_ENTRY_BYTES) << 16,
+            magnitude & 0xFFFFFFFF]
 
 
 MAX_SIGN_RECORD_STEP = 127  # block columns one sign record may advance; longer gaps take filler records
@@ -304,13 +313,14 @@ REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization t
 def blocks_scratch(params: dict, conv: bool, table: bool = False) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
-    tables, TABLE_NIBBLE_BYTES per 4 inputs) and (im2col) one patch; the pixel quads then one int32 per row
+    tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then one int32 per row
     (bias + unified_bias)."""
     k = _round_up(params["k"], max(4, params["bi"]))
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
     im2col = 0 if params["pointwise"] else columns * k
-    unsigned = k // 4 * TABLE_NIBBLE_BYTES if table and quads else columns * k
+    bi = layout_bi(conv, params["bo"], params["bi"])
+    unsigned = k // bi * table_block_bytes(bi) if table and quads else columns * k
     return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 

@@ -56,7 +56,8 @@
 #ifndef MUNIFY_DSP_TABLE_RECORDS
 #define MUNIFY_DSP_TABLE_RECORDS 0 /* 1: dsp-blocks-table (the conv pixel quads only) */
 #endif
-#define MUNIFY_DSP_TABLE_NIBBLE_BYTES 128 /* per 4 inputs: 16 sign patterns x 4 pixels x int16 */
+/* Table bytes per block (entries of 4 pixels x int16): 1 x 4 8 sign patterns, 1 x 8 16 + 8 (munify_dsp_blocks_scalar.h) */
+#define MUNIFY_DSP_TABLE_BLOCK_BYTES (MUNIFY_DSP_LAYOUT_BI == 4 ? 64 : 192)
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
 #define MUNIFY_DSP_RECORDS (MUNIFY_DSP_BO == 1 && !MUNIFY_DSP_SIGN_BITS) /* unified_records, not cols/signs */
 
@@ -158,7 +159,7 @@ MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
 /* The unsigned columns, or (table records) the pixel quads' tables. */
 static inline int32_t blocks_unsigned_bytes(int32_t k, int32_t columns)
 {
-    return MUNIFY_DSP_TABLE_RECORDS ? k / 4 * MUNIFY_DSP_TABLE_NIBBLE_BYTES : columns * k;
+    return MUNIFY_DSP_TABLE_RECORDS ? k / MUNIFY_DSP_LAYOUT_BI * MUNIFY_DSP_TABLE_BLOCK_BYTES : columns * k;
 }
 
 /* Columns in flight: FC and the C loops keep room for two, conv pixel quads for four. */

@@ -95,18 +95,20 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
     "smla" bottom "" top " r4, r9, " rec ", r4\n\t" "smlat" top " r5, r9, " rec ", r5\n\t"                       \
     "smla" bottom "" top " r6, r10, " rec ", r6\n\t" "smlat" top " r7, r10, " rec ", r7\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_TABLE_RECORD                                                                                  \
-    "ldr    r8, [r1], #4\n\t" "uxtah  r3, r2, r8\n\t" "ldrd   r9, r10, [r3]\n\t" BLOCKS_TABLE_MULTIPLY("r8", "b", "t")
+#define BLOCKS_TABLE_ENTRY4(rec) "uxtah  r3, r2, " rec "\n\t" "ldrd   r9, r10, [r3]\n\t" BLOCKS_TABLE_MULTIPLY(rec, "b", "t")
+#define BLOCKS_TABLE_RECORD "ldr    r8, [r1], #4\n\t" BLOCKS_TABLE_ENTRY4("r8")
+#define BLOCKS_TABLE_RECORDS2 "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY4("r8") BLOCKS_TABLE_ENTRY4("r11")
 #else
 #define BLOCKS_TABLE_RECORD                                                                                  \
     "ldm    r1!, {r8, r11}\n\t" "uxtah  r3, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
     "ldrd   r9, r10, [r3]\n\t" "ldrd   r3, r12, [r8]\n\t" "sadd16 r9, r9, r3\n\t" "sadd16 r10, r10, r12\n\t"    \
     BLOCKS_TABLE_MULTIPLY("r11", "b", "b")
+#define BLOCKS_TABLE_RECORDS2 BLOCKS_TABLE_RECORD BLOCKS_TABLE_RECORD
 #endif
 /* Two records a pass (an odd count starts with one); none of them sets the flags. */
 #define BLOCKS_TABLE_LOOP                                                                                    \
     "lsrs   r0, r0, #1\n\t" "bcc    5f\n\t" BLOCKS_TABLE_RECORD "beq    6f\n\t"                                  \
-    "5:\n\t" BLOCKS_TABLE_RECORD BLOCKS_TABLE_RECORD "subs   r0, r0, #1\n\t" "bne    5b\n\t" "6:\n\t"
+    "5:\n\t" BLOCKS_TABLE_RECORDS2 "subs   r0, r0, #1\n\t" "bne    5b\n\t" "6:\n\t"
 #define BLOCKS_QUAD_START ""
 #define BLOCKS_QUAD_RECORD_INPUT "lsls   r3, r8, #17\n\t" "add    r3, r2, r3, lsr #15\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
@@ -232,31 +234,41 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
     }
 }
 
-/* The tables of the four pixels, per group of 4 inputs (MUNIFY_DSP_TABLE_NIBBLE_BYTES): entry s (sign bits,
+/* The tables of the four pixels, per block (MUNIFY_DSP_TABLE_BLOCK_BYTES): for 4 inputs, entry s (sign bits,
  * bit j set: input j negated) is the words (a | b << 16, c | d << 16), the signed sums sum_j +-x_j of pixels a,
- * b, c, d. Per pixel pair p (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j,
- * e = the four sign patterns of inputs 0, 1 (r4-r7), f = one of inputs 2, 3 (r10), so each entry is one SADD16. */
+ * b, c, d; 1 x 4 blocks keep entries 0-7 (input 3 positive), 1 x 8 blocks entries 0-15 of inputs 0-3, then 0-7
+ * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude). Per pixel
+ * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = the four sign
+ * patterns of inputs 0, 1 (r4-r7), f = one of inputs 2, 3 (r10), so each entry is one SADD16. */
 #define BLOCKS_TABLE_ENTRIES(pair, chunk)                                                                     \
     "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "sadd16 lr, r7, r10\n\t"       \
     "str    r3, [r2, #" #chunk "0 + " #pair "]\n\t" "str    r11, [r2, #" #chunk "8 + " #pair "]\n\t"               \
     "str    r12, [r2, #" #chunk "16 + " #pair "]\n\t" "str    lr, [r2, #" #chunk "24 + " #pair "]\n\t"
-#define BLOCKS_TABLE_PAIR(pair)                                                                              \
+#define BLOCKS_TABLE_HALF(pair)                                                                              \
     "ldm    r0!, {r3, r11, r12, lr}\n\t"                                                                     \
     "pkhtb  r8, r12, r3, asr #16\n\t" "pkhtb  r9, lr, r11, asr #16\n\t"                                       \
     "pkhbt  r3, r3, r12, lsl #16\n\t" "pkhbt  r11, r11, lr, lsl #16\n\t"                                      \
     "sadd16 r4, r3, r11\n\t" "ssub16 r5, r11, r3\n\t" "ssub16 r6, r3, r11\n\t" "mov    r12, #0\n\t"            \
     "ssub16 r7, r12, r4\n\t"                                                                                  \
     "sadd16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 0*32+) "ssub16 r10, r9, r8\n\t"                        \
-    BLOCKS_TABLE_ENTRIES(pair, 1*32+) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)               \
+    BLOCKS_TABLE_ENTRIES(pair, 1*32+)
+#define BLOCKS_TABLE_FULL(pair)                                                                              \
+    BLOCKS_TABLE_HALF(pair) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)                         \
     "sadd16 r10, r8, r9\n\t" "mov    r3, #0\n\t" "ssub16 r10, r3, r10\n\t" BLOCKS_TABLE_ENTRIES(pair, 3*32+)
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) "add    r2, r2, #64\n\t"
+#else
+#define BLOCKS_TABLE_BLOCK                                                                                   \
+    BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_FULL(4) "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) \
+    "add    r2, r2, #64\n\t"
+#endif
 
-/* `nibbles` (>= 1) groups of 4 inputs from the quad-interleaved widened columns into the tables t. */
-MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t nibbles,
+/* `blocks` (>= 1) blocks of inputs from the quad-interleaved widened columns into the tables t. */
+MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
                                   MUNIFY_ASM_ARG uint32_t *t)
 {
     __asm volatile("push   {r4-r11, lr}\n\t"
-                   "1:\n\t" BLOCKS_TABLE_PAIR(0) BLOCKS_TABLE_PAIR(4)
-                   "add    r2, r2, #128\n\t"
+                   "1:\n\t" BLOCKS_TABLE_BLOCK
                    "subs   r1, r1, #1\n\t"
                    "bne    1b\n\t"
                    "pop    {r4-r11, pc}\n\t");
@@ -287,7 +299,7 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
     }
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
     if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
-        blocks_tables(col->widened, whole_blocks * MUNIFY_DSP_LAYOUT_BI / 4, (uint32_t *)(uintptr_t)col->unsigned_x);
+        blocks_tables(col->widened, whole_blocks, (uint32_t *)(uintptr_t)col->unsigned_x);
     } else if (unified && whole_blocks > 0) {
         for (int32_t i = 0; i < 4; ++i) {
             uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
