@@ -275,13 +275,13 @@ class WidthCosts:
         return (self.sixteen if f.bi == 16 else self.narrow)(f)
 
 
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.80, 0.29, 0.63, 1.64, 24.8, 2.1),
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.94, 0.35, 1.37, 0.98, 25.3, 1.09),
                                       BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
                     True: WidthCosts(BlockCosts(0.81, 0.42, 1.54, 1.18, 30.0, 1.01),
                                      BlockCosts(0.98, 0.78, 0.05, 0.11, 26.7, 1.03))}
-# Table records (the input term is negative in the fit: with unified blocks it is -2.2 + 8.6 per input).
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(1.04, 0.28, 0.20, 0.95, 25.7, -2.19, 8.6),
-                              BlockCosts(1.10, 0.43, 0.03, 0.10, 26.1, -1.10, 7.78))
+# Table records: tables 5.7 per input when the layer has unified blocks (the fit's input term is slightly negative)
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.37, -0.27, 0.63, 31.2, -0.55, 5.69),
+                              BlockCosts(1.06, 0.40, 0.03, 0.09, 27.4, -0.24, 6.16))
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
