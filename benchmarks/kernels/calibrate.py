@@ -1,6 +1,6 @@
-"""Fit the DSP cost model (toolchain/plan/dsp.py) to retired instructions measured on mps2-an386 in QEMU.
+"""Fit the DSP cost model (toolchain/plan/kernels/dsp/kernels.py) to retired instructions measured on mps2-an386 in QEMU.
 
-    .venv/bin/python -m benchmarks.kernels.calibrate [FAMILY ...]
+    .venv/bin/python benchmarks/kernels/calibrate.py [FAMILY ...]
 
 Runs a sweep of layer shapes and block mixes through kernel_bench, then least-squares fits, per kernel
 family, instructions = sum(coefficient * feature) over the features the plan's LayerFacts carry. Prints the
@@ -13,9 +13,9 @@ import sys
 
 import numpy as np
 
-from benchmarks.kernels import kernel_bench as kb
+import kernel_bench as kb
 from toolchain.ir import BlockKind
-from toolchain.plan.dsp import LAYER_CALL
+from toolchain.plan.kernels.dsp.kernels import LAYER_CALL
 from toolchain.plan.layers import patch_copies
 
 

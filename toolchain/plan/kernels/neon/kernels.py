@@ -17,6 +17,9 @@ import functools
 
 import numpy as np
 
+from ....ir.blocks import BlockKind, BlockStructure
+from ...variant import KernelVariant
+
 DENSE_ROWS = 4  # rows per step of the dense kernel
 DEPTH_STEP = 16  # reduction elements per step (one q register)
 DW_CHANNELS = 16  # channels per step of the depthwise kernel
@@ -57,8 +60,6 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
 
 def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
     """Layout neon-blocks of a block-structured int8 matrix (`blocks` a BlockStructure with bi 8 or 16)."""
-    from ..ir.blocks import BlockKind
-
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
     bo, bi = blocks.bo, blocks.bi
@@ -123,8 +124,6 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
-    from ..ir.blocks import BlockStructure
-
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 8)
     return pack_blocks(matrix, blocks)
@@ -296,8 +295,5 @@ def _add_variants(KernelVariant) -> list:
 
 @functools.cache
 def neon_variants() -> tuple:
-    from ..ir.blocks import BlockKind
-    from .registry import KernelVariant
-
     return tuple(_dense_variants(KernelVariant, BlockKind) + _block_variants(KernelVariant, BlockKind)
                  + _depthwise_variants(KernelVariant, BlockKind) + _add_variants(KernelVariant))

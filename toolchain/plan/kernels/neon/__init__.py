@@ -6,7 +6,7 @@ template under `codegen_templates/kernels/neon/`; layouts and costs are in `tool
 
 from __future__ import annotations
 
-from .neon import neon_variants
+from .kernels import neon_variants
 
 NEON_VARIANTS = neon_variants()
 
