@@ -31,7 +31,7 @@ SEED = 20261203
 UNIFIED = (0.0, 0.25, 0.5, 0.75, 1.0)
 PRUNED = (0.25, 0.5, 0.75, 0.9)
 SHAPES = (4, 8, 16)
-LAYOUTS = (("wide", False), ("bits", True))
+LAYOUTS = (("wide", {}), ("bits", {"sign_bits": True}), ("table", {"table": True}))  # table: CONV_2D only
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,12 @@ class Layer:
             return kb.fc_case(f"{self.name}_dense", rng, self.rows, self.cols)
         return kb.conv_case(f"{self.name}_dense", rng, self.window, self.cin, self.rows)
 
-    def blocks_case(self, name: str, rng, bi: int, mix, bits: bool) -> kb.Case:
-        return kb.blocks_case(name, rng, self.rows, self.cols, 1, bi, mix=mix, sign_bits=bits, window=self.window,
-                              cin=self.cin)
+    def blocks_case(self, name: str, rng, bi: int, mix, layout: dict) -> kb.Case:
+        return kb.blocks_case(name, rng, self.rows, self.cols, 1, bi, mix=mix, window=self.window, cin=self.cin,
+                              **layout)
+
+    def layouts(self):
+        return [(name, layout) for name, layout in LAYOUTS if self.window is not None or "table" not in layout]
 
 
 LAYERS = (Layer("conv3x3", "3x3 conv 64 -> 64 on 6 x 6 (ResNet-8 shape)", 64, 64, kb.Window(6, 6, 3, 3)),
@@ -72,8 +75,8 @@ def measure_layer(layer: Layer, bi: int, rng) -> tuple[int, dict[tuple[str, str]
     """The dense kernel's instructions and every (mix label, layout) result of one block shape."""
     cases, keys = [layer.dense_case(rng)], []
     for i, (label, mix) in enumerate(mixes()):
-        for layout, bits in LAYOUTS:
-            cases.append(layer.blocks_case(f"{layer.name}_1x{bi}_{layout}_{i}", rng, bi, mix, bits))
+        for layout, args in layer.layouts():
+            cases.append(layer.blocks_case(f"{layer.name}_1x{bi}_{layout}_{i}", rng, bi, mix, args))
             keys.append((label, layout))
     dense, *results = kb.measure(cases)
     if dense.wrong:
@@ -82,7 +85,7 @@ def measure_layer(layer: Layer, bi: int, rng) -> tuple[int, dict[tuple[str, str]
 
 
 def table(layer: Layer, measured: dict[int, tuple[int, dict]]) -> list[str]:
-    header = ["blocks (rest dense)"] + [f"1x{bi} {layout}" for bi in SHAPES for layout, _ in LAYOUTS]
+    header = ["blocks (rest dense)"] + [f"1x{bi} {layout}" for bi in SHAPES for layout, _ in layer.layouts()]
     lines = [f"### {layer.title}", "", "dense DSP kernel: " + ", ".join(
         f"{measured[bi][0]:,} instructions" for bi in SHAPES[:1]) + " (= 1.00)", "",
         "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -90,7 +93,7 @@ def table(layer: Layer, measured: dict[int, tuple[int, dict]]) -> list[str]:
         cells = []
         for bi in SHAPES:
             dense, results = measured[bi]
-            for layout, _ in LAYOUTS:
+            for layout, _ in layer.layouts():
                 r = results[(label, layout)]
                 cells.append(f"{r.instructions / dense:.2f}" + ("" if r.wrong == 0 else f" ({r.wrong} WRONG)"))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -105,9 +108,12 @@ def report(all_measured: dict[str, dict[int, tuple[int, dict]]]) -> str:
              f"{SEED}): one layer per table, mps2-an386 (Cortex-M4F) under QEMU `-icount shift=0`, retired "
              "instructions (not cycles) of one kernel call relative to the layer's dense DSP kernel. Blocks are "
              "1 x bi along the input channels; the rest of the blocks dense, block kinds drawn at random. "
-             "`wide`: mask bytes (dsp-blocks-wide, `--optimize speed`); `bits`: sign bits (dsp-blocks-bits, "
-             "balanced and size). 1x1 conv and FC with 1 x 16 blocks and 3x3 conv with 1 x 16 run one pixel at a "
-             "time; 1 x 4 and 1 x 8 convolutions four pixels at a time.", "",
+             "`wide`: mask bytes, USAD8 records (dsp-blocks-wide, `--optimize speed`); `bits`: sign bits "
+             "(dsp-blocks-bits, balanced and size); `table` (CONV_2D only): table records (dsp-blocks-table, "
+             "speed): per group of 4 inputs the pixel quads build a table of the signed sums of all 16 sign "
+             "patterns, a unified block row reads it (one LDRD per 4 inputs, one multiply per pixel). `speed` "
+             "takes whichever of wide, bits and table the cost model predicts cheapest per layer. FC runs one "
+             "column at a time; convolutions four output pixels at a time (1 x 16 as two 1 x 8 blocks).", "",
              f"All {sum(len(r) for layer in all_measured.values() for _, r in layer.values())} block rows "
              + ("bit-exact against the numpy reference." if wrong == 0 else f"checked: {wrong} outputs WRONG."), ""]
     lines += targets(all_measured)
@@ -126,7 +132,7 @@ def targets(all_measured) -> list[str]:
         cells = []
         for layer in LAYERS:
             dense, results = all_measured[layer.name][bi]
-            best = min(results[("100% unified", layout)].instructions for layout, _ in LAYOUTS) / dense
+            best = min(results[("100% unified", layout)].instructions for layout, _ in layer.layouts()) / dense
             cells.append(f"{layer.name} {best:.2f}" + (" (met)" if best <= bound else " (not met)"))
         lines.append(f"- 1 x {bi} <= {bound}: " + ", ".join(cells))
     return lines + [""]

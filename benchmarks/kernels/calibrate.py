@@ -1,6 +1,6 @@
 """Fit the DSP cost model (toolchain/plan/kernels/dsp/kernels.py) to retired instructions measured on mps2-an386 in QEMU.
 
-    .venv/bin/python -m benchmarks.kernels.calibrate
+    .venv/bin/python -m benchmarks.kernels.calibrate [FAMILY ...]
 
 Runs a sweep of layer shapes and block mixes through kernel_bench, then least-squares fits, per kernel
 family, instructions = sum(coefficient * feature) over the features the plan's LayerFacts carry. Prints the
@@ -9,36 +9,66 @@ coefficients and the worst relative error; the constants in kernels.py are these
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from benchmarks.kernels import kernel_bench as kb
 from toolchain.ir import BlockKind
+from toolchain.plan.kernels.dsp.kernels import LAYER_CALL
+from toolchain.plan.layers import patch_copies
 
 
-def block_features(blocks, rows: int, cols: int) -> dict[str, float]:
+def block_features(blocks, rows: int, cols: int, tables: bool = False) -> dict[str, float]:
+    """The BlockCosts terms; `tables`: the conv pixel quads' tables (table records), per input when the layer
+    has unified blocks."""
     kinds = blocks.weight_kinds()
+    extra = {"tables": float(cols if np.any(kinds == BlockKind.UNIFIED) else 0)} if tables else {}
     full = (rows // blocks.bo) * (cols // blocks.bi)
     unified_rows = np.repeat(blocks.kinds == BlockKind.UNIFIED, blocks.bo, axis=0)[:rows]
     return {"dense_weights": float(np.sum(kinds == BlockKind.DENSE)),
             "unified_weights": float(np.sum(kinds == BlockKind.UNIFIED)),
             "unified_rows": float(np.sum(unified_rows)),
             "listed_blocks": float(full - np.sum(blocks.kinds == BlockKind.PRUNED)),
-            "rows": float(rows), "cols": float(cols)}
+            "rows": float(rows), "cols": float(cols), **extra}
+
+
+def fc_dense_features(rows: int, cols: int) -> dict[str, float]:
+    """dsp.fc_dense_cost's terms: MACs of the rows in groups of 4 and of the rows % 4 last ones (inputs padded
+    to a multiple of 4), rows, inputs."""
+    padded = -(-cols // 4) * 4
+    return {"macs4": rows // 4 * 4 * padded, "macs1": rows % 4 * padded, "rows": rows, "cols": cols}
+
+
+def conv_dense_features(case: kb.Case) -> dict[str, float]:
+    """dsp.conv_dense_cost's terms: MACs over the reduction padded to a multiple of 4, outputs, inputs and the
+    im2col copies of a pixel (from the geometry the planner gave the layer)."""
+    params = case.layer.params
+    rows, k = params["cout"], params["k"]
+    return {"macs": rows * -(-k // 4) * 4, "rows": rows, "cols": k,
+            "copies": 0.0 if params["pointwise"] else patch_copies(params)}
+
+
+CONV_BLOCK_SHAPES = [(kb.Window(5, 5, 1, 1, pad="VALID"), 64, 48), (kb.Window(6, 6, 3, 3), 16, 32),
+                     (kb.Window(14, 14, 3, 3), 16, 32), (kb.Window(7, 7, 3, 3), 32, 48),
+                     (kb.Window(6, 6, 3, 3), 64, 64)]
 
 
 def sweep(rng: np.random.Generator):
     """(family, case, positions, features per position)."""
     out = []
-    for rows, cols in [(16, 64), (64, 64), (128, 256), (32, 640), (640, 128), (12, 64), (128, 128)]:
+    for rows, cols in [(16, 64), (64, 64), (128, 256), (32, 640), (640, 128), (12, 64), (128, 128), (10, 432),
+                       (13, 100), (6, 200), (3, 64)]:
         case = kb.fc_case(f"fc_{rows}x{cols}", rng, rows, cols)
-        out.append(("fc_dense", case, 1, {"macs": rows * cols, "rows": rows, "cols": cols}))
+        out.append(("fc_dense", case, 1, fc_dense_features(rows, cols)))
     conv_shapes = [(kb.Window(5, 5, 1, 1, pad="VALID"), 64, 64), (kb.Window(8, 8, 1, 1, pad="VALID"), 16, 32),
                    (kb.Window(8, 8, 3, 3), 16, 16), (kb.Window(8, 8, 3, 3), 32, 32),
-                   (kb.Window(16, 10, 10, 4, stride=2), 1, 64)]
+                   (kb.Window(16, 10, 10, 4, stride=2), 1, 64), (kb.Window(28, 28, 3, 3), 1, 16),
+                   (kb.Window(14, 14, 3, 3), 16, 32), (kb.Window(7, 7, 3, 3), 32, 48),
+                   (kb.Window(12, 12, 5, 5, pad="VALID"), 3, 8)]
     for i, (window, cin, cout) in enumerate(conv_shapes):
-        k = window.kernel_h * window.kernel_w * cin
-        out.append(("conv_dense", kb.conv_case(f"conv{i}", rng, window, cin, cout), window.out_h * window.out_w,
-                    {"macs": cout * k, "rows": cout, "cols": k}))
+        case = kb.conv_case(f"conv{i}", rng, window, cin, cout)
+        out.append(("conv_dense", case, window.out_h * window.out_w, conv_dense_features(case)))
     for i, (window, channels) in enumerate([(kb.Window(5, 5, 3, 3), 64), (kb.Window(8, 8, 3, 3), 16),
                                             (kb.Window(12, 12, 3, 3, stride=2), 8), (kb.Window(6, 6, 5, 5), 32),
                                             (kb.Window(10, 4, 3, 3), 128)]):
@@ -53,16 +83,16 @@ def sweep(rng: np.random.Generator):
                 case = kb.blocks_case(f"bl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits)
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))
-    for bits in (False, True):
+    for name, bits, table in (("wide", False, False), ("bits", True, False), ("table", False, True)):
         for bi in (4, 8, 16):
-            for j, mix in enumerate(mixes):
-                window, cin, rows = (kb.Window(6, 6, 3, 3), 16, 32) if j % 2 else (kb.Window(5, 5, 1, 1, pad="VALID"), 64, 48)
+            for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5)]):
+                window, cin, rows = CONV_BLOCK_SHAPES[j % len(CONV_BLOCK_SHAPES)]
                 cols = window.kernel_h * window.kernel_w * cin
-                case = kb.blocks_case(f"cbl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
-                                      window=window, cin=cin)
-                family = f"conv_blocks_{'bits' if bits else 'wide'}{'_1x16' if bi == 16 else ''}"
+                case = kb.blocks_case(f"cbl{name}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
+                                      window=window, cin=cin, table=table)
+                family = f"conv_blocks_{name}{'_1x16' if bi == 16 else ''}"
                 out.append((family, case, window.out_h * window.out_w,
-                            block_features(case.blocks[1], rows, cols)))
+                            block_features(case.blocks[1], rows, cols, tables=table)))
     for bo, bi in ((2, 4), (2, 8), (4, 8), (2, 16)):
         for bits in (False, True):
             for j, mix in enumerate(mixes):
@@ -74,29 +104,35 @@ def sweep(rng: np.random.Generator):
     return out
 
 
-def fit(rows: list[tuple[dict, int, int]]) -> tuple[dict[str, float], float]:
+def fit(rows: list[tuple[dict, int, int]]) -> tuple[dict[str, float], np.ndarray]:
+    """Least squares of the relative error (every layer counts the same), with the call's fixed cost
+    dsp.LAYER_CALL taken off first; the coefficients and each layer's relative error."""
     names = sorted(rows[0][0])
     a = np.array([[features[n] * positions for n in names] for features, positions, _ in rows])
-    y = np.array([measured for _, _, measured in rows], float)
-    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-    worst = float(np.max(np.abs(a @ coef - y) / y))
-    return dict(zip(names, coef)), worst
+    y = np.array([measured for _, _, measured in rows], float) - LAYER_CALL
+    coef, *_ = np.linalg.lstsq(a / y[:, None], np.ones(len(y)), rcond=None)
+    return dict(zip(names, coef)), (a @ coef - y) / (y + LAYER_CALL)
 
 
 def main() -> None:
+    wanted = sys.argv[1:]  # family names to fit (default: all)
     rng = np.random.default_rng(3)
-    entries = sweep(rng)
+    entries = [e for e in sweep(rng) if not wanted or e[0] in wanted]
     results = {r.name: r for r in kb.measure([case for _, case, _, _ in entries])}
     families: dict[str, list] = {}
+    names: dict[str, list] = {}
     for family, case, positions, features in entries:
+        names.setdefault(family, []).append(case.name)
         result = results[case.name]
         if result.wrong:
             raise SystemExit(f"{case.name}: {result.wrong} outputs differ from the reference")
         families.setdefault(family, []).append((features, positions, result.instructions))
     for family, rows in families.items():
-        coef, worst = fit(rows)
-        terms = ", ".join(f"{name} {value:.2f}" for name, value in coef.items())
-        print(f"{family:12s} {terms}   (worst error {worst:.1%} over {len(rows)} layers)")
+        coef, errors = fit(rows)
+        terms = ", ".join(f"{name} {value:.3f}" for name, value in coef.items())
+        worst = int(np.argmax(np.abs(errors)))
+        print(f"{family:12s} {terms}   (worst error {errors[worst]:+.1%} of {names[family][worst]}, "
+              f"over {len(rows)} layers)")
 
 
 if __name__ == "__main__":

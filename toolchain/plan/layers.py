@@ -8,6 +8,7 @@ and the facts the cost models rank variants by.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -166,6 +167,21 @@ def _conv_geometry(graph: Graph, op: Op):
     return q, params, per_channel, params["batches"] * params["out_h"] * params["out_w"]
 
 
+def patch_copies(g: dict) -> float:
+    """The memcpy / memset runs of an im2col patch per output pixel, averaged over the pixels: one per kernel
+    row that lies inside the input or wholly in the padding, else one per tap (munify_dsp_conv_patch)."""
+    def inside(size: int, out: int, stride: int, pad: int, kernel: int, dil: int) -> np.ndarray:
+        starts = np.arange(out) * stride - pad  # [out]
+        taps = starts[:, None] + np.arange(kernel)[None, :] * dil  # [out, kernel]
+        return (taps >= 0) & (taps < size)
+    rows_in = inside(g["in_h"], g["out_h"], g["stride_h"], g["pad_top"], g["kh"], g["dil_h"])  # [out_h, kh]
+    cols_in = inside(g["in_w"], g["out_w"], g["stride_w"], g["pad_left"], g["kw"], g["dil_w"])  # [out_w, kw]
+    whole = cols_in.all(axis=1) & (g["dil_w"] == 1)  # [out_w]: the kernel row is one copy
+    per_row = np.where(whole, 1, g["kw"])[None, None, :]  # [1, 1, out_w]
+    copies = np.where(rows_in[:, :, None], per_row, 1)  # a kernel row in the padding: one memset
+    return float(copies.sum() / (g["out_h"] * g["out_w"]))
+
+
 def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: int, pair: bool) -> dict:
     """Pointer steps of the kernel loops and the scratch they need."""
     cin, taps = params["cin"], params["kh"] * params["kw"]
@@ -208,6 +224,8 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
         params["tail_row_start_pairs"] = rows - rows % 2
         params["last_row_channel"] = (rows - 1) // params["depth_multiplier"]
     facts = _block_facts(op.type, positions, w.blocks, rows, cols, params["paired"])
+    if op.type == "CONV_2D" and not params["pointwise"]:
+        facts = dataclasses.replace(facts, patch_copies=patch_copies(params))
     return LayerSpec(params, arrays, facts, matrix, w.blocks,
                      _bias(graph, op, rows), macs=positions * rows * cols, name=op.name)
 

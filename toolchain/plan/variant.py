@@ -75,6 +75,7 @@ class LayerFacts:
     bi: int = 1
     paired: bool = False  # two output pixels share every load (matrix kernels)
     kinds: frozenset = DENSE_ONLY
+    patch_copies: float = 0.0  # CONV_2D through im2col: memcpy / memset runs per output pixel (patch_copies)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,11 @@
 #ifndef MUNIFY_DSP_SIGN_RECORDS
 #define MUNIFY_DSP_SIGN_RECORDS 0 /* the conv pixel quads with sign bits define 1 */
 #endif
+#ifndef MUNIFY_DSP_TABLE_RECORDS
+#define MUNIFY_DSP_TABLE_RECORDS 0 /* 1: dsp-blocks-table (the conv pixel quads only) */
+#endif
+/* Table bytes per block (entries of 4 pixels x int16): 1 x 4 8 sign patterns, 1 x 8 16 + 8 (munify_dsp_blocks_scalar.h) */
+#define MUNIFY_DSP_TABLE_BLOCK_BYTES (MUNIFY_DSP_LAYOUT_BI == 4 ? 64 : 192)
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
 #define MUNIFY_DSP_RECORDS (MUNIFY_DSP_BO == 1 && !MUNIFY_DSP_SIGN_BITS) /* unified_records, not cols/signs */
 
@@ -75,7 +80,8 @@ typedef struct {
 #define MUNIFY_DSP_LAYOUT_BI MUNIFY_DSP_BI /* the packed block width (the pixel quads store 1 x 16 as 1 x 8) */
 #endif
 static const munify_dsp_block_shape blocks_shape = {MUNIFY_DSP_BO, MUNIFY_DSP_LAYOUT_BI, MUNIFY_DSP_SIGN_BITS,
-                                                    MUNIFY_DSP_DENSE16, MUNIFY_DSP_SIGN_RECORDS};
+                                                    MUNIFY_DSP_DENSE16, MUNIFY_DSP_SIGN_RECORDS,
+                                                    MUNIFY_DSP_TABLE_RECORDS};
 
 typedef struct {
     const munify_dsp_blocks *p;
@@ -150,14 +156,20 @@ MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
     }
 }
 
+/* The unsigned columns, or (table records) the pixel quads' tables. */
+static inline int32_t blocks_unsigned_bytes(int32_t k, int32_t columns)
+{
+    return MUNIFY_DSP_TABLE_RECORDS ? k / MUNIFY_DSP_LAYOUT_BI * MUNIFY_DSP_TABLE_BLOCK_BYTES : columns * k;
+}
+
 /* Columns in flight: FC and the C loops keep room for two, conv pixel quads for four. */
 MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p, int32_t conv, int32_t im2col)
 {
     int32_t k = blocks_padded_cols(p->cols);
     int32_t columns = conv ? MUNIFY_DSP_BLOCKS_CONV_COLUMNS : 2;
     int32_t row_bias = conv && MUNIFY_DSP_BLOCKS_ROW_BIAS ? (int32_t)sizeof(int32_t) * p->rows : 0;
-    return (int32_t)(sizeof(munify_dsp_requant) + (size_t)columns * sizeof(int32_t)) * p->rows + 3 * columns * k +
-           (im2col ? columns * k : 0) + row_bias;
+    return (int32_t)(sizeof(munify_dsp_requant) + (size_t)columns * sizeof(int32_t)) * p->rows + 2 * columns * k +
+           blocks_unsigned_bytes(k, columns) + (im2col ? columns * k : 0) + row_bias;
 }
 
 /* Scratch: requantization table, then `columns` accumulators per row, widened columns, unsigned columns and
@@ -172,7 +184,7 @@ MUNIFY_DSP_FN blocks_column blocks_prepare(const munify_dsp_blocks *p, int32_t c
     int32_t widened_words = columns * k / 2;
     *widened = (uint32_t *)(acc + columns * p->rows);
     *unsigned_x = (uint8_t *)(*widened + widened_words);
-    *im2col = (int8_t *)(*unsigned_x + columns * k);
+    *im2col = (int8_t *)(*unsigned_x + blocks_unsigned_bytes(k, columns));
     /* The padded last block reads the widened input up to padded_cols; widening writes up to cols rounded up
      * to 4 (per column), so the words after that stay zero. */
     int32_t written_words = munify_dsp_round_up4(p->cols) / 2;

@@ -14,7 +14,13 @@
  *                       CONV_2D 1 x bi with sign bits: one word per unified block, signs | step << 8 |
  *                       last << 15 | magnitude << 16, step = block columns after the row's previous unified
  *                       block (the first: after column 0), at most 127; longer gaps pass through fillers of
- *                       magnitude 0 (counted in counts)
+ *                       magnitude 0 (counted in counts).
+ *                       CONV_2D 1 x bi table records (dsp-blocks-table): 1 x 4: the word offset | magnitude
+ *                       << 16 (int16); 1 x 8: the word offset(inputs 0-3) | offset(inputs 4-7) << 16, then the
+ *                       magnitude (int32); offset = column / bi * (64 or 192) + signs * 8 (+ 128 for inputs
+ *                       4-7), bit j of the 4 signs set when weight j is negative; when the block's last weight
+ *                       is negative all its signs are flipped and the magnitude negated (the byte offsets of
+ *                       signed sums in the pixel quads' tables; no unified_bias)
  *   unified_cols        uint16 per unified block (the other layouts)
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide, bo > 1) or bo x ceil(bi/8) sign
  *                       bytes, bit j set when weight j is negative (bits)
@@ -52,7 +58,32 @@ typedef struct {
     int32_t sign_bits; /* dsp-blocks-bits */
     int32_t dense16;   /* dsp-blocks-wide16 */
     int32_t sign_records; /* CONV_2D 1 x bi with sign bits: unified_records hold sign records */
+    int32_t table_records; /* CONV_2D 1 x bi with mask bytes: unified_records hold table records */
 } munify_dsp_block_shape;
+
+/* sum_j (bit j of signs ? -1 : 1) * x[j] over 4 inputs: one entry of the table records' tables. */
+static inline int32_t munify_dsp_scalar_signed_sum(const int8_t *x, int32_t signs)
+{
+    int32_t sum = 0;
+    for (int32_t j = 0; j < 4; ++j) {
+        sum += (signs >> j) & 1 ? -x[j] : x[j];
+    }
+    return sum;
+}
+
+/* A table record's contribution (1 x 4: one word; 1 x 8: two), offsets as toolchain.plan.dsp._table_record. */
+static inline int32_t munify_dsp_scalar_table_record(const int8_t *x, int32_t bi, const uint32_t *record)
+{
+    uint32_t lo = record[0] & 0xFFFF, hi = record[0] >> 16;
+    if (bi == 4) {
+        int32_t magnitude = hi >= 0x8000 ? (int32_t)hi - 0x10000 : (int32_t)hi;
+        return magnitude * munify_dsp_scalar_signed_sum(x + 4 * (lo / 64), (int32_t)(lo % 64 / 8));
+    }
+    const int8_t *block = x + 8 * (lo / 192);
+    int32_t magnitude = (int32_t)record[1];
+    return magnitude * (munify_dsp_scalar_signed_sum(block, (int32_t)(lo % 192 / 8)) +
+                        munify_dsp_scalar_signed_sum(block + 4, (int32_t)((hi % 192 - 128) / 8)));
+}
 
 static inline int32_t munify_dsp_scalar_input(const int8_t *x, int32_t cols, int32_t j)
 {
@@ -113,6 +144,11 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
         }
         int32_t step_col = 0;
         for (int32_t b = 0; b < counts[1]; ++b) {
+            if (s.table_records) {
+                acc[r0] += munify_dsp_scalar_table_record(x, s.bi, records);
+                records += s.bi / 4;
+                continue;
+            }
             if (s.sign_records) {
                 uint32_t word = *records++;
                 uint8_t signs_byte = (uint8_t)(word & 0xFF);

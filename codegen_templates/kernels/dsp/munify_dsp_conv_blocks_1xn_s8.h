@@ -16,6 +16,9 @@
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
 #define MUNIFY_DSP_BLOCKS_ROW_BIAS 1
 #define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
+#if defined(MUNIFY_DSP_TABLE_RECORDS) && MUNIFY_DSP_TABLE_RECORDS && MUNIFY_DSP_SIGN_BITS
+#error "table records (dsp-blocks-table) come with mask bytes: MUNIFY_DSP_SIGN_BITS 0"
+#endif
 #define MUNIFY_DSP_LAYOUT_BI (MUNIFY_DSP_BI == 16 ? 8 : MUNIFY_DSP_BI)
 #include "munify_dsp_blocks_common.h"
 
@@ -86,6 +89,26 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
     BLOCKS_QUAD_END
 #endif
 #else
+/* Table records (mask-byte layout): r2 = the tables, r0 = the row's records; r8 (and r11) the record, r9/r10 the
+ * table entry of the four pixels (a | b << 16, c | d << 16). */
+#define BLOCKS_TABLE_MULTIPLY(rec, bottom, top)                                                              \
+    "smla" bottom "" top " r4, r9, " rec ", r4\n\t" "smlat" top " r5, r9, " rec ", r5\n\t"                       \
+    "smla" bottom "" top " r6, r10, " rec ", r6\n\t" "smlat" top " r7, r10, " rec ", r7\n\t"
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_TABLE_ENTRY4(rec) "uxtah  r3, r2, " rec "\n\t" "ldrd   r9, r10, [r3]\n\t" BLOCKS_TABLE_MULTIPLY(rec, "b", "t")
+#define BLOCKS_TABLE_RECORD "ldr    r8, [r1], #4\n\t" BLOCKS_TABLE_ENTRY4("r8")
+#define BLOCKS_TABLE_RECORDS2 "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY4("r8") BLOCKS_TABLE_ENTRY4("r11")
+#else
+#define BLOCKS_TABLE_RECORD                                                                                  \
+    "ldm    r1!, {r8, r11}\n\t" "uxtah  r3, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
+    "ldrd   r9, r10, [r3]\n\t" "ldrd   r3, r12, [r8]\n\t" "sadd16 r9, r9, r3\n\t" "sadd16 r10, r10, r12\n\t"    \
+    BLOCKS_TABLE_MULTIPLY("r11", "b", "b")
+#define BLOCKS_TABLE_RECORDS2 BLOCKS_TABLE_RECORD BLOCKS_TABLE_RECORD
+#endif
+/* Two records a pass (an odd count starts with one); none of them sets the flags. */
+#define BLOCKS_TABLE_LOOP                                                                                    \
+    "lsrs   r0, r0, #1\n\t" "bcc    5f\n\t" BLOCKS_TABLE_RECORD "beq    6f\n\t"                                  \
+    "5:\n\t" BLOCKS_TABLE_RECORDS2 "subs   r0, r0, #1\n\t" "bne    5b\n\t" "6:\n\t"
 #define BLOCKS_QUAD_START ""
 #define BLOCKS_QUAD_RECORD_INPUT "lsls   r3, r8, #17\n\t" "add    r3, r2, r3, lsr #15\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
@@ -99,14 +122,20 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #endif
 #endif
 
+#if MUNIFY_DSP_TABLE_RECORDS
+#define BLOCKS_QUAD_RECORDS BLOCKS_TABLE_LOOP
+#define BLOCKS_QUAD_NO_RECORDS "cbnz   r0, 7f\n\t" "b      4f\n\t" "7:\n\t" /* past CBZ's reach */
+#else
+#define BLOCKS_QUAD_RECORDS BLOCKS_QUAD_START "3:\n\t" BLOCKS_QUAD_RECORD "bcc    3b\n\t"
+#define BLOCKS_QUAD_NO_RECORDS "cbz    r0, 4f\n\t"
+#endif
+
 /* The row's unified records after its dense blocks, the accumulators still in r4-r7. */
 #define BLOCKS_QUAD_UNIFIED_PASS                                                                             \
     "ldr    r0, [r3, #36]\n\t"                                                                                \
-    "cbz    r0, 4f\n\t"                                                                                       \
-    "ldrd   r1, r2, [r3, #28]\n\t" /* records, unsigned columns */                                            \
-    BLOCKS_QUAD_START                                                                                         \
-    "3:\n\t" BLOCKS_QUAD_RECORD                                                                              \
-    "bcc    3b\n\t"                                                                                           \
+    BLOCKS_QUAD_NO_RECORDS                                                                                    \
+    "ldrd   r1, r2, [r3, #28]\n\t" /* records, unsigned columns (table records: the tables) */                \
+    BLOCKS_QUAD_RECORDS                                                                                       \
     "ldr    r3, [sp]\n\t"                                                                                     \
     "str    r1, [r3, #28]\n\t"                                                                                \
     "4:\n\t"
@@ -205,6 +234,46 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
     }
 }
 
+/* The tables of the four pixels, per block (MUNIFY_DSP_TABLE_BLOCK_BYTES): for 4 inputs, entry s (sign bits,
+ * bit j set: input j negated) is the words (a | b << 16, c | d << 16), the signed sums sum_j +-x_j of pixels a,
+ * b, c, d; 1 x 4 blocks keep entries 0-7 (input 3 positive), 1 x 8 blocks entries 0-15 of inputs 0-3, then 0-7
+ * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude). Per pixel
+ * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = the four sign
+ * patterns of inputs 0, 1 (r4-r7), f = one of inputs 2, 3 (r10), so each entry is one SADD16. */
+#define BLOCKS_TABLE_ENTRIES(pair, chunk)                                                                     \
+    "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "sadd16 lr, r7, r10\n\t"       \
+    "str    r3, [r2, #" #chunk "0 + " #pair "]\n\t" "str    r11, [r2, #" #chunk "8 + " #pair "]\n\t"               \
+    "str    r12, [r2, #" #chunk "16 + " #pair "]\n\t" "str    lr, [r2, #" #chunk "24 + " #pair "]\n\t"
+#define BLOCKS_TABLE_HALF(pair)                                                                              \
+    "ldm    r0!, {r3, r11, r12, lr}\n\t"                                                                     \
+    "pkhtb  r8, r12, r3, asr #16\n\t" "pkhtb  r9, lr, r11, asr #16\n\t"                                       \
+    "pkhbt  r3, r3, r12, lsl #16\n\t" "pkhbt  r11, r11, lr, lsl #16\n\t"                                      \
+    "sadd16 r4, r3, r11\n\t" "ssub16 r5, r11, r3\n\t" "ssub16 r6, r3, r11\n\t" "mov    r12, #0\n\t"            \
+    "ssub16 r7, r12, r4\n\t"                                                                                  \
+    "sadd16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 0*32+) "ssub16 r10, r9, r8\n\t"                        \
+    BLOCKS_TABLE_ENTRIES(pair, 1*32+)
+#define BLOCKS_TABLE_FULL(pair)                                                                              \
+    BLOCKS_TABLE_HALF(pair) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)                         \
+    "sadd16 r10, r8, r9\n\t" "mov    r3, #0\n\t" "ssub16 r10, r3, r10\n\t" BLOCKS_TABLE_ENTRIES(pair, 3*32+)
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) "add    r2, r2, #64\n\t"
+#else
+#define BLOCKS_TABLE_BLOCK                                                                                   \
+    BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_FULL(4) "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) \
+    "add    r2, r2, #64\n\t"
+#endif
+
+/* `blocks` (>= 1) blocks of inputs from the quad-interleaved widened columns into the tables t. */
+MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
+                                  MUNIFY_ASM_ARG uint32_t *t)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "1:\n\t" BLOCKS_TABLE_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
 /* Whether any row block lists a unified block (else the quads skip the unsigned columns and unified passes). */
 MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
 {
@@ -229,7 +298,9 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
         blocks_widen_column(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i);
     }
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
-    if (unified && whole_blocks > 0) {
+    if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
+        blocks_tables(col->widened, whole_blocks, (uint32_t *)(uintptr_t)col->unsigned_x);
+    } else if (unified && whole_blocks > 0) {
         for (int32_t i = 0; i < 4; ++i) {
             uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
             blocks_unsigned_quad(x[i], whole_blocks, column);

@@ -14,6 +14,9 @@ Layouts (the C side documents the same in each kernel's header comment):
               | last << 15 | magnitude << 16), else as lists (column, mask or sign bytes, int16 magnitudes);
               pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15.
               See pack_blocks, docs/FORMAT.md and codegen_templates/kernels/dsp/munify_dsp_blocks_scalar.h.
+  dsp-blocks-table  CONV_2D 1 x bi (speed): as dsp-blocks-wide, but a unified block is a table record, the byte
+              offsets of its signed sums in the pixel quads' tables (per 4 inputs, 16 sign patterns) and its
+              magnitude (1 x 4: offset | magnitude << 16; 1 x 8: offset | offset << 16, magnitude).
 """
 
 from __future__ import annotations
@@ -92,14 +95,15 @@ def _split_blocks(blocks, bi: int):
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
-                dense16: bool = False) -> dict[str, np.ndarray]:
+                dense16: bool = False, table: bool = False) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
     With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and so has the last unified record
     (mask bytes; or sign records in the CONV_2D pixel-quad kernels, `conv` with 1 x 4 and 1 x 8 blocks).
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
-    weights w0, w2, w1, w3.
+    weights w0, w2, w1, w3. `table` (layout dsp-blocks-table, CONV_2D 1 x bi) stores unified blocks as table
+    records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them).
     """
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
@@ -129,6 +133,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
             negative = tile < 0
             magnitude = np.abs(tile).max(axis=1)
             mask = _sign_bytes(negative, sign_bits)
+            if table and pixel_quads(conv, bo, bi):
+                row_records.append(_table_record(cb * bi, negative[0], int(magnitude[0])))
+                continue
             positives = bi - negative.sum(axis=1)
             unified_bias[r0:r0 + bo] -= magnitude * (128 * positives + 127 * negative.sum(axis=1))
             if pixel_quads(conv, bo, bi) and sign_bits:
@@ -140,9 +147,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
                 unified_cols.append(cb * bi)
                 mags.append(magnitude)
                 signs.append(mask)
-        if row_records:
+        if row_records and not table:
             row_records[-1][0] |= LAST_BLOCK_FLAG
-            records += row_records
+        records += row_records
         counts[-1] = len(row_records) or len(unified)
     return {
         "counts": np.array(counts, np.uint16),
@@ -155,6 +162,33 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
+
+
+TABLE_ENTRY_BYTES = 8  # one table entry: the four pixels' int16 signed sums (a | b << 16, c | d << 16)
+MAX_TABLE_COLS = 2048  # table offsets are 16 bits
+
+
+def table_block_bytes(bi: int) -> int:
+    """Table bytes per block of bi (4 or 8) inputs. Pattern s and its complement have opposite sums, so a
+    record whose last weight is negative flips every sign and negates its magnitude: 1 x 4 keeps the 8 patterns
+    with weight 3 positive; 1 x 8 all 16 of inputs 0-3, then the 8 of inputs 4-7 with weight 7 positive."""
+    return (8 if bi == 4 else 24) * TABLE_ENTRY_BYTES
+
+
+def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
+    """1 x 4: [offset | magnitude << 16]; 1 x 8: [offset(inputs 0-3) | offset(inputs 4-7) << 16, magnitude]
+    (magnitudes int16 / int32, negated when the signs are flipped, see table_block_bytes). The offset of the
+    block from column c with sign bits s (bit j: weight j negative) is c / bi * table_block_bytes(bi) + s * 8,
+    the inputs 4-7 of a 1 x 8 block 128 bytes further."""
+    bi = len(negative)
+    if negative[-1]:
+        negative, magnitude = ~negative, -magnitude
+    base = col // bi * table_block_bytes(bi)
+    signs = [int(np.packbits(negative[at:at + 4], bitorder="little")[0]) for at in range(0, bi, 4)]
+    if bi == 4:
+        return [base + signs[0] * TABLE_ENTRY_BYTES | (magnitude & 0xFFFF) << 16]
+    return [base + signs[0] * TABLE_ENTRY_BYTES | (base + 16 * TABLE_ENTRY_BYTES + signs[1] * TABLE_ENTRY_BYTES) << 16,
+            magnitude & 0xFFFFFFFF]
 
 
 MAX_SIGN_RECORD_STEP = 127  # block columns one sign record may advance; longer gaps take filler records
@@ -192,18 +226,21 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Cost model: retired instructions on a Cortex-M4 (QEMU -icount), least-squares fits of
+# Cost model: retired instructions on a Cortex-M4 (QEMU -icount), least-squares fits (of the relative error) of
 # benchmarks/kernels/calibrate.py over a sweep of layers (worst error 1-5%). Per position (output pixel or batch).
 
 LAYER_CALL = 50.0
-FC_MAC, FC_ROW, FC_INPUT = 1.17, 24.0, 2.0  # 4x4 SMLAD step: 74 instructions per 64 MACs, unrolled 4 times
-CONV_MAC, CONV_OUTPUT, CONV_INPUT = 0.90, 25.5, 3.2  # 2x2 step unrolled 4x: 58 per 64 MACs
+# 4x4 SMLAD step: 74 instructions per 64 MACs, unrolled 4 times; the rows % 4 last rows one at a time
+FC_MAC, FC_TAIL_MAC, FC_ROW, FC_INPUT = 1.17, 2.12, 23.3, 2.5
+# 2x2 step unrolled 4x: 58 per 64 MACs; per im2col copy (memcpy / memset of a kernel row or a tap) 24
+CONV_MAC, CONV_OUTPUT, CONV_INPUT, CONV_COPY = 0.90, 21.2, 3.16, 24.3
 DW_MAC, DW_OUTPUT, DW_TAP = 2.77, 20.5, 7.6  # 2 taps x 4 channels: 21 per 8 MACs
 
 
 @dataclass(frozen=True)
 class BlockCosts:
-    """Instructions per dense weight, unified weight, unified block row, listed (not pruned) block, row, input."""
+    """Instructions per dense weight, unified weight, unified block row, listed (not pruned) block, row, input,
+    and (table records) per input of the pixel quads' tables, built when the layer has unified blocks."""
 
     dense: float
     unified: float
@@ -211,11 +248,13 @@ class BlockCosts:
     listed: float
     row: float
     input: float
+    tables: float = 0.0
 
     def __call__(self, f) -> float:
         per_position = (f.dense_weights * self.dense + f.unified_weights * self.unified
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
-                        + f.rows * self.row + f.cols * self.input)
+                        + f.rows * self.row + f.cols * self.input
+                        + (f.cols * self.tables if f.unified_weights else 0.0))
         return LAYER_CALL + f.positions * per_position
 
 
@@ -235,10 +274,13 @@ class WidthCosts:
         return (self.sixteen if f.bi == 16 else self.narrow)(f)
 
 
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.80, 0.29, 0.63, 1.64, 24.8, 2.1),
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.94, 0.35, 1.37, 0.98, 25.3, 1.09),
                                       BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
-                    True: WidthCosts(BlockCosts(0.85, 0.35, 1.53, 1.01, 27.9, 2.4),
-                                     BlockCosts(1.07, 0.71, 0.04, 0.11, 25.8, 1.1))}
+                    True: WidthCosts(BlockCosts(0.81, 0.42, 1.54, 1.18, 30.0, 1.01),
+                                     BlockCosts(0.98, 0.78, 0.05, 0.11, 26.7, 1.03))}
+# Table records: tables 5.7 per input when the layer has unified blocks (the fit's input term is slightly negative)
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.37, -0.27, 0.63, 31.2, -0.55, 5.69),
+                              BlockCosts(1.06, 0.40, 0.03, 0.09, 27.4, -0.24, 6.16))
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -246,11 +288,14 @@ TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
 
 
 def fc_dense_cost(f) -> float:
-    return LAYER_CALL + f.positions * (f.rows * f.cols * FC_MAC + f.rows * FC_ROW + f.cols * FC_INPUT)
+    padded = _round_up(f.cols, 4)
+    macs = f.rows // 4 * 4 * padded * FC_MAC + f.rows % 4 * padded * FC_TAIL_MAC
+    return LAYER_CALL + f.positions * (macs + f.rows * FC_ROW + f.cols * FC_INPUT)
 
 
 def conv_dense_cost(f) -> float:
-    per_pixel = f.rows * f.cols * CONV_MAC + f.rows * CONV_OUTPUT + f.cols * CONV_INPUT
+    per_pixel = (f.rows * _round_up(f.cols, 4) * CONV_MAC + f.rows * CONV_OUTPUT + f.cols * CONV_INPUT
+                 + f.patch_copies * CONV_COPY)
     return LAYER_CALL + f.positions * per_pixel
 
 
@@ -264,15 +309,18 @@ def depthwise_cost(f) -> float:
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
 
 
-def blocks_scratch(params: dict, conv: bool) -> int:
+def blocks_scratch(params: dict, conv: bool, table: bool = False) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
-    per row, one widened column (2 bytes an input), one unsigned column and (im2col) one patch; the pixel quads
-    then one int32 per row (bias + unified_bias)."""
+    per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
+    tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then one int32 per row
+    (bias + unified_bias)."""
     k = _round_up(params["k"], max(4, params["bi"]))
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
     im2col = 0 if params["pointwise"] else columns * k
-    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 3 * columns * k + im2col
+    bi = layout_bi(conv, params["bo"], params["bi"])
+    unsigned = k // bi * table_block_bytes(bi) if table and quads else columns * k
+    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
@@ -295,14 +343,15 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _blocks_fit(family: str, op_type: str):
-    """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16)."""
+def _blocks_fit(family: str, op_type: str, table: bool):
+    """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16; table records: at most
+    MAX_TABLE_COLS inputs)."""
     def fits(params: dict) -> bool:
         bo, bi = params["bo"], params["bi"]
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1
+            return bo == 1 and not (table and params["k"] > MAX_TABLE_COLS)
         if family == "bo2":
             return bo == 2 and bi <= 8
         return bo > 1 and not (bo == 2 and bi <= 8)
@@ -314,10 +363,10 @@ def _depthwise_fits(params: dict) -> bool:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
-                          dense16: bool) -> dict[str, np.ndarray]:
+                          dense16: bool, table: bool) -> dict[str, np.ndarray]:
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
-    return pack_blocks(matrix, blocks, sign_bits, conv, dense16)
+    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, table)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -336,22 +385,27 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
                 ("_tiles", {"FULLY_CONNECTED": TILE_BLOCK_COSTS, "CONV_2D": TILE_BLOCK_COSTS}, "tiles"))
-    # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits.
-    masks = (("wide", False, frozenset({"speed"})), ("bits", True, frozenset({"balanced", "size"})))
+    # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits. Table records
+    # (CONV_2D 1 x bi: 0.5 bytes per 1x4 weight, 1 per 1x8) pay for their tables only with enough rows: speed
+    # takes the cheapest of the three.
+    masks = (("wide", False, False, frozenset({"speed"})), ("bits", True, False, frozenset({"balanced", "size"})),
+             ("table", False, True, frozenset({"speed"})))
     # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, bits):
         return op_type == "FULLY_CONNECTED" and family == "rows" and not bits
 
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
-                          costs[op_type][bits],
+                          QUAD_TABLE_COSTS if table else costs[op_type][bits],
                           layout=f"dsp-blocks-{name}{'16' if dense16(op_type, family, bits) else ''}", features=DSP,
-                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type), optimize=modes,
+                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table), optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
-                                                 dense16=dense16(op_type, family, bits)),
-                          support_files=files, scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D"))
+                                                 dense16=dense16(op_type, family, bits), table=table),
+                          support_files=files,
+                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", table=table))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
-            for name, bits, modes in masks]
+            for name, bits, table, modes in masks
+            if not table or (op_type == "CONV_2D" and family == "rows")]
 
 
 def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> list:
