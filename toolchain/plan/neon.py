@@ -8,7 +8,14 @@ Layouts (each kernel header documents the same):
                dense blocks (column, bo x bi weights) and the unified blocks (column, bo x bi/8 sign bytes,
                bo magnitudes); pruned blocks are absent. The partial last column block is one more dense block
                and the rows % bo last rows one more (dense) row block, both padded with zeros.
-Unified block rows fold magnitude * (their negative weights) into `unified_bias` (munify_neon_blocks.h).
+  neon-blocks-tables
+               neon-blocks (bo 1 or 2, bi 8) with the unified blocks as table lookups: `table_cols` lists the
+               column of every sign-pattern table (the full column blocks some unified block reads); per
+               unified block row `unified_lookups` holds the two table entries (uint16, 16-byte units from the
+               first table: table * 32 + the low sign nibble, table * 32 + 16 + the high one) instead of a
+               column and a sign byte; no `unified_bias`.
+Unified block rows fold magnitude * (their negative weights) into `unified_bias` (munify_neon_blocks.h); the
+table kernel reads exact signed sums, so it needs no such term.
 """
 
 from __future__ import annotations
@@ -55,8 +62,9 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     return _padded(matrix, _round_up(channels, DW_CHANNELS), taps).T.reshape(-1).copy()
 
 
-def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
-    """Layout neon-blocks of a block-structured int8 matrix (`blocks` a BlockStructure with bi 8 or 16)."""
+def pack_blocks(matrix: np.ndarray, blocks, tables: bool = False) -> dict[str, np.ndarray]:
+    """Layout neon-blocks (or, `tables`, neon-blocks-tables) of a block-structured int8 matrix (`blocks` a
+    BlockStructure with bi 8 or 16; 8 for `tables`)."""
     from ..ir.blocks import BlockKind
 
     matrix = np.asarray(matrix, np.int8)
@@ -84,7 +92,7 @@ def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
             mags.append(magnitude)
             signs.append(np.packbits(negative, axis=1, bitorder="little").reshape(-1))
             unified_bias[r0:r0 + bo] += magnitude * negative.sum(axis=1)
-    return {
+    packed = {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
         "dense_weights": _concat(dense_w, np.int8),
@@ -93,15 +101,44 @@ def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
         "unified_magnitudes": _concat(mags, np.int8),
         "unified_bias": unified_bias.astype(np.int32),
     }
+    return _with_tables(packed, bo) if tables else packed
+
+
+TABLE_ENTRIES = 32  # 16-byte entries of one column's tables: 2 halves x 16 sign patterns (8 pixels of int16)
+
+
+def _with_tables(packed: dict[str, np.ndarray], bo: int) -> dict[str, np.ndarray]:
+    """neon-blocks (bi 8) -> neon-blocks-tables: one table per column some unified block reads; a unified
+    block row becomes the two table entries its sign byte selects."""
+    columns, table_of = np.unique(packed.pop("unified_cols"), return_inverse=True)
+    del packed["unified_bias"]
+    signs = packed.pop("unified_signs").astype(np.int64).reshape(-1, bo)
+    base = table_of.reshape(-1, 1).astype(np.int64) * TABLE_ENTRIES
+    lookups = np.stack([base + (signs & 15), base + TABLE_ENTRIES // 2 + (signs >> 4)], axis=-1)
+    packed["unified_lookups"] = lookups.reshape(-1).astype(np.uint16)
+    packed["table_cols"] = columns.astype(np.uint16)
+    return packed
+
+
+def _tables_to_columns(packed: dict[str, np.ndarray], bo: int) -> tuple[np.ndarray, np.ndarray]:
+    """The column and sign byte of each unified block row of a neon-blocks-tables packing."""
+    lookups = packed["unified_lookups"].astype(np.int64).reshape(-1, bo, 2)
+    columns = packed["table_cols"][lookups[:, 0, 0] // TABLE_ENTRIES] if len(lookups) else np.zeros(0, np.int64)
+    half = TABLE_ENTRIES // 2
+    signs = (lookups[..., 0] % TABLE_ENTRIES) | ((lookups[..., 1] % TABLE_ENTRIES - half) << 4)
+    return columns, signs.astype(np.uint8).reshape(-1)
 
 
 def unpack_blocks(packed: dict[str, np.ndarray], rows: int, cols: int, bo: int, bi: int) -> np.ndarray:
     """The int8 matrix a neon-blocks packing describes (what the kernel computes with; tests pin it down)."""
     row_blocks = -(-rows // bo)
     matrix = np.zeros((row_blocks * bo, _round_up(cols, bi)), np.int64)
+    unified_cols, unified_signs = packed.get("unified_cols"), packed.get("unified_signs")
+    if "table_cols" in packed:
+        unified_cols, unified_signs = _tables_to_columns(packed, bo)
     counts = packed["counts"].reshape(-1, 2)
     dense_w = packed["dense_weights"].reshape(-1, bo, bi)
-    signs = packed["unified_signs"].reshape(-1, bo, bi // 8)
+    signs = unified_signs.reshape(-1, bo, bi // 8)
     mags = packed["unified_magnitudes"].reshape(-1, bo)
     d = u = 0
     for rb in range(row_blocks):
@@ -111,7 +148,7 @@ def unpack_blocks(packed: dict[str, np.ndarray], rows: int, cols: int, bo: int, 
             matrix[r0:r0 + bo, c0:c0 + bi] = dense_w[d]
             d += 1
         for _ in range(counts[rb, 1]):
-            c0 = int(packed["unified_cols"][u])
+            c0 = int(unified_cols[u])
             negative = np.unpackbits(signs[u], axis=1, bitorder="little")[:, :bi].astype(bool)
             matrix[r0:r0 + bo, c0:c0 + bi] = np.where(negative, -1, 1) * mags[u][:, None].astype(np.int64)
             u += 1
@@ -122,12 +159,12 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(0, dtype)
 
 
-def _pack_blocks_or_dense(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
+def _pack_blocks_or_dense(matrix: np.ndarray, blocks, tables: bool = False) -> dict[str, np.ndarray]:
     from ..ir.blocks import BlockStructure
 
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 8)
-    return pack_blocks(matrix, blocks)
+    return pack_blocks(matrix, blocks, tables)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -176,6 +213,22 @@ SINGLE_UNIFIED = {False: 13.0, True: 11.0}  # per 16 unified weights: signs, mag
 SINGLE_ROW = 8.0
 
 
+# Table kernel, per output pixel: a unified block row is two table loads, an ADD and two SMLAL for 8 pixels;
+# each column with unified blocks builds its tables once a pass (LD4, 4 UZP, 8 SXTL, 2 x (22 ADD/SUB, 16 stores)).
+TABLE_ROW = 1.5
+TABLE_BUILD = 9.5
+
+
+def tables_cost(pointwise: bool, sdot: bool):
+    def cost(f) -> float:
+        dense_blocks = f.listed_blocks - f.unified_weights // max(f.bi, 1)
+        per_position = (f.dense_weights / 8 * BLOCK_DENSE[sdot] + dense_blocks * BLOCK_LISTED
+                        + f.unified_rows * TABLE_ROW + f.unified_cols * TABLE_BUILD + f.rows * BLOCK_ROW
+                        + 2 * _patch_cost(f, pointwise))
+        return LAYER_CALL + f.positions * per_position
+    return cost
+
+
 def blocks_cost(pointwise: bool, sdot: bool):
     def cost(f) -> float:
         if f.positions < MIN_PASS:
@@ -205,6 +258,14 @@ def blocks_scratch(params: dict) -> int:
     return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
 
 
+TABLE_BYTES = 2 * 16 * 8 * 2  # MUNIFY_NEON_TABLE_WORDS int16: 2 halves x 16 sign patterns x 8 pixels
+
+
+def tables_scratch(params: dict) -> int:
+    """blocks_scratch, then at most one table per full column block."""
+    return blocks_scratch(params) + TABLE_BYTES * (params["k"] // 8)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Where each kernel applies (params of toolchain.plan.layers)
 
@@ -217,6 +278,13 @@ def _blocks_fit(params: dict) -> bool:
     """bi 8 or 16, columns that fit uint16, and magnitudes that fit int8 (no weight -128)."""
     return (params["bi"] in BLOCK_BI and _round_up(params["k"], params["bi"]) <= MAX_COLUMN
             and _pairs_fit_int16(params))
+
+
+def _tables_fit(params: dict) -> bool:
+    """1 x 8 or 2 x 8 blocks (8 pixels a pass), every image at least a pass wide (no one-pixel path), table
+    entries that fit uint16."""
+    return (_blocks_fit(params) and params["bi"] == 8 and params["bo"] <= 2
+            and params["out_h"] * params["out_w"] >= MIN_PASS and params["k"] // 8 * TABLE_ENTRIES <= 0xFFFF)
 
 
 def _depthwise_fits(params: dict) -> bool:
@@ -262,13 +330,22 @@ def _dense_variants(KernelVariant, BlockKind) -> list:
 
 def _block_variants(KernelVariant, BlockKind) -> list:
     files = COMMON_FILES + ("kernels/neon/munify_neon_blocks.h",)
-    return [KernelVariant(f"{stem}_blocks_{suffix}", op_type, "kernels/neon/blocks.c.j2",
-                          blocks_cost(pointwise=op_type == "FULLY_CONNECTED", sdot=sdot), layout="neon-blocks",
-                          features=features, block_kinds=frozenset(BlockKind), applies=_blocks_fit,
-                          pack=_pack_blocks_or_dense, scratch=blocks_scratch, support_files=files,
-                          options={"sdot": sdot})
-            for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
-            for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True))]
+    variants = []
+    for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
+        pointwise = op_type == "FULLY_CONNECTED"
+        for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True)):
+            common = dict(template="kernels/neon/blocks.c.j2", features=features, block_kinds=frozenset(BlockKind),
+                          support_files=files)
+            variants += [
+                KernelVariant(f"{stem}_blocks_{suffix}", op_type, cost=blocks_cost(pointwise, sdot),
+                              layout="neon-blocks", applies=_blocks_fit, pack=_pack_blocks_or_dense,
+                              scratch=blocks_scratch, options={"sdot": sdot, "sign_tables": False}, **common),
+                KernelVariant(f"{stem}_blocks_tables_{suffix}", op_type, cost=tables_cost(pointwise, sdot),
+                              layout="neon-blocks-tables", applies=_tables_fit,
+                              pack=functools.partial(_pack_blocks_or_dense, tables=True), scratch=tables_scratch,
+                              options={"sdot": sdot, "sign_tables": True}, **common),
+            ]
+    return variants
 
 
 def _depthwise_variants(KernelVariant, BlockKind) -> list:

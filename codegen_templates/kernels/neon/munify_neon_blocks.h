@@ -12,6 +12,12 @@
  * SDOT with dotprod. A unified block row is magnitude * sum(sign_j * x_j); with the sign mask m_j (0x00 or 0xFF),
  * sign_j * x_j = (x_j ^ m_j) + (m_j != 0): CMTST, then per pixel pair EOR, SADDLP and 2 SMLAL by the
  * magnitude (or EOR and SDOT by the magnitude); the magnitude * (negative weights) terms are `unified_bias`, added at pack time.
+ *
+ * Sign-pattern tables (layout neon-blocks-tables: bo 1 or 2, bi 8, 8 pixels a pass): the magnitude factored out,
+ * a unified block row is m * (T_lo[s & 15] + T_hi[s >> 4]) for its sign byte s, where T_h[p] holds the 8
+ * pixels' signed sums of inputs 4h .. 4h + 3 under sign pattern p. The tables of a column are built once a
+ * pass (LD4, UZP, SXTL, 15 SUB a half) and shared by every row that has a unified block there, so a unified
+ * block row costs two table loads, an ADD and two SMLAL by the magnitude for all 8 pixels, whatever its signs.
  */
 #ifndef MUNIFY_NEON_BLOCKS_H
 #define MUNIFY_NEON_BLOCKS_H
@@ -37,7 +43,13 @@ typedef struct {
     const int32_t *unified_bias; /* row_blocks * bo entries */
     const int32_t *bias;         /* out_c entries, input offset folded in */
     munify_neon_quant q;
+    const uint16_t *table_cols;  /* neon-blocks-tables: the column of each sign-pattern table, */
+    int32_t n_tables;
+    const uint16_t *unified_lookups; /* and per unified block row its two table entries (16-byte units) */
 } munify_neon_blocks;
+
+/* int16 entries of one column's tables: 2 halves x 16 sign patterns x 8 pixels */
+#define MUNIFY_NEON_TABLE_WORDS (2 * 16 * 8)
 
 /* The partial sums of one row for up to 8 pixels: without SDOT one int32x4 per pixel, with SDOT one per pixel
  * pair (two lanes each). */
@@ -64,10 +76,17 @@ MUNIFY_NEON_FN munify_neon_chunk munify_neon_chunk_load(const int8_t *chunks, in
 {
     const int8_t *at = chunks + pixels * column; /* column is a multiple of 8: chunk column / 8 */
     munify_neon_chunk x;
-    MUNIFY_NEON_UNROLL
-    for (int j = 0; j < pixels / 2; ++j) {
-        x.pair[j] = vld1q_s8(at + 16 * j);
+    if (pixels == 8) { /* one LD1 of four registers */
+        const int8x16x4_t v = vld1q_s8_x4(at);
+        MUNIFY_NEON_UNROLL
+        for (int j = 0; j < 4; ++j) {
+            x.pair[j] = v.val[j];
+        }
+        return x;
     }
+    const int8x16x2_t v = vld1q_s8_x2(at);
+    x.pair[0] = v.val[0];
+    x.pair[1] = v.val[1];
     return x;
 }
 
@@ -128,23 +147,71 @@ MUNIFY_NEON_FN int8x16_t munify_neon_both_halves(const int8_t *w)
     return vreinterpretq_s8_s64(vld1q_dup_s64((const int64_t *)(const void *)w));
 }
 
-/* acc[q * rows_padded + r] for the `pixels` pixels whose chunks are interleaved in `chunks`. */
-MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
-                                            int32_t rows_padded, const int bo, const int bi, const int pixels,
-                                            const int sdot)
+/* table[p] = sum_j (bit j of p ? -x_j : x_j) for the 16 sign patterns p of 4 inputs (lanes: 8 pixels) */
+MUNIFY_NEON_FN void munify_neon_half_table(int16x8_t x0, int16x8_t x1, int16x8_t x2, int16x8_t x3, int16_t *table)
+{
+    const int16x8_t twice[4] = {vaddq_s16(x0, x0), vaddq_s16(x1, x1), vaddq_s16(x2, x2), vaddq_s16(x3, x3)};
+    int16x8_t t[16];
+    t[0] = vaddq_s16(vaddq_s16(x0, x1), vaddq_s16(x2, x3));
+    _Pragma("GCC unroll 4")
+    for (int j = 0; j < 4; ++j) {
+        _Pragma("GCC unroll 8")
+        for (int p = 0; p < (1 << j); ++p) {
+            t[p + (1 << j)] = vsubq_s16(t[p], twice[j]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < 16; ++p) {
+        vst1q_s16(table + 8 * p, t[p]);
+    }
+}
+
+/* The two half tables of the 8-input column whose 8 pixels' chunks are the 64 bytes at `chunk`. */
+MUNIFY_NEON_FN void munify_neon_table(const int8_t *chunk, int16_t *table)
+{
+    const int8x16x4_t v = vld4q_s8(chunk); /* lane i of val[t]: pixel i / 2, input 4 (i % 2) + t */
+    const int8x16_t x01 = vuzp1q_s8(v.val[0], v.val[1]), x23 = vuzp1q_s8(v.val[2], v.val[3]);
+    const int8x16_t x45 = vuzp2q_s8(v.val[0], v.val[1]), x67 = vuzp2q_s8(v.val[2], v.val[3]);
+    munify_neon_half_table(vmovl_s8(vget_low_s8(x01)), vmovl_high_s8(x01), vmovl_s8(vget_low_s8(x23)),
+                           vmovl_high_s8(x23), table);
+    munify_neon_half_table(vmovl_s8(vget_low_s8(x45)), vmovl_high_s8(x45), vmovl_s8(vget_low_s8(x67)),
+                           vmovl_high_s8(x67), table + MUNIFY_NEON_TABLE_WORDS / 2);
+}
+
+/* The bo unified rows of one block by their table entries: sums[2 r + g] += pixels 4g .. 4g + 3 of row r. */
+MUNIFY_NEON_FN void munify_neon_table_rows(int32x4_t *sums, const int16_t *tables, const uint16_t *lookups,
+                                           const int8_t *magnitudes, const int bo)
+{
+    MUNIFY_NEON_UNROLL
+    for (int r = 0; r < bo; ++r) {
+        uint32_t both; /* the two entries in one load */
+        memcpy(&both, lookups + 2 * r, sizeof both);
+        const int16x8_t sum = vaddq_s16(vld1q_s16(tables + 8 * (both & 0xFFFF)), vld1q_s16(tables + 8 * (both >> 16)));
+        sums[2 * r] = vmlal_n_s16(sums[2 * r], vget_low_s16(sum), magnitudes[r]);
+        sums[2 * r + 1] = vmlal_high_n_s16(sums[2 * r + 1], sum, magnitudes[r]);
+    }
+}
+
+/* acc[q * rows_padded + r] for the `pixels` pixels whose chunks are interleaved in `chunks` (`sign_tables`:
+ * the unified blocks name their column's tables in `tables`). */
+MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const int8_t *chunks,
+                                            const int16_t *tables, int32_t *acc, int32_t rows_padded, const int bo,
+                                            const int bi, const int pixels, const int sdot, const int sign_tables)
 {
     const int8_t *dense = p->dense_weights;
     const uint8_t *signs = p->unified_signs;
     const int8_t *magnitudes = p->unified_magnitudes;
-    const uint16_t *dense_col = p->dense_cols, *unified_col = p->unified_cols;
+    const uint16_t *dense_col = p->dense_cols, *unified_col = p->unified_cols, *lookups = p->unified_lookups;
     const int chunks_per_block = bi / 8;
     for (int32_t rb = 0; rb < p->row_blocks; ++rb) {
         const int32_t r0 = rb * bo;
         munify_neon_sums sums[4];
+        int32x4_t by_table[8]; /* sign_tables: the table sums of row r, pixels 0-3 and 4-7 */
         MUNIFY_NEON_UNROLL
         for (int r = 0; r < bo; ++r) {
             const int32_t row = r0 + r < p->w.out_c ? r0 + r : 0;
-            munify_neon_sums_start(&sums[r], p->bias[row] + p->unified_bias[r0 + r], sdot);
+            munify_neon_sums_start(&sums[r], p->bias[row] + (sign_tables ? 0 : p->unified_bias[r0 + r]), sdot);
+            by_table[2 * r] = by_table[2 * r + 1] = vdupq_n_s32(0);
         }
         for (int32_t d = p->counts[2 * rb]; d > 0; --d, dense += bo * bi) {
             const int32_t column = *dense_col++;
@@ -158,7 +225,12 @@ MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const i
                 }
             }
         }
-        for (int32_t u = p->counts[2 * rb + 1]; u > 0; --u, signs += bo * chunks_per_block, magnitudes += bo) {
+        _Pragma("GCC unroll 2")
+        for (int32_t u = sign_tables ? p->counts[2 * rb + 1] : 0; u > 0; --u, lookups += 2 * bo, magnitudes += bo) {
+            munify_neon_table_rows(by_table, tables, lookups, magnitudes, bo);
+        }
+        for (int32_t u = sign_tables ? 0 : p->counts[2 * rb + 1]; u > 0; --u, signs += bo * chunks_per_block,
+                     magnitudes += bo) {
             const int32_t column = *unified_col++;
             MUNIFY_NEON_UNROLL
             for (int c = 0; c < chunks_per_block; ++c) {
@@ -174,7 +246,10 @@ MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const i
         for (int r = 0; r < bo; ++r) {
             MUNIFY_NEON_UNROLL
             for (int g = 0; g < pixels / 4; ++g) {
-                const int32x4_t total = munify_neon_sums_four(&sums[r], g, sdot);
+                int32x4_t total = munify_neon_sums_four(&sums[r], g, sdot);
+                if (sign_tables) {
+                    total = vaddq_s32(total, by_table[2 * r + g]);
+                }
                 int32_t *at = acc + 4 * g * rows_padded + r0 + r;
                 at[0] = vgetq_lane_s32(total, 0);
                 at[rows_padded] = vgetq_lane_s32(total, 1);
@@ -308,9 +383,11 @@ MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t
 }
 
 /* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
- * many of patches; pixels = MUNIFY_NEON_PIXELS(bo) output pixels run per pass */
+ * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each; pixels =
+ * MUNIFY_NEON_PIXELS(bo) output pixels run per pass (sign_tables: 8, and at least MUNIFY_NEON_MIN_PASS per image) */
 MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
-                                          int8_t *scratch, const int bo, const int bi, const int sdot)
+                                          int8_t *scratch, const int bo, const int bi, const int sdot,
+                                          const int sign_tables)
 {
     const int pixels = MUNIFY_NEON_PIXELS(bo);
     const munify_neon_window *w = &p->w;
@@ -318,6 +395,7 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
     int32_t *acc = (int32_t *)(void *)scratch;
     int8_t *chunks = scratch + 4 * pixels * rows_padded;
     int8_t *patches = chunks + pixels * w->depth;
+    int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth);
     for (int32_t n = 0; n < w->batches; ++n) {
         const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
         int8_t *out = output + n * image_pixels * rows;
@@ -336,7 +414,10 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
                 columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
             }
             munify_neon_interleave(columns, w->depth, chunks, pixels);
-            munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels, sdot);
+            for (int32_t t = 0; sign_tables && t < p->n_tables; ++t) {
+                munify_neon_table(chunks + pixels * p->table_cols[t], tables + MUNIFY_NEON_TABLE_WORDS * t);
+            }
+            munify_neon_blocks_pass(p, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables);
             for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
                 munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
             }
