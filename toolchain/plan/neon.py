@@ -11,9 +11,9 @@ Layouts (each kernel header documents the same):
   neon-blocks-tables
                neon-blocks (bo 1 or 2, bi 8) with the unified blocks as table lookups: `table_cols` lists the
                column of every sign-pattern table (the full column blocks some unified block reads); per
-               unified block row `unified_lookups` holds the two table entries (uint16, 16-byte units from the
-               first table: table * 32 + the low sign nibble, table * 32 + 16 + the high one) instead of a
-               column and a sign byte; no `unified_bias`.
+               unified block row `unified_lookups` holds its two table entries (table * 32 + the low sign
+               nibble, table * 32 + 16 + the high one), as uint16 in 16-byte units (2 an entry: an entry is 16
+               pixels of int16), instead of a column and a sign byte; no `unified_bias`.
 Unified block rows fold magnitude * (their negative weights) into `unified_bias` (munify_neon_blocks.h); the
 table kernel reads exact signed sums, so it needs no such term.
 """
@@ -104,7 +104,10 @@ def pack_blocks(matrix: np.ndarray, blocks, tables: bool = False) -> dict[str, n
     return _with_tables(packed, bo) if tables else packed
 
 
-TABLE_ENTRIES = 32  # 16-byte entries of one column's tables: 2 halves x 16 sign patterns (8 pixels of int16)
+# One column's tables: 2 halves x 16 sign patterns, an entry 16 pixels of int16 (32 bytes); lookups count in
+# 16-byte units (the kernel adds them to the tables' address in one instruction).
+TABLE_ENTRIES = 32
+LOOKUP_UNITS = 2  # 16-byte units per entry
 
 
 def _with_tables(packed: dict[str, np.ndarray], bo: int) -> dict[str, np.ndarray]:
@@ -114,15 +117,15 @@ def _with_tables(packed: dict[str, np.ndarray], bo: int) -> dict[str, np.ndarray
     del packed["unified_bias"]
     signs = packed.pop("unified_signs").astype(np.int64).reshape(-1, bo)
     base = table_of.reshape(-1, 1).astype(np.int64) * TABLE_ENTRIES
-    lookups = np.stack([base + (signs & 15), base + TABLE_ENTRIES // 2 + (signs >> 4)], axis=-1)
-    packed["unified_lookups"] = lookups.reshape(-1).astype(np.uint16)
+    entries = np.stack([base + (signs & 15), base + TABLE_ENTRIES // 2 + (signs >> 4)], axis=-1)
+    packed["unified_lookups"] = (entries * LOOKUP_UNITS).reshape(-1).astype(np.uint16)
     packed["table_cols"] = columns.astype(np.uint16)
     return packed
 
 
 def _tables_to_columns(packed: dict[str, np.ndarray], bo: int) -> tuple[np.ndarray, np.ndarray]:
     """The column and sign byte of each unified block row of a neon-blocks-tables packing."""
-    lookups = packed["unified_lookups"].astype(np.int64).reshape(-1, bo, 2)
+    lookups = packed["unified_lookups"].astype(np.int64).reshape(-1, bo, 2) // LOOKUP_UNITS
     columns = packed["table_cols"][lookups[:, 0, 0] // TABLE_ENTRIES] if len(lookups) else np.zeros(0, np.int64)
     half = TABLE_ENTRIES // 2
     signs = (lookups[..., 0] % TABLE_ENTRIES) | ((lookups[..., 1] % TABLE_ENTRIES - half) << 4)
@@ -258,12 +261,14 @@ def blocks_scratch(params: dict) -> int:
     return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
 
 
-TABLE_BYTES = 2 * 16 * 8 * 2  # MUNIFY_NEON_TABLE_WORDS int16: 2 halves x 16 sign patterns x 8 pixels
+TABLE_PIXELS = 16  # MUNIFY_NEON_TABLE_PIXELS
+TABLE_BYTES = 2 * 16 * TABLE_PIXELS * 2  # MUNIFY_NEON_TABLE_WORDS int16: 2 halves x 16 sign patterns x 16 pixels
 
 
 def tables_scratch(params: dict) -> int:
-    """blocks_scratch, then at most one table per full column block."""
-    return blocks_scratch(params) + TABLE_BYTES * (params["k"] // 8)
+    """The accumulators, chunks and patches of 16 pixels, then at most one table per full column block."""
+    return (4 * TABLE_PIXELS * _round_up(params["cout"], params["bo"]) + 2 * TABLE_PIXELS * depth(params["k"])
+            + TABLE_BYTES * (params["k"] // 8))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -284,7 +289,7 @@ def _tables_fit(params: dict) -> bool:
     """1 x 8 or 2 x 8 blocks (8 pixels a pass), every image at least a pass wide (no one-pixel path), table
     entries that fit uint16."""
     return (_blocks_fit(params) and params["bi"] == 8 and params["bo"] <= 2
-            and params["out_h"] * params["out_w"] >= MIN_PASS and params["k"] // 8 * TABLE_ENTRIES <= 0xFFFF)
+            and params["out_h"] * params["out_w"] >= MIN_PASS and params["k"] // 8 * TABLE_ENTRIES * LOOKUP_UNITS <= 0xFFFF)
 
 
 def _depthwise_fits(params: dict) -> bool:
