@@ -125,9 +125,18 @@ def tiles_fit(params: dict) -> bool:
     return not segmented(params) or span <= 0xFFFF
 
 
+# The expansion costs about 3 instructions per weight (1x8 blocks), the dense kernel about 0.16 per weight and
+# output pixel: below 32 pixels the expansion outweighs half the kernel's work, and the block kernels that
+# skip pruned blocks at every pixel win (FULLY_CONNECTED has one).
+UNPACK_MIN_PIXELS = 32
+
+
 def unpack_fits(params: dict) -> bool:
-    """Block-structured weights (bi 2..16: a block row is one predicated vector store), batch 1."""
-    return single_image(params) and 2 <= params["bi"] <= VECTOR_BYTES
+    """Block-structured weights (bi 2..16: a block row is one predicated vector store) that the tile kernels do
+    not take (they skip pruned 4 x 16 tiles at every pixel), batch 1, and enough output pixels to spread the
+    expansion over."""
+    return (single_image(params) and 2 <= params["bi"] <= VECTOR_BYTES and not tiles_fit(params)
+            and params["out_h"] * params["out_w"] >= UNPACK_MIN_PIXELS)
 
 
 def unpack_scratch(params: dict) -> int:
