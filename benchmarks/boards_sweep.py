@@ -16,7 +16,7 @@ from pathlib import Path
 
 from toolchain.boards import list_boards
 from toolchain.build import BuildError
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from toolchain.boards import load_board
 from toolchain.compress.recipe import load_recipe
 from toolchain.fsutil import atomic_write_text
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.ir import load, save
 from toolchain.report import PREDICTION_TOLERANCE, RunReport
 

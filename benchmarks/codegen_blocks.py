@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from toolchain.boards import load_board
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.importers import import_tflite
 from toolchain.ir import BlockKind, BlockStructure, Graph, matrix_to_weight, save, weight_matrix
 from toolchain.ir.blocks import full_block_mask, grid_shape

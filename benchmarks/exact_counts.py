@@ -22,7 +22,7 @@ from pathlib import Path
 from toolchain.boards import load_board
 from toolchain.build import load_result
 from toolchain.harness.protocol import DeviceClient
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.runners import runner_for
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save

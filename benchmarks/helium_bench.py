@@ -26,7 +26,7 @@ import numpy as np
 from toolchain.boards import load_board
 from toolchain.compress.post_training import compress_graph
 from toolchain.fsutil import atomic_write_text
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.inputs import draw_inputs
 from toolchain.ir import Graph, reference, save

@@ -25,6 +25,7 @@ from toolchain.harness.mlperf import profile_of
 from toolchain.importers.tflite import import_tflite
 from toolchain.inputs import draw_inputs
 from toolchain.ir import reference, save
+from toolchain.runners.mlperf_serve import served_on_pty
 from toolchain.runners.qemu import icount_option
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ def measure(model_id: str, board, inputs: int, out: Path) -> dict:
     tensors = [x[0] for x in draw_inputs(graph, inputs, seed=0)]
     wires = [profile.encode(t.tobytes()) for t in tensors]
     iterations, warmups = mlcommons.PERFORMANCE_COUNTS[model_id]
-    with mlcommons.served_on_pty(board, build.elf) as qemu, mlcommons.RunnerSide(qemu.pty) as runner:
+    with served_on_pty(board, build.elf) as qemu, mlcommons.RunnerSide(qemu.pty) as runner:
         name, model = runner.identify()
         results = runner.accuracy(wires)
         performance = runner.performance(wires, iterations, warmups)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from toolchain.boards import load_board, parse_board  # noqa: E402
 from toolchain.compress.post_training import compress_graph  # noqa: E402
 from toolchain.fsutil import atomic_write_text  # noqa: E402
-from toolchain.harness.session import run_model  # noqa: E402
+from toolchain.run import run_model  # noqa: E402
 from toolchain.importers.tflite import import_tflite  # noqa: E402
 from toolchain.ir import BlockKind, BlockStructure, Graph, Op, Quant, Tensor, matrix_to_weight, save  # noqa: E402
 

@@ -150,7 +150,7 @@ def block_mix(graph) -> str:
 
 def run_models(paths: list[Path]) -> list[str]:
     from toolchain.boards import load_board
-    from toolchain.harness.session import run_model
+    from toolchain.run import run_model
     from toolchain.ir import load, save
 
     board = load_board("mps2-an386")

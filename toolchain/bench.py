@@ -9,6 +9,7 @@ tree in the same QEMU on the Cortex-M4 (mps2-an386), see TFLM_ANCHORS; munify's 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import tempfile
@@ -18,15 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .bench_report import render_markdown, write_plots
 from .boards import DEFAULT_BOARD, Board, list_boards, load_board
 from .build import build_model
+from .codegen import generate
 from .errors import MunifyError
 from .fsutil import atomic_write_text
-from .harness.session import run_model
+from .importers.tflite import import_tflite
 from .inputs import draw_inputs
 from .ir import Graph, reference, save
 from .plan import make_plan
 from .resources import resource_dir
+from .run import run_model
 from .summary import summarize
 
 ANCHOR_BOARD = "mps2-an386"
@@ -71,7 +75,6 @@ class Variant:
 
 def mlperf_variants(work: Path, quick: bool) -> list[Variant]:
     from .compress.post_training import compress_graph
-    from .importers.tflite import import_tflite
 
     variants = []
     for name in MLPERF_MODELS:
@@ -132,8 +135,6 @@ def measure(v: Variant, board: Board, work: Path, n_inputs: int) -> dict:
     start = time.perf_counter()
     plan = make_plan(v.graph, features)
     plan_seconds = time.perf_counter() - start
-    from .codegen import generate
-
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         generate(v.graph, Path(tmp), features)
@@ -212,8 +213,6 @@ def run_bench(quick: bool = False, out_md: Path = Path("docs/BENCHMARKS.md"),
            "rows": rows, "failures": failures, "scaling": scaling(rows),
            "seconds": round(time.monotonic() - start, 1)}
     img_dir.mkdir(parents=True, exist_ok=True)
-    from .bench_report import render_markdown, write_plots
-
     write_plots(doc, img_dir)
     atomic_write_text(out_json, json.dumps(doc, indent=1, sort_keys=True))
     atomic_write_text(out_md, render_markdown(doc, img_dir, out_md.parent))
@@ -238,8 +237,6 @@ def machine_info() -> dict:
                 break
     except OSError:
         pass
-    import os
-
     return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
             "cores": os.cpu_count(), "qemu": _first_line(["qemu-system-arm", "--version"]),
             "arm_gcc": _first_line(["arm-none-eabi-gcc", "--version"])}

@@ -15,13 +15,13 @@ from typing import Any, Callable
 
 from .errors import MunifyError
 from .resources import boards_dir
+from .runners.registry import HARDWARE_RUNNERS, RUNNER_NAMES, hardware_keys
 
 SCHEMA_VERSION = 1
 DEFAULT_BOARD = "mps2-an386"
 FEATURES = ("dsp", "fpu", "mve", "neon", "dotprod")
 PORTS = ("cortex-m", "linux")
-RUNNERS = ("qemu-system", "qemu-user", "serial", "pyocd", "openocd", "gdb", "ssh")
-HARDWARE_RUNNERS = ("serial", "pyocd", "openocd", "gdb")  # flash a real MCU board, then talk over its serial port
+RUNNERS = RUNNER_NAMES  # runners/registry.py: HARDWARE_RUNNERS flash a real MCU board, then use its serial port
 UART_DRIVERS = ("cmsdk_apb", "stm32_usart", "stm32_usart_v2", "stm32_lpuart", "nrf_uart", "nrf_uarte")
 SOC_DRIVERS = ("none", "stm32f1", "stm32f4", "stm32l4", "stm32g0", "nrf51", "nrf52")  # drivers/soc_<name>.c
 TIMER_DRIVERS = ("systick", "clock_gettime")
@@ -304,14 +304,9 @@ def _check_consistency(source: str, doc: dict, expected_name: str | None) -> Non
             raise BoardError(f"{source}: key 'memory.stack_bytes' must be smaller than memory.ram.length")
 
 
-_RUNNER_NEEDS = {"pyocd": "pyocd_target", "openocd": "openocd_args", "ssh": "ssh_host"}
-
-
 def _check_hardware(source: str, runner: str, hardware: dict | None) -> None:
     """Only the default runner's keys are required: a --runner override checks its own (runners.runner_for)."""
-    needs = (["serial_port"] if runner in HARDWARE_RUNNERS else []) + (
-        [_RUNNER_NEEDS[runner]] if runner in _RUNNER_NEEDS else [])
-    for key in needs:
+    for key in hardware_keys(runner):
         if not (hardware and hardware[key]):
             raise BoardError(f"{source}: missing required key 'hardware.{key}' (runner '{runner}' needs it)")
 

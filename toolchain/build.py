@@ -20,10 +20,13 @@ import jinja2
 
 from . import __version__
 from .boards import Board, MemoryRegion
+from .codegen import generate
 from .errors import MunifyError
 from .fsutil import atomic_dir, atomic_write_text
-from .resources import firmware_dir, templates_dir
+from .harness.mlperf import PROFILE_HEADER, default_profile, profile_of
+from .ir import load
 from .process import format_command, log, run_logged
+from .resources import firmware_dir, templates_dir
 
 OPTIMIZE_LEVELS = ("balanced", "speed", "size")
 BUILD_INFO = "build.json"
@@ -121,7 +124,9 @@ def board_defines(board: Board) -> list[str]:
     return [f"-D{key}={value}" for key, value in defines.items()]
 
 
-def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
+def make_command(board: Board, build_dir: Path, optimize: str, harness: tuple[str, ...] | None = None) -> list[str]:
+    """The make call of a firmware build; `harness`: the firmware/harness/ files of a program with its own main()
+    (default: the whole device-protocol harness)."""
     fw = firmware_dir()
     cortex_m = board.port == "cortex-m"
     # Bare metal: newlib-nano for memcpy & co., our own startup code instead of crt0.
@@ -140,6 +145,8 @@ def make_command(board: Board, build_dir: Path, optimize: str) -> list[str]:
         "LIBS": " ".join(libs + list(board.ldflags)),
         "ELF": ELF_NAME,
     }
+    if harness is not None:
+        variables["HARNESS_SRCS"] = " ".join(str(fw / "harness" / name) for name in harness)
     return ["make", "--no-print-directory", "-j", _JOBS, "-f", str(fw / "Makefile"), "-C", str(build_dir)] + [
         f"{key}={value}" for key, value in variables.items()]
 
@@ -201,8 +208,9 @@ def check_fits(model_name: str, board: Board, weights_bytes: int, arena_bytes: i
         raise too_large_error(model_name, board, weights_bytes, ram, estimate=True)
 
 
-def _compile(board: Board, build_dir: Path, optimize: str, model_name: str) -> None:
-    result = run_logged(make_command(board, build_dir, optimize))
+def _compile(board: Board, build_dir: Path, optimize: str, model_name: str,
+             harness: tuple[str, ...] | None = None) -> None:
+    result = run_logged(make_command(board, build_dir, optimize, harness))
     if result.returncode != 0:
         output = result.stdout + "\n" + result.stderr
         _raise_link_overflow(output, board, model_name)
@@ -311,10 +319,23 @@ def build_sources(model_dir: Path, board: Board, out_dir: Path, optimize: str = 
     return result
 
 
+def build_program(sources: dict[str, str], board: Board, out_dir: Path, harness: tuple[str, ...] = (),
+                  optimize: str = "balanced") -> Path:
+    """A program of its own (C files by name, one defining main()) built as the firmware is: the board's port
+    (start-up, timer, exit), UART and SoC drivers, its rendered linker script, the named `harness` files and
+    the same compiler flags. Returns the ELF in `out_dir` (written atomically). For the kernel benchmarks."""
+    _check_optimize(optimize)
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        for name, text in sources.items():
+            atomic_write_text(tmp / MODEL_SUBDIR / name, text)
+        _prepare(board, tmp)
+        _compile(board, tmp, optimize, "program", harness)
+    return out_dir / ELF_NAME
+
+
 def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]:
     """Generate the model's C sources; returns the plan's layers (name, op, kernel, MACs) for build.json."""
-    from .codegen import generate
-
     plan = generate(graph, model_dir, board.features, optimize=optimize)
     check_fits(graph.name, board, plan.const_bytes, plan.arena_size)
     return [{"name": layer.name, "op": layer.op_type, "kernel": layer.variant, "macs": layer.macs}
@@ -323,8 +344,6 @@ def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]
 
 def _write_default_profile(model_dir: Path, fallback_name: str) -> None:
     """Ready-made model sources without an MLPerf profile: int8 input, outputs as they are."""
-    from .harness.mlperf import PROFILE_HEADER, default_profile
-
     if not (model_dir / PROFILE_HEADER).is_file():
         name = model_defines(model_dir).get("MUNIFY_MODEL_NAME", fallback_name)
         atomic_write_text(model_dir / PROFILE_HEADER, default_profile(name).header())
@@ -334,9 +353,6 @@ def build_model(model_path: Path, board: Board, out_dir: Path, optimize: str = "
                 model_id: str | None = None) -> BuildResult:
     """Generate C for a .mun model and build it for `board` into `out_dir`. `model_id` overrides the MLPerf
     Tiny id the firmware reports (default: the IR's, or a known MLPerf model's, see harness.mlperf)."""
-    from .harness.mlperf import PROFILE_HEADER, profile_of
-    from .ir import load
-
     _check_optimize(optimize)
     model_path, out_dir = Path(model_path), Path(out_dir)
     graph = load(model_path)

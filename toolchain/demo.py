@@ -20,10 +20,12 @@ from .boards import Board
 from .build import build_model
 from .errors import MunifyError
 from .fsutil import atomic_write_text
-from .harness.session import Case, run_cases
+from .harness.session import Case
 from .ir import Graph, reference, save
 from .report import RunReport
 from .resources import resource_dir
+from .run import run_cases
+from .summary import summarize
 
 DEFAULT_OUT = Path("munify-out/demo")
 DEFAULT_CACHE = Path("munify-out/cache")
@@ -122,8 +124,6 @@ def _step(index: int, text: str) -> None:
 
 
 def _figures(v: VariantResult) -> dict:
-    from .summary import summarize
-
     mem = v.run.memory
     return {
         "accuracy_host": round(v.host_accuracy, 4),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import abc
 import logging
 import shlex
 import subprocess
@@ -44,25 +43,3 @@ def configure_logging(verbose: bool) -> None:
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
-
-class StartStop(abc.ABC):
-    """`with runner as transport:` starts the board and yields its line; leaving always stops it, and a
-    failed start stops whatever it had begun."""
-
-    @abc.abstractmethod
-    def start(self):
-        """Bring the board up and return its line (a LineTransport)."""
-
-    @abc.abstractmethod
-    def stop(self) -> None:
-        """Release the board; safe to call more than once."""
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -1,58 +1,74 @@
-"""Microbenchmarks of the Cortex-M DSP kernels on mps2-an386 (Cortex-M4F) under QEMU.
+"""Microbenchmarks of single Cortex-M DSP kernels on mps2-an386 (Cortex-M4F) under QEMU, built as users get
+them: each case is a one-layer IR graph planned with its kernel forced (`make_plan(force=...)`: the planner
+packs the weights and folds the bias), rendered by the real templates (codegen_templates/), and all cases
+run in one program built like the firmware (`toolchain.build.build_program`: the Cortex-M port's start-up,
+SysTick timer and semihosting exit, the linker script rendered from boards/mps2-an386.toml, the board's UART
+driver, the firmware's compiler flags). Each kernel runs once between two `hal_ticks()` reads (QEMU -icount
+shift=0: 40 retired instructions per tick at 25 MHz) and its int8 output is compared with the reference
+executor's (toolchain.ir.reference).
 
-Every case runs its kernel once between two SysTick reads (QEMU -icount shift=0: 40 retired instructions per
-tick) and compares the int8 output with the numpy reference of the same layer. Used by the tests
-(tests/codegen/test_dsp_kernels.py) and, with `python benchmarks/kernels/kernel_bench.py`, as a sweep that
-prints instructions per MAC.
+Used by the tests (tests/codegen/test_dsp_*.py) and calibrate.py; `python -m benchmarks.kernels.kernel_bench`
+prints instructions per MAC for a sweep.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
-import shutil
-import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 import numpy as np
 
-from toolchain.errors import SetupError
-from toolchain.ir import BlockKind, BlockStructure, arith
+from toolchain.boards import load_board
+from toolchain.build import build_program
+from toolchain.codegen import render
+from toolchain.errors import MunifyError
+from toolchain.ir import BlockKind, BlockStructure, Graph, Op, Quant, Tensor, matrix_to_weight, reference
 from toolchain.ir.blocks import full_block_mask, grid_shape
-from toolchain.plan import dsp
-from toolchain.resources import templates_dir
+from toolchain.plan import Plan, make_plan
+from toolchain.process import run_logged
+from toolchain.runners.qemu import QemuProcess, qemu_command
 
+BOARD = "mps2-an386"
 HERE = Path(__file__).resolve().parent
-KERNELS = templates_dir() / "kernels" / "dsp"
-SUPPORT_SOURCES = [KERNELS / "munify_dsp_tables.c"]
-CFLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", "-Wall", "-Wextra",
-          "-Werror", "-ffunction-sections", "-fdata-sections"]
-QEMU_TIMEOUT_S = 120
+PROGRAM_TEMPLATE = "main.c.j2"
+HARNESS = ("out.c",)  # the firmware's output formatter; the program is its own main()
+QEMU_TIMEOUT_S = 300
+DROPPED = ("model.c", "model.h")  # the cases are called one by one, not as one model
+SCALAR_DEFINE = "#define MUNIFY_DSP_SCALAR 1 /* the kernels' plain C path (munify_dsp_blocks_scalar.h) */\n"
 
 
-@dataclass
-class Array:
-    name: str
-    ctype: str
-    values: list
-    const: bool = True
-
-
-@dataclass
+@dataclass(frozen=True)
 class Case:
+    """One layer: its graph, the kernel forced on it, one input and what the reference makes of it."""
+
     name: str
-    macs: int
-    setup: str
-    call: str
-    expected: list
-    arrays: list[Array] = field(default_factory=list)
-    scratch_bytes: int = 0
-    header: str = ""
-    defines: list[str] = field(default_factory=list)
+    graph: Graph
+    kernel: str
+    input: np.ndarray
+    optimize: str = "balanced"
+    scalar: bool = False  # build the block kernel's plain C path (MUNIFY_DSP_SCALAR 1)
     blocks: tuple | None = None  # (matrix, BlockStructure) of block cases, for the calibration
-    scratch_query: str = ""  # the kernel's own scratch size, checked against scratch_bytes (the plan's)
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        return make_plan(self.graph, load_board(BOARD).features, self.optimize, force={self.graph.ops[0].name: self.kernel})
+
+    @property
+    def layer(self):
+        return self.plan.layers[0]
+
+    @property
+    def macs(self) -> int:
+        return self.layer.macs
+
+    @functools.cached_property
+    def expected(self) -> np.ndarray:
+        return reference.run(self.graph, [self.input])[0].reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -68,71 +84,39 @@ class Result:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Random layers and their reference outputs
+# Random layers
 
 @dataclass(frozen=True)
 class Requant:
+    """The scales of a random layer: input and output per tensor, weights per output channel."""
+
+    input_scale: float
     input_zp: int
+    output_scale: float
     output_zp: int
-    act_min: int
-    act_max: int
-    multiplier: np.ndarray
-    shift: np.ndarray
+    weight_scales: np.ndarray
+    activation: str = "NONE"
 
 
 def random_requant(rng: np.random.Generator, channels: int, reduction: int) -> Requant:
-    """Multipliers that map the accumulator range onto int8 without saturating most outputs."""
-    scale = rng.uniform(0.3, 3.0, channels) / (reduction ** 0.5 * 128 * 40)
-    multiplier, shift = arith.quantize_multipliers(scale)
-    act_min = int(rng.choice([-128, -100]))
-    return Requant(int(rng.integers(-128, 128)), int(rng.integers(-20, 20)), act_min, 127, multiplier, shift)
-
-
-def requantize(acc: np.ndarray, q: Requant) -> np.ndarray:
-    out = arith.multiply_by_quantized_multiplier(acc, q.multiplier, q.shift) + q.output_zp
-    return np.clip(out, q.act_min, q.act_max).astype(np.int8)
-
-
-def folded_bias(bias: np.ndarray, matrix: np.ndarray, input_zp: int) -> np.ndarray:
-    """Bias with the input-offset term folded in: the kernels then multiply raw int8 inputs."""
-    return (bias - input_zp * matrix.astype(np.int64).sum(axis=1)).astype(np.int32)
-
-
-def quant_setup(prefix: str, q: Requant, arrays: list[Array]) -> str:
-    arrays.append(Array(f"{prefix}_mult", "int32_t", [int(v) for v in q.multiplier]))
-    arrays.append(Array(f"{prefix}_shift", "int32_t", [int(v) for v in q.shift]))
-    return f"{{{q.output_zp}, {q.act_min}, {q.act_max}, {prefix}_mult, {prefix}_shift, -1}}"
+    """Scales that map the accumulator range onto int8 without saturating most outputs."""
+    effective = rng.uniform(0.3, 3.0, channels) / (reduction ** 0.5 * 128 * 40)
+    activation = str(rng.choice(["NONE", "RELU"]))
+    input_scale, output_scale = 0.05, 0.05
+    return Requant(input_scale, int(rng.integers(-128, 128)), output_scale, int(rng.integers(-20, 20)),
+                   effective * output_scale / input_scale, activation)
 
 
 def huge_bias_requant(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, Requant]:
     """Biases near +-2^30 (so 2 * acc overflows int32) and scales that keep the outputs inside int8."""
     bias = rng.choice([-1, 1], rows) * rng.integers((1 << 30) - (1 << 22), (1 << 30) + (1 << 22), rows)
-    multiplier, shift = arith.quantize_multipliers(rng.uniform(20, 100, rows) / 2.0 ** 31)
-    return bias.astype(np.int32), Requant(0, 0, -128, 127, multiplier, shift)
-
-
-def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: int = 1,
-            huge_bias: bool = False) -> Case:
-    matrix = rng.integers(-128, 128, (rows, cols)).astype(np.int8)
-    bias = rng.integers(-5000, 5000, rows).astype(np.int32)
-    q = random_requant(rng, rows, cols)
-    if huge_bias:
-        bias, q = huge_bias_requant(rng, rows)
-    x = rng.integers(-128, 128, (batches, cols)).astype(np.int8)
-    acc = (x.astype(np.int64) - q.input_zp) @ matrix.T.astype(np.int64) + bias
-    arrays = [Array(f"{name}_w", "int8_t", dsp.pack_fc_dense(matrix).tolist()),
-              Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
-              Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
-    quant = quant_setup(name, q, arrays)
-    setup = f"static const munify_dsp_fc p = {{{rows}, {cols}, {batches}, {name}_w, {name}_b, {quant}}};"
-    call = f"munify_dsp_fc_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
-    return Case(name, rows * cols * batches, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=dsp.fc_dense_scratch({"cin": cols, "cout": rows}), header="munify_dsp_fc_dense.h",
-                scratch_query="munify_dsp_fc_dense_scratch_size(&p)")
+    return bias.astype(np.int32), Requant(1.0, 0, 1.0, 0, rng.uniform(20, 100, rows) / 2.0 ** 31)
 
 
 @dataclass(frozen=True)
 class Window:
+    """The spatial geometry of a convolution (SAME or VALID padding, one stride and dilation)."""
+
     in_h: int
     in_w: int
     kernel_h: int
@@ -153,36 +137,40 @@ class Window:
     def out_w(self) -> int:
         return self.out_size(self.in_w, self.kernel_w)
 
-    def pads(self) -> tuple[int, int]:
-        if self.pad == "VALID":
-            return 0, 0
-        def before(size, out, kernel):
-            reach = (kernel - 1) * self.dilation + 1
-            return max((out - 1) * self.stride + reach - size, 0) // 2
-        return before(self.in_h, self.out_h, self.kernel_h), before(self.in_w, self.out_w, self.kernel_w)
+    @property
+    def attrs(self) -> dict:
+        return {"stride": (self.stride, self.stride), "padding": self.pad, "dilation": (self.dilation, self.dilation)}
 
-    def patches(self, x: np.ndarray, pad_value: int) -> np.ndarray:
-        """[out_h * out_w, KH * KW, C] input patches, padding taps filled with pad_value."""
-        top, left = self.pads()
-        h, w, c = x.shape
-        padded = np.full((h + 2 * self.kernel_h * self.dilation, w + 2 * self.kernel_w * self.dilation, c),
-                         pad_value, np.int64)
-        oy0, ox0 = self.kernel_h * self.dilation, self.kernel_w * self.dilation
-        padded[oy0:oy0 + h, ox0:ox0 + w] = x
-        out = np.empty((self.out_h, self.out_w, self.kernel_h * self.kernel_w, c), np.int64)
-        for oy in range(self.out_h):
-            for ox in range(self.out_w):
-                for ky in range(self.kernel_h):
-                    for kx in range(self.kernel_w):
-                        iy = oy0 + oy * self.stride - top + ky * self.dilation
-                        ix = ox0 + ox * self.stride - left + kx * self.dilation
-                        out[oy, ox, ky * self.kernel_w + kx] = padded[iy, ix]
-        return out.reshape(self.out_h * self.out_w, self.kernel_h * self.kernel_w, c)
 
-    def c_fields(self) -> str:
-        top, left = self.pads()
-        return (f"{self.kernel_h}, {self.kernel_w}, {self.stride}, {self.stride}, {self.dilation}, "
-                f"{self.dilation}, {top}, {left}")
+def _layer_graph(name: str, op_type: str, x: np.ndarray, weights: np.ndarray, bias: np.ndarray,
+                 out_shape: tuple[int, ...], q: Requant, attrs: dict | None = None,
+                 blocks: BlockStructure | None = None) -> Graph:
+    channel_axis = 3 if op_type == "DEPTHWISE_CONV_2D" else 0
+    channels = len(q.weight_scales)
+    tensors = {
+        "x": Tensor("x", x.shape, "int8", Quant([q.input_scale], [q.input_zp])),
+        "w": Tensor("w", weights.shape, "int8", Quant(q.weight_scales, np.zeros(channels), axis=channel_axis),
+                    weights, blocks),
+        "b": Tensor("b", bias.shape, "int32", Quant(q.input_scale * q.weight_scales, np.zeros(channels), axis=0),
+                    bias),
+        "y": Tensor("y", out_shape, "int8", Quant([q.output_scale], [q.output_zp])),
+    }
+    op = Op(name, op_type, ("x", "w", "b"), ("y",), {**(attrs or {}), "activation": q.activation})
+    graph = Graph(name, tensors, (op,), ("x",), ("y",))
+    graph.validate()
+    return graph
+
+
+def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: int = 1,
+            huge_bias: bool = False) -> Case:
+    matrix = rng.integers(-128, 128, (rows, cols)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, rows).astype(np.int32)
+    q = random_requant(rng, rows, cols)
+    if huge_bias:
+        bias, q = huge_bias_requant(rng, rows)
+    x = rng.integers(-128, 128, (batches, cols)).astype(np.int8)
+    graph = _layer_graph(name, "FULLY_CONNECTED", x, matrix, bias, (batches, rows), q)
+    return Case(name, graph, "fc_dense_dsp", x)
 
 
 def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cout: int,
@@ -193,22 +181,11 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
     q = random_requant(rng, cout, k)
     if huge_bias:
         bias, q = huge_bias_requant(rng, cout)
-    x = rng.integers(-128, 128, (window.in_h, window.in_w, cin)).astype(np.int8)
-    columns = window.patches(x, q.input_zp).reshape(-1, k)
-    acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias
-    pointwise = int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
-    arrays = [Array(f"{name}_w", "int8_t", dsp.pack_conv_dense(matrix).tolist()),
-              Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
-              Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
-    quant = quant_setup(name, q, arrays)
-    setup = (f"static const munify_dsp_conv p = {{{window.in_h}, {window.in_w}, {cin}, {window.out_h}, "
-             f"{window.out_w}, {cout}, {window.c_fields()}, {q.input_zp}, {pointwise}, {name}_w, {name}_b, "
-             f"{quant}}};")
-    call = f"munify_dsp_conv_dense_s8(&p, {name}_in, {name}_out, {name}_scratch)"
-    return Case(name, len(columns) * cout * k, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=dsp.conv_dense_scratch({"k": k, "cout": cout, "pointwise": pointwise}),
-                scratch_query="munify_dsp_conv_dense_scratch_size(&p)",
-                header="munify_dsp_conv_dense.h")
+    x = rng.integers(-128, 128, (1, window.in_h, window.in_w, cin)).astype(np.int8)
+    weights = matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
+    graph = _layer_graph(name, "CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, cout), q,
+                         window.attrs)
+    return Case(name, graph, "conv_dense_dsp", x)
 
 
 def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels: int) -> Case:
@@ -216,21 +193,11 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
     matrix = rng.integers(-128, 128, (channels, taps)).astype(np.int8)
     bias = rng.integers(-5000, 5000, channels).astype(np.int32)
     q = random_requant(rng, channels, taps)
-    x = rng.integers(-128, 128, (window.in_h, window.in_w, channels)).astype(np.int8)
-    patches = window.patches(x, q.input_zp)  # [pixels, taps, channels]
-    acc = np.einsum("ptc,ct->pc", patches - q.input_zp, matrix.astype(np.int64)) + bias
-    arrays = [Array(f"{name}_w", "int8_t", dsp.pack_depthwise(matrix).tolist()),
-              Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
-              Array(f"{name}_pad", "int8_t", [q.input_zp] * channels),
-              Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
-    quant = quant_setup(name, q, arrays)
-    setup = (f"static const munify_dsp_depthwise p = {{{window.in_h}, {window.in_w}, {channels}, {window.out_h}, "
-             f"{window.out_w}, {window.c_fields()}, {name}_pad, {name}_w, {name}_b, {quant}}};")
-    call = f"munify_dsp_depthwise_s8(&p, {name}_in, {name}_out, {name}_scratch)"
-    return Case(name, len(patches) * taps * channels, setup, call, requantize(acc, q).reshape(-1).tolist(),
-                arrays, scratch_bytes=dsp.depthwise_scratch({"cin": channels, "taps": taps}),
-                scratch_query="munify_dsp_depthwise_scratch_size(&p)",
-                header="munify_dsp_depthwise.h", defines=[f"MUNIFY_DSP_DW_TAPS {taps}"])
+    x = rng.integers(-128, 128, (1, window.in_h, window.in_w, channels)).astype(np.int8)
+    weights = matrix_to_weight("DEPTHWISE_CONV_2D", matrix, (1, window.kernel_h, window.kernel_w, channels))
+    graph = _layer_graph(name, "DEPTHWISE_CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, channels),
+                         q, {**window.attrs, "depth_multiplier": 1})
+    return Case(name, graph, "dwconv_dense_dsp", x)
 
 
 def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
@@ -248,97 +215,84 @@ def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: in
     return matrix, BlockStructure.from_matrix(matrix, kinds, bo, bi)
 
 
-BLOCK_ARRAYS = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "int8_t"),
-                ("unified_records", "uint32_t"), ("unified_cols", "uint16_t"), ("unified_signs", "uint8_t"),
-                ("unified_magnitudes", "int16_t"), ("tail_weights", "int8_t"), ("unified_bias", "int32_t")]
+def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool) -> tuple[str, str]:
+    """(variant, optimize mode) of the DSP block kernel family for bo x bi blocks (toolchain/plan/dsp.py)."""
+    stem = "fc" if op_type == "FULLY_CONNECTED" else "conv"
+    family = "" if bo == 1 else "_bo2" if bo == 2 and bi <= 8 else "_tiles"
+    return f"{stem}_blocks_{'bits' if sign_bits else 'wide'}{family}_dsp", "balanced" if sign_bits else "speed"
 
 
 def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
                 mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0,
                 scalar: bool = False) -> Case:
-    """FC (window None) or CONV_2D over a block-structured weight; the reference is the plain matrix product.
-    `scalar` builds the kernel's plain C path (MUNIFY_DSP_SCALAR) instead of its assembly."""
+    """FC (window None) or CONV_2D over a block-structured weight, on the block kernel of its shape: sign bits
+    (balanced) or mask bytes (speed; FC 1 x bi stores its dense blocks widened). `scalar` builds the kernel's
+    plain C path (MUNIFY_DSP_SCALAR) instead of its assembly."""
     matrix, blocks = block_matrix(rng, rows, cols, bo, bi, mix)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     q = random_requant(rng, rows, cols)
     if window is None:
         x = rng.integers(-128, 128, (1, cols)).astype(np.int8)
-        columns = x.astype(np.int64)
+        graph = _layer_graph(name, "FULLY_CONNECTED", x, matrix, bias, (1, rows), q, blocks=blocks)
     else:
-        x = rng.integers(-128, 128, (window.in_h, window.in_w, cin)).astype(np.int8)
-        columns = window.patches(x, q.input_zp).reshape(-1, cols)
-    acc = (columns - q.input_zp) @ matrix.T.astype(np.int64) + bias
-    dense16 = window is None and bo == 1 and not sign_bits  # what the FC speed variant packs (dsp-blocks-wide16)
-    packed = dsp.pack_blocks(matrix, blocks, sign_bits, conv=window is not None, dense16=dense16)
-    ctypes = dict(BLOCK_ARRAYS, dense_weights="int16_t" if dense16 else "int8_t")
-    arrays = [Array(f"{name}_{role}", ctypes[role], packed[role].tolist() or [0]) for role, _ in BLOCK_ARRAYS]
-    arrays += [Array(f"{name}_b", "int32_t", folded_bias(bias, matrix, q.input_zp).tolist()),
-               Array(f"{name}_in", "int8_t", x.reshape(-1).tolist(), const=False)]
-    quant = quant_setup(name, q, arrays)
-    lists = ", ".join(f".{role} = (const int8_t *){name}_{role}" if role == "dense_weights"
-                      else f".{role} = {name}_{role}" for role, _ in BLOCK_ARRAYS)
-    setup = f"static const munify_dsp_blocks p = {{{rows}, {cols}, {{{lists}}}, {name}_b, {quant}}};"
-    pointwise = window is None or int(window.kernel_h == window.kernel_w == 1 and window.pads() == (0, 0))
-    scratch = dsp.blocks_scratch({"k": cols, "bo": bo, "bi": bi, "cout": rows, "pointwise": pointwise},
-                                 conv=window is not None)
-    if window is None:
-        call = f"munify_dsp_fc_blocks_s8(&p, 1, {name}_in, {name}_out, {name}_scratch)"
-    else:
-        setup += (f"\nstatic const munify_dsp_conv g = {{{window.in_h}, {window.in_w}, {cin}, {window.out_h}, "
-                  f"{window.out_w}, {rows}, {window.c_fields()}, {q.input_zp}, {pointwise}, 0, 0, {quant}}};")
-        call = f"munify_dsp_conv_blocks_s8(&p, &g, {name}_in, {name}_out, {name}_scratch)"
-    defines = [f"MUNIFY_DSP_BO {bo}", f"MUNIFY_DSP_BI {bi}", f"MUNIFY_DSP_SIGN_BITS {int(sign_bits)}",
-               f"MUNIFY_DSP_DENSE16 {int(dense16)}", f"MUNIFY_DSP_CONV {int(window is not None)}",
-               f"MUNIFY_DSP_SCALAR {int(scalar)}"]
-    return Case(name, len(columns) * rows * cols, setup, call, requantize(acc, q).reshape(-1).tolist(), arrays,
-                scratch_bytes=scratch, header="munify_dsp_blocks.h", defines=defines, blocks=(matrix, blocks),
-                scratch_query=f"munify_dsp_blocks_scratch_size(&p, {int(window is not None)}, {1 - int(pointwise)})")
+        x = rng.integers(-128, 128, (1, window.in_h, window.in_w, cin)).astype(np.int8)
+        weights = matrix_to_weight("CONV_2D", matrix, (rows, window.kernel_h, window.kernel_w, cin))
+        graph = _layer_graph(name, "CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, rows), q,
+                             window.attrs, blocks)
+    kernel, optimize = block_kernel(graph.ops[0].type, bo, bi, sign_bits)
+    return Case(name, graph, kernel, x, optimize, scalar, (matrix, blocks))
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Build and run
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise SetupError(f"{name} is not installed; run 'make setup' (needs gcc-arm-none-eabi, qemu-system-arm)")
-    return path
+def _as_layer(case: Case, index: int):
+    """The case's layer as layer `index` of the benchmark program: the names the planner gives that layer."""
+    layer = case.layer
+    function = f"munify_layer_{index}"
+    arrays = {role: dataclasses.replace(array, name=f"{function}_{role}") for role, array in layer.arrays.items()}
+    return dataclasses.replace(layer, index=index, function=function, arrays=arrays,
+                               source=f"layer_{index:03d}_{case.name}.c")
 
 
-def build(cases: list[Case], workdir: Path) -> Path:
+def sources(cases: list[Case]) -> dict[str, str]:
+    """The program's C files: every case's layer and weights as the code generator renders them, and main.c."""
+    if len({case.name for case in cases}) != len(cases):
+        raise MunifyError("benchmark case names must be unique")
+    layers = tuple(_as_layer(case, index) for index, case in enumerate(cases))
+    program = dataclasses.replace(cases[0].plan, model_name="kernel_bench", layers=layers)
+    files = {name: text for name, text in render(program).items() if name not in DROPPED}
+    for case, layer in zip(cases, layers):
+        if case.scalar:
+            files[layer.source] = SCALAR_DEFINE + files[layer.source]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True)
-    sources = [HERE / "startup.c", *SUPPORT_SOURCES, workdir / "main.c"]
-    (workdir / "main.c").write_text(env.get_template("main.c.j2").render(cases=cases))
-    for case in cases:
-        sources.append(workdir / f"case_{case.name}.c")
-        sources[-1].write_text(env.get_template("case.c.j2").render(case=case))
-    elf = workdir / "bench.elf"
-    cmd = [_tool("arm-none-eabi-gcc"), *CFLAGS, f"-I{HERE}", f"-I{KERNELS}", *map(str, sources),
-           "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs", "-Wl,--gc-sections",
-           f"-T{HERE / 'mps2_an386.ld'}", "-o", str(elf)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return elf
+    files["main.c"] = env.get_template(PROGRAM_TEMPLATE).render(
+        cases=[(case, layer, case.input.reshape(-1).tolist(), case.expected.tolist())
+               for case, layer in zip(cases, layers)])
+    return files
+
+
+_CASE_LINE = re.compile(r"^CASE (\S+) (\d+) (\d+) (\d+)\r?$", re.MULTILINE)
 
 
 def run(elf: Path) -> dict[str, tuple[int, int]]:
-    cmd = [_tool("qemu-system-arm"), "-M", "mps2-an386", "-nographic", "-icount", "shift=0", "-semihosting",
-           "-monitor", "none", "-serial", "none", "-kernel", str(elf)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=QEMU_TIMEOUT_S)
-    console = done.stdout + done.stderr  # QEMU writes semihosting output to stderr
+    """Case name -> (wrong outputs, instructions) from one QEMU run of the program."""
+    board = load_board(BOARD)
+    done = run_logged(qemu_command(board, elf, serial="stdio"), timeout=QEMU_TIMEOUT_S,
+                      install_hint="see README: make setup")
+    console = done.stdout
     if done.returncode != 0 or "BENCH DONE" not in console:
-        raise RuntimeError(f"benchmark did not finish (exit {done.returncode}): {console[-800:]}")
-    return {m[1]: (int(m[2]), int(m[3])) for m in re.finditer(r"CASE (\S+) (-?\d+) (-?\d+)", console)}
+        raise MunifyError(f"the kernel benchmark did not finish (exit {done.returncode}): "
+                          f"{(console + done.stderr)[-800:]}")
+    return {m[1]: (int(m[2]), QemuProcess.count(int(m[3]), int(m[4]))) for m in _CASE_LINE.finditer(console)}
 
 
 def measure(cases: list[Case]) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="munify-kbench-") as tmp:
-        try:
-            elf = build(cases, Path(tmp))
-        except subprocess.CalledProcessError as exc:
-            raise RuntimeError(f"benchmark build failed:\n{exc.stderr}") from None
+        elf = build_program(sources(cases), load_board(BOARD), Path(tmp) / "build", HARNESS)
         found = run(elf)
-    return [Result(c.name, *found[c.name], c.macs) for c in cases]
+    return [Result(case.name, *found[case.name], case.macs) for case in cases]
 
 
 def main() -> None:
@@ -374,7 +328,7 @@ def main() -> None:
              blocks_case("bl_conv3x3_1x8_bits", rng, 32, 288, 1, 8, sign_bits=True, window=Window(8, 8, 3, 3), cin=32),
              conv_case("conv3x3_32_ref", rng, Window(8, 8, 3, 3), 32, 32)]
     for r in measure(cases):
-        print(f"{r.name:16s} wrong={r.wrong:4d} insns={r.instructions:9d} macs={r.macs:8d} "
+        print(f"{r.name:22s} wrong={r.wrong:4d} insns={r.instructions:9d} macs={r.macs:8d} "
               f"insns/MAC={r.per_mac:.3f}")
 
 

@@ -10,26 +10,14 @@
 #define EVENTS_RXDRDY 0x108u
 #define EVENTS_TXDRDY 0x11Cu
 #define UART_ENABLE 0x500u
-#define UART_PSELRTS 0x508u
-#define UART_PSELTXD 0x50Cu
-#define UART_PSELCTS 0x510u
-#define UART_PSELRXD 0x514u
 #define UART_RXD 0x518u
 #define UART_TXD 0x51Cu
-#define UART_BAUDRATE 0x524u
-#define UART_CONFIG 0x56Cu
 #define ENABLE_UART 4u
-#define PSEL_DISCONNECTED 0xFFFFFFFFu
 
 void uart_init(uintptr_t base, uint32_t pclk_hz, uint32_t baud)
 {
     (void)pclk_hz; /* the baud generator always runs from the 16 MHz HFCLK */
-    REG(base, UART_PSELTXD) = nrf_psel(MUNIFY_UART_TX_PORT, MUNIFY_UART_TX_PIN);
-    REG(base, UART_PSELRXD) = nrf_psel(MUNIFY_UART_RX_PORT, MUNIFY_UART_RX_PIN);
-    REG(base, UART_PSELRTS) = PSEL_DISCONNECTED;
-    REG(base, UART_PSELCTS) = PSEL_DISCONNECTED;
-    REG(base, UART_BAUDRATE) = nrf_baudrate(baud);
-    REG(base, UART_CONFIG) = 0u;
+    nrf_uart_configure(base, nrf_baudrate(baud));
     REG(base, UART_ENABLE) = ENABLE_UART;
     REG(base, EVENTS_RXDRDY) = 0u;
     REG(base, TASKS_STARTTX) = 1u;

@@ -13,19 +13,12 @@
 #define EVENTS_RXSTARTED 0x14Cu
 #define UARTE_SHORTS 0x200u
 #define UARTE_ENABLE 0x500u
-#define UARTE_PSEL_RTS 0x508u
-#define UARTE_PSEL_TXD 0x50Cu
-#define UARTE_PSEL_CTS 0x510u
-#define UARTE_PSEL_RXD 0x514u
-#define UARTE_BAUDRATE 0x524u
 #define UARTE_RXD_PTR 0x534u
 #define UARTE_RXD_MAXCNT 0x538u
 #define UARTE_TXD_PTR 0x544u
 #define UARTE_TXD_MAXCNT 0x548u
-#define UARTE_CONFIG 0x56Cu
 #define ENABLE_UARTE 8u
 #define SHORTS_ENDRX_STARTRX (1u << 5)
-#define PSEL_DISCONNECTED 0xFFFFFFFFu
 
 /* The UARTE's BAUDRATE values (nRF52840 PS v1.7, 6.34.10.30) differ from the UART's: use its table. */
 static uint32_t uarte_baudrate(uint32_t baud)
@@ -59,12 +52,7 @@ static void rx_wait_started_then_queue(uintptr_t base, uint32_t next)
 void uart_init(uintptr_t base, uint32_t pclk_hz, uint32_t baud)
 {
     (void)pclk_hz;
-    REG(base, UARTE_PSEL_TXD) = nrf_psel(MUNIFY_UART_TX_PORT, MUNIFY_UART_TX_PIN);
-    REG(base, UARTE_PSEL_RXD) = nrf_psel(MUNIFY_UART_RX_PORT, MUNIFY_UART_RX_PIN);
-    REG(base, UARTE_PSEL_RTS) = PSEL_DISCONNECTED;
-    REG(base, UARTE_PSEL_CTS) = PSEL_DISCONNECTED;
-    REG(base, UARTE_BAUDRATE) = uarte_baudrate(baud);
-    REG(base, UARTE_CONFIG) = 0u;
+    nrf_uart_configure(base, uarte_baudrate(baud));
     REG(base, UARTE_ENABLE) = ENABLE_UARTE;
     REG(base, UARTE_TXD_MAXCNT) = 1u;
     REG(base, UARTE_TXD_PTR) = (uint32_t)(uintptr_t)&tx_buffer;

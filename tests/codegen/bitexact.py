@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from toolchain.ir import Graph, reference
-from toolchain.runners import host
+from toolchain.runners.host import HostModel
 
 
-def assert_layers_match(graph: Graph, model: host.HostModel, inputs: list[np.ndarray]) -> None:
+def assert_layers_match(graph: Graph, model: HostModel, inputs: list[np.ndarray]) -> None:
     per_input = model.run_layers(inputs)
     outputs = model.run(inputs)
     for n, (x, layers, output) in enumerate(zip(inputs, per_input, outputs)):

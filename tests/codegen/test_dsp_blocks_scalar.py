@@ -5,8 +5,6 @@ arm-none-eabi-gcc or qemu-system-arm is an error, not a skip."""
 
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +12,7 @@ import pytest
 from toolchain.plan import dsp
 from toolchain.resources import templates_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "kernels"))
-import kernel_bench as kb  # noqa: E402
+from benchmarks.kernels import kernel_bench as kb
 
 KERNELS = templates_dir() / "kernels" / "dsp"
 ROLES = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "int8_t"),

@@ -2,14 +2,11 @@
 not time): a layer's instruction count falls at least in proportion to its pruned blocks, and unified blocks
 are cheaper than the same weights dense. One 3x3 convolution, 1 x 8 (and 1 x 4) blocks, all bit-exact."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "kernels"))
-import kernel_bench as kb  # noqa: E402
+from benchmarks.kernels import kernel_bench as kb
 
 WINDOW, CIN, COUT = kb.Window(6, 6, 3, 3), 64, 64
 PRUNED_HALF, UNIFIED_HALF = (0.5, 0.0, 0.5), (0.5, 0.5, 0.0)  # dense / unified / pruned shares of the blocks

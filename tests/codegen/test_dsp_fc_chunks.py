@@ -6,7 +6,7 @@ import pytest
 from fc_graphs import fc_chain
 
 from toolchain.boards import load_board
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.ir import save
 from toolchain.plan import make_plan
 from toolchain.plan.dsp import FC_CHUNK_ROWS

@@ -1,8 +1,6 @@
 """The Cortex-M DSP kernels: packed layouts, bit-exact outputs and instruction counts on mps2-an386 (QEMU),
 and their place in the plan. A missing arm-none-eabi-gcc or qemu-system-arm is an error, not a skip."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +8,8 @@ import pytest
 from toolchain.ir import save
 from toolchain.plan import dsp, make_plan
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks" / "kernels"))
-import kernel_bench as kb  # noqa: E402
-from random_graphs import random_chain  # noqa: E402
+from benchmarks.kernels import kernel_bench as kb
+from random_graphs import random_chain
 
 
 def test_fc4_layout_interleaves_four_rows_per_four_inputs():
@@ -93,7 +90,7 @@ def measured():
     ]
     for case in cases:
         if case.name.endswith("_fillers"):
-            records = next(a.values for a in case.arrays if a.name.endswith("_unified_records"))
+            records = case.layer.arrays["unified_records"].values
             assert dsp.MAX_SIGN_RECORD_STEP << 8 in records, f"{case.name}: no filler record, pick another seed"
     return {r.name: r for r in kb.measure(cases)}
 
@@ -137,7 +134,7 @@ def test_plan_uses_dsp_kernels_only_on_dsp_boards():
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_dense_model_on_dsp_kernels_is_bit_exact_on_m4(tmp_path, seed):
     from toolchain.boards import load_board
-    from toolchain.harness.session import run_model
+    from toolchain.run import run_model
 
     graph = random_chain(seed, blocked=False)
     path = tmp_path / "chain.mun"
@@ -167,7 +164,7 @@ def dsp_matrix_kernels_only(monkeypatch):
 def test_block_structured_model_on_dsp_kernels_is_bit_exact_on_m4(tmp_path, dsp_matrix_kernels_only, seed,
                                                                  optimize):
     from toolchain.boards import load_board
-    from toolchain.harness.session import run_model
+    from toolchain.run import run_model
 
     graph = random_chain(seed, blocked=True)
     plan = make_plan(graph, frozenset({"dsp"}), optimize)

@@ -7,7 +7,7 @@ import numpy as np
 
 from toolchain.ir import arith
 from toolchain.resources import templates_dir
-from toolchain.runners.host import compiler
+from toolchain.host_build import compiler
 
 PROGRAM = r"""
 #include <stdio.h>

@@ -93,9 +93,9 @@ def test_host_model_refuses_inputs_of_the_wrong_size(imported_model, host_cache)
     import numpy as np
 
     from toolchain.errors import MunifyError
-    from toolchain.runners import host
+    from toolchain import host_build
 
-    model = host.build_graph(imported_model("ad01"), host_cache)
+    model = host_build.build_graph(imported_model("ad01"), host_cache)
     with pytest.raises(MunifyError, match="640 int8 values"):
         model.run([np.zeros(639, np.int8)])
     with pytest.raises(MunifyError, match="640 int8 values"):
@@ -105,21 +105,21 @@ def test_host_model_refuses_inputs_of_the_wrong_size(imported_model, host_cache)
 
 def test_generated_c_that_fails_to_compile_is_reported(tmp_path, imported_model):
     from toolchain.errors import MunifyError
-    from toolchain.runners import host
+    from toolchain import host_build
 
-    plan = host.make_plan(imported_model("ad01"), frozenset())
+    plan = make_plan(imported_model("ad01"), frozenset())
     with pytest.raises(MunifyError, match="host compile of the generated C failed"):
-        host.build(plan, tmp_path, cflags=("-std=c99", "-DMUNIFY_MODEL_H", "-Werror"))
+        host_build.build(plan, tmp_path, cflags=("-std=c99", "-DMUNIFY_MODEL_H", "-Werror"))
 
 
 def test_host_main_reads_an_input_file(imported_model, host_cache, tmp_path):
     import numpy as np
 
     from toolchain.ir import reference
-    from toolchain.runners import host
+    from toolchain import host_build
 
     graph = imported_model("kws")
-    model = host.build_graph(graph, host_cache)
+    model = host_build.build_graph(graph, host_cache)
     rng = np.random.default_rng(3)
     inputs = [rng.integers(-128, 128, size=490).astype(np.int8) for _ in range(2)]
     path = tmp_path / "inputs.bin"

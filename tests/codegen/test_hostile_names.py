@@ -20,7 +20,7 @@ from toolchain.codegen.render import environment
 from toolchain.codegen.names import LABEL_MAX, c_string, label
 from toolchain.ir import Graph, Op, reference, save
 from toolchain.plan import make_plan
-from toolchain.runners.host import build_graph
+from toolchain.host_build import build_graph
 
 INJECTION = 'x */ #define MUNIFY_INJECTED 1\nstatic const char injected[] = "owned"; /* y'
 HOSTILE = [

@@ -12,7 +12,7 @@ from toolchain.cli import main
 from toolchain.errors import MunifyError
 from toolchain.ir import Graph, save
 from toolchain.plan import make_plan
-from toolchain.runners import host
+from toolchain import host_build
 
 
 def _live_ranges(graph: Graph) -> dict[str, tuple[int, int]]:
@@ -88,7 +88,7 @@ def test_reshape_of_the_input_to_the_output_copies_and_intermediates_can_live_in
     copy_graph = b.graph("copy")
     plan = make_plan(copy_graph, frozenset())
     assert plan.layers[0].variant == "reshape_copy_generic" and plan.arena_size == 0
-    assert_layers_match(copy_graph, host.build(plan, host_cache), [random_input(copy_graph, rng)])
+    assert_layers_match(copy_graph, host_build.build(plan, host_cache), [random_input(copy_graph, rng)])
 
     b = ChainBuilder(rng, (1, 5, 5, 4))
     b.conv()
@@ -96,7 +96,7 @@ def test_reshape_of_the_input_to_the_output_copies_and_intermediates_can_live_in
     graph = b.graph("tail_reshape")
     plan = make_plan(graph, frozenset())
     assert plan.layers[0].output.region == "output" and plan.layers[1].alias
-    assert_layers_match(graph, host.build(plan, host_cache), [random_input(graph, rng)])
+    assert_layers_match(graph, host_build.build(plan, host_cache), [random_input(graph, rng)])
 
 
 def test_size_packs_smallest_speed_estimates_fastest_balanced_in_between(imported_model):

@@ -11,7 +11,7 @@ from toolchain.errors import MunifyError
 from toolchain.ir import OP_TYPES
 from toolchain.plan import make_plan
 from toolchain.plan.registry import GENERIC_VARIANTS
-from toolchain.runners import host
+from toolchain import host_build
 
 EXPECTED_LAYOUT = {"size": "blocks-min", "balanced": "blocks-index", "speed": "blocks-wide"}
 SEEDS = range(6)
@@ -21,7 +21,7 @@ SEEDS = range(6)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_chain_bit_exact(seed, optimize, host_cache):
     graph = random_chain(seed)
-    model = host.build_graph(graph, host_cache, optimize=optimize)
+    model = host_build.build_graph(graph, host_cache, optimize=optimize)
     rng = np.random.default_rng(1000 + seed)
     assert_layers_match(graph, model, [random_input(graph, rng) for _ in range(3)])
 
@@ -33,7 +33,7 @@ def test_every_generic_kernel_bit_exact(seed, host_cache):
     plan = make_plan(graph, frozenset(), "balanced", force=force)
     assert {layer.name: layer.variant for layer in plan.layers if layer.name in force} == force
     rng = np.random.default_rng(2000 + seed)
-    assert_layers_match(graph, host.build(plan, host_cache), [random_input(graph, rng) for _ in range(2)])
+    assert_layers_match(graph, host_build.build(plan, host_cache), [random_input(graph, rng) for _ in range(2)])
 
 
 def test_random_chains_cover_every_op_block_kind_and_generic_kernel():
@@ -63,7 +63,7 @@ def test_forcing_an_unknown_or_unfit_kernel_names_the_choices():
 def test_batched_graph_bit_exact(seed, host_cache):
     graph = batched_chain(seed)
     for optimize in ("size", "speed"):
-        model = host.build_graph(graph, host_cache, optimize=optimize)
+        model = host_build.build_graph(graph, host_cache, optimize=optimize)
         assert_layers_match(graph, model, [random_input(graph, np.random.default_rng(seed))])
 
 
@@ -79,4 +79,4 @@ def test_depthwise_with_many_taps_bit_exact(host_cache):
     for kernel in dict.fromkeys(v.name for v in GENERIC_VARIANTS if v.op_type == "DEPTHWISE_CONV_2D"):
         plan = make_plan(graph, frozenset(), force={name: kernel})
         assert plan.layers[0].params["taps"] == 25 and not plan.layers[0].params["unroll_taps"]
-        assert_layers_match(graph, host.build(plan, host_cache), [random_input(graph, rng)])
+        assert_layers_match(graph, host_build.build(plan, host_cache), [random_input(graph, rng)])

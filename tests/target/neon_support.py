@@ -8,7 +8,7 @@ from pathlib import Path
 from toolchain.boards import load_board
 from toolchain.build import build_sources
 from toolchain.codegen import write
-from toolchain.harness.session import graph_cases, run_cases
+from toolchain.run import graph_cases, run_cases
 from toolchain.plan import layers, make_plan
 from toolchain.plan.registry import candidates
 from toolchain.plan.variants_neon import NEON_VARIANTS

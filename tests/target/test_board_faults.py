@@ -16,7 +16,8 @@ from target_support import FAKE_MODEL, fake_reference, require_tools, tiny_fc_mo
 from toolchain.boards import load_board, with_overrides
 from toolchain.build import build_model, build_sources
 from toolchain.cli import main
-from toolchain.harness.session import Case, run_cases
+from toolchain.harness.session import Case
+from toolchain.run import run_cases
 from toolchain.harness.transport import DeviceError
 from toolchain.runners import qemu
 from toolchain.runners.serial_port import FlashError, SerialPortRunner

@@ -105,7 +105,8 @@ def test_crashing_model_is_reported_not_hung(tmp_path):
     from target_support import FAKE_MODEL
     from toolchain.boards import load_board
     from toolchain.build import build_sources
-    from toolchain.harness.session import Case, run_cases
+    from toolchain.harness.session import Case
+    from toolchain.run import run_cases
 
     build = build_sources(FAKE_MODEL.parent / "crash_model", load_board("mps2-an386"), tmp_path / "crash")
     with pytest.raises(DeviceError, match=r"the firmware crashed \(CPU fault, exit status 3\).*"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from toolchain.boards import HARDWARE_RUNNERS, load_board, with_overrides
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
 

@@ -22,6 +22,7 @@ from toolchain.harness.protocol import DeviceClient
 from toolchain.importers.tflite import import_tflite
 from toolchain.inputs import draw_inputs
 from toolchain.ir import reference, save
+from toolchain.runners.mlperf_serve import served_on_pty
 from toolchain.runners.qemu import QemuSystemRunner, mlperf_icount_shift
 
 pytestmark = pytest.mark.qemu
@@ -55,7 +56,7 @@ def firmware(tmp_path_factory, models_dir):
 @contextlib.contextmanager
 def runner_on_pty(build):
     """QEMU in MLPerf mode, and the runner's own pyserial Serial on its quiet pty."""
-    with mlcommons.served_on_pty(build.board, build.elf) as qemu, mlcommons.RunnerSide(qemu.pty) as runner:
+    with served_on_pty(build.board, build.elf) as qemu, mlcommons.RunnerSide(qemu.pty) as runner:
         yield runner
 
 

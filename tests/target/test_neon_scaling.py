@@ -9,7 +9,7 @@ import pytest
 
 from target_support import require_tools
 from toolchain.boards import load_board
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.ir import save
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -12,7 +12,8 @@ from target_support import FAKE_MODEL, SPIN_INSTRUCTIONS, fake_reference, requir
 from toolchain.boards import load_board
 from toolchain.build import build_model, load_result
 from toolchain.harness.protocol import DeviceClient
-from toolchain.harness.session import Case, graph_cases, run_cases
+from toolchain.harness.session import Case
+from toolchain.run import graph_cases, run_cases
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import load, save
 from toolchain.runners import runner_for

@@ -12,7 +12,7 @@ from target_support import MODEL_BOARDS, require_tools
 from toolchain.boards import load_board
 from toolchain.build import build_model, load_result
 from toolchain.cli import main
-from toolchain.harness.session import graph_cases, run_cases
+from toolchain.run import graph_cases, run_cases
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import load, save
 from toolchain.plan.planner import make_plan

@@ -12,7 +12,8 @@ import pytest
 from target_support import FAKE_MODEL, fake_reference, require_tools
 from toolchain.boards import load_board
 from toolchain.build import build_sources
-from toolchain.harness.session import Case, run_cases
+from toolchain.harness.session import Case
+from toolchain.run import run_cases
 
 pytestmark = pytest.mark.qemu
 

@@ -12,7 +12,7 @@ from toolchain.boards import load_board
 from toolchain.build import BuildError, build_model, build_sources
 from toolchain.cli import main
 from toolchain.harness.protocol import DeviceClient
-from toolchain.harness.session import run_model
+from toolchain.run import run_model
 from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
 from toolchain.runners import runner_for

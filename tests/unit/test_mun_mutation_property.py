@@ -22,7 +22,7 @@ from toolchain.errors import MunifyError
 from toolchain.inputs import draw_inputs
 from toolchain.ir import OP_ATTRS, load, reference, save
 from toolchain.plan import make_plan
-from toolchain.runners import host
+from toolchain import host_build
 
 SEED = 20261203
 CASES = 40
@@ -124,7 +124,7 @@ def _write(path: Path, entries: dict[str, bytes]) -> Path:
 
 
 def _bit_exact_on_host(graph, cache: Path) -> None:
-    model = host.build_graph(graph, cache)
+    model = host_build.build_graph(graph, cache)
     inputs = [x[0] for x in draw_inputs(graph, 2, seed=5)]
     for x, got in zip(inputs, model.run(inputs)):
         np.testing.assert_array_equal(got, reference.run(graph, [x])[0].reshape(-1))

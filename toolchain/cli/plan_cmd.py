@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..boards import DEFAULT_BOARD, load_board
+from ..build import check_fits
 from ..errors import MunifyError
 from ..ir import load
 from ..plan import format_plan, make_plan, plan_to_json
@@ -34,8 +36,6 @@ def features_from_args(args: argparse.Namespace) -> frozenset[str]:
         if unknown:
             raise MunifyError(f"unknown feature(s) {', '.join(unknown)}; use any of {', '.join(KNOWN_FEATURES)}")
         return features
-    from ..boards import DEFAULT_BOARD, load_board
-
     return load_board(args.board or DEFAULT_BOARD).features
 
 
@@ -52,9 +52,6 @@ def forced_kernels(pairs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     plan = make_plan(load(args.model), features_from_args(args), args.optimize, force=forced_kernels(args.kernel))
     if args.board:
-        from ..boards import load_board
-        from ..build import check_fits
-
         check_fits(plan.model_name, load_board(args.board), plan.const_bytes, plan.arena_size)
     print(plan_to_json(plan) if args.json else format_plan(plan))
     return 0

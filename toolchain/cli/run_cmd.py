@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 from pathlib import Path
 
 from ..boards import DEFAULT_BOARD, RUNNERS, load_board, with_overrides
-from ..build import OPTIMIZE_LEVELS, default_build_dir, dry_run_commands, is_up_to_date
+from ..build import (ELF_NAME, OPTIMIZE_LEVELS, build_model, default_build_dir, dry_run_commands, is_up_to_date,
+                     load_result)
 from ..errors import MunifyError
-from ..report import render
+from ..harness.mlperf import profile_of
+from ..input_files import accuracy, load_inputs, load_labels
+from ..ir import load, reference
 from ..process import configure_logging
+from ..report import render
+from ..run import run_model
+from ..runners import runner_for
+from ..runners.insn_count import exact_counts_note
+from ..runners.mlperf_serve import serve
+from ..runners.qemu import QemuSystemRunner, icount_option
 
 HELP = "run a model on a board (QEMU or a real one): bit-exact check against the reference, latency, memory"
 OUTPUT_FILES = ("json",)
@@ -51,33 +61,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _dry_run(args, board, build_dir: Path) -> None:
-    from ..build import ELF_NAME
-    from ..runners import runner_for
-    from ..runners.insn_count import exact_counts_note
-    from ..runners.qemu import QemuProcess
-
     if not (args.model.is_file() and is_up_to_date(args.model, board, build_dir, args.optimize, args.model_id)):
         print("\n".join(dry_run_commands(board, build_dir, args.optimize)))
     if args.serve_mlperf:
-        from ..runners.qemu import QemuSystemRunner
-
         print("\n".join(QemuSystemRunner(board, build_dir / ELF_NAME, mlperf=True).describe()))
         return
     runner = runner_for(board, build_dir / ELF_NAME)
     print("\n".join(runner.describe()))
-    if args.exact_counts and isinstance(runner, QemuProcess):
+    if args.exact_counts and runner.counts_instructions:
         print(exact_counts_note())
     what = f"{args.inputs} input(s) (seed {args.seed})" if args.inputs.isdigit() else f"the inputs in {args.inputs}"
     print(f"send {what}; compare with the reference; 'munify exit 0'")
 
 
 def _serve_mlperf(args, board, build_dir: Path) -> int:
-    from ..build import build_model, is_up_to_date, load_result
-    from ..harness.mlperf import profile_of
-    from ..harness.mlperf_runner import serve
-    from ..ir import load
-    from ..runners.qemu import icount_option
-
     if board.runner != "qemu-system":
         raise MunifyError(f"--serve-mlperf needs a board emulated by qemu-system (the Cortex-M boards); "
                           f"'{board.name}' runs on '{board.runner}'")
@@ -104,8 +101,6 @@ def _exit_on_termination() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..harness.session import run_model
-
     configure_logging(args.verbose)
     _exit_on_termination()
     count = _input_count(args.inputs)
@@ -140,20 +135,12 @@ def _input_count(text: str) -> int | None:
 
 
 def _input_files(args):
-    from ..input_files import load_inputs, load_labels
-    from ..ir import load
-
     inputs = load_inputs(load(args.model), Path(args.inputs))
     return inputs, load_labels(args.labels, Path(args.inputs), len(inputs))
 
 
 def _with_accuracy(report, model: Path, inputs, labels):
     """Top-1 accuracy of the outputs the device was checked to produce (the reference's, when bit-exact)."""
-    import dataclasses
-
-    from ..input_files import accuracy
-    from ..ir import load, reference
-
     if not report.bit_exact:
         return dataclasses.replace(report, extra={**report.extra, "accuracy": None})
     graph = load(model)

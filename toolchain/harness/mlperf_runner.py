@@ -17,16 +17,12 @@ it behaves, so munify can check its firmware the way the runner will drive it:
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import serial
 
-from .protocol import DeviceClient
 from .transport import DeviceError
 
 READY = "m-ready"
@@ -84,22 +80,6 @@ class Performance:
     @property
     def median_throughput(self) -> float:
         return statistics.median(w.throughput for w in self.windows)
-
-
-@contextlib.contextmanager
-def served_on_pty(board, elf: Path):
-    """Boot `elf` under QEMU's MLPerf mode and yield the QemuSystemRunner, whose `.pty` is then quiet: munify's
-    line first reads away whatever the firmware printed (its banner, if the pty was open in time) and is
-    closed, so the runner finds the line of a board that booted earlier. One stray line would shift every
-    reply the runner reads."""
-    from ..runners.qemu import QemuSystemRunner
-
-    qemu = QemuSystemRunner(board, elf, mlperf=True)
-    with qemu:
-        DeviceClient(qemu.transport, timeout=30).sync()
-        qemu.transport.close()
-        qemu.transport = None
-        yield qemu
 
 
 class RunnerSide:
@@ -231,16 +211,3 @@ def auc(scores: list[float], labels: list[int]) -> float:
     negative = [s for s, label in zip(scores, labels) if label == 0]
     wins = sum((p > n) + 0.5 * (p == n) for p in positive for n in negative)
     return wins / (len(positive) * len(negative))
-
-
-def serve(board, elf: Path, announce) -> int:
-    """Serve the firmware on a quiet pty until QEMU stops or the user interrupts; `announce(pty)` tells where.
-    Returns QEMU's exit status, or 0 after Ctrl-C / SIGTERM."""
-    with served_on_pty(board, elf) as qemu:
-        announce(qemu.pty)
-        try:
-            while (status := qemu.exit_status()) is None:
-                pass  # exit_status() waits up to a second for QEMU
-        except KeyboardInterrupt:
-            return 0
-    return status

@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import string
 import time
+from typing import TYPE_CHECKING
 
 import serial
 from serial.tools import list_ports
 
-from ..boards import Board
 from ..harness.protocol import READY
 from ..harness.transport import DeviceError, LineTransport, SerialTransport
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 HANDSHAKE_TIMEOUT = 5.0  # the MLCommons runner allows 5 s between reply lines too
 BOOT_LINE = "m-init-done"  # firmware/harness/protocol.c prints it once, at boot

@@ -27,6 +27,7 @@ _GDB_NO_SERVER = re.compile(r"Connection refused|Connection timed out|could not 
 
 
 class PyocdRunner(SerialPortRunner):
+    hardware_keys = ("serial_port", "pyocd_target")
     tool_hint = "pip install 'munify[hil]'"
 
     def flash_command(self) -> list[str]:
@@ -39,6 +40,7 @@ class PyocdRunner(SerialPortRunner):
 
 
 class OpenocdRunner(SerialPortRunner):
+    hardware_keys = ("serial_port", "openocd_args")
     tool_hint = "apt-get install openocd"
 
     def flash_command(self) -> list[str]:

@@ -1,28 +1,22 @@
-"""Run generated C natively: compile it with the host gcc beside firmware/host/main.c, feed inputs on stdin.
-
-Builds are cached by content: the same sources and flags reuse the same executable.
-"""
+"""Run a generated model compiled for the host (toolchain/host_build.py): inputs on stdin, outputs (and with
+`--layers` every layer's output) on stdout."""
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..codegen import render
-from ..errors import MunifyError, SetupError
-from ..fsutil import atomic_path, atomic_write_text
-from ..ir.graph import Graph
-from ..plan import Plan, make_plan
-from ..resources import firmware_dir
-from ..process import format_command, log, run_logged
+from ..errors import MunifyError
+from ..process import format_command, log
 
-DEFAULT_CFLAGS = ("-std=c99", "-O1", "-Wall", "-Wextra", "-Werror")
+if TYPE_CHECKING:
+    from ..plan import Plan
+
 RECORD_HEADER = struct.Struct("<iI")
 
 
@@ -70,38 +64,3 @@ def _input_bytes(x: np.ndarray, size: int) -> bytes:
     if x.dtype != np.int8 or x.size != size:
         raise MunifyError(f"input is {x.dtype}{list(x.shape)}, the model takes {size} int8 values")
     return x.tobytes()
-
-
-def compiler(cc: str = "gcc") -> str:
-    path = shutil.which(cc)
-    if path is None:
-        raise SetupError(f"host C compiler '{cc}' not found; install gcc (sudo apt-get install gcc)")
-    return path
-
-
-def build(plan: Plan, cache_dir: str | Path, cflags: tuple[str, ...] = DEFAULT_CFLAGS, cc: str = "gcc") -> HostModel:
-    """Render `plan`, compile it with the host main; reuse a cached executable built from identical sources."""
-    files = render(plan)
-    files["main.c"] = (firmware_dir() / "host" / "main.c").read_text()
-    digest = hashlib.sha256(repr((cc, tuple(cflags))).encode())
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
-    build_dir = Path(cache_dir) / digest.hexdigest()[:20]
-    executable = build_dir / "model_host"
-    if executable.is_file():
-        return HostModel(plan, executable)
-    src_dir = build_dir / "src"
-    for name, text in files.items():
-        atomic_write_text(src_dir / name, text)
-    sources = sorted(str(src_dir / name) for name in files if name.endswith(".c"))
-    with atomic_path(executable) as tmp:
-        proc = run_logged([compiler(cc), *cflags, "-I", str(src_dir), *sources, "-o", str(tmp)])
-        if proc.returncode != 0:
-            raise MunifyError(f"host compile of the generated C failed:\n{proc.stderr.strip()[:4000]}")
-    executable.chmod(0o755)
-    return HostModel(plan, executable)
-
-
-def build_graph(graph: Graph, cache_dir: str | Path, features: frozenset[str] = frozenset(),
-                optimize: str = "balanced", **kwargs) -> HostModel:
-    return build(make_plan(graph, frozenset(features), optimize), cache_dir, **kwargs)

@@ -26,12 +26,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..boards import Board
 from ..errors import MunifyError
 from ..fsutil import atomic_write_text
-from ..resources import firmware_dir
 from ..process import format_command, log, run_logged
+from ..resources import firmware_dir
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 PLUGIN_SOURCE = Path("qemu-plugin") / "insn_count.c"
 # The Makefile's `plugin` target builds with the same compiler and flags into PREBUILT_DIR.

@@ -32,11 +32,16 @@ import sys
 import time
 from pathlib import Path
 
-from ..boards import Board
+from typing import TYPE_CHECKING
+
 from ..errors import SetupError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport, SerialTransport
+from ..process import format_command, log
+from .base import Runner
 from .insn_count import ExactCounts, InsnCounter, exact_counts, exact_counts_for
-from ..process import StartStop, format_command, log
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 CONNECT_TIMEOUT = 60.0  # a loaded machine can take many seconds to start QEMU
 PORT_ATTEMPTS = 5
@@ -76,9 +81,10 @@ def icount_option(board: Board, mlperf: bool = False) -> str:
     return f"shift={mlperf_icount_shift(board)},align=on,sleep=on" if mlperf else EXACT_ICOUNT
 
 
-def qemu_command(board: Board, elf: Path, port: int, mlperf: bool = False) -> list[str]:
+def qemu_command(board: Board, elf: Path, port: int = 0, mlperf: bool = False, serial: str | None = None) -> list[str]:
+    """`serial`: QEMU's -serial for a program that only prints (e.g. "stdio"); default the protocol's line."""
     qemu = board.qemu
-    serial = "pty" if mlperf else f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"
+    serial = serial or ("pty" if mlperf else f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
     return [qemu.binary, "-M", qemu.machine, "-cpu", qemu.cpu, "-nographic", "-monitor", "none",
             "-icount", icount_option(board, mlperf),
             "-semihosting-config", "enable=on,target=native",
@@ -96,16 +102,15 @@ def _note(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-class QemuProcess(StartStop):
-    """A QEMU process in its own process group: launch, exit status, guaranteed kill.
-    `with runner as transport:` boots the firmware and yields its line; leaving always stops QEMU."""
+class QemuProcess(Runner):
+    """A QEMU process in its own process group: launch, exit status, guaranteed kill."""
 
     time_unit = "instructions"
     boots_on_start = True  # the firmware's banner follows start()
+    counts_instructions = True
 
     def __init__(self, board: Board, elf: Path):
-        self.board = board
-        self.elf = Path(elf)
+        super().__init__(board, elf)
         self.process: subprocess.Popen | None = None
         self.transport: LineTransport | None = None
         self.counter: InsnCounter | None = None

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from serial.tools import list_ports
 
-from ..boards import HARDWARE_RUNNERS, Board
+from .registry import HARDWARE_RUNNERS
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 # USB vendor ids of the debug probes whose virtual COM port the real boards use.
 PROBE_VENDORS = {0x0483: "ST-LINK", 0x1366: "J-Link", 0x0D28: "CMSIS-DAP (DAPLink)", 0x2E8A: "CMSIS-DAP (Pico)"}

@@ -18,11 +18,16 @@ import re
 import time
 from pathlib import Path
 
-from ..boards import Board
+from typing import TYPE_CHECKING
+
 from ..errors import MunifyError
 from ..harness.transport import LineTransport
+from ..process import format_command, run_logged
+from .base import Runner
 from .board_line import HANDSHAKE_TIMEOUT, open_board_line
-from ..process import StartStop, format_command, run_logged
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 FLASH_TIMEOUT = 300.0
 EXIT_TIMEOUT = 10.0
@@ -33,15 +38,15 @@ class FlashError(MunifyError):
     """The flashing tool failed: no probe, no GDB server, or the tool itself reported an error."""
 
 
-class SerialPortRunner(StartStop):
+class SerialPortRunner(Runner):
     time_unit = "cycles"
     boots_on_start = False  # the board may have booted long ago: the client syncs instead
+    hardware_keys = ("serial_port",)
     tool_hint = "the board's flashing tool"
     handshake_timeout = HANDSHAKE_TIMEOUT
 
     def __init__(self, board: Board, elf: Path):
-        self.board = board
-        self.elf = Path(elf)
+        super().__init__(board, elf)
         self.transport: LineTransport | None = None
         self.tick_hz_seen: int | None = None
 

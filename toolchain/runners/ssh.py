@@ -11,10 +11,15 @@ import signal
 import subprocess
 from pathlib import Path
 
-from ..boards import Board
+from typing import TYPE_CHECKING
+
 from ..errors import MunifyError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport
-from ..process import StartStop, format_command, log, run_logged
+from ..process import format_command, log, run_logged
+from .base import Runner
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 COPY_TIMEOUT = 120.0
 EXIT_TIMEOUT = 10.0
@@ -22,13 +27,13 @@ SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 NS_PER_MS = 1_000_000
 
 
-class SshRunner(StartStop):
+class SshRunner(Runner):
     time_unit = "ns"
     boots_on_start = True  # a fresh process prints the boot banner
+    hardware_keys = ("ssh_host",)
 
     def __init__(self, board: Board, elf: Path):
-        self.board = board
-        self.elf = Path(elf)
+        super().__init__(board, elf)
         self.process: subprocess.Popen | None = None
         self.transport: LineTransport | None = None
 
