@@ -17,8 +17,8 @@
  * factored out, a unified block row is m * (T_lo[s & 15] + T_hi[s >> 4]) for its sign byte s, where T_h[p]
  * holds the 16 pixels' signed sums of inputs 4h .. 4h + 3 under sign pattern p (int16). A column's tables
  * are built once a pass (per 8 pixels: LD4, 4 UZP, 8 SXTL, 2 x (22 ADD/SUB, 16 stores)) and shared by every
- * row with a unified block there, so a unified block row costs, for 16 pixels, two table entries (the pack
- * stores them instead of column and signs), 2 ADD and 4 SMLAL by the magnitude, whatever its signs. Dense
+ * row with a unified block there, so a unified block row costs, for 16 pixels, one lookup (its column's table and
+ * the entries of its sign nibbles, 2 bytes), two table entries, 2 ADD and 4 SMLAL by the magnitude, whatever its signs. Dense
  * blocks run in two halves of 8 pixels as above.
  */
 #ifndef MUNIFY_NEON_BLOCKS_H
@@ -47,7 +47,7 @@ typedef struct {
     munify_neon_quant q;
     const uint16_t *table_cols;  /* neon-blocks-tables: the column of each sign-pattern table, */
     int32_t n_tables;
-    const uint16_t *unified_lookups; /* and per unified block row its two table entries (16-byte units) */
+    const uint16_t *unified_lookups; /* and per unified block row its table and its two entries */
 } munify_neon_blocks;
 
 /* Pixels a pass of the table kernel (neon-blocks-tables), and the int16 entries of one column's tables:
@@ -193,24 +193,32 @@ MUNIFY_NEON_FN void munify_neon_table(const int8_t *chunk, int16_t *table)
     }
 }
 
-/* tables + 8 * (the low 16 bits of `units`): one ADD (extended register), which gcc 12 makes two */
-MUNIFY_NEON_FN const int16_t *munify_neon_entry(const int16_t *tables, uint32_t units)
+/* The two table entries a lookup names: tables + MUNIFY_NEON_TABLE_WORDS * (bits 0-6) + MUNIFY_NEON_TABLE_PIXELS
+ * * (bits 7-10, then bits 11-15), in six instructions (gcc 12 needs nine) */
+MUNIFY_NEON_FN void munify_neon_entries(const int16_t *tables, uint64_t lookup, const int16_t **entry)
 {
-    const int16_t *at;
-    __asm__("add %0, %1, %w2, uxth #4" : "=r"(at) : "r"(tables), "r"(units));
-    return at;
+    uint64_t field;
+    const int16_t *table;
+    __asm__("ubfiz %[f], %[v], #10, #7\n\t"
+            "add   %[t], %[tables], %[f]\n\t"
+            "ubfx  %[f], %[v], #7, #4\n\t"
+            "add   %[lo], %[t], %[f], lsl #5\n\t"
+            "ubfx  %[f], %[v], #11, #5\n\t"
+            "add   %[hi], %[t], %[f], lsl #5"
+            : [f] "=&r"(field), [t] "=&r"(table), [lo] "=&r"(entry[0]), [hi] "=&r"(entry[1])
+            : [v] "r"(lookup), [tables] "r"(tables));
 }
 
-/* The bo unified rows of one block by their two table entries: sums[4 r + g] += pixels 4g .. 4g + 3 of row r. */
+/* The bo unified rows of one block by their lookups (table, low-nibble entry, 16 + high nibble: see
+ * toolchain.plan neon-blocks-tables): the two entries summed; sums[4 r + g] += pixels 4g .. 4g + 3 of row r, times the magnitude. */
 MUNIFY_NEON_FN void munify_neon_table_rows(int32x4_t *sums, const int16_t *tables, const uint16_t *lookups,
                                            const int8_t *magnitudes, const int bo)
 {
     MUNIFY_NEON_UNROLL
     for (int r = 0; r < bo; ++r) {
-        uint32_t both; /* the two entries in one load */
-        memcpy(&both, lookups + 2 * r, sizeof both);
-        const int16x8x2_t low = vld1q_s16_x2(munify_neon_entry(tables, both));
-        const int16x8x2_t high = vld1q_s16_x2(munify_neon_entry(tables, both >> 16));
+        const int16_t *entry[2];
+        munify_neon_entries(tables, lookups[r], entry);
+        const int16x8x2_t low = vld1q_s16_x2(entry[0]), high = vld1q_s16_x2(entry[1]);
         const int16x8_t s0 = vaddq_s16(low.val[0], high.val[0]), s1 = vaddq_s16(low.val[1], high.val[1]);
         const int16_t m = magnitudes[r];
         sums[4 * r] = vmlal_n_s16(sums[4 * r], vget_low_s16(s0), m);
@@ -245,7 +253,7 @@ MUNIFY_NEON_FN void munify_neon_tables_pass(const munify_neon_blocks *p, const i
             by_table[i] = vdupq_n_s32(0);
         }
         _Pragma("GCC unroll 2")
-        for (int32_t u = p->counts[2 * rb + 1]; u > 0; --u, lookups += 2 * bo, magnitudes += bo) {
+        for (int32_t u = p->counts[2 * rb + 1]; u > 0; --u, lookups += bo, magnitudes += bo) {
             munify_neon_table_rows(by_table, tables, lookups, magnitudes, bo);
         }
         const int32_t n_dense = p->counts[2 * rb];
