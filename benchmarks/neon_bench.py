@@ -320,7 +320,7 @@ def render(rows: list[dict], sweep: list) -> str:
         "",
         "Planner rule (`--optimize balanced`, toolchain.plan.registry): among the kernels whose weights need at most "
         "1.2x the bytes of the smallest layout (or 1 KiB more), the one the cost model predicts fastest. The NEON "
-        "cost models are fitted to exact counts (toolchain/plan/neon.py), so a block kernel slower than dense is "
+        "cost models are fitted to exact counts (toolchain/plan/kernels/neon/kernels.py), so a block kernel slower than dense is "
         "taken only when dense storage is beyond that budget, i.e. when the block kernel saves more than a sixth "
         "of the bytes and 1 KiB; `--optimize speed` then takes the fastest kernel whatever its bytes.",
         "",

@@ -1,6 +1,6 @@
 """Fit the DSP cost model (toolchain/plan/dsp.py) to retired instructions measured on mps2-an386 in QEMU.
 
-    .venv/bin/python -m benchmarks.kernels.calibrate
+    .venv/bin/python benchmarks/kernels/calibrate.py
 
 Runs a sweep of layer shapes and block mixes through kernel_bench, then least-squares fits, per kernel
 family, instructions = sum(coefficient * feature) over the features the plan's LayerFacts carry. Prints the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.kernels import kernel_bench as kb
+import kernel_bench as kb
 from toolchain.ir import BlockKind
 
 

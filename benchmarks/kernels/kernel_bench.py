@@ -137,6 +137,17 @@ class Window:
     def out_w(self) -> int:
         return self.out_size(self.in_w, self.kernel_w)
 
+    def pads(self) -> tuple[int, int]:
+        """(top, left) padding, as TFLite puts the odd pixel of SAME padding at the bottom and right."""
+        if self.pad == "VALID":
+            return 0, 0
+
+        def before(size: int, out: int, kernel: int) -> int:
+            reach = (kernel - 1) * self.dilation + 1
+            return max((out - 1) * self.stride + reach - size, 0) // 2
+
+        return before(self.in_h, self.out_h, self.kernel_h), before(self.in_w, self.out_w, self.kernel_w)
+
     @property
     def attrs(self) -> dict:
         return {"stride": (self.stride, self.stride), "padding": self.pad, "dilation": (self.dilation, self.dilation)}
@@ -216,7 +227,7 @@ def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: in
 
 
 def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool) -> tuple[str, str]:
-    """(variant, optimize mode) of the DSP block kernel family for bo x bi blocks (toolchain/plan/dsp.py)."""
+    """(variant, optimize mode) of the DSP block kernel family for bo x bi blocks (toolchain/plan/kernels/dsp/)."""
     stem = "fc" if op_type == "FULLY_CONNECTED" else "conv"
     family = "" if bo == 1 else "_bo2" if bo == 2 and bi <= 8 else "_tiles"
     return f"{stem}_blocks_{'bits' if sign_bits else 'wide'}{family}_dsp", "balanced" if sign_bits else "speed"

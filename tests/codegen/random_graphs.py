@@ -261,7 +261,7 @@ def batched_chain(seed: int) -> Graph:
 def forced_kernels(graph: Graph, seed: int) -> dict[str, str]:
     """Op name -> generic kernel to force: the k-th layer of an op type in the chain runs that type's kernel
     number (seed * layers of the type + k), so a few seeds run every generic kernel."""
-    from toolchain.plan.registry import GENERIC_VARIANTS
+    from toolchain.plan.kernels.generic import GENERIC_VARIANTS
 
     matrix_ops = [op for op in graph.ops if op.type in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")]
     force = {}

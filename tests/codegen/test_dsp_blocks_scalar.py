@@ -1,5 +1,5 @@
 """The plain C path of the DSP block kernels (munify_dsp_blocks_scalar.h): on the host gcc it reads every
-dsp-blocks layout that toolchain.plan.dsp.pack_blocks writes and sums exactly the matrix product; on the
+dsp-blocks layout that toolchain.plan.kernels.dsp.kernels.pack_blocks writes and sums exactly the matrix product; on the
 Cortex-M4 (MUNIFY_DSP_SCALAR 1) the kernels built on it match the reference bit for bit. A missing gcc,
 arm-none-eabi-gcc or qemu-system-arm is an error, not a skip."""
 
@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from toolchain.plan import dsp
+from toolchain.plan.kernels.dsp import kernels as dsp
 from toolchain.resources import templates_dir
 
 from benchmarks.kernels import kernel_bench as kb

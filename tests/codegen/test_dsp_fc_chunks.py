@@ -9,7 +9,7 @@ from toolchain.boards import load_board
 from toolchain.run import run_model
 from toolchain.ir import save
 from toolchain.plan import make_plan
-from toolchain.plan.dsp import FC_CHUNK_ROWS
+from toolchain.plan.kernels.dsp.kernels import FC_CHUNK_ROWS
 
 
 @pytest.mark.qemu

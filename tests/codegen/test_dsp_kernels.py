@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from toolchain.ir import save
-from toolchain.plan import dsp, make_plan
+from toolchain.plan import make_plan
+from toolchain.plan.kernels.dsp import kernels as dsp
 
 from benchmarks.kernels import kernel_bench as kb
 from random_graphs import random_chain

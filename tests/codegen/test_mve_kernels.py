@@ -9,7 +9,8 @@ import pytest
 from random_graphs import random_chain
 from toolchain.codegen import generate
 from toolchain.ir import BlockKind, BlockStructure
-from toolchain.plan import make_plan, mve
+from toolchain.plan import make_plan
+from toolchain.plan.kernels.mve import kernels as mve
 
 M55 = frozenset({"dsp", "fpu", "mve"})
 

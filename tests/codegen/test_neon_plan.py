@@ -7,7 +7,8 @@ import pytest
 from random_graphs import random_blocks, random_chain
 from toolchain.boards import load_board
 from toolchain.ir import BlockKind
-from toolchain.plan import make_plan, neon
+from toolchain.plan import make_plan
+from toolchain.plan.kernels.neon import kernels as neon
 
 MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 

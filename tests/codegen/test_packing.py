@@ -6,7 +6,7 @@ import pytest
 
 from random_graphs import random_blocks
 from toolchain.ir.blocks import BlockKind
-from toolchain.plan import packing
+from toolchain.plan.kernels.generic import packing
 from toolchain.plan.arena import StorageGroup, place
 
 

@@ -10,7 +10,7 @@ from random_graphs import batched_chain, forced_kernels, random_chain, random_in
 from toolchain.errors import MunifyError
 from toolchain.ir import OP_TYPES
 from toolchain.plan import make_plan
-from toolchain.plan.registry import GENERIC_VARIANTS
+from toolchain.plan.kernels.generic import GENERIC_VARIANTS
 from toolchain import host_build
 
 EXPECTED_LAYOUT = {"size": "blocks-min", "balanced": "blocks-index", "speed": "blocks-wide"}

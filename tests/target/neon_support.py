@@ -11,7 +11,7 @@ from toolchain.codegen import write
 from toolchain.run import graph_cases, run_cases
 from toolchain.plan import layers, make_plan
 from toolchain.plan.registry import candidates
-from toolchain.plan.variants_neon import NEON_VARIANTS
+from toolchain.plan.kernels.neon import NEON_VARIANTS
 
 NEON_NAMES = {v.name for v in NEON_VARIANTS}
 MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")

@@ -1,1 +1,1 @@
-"""The host side of the device protocol: a serial transport and the protocol client (docs/PROTOCOL.md)."""
+"""The device side of the line: transports, the protocol client, and sessions that check cases on a running firmware."""

@@ -16,8 +16,8 @@ from ..errors import MunifyError
 from ..ir import arith
 from ..ir.blocks import BlockKind, BlockStructure
 from ..ir.graph import Graph, Op, weight_matrix
-from .packing import END_OF_ROW_BLOCK
-from .registry import LayerFacts
+from .kernels.generic.packing import END_OF_ROW_BLOCK
+from .variant import LayerFacts
 
 MAX_RANK = 4
 MATRIX_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")

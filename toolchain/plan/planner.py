@@ -9,8 +9,10 @@ import numpy as np
 
 from ..errors import MunifyError
 from ..ir.graph import Graph, Op
-from . import arena, layers, packing
-from .registry import RESHAPE_ALIAS, KernelVariant, forced_variant, select_variant
+from . import arena, layers
+from .kernels.generic import packing
+from .registry import RESHAPE_ALIAS, forced_variant, select_variant
+from .variant import KernelVariant
 from .types import Buffer, ConstArray, LayerPlan, Plan
 
 _CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(np.int16): "int16_t",

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MunifyError
-from ..ir.blocks import BlockKind, BlockStructure
+from ....errors import MunifyError
+from ....ir.blocks import BlockKind, BlockStructure
 
 LAYOUTS = ("dense", "blocks-min", "blocks-index", "blocks-wide")
 END_OF_ROW_BLOCK = 0xFFFF  # closes the block list of a row block (index layouts)

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ....ir.blocks import BlockKind, BlockStructure, grid_shape
+from ...variant import KernelVariant
+
 
 def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
@@ -81,8 +84,6 @@ def layout_bi(conv: bool, bo: int, bi: int) -> int:
 
 def _split_blocks(blocks, bi: int):
     """The same kinds over blocks of width bi (a divisor of blocks.bi); blocks inside the edge stay dense."""
-    from ..ir.blocks import BlockKind, grid_shape
-
     factor = blocks.bi // bi
     full = blocks.cols // blocks.bi * factor
     kinds = np.full(grid_shape(blocks.rows, blocks.cols, blocks.bo, bi), BlockKind.DENSE, np.uint8)
@@ -100,8 +101,6 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
     weights w0, w2, w1, w3.
     """
-    from ..ir.blocks import BlockKind, BlockStructure
-
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
     if layout_bi(conv, blocks.bo, blocks.bi) != blocks.bi:
@@ -316,8 +315,6 @@ def _depthwise_fits(params: dict) -> bool:
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
                           dense16: bool) -> dict[str, np.ndarray]:
-    from ..ir.blocks import BlockStructure
-
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
     return pack_blocks(matrix, blocks, sign_bits, conv, dense16)
@@ -366,9 +363,6 @@ def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> li
 
 
 def _build_variants() -> tuple:
-    from ..ir.blocks import BlockKind
-    from .registry import KernelVariant
-
     fc = dict(template="kernels/dsp/fc_dense.c.j2", cost=fc_dense_cost, layout="dsp-fc4", features=DSP,
               pack=_dense_packer(pack_fc_dense), scratch=fc_dense_scratch,
               support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_fc_dense.h",))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import functools
 
-from ..ir.blocks import BlockKind
-from . import mve
-from .registry import KernelVariant
+from ....ir.blocks import BlockKind
+from . import kernels as mve
+from ...variant import KernelVariant
 
 MVE = frozenset({"mve"})
 COMMON = ("kernels/mve/munify_mve.h",)

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ....ir.blocks import BlockKind, BlockStructure
+from ...variant import KernelVariant
+
 DENSE_ROWS = 4  # rows per step of the dense kernel
 DEPTH_STEP = 16  # reduction elements per step (one q register)
 DW_CHANNELS = 16  # channels per step of the depthwise kernel
@@ -66,8 +69,6 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
 def pack_blocks(matrix: np.ndarray, blocks, tables: bool = False) -> dict[str, np.ndarray]:
     """Layout neon-blocks (or, `tables`, neon-blocks-tables) of a block-structured int8 matrix (`blocks` a
     BlockStructure with bi 8 or 16; 8 for `tables`)."""
-    from ..ir.blocks import BlockKind
-
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
     bo, bi = blocks.bo, blocks.bi
@@ -162,8 +163,6 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, tables: bool = False) -> dict[str, np.ndarray]:
-    from ..ir.blocks import BlockStructure
-
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 8)
     return pack_blocks(matrix, blocks, tables)
@@ -328,7 +327,7 @@ def _dense_packer(packer):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Registry entries (toolchain.plan.variants_neon re-exports NEON_VARIANTS)
+# Registry entries (toolchain.plan.kernels.neon re-exports NEON_VARIANTS)
 
 NEON = frozenset({"neon"})
 DOTPROD = frozenset({"neon", "dotprod"})
@@ -400,8 +399,5 @@ def _add_variants(KernelVariant) -> list:
 
 @functools.cache
 def neon_variants() -> tuple:
-    from ..ir.blocks import BlockKind
-    from .registry import KernelVariant
-
     return tuple(_dense_variants(KernelVariant, BlockKind) + _block_variants(KernelVariant, BlockKind)
                  + _depthwise_variants(KernelVariant, BlockKind) + _add_variants(KernelVariant))

@@ -6,6 +6,6 @@ Each entry is a `toolchain.plan.registry.KernelVariant` with `features=frozenset
 
 from __future__ import annotations
 
-from .dsp import DSP_VARIANTS
+from .kernels import DSP_VARIANTS
 
 __all__ = ["DSP_VARIANTS"]
