@@ -268,6 +268,12 @@ def targets_section(rows: list[dict], sweep: list) -> list[str]:
         verdict = "met" if neon <= 0.5 else "NOT met"
         lines.append(f"- {r['model']} dense: NEON {neon:.2f}x, NEON + SDOT {sdot:.2f}x of generic C "
                      f"(target <= 0.5x: {verdict})")
+    for r in rows:
+        if r["model"] == "mnist_cnn" and r["variant"] != "dense":
+            d = next(x for x in rows if x["model"] == "mnist_cnn" and x["variant"] == "dense")
+            neon, sdot = (r[k].instructions / d[k].instructions for k in ("neon", "sdot"))
+            lines.append(f"- mnist_cnn {r['variant']} against dense: NEON {neon:.2f}x, NEON + SDOT {sdot:.2f}x "
+                         f"(target < 1x: NEON {'met' if neon < 1 else 'NOT met'}, SDOT {'met' if sdot < 1 else 'NOT met'})")
     by_label = dict(sweep)
     dense = by_label["dense"]["dense"].instructions
     for label in ("100% unified", "50% pruned", "75% pruned"):
@@ -300,15 +306,23 @@ def render(rows: list[dict], sweep: list) -> str:
         "",
         *targets_section(rows, sweep),
         "",
-        "On NEON a multiply costs what an add costs, so factoring the magnitude out saves nothing: in the block "
-        "kernel a unified 1x8 block row costs a little more than a dense one (sign expansion, EOR, pairwise add, "
-        "multiply by the magnitude: 30 against 27 instructions per 8 output pixels in the SMLAL loops), and every "
-        "listed block pays for its column index and its inputs' load, about 1.4x the dense kernel's instructions "
-        "per weight (which streams 16 weights a load). So unified blocks buy storage (a magnitude and bi/8 sign "
-        "bytes instead of bi weights), not time; pruned blocks buy time, less than in proportion (the break-even "
-        "is near 30% pruned). The planner's `balanced` mode keeps compressed weights compressed (within 1.2x of the "
-        "smallest layout), so a compressed model can run slower than its dense form; `--optimize speed` then takes "
-        "the dense NEON kernel for those layers.",
+        "What unified blocks buy on NEON: with the magnitude factored out, a unified 1x8 block row needs only the "
+        "signed sum of its 8 inputs, and there are 16 sign patterns per 4 inputs. The table kernel "
+        "(`conv_blocks_tables_neon` / `_sdot`, layout neon-blocks-tables) builds, once per pass of 16 output "
+        "pixels, the 2 x 16 signed sums of every column that holds a unified block (LD4, UZP, SXTL, 15 SUB a half) "
+        "and shares them across all rows; a unified block row is then two table loads, 2 ADD and 4 SMLAL by the "
+        "magnitude for 16 pixels, whatever its signs, against 16 SMULL + 16 SADALP for a dense block row. So on "
+        "plain NEON unified blocks buy time as well as bytes (the sweep below: "
+        "all-unified against the dense kernel). With SDOT a dense block row is 8 SDOT for 16 pixels, cheaper than any "
+        "table lookup, and the block kernels' per-pixel work (patches interleaved for the pass, tables, scattered "
+        "accumulators) is more than the dense SDOT kernel's; there only heavy pruning buys time, and `balanced` "
+        "takes a block kernel only for its bytes.",
+        "",
+        "Planner rule (`--optimize balanced`, toolchain.plan.registry): among the kernels whose weights need at most "
+        "1.2x the bytes of the smallest layout (or 1 KiB more), the one the cost model predicts fastest. The NEON "
+        "cost models are fitted to exact counts (toolchain/plan/kernels/neon/kernels.py), so a block kernel slower than dense is "
+        "taken only when dense storage is beyond that budget, i.e. when the block kernel saves more than a sixth "
+        "of the bytes and 1 KiB; `--optimize speed` then takes the fastest kernel whatever its bytes.",
         "",
         "## Per model",
         "",

@@ -115,3 +115,19 @@ def test_same_ir_and_options_give_identical_helium_c(tmp_path, imported_model):
     assert "munify_mve_tiles.h" in names and "munify_mve_depthwise.h" in names
     _, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
     assert not mismatch and not errors
+
+
+def test_1x8_blocks_stay_compressed_on_helium_instead_of_the_m4_dsp_kernels(imported_model):
+    """Balanced on the M55: 1x8-compressed convolutions keep blocks-min weights and run the dense Helium
+    kernel (expanded per call); one-pixel layers, where the expansion would not pay, do not take it."""
+    from toolchain.compress.post_training import compress_graph
+
+    graph = compress_graph(imported_model("kws"), 1, 8, 0.4, 0.4)
+    plan = make_plan(graph, M55, "balanced")
+    variants = {layer.name: layer.variant for layer in plan.layers}
+    blocked = [op.name for op in graph.ops if op.type == "CONV_2D" and graph.weight_of(op).blocks is not None
+               and not graph.weight_of(op).blocks.is_dense]
+    assert blocked and all(variants[name] == "conv_unpack_mve" for name in blocked), variants
+    assert not any(v.endswith("_dsp") for v in variants.values()), variants
+    fc = next(layer for layer in plan.layers if layer.op_type == "FULLY_CONNECTED")
+    assert fc.variant != "fc_unpack_mve"

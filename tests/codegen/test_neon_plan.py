@@ -61,6 +61,26 @@ def test_block_layout_round_trips_and_drops_pruned_blocks(seed, neon_blocks):
     np.testing.assert_array_equal(packed["unified_bias"], expected)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_table_layout_round_trips_with_one_lookup_per_unified_block_row(seed, monkeypatch):
+    import random_graphs
+
+    monkeypatch.setattr(random_graphs, "BO_CHOICES", (1, 2))
+    monkeypatch.setattr(random_graphs, "BI_CHOICES", (8,))
+    rng = np.random.default_rng(seed)
+    rows, cols = int(rng.integers(1, 30)), int(rng.integers(8, 70))
+    matrix, blocks = random_blocks(rng, rows, cols)
+    packed = neon.pack_blocks(matrix, blocks, tables=True)
+    np.testing.assert_array_equal(neon.unpack_blocks(packed, rows, cols, blocks.bo, 8), matrix)
+    kinds = np.asarray(blocks.kinds)[:rows // blocks.bo, :cols // 8]
+    unified_columns = np.flatnonzero(np.any(kinds == BlockKind.UNIFIED, axis=0)) * 8
+    assert packed["table_cols"].tolist() == unified_columns.tolist()  # one table per column with unified blocks
+    assert len(packed["unified_lookups"]) == blocks.bo * int(np.sum(kinds == BlockKind.UNIFIED))
+    plain = neon.pack_blocks(matrix, blocks)  # a lookup (2 bytes) replaces a column and a sign byte
+    assert sum(a.nbytes for a in packed.values()) <= sum(a.nbytes for a in plain.values())
+    assert "unified_bias" not in packed and "unified_signs" not in packed
+
+
 def _matrix_kernels(plan):
     return [layer.variant for layer in plan.layers if layer.op_type in MATRIX_OPS]
 

@@ -72,3 +72,19 @@ def test_random_graphs_run_bit_exact_layer_by_layer(tmp_path, seed, optimize, ti
     kernels = [layer.kernel for layer in report.layers]
     assert sum(k.endswith("_mve") for k in kernels) >= 4, kernels
     assert not tiles or "fc_tiles_signs_mve" in kernels or "conv_tiles_signs_mve" in kernels, kernels
+
+
+@pytest.mark.parametrize("seed, bi", [(6, 8), (11, 4)])
+def test_unpacked_block_weights_run_bit_exact_on_the_dense_helium_kernel(tmp_path, monkeypatch, seed, bi):
+    """bo x 8 and bo x 4 blocks of all kinds (row and column tails included) kept as blocks-min and expanded per
+    call: every matrix layer forced onto conv/fc_unpack_mve, checked layer by layer."""
+    import random_graphs
+    from neon_support import run_forced
+
+    monkeypatch.setattr(random_graphs, "BI_CHOICES", (bi,))
+    graph = random_chain(seed)
+    stems = {"CONV_2D": "conv", "FULLY_CONNECTED": "fc"}
+    force = {op.name: f"{stems[op.type]}_unpack_mve" for op in graph.ops if op.type in stems}
+    plan, report = run_forced(graph, BOARD, tmp_path, force)
+    assert report.bit_exact, report.mismatches[:3]
+    assert {layer.layout for layer in plan.layers if layer.name in force} == {"blocks-min"}

@@ -12,6 +12,14 @@
  * SDOT with dotprod. A unified block row is magnitude * sum(sign_j * x_j); with the sign mask m_j (0x00 or 0xFF),
  * sign_j * x_j = (x_j ^ m_j) + (m_j != 0): CMTST, then per pixel pair EOR, SADDLP and 2 SMLAL by the
  * magnitude (or EOR and SDOT by the magnitude); the magnitude * (negative weights) terms are `unified_bias`, added at pack time.
+ *
+ * Sign-pattern tables (layout neon-blocks-tables: bo 1 or 2, bi 8; 16 pixels a pass): with the magnitude
+ * factored out, a unified block row is m * (T_lo[s & 15] + T_hi[s >> 4]) for its sign byte s, where T_h[p]
+ * holds the 16 pixels' signed sums of inputs 4h .. 4h + 3 under sign pattern p (int16). A column's tables
+ * are built once a pass (per 8 pixels: LD4, 4 UZP, 8 SXTL, 2 x (22 ADD/SUB, 16 stores)) and shared by every
+ * row with a unified block there, so a unified block row costs, for 16 pixels, one lookup (its column's table and
+ * the entries of its sign nibbles, 2 bytes), two table entries, 2 ADD and 4 SMLAL by the magnitude, whatever its signs. Dense
+ * blocks run in two halves of 8 pixels as above.
  */
 #ifndef MUNIFY_NEON_BLOCKS_H
 #define MUNIFY_NEON_BLOCKS_H
@@ -37,7 +45,15 @@ typedef struct {
     const int32_t *unified_bias; /* row_blocks * bo entries */
     const int32_t *bias;         /* out_c entries, input offset folded in */
     munify_neon_quant q;
+    const uint16_t *table_cols;  /* neon-blocks-tables: the column of each sign-pattern table, */
+    int32_t n_tables;
+    const uint16_t *unified_lookups; /* and per unified block row its table and its two entries */
 } munify_neon_blocks;
+
+/* Pixels a pass of the table kernel (neon-blocks-tables), and the int16 entries of one column's tables:
+ * 2 halves x 16 sign patterns x 16 pixels */
+#define MUNIFY_NEON_TABLE_PIXELS 16
+#define MUNIFY_NEON_TABLE_WORDS (2 * 16 * MUNIFY_NEON_TABLE_PIXELS)
 
 /* The partial sums of one row for up to 8 pixels: without SDOT one int32x4 per pixel, with SDOT one per pixel
  * pair (two lanes each). */
@@ -60,15 +76,27 @@ MUNIFY_NEON_FN void munify_neon_sums_start(munify_neon_sums *s, int32_t bias, co
     *s = all; /* the unused ones vanish */
 }
 
+/* The chunks of `pixels` pixels at `at` (chunk-interleaved: pixel q at 8 q) */
+MUNIFY_NEON_FN munify_neon_chunk munify_neon_chunk_read(const int8_t *at, const int pixels)
+{
+    munify_neon_chunk x;
+    if (pixels == 8) { /* one LD1 of four registers */
+        const int8x16x4_t v = vld1q_s8_x4(at);
+        MUNIFY_NEON_UNROLL
+        for (int j = 0; j < 4; ++j) {
+            x.pair[j] = v.val[j];
+        }
+        return x;
+    }
+    const int8x16x2_t v = vld1q_s8_x2(at);
+    x.pair[0] = v.val[0];
+    x.pair[1] = v.val[1];
+    return x;
+}
+
 MUNIFY_NEON_FN munify_neon_chunk munify_neon_chunk_load(const int8_t *chunks, int32_t column, const int pixels)
 {
-    const int8_t *at = chunks + pixels * column; /* column is a multiple of 8: chunk column / 8 */
-    munify_neon_chunk x;
-    MUNIFY_NEON_UNROLL
-    for (int j = 0; j < pixels / 2; ++j) {
-        x.pair[j] = vld1q_s8(at + 16 * j);
-    }
-    return x;
+    return munify_neon_chunk_read(chunks + pixels * column, pixels); /* column is a multiple of 8: chunk column / 8 */
 }
 
 /* One 8-weight chunk, dense: w = the weights in both halves. */
@@ -126,6 +154,138 @@ MUNIFY_NEON_FN int32x4_t munify_neon_sums_four(const munify_neon_sums *s, int g,
 MUNIFY_NEON_FN int8x16_t munify_neon_both_halves(const int8_t *w)
 {
     return vreinterpretq_s8_s64(vld1q_dup_s64((const int64_t *)(const void *)w));
+}
+
+/* table[16 p] = sum_j (bit j of p ? -x_j : x_j) for the 16 sign patterns p of 4 inputs (lanes: 8 pixels;
+ * an entry holds the 16 pixels of a pass, this half writes 8 of them) */
+MUNIFY_NEON_FN void munify_neon_half_table(int16x8_t x0, int16x8_t x1, int16x8_t x2, int16x8_t x3, int16_t *table)
+{
+    const int16x8_t twice[4] = {vaddq_s16(x0, x0), vaddq_s16(x1, x1), vaddq_s16(x2, x2), vaddq_s16(x3, x3)};
+    int16x8_t t[16];
+    t[0] = vaddq_s16(vaddq_s16(x0, x1), vaddq_s16(x2, x3));
+    _Pragma("GCC unroll 4")
+    for (int j = 0; j < 4; ++j) {
+        _Pragma("GCC unroll 8")
+        for (int p = 0; p < (1 << j); ++p) {
+            t[p + (1 << j)] = vsubq_s16(t[p], twice[j]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < 16; ++p) {
+        vst1q_s16(table + MUNIFY_NEON_TABLE_PIXELS * p, t[p]);
+    }
+}
+
+/* The tables of the 8-input column whose 16 pixels' chunks are the 128 bytes at `chunk`: 16 entries of its
+ * inputs 0-3, then 16 of its inputs 4-7. */
+MUNIFY_NEON_FN void munify_neon_table(const int8_t *chunk, int16_t *table)
+{
+    MUNIFY_NEON_UNROLL
+    for (int half = 0; half < 2; ++half) {
+        const int8x16x4_t v = vld4q_s8(chunk + 64 * half); /* lane i of val[t]: pixel i / 2, input 4 (i % 2) + t */
+        const int8x16_t x01 = vuzp1q_s8(v.val[0], v.val[1]), x23 = vuzp1q_s8(v.val[2], v.val[3]);
+        const int8x16_t x45 = vuzp2q_s8(v.val[0], v.val[1]), x67 = vuzp2q_s8(v.val[2], v.val[3]);
+        int16_t *at = table + 8 * half;
+        munify_neon_half_table(vmovl_s8(vget_low_s8(x01)), vmovl_high_s8(x01), vmovl_s8(vget_low_s8(x23)),
+                               vmovl_high_s8(x23), at);
+        munify_neon_half_table(vmovl_s8(vget_low_s8(x45)), vmovl_high_s8(x45), vmovl_s8(vget_low_s8(x67)),
+                               vmovl_high_s8(x67), at + MUNIFY_NEON_TABLE_WORDS / 2);
+    }
+}
+
+/* The two table entries a lookup names: tables + MUNIFY_NEON_TABLE_WORDS * (bits 0-6) + MUNIFY_NEON_TABLE_PIXELS
+ * * (bits 7-10, then bits 11-15), in six instructions (gcc 12 needs nine) */
+MUNIFY_NEON_FN void munify_neon_entries(const int16_t *tables, uint64_t lookup, const int16_t **entry)
+{
+    uint64_t field;
+    const int16_t *table;
+    __asm__("ubfiz %[f], %[v], #10, #7\n\t"
+            "add   %[t], %[tables], %[f]\n\t"
+            "ubfx  %[f], %[v], #7, #4\n\t"
+            "add   %[lo], %[t], %[f], lsl #5\n\t"
+            "ubfx  %[f], %[v], #11, #5\n\t"
+            "add   %[hi], %[t], %[f], lsl #5"
+            : [f] "=&r"(field), [t] "=&r"(table), [lo] "=&r"(entry[0]), [hi] "=&r"(entry[1])
+            : [v] "r"(lookup), [tables] "r"(tables));
+}
+
+/* The bo unified rows of one block by their lookups (table, low-nibble entry, 16 + high nibble: see
+ * toolchain.plan neon-blocks-tables): the two entries summed; sums[4 r + g] += pixels 4g .. 4g + 3 of row r, times the magnitude. */
+MUNIFY_NEON_FN void munify_neon_table_rows(int32x4_t *sums, const int16_t *tables, const uint16_t *lookups,
+                                           const int8_t *magnitudes, const int bo)
+{
+    MUNIFY_NEON_UNROLL
+    for (int r = 0; r < bo; ++r) {
+        const int16_t *entry[2];
+        munify_neon_entries(tables, lookups[r], entry);
+        const int16x8x2_t low = vld1q_s16_x2(entry[0]), high = vld1q_s16_x2(entry[1]);
+        const int16x8_t s0 = vaddq_s16(low.val[0], high.val[0]), s1 = vaddq_s16(low.val[1], high.val[1]);
+        const int16_t m = magnitudes[r];
+        sums[4 * r] = vmlal_n_s16(sums[4 * r], vget_low_s16(s0), m);
+        sums[4 * r + 1] = vmlal_high_n_s16(sums[4 * r + 1], s0, m);
+        sums[4 * r + 2] = vmlal_n_s16(sums[4 * r + 2], vget_low_s16(s1), m);
+        sums[4 * r + 3] = vmlal_high_n_s16(sums[4 * r + 3], s1, m);
+    }
+}
+
+/* Lanes 0..3 of `total` to acc[(first + i) * rows_padded] */
+MUNIFY_NEON_FN void munify_neon_scatter4(int32_t *acc, int32x4_t total, int32_t rows_padded)
+{
+    acc[0] = vgetq_lane_s32(total, 0);
+    acc[rows_padded] = vgetq_lane_s32(total, 1);
+    acc[2 * rows_padded] = vgetq_lane_s32(total, 2);
+    acc[3 * rows_padded] = vgetq_lane_s32(total, 3);
+}
+
+/* acc[q * rows_padded + r] for the 16 pixels whose chunks are interleaved in `chunks` (neon-blocks-tables):
+ * the unified block rows by their tables, then the dense blocks in two halves of 8 pixels. */
+MUNIFY_NEON_FN void munify_neon_tables_pass(const munify_neon_blocks *p, const int8_t *chunks,
+                                            const int16_t *tables, int32_t *acc, int32_t rows_padded, const int bo,
+                                            const int sdot)
+{
+    const int8_t *dense = p->dense_weights, *magnitudes = p->unified_magnitudes;
+    const uint16_t *dense_col = p->dense_cols, *lookups = p->unified_lookups;
+    for (int32_t rb = 0; rb < p->row_blocks; ++rb) {
+        const int32_t r0 = rb * bo;
+        int32x4_t by_table[8];
+        MUNIFY_NEON_UNROLL
+        for (int i = 0; i < 4 * bo; ++i) {
+            by_table[i] = vdupq_n_s32(0);
+        }
+        _Pragma("GCC unroll 2")
+        for (int32_t u = p->counts[2 * rb + 1]; u > 0; --u, lookups += bo, magnitudes += bo) {
+            munify_neon_table_rows(by_table, tables, lookups, magnitudes, bo);
+        }
+        const int32_t n_dense = p->counts[2 * rb];
+        MUNIFY_NEON_UNROLL
+        for (int half = 0; half < 2; ++half) {
+            munify_neon_sums sums[2];
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                munify_neon_sums_start(&sums[r], p->bias[r0 + r < p->w.out_c ? r0 + r : 0], sdot);
+            }
+            const int8_t *w = dense;
+            for (int32_t d = 0; d < n_dense; ++d, w += 8 * bo) {
+                /* chunk c of pixel q at 8 (16 c + q): this half's 8 pixels are 64 bytes from 16 * column */
+                const munify_neon_chunk x = munify_neon_chunk_read(chunks + 16 * dense_col[d] + 64 * half, 8);
+                MUNIFY_NEON_UNROLL
+                for (int r = 0; r < bo; ++r) {
+                    munify_neon_sums_dense(&sums[r], &x, munify_neon_both_halves(w + 8 * r), 8, sdot);
+                }
+            }
+            MUNIFY_NEON_UNROLL
+            for (int r = 0; r < bo; ++r) {
+                MUNIFY_NEON_UNROLL
+                for (int g = 0; g < 2; ++g) {
+                    const int32x4_t total = vaddq_s32(munify_neon_sums_four(&sums[r], g, sdot),
+                                                      by_table[4 * r + 2 * half + g]);
+                    munify_neon_scatter4(acc + (8 * half + 4 * g) * rows_padded + r0 + r, total, rows_padded);
+                }
+            }
+        }
+        dense += n_dense * 8 * bo;
+        dense_col += n_dense;
+    }
 }
 
 /* acc[q * rows_padded + r] for the `pixels` pixels whose chunks are interleaved in `chunks`. */
@@ -308,16 +468,19 @@ MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t
 }
 
 /* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
- * many of patches; pixels = MUNIFY_NEON_PIXELS(bo) output pixels run per pass */
+ * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each; pixels =
+ * MUNIFY_NEON_PIXELS(bo) output pixels run per pass (sign_tables: MUNIFY_NEON_TABLE_PIXELS, and at least MUNIFY_NEON_MIN_PASS per image) */
 MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
-                                          int8_t *scratch, const int bo, const int bi, const int sdot)
+                                          int8_t *scratch, const int bo, const int bi, const int sdot,
+                                          const int sign_tables)
 {
-    const int pixels = MUNIFY_NEON_PIXELS(bo);
+    const int pixels = sign_tables ? MUNIFY_NEON_TABLE_PIXELS : MUNIFY_NEON_PIXELS(bo);
     const munify_neon_window *w = &p->w;
     const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, image_pixels = w->out_h * w->out_w;
     int32_t *acc = (int32_t *)(void *)scratch;
     int8_t *chunks = scratch + 4 * pixels * rows_padded;
     int8_t *patches = chunks + pixels * w->depth;
+    int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth);
     for (int32_t n = 0; n < w->batches; ++n) {
         const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
         int8_t *out = output + n * image_pixels * rows;
@@ -330,13 +493,20 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
             continue;
         }
         for (int32_t first = 0; first < image_pixels; first += pixels) {
-            const int8_t *columns[MUNIFY_NEON_MAX_PIXELS];
+            const int8_t *columns[MUNIFY_NEON_TABLE_PIXELS];
             for (int q = 0; q < pixels; ++q) {
                 const int32_t pixel = first + q < image_pixels ? first + q : image_pixels - 1; /* repeat the last */
                 columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
             }
             munify_neon_interleave(columns, w->depth, chunks, pixels);
-            munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels, sdot);
+            if (sign_tables) {
+                for (int32_t t = 0; t < p->n_tables; ++t) {
+                    munify_neon_table(chunks + pixels * p->table_cols[t], tables + MUNIFY_NEON_TABLE_WORDS * t);
+                }
+                munify_neon_tables_pass(p, chunks, tables, acc, rows_padded, bo, sdot);
+            } else {
+                munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels, sdot);
+            }
             for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
                 munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
             }

@@ -4,6 +4,8 @@ Layouts (each kernel header documents the same):
   mve-rows4   dense CONV_2D / FULLY_CONNECTED: rows padded to a multiple of 4, reduction padded to a multiple
               of 16 with zeros; per group of 4 rows, per 16 reduction elements, 16 bytes of each of the 4 rows.
   mve-dw16    dense DEPTHWISE_CONV_2D (multiplier 1, at most 16 taps): per channel, its taps padded to 16.
+  blocks-min  (toolchain.plan.packing) any bo x bi blocks, bi <= 16: expanded into mve-rows4 in scratch once per
+              call, then the dense kernel runs (munify_mve_unpack.h).
 
   mve-tiles, mve-tiles-signs
               CONV_2D / FULLY_CONNECTED as tiles of 4 rows x 16 reduction elements (the kernel's step; reduction
@@ -123,6 +125,26 @@ def tiles_fit(params: dict) -> bool:
     return not segmented(params) or span <= 0xFFFF
 
 
+# The expansion costs about 3 instructions per weight (1x8 blocks), the dense kernel about 0.16 per weight and
+# output pixel: below 32 pixels the expansion outweighs half the kernel's work, and the block kernels that
+# skip pruned blocks at every pixel win (FULLY_CONNECTED has one).
+UNPACK_MIN_PIXELS = 32
+
+
+def unpack_fits(params: dict) -> bool:
+    """Block-structured weights (bi 2..16: a block row is one predicated vector store) that the tile kernels do
+    not take (they skip pruned 4 x 16 tiles at every pixel), batch 1, and enough output pixels to spread the
+    expansion over."""
+    return (single_image(params) and 2 <= params["bi"] <= VECTOR_BYTES and not tiles_fit(params)
+            and params["out_h"] * params["out_w"] >= UNPACK_MIN_PIXELS)
+
+
+def unpack_scratch(params: dict) -> int:
+    """munify_mve_unpack.h: the matrix kernel's scratch rounded up to 16, then the weights as mve-rows4."""
+    rows4 = _round_up(params["cout"], ROW_GROUP) * _round_up(params["k"], VECTOR_BYTES)
+    return _round_up(matrix_scratch(params), VECTOR_BYTES) + rows4
+
+
 def depthwise_plane(params: dict) -> tuple[int, int]:
     """Rows and columns of one channel's zero-padded input plane (munify_mve_depthwise.h)."""
     rows = max(params["pad_top"] + params["in_h"],
@@ -189,6 +211,18 @@ def tiles_cost(signs: bool):
         unified = f.unified_rows // ROW_GROUP if signs else 0
         return LAYER_CALL + f.positions * (groups * TILES_GROUP + (blocks - unified) * TILE + unified * SIGN_TILE)
     return cost
+
+
+UNPACK_BLOCK = 25.0  # per full block, once per call: its 2-bit kind, a predicated copy or VPSEL of +-m (measured: 26)
+UNPACK_EDGE = 6.0  # per weight of the edge blocks (byte copies)
+UNPACK_FILL = 1.0 / 16  # per byte of the expanded matrix (zeroed first)
+
+
+def unpack_cost(f) -> float:
+    """The dense kernel plus, once per call, the expansion of the blocks-min weights."""
+    edge = f.rows * (f.cols % max(f.bi, 1))  # the partial column blocks (LayerFacts has no bo for row tails)
+    rows4 = _round_up(f.rows, ROW_GROUP) * _round_up(f.cols, VECTOR_BYTES)
+    return matrix_cost(f) + f.full_blocks * UNPACK_BLOCK + edge * UNPACK_EDGE + rows4 * UNPACK_FILL
 
 
 def depthwise_cost(f) -> float:

@@ -37,6 +37,14 @@ def _tiles(stem: str, op_type: str) -> list[KernelVariant]:
                           pack=functools.partial(mve.pack_tiles, signs=True), **args)]
 
 
+def _unpack(stem: str, op_type: str) -> KernelVariant:
+    """Any bo x bi blocks kept in flash as blocks-min, expanded once per call for the dense kernel."""
+    return KernelVariant(f"{stem}_unpack_mve", op_type, "kernels/mve/unpack.c.j2", mve.unpack_cost,
+                         layout="blocks-min", features=MVE, block_kinds=ANY_KINDS, applies=mve.unpack_fits,
+                         scratch=mve.unpack_scratch,
+                         support_files=COMMON + ("kernels/mve/munify_mve_matrix.h", "kernels/mve/munify_mve_unpack.h"))
+
+
 def _depthwise() -> list[KernelVariant]:
     args = dict(template="kernels/mve/depthwise.c.j2", cost=mve.depthwise_cost, layout="mve-dw16", features=MVE,
                 applies=mve.depthwise_fits, pack=mve.pack_depthwise16, scratch=mve.depthwise_scratch,
@@ -55,6 +63,8 @@ MVE_VARIANTS: tuple[KernelVariant, ...] = (
     *_matrix("fc", "FULLY_CONNECTED"),
     *_tiles("conv", "CONV_2D"),
     *_tiles("fc", "FULLY_CONNECTED"),
+    _unpack("conv", "CONV_2D"),
+    _unpack("fc", "FULLY_CONNECTED"),
     *_depthwise(),
     KernelVariant("avgpool_mve", "AVERAGE_POOL_2D", "kernels/mve/pool.c.j2", mve.elementwise_cost(mve.POOL_TAP / 4),
                   features=MVE, support_files=COMMON + ("kernels/mve/munify_mve_pool.h",)),

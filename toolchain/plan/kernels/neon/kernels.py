@@ -8,12 +8,20 @@ Layouts (each kernel header documents the same):
                dense blocks (column, bo x bi weights) and the unified blocks (column, bo x bi/8 sign bytes,
                bo magnitudes); pruned blocks are absent. The partial last column block is one more dense block
                and the rows % bo last rows one more (dense) row block, both padded with zeros.
-Unified block rows fold magnitude * (their negative weights) into `unified_bias` (munify_neon_blocks.h).
+  neon-blocks-tables
+               neon-blocks (bo 1 or 2, bi 8) with the unified blocks as table lookups: `table_cols` lists the
+               column of every sign-pattern table (the full column blocks some unified block reads, at most
+               128); per unified block row `unified_lookups` holds, instead of a column and a sign byte, one
+               uint16: its column's table (bits 0-6), the table entry of its low sign nibble (bits 7-10) and
+               16 + its high sign nibble (bits 11-15); then its magnitude; no `unified_bias`.
+Unified block rows fold magnitude * (their negative weights) into `unified_bias` (munify_neon_blocks.h); the
+table kernel reads exact signed sums, so it needs no such term.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,8 +66,9 @@ def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
     return _padded(matrix, _round_up(channels, DW_CHANNELS), taps).T.reshape(-1).copy()
 
 
-def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
-    """Layout neon-blocks of a block-structured int8 matrix (`blocks` a BlockStructure with bi 8 or 16)."""
+def pack_blocks(matrix: np.ndarray, blocks, tables: bool = False) -> dict[str, np.ndarray]:
+    """Layout neon-blocks (or, `tables`, neon-blocks-tables) of a block-structured int8 matrix (`blocks` a
+    BlockStructure with bi 8 or 16; 8 for `tables`)."""
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
     bo, bi = blocks.bo, blocks.bi
@@ -85,7 +94,7 @@ def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
             mags.append(magnitude)
             signs.append(np.packbits(negative, axis=1, bitorder="little").reshape(-1))
             unified_bias[r0:r0 + bo] += magnitude * negative.sum(axis=1)
-    return {
+    packed = {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
         "dense_weights": _concat(dense_w, np.int8),
@@ -94,15 +103,45 @@ def pack_blocks(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
         "unified_magnitudes": _concat(mags, np.int8),
         "unified_bias": unified_bias.astype(np.int32),
     }
+    return _with_tables(packed, bo) if tables else packed
+
+
+# A lookup (uint16): bits 0-6 its column's table, 7-10 the entry of the low sign nibble, 11-15 the entry of
+# the high one (16 + nibble: the high half of the table), so each entry is one shift away.
+MAX_TABLES = 128
+HIGH_ENTRIES = 16
+
+
+def _with_tables(packed: dict[str, np.ndarray], bo: int) -> dict[str, np.ndarray]:
+    """neon-blocks (bi 8) -> neon-blocks-tables: one table per column some unified block reads; a unified
+    block row becomes one lookup of its column's table by its sign byte."""
+    columns, table_of = np.unique(packed.pop("unified_cols"), return_inverse=True)
+    del packed["unified_bias"]
+    signs = packed.pop("unified_signs").astype(np.int64).reshape(-1, bo)
+    lookups = (HIGH_ENTRIES + (signs >> 4)) << 11 | (signs & 15) << 7 | table_of.reshape(-1, 1).astype(np.int64)
+    packed["unified_lookups"] = lookups.reshape(-1).astype(np.uint16)
+    packed["table_cols"] = columns.astype(np.uint16)
+    return packed
+
+
+def _tables_to_columns(packed: dict[str, np.ndarray], bo: int) -> tuple[np.ndarray, np.ndarray]:
+    """The column and sign byte of each unified block row of a neon-blocks-tables packing."""
+    lookups = packed["unified_lookups"].astype(np.int64).reshape(-1, bo)
+    columns = packed["table_cols"][lookups[:, 0] & (MAX_TABLES - 1)] if len(lookups) else np.zeros(0, np.int64)
+    signs = (lookups >> 7 & 15) | ((lookups >> 11) - HIGH_ENTRIES) << 4
+    return columns, signs.astype(np.uint8).reshape(-1)
 
 
 def unpack_blocks(packed: dict[str, np.ndarray], rows: int, cols: int, bo: int, bi: int) -> np.ndarray:
     """The int8 matrix a neon-blocks packing describes (what the kernel computes with; tests pin it down)."""
     row_blocks = -(-rows // bo)
     matrix = np.zeros((row_blocks * bo, _round_up(cols, bi)), np.int64)
+    unified_cols, unified_signs = packed.get("unified_cols"), packed.get("unified_signs")
+    if "table_cols" in packed:
+        unified_cols, unified_signs = _tables_to_columns(packed, bo)
     counts = packed["counts"].reshape(-1, 2)
     dense_w = packed["dense_weights"].reshape(-1, bo, bi)
-    signs = packed["unified_signs"].reshape(-1, bo, bi // 8)
+    signs = unified_signs.reshape(-1, bo, bi // 8)
     mags = packed["unified_magnitudes"].reshape(-1, bo)
     d = u = 0
     for rb in range(row_blocks):
@@ -112,7 +151,7 @@ def unpack_blocks(packed: dict[str, np.ndarray], rows: int, cols: int, bo: int, 
             matrix[r0:r0 + bo, c0:c0 + bi] = dense_w[d]
             d += 1
         for _ in range(counts[rb, 1]):
-            c0 = int(packed["unified_cols"][u])
+            c0 = int(unified_cols[u])
             negative = np.unpackbits(signs[u], axis=1, bitorder="little")[:, :bi].astype(bool)
             matrix[r0:r0 + bo, c0:c0 + bi] = np.where(negative, -1, 1) * mags[u][:, None].astype(np.int64)
             u += 1
@@ -123,42 +162,48 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(0, dtype)
 
 
-def _pack_blocks_or_dense(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
+def _pack_blocks_or_dense(matrix: np.ndarray, blocks, tables: bool = False) -> dict[str, np.ndarray]:
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 8)
-    return pack_blocks(matrix, blocks)
+    return pack_blocks(matrix, blocks, tables)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Cost model: estimated retired AArch64 instructions (the registry ranks variants of one target by it).
 # Per position (output pixel or batch): the inner steps counted from the kernels' loops, plus the patch copy
-# and the vector requantization (~5 instructions per output channel).
+# and the vector requantization.
 
 LAYER_CALL = 60.0
-STEP_MLAL = 4.25  # one row x 16 inputs: SMULL + SMLAL2 + SADALP, a weight load, a quarter of the input load
-STEP_SDOT = 2.25  # SDOT instead of the three
-OUTPUT = 5.0  # per output channel
-PATCH = 0.25  # per patch byte copied (non-pointwise)
 DW_STEP = 6.5  # 16 channels x 1 tap: half of (4 loads, SMULL(2) + SMLAL(2), 4 SADDW(2), loop)
 DW_OUTPUT = 4.0
 DW_TAP = 8.0  # per tap and output pixel: its input pointer
-# Block kernel, per output pixel (four run together): per 8-weight chunk of a dense / unified block row, per
-# listed block (its column, the inputs' load) and per row (start, reduce, scatter, requantize).
-# Fitted to 3x3 convs 64 -> 64 with 1x8 blocks (benchmarks/neon_bench.py's sweep layer), within 5%.
-BLOCK_DENSE = {False: 3.3, True: 1.5}  # per pixel: SMULL(2) + SADALP / SDOT, the weight load
-BLOCK_UNIFIED = {False: 3.0, True: 2.2}  # sign expand, EOR, SADDLP, 2 SMLAL / EOR + SDOT by the magnitude
-BLOCK_LISTED = 0.8
-BLOCK_ROW = 6.0
 
 
-def _patch_cost(f, pointwise: bool) -> float:
-    return 0.0 if pointwise else f.cols * PATCH
+@dataclass(frozen=True)
+class DenseCosts:
+    """The dense kernel per output pixel: per step (4 rows x 16 inputs), per output channel, per patch byte
+    (non-pointwise), per pixel."""
+
+    step: float
+    output: float
+    patch: float
+    pixel: float
 
 
-def dense_cost(step: float, pointwise: bool):
+# Least squares (non-negative) on exact counts of 6 dense layers (the 3x3 conv 64 -> 64 of
+# benchmarks/neon_bench.py, the MNIST CNN's 3 CONV_2D, kws conv_2d_0 and the pointwise conv_2d_2): within 11%
+# (NEON), 17% (SDOT; patches of 1-channel inputs are byte copies the model does not see).
+DENSE = {False: DenseCosts(step=4.17, output=10.7, patch=0.66, pixel=20.0),  # SMULL + SMLAL2 + SADALP a row
+         True: DenseCosts(step=0.98, output=12.6, patch=2.0, pixel=0.0)}  # one SDOT a row
+
+
+def dense_cost(sdot: bool, pointwise: bool):
+    c = DENSE[sdot]
+
     def cost(f) -> float:
         groups = -(-f.rows // DENSE_ROWS) * DENSE_ROWS
-        per_position = groups * depth(f.cols) / DEPTH_STEP * step + f.rows * OUTPUT + _patch_cost(f, pointwise)
+        patch = 0.0 if pointwise else f.cols * c.patch
+        per_position = groups * depth(f.cols) / DEPTH_STEP * c.step + f.rows * c.output + patch + c.pixel
         return LAYER_CALL + f.positions * per_position
     return cost
 
@@ -175,15 +220,49 @@ SINGLE_UNIFIED = {False: 13.0, True: 11.0}  # per 16 unified weights: signs, mag
 SINGLE_ROW = 8.0
 
 
-def blocks_cost(pointwise: bool, sdot: bool):
+@dataclass(frozen=True)
+class PassCosts:
+    """Instructions per output pixel of the block kernels' passes, by what the layer holds: per 8 weights of
+    dense blocks, per 8 weights of unified blocks (sign masks) or per unified block row (tables), per column
+    with sign tables, per row, per reduction element (patch and interleave) and per pixel."""
+
+    dense8: float
+    unified8: float
+    table_row: float
+    table_column: float
+    row: float
+    col: float
+    pixel: float
+
+
+# Least squares (non-negative) on exact qemu-aarch64 counts of 9 layers per kernel: the 3x3 conv 64 -> 64 of
+# benchmarks/neon_bench.py under its 6 block structures and the 3 CONV_2D of a 1x8 MNIST CNN (20% dense, 40%
+# unified, 40% pruned blocks); every fitted layer within 0.5%. Pixels count in whole passes. The table row
+# (1.2) is refitted to the 100% unified layer after the lookups shrank to 2 bytes.
+BLOCK_PASS = {False: PassCosts(3.0, 3.37, 0.0, 0.0, 8.5, 0.75, 196.0),
+              True: PassCosts(1.5, 2.37, 0.0, 0.0, 14.0, 0.25, 73.0)}
+TABLE_PASS = {False: PassCosts(3.19, 0.0, 1.2, 11.6, 4.8, 0.94, 244.0),
+              True: PassCosts(1.69, 0.0, 1.2, 11.8, 6.3, 0.77, 197.0)}
+
+
+def _pass_cost(f, c: PassCosts, pass_pixels: int) -> float:
+    pixels = -(-f.positions // pass_pixels) * pass_pixels
+    per_pixel = (f.dense_weights / 8 * c.dense8 + f.unified_weights / 8 * c.unified8 + f.unified_rows * c.table_row
+                 + f.unified_cols * c.table_column + f.rows * c.row + f.cols * c.col + c.pixel)
+    return LAYER_CALL + pixels * per_pixel
+
+
+def tables_cost(sdot: bool):
+    return lambda f: _pass_cost(f, TABLE_PASS[sdot], TABLE_PIXELS)
+
+
+def blocks_cost(sdot: bool):
     def cost(f) -> float:
         if f.positions < MIN_PASS:
             per_position = (f.dense_weights / 16 * SINGLE_DENSE[sdot] + f.unified_weights / 16 * SINGLE_UNIFIED[sdot]
                             + f.rows * SINGLE_ROW)
             return LAYER_CALL + f.positions * per_position
-        per_position = (f.dense_weights / 8 * BLOCK_DENSE[sdot] + f.unified_weights / 8 * BLOCK_UNIFIED[sdot]
-                        + f.listed_blocks * BLOCK_LISTED + f.rows * BLOCK_ROW + 2 * _patch_cost(f, pointwise))
-        return LAYER_CALL + f.positions * per_position
+        return _pass_cost(f, BLOCK_PASS[sdot], 8)  # 4 with bo 4: LayerFacts has no bo
     return cost
 
 
@@ -204,6 +283,16 @@ def blocks_scratch(params: dict) -> int:
     return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
 
 
+TABLE_PIXELS = 16  # MUNIFY_NEON_TABLE_PIXELS
+TABLE_BYTES = 2 * 16 * TABLE_PIXELS * 2  # MUNIFY_NEON_TABLE_WORDS int16: 2 halves x 16 sign patterns x 16 pixels
+
+
+def tables_scratch(params: dict) -> int:
+    """The accumulators, chunks and patches of 16 pixels, then at most one table per full column block."""
+    return (4 * TABLE_PIXELS * _round_up(params["cout"], params["bo"]) + 2 * TABLE_PIXELS * depth(params["k"])
+            + TABLE_BYTES * (params["k"] // 8))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Where each kernel applies (params of toolchain.plan.layers)
 
@@ -216,6 +305,13 @@ def _blocks_fit(params: dict) -> bool:
     """bi 8 or 16, columns that fit uint16, and magnitudes that fit int8 (no weight -128)."""
     return (params["bi"] in BLOCK_BI and _round_up(params["k"], params["bi"]) <= MAX_COLUMN
             and _pairs_fit_int16(params))
+
+
+def _tables_fit(params: dict) -> bool:
+    """1 x 8 or 2 x 8 blocks, every image at least a pass wide (no one-pixel path), at most MAX_TABLES
+    columns."""
+    return (_blocks_fit(params) and params["bi"] == 8 and params["bo"] <= 2
+            and params["out_h"] * params["out_w"] >= MIN_PASS and params["k"] // 8 <= MAX_TABLES)
 
 
 def _depthwise_fits(params: dict) -> bool:
@@ -244,13 +340,13 @@ def _dense_variants(KernelVariant, BlockKind) -> list:
     variants = []
     files = COMMON_FILES + ("kernels/neon/munify_neon_dense.h",)
     for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
-        for suffix, features, step, applies, sdot in (
-                ("neon", NEON, STEP_MLAL, _pairs_fit_int16, False),
-                ("sdot", DOTPROD, STEP_SDOT, lambda params: True, True)):
+        for suffix, features, applies, sdot in (
+                ("neon", NEON, _pairs_fit_int16, False),
+                ("sdot", DOTPROD, lambda params: True, True)):
             common = dict(template="kernels/neon/dense.c.j2", layout="neon-dense", features=features,
                           pack=_dense_packer(pack_dense), scratch=dense_scratch, support_files=files,
                           applies=applies, options={"sdot": sdot},
-                          cost=dense_cost(step, pointwise=op_type == "FULLY_CONNECTED"))
+                          cost=dense_cost(sdot, pointwise=op_type == "FULLY_CONNECTED"))
             variants += [
                 KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}), **common),
                 KernelVariant(f"{stem}_as_dense_{suffix}", op_type, block_kinds=frozenset(BlockKind),
@@ -261,13 +357,21 @@ def _dense_variants(KernelVariant, BlockKind) -> list:
 
 def _block_variants(KernelVariant, BlockKind) -> list:
     files = COMMON_FILES + ("kernels/neon/munify_neon_blocks.h",)
-    return [KernelVariant(f"{stem}_blocks_{suffix}", op_type, "kernels/neon/blocks.c.j2",
-                          blocks_cost(pointwise=op_type == "FULLY_CONNECTED", sdot=sdot), layout="neon-blocks",
-                          features=features, block_kinds=frozenset(BlockKind), applies=_blocks_fit,
-                          pack=_pack_blocks_or_dense, scratch=blocks_scratch, support_files=files,
-                          options={"sdot": sdot})
-            for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
-            for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True))]
+    variants = []
+    for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
+        for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True)):
+            common = dict(template="kernels/neon/blocks.c.j2", features=features, block_kinds=frozenset(BlockKind),
+                          support_files=files)
+            variants += [
+                KernelVariant(f"{stem}_blocks_{suffix}", op_type, cost=blocks_cost(sdot),
+                              layout="neon-blocks", applies=_blocks_fit, pack=_pack_blocks_or_dense,
+                              scratch=blocks_scratch, options={"sdot": sdot, "sign_tables": False}, **common),
+                KernelVariant(f"{stem}_blocks_tables_{suffix}", op_type, cost=tables_cost(sdot),
+                              layout="neon-blocks-tables", applies=_tables_fit,
+                              pack=functools.partial(_pack_blocks_or_dense, tables=True), scratch=tables_scratch,
+                              options={"sdot": sdot, "sign_tables": True}, **common),
+            ]
+    return variants
 
 
 def _depthwise_variants(KernelVariant, BlockKind) -> list:

@@ -1,0 +1,97 @@
+/* CONV_2D and FULLY_CONNECTED whose weights stay block-compressed in flash (layout blocks-min,
+ * toolchain.plan.packing: the block stream and a 2-bit kind per block): once per call they are expanded into
+ * the mve-rows4 layout in scratch, then the dense Helium kernel (munify_mve_matrix.h) runs on them.
+ *
+ * The expansion costs a few instructions per block once per inference; the dense kernel then costs what it
+ * costs on dense weights. On the Cortex-M55 a bo x bi block kernel cannot beat that kernel (VMLADAVA: 16 MACs
+ * an instruction over 4 rows sharing each activation load), so this is how compressed weights run at dense
+ * speed: flash holds the compressed bytes, the arena the dense matrix for the length of the layer.
+ *
+ * The layer source defines the macros of munify_mve_matrix.h and the block grid: MVE_BO, MVE_BI (<= 16),
+ * MVE_FULL_ROW_BLOCKS, MVE_FULL_COL_BLOCKS, MVE_COL_BLOCKS, MVE_SIGN_BYTES.
+ */
+#ifndef MUNIFY_MVE_UNPACK_H
+#define MUNIFY_MVE_UNPACK_H
+
+#include "munify_mve_matrix.h"
+
+#define MVE_ROWS4_BYTES (MVE_GROUPS * MVE_GROUP_BYTES)
+/* the expanded weights follow the matrix kernel's own scratch (accumulators, one patch) */
+#define MVE_UNPACK_AT ((MVE_ACC_BYTES + (MVE_COLS + 3) / 4 * 4 + 15) / 16 * 16)
+
+/* where weight (row, col) lives in the mve-rows4 layout */
+MUNIFY_MVE_INLINE int8_t *mve_rows4_at(int8_t *w, int32_t row, int32_t col)
+{
+    return w + (row >> 2) * MVE_GROUP_BYTES + (col >> 4) * 64 + (row & 3) * 16 + (col & 15);
+}
+
+/* A block row (bi weights, aligned to bi, so inside one 16-byte step) */
+MUNIFY_MVE_INLINE void mve_put_block_row(int8_t *w, int32_t row, int32_t col, int8x16_t v)
+{
+    vstrbq_p_s8(mve_rows4_at(w, row, col), v, vctp8q(MVE_BI));
+}
+
+/* bo rows of a unified block from the stream (per row: magnitude, sign bytes); returns the stream after it */
+MUNIFY_MVE_INLINE const int8_t *mve_unpack_unified(const int8_t *s, int8_t *w, int32_t r0, int32_t c0)
+{
+    for (int32_t r = 0; r < MVE_BO; ++r) {
+        const int8_t m = *s++;
+        uint32_t negative = 0; /* bit j: weight j is -m; one predicate bit per byte lane */
+        for (int32_t k = 0; k < MVE_SIGN_BYTES; ++k) {
+            negative |= (uint32_t)(uint8_t)*s++ << (8 * k);
+        }
+        mve_put_block_row(w, r0 + r, c0, vpselq_s8(vdupq_n_s8((int8_t)-m), vdupq_n_s8(m), (mve_pred16_t)negative));
+    }
+    return s;
+}
+
+MUNIFY_MVE_INLINE const int8_t *mve_unpack_dense(const int8_t *s, int8_t *w, int32_t r0, int32_t c0)
+{
+    for (int32_t r = 0; r < MVE_BO; ++r, s += MVE_BI) {
+        mve_put_block_row(w, r0 + r, c0, vldrbq_z_s8(s, vctp8q(MVE_BI))); /* no read past the stream */
+    }
+    return s;
+}
+
+/* rows [r0, r1) from column c0 on, row after row, byte by byte (the edge blocks) */
+MUNIFY_MVE_INLINE const int8_t *mve_unpack_edge(const int8_t *s, int8_t *w, int32_t r0, int32_t r1, int32_t c0)
+{
+    for (int32_t r = r0; r < r1; ++r) {
+        for (int32_t c = c0; c < MVE_COLS; ++c) {
+            *mve_rows4_at(w, r, c) = *s++;
+        }
+    }
+    return s;
+}
+
+/* the blocks-min weights (stream, kinds) as mve-rows4 at w (MVE_ROWS4_BYTES) */
+MUNIFY_MVE_FN void mve_unpack(const int8_t *s, const uint8_t *kinds, int8_t *w)
+{
+    munify_mve_fill(w, 0, MVE_ROWS4_BYTES); /* pruned blocks and the padding */
+    for (int32_t rb = 0; rb < MVE_FULL_ROW_BLOCKS; ++rb) {
+        const int32_t r0 = rb * MVE_BO;
+        for (int32_t cb = 0; cb < MVE_FULL_COL_BLOCKS; ++cb) {
+            const int32_t block = rb * MVE_COL_BLOCKS + cb;
+            const uint32_t kind = (uint32_t)(kinds[block >> 2] >> ((block & 3) * 2)) & 3u;
+            if (kind == 0) { /* BlockKind.DENSE */
+                s = mve_unpack_dense(s, w, r0, cb * MVE_BI);
+            } else if (kind == 1) { /* BlockKind.UNIFIED; PRUNED blocks are absent */
+                s = mve_unpack_unified(s, w, r0, cb * MVE_BI);
+            }
+        }
+        s = mve_unpack_edge(s, w, r0, r0 + MVE_BO, MVE_FULL_COL_BLOCKS * MVE_BI);
+    }
+    mve_unpack_edge(s, w, MVE_FULL_ROW_BLOCKS * MVE_BO, MVE_ROWS, 0);
+}
+
+/* scratch: the matrix kernel's (accumulators, a patch), then MVE_ROWS4_BYTES of expanded weights */
+MUNIFY_MVE_FN void munify_mve_unpack_s8(const int8_t *input, int8_t *output, int8_t *scratch, const int8_t *stream,
+                                        const uint8_t *kinds, const int32_t *bias, const int32_t *mult,
+                                        const int32_t *shift)
+{
+    int8_t *weights = scratch + MVE_UNPACK_AT;
+    mve_unpack(stream, kinds, weights);
+    munify_mve_matrix_s8(input, output, scratch, weights, bias, mult, shift);
+}
+
+#endif
