@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ....ir.blocks import BlockKind, BlockStructure, grid_shape
-from ...variant import KernelVariant
+from ...variant import ALL_KINDS, KernelVariant
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -380,7 +380,7 @@ BLOCK_HEADERS = ("munify_dsp_blocks.h", "munify_dsp_blocks_common.h", "munify_ds
                  "munify_dsp_matrix_blocks_2xn_s8.h", "munify_dsp_matrix_blocks_mxn_s8.h")
 
 
-def _block_variants(KernelVariant, all_kinds) -> list:
+def _block_variants() -> list[KernelVariant]:
     files = COMMON_FILES + tuple(f"kernels/dsp/{name}" for name in BLOCK_HEADERS) + ("kernels/dsp/munify_dsp_tables.c",)
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
@@ -397,7 +397,7 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
                           QUAD_TABLE_COSTS if table else costs[op_type][bits],
                           layout=f"dsp-blocks-{name}{'16' if dense16(op_type, family, bits) else ''}", features=DSP,
-                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table), optimize=modes,
+                          block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, table), optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
                                                  dense16=dense16(op_type, family, bits), table=table),
                           support_files=files,
@@ -408,7 +408,7 @@ def _block_variants(KernelVariant, all_kinds) -> list:
             if not table or (op_type == "CONV_2D" and family == "rows")]
 
 
-def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> list:
+def _dense_pair(stem: str, op_type: str, **args) -> list[KernelVariant]:
     """The dense kernel for dense weights, and for block-structured ones when the cost model says so (pruned
     and unified blocks save no SMLAD there). Not for size: dense bytes are the most."""
     return [KernelVariant(f"{stem}_dense_dsp", op_type, block_kinds=frozenset({BlockKind.DENSE}), **args),
@@ -426,10 +426,10 @@ def _build_variants() -> tuple:
     depthwise = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw", features=DSP,
                      applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
                      support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_depthwise.h",))
-    return tuple(_block_variants(KernelVariant, frozenset(BlockKind))
-                 + _dense_pair(KernelVariant, BlockKind, "fc", "FULLY_CONNECTED", **fc)
-                 + _dense_pair(KernelVariant, BlockKind, "conv", "CONV_2D", **conv)
-                 + _dense_pair(KernelVariant, BlockKind, "dwconv", "DEPTHWISE_CONV_2D", **depthwise))
+    return tuple(_block_variants()
+                 + _dense_pair("fc", "FULLY_CONNECTED", **fc)
+                 + _dense_pair("conv", "CONV_2D", **conv)
+                 + _dense_pair("dwconv", "DEPTHWISE_CONV_2D", **depthwise))
 
 
 def _dense_packer(packer):
