@@ -226,21 +226,23 @@ def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: in
     return matrix, BlockStructure.from_matrix(matrix, kinds, bo, bi)
 
 
-def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool, table: bool = False) -> tuple[str, str]:
+def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool, table: bool = False,
+                 pairs: bool = False) -> tuple[str, str]:
     """(variant, optimize mode) of the DSP block kernel family for bo x bi blocks (toolchain/plan/kernels/dsp/);
-    `table`: the table records of the CONV_2D 1 x bi pixel quads (speed)."""
+    `table`: the table records of the CONV_2D 1 x bi pixel quads (speed); `pairs`: the FC pair records."""
     stem = "fc" if op_type == "FULLY_CONNECTED" else "conv"
     family = "" if bo == 1 else "_bo2" if bo == 2 and bi <= 8 else "_tiles"
-    layout = "table" if table else "bits" if sign_bits else "wide"
+    layout = "pairs" if pairs else "table" if table else "bits" if sign_bits else "wide"
     return f"{stem}_blocks_{layout}{family}_dsp", "balanced" if sign_bits else "speed"
 
 
 def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
                 mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0,
-                scalar: bool = False, table: bool = False) -> Case:
+                scalar: bool = False, table: bool = False, pairs: bool = False) -> Case:
     """FC (window None) or CONV_2D over a block-structured weight, on the block kernel of its shape: sign bits
     (balanced) or mask bytes (speed; FC 1 x bi stores its dense blocks widened). `scalar` builds the kernel's
-    plain C path (MUNIFY_DSP_SCALAR) instead of its assembly; `table` the conv pixel quads' table records."""
+    plain C path (MUNIFY_DSP_SCALAR) instead of its assembly; `table` the conv pixel quads' table records,
+    `pairs` the FC pair records."""
     matrix, blocks = block_matrix(rng, rows, cols, bo, bi, mix)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     q = random_requant(rng, rows, cols)
@@ -252,7 +254,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         weights = matrix_to_weight("CONV_2D", matrix, (rows, window.kernel_h, window.kernel_w, cin))
         graph = _layer_graph(name, "CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, rows), q,
                              window.attrs, blocks)
-    kernel, optimize = block_kernel(graph.ops[0].type, bo, bi, sign_bits, table)
+    kernel, optimize = block_kernel(graph.ops[0].type, bo, bi, sign_bits, table, pairs)
     return Case(name, graph, kernel, x, optimize, scalar, (matrix, blocks))
 
 

@@ -274,18 +274,6 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
                    "pop    {r4-r11, pc}\n\t");
 }
 
-/* Whether any row block lists a unified block (else the quads skip the unsigned columns and unified passes). */
-MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
-{
-    for (int32_t rb = 0; rb < p->rows; ++rb) {
-        if (p->lists.counts[2 * rb + 1]) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Output pixels x[0..3] (the last ones may repeat) through all rows. */
 
 /* Output pixels x[0..3] (the last ones may repeat) through all rows. */
 MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_bias, int32_t unified,

@@ -95,7 +95,7 @@ def _split_blocks(blocks, bi: int):
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
-                dense16: bool = False, table: bool = False) -> dict[str, np.ndarray]:
+                dense16: bool = False, table: bool = False, pairs: bool = False) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
@@ -103,7 +103,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     (mask bytes; or sign records in the CONV_2D pixel-quad kernels, `conv` with 1 x 4 and 1 x 8 blocks).
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
     weights w0, w2, w1, w3. `table` (layout dsp-blocks-table, CONV_2D 1 x bi) stores unified blocks as table
-    records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them).
+    records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them). `pairs` (layout
+    dsp-blocks-pairs, FULLY_CONNECTED 1 x bi) stores a row's unified blocks as pair records, one per group of 8
+    inputs that a unified block covers (_pair_records; no unified_bias, counted).
     """
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
@@ -128,6 +130,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         if bo == 1 and dense:
             dense_cols[-1] |= LAST_BLOCK_FLAG
         row_records, at = [], 0
+        if pairs:
+            row_records = _pair_records(matrix[r0], unified, bi)
+            unified = []
         for cb in unified:
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
             negative = tile < 0
@@ -147,7 +152,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
                 unified_cols.append(cb * bi)
                 mags.append(magnitude)
                 signs.append(mask)
-        if row_records and not table:
+        if row_records and not (table or pairs):
             row_records[-1][0] |= LAST_BLOCK_FLAG
         records += row_records
         counts[-1] = len(row_records) or len(unified)
@@ -189,6 +194,37 @@ def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
         return [base + signs[0] * TABLE_ENTRY_BYTES | (magnitude & 0xFFFF) << 16]
     return [base + signs[0] * TABLE_ENTRY_BYTES | (base + 16 * TABLE_ENTRY_BYTES + signs[1] * TABLE_ENTRY_BYTES) << 16,
             magnitude & 0xFFFFFFFF]
+
+
+PAIR_GROUP = 8  # dsp-blocks-pairs: inputs per table group (two halves of 4)
+PAIR_GROUP_BYTES = 64 * 4  # its 64 entries (int16 pairs) of one column
+
+
+def _pair_half(weights: np.ndarray) -> tuple[int, int]:
+    """(pattern, magnitude) of 4 unified weights: bit j of the pattern set when weight j (0-2) is negative;
+    when weight 3 is negative every sign flips and the magnitude is negated (the table keeps weight 3
+    positive)."""
+    negative = weights < 0
+    magnitude = int(np.abs(weights.astype(np.int64)).max())
+    if negative[3]:
+        negative, magnitude = ~negative, -magnitude
+    return int(np.packbits(negative[:3], bitorder="little")[0]), magnitude
+
+
+def _pair_records(row: np.ndarray, unified: np.ndarray, bi: int) -> list[list[int]]:
+    """The pair records of one row (dsp-blocks-pairs): for every group g of 8 inputs a unified block covers,
+    the words `g * 256 + (lo | hi << 3) * 4` (the byte offset of the table entry) and `m_lo | m_hi << 16`
+    (int16 magnitudes; 0 for a half no unified block covers), lo / hi the patterns of its two halves."""
+    halves: dict[int, tuple[int, int]] = {}
+    for cb in unified:
+        for at in range(cb * bi, (cb + 1) * bi, 4):
+            halves[at // 4] = _pair_half(row[at:at + 4])
+    records = []
+    for group in sorted({half // 2 for half in halves}):
+        lo, m_lo = halves.get(2 * group, (0, 0))
+        hi, m_hi = halves.get(2 * group + 1, (0, 0))
+        records.append([group * PAIR_GROUP_BYTES + (lo | hi << 3) * 4, (m_lo & 0xFFFF) | (m_hi & 0xFFFF) << 16])
+    return records
 
 
 MAX_SIGN_RECORD_STEP = 127  # block columns one sign record may advance; longer gaps take filler records
@@ -281,6 +317,9 @@ QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.94, 0.35, 1.37, 0.98, 25.3, 1
 # Table records: tables 5.7 per input when the layer has unified blocks (the fit's input term is slightly negative)
 QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.37, -0.27, 0.63, 31.2, -0.55, 5.69),
                               BlockCosts(1.06, 0.40, 0.03, 0.09, 27.4, -0.24, 6.16))
+# FC pair records: the pair table per input when the layer has unified blocks (placeholder until calibrated)
+PAIR_TABLE_COSTS = WidthCosts(BlockCosts(0.60, 0.05, 0.30, 5.43, 55.2, 3.5, 17.0),
+                              BlockCosts(0.60, 0.05, 0.30, 5.43, 55.2, 3.5, 17.0))
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -309,7 +348,7 @@ def depthwise_cost(f) -> float:
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
 
 
-def blocks_scratch(params: dict, conv: bool, table: bool = False) -> int:
+def blocks_scratch(params: dict, conv: bool, table: bool = False, pairs: bool = False) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
     tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then one int32 per row
@@ -320,6 +359,8 @@ def blocks_scratch(params: dict, conv: bool, table: bool = False) -> int:
     im2col = 0 if params["pointwise"] else columns * k
     bi = layout_bi(conv, params["bo"], params["bi"])
     unsigned = k // bi * table_block_bytes(bi) if table and quads else columns * k
+    if pairs:  # one column's pair table instead of the unsigned columns
+        unsigned = _round_up(k, PAIR_GROUP) // PAIR_GROUP * PAIR_GROUP_BYTES
     return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 
@@ -363,10 +404,10 @@ def _depthwise_fits(params: dict) -> bool:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
-                          dense16: bool, table: bool) -> dict[str, np.ndarray]:
+                          dense16: bool, table: bool, pairs: bool = False) -> dict[str, np.ndarray]:
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
-    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, table)
+    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, table, pairs)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -388,24 +429,38 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits. Table records
     # (CONV_2D 1 x bi: 0.5 bytes per 1x4 weight, 1 per 1x8) pay for their tables only with enough rows: speed
     # takes the cheapest of the three.
+    # FC 1 x bi pair records (speed): one pair table per column, read by every row.
     masks = (("wide", False, False, frozenset({"speed"})), ("bits", True, False, frozenset({"balanced", "size"})),
-             ("table", False, True, frozenset({"speed"})))
+             ("table", False, True, frozenset({"speed"})), ("pairs", False, False, frozenset({"speed"})))
+
     # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, bits):
         return op_type == "FULLY_CONNECTED" and family == "rows" and not bits
 
+    def offered(op_type, family, name):
+        if name == "table":
+            return op_type == "CONV_2D" and family == "rows"
+        return name != "pairs" or (op_type == "FULLY_CONNECTED" and family == "rows")
+
+    def layout(op_type, family, name, bits):
+        return f"dsp-blocks-{name}{'16' if name == 'wide' and dense16(op_type, family, bits) else ''}"
+
+    def cost(op_type, name, costs, bits):
+        return {"table": QUAD_TABLE_COSTS, "pairs": PAIR_TABLE_COSTS}.get(name) or costs[op_type][bits]
+
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
-                          QUAD_TABLE_COSTS if table else costs[op_type][bits],
-                          layout=f"dsp-blocks-{name}{'16' if dense16(op_type, family, bits) else ''}", features=DSP,
+                          cost(op_type, name, costs, bits), layout=layout(op_type, family, name, bits), features=DSP,
                           block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table), optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
-                                                 dense16=dense16(op_type, family, bits), table=table),
+                                                 dense16=dense16(op_type, family, bits), table=table,
+                                                 pairs=name == "pairs"),
                           support_files=files,
-                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", table=table))
+                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", table=table,
+                                                    pairs=name == "pairs"))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, table, modes in masks
-            if not table or (op_type == "CONV_2D" and family == "rows")]
+            if offered(op_type, family, name)]
 
 
 def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> list:
