@@ -88,6 +88,13 @@ def measured():
                        cin=12),
         kb.blocks_case("bl_conv_1x16_bits", rng, 9, 108, 1, 16, mix=(0.3, 0.4, 0.3), sign_bits=True,
                        window=kb.Window(4, 4, 3, 3, stride=2), cin=12),
+        # FC pair records: a partial last group of 8 inputs, 1 x 4 halves, 1 x 16 over two groups
+        kb.blocks_case("bl_1x4_pairs", rng, 9, 44, 1, 4, mix=(0.3, 0.4, 0.3), pairs=True),
+        kb.blocks_case("bl_1x8_pairs", rng, 12, 70, 1, 8, mix=(0.3, 0.4, 0.3), pairs=True),
+        kb.blocks_case("bl_1x16_pairs", rng, 10, 76, 1, 16, mix=(0.3, 0.4, 0.3), pairs=True),
+        kb.blocks_case("bl_dense_pairs", rng, 10, 40, 1, 8, mix=(1.0, 0.0, 0.0), pairs=True),
+        kb.blocks_case("bl_unified_1x4_pairs", rng, 64, 256, 1, 4, mix=(0.0, 1.0, 0.0), pairs=True),
+        kb.blocks_case("bl_unified_1x8_pairs", rng, 64, 256, 1, 8, mix=(0.0, 1.0, 0.0), pairs=True),
     ]
     for case in cases:
         if case.name.endswith("_fillers"):
@@ -116,6 +123,13 @@ def test_mixed_blocks_beat_the_dense_kernel(measured):
     dense = measured["fc_dense_ref"].instructions
     assert measured["bl_mixed_1x8_wide"].instructions < 0.8 * dense, (measured["bl_mixed_1x8_wide"], dense)
     assert measured["bl_mixed_1x8_bits"].instructions < 0.9 * dense, (measured["bl_mixed_1x8_bits"], dense)
+
+
+@pytest.mark.parametrize("bi", [4, 8])
+def test_unified_fc_pair_records_beat_the_dense_kernel(measured, bi):
+    """All blocks unified, 64 x 256: one pair table per column, then one LDR + SMLAD per 8 inputs of a row."""
+    dense = measured["fc_dense_ref"].instructions
+    assert measured[f"bl_unified_1x{bi}_pairs"].instructions < 0.7 * dense, (measured[f"bl_unified_1x{bi}_pairs"], dense)
 
 
 def test_mixed_blocks_beat_the_dense_conv(measured):
