@@ -83,6 +83,13 @@ def sweep(rng: np.random.Generator):
                 case = kb.blocks_case(f"bl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits)
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))
+    for bi in (4, 8, 16):  # FC pair records: the pair table per input when the layer has unified blocks
+        for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5), (0.1, 0.2, 0.7), (0.0, 0.1, 0.9),
+                                         (0.6, 0.2, 0.2), (0.0, 0.8, 0.2)]):
+            rows, cols = ((96, 256), (48, 320), (128, 512), (16, 128), (10, 576))[j % 5]
+            case = kb.blocks_case(f"blpairs_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, pairs=True)
+            out.append((f"blocks_pairs_1x{bi}", case, 1,
+                        block_features(case.blocks[1], rows, cols, tables=True)))
     for name, bits, table in (("wide", False, False), ("bits", True, False), ("table", False, True)):
         for bi in (4, 8, 16):
             for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5)]):

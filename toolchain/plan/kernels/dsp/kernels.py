@@ -317,9 +317,25 @@ QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.94, 0.35, 1.37, 0.98, 25.3, 1
 # Table records: tables 5.7 per input when the layer has unified blocks (the fit's input term is slightly negative)
 QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.37, -0.27, 0.63, 31.2, -0.55, 5.69),
                               BlockCosts(1.06, 0.40, 0.03, 0.09, 27.4, -0.24, 6.16))
-# FC pair records: the pair table per input when the layer has unified blocks (placeholder until calibrated)
-PAIR_TABLE_COSTS = WidthCosts(BlockCosts(0.60, 0.05, 0.30, 5.43, 55.2, 3.5, 17.0),
-                              BlockCosts(0.60, 0.05, 0.30, 5.43, 55.2, 3.5, 17.0))
+@dataclass(frozen=True)
+class BiCosts:
+    """The costs of a kernel family fitted apart per block width (bi 4, 8, 16)."""
+
+    by_bi: tuple[tuple[int, BlockCosts], ...]
+
+    def __call__(self, f) -> float:
+        if not f.unified_weights:  # no table: the wide16 kernel and a scan of the rows' counts
+            return ROW_BLOCK_COSTS[False](f) + 4.0 * f.rows
+        return dict(self.by_bi)[f.bi](f)
+
+
+# FC pair records: dense blocks as dsp-blocks-wide16; the pair table ~20 per input (1 x 4: the fit's input and
+# table terms together) when the layer has unified blocks; a record ~2.5 (worst fit error 5% with 1 x 4, whose
+# records are the groups of 8 inputs with a unified half, 1% with 1 x 8 and 1 x 16)
+PAIR_TABLE_COSTS = BiCosts(((4, BlockCosts(2.00, 0.17, 0.04, 0.54, 72.5, -14.1, 34.7)),
+                            (8, BlockCosts(1.23, 0.31, 0.04, 0.19, 54.9, 1.09, 19.9)),
+                            (16, BlockCosts(1.00, 0.32, 0.02, 0.08, 56.7, 1.23, 19.7))))
+
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
