@@ -31,7 +31,8 @@ SEED = 20261203
 UNIFIED = (0.0, 0.25, 0.5, 0.75, 1.0)
 PRUNED = (0.25, 0.5, 0.75, 0.9)
 SHAPES = (4, 8, 16)
-LAYOUTS = (("wide", {}), ("bits", {"sign_bits": True}), ("table", {"table": True}))  # table: CONV_2D only
+# table: CONV_2D only; pairs: FULLY_CONNECTED only
+LAYOUTS = (("wide", {}), ("bits", {"sign_bits": True}), ("table", {"table": True}), ("pairs", {"pairs": True}))
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class Layer:
                               **layout)
 
     def layouts(self):
-        return [(name, layout) for name, layout in LAYOUTS if self.window is not None or "table" not in layout]
+        conv = self.window is not None
+        return [(name, layout) for name, layout in LAYOUTS
+                if ("table" in layout) <= conv and ("pairs" in layout) <= (not conv)]
 
 
 LAYERS = (Layer("conv3x3", "3x3 conv 64 -> 64 on 6 x 6 (ResNet-8 shape)", 64, 64, kb.Window(6, 6, 3, 3)),
@@ -111,8 +114,11 @@ def report(all_measured: dict[str, dict[int, tuple[int, dict]]]) -> str:
              "`wide`: mask bytes, USAD8 records (dsp-blocks-wide, `--optimize speed`); `bits`: sign bits "
              "(dsp-blocks-bits, balanced and size); `table` (CONV_2D only): table records (dsp-blocks-table, "
              "speed): per group of 4 inputs the pixel quads build a table of the signed sums of all 16 sign "
-             "patterns, a unified block row reads it (one LDRD per 4 inputs, one multiply per pixel). `speed` "
-             "takes whichever of wide, bits and table the cost model predicts cheapest per layer. FC runs one "
+             "patterns, a unified block row reads it (one LDRD per 4 inputs, one multiply per pixel); `pairs` (FC "
+             "only): pair records (dsp-blocks-pairs, speed): per group of 8 inputs one pair table of 64 words "
+             "S(inputs 0-3) | S(inputs 4-7) << 16 per column, built once and read by every row, a record is one "
+             "LDR and one SMLAD. `speed` takes whichever of wide, bits, table and pairs the cost model predicts "
+             "cheapest per layer. FC runs one "
              "column at a time; convolutions four output pixels at a time (1 x 16 as two 1 x 8 blocks).", "",
              f"All {sum(len(r) for layer in all_measured.values() for _, r in layer.values())} block rows "
              + ("bit-exact against the numpy reference." if wrong == 0 else f"checked: {wrong} outputs WRONG."), ""]
