@@ -69,6 +69,12 @@ def sweep(rng: np.random.Generator):
     for i, (window, cin, cout) in enumerate(conv_shapes):
         case = kb.conv_case(f"conv{i}", rng, window, cin, cout)
         out.append(("conv_dense", case, window.out_h * window.out_w, conv_dense_features(case)))
+    for i, (window, cout) in enumerate([(kb.Window(28, 28, 3, 3), 16), (kb.Window(28, 28, 3, 3), 8),
+                                        (kb.Window(14, 14, 3, 3), 32), (kb.Window(32, 32, 3, 3), 16),
+                                        (kb.Window(20, 20, 3, 3, pad="VALID"), 24), (kb.Window(16, 16, 2, 2), 16)]):
+        case = kb.conv_case(f"c1ch{i}", rng, window, 1, cout, kernel="conv1ch_dense_dsp")
+        out.append(("conv_1ch", case, window.out_h * window.out_w,
+                    {"rows": cout, "pixel": 1.0, "copies": patch_copies(case.layer.params)}))
     for i, (window, channels) in enumerate([(kb.Window(5, 5, 3, 3), 64), (kb.Window(8, 8, 3, 3), 16),
                                             (kb.Window(12, 12, 3, 3, stride=2), 8), (kb.Window(6, 6, 5, 5), 32),
                                             (kb.Window(10, 4, 3, 3), 128)]):

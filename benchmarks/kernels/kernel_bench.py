@@ -185,7 +185,8 @@ def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: 
 
 
 def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cout: int,
-              huge_bias: bool = False) -> Case:
+              huge_bias: bool = False, kernel: str = "conv_dense_dsp", scalar: bool = False) -> Case:
+    """A dense CONV_2D on `kernel` (e.g. conv1ch_dense_dsp for one input channel); `scalar`: its plain C path."""
     k = window.kernel_h * window.kernel_w * cin
     matrix = rng.integers(-128, 128, (cout, k)).astype(np.int8)
     bias = rng.integers(-5000, 5000, cout).astype(np.int32)
@@ -196,7 +197,7 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
     weights = matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
     graph = _layer_graph(name, "CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, cout), q,
                          window.attrs)
-    return Case(name, graph, "conv_dense_dsp", x)
+    return Case(name, graph, kernel, x, scalar=scalar)
 
 
 def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels: int) -> Case:

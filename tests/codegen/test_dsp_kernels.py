@@ -95,6 +95,14 @@ def measured():
         kb.blocks_case("bl_dense_pairs", rng, 10, 40, 1, 8, mix=(1.0, 0.0, 0.0), pairs=True),
         kb.blocks_case("bl_unified_1x4_pairs", rng, 64, 256, 1, 4, mix=(0.0, 1.0, 0.0), pairs=True),
         kb.blocks_case("bl_unified_1x8_pairs", rng, 64, 256, 1, 8, mix=(0.0, 1.0, 0.0), pairs=True),
+        # one input channel (conv1ch): 3x3 inside and at the borders, stride 2, 2x3 and dilated windows, plain C
+        kb.conv_case("c1_mnist_dense", rng, kb.Window(12, 12, 3, 3), 1, 16),
+        kb.conv_case("c1_mnist", rng, kb.Window(12, 12, 3, 3), 1, 16, kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_valid_s2", rng, kb.Window(9, 8, 3, 3, stride=2, pad="VALID"), 1, 7,
+                     kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_2x3", rng, kb.Window(6, 7, 2, 3), 1, 5, kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_dilated", rng, kb.Window(9, 9, 3, 3, dilation=2), 1, 3, kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_scalar", rng, kb.Window(6, 5, 3, 3), 1, 6, kernel="conv1ch_dense_dsp", scalar=True),
     ]
     for case in cases:
         if case.name.endswith("_fillers"):
@@ -130,6 +138,12 @@ def test_unified_fc_pair_records_beat_the_dense_kernel(measured, bi):
     """All blocks unified, 64 x 256: one pair table per column, then one LDR + SMLAD per 8 inputs of a row."""
     dense = measured["fc_dense_ref"].instructions
     assert measured[f"bl_unified_1x{bi}_pairs"].instructions < 0.7 * dense, (measured[f"bl_unified_1x{bi}_pairs"], dense)
+
+
+def test_one_channel_conv_beats_the_im2col_kernel(measured):
+    """The taps of a pixel stay in registers for every output channel: five SMLAD a channel."""
+    dense = measured["c1_mnist_dense"].instructions
+    assert measured["c1_mnist"].instructions < 0.8 * dense, (measured["c1_mnist"], dense)
 
 
 def test_mixed_blocks_beat_the_dense_conv(measured):

@@ -5,6 +5,8 @@ Layouts (the C side documents the same in each kernel's header comment):
               then the rows % 4 last rows one after the other; inputs padded to a multiple of 4 with zeros.
   dsp-conv2   dense matrix for im2col convolutions: rows in pairs (a zero row added to an odd count), for each
               group of 4 reduction elements the 2 rows' 4 bytes (one LDRD); reduction padded to a multiple of 4.
+  dsp-conv1ch CONV_2D over one input channel, at most 9 taps: per output channel five words of int16 weights
+              in the widened taps' order (w0, w2) (w1, w3) (w4, w6) (w5, w7) (w8, 0).
   dsp-dw      depthwise, channels a multiple of 4: int8, for each group of 4 channels, for each pair of taps
               (a zero tap added to an odd count), the words (c0 t, c2 t, c0 t+1, c2 t+1), (c1 ..., c3 ...).
   dsp-blocks-wide / dsp-blocks-bits / dsp-blocks-wide16 (FC, 1 x bi, speed: dense weights int16)
@@ -57,6 +59,20 @@ def pack_conv_dense(matrix: np.ndarray) -> np.ndarray:
         padded = np.concatenate([padded, np.zeros((1, padded.shape[1]), np.int8)])
     rows, cols = padded.shape
     return padded.reshape(rows // 2, 2, cols // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
+CONV_1CH_TAPS = 9  # dsp-conv1ch: at most 9 taps (3x3) over one input channel
+CONV_1CH_WORDS = 5  # int16-pair words of weights per output channel
+
+
+def pack_conv_1ch(matrix: np.ndarray) -> np.ndarray:
+    """Layout dsp-conv1ch of an int8 [rows, taps] matrix (one input channel, taps <= 9): per row five words of
+    int16 weights in the widened taps' order (w0, w2) (w1, w3) (w4, w6) (w5, w7) (w8, 0)."""
+    matrix = np.asarray(matrix, np.int8)
+    padded = np.zeros((len(matrix), 12), np.int16)
+    padded[:, :matrix.shape[1]] = matrix
+    ordered = padded.reshape(len(matrix), 3, 4)[:, :, (0, 2, 1, 3)].reshape(len(matrix), 12)
+    return ordered[:, :2 * CONV_1CH_WORDS].reshape(-1)
 
 
 def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
@@ -354,6 +370,15 @@ def conv_dense_cost(f) -> float:
     return LAYER_CALL + f.positions * per_pixel
 
 
+# One input channel: per output 11 (LDM, LDR, 5 SMLAD, store, loop) + the requantization loop; per pixel the
+# taps (3x3 inside the input: five PKHBT words; at the borders the gathered patch: per im2col copy)
+CONV_1CH_OUTPUT, CONV_1CH_PIXEL, CONV_1CH_COPY = 25.8, 27.1, 13.5
+
+
+def conv_1ch_cost(f) -> float:
+    return LAYER_CALL + f.positions * (f.rows * CONV_1CH_OUTPUT + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
+
+
 def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (f.rows * f.cols * DW_MAC + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
@@ -390,6 +415,14 @@ def fc_dense_scratch(params: dict) -> int:
 def conv_dense_scratch(params: dict) -> int:
     k = _round_up(params["k"], 4)
     return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
+
+
+def conv_1ch_scratch(params: dict) -> int:
+    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + 6 * 4 + 12
+
+
+def _conv_1ch_fits(params: dict) -> bool:
+    return params["batches"] == 1 and params["cin"] == 1 and params["kh"] * params["kw"] <= CONV_1CH_TAPS
 
 
 def depthwise_scratch(params: dict) -> int:
@@ -494,12 +527,16 @@ def _build_variants() -> tuple:
     conv = dict(template="kernels/dsp/conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2", features=DSP,
                 applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch,
                 support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_dense.h",))
+    conv_1ch = dict(template="kernels/dsp/conv_1ch.c.j2", cost=conv_1ch_cost, layout="dsp-conv1ch", features=DSP,
+                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch,
+                    support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_1ch.h",))
     depthwise = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw", features=DSP,
                      applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
                      support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_depthwise.h",))
     return tuple(_block_variants(KernelVariant, frozenset(BlockKind))
                  + _dense_pair(KernelVariant, BlockKind, "fc", "FULLY_CONNECTED", **fc)
                  + _dense_pair(KernelVariant, BlockKind, "conv", "CONV_2D", **conv)
+                 + _dense_pair(KernelVariant, BlockKind, "conv1ch", "CONV_2D", **conv_1ch)
                  + _dense_pair(KernelVariant, BlockKind, "dwconv", "DEPTHWISE_CONV_2D", **depthwise))
 
 
