@@ -212,6 +212,20 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
     return Case(name, graph, "dwconv_dense_dsp", x)
 
 
+def maxpool_case(name: str, rng: np.random.Generator, window: Window, channels: int, kernel: str = "maxpool_dsp",
+                 activation: str = "NONE") -> Case:
+    """MAX_POOL_2D over `window` (its kernel the pool's filter), input and output quantized alike."""
+    x = rng.integers(-128, 128, (1, window.in_h, window.in_w, channels)).astype(np.int8)
+    quant = Quant([0.05], [int(rng.integers(-20, 20))])
+    tensors = {"x": Tensor("x", x.shape, "int8", quant),
+               "y": Tensor("y", (1, window.out_h, window.out_w, channels), "int8", quant)}
+    attrs = {"filter": (window.kernel_h, window.kernel_w), "stride": (window.stride, window.stride),
+             "padding": window.pad, "activation": activation}
+    graph = Graph(name, tensors, (Op(name, "MAX_POOL_2D", ("x",), ("y",), attrs),), ("x",), ("y",))
+    graph.validate()
+    return Case(name, graph, kernel, x)
+
+
 def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
                  mix: tuple[float, float, float]) -> tuple[np.ndarray, BlockStructure]:
     """An int8 matrix with dense / unified / pruned blocks in proportions `mix` (edge blocks dense)."""

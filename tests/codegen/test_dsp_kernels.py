@@ -103,6 +103,11 @@ def measured():
         kb.conv_case("c1_2x3", rng, kb.Window(6, 7, 2, 3), 1, 5, kernel="conv1ch_dense_dsp"),
         kb.conv_case("c1_dilated", rng, kb.Window(9, 9, 3, 3, dilation=2), 1, 3, kernel="conv1ch_dense_dsp"),
         kb.conv_case("c1_scalar", rng, kb.Window(6, 5, 3, 3), 1, 6, kernel="conv1ch_dense_dsp", scalar=True),
+        # MAX_POOL_2D 4 channels a word: 2x2 / 2, a SAME 3x3 window cut at the borders, ReLU bounds
+        kb.maxpool_case("mp_generic", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16, kernel="maxpool_generic"),
+        kb.maxpool_case("mp_2x2", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16),
+        kb.maxpool_case("mp_same_3x3", rng, kb.Window(7, 6, 3, 3, stride=2), 8),
+        kb.maxpool_case("mp_relu6", rng, kb.Window(6, 6, 3, 3), 12, activation="RELU6"),
     ]
     for case in cases:
         if case.name.endswith("_fillers"):
@@ -144,6 +149,12 @@ def test_one_channel_conv_beats_the_im2col_kernel(measured):
     """The taps of a pixel stay in registers for every output channel: five SMLAD a channel."""
     dense = measured["c1_mnist_dense"].instructions
     assert measured["c1_mnist"].instructions < 0.8 * dense, (measured["c1_mnist"], dense)
+
+
+def test_dsp_maxpool_beats_the_generic_kernel(measured):
+    """Four channels per SSUB8 + SEL against one compare per channel."""
+    generic = measured["mp_generic"].instructions
+    assert measured["mp_2x2"].instructions < 0.4 * generic, (measured["mp_2x2"], generic)
 
 
 def test_mixed_blocks_beat_the_dense_conv(measured):
