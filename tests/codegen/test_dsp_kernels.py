@@ -104,7 +104,8 @@ def measured():
         kb.conv_case("c1_dilated", rng, kb.Window(9, 9, 3, 3, dilation=2), 1, 3, kernel="conv1ch_dense_dsp"),
         kb.conv_case("c1_scalar", rng, kb.Window(6, 5, 3, 3), 1, 6, kernel="conv1ch_dense_dsp", scalar=True),
         # MAX_POOL_2D 4 channels a word: 2x2 / 2, a SAME 3x3 window cut at the borders, ReLU bounds
-        kb.maxpool_case("mp_generic", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16, kernel="maxpool_generic"),
+        kb.maxpool_case("mp_generic", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16,
+                        kernel="maxpool_generic"),
         kb.maxpool_case("mp_2x2", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16),
         kb.maxpool_case("mp_same_3x3", rng, kb.Window(7, 6, 3, 3, stride=2), 8),
         kb.maxpool_case("mp_relu6", rng, kb.Window(6, 6, 3, 3), 12, activation="RELU6"),
@@ -142,7 +143,8 @@ def test_mixed_blocks_beat_the_dense_kernel(measured):
 def test_unified_fc_pair_records_beat_the_dense_kernel(measured, bi):
     """All blocks unified, 64 x 256: one pair table per column, then one LDR + SMLAD per 8 inputs of a row."""
     dense = measured["fc_dense_ref"].instructions
-    assert measured[f"bl_unified_1x{bi}_pairs"].instructions < 0.7 * dense, (measured[f"bl_unified_1x{bi}_pairs"], dense)
+    pairs = measured[f"bl_unified_1x{bi}_pairs"]
+    assert pairs.instructions < 0.7 * dense, (pairs, dense)
 
 
 def test_one_channel_conv_beats_the_im2col_kernel(measured):
