@@ -47,6 +47,19 @@ static inline uint32_t maxpool_window(const munify_dsp_maxpool *p, const int8_t 
     return best;
 }
 
+/* A whole 2x2 window of every channel (the common pool): four loads, three maxima per 4 channels. */
+static inline int8_t *maxpool_2x2(const int8_t *win, int32_t row_bytes, int32_t channels, int8_t *out)
+{
+    for (int32_t c = 0; c < channels; c += 4, win += 4, out += 4) {
+        uint32_t top = maxpool_max4(munify_dsp_load_word(win), munify_dsp_load_word(win + channels));
+        uint32_t bottom = maxpool_max4(munify_dsp_load_word(win + row_bytes),
+                                       munify_dsp_load_word(win + row_bytes + channels));
+        uint32_t best = maxpool_max4(top, bottom);
+        memcpy(out, &best, sizeof best);
+    }
+    return out;
+}
+
 MUNIFY_DSP_FN void munify_dsp_maxpool_s8(const munify_dsp_maxpool *p, const int8_t *input, int8_t *output)
 {
     int8_t *out = output;
@@ -60,6 +73,10 @@ MUNIFY_DSP_FN void munify_dsp_maxpool_s8(const munify_dsp_maxpool *p, const int8
                 int32_t fx0 = ix0 < 0 ? -ix0 : 0;
                 int32_t fx1 = p->in_w - ix0 < p->kernel_w ? p->in_w - ix0 : p->kernel_w;
                 const int8_t *win = input + ((iy0 + fy0) * p->in_w + ix0 + fx0) * p->channels;
+                if (fy1 - fy0 == 2 && fx1 - fx0 == 2 && !p->clamp) {
+                    out = maxpool_2x2(win, p->in_w * p->channels, p->channels, out);
+                    continue;
+                }
                 for (int32_t c = 0; c < p->channels; c += 4, out += 4) {
                     uint32_t best = maxpool_window(p, win + c, fy1 - fy0, fx1 - fx0);
                     if (p->clamp) {

@@ -326,13 +326,15 @@ class WidthCosts:
         return (self.sixteen if f.bi == 16 else self.narrow)(f)
 
 
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.94, 0.35, 1.37, 0.98, 25.3, 1.09),
-                                      BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
-                    True: WidthCosts(BlockCosts(0.81, 0.42, 1.54, 1.18, 30.0, 1.01),
-                                     BlockCosts(0.98, 0.78, 0.05, 0.11, 26.7, 1.03))}
-# Table records: tables 5.7 per input when the layer has unified blocks (the fit's input term is slightly negative)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.37, -0.27, 0.63, 31.2, -0.55, 5.69),
-                              BlockCosts(1.06, 0.40, 0.03, 0.09, 27.4, -0.24, 6.16))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.78, 0.36, 0.72, 1.31, 28.4, 1.57),
+                                      BlockCosts(0.96, 0.57, 0.04, 0.10, 29.1, 1.72)),
+                    True: WidthCosts(BlockCosts(0.83, 0.40, 1.68, 1.02, 26.5, 1.88),
+                                     BlockCosts(0.97, 0.72, 0.05, 0.11, 27.6, 1.71))}
+# Table records: tables 6.4 per input when the layer has unified blocks (the fit's input term is negative)
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.39, -0.67, 1.06, 24.4, -1.23, 6.36),
+                              BlockCosts(1.10, 0.40, 0.03, 0.09, 24.3, -1.34, 7.07))
+
+
 @dataclass(frozen=True)
 class BiCosts:
     """The costs of a kernel family fitted apart per block width (bi 4, 8, 16)."""
@@ -428,13 +430,14 @@ def _conv_1ch_fits(params: dict) -> bool:
 
 
 # MAX_POOL_2D, 4 channels a word: per window element (f.positions: output elements x taps) of 4 channels LDR,
-# SSUB8, SEL and the loop, with the window walk and the store of 4 outputs shared out over the taps (2x2
-# windows). The MNIST CNN's three pools (munify run --layers): 3.28-3.51 per 4 elements
-MAXPOOL_ELEMENT4 = 3.4
+# SSUB8, SEL and the loop, the window walk and the store of 4 outputs shared out over the taps (whole 2x2
+# windows unrolled). The MNIST CNN's three pools at the board's -O2 (balanced; munify run --layers): 3.6-4.0
+# per 4 elements, so no fixed term; `--optimize speed` builds them with -O3: about 20% fewer
+MAXPOOL_ELEMENT4 = 3.8
 
 
 def maxpool_cost(f) -> float:
-    return LAYER_CALL + f.positions / 4 * MAXPOOL_ELEMENT4
+    return f.positions / 4 * MAXPOOL_ELEMENT4
 
 
 def _maxpool_fits(params: dict) -> bool:
