@@ -109,6 +109,9 @@ def measured():
         kb.maxpool_case("mp_2x2", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16),
         kb.maxpool_case("mp_same_3x3", rng, kb.Window(7, 6, 3, 3, stride=2), 8),
         kb.maxpool_case("mp_relu6", rng, kb.Window(6, 6, 3, 3), 12, activation="RELU6"),
+        # the conv pixel quads' four-pixel requantization: 2 * acc overflowing int32
+        kb.blocks_case("bl_conv_quad_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 4, 3, 3), cin=8,
+                       huge_bias=True),
     ]
     for case in cases:
         if case.name.endswith("_fillers"):
