@@ -101,8 +101,10 @@ def sweep(rng: np.random.Generator):
             for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5)]):
                 window, cin, rows = CONV_BLOCK_SHAPES[j % len(CONV_BLOCK_SHAPES)]
                 cols = window.kernel_h * window.kernel_w * cin
+                # no clamp, as a ReLU with output zero point -128 (the models' convolutions): the pixel quads'
+                # four-pixel requantization
                 case = kb.blocks_case(f"cbl{name}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
-                                      window=window, cin=cin, table=table)
+                                      window=window, cin=cin, table=table, activation="NONE")
                 family = f"conv_blocks_{name}{'_1x16' if bi == 16 else ''}"
                 out.append((family, case, window.out_h * window.out_w,
                             block_features(case.blocks[1], rows, cols, tables=table)))

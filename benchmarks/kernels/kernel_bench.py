@@ -253,16 +253,19 @@ def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool, table: bool = 
 
 def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
                 mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0,
-                scalar: bool = False, table: bool = False, pairs: bool = False, huge_bias: bool = False) -> Case:
+                scalar: bool = False, table: bool = False, pairs: bool = False, huge_bias: bool = False,
+                activation: str | None = None) -> Case:
     """FC (window None) or CONV_2D over a block-structured weight, on the block kernel of its shape: sign bits
     (balanced) or mask bytes (speed; FC 1 x bi stores its dense blocks widened). `scalar` builds the kernel's
     plain C path (MUNIFY_DSP_SCALAR) instead of its assembly; `table` the conv pixel quads' table records,
-    `pairs` the FC pair records; `huge_bias` biases near +-2^30."""
+    `pairs` the FC pair records; `huge_bias` biases near +-2^30; `activation` overrides the random one."""
     matrix, blocks = block_matrix(rng, rows, cols, bo, bi, mix)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     q = random_requant(rng, rows, cols)
     if huge_bias:  # 2 * acc overflows int32: the requantization's 64-bit path
         bias, q = huge_bias_requant(rng, rows)
+    if activation is not None:  # instead of the random one (the same random draws)
+        q = dataclasses.replace(q, activation=activation)
     if window is None:
         x = rng.integers(-128, 128, (1, cols)).astype(np.int8)
         graph = _layer_graph(name, "FULLY_CONNECTED", x, matrix, bias, (1, rows), q, blocks=blocks)

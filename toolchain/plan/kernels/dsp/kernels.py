@@ -326,13 +326,15 @@ class WidthCosts:
         return (self.sixteen if f.bi == 16 else self.narrow)(f)
 
 
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.78, 0.36, 0.72, 1.31, 28.4, 1.57),
-                                      BlockCosts(0.96, 0.57, 0.04, 0.10, 29.1, 1.72)),
-                    True: WidthCosts(BlockCosts(0.83, 0.40, 1.68, 1.02, 26.5, 1.88),
-                                     BlockCosts(0.97, 0.72, 0.05, 0.11, 27.6, 1.71))}
-# Table records: tables 6.4 per input when the layer has unified blocks (the fit's input term is negative)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.39, -0.67, 1.06, 24.4, -1.23, 6.36),
-                              BlockCosts(1.10, 0.40, 0.03, 0.09, 24.3, -1.34, 7.07))
+# (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
+# requantization; a clamping lower bound adds ~3 per output)
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.85, 0.34, 1.13, 1.09, 25.0, 1.57),
+                                      BlockCosts(0.99, 0.62, 0.04, 0.10, 24.2, 1.47)),
+                    True: WidthCosts(BlockCosts(0.84, 0.41, 1.65, 1.06, 25.9, 1.47),
+                                     BlockCosts(0.97, 0.74, 0.05, 0.11, 25.4, 1.47))}
+# Table records: tables 6.0 per input when the layer has unified blocks (the fit's input term is negative)
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.95, 0.39, -0.62, 0.94, 25.2, -0.89, 6.02),
+                              BlockCosts(1.06, 0.40, 0.03, 0.09, 24.7, -0.72, 6.50))
 
 
 @dataclass(frozen=True)
