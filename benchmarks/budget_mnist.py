@@ -59,12 +59,12 @@ def uniform_recipe(recipe, budget_doc: dict, dense_path: Path):
     op_types = {op.name: op.type for op in graph.ops}
     layers = [LayerPlan(layer["name"], op_types[layer["name"]], *layer["block_shape"], 0.0, 0.0)
               for layer in budget_doc["layers"]]
-    features = load_board(budget_doc["board"]).features
-    dense = budget.dense_totals(graph, features, budget_doc["optimize"])
+    board = load_board(budget_doc["board"])
+    dense = budget.dense_totals(graph, board.features, budget_doc["optimize"], board.cpu)
     names = {layer.name for layer in layers}
     fixed = sum(v["instructions"] for name, v in dense.items() if name not in names)
     grid = [(p / budget.PRUNE_STEPS, 0.0) for p in range(budget.PRUNE_STEPS)]
-    table = budget.layer_candidates(graph, layers, features, budget_doc["optimize"], grid)
+    table = budget.layer_candidates(graph, layers, board.features, budget_doc["optimize"], grid, board.cpu)
     target = budget_doc["targets"]["instructions"] * budget_doc["dense"]["instructions"]
     for i, (prune, _) in enumerate(grid):
         if fixed + sum(options[i].instructions for options in table.values()) <= target:

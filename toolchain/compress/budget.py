@@ -162,9 +162,10 @@ def structured_weight(graph: Graph, op_name: str, bo: int, bi: int, prune: float
     return weight.replace(data=matrix_to_weight(op.type, codes, weight.shape), blocks=blocks), loss
 
 
-def predicted_instructions(graph: Graph, features: frozenset[str], optimize: str) -> dict[str, float]:
-    """The planner's predicted instructions per op (name -> LayerPlan.cost)."""
-    return {layer.name: layer.cost for layer in make_plan(graph, features, optimize).layers}
+def predicted_instructions(graph: Graph, features: frozenset[str], optimize: str,
+                           cpu: str | None = None) -> dict[str, float]:
+    """The planner's predicted instructions per op (name -> LayerPlan.cost) with the cost tables of `cpu`."""
+    return {layer.name: layer.cost for layer in make_plan(graph, features, optimize, cpu=cpu).layers}
 
 
 def _graph_at(graph: Graph, layers: list[LayerPlan], prune: float, unify: float) -> tuple[Graph, dict[str, Any]]:
@@ -178,21 +179,22 @@ def _graph_at(graph: Graph, layers: list[LayerPlan], prune: float, unify: float)
 
 
 def layer_candidates(graph: Graph, layers: list[LayerPlan], features: frozenset[str] | None, optimize: str,
-                     grid: list[tuple[float, float]]) -> dict[str, list[Candidate]]:
+                     grid: list[tuple[float, float]], cpu: str | None = None) -> dict[str, list[Candidate]]:
     """Every candidate of every budget layer; instructions only when `features` is given (else 0)."""
     table: dict[str, list[Candidate]] = {layer.name: [] for layer in layers}
     for prune, unify in grid:
         candidate_graph, facts = _graph_at(graph, layers, prune, unify)
-        costs = predicted_instructions(candidate_graph, features, optimize) if features is not None else {}
+        costs = predicted_instructions(candidate_graph, features, optimize, cpu) if features is not None else {}
         for layer in layers:
             weights_bytes, loss = facts[layer.name]
             table[layer.name].append(Candidate(prune, unify, costs.get(layer.name, 0.0), weights_bytes, loss))
     return table
 
 
-def dense_totals(graph: Graph, features: frozenset[str] | None, optimize: str) -> dict[str, dict[str, float]]:
+def dense_totals(graph: Graph, features: frozenset[str] | None, optimize: str,
+                 cpu: str | None = None) -> dict[str, dict[str, float]]:
     """Per op of the dense graph: predicted instructions (0 without features) and stored weight bytes."""
-    costs = predicted_instructions(graph, features, optimize) if features is not None else {}
+    costs = predicted_instructions(graph, features, optimize, cpu) if features is not None else {}
     return {op.name: {"instructions": costs.get(op.name, 0.0),
                       "weights_bytes": stored_weight_bytes(graph.weight_of(op)) if op.type in WEIGHTED_OPS else 0}
             for op in graph.ops}
@@ -200,14 +202,15 @@ def dense_totals(graph: Graph, features: frozenset[str] | None, optimize: str) -
 
 def allocate(graph: Graph, layers: list[LayerPlan], targets: dict[str, float | None],
              features: frozenset[str] | None, optimize: str = "balanced", board: str | None = None,
-             grid: list[tuple[float, float]] | None = None) -> Allocation:
+             grid: list[tuple[float, float]] | None = None, cpu: str | None = None) -> Allocation:
     """The least-loss-proxy ratios per layer (from `grid`, default `candidate_ratios()`) whose predicted totals
-    meet `targets` (fractions of dense; None: no budget on that resource)."""
-    per_op = dense_totals(graph, features, optimize)
+    meet `targets` (fractions of dense; None: no budget on that resource); instructions with the cost tables of
+    `cpu` (the board's)."""
+    per_op = dense_totals(graph, features, optimize, cpu)
     dense = {key: sum(op[key] for op in per_op.values()) for key in RESOURCES}
     names = {layer.name for layer in layers}
     fixed = {key: sum(v[key] for name, v in per_op.items() if name not in names) for key in RESOURCES}
-    table = layer_candidates(graph, layers, features, optimize, grid or candidate_ratios())
+    table = layer_candidates(graph, layers, features, optimize, grid or candidate_ratios(), cpu)
     limits = {key: targets[key] * dense[key] for key in RESOURCES if targets.get(key) is not None}
     choice = _cheapest_loss(list(table.values()), fixed, limits)
     if choice is None:
@@ -300,9 +303,10 @@ def allocate_for_recipe(graph: Graph, layers: list[LayerPlan], recipe: Recipe) -
     """`allocate` with the recipe's [budget] and board (instructions are predicted only on a board)."""
     from ..boards import load_board
 
-    features = load_board(recipe.board).features if recipe.board is not None else None
+    board = load_board(recipe.board) if recipe.board is not None else None
     targets = {"instructions": recipe.budget.instructions, "weights_bytes": recipe.budget.weights_bytes}
-    return allocate(graph, layers, targets, features, recipe.budget.optimize, recipe.board)
+    return allocate(graph, layers, targets, board.features if board else None, recipe.budget.optimize,
+                    recipe.board, cpu=board.cpu if board else None)
 
 
 def resolve_budget(model, calib_loader, recipe: Recipe) -> Allocation:
@@ -319,8 +323,8 @@ def predicted_layers(allocation: Allocation, graph: Graph, recipe: Recipe) -> di
     from ..boards import load_board
     from ..summary import summarize
 
-    costs = (predicted_instructions(graph, load_board(recipe.board).features, allocation.optimize)
-             if recipe.board is not None else {})
+    board = load_board(recipe.board) if recipe.board is not None else None
+    costs = predicted_instructions(graph, board.features, allocation.optimize, board.cpu) if board else {}
     total = {"instructions": _number(sum(costs.values())), "weights_bytes": summarize(graph).weight_bytes}
     return {"predicted": total,
             "predicted_fraction": {k: round(total[k] / allocation.dense[k], 4) if allocation.dense[k] else None
