@@ -328,13 +328,13 @@ class WidthCosts:
 
 # (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
 # requantization; a clamping lower bound adds ~3 per output)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.85, 0.34, 1.13, 1.09, 25.0, 1.57),
-                                      BlockCosts(0.99, 0.62, 0.04, 0.10, 24.2, 1.47)),
-                    True: WidthCosts(BlockCosts(0.84, 0.41, 1.65, 1.06, 25.9, 1.47),
-                                     BlockCosts(0.97, 0.74, 0.05, 0.11, 25.4, 1.47))}
-# Table records: tables 6.0 per input when the layer has unified blocks (the fit's input term is negative)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.95, 0.39, -0.62, 0.94, 25.2, -0.89, 6.02),
-                              BlockCosts(1.06, 0.40, 0.03, 0.09, 24.7, -0.72, 6.50))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.89, 0.37, 1.14, 1.07, 23.6, 1.17),
+                                      BlockCosts(1.02, 0.64, 0.04, 0.10, 23.1, 1.17)),
+                    True: WidthCosts(BlockCosts(0.89, 0.44, 1.69, 1.04, 24.1, 1.01),
+                                     BlockCosts(1.02, 0.78, 0.05, 0.11, 23.3, 0.99))}
+# Table records: tables 5.1 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.90, 0.37, -0.61, 0.92, 26.4, 0.34, 5.13),
+                              BlockCosts(1.01, 0.38, 0.02, 0.09, 25.5, 0.48, 5.60))
 
 
 @dataclass(frozen=True)
