@@ -214,6 +214,7 @@ def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
 
 PAIR_GROUP = 8  # dsp-blocks-pairs: inputs per table group (two halves of 4)
 PAIR_GROUP_BYTES = 64 * 4  # its 64 entries (int16 pairs) of one column
+MAX_PAIR_COLS = 1024  # the pair table takes 32 bytes of scratch per input: at most 32 KiB
 
 
 def _pair_half(weights: np.ndarray) -> tuple[int, int]:
@@ -454,15 +455,16 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _blocks_fit(family: str, op_type: str, table: bool):
+def _blocks_fit(family: str, op_type: str, table: bool, pairs: bool = False):
     """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16; table records: at most
-    MAX_TABLE_COLS inputs)."""
+    MAX_TABLE_COLS inputs; pair records: at most MAX_PAIR_COLS)."""
     def fits(params: dict) -> bool:
         bo, bi = params["bo"], params["bi"]
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1 and not (table and params["k"] > MAX_TABLE_COLS)
+            too_wide = (table and params["k"] > MAX_TABLE_COLS) or (pairs and params["k"] > MAX_PAIR_COLS)
+            return bo == 1 and not too_wide
         if family == "bo2":
             return bo == 2 and bi <= 8
         return bo > 1 and not (bo == 2 and bi <= 8)
@@ -520,7 +522,8 @@ def _block_variants(KernelVariant, all_kinds) -> list:
 
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
                           cost(op_type, name, costs, bits), layout=layout(op_type, family, name, bits), features=DSP,
-                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table), optimize=modes,
+                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table, name == "pairs"),
+                          optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
                                                  dense16=dense16(op_type, family, bits), table=table,
                                                  pairs=name == "pairs"),
