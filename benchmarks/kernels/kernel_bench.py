@@ -56,7 +56,9 @@ class Case:
 
     @functools.cached_property
     def plan(self) -> Plan:
-        return make_plan(self.graph, load_board(BOARD).features, self.optimize, force={self.graph.ops[0].name: self.kernel})
+        board = load_board(BOARD)
+        return make_plan(self.graph, board.features, self.optimize, force={self.graph.ops[0].name: self.kernel},
+                         cpu=board.cpu)
 
     @property
     def layer(self):

@@ -11,6 +11,7 @@ from ..errors import MunifyError
 from ..ir import op_def
 from ..ir.graph import Graph, Op
 from . import arena, layers
+from .kernels import BoardCosts, costs_for
 from .kernels.generic import packing
 from .registry import RESHAPE_ALIAS, forced_variant, select_variant
 from .variant import KernelVariant
@@ -21,12 +22,14 @@ _CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(
 
 
 def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced",
-              force: Mapping[str, str] | None = None) -> Plan:
-    """Plan `graph` for a target with ISA `features`. `force` maps op names to kernel variant names that
-    override the ranking (tests and experiments run every kernel this way)."""
+              force: Mapping[str, str] | None = None, cpu: str | None = None) -> Plan:
+    """Plan `graph` for a target with ISA `features` whose CPU is `cpu` (boards/*.toml `cpu`: which cost tables
+    rank the kernels; None or a CPU without tables: each family's fitted CPU). `force` maps op names to kernel
+    variant names that override the ranking (tests and experiments run every kernel this way)."""
     graph.validate()
     _check_io(graph)
     features = frozenset(features)
+    costs = costs_for(cpu)
     specs = [layers.build(graph, op, optimize) for op in graph.ops]
     largest_activation = max((t.nbytes for t in graph.tensors.values() if not t.is_constant), default=0)
     for spec in specs:
@@ -36,18 +39,19 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     unknown = sorted(set(force) - {op.name for op in graph.ops})
     if unknown:
         raise MunifyError(f"cannot force a kernel on {', '.join(unknown)}: no such op in '{graph.name}'")
-    variants = [_choose(op, spec, features, optimize, aliases, force) for op, spec in zip(graph.ops, specs)]
+    variants = [_choose(op, spec, features, optimize, aliases, force, costs)
+                for op, spec in zip(graph.ops, specs)]
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
         spec.params["scratch_bytes"] = _scratch_bytes(variant, spec.params)
     in_place = _in_place_outputs(graph, aliases)
     buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
-    layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index))
+    layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index), costs)
                         for index, (op, spec, variant) in enumerate(zip(graph.ops, specs, variants)))
     plan = Plan(model_name=graph.name, features=tuple(sorted(features)), optimize=optimize,
                 input=buffers[graph.inputs[0]], output=buffers[graph.outputs[0]], arena_size=arena_size,
-                layers=layer_plans, buffers=buffers)
+                layers=layer_plans, buffers=buffers, cpu=cpu, cost_cpus=costs.cpus(features))
     arena.check_bounds(plan)
     return plan
 
@@ -84,7 +88,7 @@ def _reshape_aliases(graph: Graph) -> dict[str, str]:
 
 
 def _choose(op: Op, spec: layers.LayerSpec, features: frozenset, optimize: str, aliases: dict[str, str],
-            force: Mapping[str, str]) -> KernelVariant | None:
+            force: Mapping[str, str], costs: BoardCosts) -> KernelVariant | None:
     if op.type == "RESHAPE" and op.outputs[0] in aliases:
         return None
     if op.name in force:
@@ -100,7 +104,7 @@ def _choose(op: Op, spec: layers.LayerSpec, features: frozenset, optimize: str, 
             packed_sizes[variant.name] = sum(a.nbytes for a in variant.pack(spec.matrix, spec.blocks).values())
         return packed_sizes[variant.name]
 
-    return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes)
+    return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes, costs)
 
 
 def _layout_bytes(spec: layers.LayerSpec) -> dict[str, int]:
@@ -194,7 +198,7 @@ def _const_array(name: str, values: np.ndarray) -> ConstArray:
 
 
 def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, variant: KernelVariant | None,
-                buffers: dict[str, Buffer], scratch: Buffer | None) -> LayerPlan:
+                buffers: dict[str, Buffer], scratch: Buffer | None, costs: BoardCosts) -> LayerPlan:
     function = f"munify_layer_{index}"
     params = dict(spec.params)
     arrays = dict(spec.arrays)
@@ -215,7 +219,7 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         template=variant.template if variant else "", layout=layout, function=function,
         source=f"layer_{index:03d}_{_c_name(op.type.lower())}.c", inputs=inputs,
         output=buffers[op.outputs[0]], scratch=scratch, params=params, arrays=const_arrays, macs=spec.macs,
-        cost=float(variant.cost(spec.facts)) if variant else 0.0, alias=variant is None,
+        cost=float(costs.cost(variant, spec.facts)) if variant else 0.0, alias=variant is None,
         layout_bytes=_layout_bytes(spec))
 
 

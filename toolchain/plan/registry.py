@@ -5,9 +5,9 @@ has, whose weight layout can hold the block kinds the weight uses and that is of
 `size` ranks candidates by (weight bytes, cost), `speed` by (cost, weight bytes) and `balanced` takes the
 fastest candidate whose weights need at most BALANCED_BYTES_SLACK times the bytes of the smallest candidate,
 or BALANCED_BYTES_ALLOWANCE more bytes, whichever is larger (compressed weights stay compressed; on small
-layers a few hundred bytes of padding or tables do not decide; within that budget time wins). Ties go to the
-variant listed first (generic dense
-kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
+layers a few hundred bytes of padding or tables do not decide; within that budget time wins). Costs come from
+the board CPU's cost tables (`toolchain.plan.kernels.costs_for`). Ties go to the variant listed first (generic
+dense kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
 dense layout stores the full matrix), so a block kernel is chosen only where the ranking prefers it.
 
 Adding a variant: append a `KernelVariant` (`toolchain.plan.variant`, which also holds the kernel template
@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import MunifyError
-from .kernels import ALL_VARIANTS
+from .kernels import ALL_VARIANTS, BoardCosts
 from .variant import OPTIMIZE_MODES, KernelVariant, LayerFacts
 
 # A RESHAPE whose output can share its input's storage runs no code at all.
@@ -55,7 +55,7 @@ BALANCED_BYTES_ALLOWANCE = 1024
 
 
 def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimize: str, params: dict,
-                   weight_bytes: Callable[["KernelVariant"], int]) -> KernelVariant:
+                   weight_bytes: Callable[["KernelVariant"], int], costs: BoardCosts) -> KernelVariant:
     if optimize not in OPTIMIZE_MODES:
         raise MunifyError(f"unknown optimize mode '{optimize}'; use one of {', '.join(OPTIMIZE_MODES)}")
     found = candidates(op_type, features, facts.kinds, optimize, params)
@@ -70,7 +70,7 @@ def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimiz
         found = [v for v in found if weight_bytes(v) <= budget]
 
     def rank(v: KernelVariant):
-        cost, size = round(v.cost(facts)), weight_bytes(v)
+        cost, size = round(costs.cost(v, facts)), weight_bytes(v)
         if optimize == "size":
             return (size, cost, order[id(v)])
         return (cost, size, order[id(v)])

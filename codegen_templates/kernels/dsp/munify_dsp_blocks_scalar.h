@@ -2,7 +2,7 @@
  *
  * This is the scalar path beside every ISA path of munify_dsp_*_blocks_*_s8.h (selected there with
  * MUNIFY_DSP_SCALAR 1) and the executable definition of the layouts dsp-blocks-wide, dsp-blocks-wide16 and
- * dsp-blocks-bits (toolchain.plan.dsp.pack_blocks, docs/FORMAT.md), over the full row blocks:
+ * dsp-blocks-bits (toolchain.plan.kernels.dsp.kernels.pack_blocks, docs/FORMAT.md), over the full row blocks:
  *   counts              uint16 [row_blocks][2]: dense blocks, unified blocks of the row block
  *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
  *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
@@ -77,7 +77,8 @@ static inline int32_t munify_dsp_scalar_signed_sum(const int8_t *x, int32_t sign
     return sum;
 }
 
-/* A table record's contribution (1 x 4: one word; 1 x 8: two), offsets as toolchain.plan.dsp._table_record. */
+/* A table record's contribution (1 x 4: one word; 1 x 8: two), offsets as
+ * toolchain.plan.kernels.dsp.kernels._table_record. */
 static inline int32_t munify_dsp_scalar_table_record(const int8_t *x, int32_t bi, const uint32_t *record)
 {
     uint32_t lo = record[0] & 0xFFFF, hi = record[0] >> 16;

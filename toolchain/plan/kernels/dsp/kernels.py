@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ....ir.blocks import BlockKind, BlockStructure, grid_shape
-from ...variant import KernelVariant
+from ...variant import ALL_KINDS, KernelVariant
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -493,7 +493,7 @@ BLOCK_HEADERS = ("munify_dsp_blocks.h", "munify_dsp_blocks_common.h", "munify_ds
                  "munify_dsp_matrix_blocks_2xn_s8.h", "munify_dsp_matrix_blocks_mxn_s8.h")
 
 
-def _block_variants(KernelVariant, all_kinds) -> list:
+def _block_variants() -> list[KernelVariant]:
     files = COMMON_FILES + tuple(f"kernels/dsp/{name}" for name in BLOCK_HEADERS) + ("kernels/dsp/munify_dsp_tables.c",)
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
@@ -522,7 +522,7 @@ def _block_variants(KernelVariant, all_kinds) -> list:
 
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
                           cost(op_type, name, costs, bits), layout=layout(op_type, family, name, bits), features=DSP,
-                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table, name == "pairs"),
+                          block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, table, name == "pairs"),
                           optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
                                                  dense16=dense16(op_type, family, bits), table=table,
@@ -536,7 +536,7 @@ def _block_variants(KernelVariant, all_kinds) -> list:
             if offered(op_type, family, name)]
 
 
-def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> list:
+def _dense_pair(stem: str, op_type: str, **args) -> list[KernelVariant]:
     """The dense kernel for dense weights, and for block-structured ones when the cost model says so (pruned
     and unified blocks save no SMLAD there). Not for size: dense bytes are the most."""
     return [KernelVariant(f"{stem}_dense_dsp", op_type, block_kinds=frozenset({BlockKind.DENSE}), **args),
@@ -560,11 +560,11 @@ def _build_variants() -> tuple:
     maxpool = [KernelVariant("maxpool_dsp", "MAX_POOL_2D", "kernels/dsp/maxpool.c.j2", maxpool_cost, features=DSP,
                              applies=_maxpool_fits,
                              support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_maxpool.h",))]
-    return tuple(_block_variants(KernelVariant, frozenset(BlockKind))
-                 + _dense_pair(KernelVariant, BlockKind, "fc", "FULLY_CONNECTED", **fc)
-                 + _dense_pair(KernelVariant, BlockKind, "conv", "CONV_2D", **conv)
-                 + _dense_pair(KernelVariant, BlockKind, "conv1ch", "CONV_2D", **conv_1ch)
-                 + _dense_pair(KernelVariant, BlockKind, "dwconv", "DEPTHWISE_CONV_2D", **depthwise) + maxpool)
+    return tuple(_block_variants()
+                 + _dense_pair("fc", "FULLY_CONNECTED", **fc)
+                 + _dense_pair("conv", "CONV_2D", **conv)
+                 + _dense_pair("conv1ch", "CONV_2D", **conv_1ch)
+                 + _dense_pair("dwconv", "DEPTHWISE_CONV_2D", **depthwise) + maxpool)
 
 
 def _dense_packer(packer):
