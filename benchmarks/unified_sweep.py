@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks.unified_sweep [-o docs/bench/DSP-UNIFIED.md] [--models M.mun ...]
 
 One layer per shape (3x3 conv, 1x1 conv, FC), 1 x 4 / 1 x 8 / 1 x 16 blocks, mask bytes (dsp-blocks-wide,
-`--optimize speed`) and sign bits (dsp-blocks-bits, balanced and size); the other blocks dense. Each case runs
+`--optimize speed`), sign bits (dsp-blocks-bits, balanced and size), table records (dsp-blocks-table, conv)
+and pair records (dsp-blocks-pairs, FC); the other blocks dense. Each case runs
 once on mps2-an386 (Cortex-M4F) under QEMU `-icount shift=0` (retired instructions, not cycles) and is checked
 bit-exact against the numpy reference; the layer's dense DSP kernel (munify_dsp_conv_dense.h /
 munify_dsp_fc_dense.h) is 1.0. A few minutes on one core.

@@ -98,7 +98,7 @@ def sweep(rng: np.random.Generator):
                         block_features(case.blocks[1], rows, cols, tables=True)))
     for name, bits, table in (("wide", False, False), ("bits", True, False), ("table", False, True)):
         for bi in (4, 8, 16):
-            for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5)]):
+            for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5), (0.2, 0.0, 0.8)]):
                 window, cin, rows = CONV_BLOCK_SHAPES[j % len(CONV_BLOCK_SHAPES)]
                 cols = window.kernel_h * window.kernel_w * cin
                 # no clamp, as a ReLU with output zero point -128 (the models' convolutions): the pixel quads'

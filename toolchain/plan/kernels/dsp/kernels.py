@@ -214,6 +214,7 @@ def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
 
 PAIR_GROUP = 8  # dsp-blocks-pairs: inputs per table group (two halves of 4)
 PAIR_GROUP_BYTES = 64 * 4  # its 64 entries (int16 pairs) of one column
+MAX_PAIR_COLS = 1024  # the pair table takes 32 bytes of scratch per input: at most 32 KiB
 
 
 def _pair_half(weights: np.ndarray) -> tuple[int, int]:
@@ -328,13 +329,13 @@ class WidthCosts:
 
 # (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
 # requantization; a clamping lower bound adds ~3 per output)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.85, 0.34, 1.13, 1.09, 25.0, 1.57),
-                                      BlockCosts(0.99, 0.62, 0.04, 0.10, 24.2, 1.47)),
-                    True: WidthCosts(BlockCosts(0.84, 0.41, 1.65, 1.06, 25.9, 1.47),
-                                     BlockCosts(0.97, 0.74, 0.05, 0.11, 25.4, 1.47))}
-# Table records: tables 6.0 per input when the layer has unified blocks (the fit's input term is negative)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.95, 0.39, -0.62, 0.94, 25.2, -0.89, 6.02),
-                              BlockCosts(1.06, 0.40, 0.03, 0.09, 24.7, -0.72, 6.50))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.89, 0.37, 1.14, 1.07, 23.6, 1.17),
+                                      BlockCosts(1.02, 0.64, 0.04, 0.10, 23.1, 1.17)),
+                    True: WidthCosts(BlockCosts(0.89, 0.44, 1.69, 1.04, 24.1, 1.01),
+                                     BlockCosts(1.02, 0.78, 0.05, 0.11, 23.3, 0.99))}
+# Table records: tables 5.1 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.90, 0.37, -0.61, 0.92, 26.4, 0.34, 5.13),
+                              BlockCosts(1.01, 0.38, 0.02, 0.09, 25.5, 0.48, 5.60))
 
 
 @dataclass(frozen=True)
@@ -454,15 +455,16 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _blocks_fit(family: str, op_type: str, table: bool):
+def _blocks_fit(family: str, op_type: str, table: bool, pairs: bool = False):
     """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16; table records: at most
-    MAX_TABLE_COLS inputs)."""
+    MAX_TABLE_COLS inputs; pair records: at most MAX_PAIR_COLS)."""
     def fits(params: dict) -> bool:
         bo, bi = params["bo"], params["bi"]
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1 and not (table and params["k"] > MAX_TABLE_COLS)
+            too_wide = (table and params["k"] > MAX_TABLE_COLS) or (pairs and params["k"] > MAX_PAIR_COLS)
+            return bo == 1 and not too_wide
         if family == "bo2":
             return bo == 2 and bi <= 8
         return bo > 1 and not (bo == 2 and bi <= 8)
@@ -520,7 +522,8 @@ def _block_variants() -> list[KernelVariant]:
 
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
                           cost(op_type, name, costs, bits), layout=layout(op_type, family, name, bits), features=DSP,
-                          block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, table), optimize=modes,
+                          block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, table, name == "pairs"),
+                          optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
                                                  dense16=dense16(op_type, family, bits), table=table,
                                                  pairs=name == "pairs"),
