@@ -24,11 +24,11 @@ BOARDS = ("mps2-an385", "mps2-an386", "mps3-an547", "aarch64-linux", "aarch64-li
 def snapshot(model: Path, out_dir: Path, boards: tuple[str, ...]) -> None:
     graph = load(model)
     for board_name in boards:
-        features = load_board(board_name).features
+        board = load_board(board_name)
         for optimize in OPTIMIZE_MODES:
             target = out_dir / model.stem / board_name / optimize
             target.mkdir(parents=True, exist_ok=True)
-            plan = generate(graph, target, features, optimize)
+            plan = generate(graph, target, board.features, optimize, cpu=board.cpu)
             (target / "plan.json").write_text(plan_to_json(plan))
 
 

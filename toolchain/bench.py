@@ -133,11 +133,11 @@ def _saved(work: Path, v: Variant) -> Variant:
 def measure(v: Variant, board: Board, work: Path, n_inputs: int) -> dict:
     features = board.features
     start = time.perf_counter()
-    plan = make_plan(v.graph, features)
+    plan = make_plan(v.graph, features, cpu=board.cpu)
     plan_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        generate(v.graph, Path(tmp), features)
+        generate(v.graph, Path(tmp), features, cpu=board.cpu)
         generate_seconds = time.perf_counter() - start
     build_dir = work / "build" / f"{v.model}-{v.variant}-{board.name}"
     start = time.perf_counter()

@@ -336,7 +336,7 @@ def build_program(sources: dict[str, str], board: Board, out_dir: Path, harness:
 
 def _generate(graph, model_dir: Path, board: Board, optimize: str) -> list[dict]:
     """Generate the model's C sources; returns the plan's layers (name, op, kernel, MACs) for build.json."""
-    plan = generate(graph, model_dir, board.features, optimize=optimize)
+    plan = generate(graph, model_dir, board.features, optimize=optimize, cpu=board.cpu)
     check_fits(graph.name, board, plan.const_bytes, plan.arena_size)
     return [{"name": layer.name, "op": layer.op_type, "kernel": layer.variant, "macs": layer.macs}
             for layer in plan.layers]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 
@@ -32,6 +34,20 @@ def run_logged(cmd: list[str], cwd: Path | None = None, timeout: float | None = 
     if result.stderr:
         log.debug("%s", result.stderr.rstrip())
     return result
+
+
+def end_process_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to the group of a process started with `start_new_session` (unless it has exited), reap it
+    and close its pipes."""
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+    process.wait()
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def configure_logging(verbose: bool) -> None:

@@ -107,4 +107,4 @@ def _bytes(array: np.ndarray) -> bytes:
 
 def planned_instructions(graph: Graph, board: Board, optimize: str) -> dict[str, float]:
     """Firmware layer name -> the instructions the plan predicts (the same deterministic plan the build used)."""
-    return {label(layer.name): layer.cost for layer in make_plan(graph, board.features, optimize).layers}
+    return {label(layer.name): layer.cost for layer in make_plan(graph, board.features, optimize, cpu=board.cpu).layers}

@@ -69,6 +69,12 @@ def sweep(rng: np.random.Generator):
     for i, (window, cin, cout) in enumerate(conv_shapes):
         case = kb.conv_case(f"conv{i}", rng, window, cin, cout)
         out.append(("conv_dense", case, window.out_h * window.out_w, conv_dense_features(case)))
+    for i, (window, cout) in enumerate([(kb.Window(28, 28, 3, 3), 16), (kb.Window(28, 28, 3, 3), 8),
+                                        (kb.Window(14, 14, 3, 3), 32), (kb.Window(32, 32, 3, 3), 16),
+                                        (kb.Window(20, 20, 3, 3, pad="VALID"), 24), (kb.Window(16, 16, 2, 2), 16)]):
+        case = kb.conv_case(f"c1ch{i}", rng, window, 1, cout, kernel="conv1ch_dense_dsp")
+        out.append(("conv_1ch", case, window.out_h * window.out_w,
+                    {"rows": cout, "pixel": 1.0, "copies": patch_copies(case.layer.params)}))
     for i, (window, channels) in enumerate([(kb.Window(5, 5, 3, 3), 64), (kb.Window(8, 8, 3, 3), 16),
                                             (kb.Window(12, 12, 3, 3, stride=2), 8), (kb.Window(6, 6, 5, 5), 32),
                                             (kb.Window(10, 4, 3, 3), 128)]):
@@ -83,13 +89,22 @@ def sweep(rng: np.random.Generator):
                 case = kb.blocks_case(f"bl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits)
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))
+    for bi in (4, 8, 16):  # FC pair records: the pair table per input when the layer has unified blocks
+        for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5), (0.1, 0.2, 0.7), (0.0, 0.1, 0.9),
+                                         (0.6, 0.2, 0.2), (0.0, 0.8, 0.2)]):
+            rows, cols = ((96, 256), (48, 320), (128, 512), (16, 128), (10, 576))[j % 5]
+            case = kb.blocks_case(f"blpairs_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, pairs=True)
+            out.append((f"blocks_pairs_1x{bi}", case, 1,
+                        block_features(case.blocks[1], rows, cols, tables=True)))
     for name, bits, table in (("wide", False, False), ("bits", True, False), ("table", False, True)):
         for bi in (4, 8, 16):
-            for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5)]):
+            for j, mix in enumerate(mixes + [(0.3, 0.4, 0.3), (0.0, 0.5, 0.5), (0.2, 0.0, 0.8)]):
                 window, cin, rows = CONV_BLOCK_SHAPES[j % len(CONV_BLOCK_SHAPES)]
                 cols = window.kernel_h * window.kernel_w * cin
+                # no clamp, as a ReLU with output zero point -128 (the models' convolutions): the pixel quads'
+                # four-pixel requantization
                 case = kb.blocks_case(f"cbl{name}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
-                                      window=window, cin=cin, table=table)
+                                      window=window, cin=cin, table=table, activation="NONE")
                 family = f"conv_blocks_{name}{'_1x16' if bi == 16 else ''}"
                 out.append((family, case, window.out_h * window.out_w,
                             block_features(case.blocks[1], rows, cols, tables=table)))

@@ -56,7 +56,9 @@ class Case:
 
     @functools.cached_property
     def plan(self) -> Plan:
-        return make_plan(self.graph, load_board(BOARD).features, self.optimize, force={self.graph.ops[0].name: self.kernel})
+        board = load_board(BOARD)
+        return make_plan(self.graph, board.features, self.optimize, force={self.graph.ops[0].name: self.kernel},
+                         cpu=board.cpu)
 
     @property
     def layer(self):
@@ -185,7 +187,8 @@ def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: 
 
 
 def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cout: int,
-              huge_bias: bool = False) -> Case:
+              huge_bias: bool = False, kernel: str = "conv_dense_dsp", scalar: bool = False) -> Case:
+    """A dense CONV_2D on `kernel` (e.g. conv1ch_dense_dsp for one input channel); `scalar`: its plain C path."""
     k = window.kernel_h * window.kernel_w * cin
     matrix = rng.integers(-128, 128, (cout, k)).astype(np.int8)
     bias = rng.integers(-5000, 5000, cout).astype(np.int32)
@@ -196,7 +199,7 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
     weights = matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
     graph = _layer_graph(name, "CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, cout), q,
                          window.attrs)
-    return Case(name, graph, "conv_dense_dsp", x)
+    return Case(name, graph, kernel, x, scalar=scalar)
 
 
 def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels: int) -> Case:
@@ -209,6 +212,20 @@ def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels
     graph = _layer_graph(name, "DEPTHWISE_CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, channels),
                          q, {**window.attrs, "depth_multiplier": 1})
     return Case(name, graph, "dwconv_dense_dsp", x)
+
+
+def maxpool_case(name: str, rng: np.random.Generator, window: Window, channels: int, kernel: str = "maxpool_dsp",
+                 activation: str = "NONE") -> Case:
+    """MAX_POOL_2D over `window` (its kernel the pool's filter), input and output quantized alike."""
+    x = rng.integers(-128, 128, (1, window.in_h, window.in_w, channels)).astype(np.int8)
+    quant = Quant([0.05], [int(rng.integers(-20, 20))])
+    tensors = {"x": Tensor("x", x.shape, "int8", quant),
+               "y": Tensor("y", (1, window.out_h, window.out_w, channels), "int8", quant)}
+    attrs = {"filter": (window.kernel_h, window.kernel_w), "stride": (window.stride, window.stride),
+             "padding": window.pad, "activation": activation}
+    graph = Graph(name, tensors, (Op(name, "MAX_POOL_2D", ("x",), ("y",), attrs),), ("x",), ("y",))
+    graph.validate()
+    return Case(name, graph, kernel, x)
 
 
 def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
@@ -226,24 +243,31 @@ def block_matrix(rng: np.random.Generator, rows: int, cols: int, bo: int, bi: in
     return matrix, BlockStructure.from_matrix(matrix, kinds, bo, bi)
 
 
-def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool, table: bool = False) -> tuple[str, str]:
+def block_kernel(op_type: str, bo: int, bi: int, sign_bits: bool, table: bool = False,
+                 pairs: bool = False) -> tuple[str, str]:
     """(variant, optimize mode) of the DSP block kernel family for bo x bi blocks (toolchain/plan/kernels/dsp/);
-    `table`: the table records of the CONV_2D 1 x bi pixel quads (speed)."""
+    `table`: the table records of the CONV_2D 1 x bi pixel quads (speed); `pairs`: the FC pair records."""
     stem = "fc" if op_type == "FULLY_CONNECTED" else "conv"
     family = "" if bo == 1 else "_bo2" if bo == 2 and bi <= 8 else "_tiles"
-    layout = "table" if table else "bits" if sign_bits else "wide"
+    layout = "pairs" if pairs else "table" if table else "bits" if sign_bits else "wide"
     return f"{stem}_blocks_{layout}{family}_dsp", "balanced" if sign_bits else "speed"
 
 
 def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: int, bi: int,
                 mix=(0.2, 0.3, 0.5), sign_bits: bool = False, window: Window | None = None, cin: int = 0,
-                scalar: bool = False, table: bool = False) -> Case:
+                scalar: bool = False, table: bool = False, pairs: bool = False, huge_bias: bool = False,
+                activation: str | None = None) -> Case:
     """FC (window None) or CONV_2D over a block-structured weight, on the block kernel of its shape: sign bits
     (balanced) or mask bytes (speed; FC 1 x bi stores its dense blocks widened). `scalar` builds the kernel's
-    plain C path (MUNIFY_DSP_SCALAR) instead of its assembly; `table` the conv pixel quads' table records."""
+    plain C path (MUNIFY_DSP_SCALAR) instead of its assembly; `table` the conv pixel quads' table records,
+    `pairs` the FC pair records; `huge_bias` biases near +-2^30; `activation` overrides the random one."""
     matrix, blocks = block_matrix(rng, rows, cols, bo, bi, mix)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     q = random_requant(rng, rows, cols)
+    if huge_bias:  # 2 * acc overflows int32: the requantization's 64-bit path
+        bias, q = huge_bias_requant(rng, rows)
+    if activation is not None:  # instead of the random one (the same random draws)
+        q = dataclasses.replace(q, activation=activation)
     if window is None:
         x = rng.integers(-128, 128, (1, cols)).astype(np.int8)
         graph = _layer_graph(name, "FULLY_CONNECTED", x, matrix, bias, (1, rows), q, blocks=blocks)
@@ -252,7 +276,7 @@ def blocks_case(name: str, rng: np.random.Generator, rows: int, cols: int, bo: i
         weights = matrix_to_weight("CONV_2D", matrix, (rows, window.kernel_h, window.kernel_w, cin))
         graph = _layer_graph(name, "CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, rows), q,
                              window.attrs, blocks)
-    kernel, optimize = block_kernel(graph.ops[0].type, bo, bi, sign_bits, table)
+    kernel, optimize = block_kernel(graph.ops[0].type, bo, bi, sign_bits, table, pairs)
     return Case(name, graph, kernel, x, optimize, scalar, (matrix, blocks))
 
 

@@ -26,7 +26,10 @@ SHAPES = [(9, 44, 1, 4, False, False, False), (9, 44, 1, 4, True, True, False), 
           (13, 54, 2, 4, False, False, False), (15, 44, 2, 8, True, False, False), (14, 40, 4, 8, False, False, False),
           (13, 70, 2, 16, True, True, False), (6, 2200, 1, 8, True, True, False),  # fillers
           (9, 44, 1, 4, False, True, False, True), (12, 70, 1, 8, False, True, False, True),
-          (11, 76, 1, 16, False, True, False, True)]
+          (11, 76, 1, 16, False, True, False, True),
+          # FC pair records (dsp-blocks-pairs): a partial last group of 8, 1 x 4 halves, 1 x 16 over two groups
+          (9, 44, 1, 4, False, False, True, False, True), (12, 70, 1, 8, False, False, True, False, True),
+          (10, 76, 1, 16, False, False, True, False, True)]
 
 
 def _c_array(name: str, ctype: str, values) -> str:
@@ -35,10 +38,10 @@ def _c_array(name: str, ctype: str, values) -> str:
 
 
 def _program(shape, rng) -> tuple[str, np.ndarray]:
-    rows, cols, bo, bi, bits, conv, dense16, table = (*shape, False)[:8]
+    rows, cols, bo, bi, bits, conv, dense16, table, pairs = (*shape, False, False)[:9]
     sparse = cols > dsp.MAX_SIGN_RECORD_STEP * bi  # few unified blocks far apart: sign records need fillers
     matrix, blocks = kb.block_matrix(rng, rows, cols, bo, bi, (0.05, 0.02, 0.93) if sparse else (0.3, 0.4, 0.3))
-    packed = dsp.pack_blocks(matrix, blocks, bits, conv=conv, dense16=dense16, table=table)
+    packed = dsp.pack_blocks(matrix, blocks, bits, conv=conv, dense16=dense16, table=table, pairs=pairs)
     if sparse:
         assert (packed["unified_records"] == dsp.MAX_SIGN_RECORD_STEP << 8).any(), "no filler: pick another seed"
     x = rng.integers(-128, 128, cols).astype(np.int8)
@@ -53,7 +56,8 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
               f"    const munify_dsp_block_lists lists = {{{lists}}};",
               f"    const munify_dsp_block_shape shape = {{{bo}, {dsp.layout_bi(conv, bo, bi)}, {int(bits)}, "
               f"{int(dense16)}, "
-              f"{int(bits and dsp.pixel_quads(conv, bo, bi))}, {int(table and dsp.pixel_quads(conv, bo, bi))}}};",
+              f"{int(bits and dsp.pixel_quads(conv, bo, bi))}, {int(table and dsp.pixel_quads(conv, bo, bi))}, "
+              f"{int(pairs)}}};",
               f"    int32_t acc[{rows}];",
               f"    munify_dsp_blocks_accumulate_scalar(&lists, shape, {rows}, {cols}, bias, x, acc);",
               f"    for (int i = 0; i < {rows}; ++i) printf(\"%ld\\n\", (long)acc[i]);",
@@ -64,7 +68,8 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}_{s[2]}x{s[3]}{'_bits' if s[4] else ''}"
                                                          f"{'_conv' if s[5] else ''}{'_dense16' if s[6] else ''}"
-                                                         f"{'_table' if s[7:] and s[7] else ''}")
+                                                         f"{'_table' if s[7:] and s[7] else ''}"
+                                                         f"{'_pairs' if s[8:] and s[8] else ''}")
 def test_scalar_path_reads_the_packed_layout_exactly(shape, tmp_path):
     gcc = shutil.which("gcc")
     assert gcc, "gcc is not installed; run 'make setup'"
@@ -86,6 +91,7 @@ def test_scalar_path_on_the_cortex_m4_matches_the_reference():
              kb.blocks_case("sc_conv_1x8", rng, 10, 72, 1, 8, window=window, cin=8, scalar=True),
              kb.blocks_case("sc_conv_1x4_table", rng, 9, 72, 1, 4, window=window, cin=8, scalar=True, table=True),
              kb.blocks_case("sc_conv_1x16_bits", rng, 10, 72, 1, 16, sign_bits=True, window=window, cin=8, scalar=True),
+             kb.blocks_case("sc_fc_1x4_pairs", rng, 9, 44, 1, 4, mix=(0.3, 0.4, 0.3), scalar=True, pairs=True),
              kb.blocks_case("sc_fc_2x8_bits", rng, 15, 44, 2, 8, sign_bits=True, scalar=True),
              kb.blocks_case("sc_fc_4x16", rng, 14, 70, 4, 16, mix=(0.3, 0.4, 0.3), scalar=True)]
     results = kb.measure(cases)

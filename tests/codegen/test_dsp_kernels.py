@@ -88,6 +88,30 @@ def measured():
                        cin=12),
         kb.blocks_case("bl_conv_1x16_bits", rng, 9, 108, 1, 16, mix=(0.3, 0.4, 0.3), sign_bits=True,
                        window=kb.Window(4, 4, 3, 3, stride=2), cin=12),
+        # FC pair records: a partial last group of 8 inputs, 1 x 4 halves, 1 x 16 over two groups
+        kb.blocks_case("bl_1x4_pairs", rng, 9, 44, 1, 4, mix=(0.3, 0.4, 0.3), pairs=True),
+        kb.blocks_case("bl_1x8_pairs", rng, 12, 70, 1, 8, mix=(0.3, 0.4, 0.3), pairs=True),
+        kb.blocks_case("bl_1x16_pairs", rng, 10, 76, 1, 16, mix=(0.3, 0.4, 0.3), pairs=True),
+        kb.blocks_case("bl_dense_pairs", rng, 10, 40, 1, 8, mix=(1.0, 0.0, 0.0), pairs=True),
+        kb.blocks_case("bl_unified_1x4_pairs", rng, 64, 256, 1, 4, mix=(0.0, 1.0, 0.0), pairs=True),
+        kb.blocks_case("bl_unified_1x8_pairs", rng, 64, 256, 1, 8, mix=(0.0, 1.0, 0.0), pairs=True),
+        # one input channel (conv1ch): 3x3 inside and at the borders, stride 2, 2x3 and dilated windows, plain C
+        kb.conv_case("c1_mnist_dense", rng, kb.Window(12, 12, 3, 3), 1, 16),
+        kb.conv_case("c1_mnist", rng, kb.Window(12, 12, 3, 3), 1, 16, kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_valid_s2", rng, kb.Window(9, 8, 3, 3, stride=2, pad="VALID"), 1, 7,
+                     kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_2x3", rng, kb.Window(6, 7, 2, 3), 1, 5, kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_dilated", rng, kb.Window(9, 9, 3, 3, dilation=2), 1, 3, kernel="conv1ch_dense_dsp"),
+        kb.conv_case("c1_scalar", rng, kb.Window(6, 5, 3, 3), 1, 6, kernel="conv1ch_dense_dsp", scalar=True),
+        # MAX_POOL_2D 4 channels a word: 2x2 / 2, a SAME 3x3 window cut at the borders, ReLU bounds
+        kb.maxpool_case("mp_generic", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16,
+                        kernel="maxpool_generic"),
+        kb.maxpool_case("mp_2x2", rng, kb.Window(28, 28, 2, 2, stride=2, pad="VALID"), 16),
+        kb.maxpool_case("mp_same_3x3", rng, kb.Window(7, 6, 3, 3, stride=2), 8),
+        kb.maxpool_case("mp_relu6", rng, kb.Window(6, 6, 3, 3), 12, activation="RELU6"),
+        # the conv pixel quads' four-pixel requantization: 2 * acc overflowing int32
+        kb.blocks_case("bl_conv_quad_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 4, 3, 3), cin=8,
+                       huge_bias=True),
     ]
     for case in cases:
         if case.name.endswith("_fillers"):
@@ -116,6 +140,26 @@ def test_mixed_blocks_beat_the_dense_kernel(measured):
     dense = measured["fc_dense_ref"].instructions
     assert measured["bl_mixed_1x8_wide"].instructions < 0.8 * dense, (measured["bl_mixed_1x8_wide"], dense)
     assert measured["bl_mixed_1x8_bits"].instructions < 0.9 * dense, (measured["bl_mixed_1x8_bits"], dense)
+
+
+@pytest.mark.parametrize("bi", [4, 8])
+def test_unified_fc_pair_records_beat_the_dense_kernel(measured, bi):
+    """All blocks unified, 64 x 256: one pair table per column, then one LDR + SMLAD per 8 inputs of a row."""
+    dense = measured["fc_dense_ref"].instructions
+    pairs = measured[f"bl_unified_1x{bi}_pairs"]
+    assert pairs.instructions < 0.7 * dense, (pairs, dense)
+
+
+def test_one_channel_conv_beats_the_im2col_kernel(measured):
+    """The taps of a pixel stay in registers for every output channel: five SMLAD a channel."""
+    dense = measured["c1_mnist_dense"].instructions
+    assert measured["c1_mnist"].instructions < 0.8 * dense, (measured["c1_mnist"], dense)
+
+
+def test_dsp_maxpool_beats_the_generic_kernel(measured):
+    """Four channels per SSUB8 + SEL against one compare per channel."""
+    generic = measured["mp_generic"].instructions
+    assert measured["mp_2x2"].instructions < 0.4 * generic, (measured["mp_2x2"], generic)
 
 
 def test_mixed_blocks_beat_the_dense_conv(measured):

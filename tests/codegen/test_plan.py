@@ -146,6 +146,13 @@ def test_plan_command_prints_text_and_json(tmp_path, imported_model, capsys):
     assert "OP=KERNEL" in capsys.readouterr().err
 
 
+class OwnCosts:
+    """Cost tables for toy variants outside any kernel family: each variant's own cost."""
+
+    def cost(self, variant, facts):
+        return variant.cost(facts)
+
+
 def _toy_fc_variants():
     """Three FC kernels of one layer: fast and big, a little slower and much smaller, slow and smallest."""
     from toolchain.plan.variant import ALL_KINDS, KernelVariant
@@ -169,7 +176,7 @@ def test_balanced_trades_instructions_for_bytes_at_the_models_exchange_rate(monk
     facts = LayerFacts("FULLY_CONNECTED", 1, 128, 128, kinds=ALL_KINDS)
 
     def pick(optimize, price=0.0):
-        return registry.select_variant("FULLY_CONNECTED", facts, frozenset(), optimize, {}, sizes, price).name
+        return registry.select_variant("FULLY_CONNECTED", facts, frozenset(), optimize, {}, sizes, OwnCosts(), price).name
 
     price = registry.balanced_byte_price([(1_000, 16_384)])
     assert price == pytest.approx(registry.BALANCED_EXCHANGE * 1_000 / 16_384)
@@ -181,14 +188,14 @@ def test_balanced_trades_instructions_for_bytes_at_the_models_exchange_rate(monk
     # padding: 1,000 more bytes for 5% fewer instructions stays fast however dear bytes are
     sizes_padded = {"fast": 7_000, "compact": 6_000, "tiny": 6_000}
     assert registry.select_variant("FULLY_CONNECTED", facts, frozenset(), "balanced", {},
-                                   lambda v: sizes_padded[v.name], 1e6).name == "fast"
+                                   lambda v: sizes_padded[v.name], OwnCosts(), 1e6).name == "fast"
 
 
 def _packed_weight_bytes(layer) -> int:
     return sum(a.nbytes for role, a in layer.arrays.items() if role not in ("bias", "mult", "shift", "zp_row", "lut_cols"))
 
 
-@pytest.mark.parametrize("model, features", [("ad01", {"dsp", "fpu", "mve"}), ("resnet", {"dsp", "fpu"})])
+@pytest.mark.parametrize("model, features", [("ad01", {"dsp", "fpu", "mve"})])
 def test_balanced_plan_minimises_instructions_plus_priced_bytes(imported_model, model, features):
     """Over a 1x8-compressed model, balanced's objective is at most speed's and size's, per layer; on
     the M55 the ad01 layers stay within 1.1x the fastest (no DSP block kernel several times slower)."""

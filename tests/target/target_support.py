@@ -26,6 +26,14 @@ FAKE_INPUT_BYTES = 16
 SPIN_INSTRUCTIONS = 3_000_000
 
 
+def crash_model(directory: Path) -> Path:
+    """Model sources whose inference traps: fixtures/crash_model/model.c beside the fake model's model.h."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(FAKE_MODEL / "model.h", directory)
+    shutil.copy(FAKE_MODEL.parent / "crash_model" / "model.c", directory)
+    return directory
+
+
 def require_tools(*extra: str) -> None:
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "aarch64-linux-gnu-gcc", "qemu-aarch64", "make", *extra):
         assert shutil.which(tool), f"{tool} is required for tests/target (run: make setup)"

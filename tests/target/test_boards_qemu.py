@@ -102,13 +102,13 @@ def test_firmware_exit_is_reported_as_device_error(fake_builds):
 
 
 def test_crashing_model_is_reported_not_hung(tmp_path):
-    from target_support import FAKE_MODEL
+    from target_support import crash_model
     from toolchain.boards import load_board
     from toolchain.build import build_sources
     from toolchain.harness.session import Case
     from toolchain.run import run_cases
 
-    build = build_sources(FAKE_MODEL.parent / "crash_model", load_board("mps2-an386"), tmp_path / "crash")
+    build = build_sources(crash_model(tmp_path / "crash_model"), load_board("mps2-an386"), tmp_path / "crash")
     with pytest.raises(DeviceError, match=r"the firmware crashed \(CPU fault, exit status 3\).*"
                                           r"e-\[CPU fault: the firmware crashed at pc 0x[0-9a-f]{8}, CFSR 0x00010000"):
         run_cases(build, lambda info: [Case(bytes(16), bytes(8), {})], {})

@@ -7,7 +7,6 @@ A missing aarch64-linux-gnu-gcc or qemu-aarch64 is an error, not a skip."""
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,7 @@ from toolchain.importers.tflite import import_tflite
 from toolchain.ir import save
 from toolchain.resources import templates_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from neon_bench import structured_mnist  # noqa: E402
+from benchmarks.neon_bench import structured_mnist
 
 pytestmark = pytest.mark.qemu
 

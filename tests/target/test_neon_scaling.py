@@ -2,7 +2,6 @@
 qemu-aarch64, deterministic) of a 3x3 conv 64 -> 64 with 1x8 blocks, 75% of them pruned, against the same
 weights run by the dense NEON kernel. The benchmark (benchmarks/neon_bench.py) has the full sweep."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,7 @@ from toolchain.boards import load_board
 from toolchain.run import run_model
 from toolchain.ir import save
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from neon_bench import sweep_layer  # noqa: E402
+from benchmarks.neon_bench import sweep_layer
 
 pytestmark = pytest.mark.qemu
 

@@ -10,9 +10,10 @@ from .render import render, write
 
 
 def generate(graph: Graph, out_dir: str | Path, features: frozenset[str] = frozenset(),
-             optimize: str = "balanced") -> Plan:
-    """Plan `graph` for a board with `features` and write its C sources into `out_dir`. Deterministic."""
-    plan = make_plan(graph, frozenset(features), optimize)
+             optimize: str = "balanced", cpu: str | None = None) -> Plan:
+    """Plan `graph` for a board with `features` and `cpu` (its cost tables) and write its C sources into
+    `out_dir`. Deterministic."""
+    plan = make_plan(graph, frozenset(features), optimize, cpu=cpu)
     write(plan, out_dir)
     return plan
 

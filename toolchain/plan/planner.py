@@ -11,6 +11,7 @@ from ..errors import MunifyError
 from ..ir import op_def
 from ..ir.graph import Graph, Op
 from . import arena, layers
+from .kernels import BoardCosts, costs_for
 from .kernels.generic import packing
 from .registry import RESHAPE_ALIAS, balanced_byte_price, forced_variant, select_variant
 from .variant import KernelVariant
@@ -21,12 +22,14 @@ _CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(
 
 
 def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced",
-              force: Mapping[str, str] | None = None) -> Plan:
-    """Plan `graph` for a target with ISA `features`. `force` maps op names to kernel variant names that
-    override the ranking (tests and experiments run every kernel this way)."""
+              force: Mapping[str, str] | None = None, cpu: str | None = None) -> Plan:
+    """Plan `graph` for a target with ISA `features` whose CPU is `cpu` (boards/*.toml `cpu`: which cost tables
+    rank the kernels; None or a CPU without tables: each family's fitted CPU). `force` maps op names to kernel
+    variant names that override the ranking (tests and experiments run every kernel this way)."""
     graph.validate()
     _check_io(graph)
     features = frozenset(features)
+    costs = costs_for(cpu)
     specs = [layers.build(graph, op, optimize) for op in graph.ops]
     largest_activation = max((t.nbytes for t in graph.tensors.values() if not t.is_constant), default=0)
     for spec in specs:
@@ -37,8 +40,8 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     if unknown:
         raise MunifyError(f"cannot force a kernel on {', '.join(unknown)}: no such op in '{graph.name}'")
     sizers = [_weight_bytes(spec) for spec in specs]
-    price = _byte_price(graph, specs, sizers, features, aliases) if optimize == "balanced" else 0.0
-    variants = [_choose(op, spec, sizer, features, optimize, aliases, force, price)
+    price = _byte_price(graph, specs, sizers, features, aliases, costs) if optimize == "balanced" else 0.0
+    variants = [_choose(op, spec, sizer, features, optimize, aliases, force, costs, price)
                 for op, spec, sizer in zip(graph.ops, specs, sizers)]
     for spec, variant in zip(specs, variants):
         if variant is not None:
@@ -46,11 +49,11 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
         spec.params["scratch_bytes"] = _scratch_bytes(variant, spec.params)
     in_place = _in_place_outputs(graph, aliases)
     buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
-    layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index))
+    layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index), costs)
                         for index, (op, spec, variant) in enumerate(zip(graph.ops, specs, variants)))
     plan = Plan(model_name=graph.name, features=tuple(sorted(features)), optimize=optimize,
                 input=buffers[graph.inputs[0]], output=buffers[graph.outputs[0]], arena_size=arena_size,
-                layers=layer_plans, buffers=buffers)
+                layers=layer_plans, buffers=buffers, cpu=cpu, cost_cpus=costs.cpus(features))
     arena.check_bounds(plan)
     return plan
 
@@ -102,24 +105,26 @@ def _weight_bytes(spec: layers.LayerSpec) -> Callable[[KernelVariant], int]:
     return weight_bytes
 
 
-def _byte_price(graph: Graph, specs, sizers, features: frozenset, aliases: dict[str, str]) -> float:
+def _byte_price(graph: Graph, specs, sizers, features: frozenset, aliases: dict[str, str],
+                costs: BoardCosts) -> float:
     """The balanced mode's price of a weight byte, from every layer's fastest balanced candidate."""
     fastest = []
     for op, spec, sizer in zip(graph.ops, specs, sizers):
         if op.type == "RESHAPE" and op.outputs[0] in aliases:
             continue
-        variant = select_variant(op.type, spec.facts, features, "balanced", spec.params, sizer)
-        fastest.append((variant.cost(spec.facts), sizer(variant)))
+        variant = select_variant(op.type, spec.facts, features, "balanced", spec.params, sizer, costs)
+        fastest.append((costs.cost(variant, spec.facts), sizer(variant)))
     return balanced_byte_price(fastest)
 
 
 def _choose(op: Op, spec: layers.LayerSpec, weight_bytes: Callable[[KernelVariant], int], features: frozenset,
-            optimize: str, aliases: dict[str, str], force: Mapping[str, str], price: float) -> KernelVariant | None:
+            optimize: str, aliases: dict[str, str], force: Mapping[str, str], costs: BoardCosts,
+            price: float) -> KernelVariant | None:
     if op.type == "RESHAPE" and op.outputs[0] in aliases:
         return None
     if op.name in force:
         return forced_variant(op.type, force[op.name], spec.facts, features)
-    return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes, price)
+    return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes, costs, price)
 
 
 def _layout_bytes(spec: layers.LayerSpec) -> dict[str, int]:
@@ -213,7 +218,7 @@ def _const_array(name: str, values: np.ndarray) -> ConstArray:
 
 
 def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, variant: KernelVariant | None,
-                buffers: dict[str, Buffer], scratch: Buffer | None) -> LayerPlan:
+                buffers: dict[str, Buffer], scratch: Buffer | None, costs: BoardCosts) -> LayerPlan:
     function = f"munify_layer_{index}"
     params = dict(spec.params)
     arrays = dict(spec.arrays)
@@ -234,7 +239,7 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         template=variant.template if variant else "", layout=layout, function=function,
         source=f"layer_{index:03d}_{_c_name(op.type.lower())}.c", inputs=inputs,
         output=buffers[op.outputs[0]], scratch=scratch, params=params, arrays=const_arrays, macs=spec.macs,
-        cost=float(variant.cost(spec.facts)) if variant else 0.0, alias=variant is None,
+        cost=float(costs.cost(variant, spec.facts)) if variant else 0.0, alias=variant is None,
         layout_bytes=_layout_bytes(spec))
 
 

@@ -9,7 +9,7 @@ instructions per weight byte of the model's fastest plan: with the exchange 1.0,
 the model's instructions for every 1% of the model's weight bytes it saves. The trade is priced for the whole
 model, not per layer, so a layout several times slower for a few percent of bytes is never taken (ad01 with 1x8
 blocks on the M55), while one that saves a large share of the model's bytes at a small share of its time is.
-Ties go to the variant listed first (generic dense
+Costs come from the board CPU's cost tables (`toolchain.plan.kernels.costs_for`). Ties go to the variant listed first (generic dense
 kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
 dense layout stores the full matrix), so a block kernel is chosen only where the ranking prefers it.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from ..errors import MunifyError
-from .kernels import ALL_VARIANTS
+from .kernels import ALL_VARIANTS, BoardCosts
 from .variant import OPTIMIZE_MODES, KernelVariant, LayerFacts
 
 # A RESHAPE whose output can share its input's storage runs no code at all.
@@ -68,7 +68,8 @@ def balanced_byte_price(fastest: Iterable[tuple[float, int]]) -> float:
 
 
 def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimize: str, params: dict,
-                   weight_bytes: Callable[["KernelVariant"], int], byte_price: float = 0.0) -> KernelVariant:
+                   weight_bytes: Callable[["KernelVariant"], int], costs: BoardCosts,
+                   byte_price: float = 0.0) -> KernelVariant:
     """The best candidate for `optimize`; `byte_price` (balanced only) from `balanced_byte_price`: at 0,
     balanced takes the fastest of its candidates."""
     if optimize not in OPTIMIZE_MODES:
@@ -82,7 +83,7 @@ def select_variant(op_type: str, facts: LayerFacts, features: frozenset, optimiz
     free_bytes = min(weight_bytes(v) for v in found) + BALANCED_BYTES_ALLOWANCE
 
     def rank(v: KernelVariant):
-        cost, size = round(v.cost(facts)), weight_bytes(v)
+        cost, size = round(costs.cost(v, facts)), weight_bytes(v)
         if optimize == "size":
             return (size, cost, order[id(v)])
         if optimize == "balanced":

@@ -17,10 +17,20 @@ def _where(buffer: Buffer | None) -> str:
     return f"{buffer.region}+{buffer.size}"
 
 
+def _cost_tables(plan: Plan) -> str:
+    """Which CPU's costs ranked each family's kernels, and where the board's CPU had none."""
+    if plan.cpu is None:
+        return ", ".join(f"{family}: {cpu}" for family, cpu in plan.cost_cpus.items()) + " (each family's fitted CPU)"
+    return ", ".join(f"{family}: {cpu}" + ("" if cpu == plan.cpu else f" ({plan.cpu} has none)")
+                     for family, cpu in plan.cost_cpus.items())
+
+
 def format_plan(plan: Plan) -> str:
     lines = [
         f"model      {plan.model_name}",
         f"features   {','.join(plan.features) or 'none'}",
+        f"cpu        {plan.cpu or 'none given'}",
+        f"costs      {_cost_tables(plan)}",
         f"optimize   {plan.optimize}",
         f"input      {plan.input.size} bytes, output {plan.output.size} bytes",
         f"arena      {plan.arena_size} bytes",
@@ -46,6 +56,7 @@ def plan_to_dict(plan: Plan) -> dict:
 
     return {
         "model": plan.model_name, "features": list(plan.features), "optimize": plan.optimize,
+        "cpu": plan.cpu, "costs": plan.cost_cpus,
         "input": buffer(plan.input), "output": buffer(plan.output), "arena_size": plan.arena_size,
         "const_bytes": plan.const_bytes, "layout_totals": plan.layout_totals(),
         "layers": [{

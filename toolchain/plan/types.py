@@ -68,7 +68,7 @@ class LayerPlan:
     params: dict[str, Any]  # every number the kernel template uses
     arrays: dict[str, ConstArray]  # role ("weights", "bias", "mult", ...) -> const table
     macs: int
-    cost: float  # the registry's cycle estimate for the chosen variant
+    cost: float  # the cost model's retired instructions (QEMU -icount) for the chosen variant
     alias: bool = False  # output shares its input's storage; no code runs
     layout_bytes: dict[str, int] = field(default_factory=dict)  # packed weight bytes in every built-in layout
 
@@ -87,6 +87,8 @@ class Plan:
     arena_size: int
     layers: tuple[LayerPlan, ...]
     buffers: dict[str, Buffer] = field(default_factory=dict)
+    cpu: str | None = None  # the board's CPU the plan was made for (None: no board)
+    cost_cpus: dict[str, str] = field(default_factory=dict)  # kernel family -> the CPU whose costs ranked it
 
     def __str__(self) -> str:
         return format_plan(self)

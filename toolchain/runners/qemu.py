@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SetupError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport, SerialTransport
-from ..process import format_command, log
+from ..process import end_process_group, format_command, log
 from .base import Runner
 from .insn_count import ExactCounts, InsnCounter, exact_counts, exact_counts_for
 
@@ -169,17 +169,8 @@ class QemuProcess(Runner):
 
     def _kill(self) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        process.wait()
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        if process is not None:
+            end_process_group(process)
 
     def stop(self) -> None:
         if self.transport is not None:

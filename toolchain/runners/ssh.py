@@ -6,7 +6,6 @@ The Linux port's ticks are CLOCK_MONOTONIC nanoseconds of the board itself.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import MunifyError
 from ..harness.transport import DeviceError, LineTransport, PipeTransport
-from ..process import format_command, log, run_logged
+from ..process import end_process_group, format_command, log, run_logged
 from .base import Runner
 
 if TYPE_CHECKING:
@@ -88,14 +87,5 @@ class SshRunner(Runner):
             self.transport.close()
             self.transport = None
         process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)  # ssh closes the session: the remote process gets SIGHUP
-            except ProcessLookupError:
-                pass
-        process.wait()
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        if process is not None:
+            end_process_group(process, signal.SIGTERM)  # ssh closes the session: the remote process gets SIGHUP

@@ -4,7 +4,7 @@
  * (MultiplyByQuantizedMultiplier with double rounding), bit-exact with toolchain.ir.reference.
  * The bias has the input-offset term folded in (bias - input_zp * row sum of the weights), so the kernels
  * multiply the raw int8 inputs and padding taps read the input zero point.
- * Weights are packed by toolchain.plan.dsp; each kernel documents its packed layout.
+ * Weights are packed by toolchain.plan.kernels.dsp.kernels; each kernel documents its packed layout.
  * Inputs are widened once per vector to int16 pairs so the inner loops are SMLAD (dense), USAD8/USADA8
  * (unified sign-mask) or table loads (unified LUT).
  *

@@ -48,7 +48,13 @@ MUNIFY_DSP_FN void blocks_run_column(blocks_column *col, const int8_t *x, int8_t
     }
 #else
     munify_dsp_widen_pairs(x, col->p->cols, widened, 2);
+#if MUNIFY_DSP_PAIR_RECORDS
+    if (blocks_any_unified(col->p)) {
+        blocks_pair_table(x, col->p->cols, (uint32_t *)(void *)unsigned_x);
+    }
+#else
     blocks_unsigned(x, col->p->cols, unsigned_x);
+#endif
     blocks_column_rows(col, out);
 #endif
 }

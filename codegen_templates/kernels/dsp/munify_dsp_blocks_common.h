@@ -56,6 +56,10 @@
 #ifndef MUNIFY_DSP_TABLE_RECORDS
 #define MUNIFY_DSP_TABLE_RECORDS 0 /* 1: dsp-blocks-table (the conv pixel quads only) */
 #endif
+#ifndef MUNIFY_DSP_PAIR_RECORDS
+#define MUNIFY_DSP_PAIR_RECORDS 0 /* 1: dsp-blocks-pairs (FULLY_CONNECTED 1 x bi) */
+#endif
+#define MUNIFY_DSP_PAIR_GROUP_BYTES 256 /* a pair table's 64 int16-pair entries per group of 8 inputs */
 /* Table bytes per block (entries of 4 pixels x int16): 1 x 4 8 sign patterns, 1 x 8 16 + 8 (munify_dsp_blocks_scalar.h) */
 #define MUNIFY_DSP_TABLE_BLOCK_BYTES (MUNIFY_DSP_LAYOUT_BI == 4 ? 64 : 192)
 #define MUNIFY_DSP_SIGN_BYTES (MUNIFY_DSP_SIGN_BITS ? (MUNIFY_DSP_BI + 7) / 8 : MUNIFY_DSP_BI)
@@ -81,7 +85,7 @@ typedef struct {
 #endif
 static const munify_dsp_block_shape blocks_shape = {MUNIFY_DSP_BO, MUNIFY_DSP_LAYOUT_BI, MUNIFY_DSP_SIGN_BITS,
                                                     MUNIFY_DSP_DENSE16, MUNIFY_DSP_SIGN_RECORDS,
-                                                    MUNIFY_DSP_TABLE_RECORDS};
+                                                    MUNIFY_DSP_TABLE_RECORDS, MUNIFY_DSP_PAIR_RECORDS};
 
 typedef struct {
     const munify_dsp_blocks *p;
@@ -156,10 +160,25 @@ MUNIFY_DSP_FN void blocks_unsigned(const int8_t *x, int32_t n, uint8_t *u)
     }
 }
 
-/* The unsigned columns, or (table records) the pixel quads' tables. */
+/* The unsigned columns, or (table records) the pixel quads' tables, or (pair records) one column's pair table. */
 static inline int32_t blocks_unsigned_bytes(int32_t k, int32_t columns)
 {
+    if (MUNIFY_DSP_PAIR_RECORDS) {
+        return (k + 7) / 8 * MUNIFY_DSP_PAIR_GROUP_BYTES;
+    }
     return MUNIFY_DSP_TABLE_RECORDS ? k / MUNIFY_DSP_LAYOUT_BI * MUNIFY_DSP_TABLE_BLOCK_BYTES : columns * k;
+}
+
+/* Whether any row block lists a unified block (else the quads skip the unsigned columns and unified passes,
+ * the pair records their table). */
+MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
+{
+    for (int32_t rb = 0; rb < p->rows / MUNIFY_DSP_BO; ++rb) {
+        if (p->lists.counts[2 * rb + 1]) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Columns in flight: FC and the C loops keep room for two, conv pixel quads for four. */

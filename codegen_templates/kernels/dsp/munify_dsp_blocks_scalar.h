@@ -2,7 +2,7 @@
  *
  * This is the scalar path beside every ISA path of munify_dsp_*_blocks_*_s8.h (selected there with
  * MUNIFY_DSP_SCALAR 1) and the executable definition of the layouts dsp-blocks-wide, dsp-blocks-wide16 and
- * dsp-blocks-bits (toolchain.plan.dsp.pack_blocks, docs/FORMAT.md), over the full row blocks:
+ * dsp-blocks-bits (toolchain.plan.kernels.dsp.kernels.pack_blocks, docs/FORMAT.md), over the full row blocks:
  *   counts              uint16 [row_blocks][2]: dense blocks, unified blocks of the row block
  *   dense_cols          uint16 per dense block: its first input column; with 1 x bi blocks, bit 15 set on the
  *                       last dense block of each row (the assembly loops end on it; columns stay below 32768)
@@ -21,6 +21,11 @@
  *                       4-7), bit j of the 4 signs set when weight j is negative; when the block's last weight
  *                       is negative all its signs are flipped and the magnitude negated (the byte offsets of
  *                       signed sums in the pixel quads' tables; no unified_bias)
+ *                       FULLY_CONNECTED 1 x bi pair records (dsp-blocks-pairs): per group g of 8 inputs that a
+ *                       unified block covers, the words g * 256 + (lo | hi << 3) * 4 and m_lo | m_hi << 16
+ *                       (int16), lo / hi the patterns of the inputs 0-3 / 4-7: bit j (j < 3) set when weight j
+ *                       is negative; when weight 3 of a half is negative its signs are flipped and its
+ *                       magnitude negated; a half no unified block covers has magnitude 0 (no unified_bias)
  *   unified_cols        uint16 per unified block (the other layouts)
  *   unified_signs       uint8  per unified block: bo x bi mask bytes (wide, bo > 1) or bo x ceil(bi/8) sign
  *                       bytes, bit j set when weight j is negative (bits)
@@ -59,6 +64,7 @@ typedef struct {
     int32_t dense16;   /* dsp-blocks-wide16 */
     int32_t sign_records; /* CONV_2D 1 x bi with sign bits: unified_records hold sign records */
     int32_t table_records; /* CONV_2D 1 x bi with mask bytes: unified_records hold table records */
+    int32_t pair_records;  /* FULLY_CONNECTED 1 x bi (dsp-blocks-pairs): unified_records hold pair records */
 } munify_dsp_block_shape;
 
 /* sum_j (bit j of signs ? -1 : 1) * x[j] over 4 inputs: one entry of the table records' tables. */
@@ -71,7 +77,8 @@ static inline int32_t munify_dsp_scalar_signed_sum(const int8_t *x, int32_t sign
     return sum;
 }
 
-/* A table record's contribution (1 x 4: one word; 1 x 8: two), offsets as toolchain.plan.dsp._table_record. */
+/* A table record's contribution (1 x 4: one word; 1 x 8: two), offsets as
+ * toolchain.plan.kernels.dsp.kernels._table_record. */
 static inline int32_t munify_dsp_scalar_table_record(const int8_t *x, int32_t bi, const uint32_t *record)
 {
     uint32_t lo = record[0] & 0xFFFF, hi = record[0] >> 16;
@@ -88,6 +95,27 @@ static inline int32_t munify_dsp_scalar_table_record(const int8_t *x, int32_t bi
 static inline int32_t munify_dsp_scalar_input(const int8_t *x, int32_t cols, int32_t j)
 {
     return j < cols ? x[j] : 0; /* the padded last block and the padded tail rows read zeros */
+}
+
+/* x[at + 3] + sum_j (bit j of pattern ? -1 : 1) * x[at + j], j < 3: one half of a pair-table entry. */
+static inline int32_t munify_dsp_scalar_pair_half(const int8_t *x, int32_t cols, int32_t at, int32_t pattern)
+{
+    int32_t sum = munify_dsp_scalar_input(x, cols, at + 3);
+    for (int32_t j = 0; j < 3; ++j) {
+        int32_t v = munify_dsp_scalar_input(x, cols, at + j);
+        sum += (pattern >> j) & 1 ? -v : v;
+    }
+    return sum;
+}
+
+/* A pair record's contribution (dsp-blocks-pairs, toolchain.plan.kernels.dsp.kernels._pair_records): the words
+ * g * 256 + (lo | hi << 3) * 4 and m_lo | m_hi << 16 (int16). */
+static inline int32_t munify_dsp_scalar_pair_record(const int8_t *x, int32_t cols, const uint32_t *record)
+{
+    int32_t at = (int32_t)(record[0] / 256) * 8, entry = (int32_t)(record[0] % 256 / 4);
+    int32_t m_lo = (int16_t)(record[1] & 0xFFFF), m_hi = (int16_t)(record[1] >> 16);
+    return m_lo * munify_dsp_scalar_pair_half(x, cols, at, entry & 7) +
+           m_hi * munify_dsp_scalar_pair_half(x, cols, at + 4, entry >> 3);
 }
 
 /* sum over n inputs of |(x + 128) - mask|, the mask byte 0xFF where the weight is negative. */
@@ -144,6 +172,11 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
         }
         int32_t step_col = 0;
         for (int32_t b = 0; b < counts[1]; ++b) {
+            if (s.pair_records) {
+                acc[r0] += munify_dsp_scalar_pair_record(x, cols, records);
+                records += 2;
+                continue;
+            }
             if (s.table_records) {
                 acc[r0] += munify_dsp_scalar_table_record(x, s.bi, records);
                 records += s.bi / 4;

@@ -274,18 +274,54 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
                    "pop    {r4-r11, pc}\n\t");
 }
 
-/* Whether any row block lists a unified block (else the quads skip the unsigned columns and unified passes). */
-MUNIFY_DSP_FN int32_t blocks_any_unified(const munify_dsp_blocks *p)
+
+/* One pixel's output of the row: r4 = its accumulator (advanced), r5-r7 the row's table entry, r2 the output
+ * offset; SSAT, `clamp` (the lower activation bound, r9), stored to `dst`. The overflow path (2 * acc does not
+ * fit) is at `fix`, back to `back`. */
+#define BLOCKS_QUAD_OUTPUT(back, fix, clamp, dst)                                                            \
+    "ldr    r4, [r0], #4\n\t" "adds   r10, r4, r4\n\t" "bvs    " fix "f\n\t" "smmulr r10, r10, r5\n\t"          \
+    back ":\n\t" "add    r11, r10, r6\n\t" "sub    r11, r11, r10, lsr #31\n\t" "asr    r11, r11, r7\n\t"         \
+    "add    r11, r11, r2\n\t" "ssat   r11, #8, r11\n\t" clamp "strb   r11, " dst "\n\t"
+#define BLOCKS_QUAD_OVERFLOW(back, fix)                                                                      \
+    fix ":\n\t" "smull  r10, r11, r4, r5\n\t" "adds   r10, r10, #0x40000000\n\t" "adc    r11, r11, #0\n\t"       \
+    "lsr    r10, r10, #31\n\t" "orr    r10, r10, r11, lsl #1\n\t" "b      " back "b\n\t"
+#define BLOCKS_QUAD_CLAMP_MIN "cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"
+/* The rows' loop: r3 / r8 = the outputs of pixels a / c, lr = rows (pixels b, d: + lr), the count at [sp]. */
+#define BLOCKS_QUAD_OUTPUTS(clamp)                                                                           \
+    "push   {r4-r11, lr}\n\t"                                                                                \
+    "ldr    r2, [r0, #16]\n\t"                                                                               \
+    "ldr    r9, [r0, #20]\n\t"                                                                               \
+    "ldm    r0, {r0, r1, r3, r12}\n\t" /* acc, table, out, rows */                                           \
+    "mov    lr, r12\n\t"                                                                                     \
+    "add    r8, r3, r12, lsl #1\n\t"                                                                         \
+    "push   {r12}\n\t"                                                                                       \
+    "1:\n\t"                                                                                                 \
+    "ldm    r1!, {r5, r6, r7, r10, r11}\n\t"                                                                 \
+    BLOCKS_QUAD_OUTPUT("21", "31", clamp, "[r3]") BLOCKS_QUAD_OUTPUT("22", "32", clamp, "[r3, lr]")            \
+    BLOCKS_QUAD_OUTPUT("23", "33", clamp, "[r8]") BLOCKS_QUAD_OUTPUT("24", "34", clamp, "[r8, lr]")            \
+    "add    r3, r3, #1\n\t"                                                                                  \
+    "add    r8, r8, #1\n\t"                                                                                  \
+    "ldr    r12, [sp]\n\t"                                                                                   \
+    "subs   r12, r12, #1\n\t"                                                                                \
+    "str    r12, [sp]\n\t"                                                                                   \
+    "bne    1b\n\t"                                                                                          \
+    "add    sp, sp, #4\n\t"                                                                                  \
+    "pop    {r4-r11, pc}\n\t"                                                                                \
+    BLOCKS_QUAD_OVERFLOW("21", "31") BLOCKS_QUAD_OVERFLOW("22", "32") BLOCKS_QUAD_OVERFLOW("23", "33")         \
+    BLOCKS_QUAD_OVERFLOW("24", "34")
+
+/* The four pixels' outputs of every row at once (one table entry per row), for tables that only shift right
+ * and an upper bound of 127: out + i * rows is pixel i's output; acc interleaved (a b c d per row). */
+MUNIFY_ASM_FUNCTION blocks_output_quad(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
 {
-    for (int32_t rb = 0; rb < p->rows; ++rb) {
-        if (p->lists.counts[2 * rb + 1]) {
-            return 1;
-        }
-    }
-    return 0;
+    __asm volatile(BLOCKS_QUAD_OUTPUTS(""));
 }
 
-/* Output pixels x[0..3] (the last ones may repeat) through all rows. */
+/* The same with a lower bound above -128 (ReLU). */
+MUNIFY_ASM_FUNCTION blocks_output_quad_min(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
+{
+    __asm volatile(BLOCKS_QUAD_OUTPUTS(BLOCKS_QUAD_CLAMP_MIN));
+}
 
 /* Output pixels x[0..3] (the last ones may repeat) through all rows. */
 MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_bias, int32_t unified,
@@ -310,6 +346,17 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
                               col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
                               munify_dsp_sign_masks[0]};
     blocks_rows_quad(&rows);
+    int32_t full_quad = out[1] == out[0] + p->rows && out[2] == out[1] + p->rows && out[3] == out[2] + p->rows;
+    if (full_quad && col->simple && q.act_max == 127) {
+        const munify_dsp_output_state state = {col->acc,     col->requant, out[0], p->rows, q.output_offset,
+                                               q.act_min, q.act_max};
+        if (q.act_min == -128) {
+            blocks_output_quad(&state);
+        } else {
+            blocks_output_quad_min(&state);
+        }
+        return;
+    }
     for (int32_t i = 0; i < 4; ++i) {
         munify_dsp_output_run_quad(col->acc + i, col->requant, col->simple, &q, p->rows, out[i]);
     }

@@ -1,8 +1,8 @@
 /* CONV_2D, dense int8 weights, through im2col: 2 rows x 2 output pixels x 4 reduction elements per step,
  * 4 SXTB16 + 8 SMLAD (each widened weight is used for both pixels).
  *
- * Layout dsp-conv2 (toolchain.plan.dsp.pack_conv_dense), reduction k = KH*KW*I padded with zero weights to a
- * multiple of 4, rows padded with a zero row to an even count:
+ * Layout dsp-conv2 (toolchain.plan.kernels.dsp.kernels.pack_conv_dense), reduction k = KH*KW*I padded with
+ * zero weights to a multiple of 4, rows padded with a zero row to an even count:
  *   for each pair of rows: for each group of 4 reduction elements: row0[4] row1[4]
  * Scratch (munify_dsp_conv_dense_scratch_size): the requantization table (one munify_dsp_requant per output
  * channel), two accumulators per output channel, two widened columns interleaved per group of 4 (colA (x0,x2) (x1,x3), colB (x0,x2) (x1,x3): one

@@ -3,8 +3,8 @@
  * 4 SXTB16, 4 SMLAD; the tap pairs are unrolled (define MUNIFY_DSP_DW_TAPS, the kernel's tap count, before
  * including this header).
  *
- * Layout dsp-dw (toolchain.plan.dsp.pack_depthwise): int8, for each group of 4 channels, for each pair of
- * taps (taps padded with a zero tap to an even count) two words: bytes w[c0][t], w[c2][t], w[c0][t+1],
+ * Layout dsp-dw (toolchain.plan.kernels.dsp.kernels.pack_depthwise): int8, for each group of 4 channels, for
+ * each pair of taps (taps padded with a zero tap to an even count) two words: bytes w[c0][t], w[c2][t], w[c0][t+1],
  * w[c2][t+1], then the same of c1 and c3 (SXTB16 of a word gives the tap pair of c0, of the word rotated by
  * 8 that of c2).
  * Scratch (munify_dsp_depthwise_scratch_size): the requantization table, one accumulator per channel, then

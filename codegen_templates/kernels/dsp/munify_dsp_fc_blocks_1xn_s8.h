@@ -3,7 +3,10 @@
  * dsp-blocks-wide16) and then its unified blocks: with mask bytes one LDM per block
  * loads the record (column | last << 15 | magnitude << 16, masks), with sign bits the masks come through
  * munify_dsp_sign_masks. The dense loop and the record loop end on bit 15 of the row's last column or record
- * (the carry of an LSLS); the sign-bit lists keep a count. Layouts and the plain C path:
+ * (the carry of an LSLS); the sign-bit lists keep a count. Pair records (dsp-blocks-pairs, with int16 dense
+ * weights): per column a pair table of the signed sums of every sign pattern, per group of 8 inputs 64 words
+ * S(inputs 0-3) | S(inputs 4-7) << 16, built once and read by every row; a record is its entry's offset and
+ * the two magnitudes, one LDR and one SMLAD. Layouts and the plain C path:
  * munify_dsp_blocks_scalar.h. */
 #ifndef MUNIFY_DSP_FC_BLOCKS_1XN_S8_H
 #define MUNIFY_DSP_FC_BLOCKS_1XN_S8_H
@@ -76,7 +79,32 @@
 /* r2 = the block's unsigned inputs; the carry: the row's last unified block. */
 #define BLOCKS_RECORD_INPUT "lsls r2, r8, #17\n\t" "add r2, r6, r2, lsr #17\n\t"
 
-#if MUNIFY_DSP_RECORDS
+#if MUNIFY_DSP_PAIR_RECORDS
+/* Pair records (dsp-blocks-pairs): r1 = records (offset, magnitudes), r6 = the pair table, r5 = their count;
+ * a record is one table load and one SMLAD (S_lo * m_lo + S_hi * m_hi); count % 4 singly, then 4 a pass. */
+#define BLOCKS_UNIFIED_PASS                                                                                  \
+    "ldr    r1, [r3, #56]\n\t" /* records */                                                                 \
+    "ldr    r6, [r3, #24]\n\t" /* the pair table */                                                          \
+    "ands   r7, r5, #3\n\t"                                                                                  \
+    "beq    6f\n\t"                                                                                          \
+    "5:\n\t"                                                                                                 \
+    "ldm    r1!, {r8, r9}\n\t" "ldr    r8, [r6, r8]\n\t" "smlad  r4, r8, r9, r4\n\t"                          \
+    "subs   r7, r7, #1\n\t"                                                                                  \
+    "bne    5b\n\t"                                                                                          \
+    "6:\n\t"                                                                                                 \
+    "lsrs   r5, r5, #2\n\t"                                                                                  \
+    "beq    8f\n\t"                                                                                          \
+    "7:\n\t"                                                                                                 \
+    "ldm    r1!, {r0, r2, r7, r8, r9, r10, r11, r12}\n\t"                                                     \
+    "ldr    r0, [r6, r0]\n\t" "ldr    r7, [r6, r7]\n\t" "ldr    r9, [r6, r9]\n\t" "ldr    r11, [r6, r11]\n\t"   \
+    "smlad  r4, r0, r2, r4\n\t" "smlad  r4, r7, r8, r4\n\t" "smlad  r4, r9, r10, r4\n\t"                      \
+    "smlad  r4, r11, r12, r4\n\t"                                                                             \
+    "subs   r5, r5, #1\n\t"                                                                                  \
+    "bne    7b\n\t"                                                                                          \
+    "8:\n\t"                                                                                                 \
+    "ldr    r3, [sp]\n\t"                                                                                    \
+    "str    r1, [r3, #56]\n\t"
+#elif MUNIFY_DSP_RECORDS
 #define BLOCKS_UNIFIED_PASS                                                                                  \
     "ldr    r1, [r3, #56]\n\t" /* records */                                                                 \
     "ldr    r6, [r3, #24]\n\t" /* unsigned input */                                                          \
@@ -139,6 +167,54 @@ MUNIFY_ASM_FUNCTION blocks_rows(MUNIFY_ASM_ARG blocks_rows_state *state)
                    "strd   r8, r5, [r3, #44]\n\t"
                    "bne    0b\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
+}
+
+/* The 8 signed sums of one half (4 inputs in the word r3): entry p = x3 + sum_j (bit j of p ? -x_j : x_j),
+ * j < 3, in the registers lo0..lo7 = r4, r5, r6, r7, r10, r11, r9, r8 (r12 a temporary). */
+#define BLOCKS_PAIR_HALF                                                                                     \
+    "sxtb   r4, r3\n\t" "sxtb   r5, r3, ror #8\n\t" "sxtb   r6, r3, ror #16\n\t" "asr    r7, r3, #24\n\t"         \
+    "add    r8, r4, r5\n\t" "sub    r9, r4, r5\n\t" "add    r10, r7, r6\n\t" "sub    r11, r7, r6\n\t"           \
+    "add    r4, r10, r8\n\t" "sub    r5, r10, r9\n\t" "add    r6, r10, r9\n\t" "sub    r7, r10, r8\n\t"          \
+    "add    r10, r11, r8\n\t" "sub    r12, r11, r9\n\t" "add    r9, r11, r9\n\t" "sub    r8, r11, r8\n\t"        \
+    "mov    r11, r12\n\t"
+/* The 8 entries lo | h << 3 of one hi sum (at [sp, #h * 4]): PKHBT of each lo sum with it. */
+#define BLOCKS_PAIR_ROW(h)                                                                                   \
+    "ldr    r3, [sp, #" #h " * 4]\n\t"                                                                       \
+    "pkhbt  r12, r4, r3, lsl #16\n\t" "pkhbt  lr, r5, r3, lsl #16\n\t" "strd   r12, lr, [r2], #8\n\t"         \
+    "pkhbt  r12, r6, r3, lsl #16\n\t" "pkhbt  lr, r7, r3, lsl #16\n\t" "strd   r12, lr, [r2], #8\n\t"         \
+    "pkhbt  r12, r10, r3, lsl #16\n\t" "pkhbt  lr, r11, r3, lsl #16\n\t" "strd   r12, lr, [r2], #8\n\t"       \
+    "pkhbt  r12, r9, r3, lsl #16\n\t" "pkhbt  lr, r8, r3, lsl #16\n\t" "strd   r12, lr, [r2], #8\n\t"
+
+/* The pair tables of `groups` (>= 1) groups of 8 inputs x into t (dsp-blocks-pairs): per group, entry
+ * lo | hi << 3 is the word S(lo) | S(hi) << 16 of the two halves' signed sums (BLOCKS_PAIR_HALF). */
+MUNIFY_ASM_FUNCTION blocks_pair_groups(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t groups,
+                                       MUNIFY_ASM_ARG uint32_t *t)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "1:\n\t"
+                   "ldr    r3, [r0, #4]\n\t" BLOCKS_PAIR_HALF
+                   "push   {r4, r5, r6, r7, r8, r9, r10, r11}\n\t" /* hi sums by pattern: 0-3, 7, 6, 4, 5 */
+                   "ldr    r3, [r0], #8\n\t" BLOCKS_PAIR_HALF
+                   BLOCKS_PAIR_ROW(0) BLOCKS_PAIR_ROW(1) BLOCKS_PAIR_ROW(2) BLOCKS_PAIR_ROW(3)
+                   BLOCKS_PAIR_ROW(6) BLOCKS_PAIR_ROW(7) BLOCKS_PAIR_ROW(5) BLOCKS_PAIR_ROW(4)
+                   "add    sp, sp, #32\n\t"
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+/* The pair table of one column (dsp-blocks-pairs), the last partial group padded with zeros. */
+MUNIFY_DSP_FN void blocks_pair_table(const int8_t *x, int32_t cols, uint32_t *table)
+{
+    int32_t full = cols / 8;
+    if (full > 0) {
+        blocks_pair_groups(x, full, table);
+    }
+    if (cols % 8) {
+        int8_t padded[8] __attribute__((aligned(4))) = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(padded, x + 8 * full, (size_t)(cols % 8));
+        blocks_pair_groups(padded, 1, table + 64 * full);
+    }
 }
 
 /* The accumulators of the full rows, in acc[0 .. full rows). */

@@ -1,6 +1,7 @@
 /* FULLY_CONNECTED, dense int8 weights: 4 rows x 4 inputs per step, 8 SXTB16 + 8 SMLAD.
  *
- * Layout dsp-fc4 (toolchain.plan.dsp.pack_fc_dense), inputs padded with zero weights to a multiple of 4:
+ * Layout dsp-fc4 (toolchain.plan.kernels.dsp.kernels.pack_fc_dense), inputs padded with zero weights to a
+ * multiple of 4:
  *   for each group of 4 rows: for each group of 4 inputs: row0[4] row1[4] row2[4] row3[4]
  *   then the rows % 4 remaining rows, one after the other, 4 inputs at a time.
  * Scratch (munify_dsp_fc_dense_scratch_size): the input widened to int16 pairs, one accumulator per row of a

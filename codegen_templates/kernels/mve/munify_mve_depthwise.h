@@ -1,6 +1,7 @@
 /* DEPTHWISE_CONV_2D with Helium (depth multiplier 1, at most 16 taps): one gather reads a channel's window.
  *
- * Layout mve-dw16 (toolchain.plan.mve.pack_depthwise16): per channel, its kh * kw taps padded to 16 bytes.
+ * Layout mve-dw16 (toolchain.plan.kernels.mve.kernels.pack_depthwise16): per channel, its kh * kw taps padded to
+ * 16 bytes.
  *
  * The input is first copied into scratch as one zero-padded plane per channel (MVE_PLANE_ROWS x
  * MVE_PLANE_COLS bytes, the zero point around it), so every window lies inside and its taps are at constant

@@ -1,7 +1,7 @@
 /* CONV_2D and FULLY_CONNECTED with Helium: 4 weight rows per activation load, 16 MACs per VMLADAVA.
  *
- * Layout mve-rows4 (toolchain.plan.mve.pack_rows4): rows padded with zero rows to a multiple of 4 and the
- * reduction padded with zeros to a multiple of 16; for each group of 4 rows, for each 16 reduction elements,
+ * Layout mve-rows4 (toolchain.plan.kernels.mve.kernels.pack_rows4): rows padded with zero rows to a multiple of 4
+ * and the reduction padded with zeros to a multiple of 16; for each group of 4 rows, for each 16 reduction elements,
  * the 16 bytes of row 0, 1, 2 and 3.
  *
  * The layer source defines the layer's numbers as macros (all compile-time constants): MVE_ROWS, MVE_COLS

@@ -1,8 +1,8 @@
 /* CONV_2D and FULLY_CONNECTED over 4 x 16 weight tiles with Helium: tiles of pruned blocks are absent.
  *
- * Layouts mve-tiles / mve-tiles-signs (toolchain.plan.mve.pack_tiles). Per group of 4 rows: counts[2g] dense
- * tiles and counts[2g + 1] unified tiles; `steps` gives each tile's reduction offset (16 * step), dense
- * tiles first. A dense tile is 64 int8 weights (4 rows of 16): one activation load, 4 weight loads and 4
+ * Layouts mve-tiles / mve-tiles-signs (toolchain.plan.kernels.mve.kernels.pack_tiles). Per group of 4 rows:
+ * counts[2g] dense tiles and counts[2g + 1] unified tiles; `steps` gives each tile's reduction offset (16 * step),
+ * dense tiles first. A dense tile is 64 int8 weights (4 rows of 16): one activation load, 4 weight loads and 4
  * VMLADAVA. A unified tile (mve-tiles-signs) is per row a magnitude m and a 16-bit sign mask: per row the
  * mask as the VPT predicate selects -1 / +1 per lane (VPSEL), one VMLADAV with the activations and one
  * multiply by m (6 instructions a row against 2 of a dense row: unified tiles save bytes, not time).

@@ -1,6 +1,6 @@
 /* CONV_2D and FULLY_CONNECTED whose weights stay block-compressed in flash (layout blocks-min,
- * toolchain.plan.packing: the block stream and a 2-bit kind per block): once per call they are expanded into
- * the mve-rows4 layout in scratch, then the dense Helium kernel (munify_mve_matrix.h) runs on them.
+ * toolchain.plan.kernels.generic.packing: the block stream and a 2-bit kind per block): once per call they are
+ * expanded into the mve-rows4 layout in scratch, then the dense Helium kernel (munify_mve_matrix.h) runs on them.
  *
  * The expansion costs a few instructions per block once per inference; the dense kernel then costs what it
  * costs on dense weights. On the Cortex-M55 a bo x bi block kernel cannot beat that kernel (VMLADAVA: 16 MACs

@@ -3,7 +3,8 @@
  * int8 in / int8 out, int32 accumulators, TFLite Micro requantization bit-exact with toolchain.ir.reference:
  * SaturatingRoundingDoublingHighMul is SQRDMULH, RoundingDivideByPOT is SRSHL after adding -1 to negative
  * values (gemmlowp's NEON fixup). Biases arrive with the input offset folded in, so every kernel multiplies the
- * raw int8 inputs and padding taps read the input zero point. Weights are packed by toolchain.plan.neon.
+ * raw int8 inputs and padding taps read the input zero point. Weights are packed by
+ * toolchain.plan.kernels.neon.kernels.
  *
  * Header-only (static functions), included by the layer sources the Jinja2 templates beside it render.
  */

@@ -5,6 +5,8 @@ Layouts (the C side documents the same in each kernel's header comment):
               then the rows % 4 last rows one after the other; inputs padded to a multiple of 4 with zeros.
   dsp-conv2   dense matrix for im2col convolutions: rows in pairs (a zero row added to an odd count), for each
               group of 4 reduction elements the 2 rows' 4 bytes (one LDRD); reduction padded to a multiple of 4.
+  dsp-conv1ch CONV_2D over one input channel, at most 9 taps: per output channel five words of int16 weights
+              in the widened taps' order (w0, w2) (w1, w3) (w4, w6) (w5, w7) (w8, 0).
   dsp-dw      depthwise, channels a multiple of 4: int8, for each group of 4 channels, for each pair of taps
               (a zero tap added to an odd count), the words (c0 t, c2 t, c0 t+1, c2 t+1), (c1 ..., c3 ...).
   dsp-blocks-wide / dsp-blocks-bits / dsp-blocks-wide16 (FC, 1 x bi, speed: dense weights int16)
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ....ir.blocks import BlockKind, BlockStructure, grid_shape
-from ...variant import KernelVariant
+from ...variant import ALL_KINDS, KernelVariant
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -57,6 +59,20 @@ def pack_conv_dense(matrix: np.ndarray) -> np.ndarray:
         padded = np.concatenate([padded, np.zeros((1, padded.shape[1]), np.int8)])
     rows, cols = padded.shape
     return padded.reshape(rows // 2, 2, cols // 4, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
+CONV_1CH_TAPS = 9  # dsp-conv1ch: at most 9 taps (3x3) over one input channel
+CONV_1CH_WORDS = 5  # int16-pair words of weights per output channel
+
+
+def pack_conv_1ch(matrix: np.ndarray) -> np.ndarray:
+    """Layout dsp-conv1ch of an int8 [rows, taps] matrix (one input channel, taps <= 9): per row five words of
+    int16 weights in the widened taps' order (w0, w2) (w1, w3) (w4, w6) (w5, w7) (w8, 0)."""
+    matrix = np.asarray(matrix, np.int8)
+    padded = np.zeros((len(matrix), 12), np.int16)
+    padded[:, :matrix.shape[1]] = matrix
+    ordered = padded.reshape(len(matrix), 3, 4)[:, :, (0, 2, 1, 3)].reshape(len(matrix), 12)
+    return ordered[:, :2 * CONV_1CH_WORDS].reshape(-1)
 
 
 def pack_depthwise(matrix: np.ndarray) -> np.ndarray:
@@ -95,7 +111,7 @@ def _split_blocks(blocks, bi: int):
 
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
-                dense16: bool = False, table: bool = False) -> dict[str, np.ndarray]:
+                dense16: bool = False, table: bool = False, pairs: bool = False) -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
@@ -103,7 +119,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     (mask bytes; or sign records in the CONV_2D pixel-quad kernels, `conv` with 1 x 4 and 1 x 8 blocks).
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
     weights w0, w2, w1, w3. `table` (layout dsp-blocks-table, CONV_2D 1 x bi) stores unified blocks as table
-    records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them).
+    records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them). `pairs` (layout
+    dsp-blocks-pairs, FULLY_CONNECTED 1 x bi) stores a row's unified blocks as pair records, one per group of 8
+    inputs that a unified block covers (_pair_records; no unified_bias, counted).
     """
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
@@ -128,6 +146,9 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         if bo == 1 and dense:
             dense_cols[-1] |= LAST_BLOCK_FLAG
         row_records, at = [], 0
+        if pairs:
+            row_records = _pair_records(matrix[r0], unified, bi)
+            unified = []
         for cb in unified:
             tile = matrix[r0:r0 + bo, cb * bi:(cb + 1) * bi].astype(np.int64)
             negative = tile < 0
@@ -147,7 +168,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
                 unified_cols.append(cb * bi)
                 mags.append(magnitude)
                 signs.append(mask)
-        if row_records and not table:
+        if row_records and not (table or pairs):
             row_records[-1][0] |= LAST_BLOCK_FLAG
         records += row_records
         counts[-1] = len(row_records) or len(unified)
@@ -189,6 +210,38 @@ def _table_record(col: int, negative: np.ndarray, magnitude: int) -> list[int]:
         return [base + signs[0] * TABLE_ENTRY_BYTES | (magnitude & 0xFFFF) << 16]
     return [base + signs[0] * TABLE_ENTRY_BYTES | (base + 16 * TABLE_ENTRY_BYTES + signs[1] * TABLE_ENTRY_BYTES) << 16,
             magnitude & 0xFFFFFFFF]
+
+
+PAIR_GROUP = 8  # dsp-blocks-pairs: inputs per table group (two halves of 4)
+PAIR_GROUP_BYTES = 64 * 4  # its 64 entries (int16 pairs) of one column
+MAX_PAIR_COLS = 1024  # the pair table takes 32 bytes of scratch per input: at most 32 KiB
+
+
+def _pair_half(weights: np.ndarray) -> tuple[int, int]:
+    """(pattern, magnitude) of 4 unified weights: bit j of the pattern set when weight j (0-2) is negative;
+    when weight 3 is negative every sign flips and the magnitude is negated (the table keeps weight 3
+    positive)."""
+    negative = weights < 0
+    magnitude = int(np.abs(weights.astype(np.int64)).max())
+    if negative[3]:
+        negative, magnitude = ~negative, -magnitude
+    return int(np.packbits(negative[:3], bitorder="little")[0]), magnitude
+
+
+def _pair_records(row: np.ndarray, unified: np.ndarray, bi: int) -> list[list[int]]:
+    """The pair records of one row (dsp-blocks-pairs): for every group g of 8 inputs a unified block covers,
+    the words `g * 256 + (lo | hi << 3) * 4` (the byte offset of the table entry) and `m_lo | m_hi << 16`
+    (int16 magnitudes; 0 for a half no unified block covers), lo / hi the patterns of its two halves."""
+    halves: dict[int, tuple[int, int]] = {}
+    for cb in unified:
+        for at in range(cb * bi, (cb + 1) * bi, 4):
+            halves[at // 4] = _pair_half(row[at:at + 4])
+    records = []
+    for group in sorted({half // 2 for half in halves}):
+        lo, m_lo = halves.get(2 * group, (0, 0))
+        hi, m_hi = halves.get(2 * group + 1, (0, 0))
+        records.append([group * PAIR_GROUP_BYTES + (lo | hi << 3) * 4, (m_lo & 0xFFFF) | (m_hi & 0xFFFF) << 16])
+    return records
 
 
 MAX_SIGN_RECORD_STEP = 127  # block columns one sign record may advance; longer gaps take filler records
@@ -274,13 +327,36 @@ class WidthCosts:
         return (self.sixteen if f.bi == 16 else self.narrow)(f)
 
 
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.94, 0.35, 1.37, 0.98, 25.3, 1.09),
-                                      BlockCosts(1.02, 0.54, 0.03, 0.10, 27.2, 2.3)),
-                    True: WidthCosts(BlockCosts(0.81, 0.42, 1.54, 1.18, 30.0, 1.01),
-                                     BlockCosts(0.98, 0.78, 0.05, 0.11, 26.7, 1.03))}
-# Table records: tables 5.7 per input when the layer has unified blocks (the fit's input term is slightly negative)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.96, 0.37, -0.27, 0.63, 31.2, -0.55, 5.69),
-                              BlockCosts(1.06, 0.40, 0.03, 0.09, 27.4, -0.24, 6.16))
+# (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
+# requantization; a clamping lower bound adds ~3 per output)
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.89, 0.37, 1.14, 1.07, 23.6, 1.17),
+                                      BlockCosts(1.02, 0.64, 0.04, 0.10, 23.1, 1.17)),
+                    True: WidthCosts(BlockCosts(0.89, 0.44, 1.69, 1.04, 24.1, 1.01),
+                                     BlockCosts(1.02, 0.78, 0.05, 0.11, 23.3, 0.99))}
+# Table records: tables 5.1 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.90, 0.37, -0.61, 0.92, 26.4, 0.34, 5.13),
+                              BlockCosts(1.01, 0.38, 0.02, 0.09, 25.5, 0.48, 5.60))
+
+
+@dataclass(frozen=True)
+class BiCosts:
+    """The costs of a kernel family fitted apart per block width (bi 4, 8, 16)."""
+
+    by_bi: tuple[tuple[int, BlockCosts], ...]
+
+    def __call__(self, f) -> float:
+        if not f.unified_weights:  # no table: the wide16 kernel and a scan of the rows' counts
+            return ROW_BLOCK_COSTS[False](f) + 4.0 * f.rows
+        return dict(self.by_bi)[f.bi](f)
+
+
+# FC pair records: dense blocks as dsp-blocks-wide16; the pair table ~20 per input (1 x 4: the fit's input and
+# table terms together) when the layer has unified blocks; a record ~2.5 (worst fit error 5% with 1 x 4, whose
+# records are the groups of 8 inputs with a unified half, 1% with 1 x 8 and 1 x 16)
+PAIR_TABLE_COSTS = BiCosts(((4, BlockCosts(2.00, 0.17, 0.04, 0.54, 72.5, -14.1, 34.7)),
+                            (8, BlockCosts(1.23, 0.31, 0.04, 0.19, 54.9, 1.09, 19.9)),
+                            (16, BlockCosts(1.00, 0.32, 0.02, 0.08, 56.7, 1.23, 19.7))))
+
 BO2_BLOCK_COSTS = {False: BlockCosts(1.12, 0.49, 0.54, 4.93, 45.8, 3.2),
                    True: BlockCosts(1.12, 0.59, 1.63, 4.99, 43.0, 3.6)}
 TILE_BLOCK_COSTS = {False: BlockCosts(3.31, 0.53, 11.1, 0.12, 42.4, 4.9),
@@ -299,6 +375,17 @@ def conv_dense_cost(f) -> float:
     return LAYER_CALL + f.positions * per_pixel
 
 
+# One input channel: per output 11 (LDM, LDR, 5 SMLAD, store, loop) + the requantization loop; per pixel the
+# taps (3x3 inside the input: five PKHBT words; at the borders the gathered patch: per im2col copy). Fit of
+# calibrate.py conv_1ch (worst error 6%: its random layers mix ReLU and no activation); per output 24.6, not the
+# fit's 25.8, from the MNIST CNN's first conv (munify run --layers: 358,851 measured, no clamp)
+CONV_1CH_OUTPUT, CONV_1CH_PIXEL, CONV_1CH_COPY = 24.6, 27.1, 13.5
+
+
+def conv_1ch_cost(f) -> float:
+    return LAYER_CALL + f.positions * (f.rows * CONV_1CH_OUTPUT + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
+
+
 def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (f.rows * f.cols * DW_MAC + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
@@ -309,7 +396,7 @@ def depthwise_cost(f) -> float:
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
 
 
-def blocks_scratch(params: dict, conv: bool, table: bool = False) -> int:
+def blocks_scratch(params: dict, conv: bool, table: bool = False, pairs: bool = False) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
     tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then one int32 per row
@@ -320,6 +407,8 @@ def blocks_scratch(params: dict, conv: bool, table: bool = False) -> int:
     im2col = 0 if params["pointwise"] else columns * k
     bi = layout_bi(conv, params["bo"], params["bi"])
     unsigned = k // bi * table_block_bytes(bi) if table and quads else columns * k
+    if pairs:  # one column's pair table instead of the unsigned columns
+        unsigned = _round_up(k, PAIR_GROUP) // PAIR_GROUP * PAIR_GROUP_BYTES
     return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 
@@ -335,6 +424,29 @@ def conv_dense_scratch(params: dict) -> int:
     return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
 
 
+def conv_1ch_scratch(params: dict) -> int:
+    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + 6 * 4 + 12
+
+
+def _conv_1ch_fits(params: dict) -> bool:
+    return params["batches"] == 1 and params["cin"] == 1 and params["kh"] * params["kw"] <= CONV_1CH_TAPS
+
+
+# MAX_POOL_2D, 4 channels a word: per window element (f.positions: output elements x taps) of 4 channels LDR,
+# SSUB8, SEL and the loop, the window walk and the store of 4 outputs shared out over the taps (whole 2x2
+# windows unrolled). The MNIST CNN's three pools at the board's -O2 (balanced; munify run --layers): 3.6-4.0
+# per 4 elements, so no fixed term; `--optimize speed` builds them with -O3: about 20% fewer
+MAXPOOL_ELEMENT4 = 3.8
+
+
+def maxpool_cost(f) -> float:
+    return f.positions / 4 * MAXPOOL_ELEMENT4
+
+
+def _maxpool_fits(params: dict) -> bool:
+    return params["cin"] % 4 == 0
+
+
 def depthwise_scratch(params: dict) -> int:
     return (REQUANT_ENTRY_BYTES + 4) * params["cin"] + 4 * _round_up(params["taps"], 2)
 
@@ -343,15 +455,16 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _blocks_fit(family: str, op_type: str, table: bool):
+def _blocks_fit(family: str, op_type: str, table: bool, pairs: bool = False):
     """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16; table records: at most
-    MAX_TABLE_COLS inputs)."""
+    MAX_TABLE_COLS inputs; pair records: at most MAX_PAIR_COLS)."""
     def fits(params: dict) -> bool:
         bo, bi = params["bo"], params["bi"]
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            return bo == 1 and not (table and params["k"] > MAX_TABLE_COLS)
+            too_wide = (table and params["k"] > MAX_TABLE_COLS) or (pairs and params["k"] > MAX_PAIR_COLS)
+            return bo == 1 and not too_wide
         if family == "bo2":
             return bo == 2 and bi <= 8
         return bo > 1 and not (bo == 2 and bi <= 8)
@@ -363,10 +476,10 @@ def _depthwise_fits(params: dict) -> bool:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
-                          dense16: bool, table: bool) -> dict[str, np.ndarray]:
+                          dense16: bool, table: bool, pairs: bool = False) -> dict[str, np.ndarray]:
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
-    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, table)
+    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, table, pairs)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -380,7 +493,7 @@ BLOCK_HEADERS = ("munify_dsp_blocks.h", "munify_dsp_blocks_common.h", "munify_ds
                  "munify_dsp_matrix_blocks_2xn_s8.h", "munify_dsp_matrix_blocks_mxn_s8.h")
 
 
-def _block_variants(KernelVariant, all_kinds) -> list:
+def _block_variants() -> list[KernelVariant]:
     files = COMMON_FILES + tuple(f"kernels/dsp/{name}" for name in BLOCK_HEADERS) + ("kernels/dsp/munify_dsp_tables.c",)
     families = (("", {"FULLY_CONNECTED": ROW_BLOCK_COSTS, "CONV_2D": QUAD_BLOCK_COSTS}, "rows"),
                 ("_bo2", {"FULLY_CONNECTED": BO2_BLOCK_COSTS, "CONV_2D": BO2_BLOCK_COSTS}, "bo2"),
@@ -388,27 +501,42 @@ def _block_variants(KernelVariant, all_kinds) -> list:
     # Mask bytes cost 1.25 bytes per 1x8 weight, sign bits 0.25: balanced and size take the bits. Table records
     # (CONV_2D 1 x bi: 0.5 bytes per 1x4 weight, 1 per 1x8) pay for their tables only with enough rows: speed
     # takes the cheapest of the three.
+    # FC 1 x bi pair records (speed): one pair table per column, read by every row.
     masks = (("wide", False, False, frozenset({"speed"})), ("bits", True, False, frozenset({"balanced", "size"})),
-             ("table", False, True, frozenset({"speed"})))
+             ("table", False, True, frozenset({"speed"})), ("pairs", False, False, frozenset({"speed"})))
+
     # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, bits):
         return op_type == "FULLY_CONNECTED" and family == "rows" and not bits
 
+    def offered(op_type, family, name):
+        if name == "table":
+            return op_type == "CONV_2D" and family == "rows"
+        return name != "pairs" or (op_type == "FULLY_CONNECTED" and family == "rows")
+
+    def layout(op_type, family, name, bits):
+        return f"dsp-blocks-{name}{'16' if name == 'wide' and dense16(op_type, family, bits) else ''}"
+
+    def cost(op_type, name, costs, bits):
+        return {"table": QUAD_TABLE_COSTS, "pairs": PAIR_TABLE_COSTS}.get(name) or costs[op_type][bits]
+
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
-                          QUAD_TABLE_COSTS if table else costs[op_type][bits],
-                          layout=f"dsp-blocks-{name}{'16' if dense16(op_type, family, bits) else ''}", features=DSP,
-                          block_kinds=all_kinds, applies=_blocks_fit(family, op_type, table), optimize=modes,
+                          cost(op_type, name, costs, bits), layout=layout(op_type, family, name, bits), features=DSP,
+                          block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, table, name == "pairs"),
+                          optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
-                                                 dense16=dense16(op_type, family, bits), table=table),
+                                                 dense16=dense16(op_type, family, bits), table=table,
+                                                 pairs=name == "pairs"),
                           support_files=files,
-                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", table=table))
+                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", table=table,
+                                                    pairs=name == "pairs"))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, table, modes in masks
-            if not table or (op_type == "CONV_2D" and family == "rows")]
+            if offered(op_type, family, name)]
 
 
-def _dense_pair(KernelVariant, BlockKind, stem: str, op_type: str, **args) -> list:
+def _dense_pair(stem: str, op_type: str, **args) -> list[KernelVariant]:
     """The dense kernel for dense weights, and for block-structured ones when the cost model says so (pruned
     and unified blocks save no SMLAD there). Not for size: dense bytes are the most."""
     return [KernelVariant(f"{stem}_dense_dsp", op_type, block_kinds=frozenset({BlockKind.DENSE}), **args),
@@ -423,13 +551,20 @@ def _build_variants() -> tuple:
     conv = dict(template="kernels/dsp/conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2", features=DSP,
                 applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch,
                 support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_dense.h",))
+    conv_1ch = dict(template="kernels/dsp/conv_1ch.c.j2", cost=conv_1ch_cost, layout="dsp-conv1ch", features=DSP,
+                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch,
+                    support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_1ch.h",))
     depthwise = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw", features=DSP,
                      applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
                      support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_depthwise.h",))
-    return tuple(_block_variants(KernelVariant, frozenset(BlockKind))
-                 + _dense_pair(KernelVariant, BlockKind, "fc", "FULLY_CONNECTED", **fc)
-                 + _dense_pair(KernelVariant, BlockKind, "conv", "CONV_2D", **conv)
-                 + _dense_pair(KernelVariant, BlockKind, "dwconv", "DEPTHWISE_CONV_2D", **depthwise))
+    maxpool = [KernelVariant("maxpool_dsp", "MAX_POOL_2D", "kernels/dsp/maxpool.c.j2", maxpool_cost, features=DSP,
+                             applies=_maxpool_fits,
+                             support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_maxpool.h",))]
+    return tuple(_block_variants()
+                 + _dense_pair("fc", "FULLY_CONNECTED", **fc)
+                 + _dense_pair("conv", "CONV_2D", **conv)
+                 + _dense_pair("conv1ch", "CONV_2D", **conv_1ch)
+                 + _dense_pair("dwconv", "DEPTHWISE_CONV_2D", **depthwise) + maxpool)
 
 
 def _dense_packer(packer):

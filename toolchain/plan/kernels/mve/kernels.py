@@ -4,8 +4,8 @@ Layouts (each kernel header documents the same):
   mve-rows4   dense CONV_2D / FULLY_CONNECTED: rows padded to a multiple of 4, reduction padded to a multiple
               of 16 with zeros; per group of 4 rows, per 16 reduction elements, 16 bytes of each of the 4 rows.
   mve-dw16    dense DEPTHWISE_CONV_2D (multiplier 1, at most 16 taps): per channel, its taps padded to 16.
-  blocks-min  (toolchain.plan.packing) any bo x bi blocks, bi <= 16: expanded into mve-rows4 in scratch once per
-              call, then the dense kernel runs (munify_mve_unpack.h).
+  blocks-min  (toolchain.plan.kernels.generic.packing) any bo x bi blocks, bi <= 16: expanded into mve-rows4 in
+              scratch once per call, then the dense kernel runs (munify_mve_unpack.h).
 
   mve-tiles, mve-tiles-signs
               CONV_2D / FULLY_CONNECTED as tiles of 4 rows x 16 reduction elements (the kernel's step; reduction

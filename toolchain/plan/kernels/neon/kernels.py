@@ -334,7 +334,7 @@ DOTPROD = frozenset({"neon", "dotprod"})
 COMMON_FILES = ("kernels/neon/munify_neon.h",)
 
 
-def _dense_variants(KernelVariant, BlockKind) -> list:
+def _dense_variants() -> list[KernelVariant]:
     """Dense weights, and block-structured ones where the cost model says pruned and unified blocks save
     nothing (speed and balanced; size never takes the dense bytes)."""
     variants = []
@@ -355,7 +355,7 @@ def _dense_variants(KernelVariant, BlockKind) -> list:
     return variants
 
 
-def _block_variants(KernelVariant, BlockKind) -> list:
+def _block_variants() -> list[KernelVariant]:
     files = COMMON_FILES + ("kernels/neon/munify_neon_blocks.h",)
     variants = []
     for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
@@ -374,7 +374,7 @@ def _block_variants(KernelVariant, BlockKind) -> list:
     return variants
 
 
-def _depthwise_variants(KernelVariant, BlockKind) -> list:
+def _depthwise_variants() -> list[KernelVariant]:
     common = dict(template="kernels/neon/depthwise.c.j2", cost=depthwise_cost, layout="neon-dw", features=NEON,
                   applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
                   support_files=COMMON_FILES + ("kernels/neon/munify_neon_depthwise.h",))
@@ -391,7 +391,7 @@ def _same_shapes(params: dict) -> bool:
     return not params["broadcast"]
 
 
-def _add_variants(KernelVariant) -> list:
+def _add_variants() -> list[KernelVariant]:
     return [KernelVariant("add_neon", "ADD", "kernels/neon/add.c.j2", lambda f: LAYER_CALL + f.positions * ADD_ELEMENT,
                           features=NEON, applies=_same_shapes,
                           support_files=COMMON_FILES + ("kernels/neon/munify_neon_add.h",))]
@@ -399,5 +399,4 @@ def _add_variants(KernelVariant) -> list:
 
 @functools.cache
 def neon_variants() -> tuple:
-    return tuple(_dense_variants(KernelVariant, BlockKind) + _block_variants(KernelVariant, BlockKind)
-                 + _depthwise_variants(KernelVariant, BlockKind) + _add_variants(KernelVariant))
+    return tuple(_dense_variants() + _block_variants() + _depthwise_variants() + _add_variants())

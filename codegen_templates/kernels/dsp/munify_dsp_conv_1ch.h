@@ -1,0 +1,143 @@
+/* CONV_2D with one input channel and at most 9 taps (the first conv of an image model: 3x3 over grey pixels),
+ * dense int8 weights. Per output pixel the taps are gathered (padding taps read the input zero point) and
+ * widened once into five int16-pair words, which stay in registers while every output channel is one LDM of
+ * its four weight words, one LDR of the fifth and five SMLAD; the requantization loop follows.
+ *
+ * Layout dsp-conv1ch (toolchain.plan.kernels.dsp.kernels.pack_conv_1ch): per output channel five words of
+ * int16 weights in the order of the widened taps, (w0, w2) (w1, w3) (w4, w6) (w5, w7) (w8, 0), taps past the
+ * kernel's zero. Scratch (munify_dsp_conv_1ch_scratch_size): the requantization table, one accumulator per
+ * output channel, the six widened words of the patch, then the 12-byte patch.
+ */
+#ifndef MUNIFY_DSP_CONV_1CH_H
+#define MUNIFY_DSP_CONV_1CH_H
+
+#include "munify_dsp.h"
+
+#define MUNIFY_DSP_CONV_1CH_WORDS 5 /* int16-pair words of weights per output channel (9 taps) */
+#define MUNIFY_DSP_CONV_1CH_PATCH 12 /* patch bytes: the taps padded to whole groups of 4 */
+
+typedef struct {
+    const uint32_t *taps;   /* the patch widened: (x0, x2) (x1, x3) (x4, x6) (x5, x7) (x8, 0) */
+    const int16_t *weights; /* layout dsp-conv1ch */
+    const int32_t *bias;
+    int32_t *acc;
+    int32_t channels; /* >= 1 */
+} conv_1ch_state;
+
+_Static_assert(offsetof(conv_1ch_state, taps) == 0 && offsetof(conv_1ch_state, weights) == 4 &&
+                   offsetof(conv_1ch_state, bias) == 8 && offsetof(conv_1ch_state, acc) == 12 &&
+                   offsetof(conv_1ch_state, channels) == 16,
+               "conv_1ch_state: conv_1ch_channels reads these word offsets");
+
+#ifndef MUNIFY_DSP_SCALAR
+#define MUNIFY_DSP_SCALAR 0
+#endif
+
+#if MUNIFY_DSP_SCALAR
+/* The same-layout plain C path: acc[c] = bias[c] + the weights of channel c times the widened patch. */
+MUNIFY_DSP_FN void conv_1ch_channels(const conv_1ch_state *state)
+{
+    const int16_t *w = state->weights;
+    for (int32_t c = 0; c < state->channels; ++c, w += 2 * MUNIFY_DSP_CONV_1CH_WORDS) {
+        int32_t a = state->bias[c];
+        for (int32_t j = 0; j < 2 * MUNIFY_DSP_CONV_1CH_WORDS; ++j) {
+            a += w[j] * (int16_t)(state->taps[j / 2] >> (16 * (j % 2)));
+        }
+        state->acc[c] = a;
+    }
+}
+#else
+/* acc[c] = bias[c] + the five SMLAD of channel c's weights with the patch (held in r4-r8). */
+MUNIFY_ASM_FUNCTION conv_1ch_channels(MUNIFY_ASM_ARG const conv_1ch_state *state)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldm    r0, {r0, r1, r2, r3, lr}\n\t"
+                   "ldm    r0, {r4, r5, r6, r7, r8}\n\t"
+                   "1:\n\t"
+                   "ldr    r0, [r2], #4\n\t"
+                   "ldm    r1!, {r9, r10, r11, r12}\n\t"
+                   "smlad  r0, r9, r4, r0\n\t"
+                   "smlad  r0, r10, r5, r0\n\t"
+                   "smlad  r0, r11, r6, r0\n\t"
+                   "smlad  r0, r12, r7, r0\n\t"
+                   "ldr    r9, [r1], #4\n\t"
+                   "smlad  r0, r9, r8, r0\n\t"
+                   "str    r0, [r3], #4\n\t"
+                   "subs   lr, lr, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+#endif
+
+/* The taps of output pixel (oy, ox) into patch[0 .. 12): the input, or the zero point outside it; 0 past
+ * the kernel's taps (their weights are 0). */
+MUNIFY_DSP_FN void conv_1ch_patch(const munify_dsp_conv *p, const int8_t *input, int32_t oy, int32_t ox,
+                                  int8_t *patch)
+{
+    int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left, t = 0;
+    for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
+        int32_t iy = iy0 + ky * p->dilation_h;
+        const int8_t *row = input + iy * p->in_w;
+        int32_t inside_row = iy >= 0 && iy < p->in_h;
+        for (int32_t kx = 0; kx < p->kernel_w; ++kx, ++t) {
+            int32_t ix = ix0 + kx * p->dilation_w;
+            patch[t] = inside_row && ix >= 0 && ix < p->in_w ? row[ix] : (int8_t)p->pad_value;
+        }
+    }
+    for (; t < MUNIFY_DSP_CONV_1CH_PATCH; ++t) {
+        patch[t] = 0;
+    }
+}
+
+static inline uint32_t conv_1ch_pair(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFu) | (uint32_t)hi << 16;
+}
+
+/* The widened taps of output pixel (oy, ox): a 3x3 window inside the input straight from its three rows,
+ * any other through the gathered patch. */
+MUNIFY_DSP_FN void conv_1ch_taps(const munify_dsp_conv *p, const int8_t *input, int32_t oy, int32_t ox,
+                                 int8_t *patch, uint32_t *taps)
+{
+    int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
+    int32_t window_3x3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_h == 1 && p->dilation_w == 1;
+    if (window_3x3 && iy0 >= 0 && ix0 >= 0 && iy0 + 3 <= p->in_h && ix0 + 3 <= p->in_w) {
+        const int8_t *r0 = input + iy0 * p->in_w + ix0, *r1 = r0 + p->in_w, *r2 = r1 + p->in_w;
+        taps[0] = conv_1ch_pair(r0[0], r0[2]);
+        taps[1] = conv_1ch_pair(r0[1], r1[0]);
+        taps[2] = conv_1ch_pair(r1[1], r2[0]);
+        taps[3] = conv_1ch_pair(r1[2], r2[1]);
+        taps[4] = conv_1ch_pair(r2[2], 0);
+        return;
+    }
+    conv_1ch_patch(p, input, oy, ox, patch);
+    munify_dsp_widen_pairs(patch, MUNIFY_DSP_CONV_1CH_PATCH, taps, 2);
+}
+
+MUNIFY_DSP_FN int32_t munify_dsp_conv_1ch_scratch_size(const munify_dsp_conv *p)
+{
+    return (int32_t)(sizeof(munify_dsp_requant) + sizeof(int32_t)) * p->out_c + 6 * (int32_t)sizeof(uint32_t) +
+           MUNIFY_DSP_CONV_1CH_PATCH;
+}
+
+MUNIFY_DSP_FN void munify_dsp_conv_1ch_s8(const munify_dsp_conv *p, const int8_t *input, int8_t *output,
+                                          int16_t *scratch)
+{
+    munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
+    int32_t *acc = (int32_t *)(requant + p->out_c);
+    uint32_t *taps = (uint32_t *)(acc + p->out_c);
+    int8_t *patch = (int8_t *)(taps + 6);
+    const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
+    int32_t simple = munify_dsp_prepare_requant(&q, p->out_c, requant);
+    const conv_1ch_state state = {taps, (const int16_t *)(const void *)p->weights, p->bias, acc, p->out_c};
+    int8_t *out = output;
+    for (int32_t oy = 0; oy < p->out_h; ++oy) {
+        for (int32_t ox = 0; ox < p->out_w; ++ox, out += p->out_c) {
+            conv_1ch_taps(p, input, oy, ox, patch, taps);
+            conv_1ch_channels(&state);
+            munify_dsp_output_run(acc, requant, simple, &q, p->out_c, out);
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,81 @@
+"""Kernel costs looked up by (family, CPU): the board CPU's table where the family has one, else the table of
+the CPU the family was fitted on; the plan says which CPU's costs ranked each family."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from toolchain.boards import list_boards, load_board
+from toolchain.cli import main
+from toolchain.ir import save
+from toolchain.plan import make_plan, planner
+from toolchain.plan.kernels import FAMILIES, CostTable, costs_for, family_of
+
+FITTED = {family.name: family.costs_fitted_on for family in FAMILIES}
+
+
+def _generic_with_table_for(cpu: str, scale: dict[str, float]) -> tuple:
+    """FAMILIES with a second generic table for `cpu`: the fitted costs times `scale[name]` (default 1)."""
+    generic = next(f for f in FAMILIES if f.name == "generic")
+    table = CostTable(cpu, "test", {v.name: (lambda f, c=v.cost, k=scale.get(v.name, 1.0): k * c(f))
+                                    for v in generic.variants})
+    return tuple(dataclasses.replace(f, other_cpus=(table,)) if f is generic else f for f in FAMILIES)
+
+
+def test_every_table_is_for_a_board_cpu_and_names_every_variant_of_its_family():
+    cpus = {board.cpu for board in list_boards()}
+    for family in FAMILIES:
+        assert family.costs_fitted_on in cpus and family.costs_source, family.name
+        for table in family.other_cpus:
+            assert table.cpu in cpus and table.source, (family.name, table.cpu)
+            assert set(table.costs) == {v.name for v in family.variants}, (family.name, table.cpu)
+        assert all(family_of(v) == family.name for v in family.variants)
+
+
+def test_a_cpu_without_tables_takes_each_familys_fitted_table():
+    costs = costs_for("cortex-m7")
+    assert {name: table.cpu for name, table in costs.tables.items()} == FITTED
+    assert costs_for(None).tables == costs.tables
+
+
+def test_the_planner_ranks_with_the_board_cpus_table(imported_model, monkeypatch):
+    graph = imported_model("kws")
+    fitted = make_plan(graph, frozenset(), "speed")
+    dense = "conv_dense_generic"
+    assert dense in {layer.variant for layer in fitted.layers}
+    families = _generic_with_table_for("cortex-m7", {dense: 1000.0})
+    monkeypatch.setattr(planner, "costs_for", lambda cpu: costs_for(cpu, families))
+    on_m7 = make_plan(graph, frozenset(), "speed", cpu="cortex-m7")
+    on_m3 = make_plan(graph, frozenset(), "speed", cpu="cortex-m3")
+    assert on_m7.cost_cpus == {"generic": "cortex-m7"}
+    assert dense not in {layer.variant for layer in on_m7.layers}
+    assert on_m3.cost_cpus == {"generic": "cortex-m3"}
+    assert [(l.variant, l.cost) for l in on_m3.layers] == [(l.variant, l.cost) for l in fitted.layers]
+
+
+def test_plan_on_a_cpu_without_tables_is_the_fitted_plan_and_says_whose_costs(tmp_path, imported_model, capsys):
+    graph = imported_model("kws")
+    m7 = load_board("mps2-an500")
+    assert m7.cpu == "cortex-m7" and "dsp" in m7.features
+    plan = make_plan(graph, m7.features, cpu=m7.cpu)
+    fitted = make_plan(graph, m7.features)
+    assert [(l.variant, l.cost) for l in plan.layers] == [(l.variant, l.cost) for l in fitted.layers]
+    assert plan.cost_cpus == {"generic": "cortex-m3", "dsp": "cortex-m4"}
+    path = tmp_path / "kws.mun"
+    save(graph, path)
+    assert main(["plan", str(path), "--board", "mps2-an500"]) == 0
+    text = capsys.readouterr().out
+    assert "costs      generic: cortex-m3 (cortex-m7 has none), dsp: cortex-m4 (cortex-m7 has none)" in text
+    assert main(["plan", str(path), "--board", "mps2-an386", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["cpu"], doc["costs"]) == ("cortex-m4", {"generic": "cortex-m3", "dsp": "cortex-m4"})
+
+
+def test_plan_accepts_every_feature_a_board_names(tmp_path, imported_model, capsys):
+    path = tmp_path / "kws.mun"
+    save(imported_model("kws"), path)
+    for features in sorted({",".join(sorted(board.features)) for board in list_boards()}):
+        assert main(["plan", str(path), "--features", features, "--json"]) == 0, features
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["cpu"] is None and set(doc["costs"]) >= {"generic"}
