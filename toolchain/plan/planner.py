@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from ..ir.graph import Graph, Op
 from . import arena, layers
 from .kernels import BoardCosts, costs_for
 from .kernels.generic import packing
-from .registry import RESHAPE_ALIAS, forced_variant, select_variant
+from .registry import RESHAPE_ALIAS, balanced_byte_price, forced_variant, select_variant
 from .variant import KernelVariant
 from .types import Buffer, ConstArray, LayerPlan, Plan
 
@@ -39,8 +39,10 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     unknown = sorted(set(force) - {op.name for op in graph.ops})
     if unknown:
         raise MunifyError(f"cannot force a kernel on {', '.join(unknown)}: no such op in '{graph.name}'")
-    variants = [_choose(op, spec, features, optimize, aliases, force, costs)
-                for op, spec in zip(graph.ops, specs)]
+    sizers = [_weight_bytes(spec) for spec in specs]
+    price = _byte_price(graph, specs, sizers, features, aliases, costs) if optimize == "balanced" else 0.0
+    variants = [_choose(op, spec, sizer, features, optimize, aliases, force, costs, price)
+                for op, spec, sizer in zip(graph.ops, specs, sizers)]
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
@@ -87,12 +89,8 @@ def _reshape_aliases(graph: Graph) -> dict[str, str]:
     return aliases
 
 
-def _choose(op: Op, spec: layers.LayerSpec, features: frozenset, optimize: str, aliases: dict[str, str],
-            force: Mapping[str, str], costs: BoardCosts) -> KernelVariant | None:
-    if op.type == "RESHAPE" and op.outputs[0] in aliases:
-        return None
-    if op.name in force:
-        return forced_variant(op.type, force[op.name], spec.facts, features)
+def _weight_bytes(spec: layers.LayerSpec) -> Callable[[KernelVariant], int]:
+    """Packed weight bytes of the layer under a variant (each packer runs once)."""
     packed_sizes: dict[str, int] = {}
 
     def weight_bytes(variant: KernelVariant) -> int:
@@ -104,7 +102,29 @@ def _choose(op: Op, spec: layers.LayerSpec, features: frozenset, optimize: str, 
             packed_sizes[variant.name] = sum(a.nbytes for a in variant.pack(spec.matrix, spec.blocks).values())
         return packed_sizes[variant.name]
 
-    return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes, costs)
+    return weight_bytes
+
+
+def _byte_price(graph: Graph, specs, sizers, features: frozenset, aliases: dict[str, str],
+                costs: BoardCosts) -> float:
+    """The balanced mode's price of a weight byte, from every layer's fastest balanced candidate."""
+    fastest = []
+    for op, spec, sizer in zip(graph.ops, specs, sizers):
+        if op.type == "RESHAPE" and op.outputs[0] in aliases:
+            continue
+        variant = select_variant(op.type, spec.facts, features, "balanced", spec.params, sizer, costs)
+        fastest.append((costs.cost(variant, spec.facts), sizer(variant)))
+    return balanced_byte_price(fastest)
+
+
+def _choose(op: Op, spec: layers.LayerSpec, weight_bytes: Callable[[KernelVariant], int], features: frozenset,
+            optimize: str, aliases: dict[str, str], force: Mapping[str, str], costs: BoardCosts,
+            price: float) -> KernelVariant | None:
+    if op.type == "RESHAPE" and op.outputs[0] in aliases:
+        return None
+    if op.name in force:
+        return forced_variant(op.type, force[op.name], spec.facts, features)
+    return select_variant(op.type, spec.facts, features, optimize, spec.params, weight_bytes, costs, price)
 
 
 def _layout_bytes(spec: layers.LayerSpec) -> dict[str, int]:
