@@ -1,11 +1,9 @@
-"""Shared by the code generator tests: random graph helpers on the path, one host build cache per session."""
+"""Shared by the code generator tests: one host build cache per session (the helpers in this folder are on
+pytest's pythonpath, see pyproject.toml)."""
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 compressed models bit-exact layer by layer, random graphs over odd shapes, and the instruction counts of
 pruned tiles against the dense kernel (deterministic QEMU -icount counts)."""
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,8 @@ from target_support import require_tools
 from toolchain.boards import load_board
 from toolchain.run import run_model
 from toolchain.ir import save
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "codegen"))
-from random_graphs import random_chain  # noqa: E402
-from mve_tile_blocks import with_tile_blocks  # noqa: E402
+from random_graphs import random_chain
+from mve_tile_blocks import with_tile_blocks
 
 pytestmark = pytest.mark.qemu
 

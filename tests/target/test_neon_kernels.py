@@ -2,18 +2,13 @@
 batches, per-tensor and per-channel requantization, bo x bi blocks with all three kinds (bi 8 and 16), each
 layer forced onto an applicable NEON kernel in turn and checked bit for bit under qemu-aarch64."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from neon_support import MATRIX_OPS, NEON_NAMES, neon_force, run_forced
 from target_support import require_tools
 from toolchain.boards import load_board
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "codegen"))
-import random_graphs  # noqa: E402
+import random_graphs
 
 pytestmark = pytest.mark.qemu
 
