@@ -9,8 +9,8 @@ instructions per weight byte of the model's fastest plan: with the exchange 1.0,
 the model's instructions for every 1% of the model's weight bytes it saves. The trade is priced for the whole
 model, not per layer, so a layout several times slower for a few percent of bytes is never taken (ad01 with 1x8
 blocks on the M55), while one that saves a large share of the model's bytes at a small share of its time is.
-Costs come from the board CPU's cost tables (`toolchain.plan.kernels.costs_for`). Ties go to the variant listed first (generic dense
-kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
+Costs come from the board CPU's cost tables (`toolchain.plan.kernels.costs_for`). Ties go to the variant
+listed first (generic dense kernels come first), so the choice is deterministic. Every matrix variant can run any block structure (the
 dense layout stores the full matrix), so a block kernel is chosen only where the ranking prefers it.
 
 Adding a variant: append a `KernelVariant` (`toolchain.plan.variant`, which also holds the kernel template
