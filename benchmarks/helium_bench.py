@@ -222,7 +222,7 @@ def render(all_results: dict, mnist: dict) -> str:
               "kernel shares each load over 4 rows, so no 1 x 8 block kernel beats the dense kernel's 0.16 "
               "instructions per MAC at the densities ADMM leaves (it would need more than about 80% pruned). "
               "`conv_unpack_mve` therefore keeps 1 x 8 weights compressed in flash (blocks-min) and pays a one-off "
-              "expansion per call (about 16 instructions a block) on top of the dense kernel: 1 x 8 compression "
+              "expansion per call (about 15 instructions a block) on top of the dense kernel: 1 x 8 compression "
               "buys bytes on the M55, and costs the expansion in time (the MNIST table).", ""]
     lines += unified_table(all_results)
     lines += ["## Per layer", ""]
