@@ -138,3 +138,11 @@ def test_1x8_blocks_stay_compressed_on_helium_instead_of_the_m4_dsp_kernels(impo
     assert not any(v.endswith("_dsp") for v in variants.values()), variants
     fc = next(layer for layer in plan.layers if layer.op_type == "FULLY_CONNECTED")
     assert fc.variant != "fc_unpack_mve"
+
+
+@pytest.mark.parametrize("bi, fits", [(4, True), (8, True), (16, True), (3, False), (12, False)])
+def test_unpack_takes_only_block_rows_inside_one_16_byte_step(bi, fits):
+    """munify_mve_unpack.h stores a block row as one predicated store: bi must divide the 16-byte step."""
+    params = dict(batches=1, bo=1, bi=bi, k=288, kh=3, kw=3, cin=32, in_w=7, dil_h=1, dil_w=1, pointwise=False,
+                  out_h=7, out_w=7)
+    assert mve.unpack_fits(params) is fits

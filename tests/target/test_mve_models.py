@@ -71,9 +71,9 @@ def test_random_graphs_run_bit_exact_layer_by_layer(tmp_path, seed, optimize, ti
     assert not tiles or "fc_tiles_signs_mve" in kernels or "conv_tiles_signs_mve" in kernels, kernels
 
 
-@pytest.mark.parametrize("seed, bi", [(6, 8), (11, 4)])
+@pytest.mark.parametrize("seed, bi", [(6, 8), (11, 4), (15, 16), (3, 2)])
 def test_unpacked_block_weights_run_bit_exact_on_the_dense_helium_kernel(tmp_path, monkeypatch, seed, bi):
-    """bo x 8 and bo x 4 blocks of all kinds (row and column tails included) kept as blocks-min and expanded per
+    """bo x 16, 8, 4 and 2 blocks of all kinds (row and column tails included) kept as blocks-min and expanded per
     call: every matrix layer forced onto conv/fc_unpack_mve, checked layer by layer."""
     import random_graphs
     from neon_support import run_forced
