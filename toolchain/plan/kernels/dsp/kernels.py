@@ -394,13 +394,14 @@ def depthwise_cost(f) -> float:
 # Scratch bytes (the same as each kernel's munify_dsp_*_scratch_size; the benchmark checks they agree).
 
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
+QUAD_ROW_HEAD_BYTES = 20  # MUNIFY_DSP_BLOCKS_ROW_BYTES of the conv pixel quads
 
 
 def blocks_scratch(params: dict, conv: bool, table: bool = False, pairs: bool = False) -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
-    tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then one int32 per row
-    (bias + unified_bias)."""
+    tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then a row head per row
+    (QUAD_ROW_HEAD_BYTES: the counts word, bias + unified_bias four times)."""
     k = _round_up(params["k"], max(4, params["bi"]))
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
@@ -409,7 +410,7 @@ def blocks_scratch(params: dict, conv: bool, table: bool = False, pairs: bool = 
     unsigned = k // bi * table_block_bytes(bi) if table and quads else columns * k
     if pairs:  # one column's pair table instead of the unsigned columns
         unsigned = _round_up(k, PAIR_GROUP) // PAIR_GROUP * PAIR_GROUP_BYTES
-    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
+    return (REQUANT_ENTRY_BYTES + 4 * columns + QUAD_ROW_HEAD_BYTES * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
