@@ -91,18 +91,18 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #endif
 #else
 /* Table records (mask-byte layout): r2 = the tables, r0 = the row's records; r8 (and r11) the record, r9/r10 the
- * table entry of the four pixels (a | b << 16, c | d << 16). */
+ * table entry of the four pixels (a | b << 16, c | d << 16). They leave r3 (the state) alone. */
 #define BLOCKS_TABLE_MULTIPLY(rec, bottom, top)                                                              \
     "smla" bottom "" top " r4, r9, " rec ", r4\n\t" "smlat" top " r5, r9, " rec ", r5\n\t"                       \
     "smla" bottom "" top " r6, r10, " rec ", r6\n\t" "smlat" top " r7, r10, " rec ", r7\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_TABLE_ENTRY4(rec) "uxtah  r3, r2, " rec "\n\t" "ldrd   r9, r10, [r3]\n\t" BLOCKS_TABLE_MULTIPLY(rec, "b", "t")
+#define BLOCKS_TABLE_ENTRY4(rec) "uxtah  lr, r2, " rec "\n\t" "ldrd   r9, r10, [lr]\n\t" BLOCKS_TABLE_MULTIPLY(rec, "b", "t")
 #define BLOCKS_TABLE_RECORD "ldr    r8, [r1], #4\n\t" BLOCKS_TABLE_ENTRY4("r8")
 #define BLOCKS_TABLE_RECORDS2 "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY4("r8") BLOCKS_TABLE_ENTRY4("r11")
 #else
 #define BLOCKS_TABLE_RECORD                                                                                  \
-    "ldm    r1!, {r8, r11}\n\t" "uxtah  r3, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
-    "ldrd   r9, r10, [r3]\n\t" "ldrd   r3, r12, [r8]\n\t" "sadd16 r9, r9, r3\n\t" "sadd16 r10, r10, r12\n\t"    \
+    "ldm    r1!, {r8, r11}\n\t" "uxtah  lr, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
+    "ldrd   r9, r10, [lr]\n\t" "ldrd   lr, r12, [r8]\n\t" "sadd16 r9, r9, lr\n\t" "sadd16 r10, r10, r12\n\t"    \
     BLOCKS_TABLE_MULTIPLY("r11", "b", "b")
 #define BLOCKS_TABLE_RECORDS2 BLOCKS_TABLE_RECORD BLOCKS_TABLE_RECORD
 #endif
@@ -125,10 +125,12 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 
 #if MUNIFY_DSP_TABLE_RECORDS
 #define BLOCKS_QUAD_RECORDS BLOCKS_TABLE_LOOP
+#define BLOCKS_QUAD_RESTORE_STATE ""
 #define BLOCKS_QUAD_NO_RECORDS "cbnz   r0, 7f\n\t" "b      4f\n\t" "7:\n\t" /* past CBZ's reach */
 #else
 #define BLOCKS_QUAD_RECORDS BLOCKS_QUAD_START "3:\n\t" BLOCKS_QUAD_RECORD "bcc    3b\n\t"
 #define BLOCKS_QUAD_NO_RECORDS "cbz    r0, 4f\n\t"
+#define BLOCKS_QUAD_RESTORE_STATE "ldr    r3, [sp]\n\t"
 #endif
 
 /* The row's unified records (r0 of them) after its dense blocks, the accumulators still in r4-r7, r3 = state. */
@@ -136,7 +138,7 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
     BLOCKS_QUAD_NO_RECORDS                                                                                    \
     "ldrd   r1, r2, [r3, #24]\n\t" /* records, unsigned columns (table records: the tables) */                \
     BLOCKS_QUAD_RECORDS                                                                                       \
-    "ldr    r3, [sp]\n\t"                                                                                     \
+    BLOCKS_QUAD_RESTORE_STATE                                                                                 \
     "str    r1, [r3, #24]\n\t"                                                                                \
     "4:\n\t"
 
@@ -236,26 +238,27 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
  * bit j set: input j negated) is the words (a | b << 16, c | d << 16), the signed sums sum_j +-x_j of pixels a,
  * b, c, d; 1 x 4 blocks keep entries 0-7 (input 3 positive), 1 x 8 blocks entries 0-15 of inputs 0-3, then 0-7
  * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude). Per pixel
- * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = the four sign
- * patterns of inputs 0, 1 (r4-r7), f = one of inputs 2, 3 (r10), so each entry is one SADD16. */
+ * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = three of the four
+ * sign patterns of inputs 0, 1 (r4-r6), f = one of inputs 2, 3 (r10), so each entry is one SADD16 (the fourth,
+ * -(x0 + x1) + f, one SSUB16 of r4). */
 #define BLOCKS_TABLE_ENTRIES(pair, chunk)                                                                     \
-    "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "sadd16 lr, r7, r10\n\t"       \
+    "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "ssub16 lr, r10, r4\n\t"       \
     "str    r3, [r2, #" #chunk "0 + " #pair "]\n\t" "str    r11, [r2, #" #chunk "8 + " #pair "]\n\t"               \
     "str    r12, [r2, #" #chunk "16 + " #pair "]\n\t" "str    lr, [r2, #" #chunk "24 + " #pair "]\n\t"
 #define BLOCKS_TABLE_HALF(pair)                                                                              \
     "ldm    r0!, {r3, r11, r12, lr}\n\t"                                                                     \
     "pkhtb  r8, r12, r3, asr #16\n\t" "pkhtb  r9, lr, r11, asr #16\n\t"                                       \
     "pkhbt  r3, r3, r12, lsl #16\n\t" "pkhbt  r11, r11, lr, lsl #16\n\t"                                      \
-    "sadd16 r4, r3, r11\n\t" "ssub16 r5, r11, r3\n\t" "ssub16 r6, r3, r11\n\t" "mov    r12, #0\n\t"            \
-    "ssub16 r7, r12, r4\n\t"                                                                                  \
-    "sadd16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 0*32+) "ssub16 r10, r9, r8\n\t"                        \
-    BLOCKS_TABLE_ENTRIES(pair, 1*32+)
+    "sadd16 r4, r3, r11\n\t" "ssub16 r5, r11, r3\n\t" "ssub16 r6, r3, r11\n\t" "sadd16 r10, r8, r9\n\t"      \
+    BLOCKS_TABLE_ENTRIES(pair, 0*32+) "ssub16 r10, r9, r8\n\t" BLOCKS_TABLE_ENTRIES(pair, 1*32+)
 #define BLOCKS_TABLE_FULL(pair)                                                                              \
     BLOCKS_TABLE_HALF(pair) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)                         \
-    "sadd16 r10, r8, r9\n\t" "mov    r3, #0\n\t" "ssub16 r10, r3, r10\n\t" BLOCKS_TABLE_ENTRIES(pair, 3*32+)
+    "sadd16 r10, r8, r9\n\t" "ssub16 r10, r7, r10\n\t" /* r7 = 0 */ BLOCKS_TABLE_ENTRIES(pair, 3*32+)
 #if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_TABLE_START ""
 #define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) "add    r2, r2, #64\n\t"
 #else
+#define BLOCKS_TABLE_START "mov    r7, #0\n\t" /* for BLOCKS_TABLE_FULL */
 #define BLOCKS_TABLE_BLOCK                                                                                   \
     BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_FULL(4) "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) \
     "add    r2, r2, #64\n\t"
@@ -266,6 +269,7 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
                                   MUNIFY_ASM_ARG uint32_t *t)
 {
     __asm volatile("push   {r4-r11, lr}\n\t"
+                   BLOCKS_TABLE_START
                    "1:\n\t" BLOCKS_TABLE_BLOCK
                    "subs   r1, r1, #1\n\t"
                    "bne    1b\n\t"
