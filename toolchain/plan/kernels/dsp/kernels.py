@@ -302,11 +302,12 @@ class BlockCosts:
     row: float
     input: float
     tables: float = 0.0
+    copy: float = 0.0  # per im2col copy (the conv pixel quads: the dense conv's CONV_COPY, not fitted)
 
     def __call__(self, f) -> float:
         per_position = (f.dense_weights * self.dense + f.unified_weights * self.unified
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
-                        + f.rows * self.row + f.cols * self.input
+                        + f.rows * self.row + f.cols * self.input + f.patch_copies * self.copy
                         + (f.cols * self.tables if f.unified_weights else 0.0))
         return LAYER_CALL + f.positions * per_position
 
@@ -329,13 +330,13 @@ class WidthCosts:
 
 # (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
 # requantization; a clamping lower bound adds ~3 per output)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.89, 0.37, 1.14, 1.07, 23.6, 1.17),
-                                      BlockCosts(1.02, 0.64, 0.04, 0.10, 23.1, 1.17)),
-                    True: WidthCosts(BlockCosts(0.89, 0.44, 1.69, 1.04, 24.1, 1.01),
-                                     BlockCosts(1.02, 0.78, 0.05, 0.11, 23.3, 0.99))}
-# Table records: tables 5.1 per input when the layer has unified blocks
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.90, 0.37, -0.61, 0.92, 26.4, 0.34, 5.13),
-                              BlockCosts(1.01, 0.38, 0.02, 0.09, 25.5, 0.48, 5.60))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.92, 0.37, 1.17, 1.05, 21.0, 0.51, copy=CONV_COPY),
+                                      BlockCosts(1.05, 0.65, 0.04, 0.11, 20.4, 0.50, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.93, 0.45, 1.74, 1.02, 21.3, 0.34, copy=CONV_COPY),
+                                     BlockCosts(1.05, 0.79, 0.05, 0.12, 20.6, 0.33, copy=CONV_COPY))}
+# Table records: tables 5.4 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.60, 0.93, 24.9, -0.55, 5.44, copy=CONV_COPY),
+                              BlockCosts(1.03, 0.36, 0.02, 0.09, 23.8, -0.41, 5.93, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
