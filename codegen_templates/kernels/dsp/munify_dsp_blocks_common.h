@@ -19,7 +19,7 @@
  * MUNIFY_DSP_SCALAR (1: the plain C path of munify_dsp_blocks_scalar.h instead of the assembly).
  * Scratch (munify_dsp_blocks_scratch_size): requantization table, then for each column in flight (four for
  * conv pixel quads, else room for two) one accumulator per row, one widened and one unsigned column, and
- * (im2col convolutions) one im2col patch; the pixel quads then bias + unified_bias per row.
+ * (im2col convolutions) one im2col patch; the pixel quads then a row head per row (counts, bias x 4).
  */
 #ifndef MUNIFY_DSP_BLOCKS_COMMON_H
 #define MUNIFY_DSP_BLOCKS_COMMON_H
