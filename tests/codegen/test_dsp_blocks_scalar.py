@@ -41,7 +41,8 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
     rows, cols, bo, bi, bits, conv, dense16, table, pairs = (*shape, False, False)[:9]
     sparse = cols > dsp.MAX_SIGN_RECORD_STEP * bi  # few unified blocks far apart: sign records need fillers
     matrix, blocks = kb.block_matrix(rng, rows, cols, bo, bi, (0.05, 0.02, 0.93) if sparse else (0.3, 0.4, 0.3))
-    packed = dsp.pack_blocks(matrix, blocks, bits, conv=conv, dense16=dense16, table=table, pairs=pairs)
+    records = "table" if table else "pairs" if pairs else "masks"
+    packed = dsp.pack_blocks(matrix, blocks, bits, conv=conv, dense16=dense16, records=records)
     if sparse:
         assert (packed["unified_records"] == dsp.MAX_SIGN_RECORD_STEP << 8).any(), "no filler: pick another seed"
     x = rng.integers(-128, 128, cols).astype(np.int8)

@@ -19,7 +19,7 @@
  * MUNIFY_DSP_SCALAR (1: the plain C path of munify_dsp_blocks_scalar.h instead of the assembly).
  * Scratch (munify_dsp_blocks_scratch_size): requantization table, then for each column in flight (four for
  * conv pixel quads, else room for two) one accumulator per row, one widened and one unsigned column, and
- * (im2col convolutions) one im2col patch; the pixel quads then bias + unified_bias per row.
+ * (im2col convolutions) one im2col patch; the pixel quads then a row head per row (counts, bias x 4).
  */
 #ifndef MUNIFY_DSP_BLOCKS_COMMON_H
 #define MUNIFY_DSP_BLOCKS_COMMON_H
@@ -47,8 +47,8 @@
 #ifndef MUNIFY_DSP_BLOCKS_CONV_COLUMNS
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 2 /* conv columns in flight; the pixel quads define 4 */
 #endif
-#ifndef MUNIFY_DSP_BLOCKS_ROW_BIAS
-#define MUNIFY_DSP_BLOCKS_ROW_BIAS 0 /* the pixel quads keep bias + unified_bias per row after the columns */
+#ifndef MUNIFY_DSP_BLOCKS_ROW_BYTES
+#define MUNIFY_DSP_BLOCKS_ROW_BYTES 0 /* the pixel quads keep a row head per row after the columns */
 #endif
 #ifndef MUNIFY_DSP_SIGN_RECORDS
 #define MUNIFY_DSP_SIGN_RECORDS 0 /* the conv pixel quads with sign bits define 1 */
@@ -186,9 +186,9 @@ MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p,
 {
     int32_t k = blocks_padded_cols(p->cols);
     int32_t columns = conv ? MUNIFY_DSP_BLOCKS_CONV_COLUMNS : 2;
-    int32_t row_bias = conv && MUNIFY_DSP_BLOCKS_ROW_BIAS ? (int32_t)sizeof(int32_t) * p->rows : 0;
+    int32_t row_heads = conv ? MUNIFY_DSP_BLOCKS_ROW_BYTES * p->rows : 0;
     return (int32_t)(sizeof(munify_dsp_requant) + (size_t)columns * sizeof(int32_t)) * p->rows + 2 * columns * k +
-           blocks_unsigned_bytes(k, columns) + (im2col ? columns * k : 0) + row_bias;
+           blocks_unsigned_bytes(k, columns) + (im2col ? columns * k : 0) + row_heads;
 }
 
 /* Scratch: requantization table, then `columns` accumulators per row, widened columns, unsigned columns and

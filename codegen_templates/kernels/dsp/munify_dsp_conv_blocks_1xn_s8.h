@@ -14,7 +14,10 @@
 #define MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
-#define MUNIFY_DSP_BLOCKS_ROW_BIAS 1
+/* A row head: the row's counts word (dense blocks | unified records << 16), then bias + unified_bias four times
+ * (the four pixels' accumulators start there): one LDM a row. */
+#define MUNIFY_DSP_BLOCKS_ROW_WORDS 5
+#define MUNIFY_DSP_BLOCKS_ROW_BYTES (4 * MUNIFY_DSP_BLOCKS_ROW_WORDS)
 #define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
 #if defined(MUNIFY_DSP_TABLE_RECORDS) && MUNIFY_DSP_TABLE_RECORDS && MUNIFY_DSP_SIGN_BITS
 #error "table records (dsp-blocks-table) come with mask bytes: MUNIFY_DSP_SIGN_BITS 0"
@@ -30,8 +33,7 @@ typedef struct {
     const uint16_t *dense_cols;
     const int8_t *dense_weights;
     const uint32_t *widened;
-    const uint16_t *counts;
-    const int32_t *row_bias;    /* bias + unified_bias */
+    const int32_t *row_heads;   /* MUNIFY_DSP_BLOCKS_ROW_WORDS a row */
     int32_t *acc;               /* the row's four accumulators (pixels a, b, c, d); the next row's follow */
     const int32_t *acc_end;     /* acc + 4 * rows */
     const uint32_t *records;    /* the unified records */
@@ -41,11 +43,10 @@ typedef struct {
 } blocks_quad_state;
 
 _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_quad_state, dense_weights) == 4 &&
-                   offsetof(blocks_quad_state, widened) == 8 && offsetof(blocks_quad_state, counts) == 12 &&
-                   offsetof(blocks_quad_state, row_bias) == 16 && offsetof(blocks_quad_state, acc) == 20 &&
-                   offsetof(blocks_quad_state, acc_end) == 24 && offsetof(blocks_quad_state, records) == 28 &&
-                   offsetof(blocks_quad_state, unsigned_x) == 32 && offsetof(blocks_quad_state, unified_count) == 36 &&
-                   offsetof(blocks_quad_state, sign_masks) == 40,
+                   offsetof(blocks_quad_state, widened) == 8 && offsetof(blocks_quad_state, row_heads) == 12 &&
+                   offsetof(blocks_quad_state, acc) == 16 && offsetof(blocks_quad_state, acc_end) == 20 &&
+                   offsetof(blocks_quad_state, records) == 24 && offsetof(blocks_quad_state, unsigned_x) == 28 &&
+                   offsetof(blocks_quad_state, unified_count) == 32 && offsetof(blocks_quad_state, sign_masks) == 36,
                "blocks_quad_state: blocks_rows_quad reads these word offsets");
 
 /* 4 inputs of a dense block for 4 pixels: r3 = weight word, lr/r3 its SXTB16 halves, r8 the widened groups. */
@@ -76,12 +77,12 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
     "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
 #define BLOCKS_QUAD_END "lsls   r0, r8, #17\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" /* sign mask table */
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #36]\n\t" /* sign mask table */
 #define BLOCKS_QUAD_RECORD                                                                                   \
     BLOCKS_QUAD_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldm    r2, {r0, r3, r11, r12}\n\t"  \
     BLOCKS_QUAD_PIXELS4 BLOCKS_QUAD_END
 #else
-#define BLOCKS_QUAD_START "ldr    lr, [r3, #40]\n\t" "add    r2, r2, #16\n\t"
+#define BLOCKS_QUAD_START "ldr    lr, [r3, #36]\n\t" "add    r2, r2, #16\n\t"
 #define BLOCKS_QUAD_RECORD                                                                                   \
     BLOCKS_QUAD_STEP("5") "uxtb   r9, r8\n\t" "add    r9, lr, r9, lsl #3\n\t" "ldrd   r9, r10, [r9]\n\t"             \
     "ldmdb  r2, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r4") BLOCKS_QUAD_PIXEL8("r11", "r12", "r5") \
@@ -90,18 +91,18 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #endif
 #else
 /* Table records (mask-byte layout): r2 = the tables, r0 = the row's records; r8 (and r11) the record, r9/r10 the
- * table entry of the four pixels (a | b << 16, c | d << 16). */
+ * table entry of the four pixels (a | b << 16, c | d << 16). They leave r3 (the state) alone. */
 #define BLOCKS_TABLE_MULTIPLY(rec, bottom, top)                                                              \
     "smla" bottom "" top " r4, r9, " rec ", r4\n\t" "smlat" top " r5, r9, " rec ", r5\n\t"                       \
     "smla" bottom "" top " r6, r10, " rec ", r6\n\t" "smlat" top " r7, r10, " rec ", r7\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_TABLE_ENTRY4(rec) "uxtah  r3, r2, " rec "\n\t" "ldrd   r9, r10, [r3]\n\t" BLOCKS_TABLE_MULTIPLY(rec, "b", "t")
+#define BLOCKS_TABLE_ENTRY4(rec) "uxtah  lr, r2, " rec "\n\t" "ldrd   r9, r10, [lr]\n\t" BLOCKS_TABLE_MULTIPLY(rec, "b", "t")
 #define BLOCKS_TABLE_RECORD "ldr    r8, [r1], #4\n\t" BLOCKS_TABLE_ENTRY4("r8")
 #define BLOCKS_TABLE_RECORDS2 "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY4("r8") BLOCKS_TABLE_ENTRY4("r11")
 #else
 #define BLOCKS_TABLE_RECORD                                                                                  \
-    "ldm    r1!, {r8, r11}\n\t" "uxtah  r3, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
-    "ldrd   r9, r10, [r3]\n\t" "ldrd   r3, r12, [r8]\n\t" "sadd16 r9, r9, r3\n\t" "sadd16 r10, r10, r12\n\t"    \
+    "ldm    r1!, {r8, r11}\n\t" "uxtah  lr, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
+    "ldrd   r9, r10, [lr]\n\t" "ldrd   lr, r12, [r8]\n\t" "sadd16 r9, r9, lr\n\t" "sadd16 r10, r10, r12\n\t"    \
     BLOCKS_TABLE_MULTIPLY("r11", "b", "b")
 #define BLOCKS_TABLE_RECORDS2 BLOCKS_TABLE_RECORD BLOCKS_TABLE_RECORD
 #endif
@@ -124,40 +125,38 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 
 #if MUNIFY_DSP_TABLE_RECORDS
 #define BLOCKS_QUAD_RECORDS BLOCKS_TABLE_LOOP
+#define BLOCKS_QUAD_RESTORE_STATE ""
 #define BLOCKS_QUAD_NO_RECORDS "cbnz   r0, 7f\n\t" "b      4f\n\t" "7:\n\t" /* past CBZ's reach */
 #else
 #define BLOCKS_QUAD_RECORDS BLOCKS_QUAD_START "3:\n\t" BLOCKS_QUAD_RECORD "bcc    3b\n\t"
 #define BLOCKS_QUAD_NO_RECORDS "cbz    r0, 4f\n\t"
+#define BLOCKS_QUAD_RESTORE_STATE "ldr    r3, [sp]\n\t"
 #endif
 
-/* The row's unified records after its dense blocks, the accumulators still in r4-r7. */
+/* The row's unified records (r0 of them) after its dense blocks, the accumulators still in r4-r7, r3 = state. */
 #define BLOCKS_QUAD_UNIFIED_PASS                                                                             \
-    "ldr    r0, [r3, #36]\n\t"                                                                                \
     BLOCKS_QUAD_NO_RECORDS                                                                                    \
-    "ldrd   r1, r2, [r3, #28]\n\t" /* records, unsigned columns (table records: the tables) */                \
+    "ldrd   r1, r2, [r3, #24]\n\t" /* records, unsigned columns (table records: the tables) */                \
     BLOCKS_QUAD_RECORDS                                                                                       \
-    "ldr    r3, [sp]\n\t"                                                                                     \
-    "str    r1, [r3, #28]\n\t"                                                                                \
+    BLOCKS_QUAD_RESTORE_STATE                                                                                 \
+    "str    r1, [r3, #24]\n\t"                                                                                \
     "4:\n\t"
 
 /* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks + unified records. The dense loop
- * runs until the column with bit 15 set (LSLS puts it in the carry), the unified one until the record's. */
+ * runs until the column with bit 15 set (LSLS puts it in the carry), the unified one until the record's. r3 is
+ * the state at every row's start; the unified count is spilled only around dense blocks. */
 MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 {
     __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "mov    r3, r0\n\t"
                    "0:\n\t"
-                   "ldr    r3, [sp]\n\t"
-                   "ldrd   r8, r9, [r3, #12]\n\t" /* counts, row bias */
-                   "ldr    r4, [r9], #4\n\t"
-                   "ldr    r0, [r8], #4\n\t"      /* dense blocks of the row, unified records << 16 */
-                   "strd   r8, r9, [r3, #12]\n\t"
-                   "lsr    r11, r0, #16\n\t"
-                   "str    r11, [r3, #36]\n\t"
-                   "mov    r5, r4\n\t"
-                   "mov    r6, r4\n\t"
-                   "mov    r7, r4\n\t"
-                   "lsls   r0, r0, #16\n\t"
+                   "ldr    r9, [r3, #12]\n\t"
+                   "ldm    r9!, {r0, r4, r5, r6, r7}\n\t" /* the row head */
+                   "str    r9, [r3, #12]\n\t"
+                   "lsls   r11, r0, #16\n\t"
+                   "lsr    r0, r0, #16\n\t"
                    "beq    2f\n\t"
+                   "str    r0, [r3, #32]\n\t"
                    "ldm    r3, {r0, r1, r2}\n\t"  /* dense cols, weights, widened columns */
                    "1:\n\t"
                    "ldrh   r8, [r0], #2\n\t"
@@ -166,10 +165,11 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
                    "bcc    1b\n\t"
                    "ldr    r3, [sp]\n\t"
                    "strd   r0, r1, [r3]\n\t"
+                   "ldr    r0, [r3, #32]\n\t"
                    "2:\n\t" BLOCKS_QUAD_UNIFIED_PASS
-                   "ldrd   r8, r9, [r3, #20]\n\t" /* acc, acc end */
+                   "ldrd   r8, r9, [r3, #16]\n\t" /* acc, acc end */
                    "stm    r8!, {r4, r5, r6, r7}\n\t"
-                   "str    r8, [r3, #20]\n\t"
+                   "str    r8, [r3, #16]\n\t"
                    "cmp    r8, r9\n\t"
                    "bne    0b\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
@@ -238,26 +238,27 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
  * bit j set: input j negated) is the words (a | b << 16, c | d << 16), the signed sums sum_j +-x_j of pixels a,
  * b, c, d; 1 x 4 blocks keep entries 0-7 (input 3 positive), 1 x 8 blocks entries 0-15 of inputs 0-3, then 0-7
  * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude). Per pixel
- * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = the four sign
- * patterns of inputs 0, 1 (r4-r7), f = one of inputs 2, 3 (r10), so each entry is one SADD16. */
+ * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = three of the four
+ * sign patterns of inputs 0, 1 (r4-r6), f = one of inputs 2, 3 (r10), so each entry is one SADD16 (the fourth,
+ * -(x0 + x1) + f, one SSUB16 of r4). */
 #define BLOCKS_TABLE_ENTRIES(pair, chunk)                                                                     \
-    "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "sadd16 lr, r7, r10\n\t"       \
+    "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "ssub16 lr, r10, r4\n\t"       \
     "str    r3, [r2, #" #chunk "0 + " #pair "]\n\t" "str    r11, [r2, #" #chunk "8 + " #pair "]\n\t"               \
     "str    r12, [r2, #" #chunk "16 + " #pair "]\n\t" "str    lr, [r2, #" #chunk "24 + " #pair "]\n\t"
 #define BLOCKS_TABLE_HALF(pair)                                                                              \
     "ldm    r0!, {r3, r11, r12, lr}\n\t"                                                                     \
     "pkhtb  r8, r12, r3, asr #16\n\t" "pkhtb  r9, lr, r11, asr #16\n\t"                                       \
     "pkhbt  r3, r3, r12, lsl #16\n\t" "pkhbt  r11, r11, lr, lsl #16\n\t"                                      \
-    "sadd16 r4, r3, r11\n\t" "ssub16 r5, r11, r3\n\t" "ssub16 r6, r3, r11\n\t" "mov    r12, #0\n\t"            \
-    "ssub16 r7, r12, r4\n\t"                                                                                  \
-    "sadd16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 0*32+) "ssub16 r10, r9, r8\n\t"                        \
-    BLOCKS_TABLE_ENTRIES(pair, 1*32+)
+    "sadd16 r4, r3, r11\n\t" "ssub16 r5, r11, r3\n\t" "ssub16 r6, r3, r11\n\t" "sadd16 r10, r8, r9\n\t"      \
+    BLOCKS_TABLE_ENTRIES(pair, 0*32+) "ssub16 r10, r9, r8\n\t" BLOCKS_TABLE_ENTRIES(pair, 1*32+)
 #define BLOCKS_TABLE_FULL(pair)                                                                              \
     BLOCKS_TABLE_HALF(pair) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)                         \
-    "sadd16 r10, r8, r9\n\t" "mov    r3, #0\n\t" "ssub16 r10, r3, r10\n\t" BLOCKS_TABLE_ENTRIES(pair, 3*32+)
+    "sadd16 r10, r8, r9\n\t" "ssub16 r10, r7, r10\n\t" /* r7 = 0 */ BLOCKS_TABLE_ENTRIES(pair, 3*32+)
 #if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_TABLE_START ""
 #define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) "add    r2, r2, #64\n\t"
 #else
+#define BLOCKS_TABLE_START "mov    r7, #0\n\t" /* for BLOCKS_TABLE_FULL */
 #define BLOCKS_TABLE_BLOCK                                                                                   \
     BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_FULL(4) "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) \
     "add    r2, r2, #64\n\t"
@@ -268,6 +269,7 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
                                   MUNIFY_ASM_ARG uint32_t *t)
 {
     __asm volatile("push   {r4-r11, lr}\n\t"
+                   BLOCKS_TABLE_START
                    "1:\n\t" BLOCKS_TABLE_BLOCK
                    "subs   r1, r1, #1\n\t"
                    "bne    1b\n\t"
@@ -275,18 +277,19 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
 }
 
 
-/* One pixel's output of the row: r4 = its accumulator (advanced), r5-r7 the row's table entry, r2 the output
+/* One pixel's output of the row: `load` its accumulator into r4, r5-r7 the row's table entry, r2 the output
  * offset; SSAT, `clamp` (the lower activation bound, r9), stored to `dst`. The overflow path (2 * acc does not
  * fit) is at `fix`, back to `back`. */
-#define BLOCKS_QUAD_OUTPUT(back, fix, clamp, dst)                                                            \
-    "ldr    r4, [r0], #4\n\t" "adds   r10, r4, r4\n\t" "bvs    " fix "f\n\t" "smmulr r10, r10, r5\n\t"          \
+#define BLOCKS_QUAD_OUTPUT(load, back, fix, clamp, dst)                                                      \
+    load "adds   r10, r4, r4\n\t" "bvs    " fix "f\n\t" "smmulr r10, r10, r5\n\t"                           \
     back ":\n\t" "add    r11, r10, r6\n\t" "sub    r11, r11, r10, lsr #31\n\t" "asr    r11, r11, r7\n\t"         \
     "add    r11, r11, r2\n\t" "ssat   r11, #8, r11\n\t" clamp "strb   r11, " dst "\n\t"
 #define BLOCKS_QUAD_OVERFLOW(back, fix)                                                                      \
     fix ":\n\t" "smull  r10, r11, r4, r5\n\t" "adds   r10, r10, #0x40000000\n\t" "adc    r11, r11, #0\n\t"       \
     "lsr    r10, r10, #31\n\t" "orr    r10, r10, r11, lsl #1\n\t" "b      " back "b\n\t"
 #define BLOCKS_QUAD_CLAMP_MIN "cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"
-/* The rows' loop: r3 / r8 = the outputs of pixels a / c, lr = rows (pixels b, d: + lr), the count at [sp]. */
+/* The rows' loop: r3 / r8 = the outputs of pixels a / c, lr = rows (pixels b, d: + lr), r12 = the end of a's
+ * outputs. Pixel b (d) goes first so that a's (c's) store advances r3 (r8) and its load the accumulators. */
 #define BLOCKS_QUAD_OUTPUTS(clamp)                                                                           \
     "push   {r4-r11, lr}\n\t"                                                                                \
     "ldr    r2, [r0, #16]\n\t"                                                                               \
@@ -294,18 +297,15 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
     "ldm    r0, {r0, r1, r3, r12}\n\t" /* acc, table, out, rows */                                           \
     "mov    lr, r12\n\t"                                                                                     \
     "add    r8, r3, r12, lsl #1\n\t"                                                                         \
-    "push   {r12}\n\t"                                                                                       \
+    "add    r12, r3, r12\n\t"                                                                                \
     "1:\n\t"                                                                                                 \
     "ldm    r1!, {r5, r6, r7, r10, r11}\n\t"                                                                 \
-    BLOCKS_QUAD_OUTPUT("21", "31", clamp, "[r3]") BLOCKS_QUAD_OUTPUT("22", "32", clamp, "[r3, lr]")            \
-    BLOCKS_QUAD_OUTPUT("23", "33", clamp, "[r8]") BLOCKS_QUAD_OUTPUT("24", "34", clamp, "[r8, lr]")            \
-    "add    r3, r3, #1\n\t"                                                                                  \
-    "add    r8, r8, #1\n\t"                                                                                  \
-    "ldr    r12, [sp]\n\t"                                                                                   \
-    "subs   r12, r12, #1\n\t"                                                                                \
-    "str    r12, [sp]\n\t"                                                                                   \
+    BLOCKS_QUAD_OUTPUT("ldr    r4, [r0, #4]\n\t", "21", "31", clamp, "[r3, lr]")                                \
+    BLOCKS_QUAD_OUTPUT("ldr    r4, [r0], #8\n\t", "22", "32", clamp, "[r3], #1")                                \
+    BLOCKS_QUAD_OUTPUT("ldr    r4, [r0, #4]\n\t", "23", "33", clamp, "[r8, lr]")                                \
+    BLOCKS_QUAD_OUTPUT("ldr    r4, [r0], #8\n\t", "24", "34", clamp, "[r8], #1")                                \
+    "cmp    r3, r12\n\t"                                                                                    \
     "bne    1b\n\t"                                                                                          \
-    "add    sp, sp, #4\n\t"                                                                                  \
     "pop    {r4-r11, pc}\n\t"                                                                                \
     BLOCKS_QUAD_OVERFLOW("21", "31") BLOCKS_QUAD_OVERFLOW("22", "32") BLOCKS_QUAD_OVERFLOW("23", "33")         \
     BLOCKS_QUAD_OVERFLOW("24", "34")
@@ -324,7 +324,7 @@ MUNIFY_ASM_FUNCTION blocks_output_quad_min(MUNIFY_ASM_ARG const munify_dsp_outpu
 }
 
 /* Output pixels x[0..3] (the last ones may repeat) through all rows. */
-MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_bias, int32_t unified,
+MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
                                      const int8_t *const x[4], int8_t *const out[4])
 {
     const munify_dsp_blocks *p = col->p;
@@ -342,7 +342,7 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
             blocks_unsigned_quad(x[i], whole_blocks, column);
         }
     }
-    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, l->counts, row_bias, col->acc,
+    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, row_heads, col->acc,
                               col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
                               munify_dsp_sign_masks[0]};
     blocks_rows_quad(&rows);
@@ -370,6 +370,19 @@ MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows
 #include "munify_dsp_blocks_columns.h"
 #endif
 
+MUNIFY_DSP_FN int32_t *blocks_row_heads(const munify_dsp_blocks *p, int32_t *heads)
+{
+    const uint16_t *counts = p->lists.counts;
+    for (int32_t r = 0; r < p->rows; ++r) {
+        int32_t *head = heads + MUNIFY_DSP_BLOCKS_ROW_WORDS * r;
+        head[0] = (int32_t)((uint32_t)counts[2 * r] | (uint32_t)counts[2 * r + 1] << 16);
+        for (int32_t i = 1; i < MUNIFY_DSP_BLOCKS_ROW_WORDS; ++i) {
+            head[i] = p->bias[r] + p->lists.unified_bias[r];
+        }
+    }
+    return heads;
+}
+
 MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
                                              const int8_t *input, int8_t *output, int16_t *scratch)
 {
@@ -383,10 +396,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
     int32_t k = blocks_padded_cols(p->cols);
     int32_t unified = blocks_any_unified(p);
-    int32_t *row_bias = (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k));
-    for (int32_t r = 0; r < p->rows; ++r) {
-        row_bias[r] = p->bias[r] + p->lists.unified_bias[r];
-    }
+    int32_t *row_heads = blocks_row_heads(p, (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k)));
     for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
         const int8_t *x[4];
         int8_t *out[4];
@@ -397,7 +407,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
                                                            at % geometry->out_w, im2col + i * k)
                                    : x[i - 1];
         }
-        blocks_pixel_quad(&col, row_bias, unified, x, out);
+        blocks_pixel_quad(&col, row_heads, unified, x, out);
     }
 #endif
 }

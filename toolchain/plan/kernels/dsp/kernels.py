@@ -110,19 +110,27 @@ def _split_blocks(blocks, bi: int):
     return kinds
 
 
+# How a layout stores its unified blocks: "masks" (mask bytes or sign bits, per sign_bits), "table" (table
+# records, dsp-blocks-table) or "pairs" (pair records, dsp-blocks-pairs).
+RECORD_KINDS = ("masks", "table", "pairs")
+
+
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
-                dense16: bool = False, table: bool = False, pairs: bool = False) -> dict[str, np.ndarray]:
+                dense16: bool = False, records: str = "masks") -> dict[str, np.ndarray]:
     """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
     With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and so has the last unified record
     (mask bytes; or sign records in the CONV_2D pixel-quad kernels, `conv` with 1 x 4 and 1 x 8 blocks).
     `dense16` (layout dsp-blocks-wide16) stores the dense blocks' weights as int16 in SXTB16 order: for every 4
-    weights w0, w2, w1, w3. `table` (layout dsp-blocks-table, CONV_2D 1 x bi) stores unified blocks as table
-    records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them). `pairs` (layout
+    weights w0, w2, w1, w3. `records` "table" (layout dsp-blocks-table, CONV_2D 1 x bi) stores unified blocks as
+    table records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them); "pairs" (layout
     dsp-blocks-pairs, FULLY_CONNECTED 1 x bi) stores a row's unified blocks as pair records, one per group of 8
     inputs that a unified block covers (_pair_records; no unified_bias, counted).
     """
+    if records not in RECORD_KINDS:
+        raise ValueError(f"unknown record kind {records!r}")
+    table, pairs = records == "table", records == "pairs"
     matrix = np.asarray(matrix, np.int8)
     rows, cols = matrix.shape
     if layout_bi(conv, blocks.bo, blocks.bi) != blocks.bi:
@@ -302,11 +310,12 @@ class BlockCosts:
     row: float
     input: float
     tables: float = 0.0
+    copy: float = 0.0  # per im2col copy (the conv pixel quads: the dense conv's CONV_COPY, not fitted)
 
     def __call__(self, f) -> float:
         per_position = (f.dense_weights * self.dense + f.unified_weights * self.unified
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
-                        + f.rows * self.row + f.cols * self.input
+                        + f.rows * self.row + f.cols * self.input + f.patch_copies * self.copy
                         + (f.cols * self.tables if f.unified_weights else 0.0))
         return LAYER_CALL + f.positions * per_position
 
@@ -329,13 +338,13 @@ class WidthCosts:
 
 # (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
 # requantization; a clamping lower bound adds ~3 per output)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.89, 0.37, 1.14, 1.07, 23.6, 1.17),
-                                      BlockCosts(1.02, 0.64, 0.04, 0.10, 23.1, 1.17)),
-                    True: WidthCosts(BlockCosts(0.89, 0.44, 1.69, 1.04, 24.1, 1.01),
-                                     BlockCosts(1.02, 0.78, 0.05, 0.11, 23.3, 0.99))}
-# Table records: tables 5.1 per input when the layer has unified blocks
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.90, 0.37, -0.61, 0.92, 26.4, 0.34, 5.13),
-                              BlockCosts(1.01, 0.38, 0.02, 0.09, 25.5, 0.48, 5.60))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.92, 0.37, 1.17, 1.05, 21.0, 0.51, copy=CONV_COPY),
+                                      BlockCosts(1.05, 0.65, 0.04, 0.11, 20.4, 0.50, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.93, 0.45, 1.74, 1.02, 21.3, 0.34, copy=CONV_COPY),
+                                     BlockCosts(1.05, 0.79, 0.05, 0.12, 20.6, 0.33, copy=CONV_COPY))}
+# Table records: tables 5.4 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.60, 0.93, 24.9, -0.55, 5.44, copy=CONV_COPY),
+                              BlockCosts(1.03, 0.36, 0.02, 0.09, 23.8, -0.41, 5.93, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -394,22 +403,23 @@ def depthwise_cost(f) -> float:
 # Scratch bytes (the same as each kernel's munify_dsp_*_scratch_size; the benchmark checks they agree).
 
 REQUANT_ENTRY_BYTES = 20  # munify_dsp_requant: the per-channel requantization table in scratch
+QUAD_ROW_HEAD_BYTES = 20  # MUNIFY_DSP_BLOCKS_ROW_BYTES of the conv pixel quads
 
 
-def blocks_scratch(params: dict, conv: bool, table: bool = False, pairs: bool = False) -> int:
+def blocks_scratch(params: dict, conv: bool, records: str = "masks") -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
-    tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then one int32 per row
-    (bias + unified_bias)."""
+    tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then a row head per row
+    (QUAD_ROW_HEAD_BYTES: the counts word, bias + unified_bias four times)."""
     k = _round_up(params["k"], max(4, params["bi"]))
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
     im2col = 0 if params["pointwise"] else columns * k
     bi = layout_bi(conv, params["bo"], params["bi"])
-    unsigned = k // bi * table_block_bytes(bi) if table and quads else columns * k
-    if pairs:  # one column's pair table instead of the unsigned columns
+    unsigned = k // bi * table_block_bytes(bi) if records == "table" and quads else columns * k
+    if records == "pairs":  # one column's pair table instead of the unsigned columns
         unsigned = _round_up(k, PAIR_GROUP) // PAIR_GROUP * PAIR_GROUP_BYTES
-    return (REQUANT_ENTRY_BYTES + 4 * columns + 4 * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
+    return (REQUANT_ENTRY_BYTES + 4 * columns + QUAD_ROW_HEAD_BYTES * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
@@ -455,7 +465,7 @@ def _single_image(params: dict) -> bool:
     return params["batches"] == 1
 
 
-def _blocks_fit(family: str, op_type: str, table: bool, pairs: bool = False):
+def _blocks_fit(family: str, op_type: str, records: str = "masks"):
     """The block shapes each block kernel family handles (batch 1, bi 4, 8 or 16; table records: at most
     MAX_TABLE_COLS inputs; pair records: at most MAX_PAIR_COLS)."""
     def fits(params: dict) -> bool:
@@ -463,7 +473,7 @@ def _blocks_fit(family: str, op_type: str, table: bool, pairs: bool = False):
         if params["batches"] != 1 or bi not in (4, 8, 16) or _round_up(params["k"], bi) > MAX_BLOCK_COLS:
             return False
         if family == "rows":
-            too_wide = (table and params["k"] > MAX_TABLE_COLS) or (pairs and params["k"] > MAX_PAIR_COLS)
+            too_wide = params["k"] > {"table": MAX_TABLE_COLS, "pairs": MAX_PAIR_COLS}.get(records, params["k"])
             return bo == 1 and not too_wide
         if family == "bo2":
             return bo == 2 and bi <= 8
@@ -476,10 +486,10 @@ def _depthwise_fits(params: dict) -> bool:
 
 
 def _pack_blocks_or_dense(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool,
-                          dense16: bool, table: bool, pairs: bool = False) -> dict[str, np.ndarray]:
+                          dense16: bool, records: str) -> dict[str, np.ndarray]:
     if blocks is None:
         blocks = BlockStructure.dense(*np.asarray(matrix).shape, 1, 4)
-    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, table, pairs)
+    return pack_blocks(matrix, blocks, sign_bits, conv, dense16, records)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -502,8 +512,11 @@ def _block_variants() -> list[KernelVariant]:
     # (CONV_2D 1 x bi: 0.5 bytes per 1x4 weight, 1 per 1x8) pay for their tables only with enough rows: speed
     # takes the cheapest of the three.
     # FC 1 x bi pair records (speed): one pair table per column, read by every row.
-    masks = (("wide", False, False, frozenset({"speed"})), ("bits", True, False, frozenset({"balanced", "size"})),
-             ("table", False, True, frozenset({"speed"})), ("pairs", False, False, frozenset({"speed"})))
+    masks = (("wide", False, frozenset({"speed"})), ("bits", True, frozenset({"balanced", "size"})),
+             ("table", False, frozenset({"speed"})), ("pairs", False, frozenset({"speed"})))
+
+    def records(name):
+        return name if name in RECORD_KINDS else "masks"
 
     # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, bits):
@@ -522,17 +535,16 @@ def _block_variants() -> list[KernelVariant]:
 
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
                           cost(op_type, name, costs, bits), layout=layout(op_type, family, name, bits), features=DSP,
-                          block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, table, name == "pairs"),
+                          block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, records(name)),
                           optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
-                                                 dense16=dense16(op_type, family, bits), table=table,
-                                                 pairs=name == "pairs"),
+                                                 dense16=dense16(op_type, family, bits), records=records(name)),
                           support_files=files,
-                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D", table=table,
-                                                    pairs=name == "pairs"))
+                          scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D",
+                                                    records=records(name)))
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
-            for name, bits, table, modes in masks
+            for name, bits, modes in masks
             if offered(op_type, family, name)]
 
 
