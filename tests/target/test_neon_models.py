@@ -15,10 +15,13 @@ from target_support import require_tools
 from toolchain.boards import load_board
 from toolchain.cli import main
 from toolchain.importers.tflite import import_tflite
-from toolchain.ir import save
+from toolchain.compress.post_training import compress_graph
+from toolchain.ir import load, save
+from toolchain.report import PREDICTION_TOLERANCE
 from toolchain.resources import templates_dir
+from toolchain.run import run_model
 
-from benchmarks.neon_bench import structured_mnist
+from benchmarks.neon_bench import POST_TRAINING, structured_mnist
 
 pytestmark = pytest.mark.qemu
 
@@ -109,3 +112,21 @@ def test_sdot_is_an_illegal_instruction_on_cortex_a53(tmp_path):
     assert a76.returncode == 0 and int(a76.stdout) == sum((i - 8) * (3 * i - 20) for i in range(16))
     a53 = subprocess.run(["qemu-aarch64", "-cpu", "cortex-a53", str(elf)], capture_output=True, text=True)
     assert a53.returncode in (-4, 132), (a53.returncode, a53.stderr)  # SIGILL (signal 4)
+
+
+@pytest.mark.parametrize("board", NEON_BOARDS)
+def test_cost_models_predict_kws_layers_and_compressed_is_no_slower_than_dense(models, board, tmp_path):
+    """Issue 9: kws and its post-training 1x8 pt50 variant (20% pruned, 30% unified blocks), planned `balanced`
+    (the board's -O2, which the costs were fitted at; `speed` builds with -O3), run every layer within 5% of
+    the plan's prediction, and pt50 runs no more instructions than dense."""
+    pt50 = tmp_path / "kws-pt50.mun"
+    save(compress_graph(load(models["kws"]), 1, 8, *POST_TRAINING["pt50"]), pt50)
+    totals = {}
+    for label, model in (("dense", models["kws"]), ("pt50", pt50)):
+        report = run_model(model, load_board(board), tmp_path / label, 1, 5, layers=True, exact_counts=True)
+        assert report.bit_exact
+        off = {layer.name: round(layer.predicted / layer.instructions_exact - 1, 3) for layer in report.layers
+               if layer.predicted and abs(layer.predicted / layer.instructions_exact - 1) > PREDICTION_TOLERANCE}
+        assert off == {}, (label, off)
+        totals[label] = report.latency.instructions_exact.per_inference
+    assert totals["pt50"] <= totals["dense"], totals

@@ -14,7 +14,7 @@ from typing import Callable, Mapping
 
 from ..variant import KernelVariant, LayerFacts
 from .dsp import DSP_VARIANTS
-from .generic import GENERIC_VARIANTS
+from .generic import CORTEX_A_PER_ELEMENT, GENERIC_VARIANTS, cpu_costs
 from .mve import MVE_VARIANTS
 from .neon import NEON_VARIANTS
 
@@ -56,7 +56,9 @@ class KernelFamily:
 
 
 FAMILIES: tuple[KernelFamily, ...] = (
-    KernelFamily("generic", GENERIC_VARIANTS, "cortex-m3", "benchmarks/codegen_blocks.py on mps2-an385"),
+    KernelFamily("generic", GENERIC_VARIANTS, "cortex-m3", "benchmarks/codegen_blocks.py on mps2-an385",
+                 tuple(CostTable(cpu, "benchmarks/neon_calibrate.py, qemu-aarch64", cpu_costs(cpu))
+                       for cpu in CORTEX_A_PER_ELEMENT)),
     KernelFamily("dsp", tuple(DSP_VARIANTS), "cortex-m4", "benchmarks/kernels/calibrate.py on mps2-an386"),
     KernelFamily("mve", tuple(MVE_VARIANTS), "cortex-m55", "counted from the kernels' loops, checked on mps3-an547"),
     KernelFamily("neon", tuple(NEON_VARIANTS), "cortex-a53", "benchmarks/neon_bench.py, qemu-aarch64 (aarch64-linux)"),

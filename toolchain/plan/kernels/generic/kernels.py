@@ -116,3 +116,19 @@ GENERIC_VARIANTS: tuple[KernelVariant, ...] = (
     KernelVariant("softmax_generic", "SOFTMAX", "kernels/generic/softmax.c.j2", elementwise_cost(120.0)),
     KernelVariant("pad_generic", "PAD", "kernels/generic/pad.c.j2", elementwise_cost(1.0)),
 )
+
+
+# Per element on the Cortex-A boards (qemu-aarch64; benchmarks/neon_calibrate.py, the exact per-layer counts of
+# kws' and resnet's AVERAGE_POOL_2D and SOFTMAX and the MNIST CNN's MAX_POOL_2D: each within 2.6%). The other
+# variants keep the Cortex-M3 costs: the NEON kernels replace them there.
+CORTEX_A_PER_ELEMENT = {
+    "cortex-a53": {"avgpool_generic": 5.03, "maxpool_generic": 3.58, "softmax_generic": 51.5},
+    "cortex-a76": {"avgpool_generic": 4.87, "maxpool_generic": 3.58, "softmax_generic": 51.5},
+}
+
+
+def cpu_costs(cpu: str) -> dict[str, Callable[[LayerFacts], float]]:
+    """Every generic variant's cost on `cpu` (a CORTEX_A_PER_ELEMENT CPU)."""
+    per_element = CORTEX_A_PER_ELEMENT[cpu]
+    return {v.name: elementwise_cost(per_element[v.name]) if v.name in per_element else v.cost
+            for v in GENERIC_VARIANTS}

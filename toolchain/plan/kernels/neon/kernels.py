@@ -174,38 +174,48 @@ def _pack_blocks_or_dense(matrix: np.ndarray, blocks, tables: bool = False) -> d
 # and the vector requantization.
 
 LAYER_CALL = 60.0
-DW_STEP = 6.5  # 16 channels x 1 tap: half of (4 loads, SMULL(2) + SMLAL(2), 4 SADDW(2), loop)
-DW_OUTPUT = 4.0
-DW_TAP = 8.0  # per tap and output pixel: its input pointer
 
 
 @dataclass(frozen=True)
 class DenseCosts:
-    """The dense kernel per output pixel: per step (4 rows x 16 inputs), per output channel, per patch byte
-    (non-pointwise), per pixel."""
+    """The dense kernel per output pixel: per step (4 rows x 16 inputs), per output channel (rows padded to
+    groups of 4), per patch byte and per patch copy (im2col convolutions), per pixel; and per call."""
 
     step: float
     output: float
     patch: float
+    copy: float
     pixel: float
+    call: float = LAYER_CALL
 
 
-# Least squares (non-negative) on exact counts of 6 dense layers (the 3x3 conv 64 -> 64 of
-# benchmarks/neon_bench.py, the MNIST CNN's 3 CONV_2D, kws conv_2d_0 and the pointwise conv_2d_2): within 11%
-# (NEON), 17% (SDOT; patches of 1-channel inputs are byte copies the model does not see).
-DENSE = {False: DenseCosts(step=4.17, output=10.7, patch=0.66, pixel=20.0),  # SMULL + SMLAL2 + SADALP a row
-         True: DenseCosts(step=0.98, output=12.6, patch=2.0, pixel=0.0)}  # one SDOT a row
+# Non-negative least squares (benchmarks/neon_calibrate.py) on exact per-layer counts of the dense layers of
+# kws, resnet, ad01 and the MNIST CNN (dense, pt50, pt75, 1x8 p45/p60 u30) on aarch64-linux (NEON) and
+# aarch64-linux-dotprod (SDOT); per board, every fitted layer within 6% (NEON conv), 1.5% (SDOT conv),
+# 2.5% / 5% (FC).
+CONV_DENSE = {False: DenseCosts(step=4.49, output=6.46, patch=0.084, copy=24.2, pixel=2.2),  # SMULL + SMLAL2 + SADALP
+              True: DenseCosts(step=2.10, output=5.52, patch=0.128, copy=24.4, pixel=22.2)}  # SDOT a row
+FC_DENSE = {False: DenseCosts(step=4.49, output=10.1, patch=0.0, copy=0.0, pixel=0.0, call=0.0),
+            True: DenseCosts(step=2.52, output=9.22, patch=0.0, copy=0.0, pixel=0.0, call=4.7)}
 
 
-def dense_cost(sdot: bool, pointwise: bool):
-    c = DENSE[sdot]
+def dense_cost(sdot: bool, fully_connected: bool):
+    c = (FC_DENSE if fully_connected else CONV_DENSE)[sdot]
 
     def cost(f) -> float:
         groups = -(-f.rows // DENSE_ROWS) * DENSE_ROWS
-        patch = 0.0 if pointwise else f.cols * c.patch
-        per_position = groups * depth(f.cols) / DEPTH_STEP * c.step + f.rows * c.output + patch + c.pixel
-        return LAYER_CALL + f.positions * per_position
+        patch = f.cols * c.patch + f.patch_copies * c.copy if f.patch_copies > 0 else 0.0  # pointwise: no im2col
+        per_position = groups * depth(f.cols) / DEPTH_STEP * c.step + groups * c.output + patch + c.pixel
+        return c.call + f.positions * per_position
     return cost
+
+
+# Per 16 channels and tap (4 loads, SMULL(2) + SMLAL(2), 4 SADDW(2), loop), per output channel, per tap (its
+# input pointer): the loop-counted shape, scaled to the exact counts of kws' 4 depthwise layers (64 channels,
+# 3x3, 125 pixels: 854 instructions a pixel on both NEON boards).
+DW_STEP = 9.9
+DW_OUTPUT = 6.1
+DW_TAP = 12.2
 
 
 def depthwise_cost(f) -> float:
@@ -213,42 +223,41 @@ def depthwise_cost(f) -> float:
     return LAYER_CALL + f.positions * (groups * f.cols * DW_STEP + f.rows * DW_OUTPUT + f.cols * DW_TAP)
 
 
-# Fewer than MIN_PASS output pixels (FULLY_CONNECTED): one pixel, 16 weights a step (two 1x8 blocks).
+# Fewer than MIN_PASS output pixels (FULLY_CONNECTED): one pixel, 16 weights a step (two 1x8 blocks). Fitted
+# (benchmarks/neon_calibrate.py) on ad01's and the MNIST CNN's compressed FULLY_CONNECTED layers: within 6%.
 MIN_PASS = 4  # MUNIFY_NEON_MIN_PASS
-SINGLE_DENSE = {False: 10.0, True: 8.0}  # per 16 dense weights: 2 columns, 2 input loads, weights, multiply
-SINGLE_UNIFIED = {False: 13.0, True: 11.0}  # per 16 unified weights: signs, magnitudes, EOR, SADDLP, SMLAL
-SINGLE_ROW = 8.0
+SINGLE_DENSE = {False: 15.6, True: 10.9}  # per 16 dense weights: 2 columns, 2 input loads, weights, multiply
+SINGLE_UNIFIED = {False: 24.9, True: 24.3}  # per 16 unified weights: signs, magnitudes, EOR, SADDLP, SMLAL
+SINGLE_ROW = {False: 21.2, True: 21.7}
 
 
 @dataclass(frozen=True)
 class PassCosts:
-    """Instructions per output pixel of the block kernels' passes, by what the layer holds: per 8 weights of
-    dense blocks, per 8 weights of unified blocks (sign masks) or per unified block row (tables), per column
-    with sign tables, per row, per reduction element (patch and interleave) and per pixel."""
+    """Instructions per output pixel of the block kernels' passes: per 8 weights of dense blocks, per 8 weights
+    of unified blocks (sign masks, or table lookups), per row, per reduction element (patch, interleave and,
+    with tables, the tables' build), per im2col patch copy and per pixel."""
 
     dense8: float
     unified8: float
-    table_row: float
-    table_column: float
     row: float
     col: float
+    copy: float
     pixel: float
 
 
-# Least squares (non-negative) on exact qemu-aarch64 counts of 9 layers per kernel: the 3x3 conv 64 -> 64 of
-# benchmarks/neon_bench.py under its 6 block structures and the 3 CONV_2D of a 1x8 MNIST CNN (20% dense, 40%
-# unified, 40% pruned blocks); every fitted layer within 0.5%. Pixels count in whole passes. The table row
-# (1.2) is refitted to the 100% unified layer after the lookups shrank to 2 bytes.
-BLOCK_PASS = {False: PassCosts(3.0, 3.37, 0.0, 0.0, 8.5, 0.75, 196.0),
-              True: PassCosts(1.5, 2.37, 0.0, 0.0, 14.0, 0.25, 73.0)}
-TABLE_PASS = {False: PassCosts(3.19, 0.0, 1.2, 11.6, 4.8, 0.94, 244.0),
-              True: PassCosts(1.69, 0.0, 1.2, 11.8, 6.3, 0.77, 197.0)}
+# Non-negative least squares (benchmarks/neon_calibrate.py) on exact per-layer counts of the 1x8 CONV_2D
+# layers of kws and resnet (pt50, pt75) and the MNIST CNN (p45, p60 u30) with each kernel forced, 22 layers
+# per kernel and board; every fitted layer within 3.2%. Pixels count in whole passes.
+BLOCK_PASS = {False: PassCosts(3.07, 3.58, 11.4, 0.02, 37.2, 26.5),
+              True: PassCosts(1.53, 2.50, 10.7, 0.37, 29.1, 24.4)}
+TABLE_PASS = {False: PassCosts(3.28, 1.34, 10.8, 1.36, 36.3, 30.8),
+              True: PassCosts(1.76, 1.28, 9.98, 1.62, 27.9, 40.4)}
 
 
 def _pass_cost(f, c: PassCosts, pass_pixels: int) -> float:
     pixels = -(-f.positions // pass_pixels) * pass_pixels
-    per_pixel = (f.dense_weights / 8 * c.dense8 + f.unified_weights / 8 * c.unified8 + f.unified_rows * c.table_row
-                 + f.unified_cols * c.table_column + f.rows * c.row + f.cols * c.col + c.pixel)
+    per_pixel = (f.dense_weights / 8 * c.dense8 + f.unified_weights / 8 * c.unified8 + f.rows * c.row
+                 + f.cols * c.col + f.patch_copies * c.copy + c.pixel)
     return LAYER_CALL + pixels * per_pixel
 
 
@@ -260,7 +269,7 @@ def blocks_cost(sdot: bool):
     def cost(f) -> float:
         if f.positions < MIN_PASS:
             per_position = (f.dense_weights / 16 * SINGLE_DENSE[sdot] + f.unified_weights / 16 * SINGLE_UNIFIED[sdot]
-                            + f.rows * SINGLE_ROW)
+                            + f.rows * SINGLE_ROW[sdot])
             return LAYER_CALL + f.positions * per_position
         return _pass_cost(f, BLOCK_PASS[sdot], 8)  # 4 with bo 4: LayerFacts has no bo
     return cost
@@ -346,7 +355,7 @@ def _dense_variants() -> list[KernelVariant]:
             common = dict(template="kernels/neon/dense.c.j2", layout="neon-dense", features=features,
                           pack=_dense_packer(pack_dense), scratch=dense_scratch, support_files=files,
                           applies=applies, options={"sdot": sdot},
-                          cost=dense_cost(sdot, pointwise=op_type == "FULLY_CONNECTED"))
+                          cost=dense_cost(sdot, fully_connected=op_type == "FULLY_CONNECTED"))
             variants += [
                 KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}), **common),
                 KernelVariant(f"{stem}_as_dense_{suffix}", op_type, block_kinds=frozenset(BlockKind),
@@ -384,7 +393,7 @@ def _depthwise_variants() -> list[KernelVariant]:
                           optimize=frozenset({"speed", "balanced"}), **common)]
 
 
-ADD_ELEMENT = 6.0  # per element: widen, offset, shift, three requantizations on 4 lanes, narrow
+ADD_ELEMENT = 7.06  # per element: widen, offset, shift, three requantizations on 4 lanes, narrow (resnet's adds)
 
 
 def _same_shapes(params: dict) -> bool:
