@@ -50,6 +50,74 @@ def anchor_table(doc: dict) -> str:
                    "bit-exact"], rows)
 
 
+# issue 8's whole-model targets on the anchor board: compressed MNIST CNN against its dense build
+MNIST_TARGETS = {"admm75": 0.55, "admm90": 0.45}
+# issue 9's targets against CMSIS-NN's Helium kernels: dense, compressed
+MVE_TARGETS = {"dense": 0.9, "compressed": 0.5}
+
+
+def _dense_row(doc: dict, board: str, model: str) -> dict | None:
+    return next((r for r in _rows(doc, board, "dense") if r["model"] == model), None)
+
+
+def _fixed_share(compressed: dict, dense: dict) -> float:
+    """The dense model's share spent in layers the compressed model keeps without blocks (first conv, pools)."""
+    fixed = sum(layer["instructions"] for layer in compressed["layers"] if layer["blocks"] in ("", "dense"))
+    return fixed / dense["instructions"]
+
+
+def mnist_headline(doc: dict) -> str:
+    anchor = doc["anchors"].get("tflm_cmsis_nn_m4_mnist")
+    dense = _dense_row(doc, ANCHOR_BOARD, "mnist_cnn")
+    if anchor is None or dense is None:
+        return ""
+    rows, verdicts = [], []
+    for r in (r for r in _rows(doc, ANCHOR_BOARD) if r["model"] == "mnist_cnn"):
+        vs_dense = r["instructions"] / dense["instructions"]
+        rows.append([r["variant"], _accuracy(r), r["weights_bytes_stored"], r["instructions"], f"{vs_dense:.3f}x",
+                     anchor["instructions"], f"**{r['instructions'] / anchor['instructions']:.2f}x**",
+                     "yes" if r["bit_exact"] else "NO"])
+        target = MNIST_TARGETS.get(r["variant"])
+        if target is not None:
+            fixed = _fixed_share(r, dense)
+            rest = (r["instructions"] / dense["instructions"] - fixed) / (1 - fixed)
+            verdicts.append(f"- `{r['variant']}`: {vs_dense:.3f}x of dense (target <= {target}: "
+                            f"{'met' if vs_dense <= target else 'NOT met'}); the layers without blocks (first conv, "
+                            f"pools) are {fixed:.3f} of the dense model, the compressed layers run at {rest:.3f}x "
+                            f"of their dense cost; the target needs {(target - fixed) / (1 - fixed):.3f}x.")
+    table = _table(["variant", "accuracy", "stored weight B", "munify instructions", "vs munify dense",
+                    "TFLM+CMSIS-NN instructions", "munify / TFLM", "bit-exact"], rows)
+    return "\n".join([
+        f"## Compressed MNIST CNN against TFLite Micro + CMSIS-NN ({ANCHOR_BOARD})", "",
+        f"TFLM + CMSIS-NN (the build above) ran the MNIST CNN exported by `munify export` "
+        f"({', '.join(anchor['measured_variants'])}) in {anchor['instructions']:,} instructions each: it runs unified "
+        "and pruned blocks as plain int8 weights, so its figure is the dense one for every variant (measured out of "
+        "tree on the dense and the two compressed exports, see `TFLM_MNIST_ANCHOR` in toolchain/bench.py). munify "
+        "runs its own kernels with the default `--optimize balanced`.", "",
+        table, "", *verdicts, ""])
+
+
+def mve_anchor_table(doc: dict) -> str:
+    anchor = doc["anchors"].get("cmsis_nn_mve")
+    if anchor is None:
+        return ""
+    board, rows = anchor["board"], []
+    for model, theirs in anchor["instructions"].items():
+        for r in (r for r in _rows(doc, board) if r["model"] == model):
+            kind = "dense" if r["variant"] == "dense" else "compressed"
+            rows.append([model, r["variant"], theirs, r["instructions"], f"**{r['instructions'] / theirs:.2f}x**",
+                         f"<= {MVE_TARGETS[kind]}", "yes" if r["bit_exact"] else "NO"])
+    if not rows:
+        return ""
+    return "\n".join([
+        f"## Against TFLite Micro + CMSIS-NN Helium kernels (Cortex-M55, {board})", "",
+        "CMSIS-NN (MVE) figures measured out of tree in this QEMU (`-icount shift=0`) by an earlier session and "
+        "quoted in issue 9 (`CMSIS_NN_MVE_ANCHORS` in toolchain/bench.py). The compressed rows here use 1x8 "
+        "blocks; what the Helium 4x16 tiles buy is in docs/bench/HELIUM.md.", "",
+        _table(["model", "variant", "CMSIS-NN MVE instructions", "munify instructions", "ratio", "issue 9 target",
+                "bit-exact"], rows), ""])
+
+
 def all_rows_table(doc: dict) -> str:
     rows = []
     for r in doc["rows"]:
@@ -139,6 +207,8 @@ def render_markdown(doc: dict, img_dir: Path, md_dir: Path) -> str:
         "",
         f"![munify vs TFLM]({rel / 'bench_vs_tflm.png'})",
         "",
+        mnist_headline(doc),
+        mve_anchor_table(doc),
         "## Every model, variant and board",
         "",
         "Variants: `dense` as imported or trained; `pt25` / `pt50`: post-training unification + pruning of 25% / "

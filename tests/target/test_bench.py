@@ -35,3 +35,36 @@ def test_loglog_slope_recovers_the_exponent():
     xs = [10, 100, 1000]
     assert loglog_slope(xs, [3 * x ** 1.5 for x in xs]) == pytest.approx(1.5, abs=1e-3)
     assert loglog_slope([5, 5], [1, 2]) is None
+
+
+def _row(variant: str, board: str, layers: list[tuple[str, int]], model: str = "mnist_cnn") -> dict:
+    return {"model": model, "variant": variant, "board": board, "accuracy": {"test_top1": 0.97},
+            "weights_bytes_stored": 100, "bit_exact": True, "instructions": sum(n for _, n in layers),
+            "layers": [{"blocks": blocks, "instructions": n} for blocks, n in layers]}
+
+
+def test_mnist_headline_states_each_target_and_the_bound_of_the_dense_layers():
+    from toolchain.bench import anchors
+    from toolchain.bench_report import mnist_headline
+
+    dense = _row("dense", "mps2-an386", [("dense", 200), ("", 20), ("dense", 780)])
+    admm75 = _row("admm75", "mps2-an386", [("dense", 200), ("", 20), ("1x8: 25% D", 300)])  # 0.52x
+    admm90 = _row("admm90", "mps2-an386", [("dense", 200), ("", 20), ("1x8: 10% D", 250)])  # 0.47x
+    md = mnist_headline({"anchors": anchors(), "rows": [dense, admm75, admm90]})
+    assert "| admm75 | 97.0% test | 100 | 520 | 0.520x | 4,614,560 |" in md
+    assert "`admm75`: 0.520x of dense (target <= 0.55: met)" in md
+    assert "`admm90`: 0.470x of dense (target <= 0.45: NOT met)" in md
+    # first conv + pool are 0.220 of dense; the rest runs at (0.47 - 0.22) / 0.78 = 0.321x; 0.45 needs 0.295x
+    assert "are 0.220 of the dense model, the compressed layers run at 0.321x" in md
+    assert "the target needs 0.295x" in md
+
+
+def test_mve_anchor_table_compares_the_m55_rows_with_cmsis_nn():
+    from toolchain.bench import CMSIS_NN_MVE_BOARD, anchors
+    from toolchain.bench_report import mve_anchor_table
+
+    rows = [_row("dense", CMSIS_NN_MVE_BOARD, [("", 907_782)], model="kws_ref_model"),
+            _row("pt50", "mps2-an386", [("", 1)], model="kws_ref_model")]
+    md = mve_anchor_table({"anchors": anchors(), "rows": rows})
+    assert "| kws_ref_model | dense | 1,815,565 | 907,782 | **0.50x** | <= 0.9 | yes |" in md
+    assert "pt50" not in md  # another board's row is not compared with the M55 anchor
