@@ -49,14 +49,14 @@ def unpack_tiles(arrays: dict, rows: int, cols: int) -> np.ndarray:
     out = np.zeros((-(-rows // 4) * 4, cols), np.int32)
     counts, steps = arrays["counts"].reshape(-1, 2), iter(arrays["steps"].tolist())
     dense = iter(arrays["dense_weights"].reshape(-1, 4, 16)) if counts[:, 0].sum() else iter(())
-    signs = iter(arrays.get("unified_signs", np.zeros(0)).reshape(-1, 4))
-    mags = iter(arrays.get("unified_magnitudes", np.zeros(0)).reshape(-1, 4))
+    words = arrays.get("unified_rows", np.zeros(0, np.uint32)).astype(np.int64).reshape(-1, 4)
+    signs, mags = iter(words & 0xFFFF), iter(words >> 16)
     for g, (n_dense, n_unified) in enumerate(counts):
         for _ in range(n_dense):
             s = next(steps)
             out[4 * g:4 * g + 4, s:s + 16] = next(dense)
         for _ in range(n_unified):
-            s, bits, m = next(steps), next(signs).astype(np.int64), next(mags).astype(np.int64)
+            s, bits, m = next(steps), next(signs), next(mags)
             negative = (bits[:, None] >> np.arange(16)) & 1
             out[4 * g:4 * g + 4, s:s + 16] = np.where(negative, -1, 1) * m[:, None]
     return out[:rows]
@@ -73,10 +73,10 @@ def test_tiles_leave_pruned_tiles_out_and_store_unified_tiles_as_signs(signs):
     counts = arrays["counts"].reshape(-1, 2)
     assert counts[1].tolist() == [0, 0]  # an all-pruned row group has no tiles at all
     if signs:
-        assert counts[0].tolist() == [1, 1] and arrays["unified_signs"].dtype == np.uint16
-        assert len(arrays["dense_weights"]) == 64 * (1 + 4)  # the unified tile takes 12 bytes, not 64
+        assert counts[0].tolist() == [1, 1] and arrays["unified_rows"].dtype == np.uint32
+        assert len(arrays["dense_weights"]) == 64 * (1 + 4)  # the unified tile takes 16 bytes, not 64
     else:
-        assert counts[0].tolist() == [2, 0] and "unified_signs" not in arrays
+        assert counts[0].tolist() == [2, 0] and "unified_rows" not in arrays
 
 
 def test_m55_plans_every_layer_of_the_mlperf_models_on_helium_kernels(imported_model):

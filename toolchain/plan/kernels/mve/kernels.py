@@ -13,8 +13,9 @@ Layouts (each kernel header documents the same):
               holds its dense and its unified tiles, `steps` their reduction offsets (16 * step) in that order.
               mve-tiles stores every tile left as 64 int8 weights (`dense_weights`, row after row);
               mve-tiles-signs stores a tile whose every row is one magnitude with signs (unified 4 x 16 blocks,
-              or any tile of that form) as 4 `unified_signs` (uint16, bit j: lane j negative) and 4
-              `unified_magnitudes` (uint8) instead of 64 bytes.
+              or any tile of that form) as 4 `unified_rows` words instead of 64 bytes: per row (uint32) its sign
+              mask in bits 0-15 (bit j: lane j negative, the VPR.P0 predicate as is) and its magnitude in bits
+              16-31 (the top half SMLABT multiplies by).
 
 The cost model counts retired instructions under QEMU -icount (not cycles), per layer.
 """
@@ -63,7 +64,7 @@ def pack_tiles(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str
     rows, cols = matrix.shape
     padded = np.zeros((_round_up(rows, ROW_GROUP), cols), np.int8)
     padded[:rows] = matrix
-    counts, steps, dense, unified_signs, unified_mags = [], [], [], [], []
+    counts, steps, dense, unified_rows = [], [], [], []
     for g in range(padded.shape[0] // ROW_GROUP):
         tiles = [padded[g * ROW_GROUP:(g + 1) * ROW_GROUP, t * VECTOR_BYTES:(t + 1) * VECTOR_BYTES]
                  for t in range(cols // VECTOR_BYTES)]
@@ -73,16 +74,19 @@ def pack_tiles(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str
         counts += [len(full), len(compact)]
         steps += [t * VECTOR_BYTES for t, _ in full + compact]
         dense += [tile.reshape(-1) for _, tile in full]
-        for _, tile in compact:
-            unified_mags.append(np.abs(tile[:, 0].astype(np.int16)).astype(np.uint8))
-            bits = (tile < 0).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
-            unified_signs.append(bits.sum(axis=1).astype(np.uint16))
+        unified_rows += [_sign_rows(tile) for _, tile in compact]
     arrays = {"counts": np.array(counts, np.uint16), "steps": np.array(steps or [0], np.uint16),
               "dense_weights": _concat(dense, np.int8)}
     if signs:
-        arrays["unified_signs"] = _concat(unified_signs, np.uint16)
-        arrays["unified_magnitudes"] = _concat(unified_mags, np.uint8)
+        arrays["unified_rows"] = _concat(unified_rows, np.uint32)
     return arrays
+
+
+def _sign_rows(tile: np.ndarray) -> np.ndarray:
+    """The 4 row words of a sign tile: sign mask | magnitude << 16."""
+    magnitudes = np.abs(tile[:, 0].astype(np.int64)).astype(np.uint32)
+    bits = (tile < 0).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
+    return bits.sum(axis=1).astype(np.uint32) | magnitudes << np.uint32(16)
 
 
 def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
@@ -199,7 +203,7 @@ def matrix_cost(f) -> float:
 
 
 TILE = 12.0  # per dense tile left: its offset, 1 + 4 loads, 4 VMLADAVA, loop
-SIGN_TILE = 28.0  # per unified tile: per row the sign mask as predicate, VPSEL of -1 / +1, VMLADAV, a multiply
+SIGN_TILE = 22.0  # per unified tile: its step, 2 LDRD of row words, per row VMSR P0, VPSEL -1 / +1, VMLADAV, SMLABT
 TILES_GROUP = 36.0
 
 
