@@ -4,6 +4,12 @@ Layouts (each kernel header documents the same):
   mve-rows4   dense CONV_2D / FULLY_CONNECTED: rows padded to a multiple of 4, reduction padded to a multiple
               of 16 with zeros; per group of 4 rows, per 16 reduction elements, 16 bytes of each of the 4 rows.
   mve-dw16    dense DEPTHWISE_CONV_2D (multiplier 1, at most 16 taps): per channel, its taps padded to 16.
+  mve-row-blocks, mve-row-blocks-signs
+              FULLY_CONNECTED (batch 1) over 1 x bi row blocks, bi 4, 8 or 16 (any bo x bi blocks read row by
+              row): per row `counts` (its dense, its unified blocks), `offsets` (each block's first input, dense
+              first), `dense_weights` (bi int8 a block); an all-zero block (pruned) is left out. -signs stores a
+              block of one magnitude with signs as one `unified_words` word: the VPR.P0 predicate of its negative
+              lanes (16 / bi bits a lane) in bits 0-15, the magnitude in bits 16-31.
   blocks-min  (toolchain.plan.kernels.generic.packing) any bo x bi blocks, bi <= 16: expanded into mve-rows4 in
               scratch once per call, then the dense kernel runs (munify_mve_unpack.h).
 
@@ -93,6 +99,35 @@ def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(1, dtype)
 
 
+def _sign_block(block: np.ndarray) -> bool:
+    magnitudes = np.abs(block.astype(np.int16))
+    return bool(np.all(magnitudes == magnitudes[0]) and magnitudes[0] > 0)
+
+
+def pack_row_blocks(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str, np.ndarray]:
+    """Layouts mve-row-blocks (`signs` False) and mve-row-blocks-signs of an int8 [rows, cols] matrix over
+    1 x bi blocks (bi from `blocks`, cols % bi == 0)."""
+    matrix = np.asarray(matrix, np.int8)
+    bi = blocks.bi
+    lane_bits = VECTOR_BYTES // bi
+    counts, offsets, dense, words = [], [], [], []
+    for row in matrix:
+        kept = [(j, row[j:j + bi]) for j in range(0, len(row), bi) if np.any(row[j:j + bi])]
+        compact = [(j, b) for j, b in kept if signs and _sign_block(b)]
+        full = [(j, b) for j, b in kept if not (signs and _sign_block(b))]
+        counts += [len(full), len(compact)]
+        offsets += [j for j, _ in full + compact]
+        dense += [b for _, b in full]
+        for _, b in compact:
+            negative = np.repeat(b < 0, lane_bits).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
+            words.append(int(negative.sum()) | int(abs(int(b[0]))) << 16)
+    arrays = {"counts": np.array(counts, np.uint16), "offsets": np.array(offsets or [0], np.uint16),
+              "dense_weights": _concat(dense, np.int8)}
+    if signs:
+        arrays["unified_words"] = np.array(words or [0], np.uint32)
+    return arrays
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Geometry shared with the C headers (the same conditions as their macros)
 
@@ -133,6 +168,17 @@ def tiles_fit(params: dict) -> bool:
 # output pixel: below 32 pixels the expansion outweighs half the kernel's work, and the block kernels that
 # skip pruned blocks at every pixel win (FULLY_CONNECTED has one).
 UNPACK_MIN_PIXELS = 32
+
+
+def row_blocks_fit(params: dict) -> bool:
+    """One input vector, 1 x 4 / 8 / 16 row blocks (one widening load each) in whole blocks, offsets in uint16."""
+    return (single_image(params) and params["bi"] in (4, 8, 16) and params["k"] % params["bi"] == 0
+            and params["k"] <= 0xFFFF)
+
+
+def row_blocks_scratch(params: dict) -> int:
+    """munify_mve_row_blocks.h: the row accumulators."""
+    return 4 * _round_up(params["cout"], ROW_GROUP)
 
 
 def unpack_fits(params: dict) -> bool:
@@ -228,6 +274,24 @@ def unpack_cost(f) -> float:
     edge = f.rows * (f.cols % max(f.bi, 1))  # the partial column blocks (LayerFacts has no bo for row tails)
     rows4 = _round_up(f.rows, ROW_GROUP) * _round_up(f.cols, VECTOR_BYTES)
     return matrix_cost(f) + f.full_blocks * UNPACK_BLOCK + edge * UNPACK_EDGE + rows4 * UNPACK_FILL
+
+
+ROW_BLOCK = 6.0  # per dense 1 x bi block: its offset, 2 widening loads, VMLADAVA, loop
+SIGN_BLOCK = 9.0  # per unified block: its offset, activation load, its word, VMSR P0, VPSEL, VMLADAV, SMLABT, loop
+BLOCK_ROW = 22.0  # per row: its counts, the loops' set-up, the accumulator store (fitted: MNIST CNN admm75 / 90 FC)
+BLOCK_REQUANT = 7.0  # per 4 rows: bias, requantization, store
+
+
+def row_blocks_cost(signs: bool):
+    """Blocks are counted from the LayerFacts as row blocks (bo rows of every bo x bi block kept)."""
+    def cost(f) -> float:
+        col_blocks = max(f.cols // max(f.bi, 1), 1)
+        bo = round(f.rows * col_blocks / f.full_blocks) if f.full_blocks else 1  # full_blocks: rows // bo x col_blocks
+        kept_rows = f.listed_blocks * bo if f.full_blocks else f.rows * col_blocks
+        unified = f.unified_rows if signs else 0
+        return (LAYER_CALL + f.rows * BLOCK_ROW + -(-f.rows // ROW_GROUP) * BLOCK_REQUANT
+                + (kept_rows - unified) * ROW_BLOCK + unified * SIGN_BLOCK)
+    return cost
 
 
 def depthwise_cost(f) -> float:
