@@ -49,14 +49,14 @@ def unpack_tiles(arrays: dict, rows: int, cols: int) -> np.ndarray:
     out = np.zeros((-(-rows // 4) * 4, cols), np.int32)
     counts, steps = arrays["counts"].reshape(-1, 2), iter(arrays["steps"].tolist())
     dense = iter(arrays["dense_weights"].reshape(-1, 4, 16)) if counts[:, 0].sum() else iter(())
-    signs = iter(arrays.get("unified_signs", np.zeros(0)).reshape(-1, 4))
-    mags = iter(arrays.get("unified_magnitudes", np.zeros(0)).reshape(-1, 4))
+    words = arrays.get("unified_rows", np.zeros(0, np.uint32)).astype(np.int64).reshape(-1, 4)
+    signs, mags = iter(words & 0xFFFF), iter(words >> 16)
     for g, (n_dense, n_unified) in enumerate(counts):
         for _ in range(n_dense):
             s = next(steps)
             out[4 * g:4 * g + 4, s:s + 16] = next(dense)
         for _ in range(n_unified):
-            s, bits, m = next(steps), next(signs).astype(np.int64), next(mags).astype(np.int64)
+            s, bits, m = next(steps), next(signs), next(mags)
             negative = (bits[:, None] >> np.arange(16)) & 1
             out[4 * g:4 * g + 4, s:s + 16] = np.where(negative, -1, 1) * m[:, None]
     return out[:rows]
@@ -73,10 +73,10 @@ def test_tiles_leave_pruned_tiles_out_and_store_unified_tiles_as_signs(signs):
     counts = arrays["counts"].reshape(-1, 2)
     assert counts[1].tolist() == [0, 0]  # an all-pruned row group has no tiles at all
     if signs:
-        assert counts[0].tolist() == [1, 1] and arrays["unified_signs"].dtype == np.uint16
-        assert len(arrays["dense_weights"]) == 64 * (1 + 4)  # the unified tile takes 12 bytes, not 64
+        assert counts[0].tolist() == [1, 1] and arrays["unified_rows"].dtype == np.uint32
+        assert len(arrays["dense_weights"]) == 64 * (1 + 4)  # the unified tile takes 16 bytes, not 64
     else:
-        assert counts[0].tolist() == [2, 0] and "unified_signs" not in arrays
+        assert counts[0].tolist() == [2, 0] and "unified_rows" not in arrays
 
 
 def test_m55_plans_every_layer_of_the_mlperf_models_on_helium_kernels(imported_model):
@@ -146,3 +146,53 @@ def test_unpack_takes_only_block_rows_inside_one_16_byte_step(bi, fits):
     params = dict(batches=1, bo=1, bi=bi, k=288, kh=3, kw=3, cin=32, in_w=7, dil_h=1, dil_w=1, pointwise=False,
                   out_h=7, out_w=7)
     assert mve.unpack_fits(params) is fits
+
+
+def unpack_row_blocks(arrays: dict, rows: int, cols: int, bi: int) -> np.ndarray:
+    """The matrix a mve-row-blocks / mve-row-blocks-signs packing encodes (the kernel's reading of it)."""
+    out = np.zeros((rows, cols), np.int32)
+    counts, offsets = arrays["counts"].reshape(-1, 2), iter(arrays["offsets"].tolist())
+    dense = iter(arrays["dense_weights"].reshape(-1, bi)) if counts[:, 0].sum() else iter(())
+    words = iter(arrays.get("unified_words", np.zeros(0, np.uint32)).astype(np.int64).tolist())
+    lane_bits = 16 // bi
+    for r, (n_dense, n_unified) in enumerate(counts):
+        for _ in range(n_dense):
+            j = next(offsets)
+            out[r, j:j + bi] = next(dense)
+        for _ in range(n_unified):
+            j, word = next(offsets), next(words)
+            negative = (word >> (lane_bits * np.arange(bi))) & 1  # a lane's predicate bits are all alike
+            assert all(((word >> (lane_bits * k)) & ((1 << lane_bits) - 1)) in (0, (1 << lane_bits) - 1)
+                       for k in range(bi))
+            out[r, j:j + bi] = np.where(negative, -1, 1) * (word >> 16)
+    return out
+
+
+@pytest.mark.parametrize("bo, bi", [(1, 4), (1, 8), (2, 8), (1, 16)])
+@pytest.mark.parametrize("signs", [False, True])
+def test_row_blocks_leave_pruned_blocks_out_and_store_unified_blocks_as_words(bo, bi, signs):
+    from benchmarks.kernels.kernel_bench import block_matrix
+
+    m, blocks = block_matrix(np.random.default_rng(bi + bo), 10, 6 * bi, bo, bi, (0.3, 0.3, 0.4))
+    arrays = mve.pack_row_blocks(m, blocks, signs=signs)
+    assert unpack_row_blocks(arrays, 10, 6 * bi, bi).tolist() == m.tolist()
+    kept = sum(int(np.any(m[r, j:j + bi])) for r in range(10) for j in range(0, 6 * bi, bi))
+    assert len(arrays["offsets"]) == kept  # pruned blocks take nothing
+    if signs:
+        assert arrays["counts"][1::2].sum() > 0 and arrays["unified_words"].dtype == np.uint32
+    else:
+        assert "unified_words" not in arrays and len(arrays["dense_weights"]) == kept * bi
+
+
+@pytest.mark.parametrize("mix, speed_kernel", [((0.25, 0.30, 0.45), "fc_as_dense_mve"),
+                                               ((0.05, 0.05, 0.90), "fc_row_blocks_mve")])
+def test_one_vector_fully_connected_1x8_runs_on_row_blocks_not_the_m4_dsp_kernels(mix, speed_kernel):
+    """The MNIST CNN's last layer (10 x 432, 1 x 8 blocks): the row-block kernel predicts fewer instructions
+    than the M4 DSP block kernels, so neither balanced nor speed takes those on the M55; speed takes the row blocks only where they
+    predict fewer instructions than the dense kernel."""
+    from benchmarks.kernels.kernel_bench import blocks_case
+
+    graph = blocks_case("fc", np.random.default_rng(5), 10, 432, 1, 8, mix).graph
+    plans = {mode: make_plan(graph, M55, mode, cpu="cortex-m55").layers[0] for mode in ("balanced", "speed")}
+    assert not any(layer.variant.endswith("_dsp") for layer in plans.values()), plans
+    assert plans["speed"].variant == speed_kernel

@@ -85,3 +85,23 @@ def test_unpacked_block_weights_run_bit_exact_on_the_dense_helium_kernel(tmp_pat
     plan, report = run_forced(graph, BOARD, tmp_path, force)
     assert report.bit_exact, report.mismatches[:3]
     assert {layer.layout for layer in plan.layers if layer.name in force} == {"blocks-min"}
+
+
+@pytest.mark.parametrize("seed, bi", [(16, 4), (6, 8), (4, 16)])
+@pytest.mark.parametrize("variant", ["fc_row_blocks_mve", "fc_row_blocks_signs_mve"])
+def test_row_block_fully_connected_runs_bit_exact(tmp_path, monkeypatch, seed, bi, variant):
+    """bo x 4, 8 and 16 blocks of all kinds on one input vector, pruned blocks skipped, unified ones as int8 or
+    as sign words: the fully connected layers that fit forced onto the row-block kernel, checked layer by layer."""
+    import random_graphs
+    from neon_support import run_forced
+    from toolchain.plan import make_plan
+    from toolchain.plan.kernels.mve import kernels as mve
+
+    monkeypatch.setattr(random_graphs, "BI_CHOICES", (bi,))
+    graph = random_chain(seed)
+    fits = [layer.name for layer in make_plan(graph, load_board(BOARD).features, "speed").layers
+            if layer.op_type == "FULLY_CONNECTED" and mve.row_blocks_fit(layer.params)]
+    assert fits, "the seed must give a fully connected layer the kernel takes"
+    plan, report = run_forced(graph, BOARD, tmp_path, {name: variant for name in fits})
+    assert report.bit_exact, report.mismatches[:3]
+    assert {layer.kernel for layer in report.layers if layer.name in fits} == {variant}

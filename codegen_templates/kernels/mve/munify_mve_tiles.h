@@ -3,9 +3,10 @@
  * Layouts mve-tiles / mve-tiles-signs (toolchain.plan.kernels.mve.kernels.pack_tiles). Per group of 4 rows:
  * counts[2g] dense tiles and counts[2g + 1] unified tiles; `steps` gives each tile's reduction offset (16 * step),
  * dense tiles first. A dense tile is 64 int8 weights (4 rows of 16): one activation load, 4 weight loads and 4
- * VMLADAVA. A unified tile (mve-tiles-signs) is per row a magnitude m and a 16-bit sign mask: per row the
- * mask as the VPT predicate selects -1 / +1 per lane (VPSEL), one VMLADAV with the activations and one
- * multiply by m (6 instructions a row against 2 of a dense row: unified tiles save bytes, not time).
+ * VMLADAVA. A unified tile (mve-tiles-signs) is per row one word, its 16-bit sign mask and magnitude m: per
+ * row the mask as the predicate selects -1 / +1 per lane (VPSEL), one VMLADAV with the activations and one
+ * SMLABT by m (4 instructions a row and an LDRD per two rows, against 2 of a dense row: unified tiles save
+ * bytes, not time).
  *
  * The layer source defines the macros of munify_mve_matrix.h and MVE_SIGNS (1: mve-tiles-signs). When the
  * patch is read in place over kernel rows (MVE_SEGMENTED), the steps are turned into input offsets once per
@@ -22,8 +23,7 @@ typedef struct {
     const uint16_t *counts;
     const uint16_t *steps; /* reduction offsets of a contiguous patch */
     const int8_t *dense;
-    const uint16_t *signs;
-    const uint8_t *magnitudes;
+    const uint32_t *rows; /* per row of a unified tile: sign mask | magnitude << 16 */
 } mve_tiles;
 
 /* n >= 0 dense tiles: the activation step at x + offset, then 4 rows of weights */
@@ -44,22 +44,24 @@ typedef struct {
     "le        lr, 1b\n\t"                                                                                  \
     "2:\n\t"
 
-/* one row of a unified tile: its sign mask as the VPT predicate selects -1 or +1 per lane, VMLADAV gives
- * sum_j sign_j * x_j, one multiply by the magnitude */
-#define MVE_SIGN_ROW(acc)                                                                                    \
-    "ldrh      %[t], [%[g]], #2\n\t"                                                                       \
-    "vmsr      p0, %[t]\n\t"                                                                                \
+/* one row of a unified tile from its word w (sign mask | magnitude << 16): the mask as the predicate selects
+ * -1 or +1 per lane (VPSEL; VMSR P0 takes bits 0-15), VMLADAV gives sum_j sign_j * x_j (|sum| <= 2048, an
+ * int16), SMLABT adds it times the magnitude (the word's top half) */
+#define MVE_SIGN_ROW(w, acc)                                                                                 \
+    "vmsr      p0, %[" w "]\n\t"                                                                            \
     "vpsel     q1, %q[minus], %q[plus]\n\t"                                                                \
     "vmlav.s8  %[sum], q0, q1\n\t"                                                                         \
-    "ldrb      %[t], [%[m]], #1\n\t"                                                                       \
-    "mla       %[" acc "], %[sum], %[t], %[" acc "]\n\t"
+    "smlabt    %[" acc "], %[sum], %[" w "], %[" acc "]\n\t"
 
+/* per unified tile: its activation step, then the 4 row words two at a time (LDRD) */
 #define MVE_SIGN_TILES                                                                                       \
     "wls       lr, %[n], 2f\n\t"                                                                           \
     "1:\n\t"                                                                                                \
     "ldrh      %[t], [%[s]], #2\n\t"                                                                       \
     "add       %[t], %[x], %[t]\n\t"                                                                       \
-    "vldrb.8   q0, [%[t]]\n\t" MVE_SIGN_ROW("a0") MVE_SIGN_ROW("a1") MVE_SIGN_ROW("a2") MVE_SIGN_ROW("a3")     \
+    "vldrb.8   q0, [%[t]]\n\t"                                                                             \
+    "ldrd      %[t], %[u], [%[g]], #8\n\t" MVE_SIGN_ROW("t", "a0") MVE_SIGN_ROW("u", "a1")                  \
+    "ldrd      %[t], %[u], [%[g]], #8\n\t" MVE_SIGN_ROW("t", "a2") MVE_SIGN_ROW("u", "a3")                  \
     "le        lr, 1b\n\t"                                                                                  \
     "2:\n\t"
 
@@ -80,17 +82,16 @@ MUNIFY_MVE_FN void mve_tiles_dot4(const int8_t *x, mve_tiles *t, const uint16_t 
                    : "lr", "q0", "q1", "memory");
     t->dense = w;
 #if MVE_SIGNS
-    register int32_t sum __asm("r2");
-    const uint16_t *g = t->signs;
-    const uint8_t *m = t->magnitudes;
+    register int32_t sum __asm("r2"); /* VMLADAV writes an even register */
+    const uint32_t *g = t->rows;
+    uint32_t second;
     const int8x16_t minus = vdupq_n_s8(-1), plus = vdupq_n_s8(1);
     __asm volatile(MVE_SIGN_TILES
-                   : [s] "+r"(s), [g] "+r"(g), [m] "+r"(m), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2),
-                     [a3] "+r"(a3), [t] "=&r"(tmp), [sum] "=&r"(sum)
+                   : [s] "+r"(s), [g] "+r"(g), [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3),
+                     [t] "=&r"(tmp), [u] "=&r"(second), [sum] "=&r"(sum)
                    : [n] "r"((uint32_t)t->counts[1]), [x] "r"(x), [minus] "w"(minus), [plus] "w"(plus)
                    : "lr", "q0", "q1", "memory");
-    t->signs = g;
-    t->magnitudes = m;
+    t->rows = g;
 #endif
     t->counts += 2;
     *steps = s;

@@ -4,6 +4,12 @@ Layouts (each kernel header documents the same):
   mve-rows4   dense CONV_2D / FULLY_CONNECTED: rows padded to a multiple of 4, reduction padded to a multiple
               of 16 with zeros; per group of 4 rows, per 16 reduction elements, 16 bytes of each of the 4 rows.
   mve-dw16    dense DEPTHWISE_CONV_2D (multiplier 1, at most 16 taps): per channel, its taps padded to 16.
+  mve-row-blocks, mve-row-blocks-signs
+              FULLY_CONNECTED (batch 1) over 1 x bi row blocks, bi 4, 8 or 16 (any bo x bi blocks read row by
+              row): per row `counts` (its dense, its unified blocks), `offsets` (each block's first input, dense
+              first), `dense_weights` (bi int8 a block); an all-zero block (pruned) is left out. -signs stores a
+              block of one magnitude with signs as one `unified_words` word: the VPR.P0 predicate of its negative
+              lanes (16 / bi bits a lane) in bits 0-15, the magnitude in bits 16-31.
   blocks-min  (toolchain.plan.kernels.generic.packing) any bo x bi blocks, bi <= 16: expanded into mve-rows4 in
               scratch once per call, then the dense kernel runs (munify_mve_unpack.h).
 
@@ -13,8 +19,9 @@ Layouts (each kernel header documents the same):
               holds its dense and its unified tiles, `steps` their reduction offsets (16 * step) in that order.
               mve-tiles stores every tile left as 64 int8 weights (`dense_weights`, row after row);
               mve-tiles-signs stores a tile whose every row is one magnitude with signs (unified 4 x 16 blocks,
-              or any tile of that form) as 4 `unified_signs` (uint16, bit j: lane j negative) and 4
-              `unified_magnitudes` (uint8) instead of 64 bytes.
+              or any tile of that form) as 4 `unified_rows` words instead of 64 bytes: per row (uint32) its sign
+              mask in bits 0-15 (bit j: lane j negative, the VPR.P0 predicate as is) and its magnitude in bits
+              16-31 (the top half SMLABT multiplies by).
 
 The cost model counts retired instructions under QEMU -icount (not cycles), per layer.
 """
@@ -63,7 +70,7 @@ def pack_tiles(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str
     rows, cols = matrix.shape
     padded = np.zeros((_round_up(rows, ROW_GROUP), cols), np.int8)
     padded[:rows] = matrix
-    counts, steps, dense, unified_signs, unified_mags = [], [], [], [], []
+    counts, steps, dense, unified_rows = [], [], [], []
     for g in range(padded.shape[0] // ROW_GROUP):
         tiles = [padded[g * ROW_GROUP:(g + 1) * ROW_GROUP, t * VECTOR_BYTES:(t + 1) * VECTOR_BYTES]
                  for t in range(cols // VECTOR_BYTES)]
@@ -73,20 +80,52 @@ def pack_tiles(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str
         counts += [len(full), len(compact)]
         steps += [t * VECTOR_BYTES for t, _ in full + compact]
         dense += [tile.reshape(-1) for _, tile in full]
-        for _, tile in compact:
-            unified_mags.append(np.abs(tile[:, 0].astype(np.int16)).astype(np.uint8))
-            bits = (tile < 0).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
-            unified_signs.append(bits.sum(axis=1).astype(np.uint16))
+        unified_rows += [_sign_rows(tile) for _, tile in compact]
     arrays = {"counts": np.array(counts, np.uint16), "steps": np.array(steps or [0], np.uint16),
               "dense_weights": _concat(dense, np.int8)}
     if signs:
-        arrays["unified_signs"] = _concat(unified_signs, np.uint16)
-        arrays["unified_magnitudes"] = _concat(unified_mags, np.uint8)
+        arrays["unified_rows"] = _concat(unified_rows, np.uint32)
     return arrays
+
+
+def _sign_rows(tile: np.ndarray) -> np.ndarray:
+    """The 4 row words of a sign tile: sign mask | magnitude << 16."""
+    magnitudes = np.abs(tile[:, 0].astype(np.int64)).astype(np.uint32)
+    bits = (tile < 0).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
+    return bits.sum(axis=1).astype(np.uint32) | magnitudes << np.uint32(16)
 
 
 def _concat(pieces: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(pieces).astype(dtype) if pieces else np.zeros(1, dtype)
+
+
+def _sign_block(block: np.ndarray) -> bool:
+    magnitudes = np.abs(block.astype(np.int16))
+    return bool(np.all(magnitudes == magnitudes[0]) and magnitudes[0] > 0)
+
+
+def pack_row_blocks(matrix: np.ndarray, blocks=None, signs: bool = False) -> dict[str, np.ndarray]:
+    """Layouts mve-row-blocks (`signs` False) and mve-row-blocks-signs of an int8 [rows, cols] matrix over
+    1 x bi blocks (bi from `blocks`, cols % bi == 0)."""
+    matrix = np.asarray(matrix, np.int8)
+    bi = blocks.bi
+    lane_bits = VECTOR_BYTES // bi
+    counts, offsets, dense, words = [], [], [], []
+    for row in matrix:
+        kept = [(j, row[j:j + bi]) for j in range(0, len(row), bi) if np.any(row[j:j + bi])]
+        compact = [(j, b) for j, b in kept if signs and _sign_block(b)]
+        full = [(j, b) for j, b in kept if not (signs and _sign_block(b))]
+        counts += [len(full), len(compact)]
+        offsets += [j for j, _ in full + compact]
+        dense += [b for _, b in full]
+        for _, b in compact:
+            negative = np.repeat(b < 0, lane_bits).astype(np.uint32) << np.arange(VECTOR_BYTES, dtype=np.uint32)
+            words.append(int(negative.sum()) | int(abs(int(b[0]))) << 16)
+    arrays = {"counts": np.array(counts, np.uint16), "offsets": np.array(offsets or [0], np.uint16),
+              "dense_weights": _concat(dense, np.int8)}
+    if signs:
+        arrays["unified_words"] = np.array(words or [0], np.uint32)
+    return arrays
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -129,6 +168,17 @@ def tiles_fit(params: dict) -> bool:
 # output pixel: below 32 pixels the expansion outweighs half the kernel's work, and the block kernels that
 # skip pruned blocks at every pixel win (FULLY_CONNECTED has one).
 UNPACK_MIN_PIXELS = 32
+
+
+def row_blocks_fit(params: dict) -> bool:
+    """One input vector, 1 x 4 / 8 / 16 row blocks (one widening load each) in whole blocks, offsets in uint16."""
+    return (single_image(params) and params["bi"] in (4, 8, 16) and params["k"] % params["bi"] == 0
+            and params["k"] <= 0xFFFF)
+
+
+def row_blocks_scratch(params: dict) -> int:
+    """munify_mve_row_blocks.h: the row accumulators."""
+    return 4 * _round_up(params["cout"], ROW_GROUP)
 
 
 def unpack_fits(params: dict) -> bool:
@@ -199,7 +249,7 @@ def matrix_cost(f) -> float:
 
 
 TILE = 12.0  # per dense tile left: its offset, 1 + 4 loads, 4 VMLADAVA, loop
-SIGN_TILE = 28.0  # per unified tile: per row the sign mask as predicate, VPSEL of -1 / +1, VMLADAV, a multiply
+SIGN_TILE = 22.0  # per unified tile: its step, 2 LDRD of row words, per row VMSR P0, VPSEL -1 / +1, VMLADAV, SMLABT
 TILES_GROUP = 36.0
 
 
@@ -224,6 +274,24 @@ def unpack_cost(f) -> float:
     edge = f.rows * (f.cols % max(f.bi, 1))  # the partial column blocks (LayerFacts has no bo for row tails)
     rows4 = _round_up(f.rows, ROW_GROUP) * _round_up(f.cols, VECTOR_BYTES)
     return matrix_cost(f) + f.full_blocks * UNPACK_BLOCK + edge * UNPACK_EDGE + rows4 * UNPACK_FILL
+
+
+ROW_BLOCK = 6.0  # per dense 1 x bi block: its offset, 2 widening loads, VMLADAVA, loop
+SIGN_BLOCK = 9.0  # per unified block: its offset, activation load, its word, VMSR P0, VPSEL, VMLADAV, SMLABT, loop
+BLOCK_ROW = 22.0  # per row: its counts, the loops' set-up, the accumulator store (fitted: MNIST CNN admm75 / 90 FC)
+BLOCK_REQUANT = 7.0  # per 4 rows: bias, requantization, store
+
+
+def row_blocks_cost(signs: bool):
+    """Blocks are counted from the LayerFacts as row blocks (bo rows of every bo x bi block kept)."""
+    def cost(f) -> float:
+        col_blocks = max(f.cols // max(f.bi, 1), 1)
+        bo = round(f.rows * col_blocks / f.full_blocks) if f.full_blocks else 1  # full_blocks: rows // bo x col_blocks
+        kept_rows = f.listed_blocks * bo if f.full_blocks else f.rows * col_blocks
+        unified = f.unified_rows if signs else 0
+        return (LAYER_CALL + f.rows * BLOCK_ROW + -(-f.rows // ROW_GROUP) * BLOCK_REQUANT
+                + (kept_rows - unified) * ROW_BLOCK + unified * SIGN_BLOCK)
+    return cost
 
 
 def depthwise_cost(f) -> float:

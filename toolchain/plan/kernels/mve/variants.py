@@ -37,6 +37,19 @@ def _tiles(stem: str, op_type: str) -> list[KernelVariant]:
                           pack=functools.partial(mve.pack_tiles, signs=True), **args)]
 
 
+def _row_blocks() -> list[KernelVariant]:
+    """FULLY_CONNECTED over 1 x bi row blocks, pruned blocks skipped; unified ones as int8 (speed) or signs."""
+    args = dict(template="kernels/mve/row_blocks.c.j2", features=MVE, block_kinds=ANY_KINDS,
+                applies=mve.row_blocks_fit, scratch=mve.row_blocks_scratch,
+                support_files=COMMON + ("kernels/mve/munify_mve_matrix.h", "kernels/mve/munify_mve_row_blocks.h"))
+    return [KernelVariant("fc_row_blocks_mve", "FULLY_CONNECTED", cost=mve.row_blocks_cost(False),
+                          layout="mve-row-blocks", optimize=NOT_SIZE,
+                          pack=functools.partial(mve.pack_row_blocks, signs=False), **args),
+            KernelVariant("fc_row_blocks_signs_mve", "FULLY_CONNECTED", cost=mve.row_blocks_cost(True),
+                          layout="mve-row-blocks-signs", pack=functools.partial(mve.pack_row_blocks, signs=True),
+                          **args)]
+
+
 def _unpack(stem: str, op_type: str) -> KernelVariant:
     """Any bo x bi blocks kept in flash as blocks-min, expanded once per call for the dense kernel."""
     return KernelVariant(f"{stem}_unpack_mve", op_type, "kernels/mve/unpack.c.j2", mve.unpack_cost,
@@ -63,6 +76,7 @@ MVE_VARIANTS: tuple[KernelVariant, ...] = (
     *_matrix("fc", "FULLY_CONNECTED"),
     *_tiles("conv", "CONV_2D"),
     *_tiles("fc", "FULLY_CONNECTED"),
+    *_row_blocks(),
     _unpack("conv", "CONV_2D"),
     _unpack("fc", "FULLY_CONNECTED"),
     *_depthwise(),
