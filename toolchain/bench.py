@@ -58,6 +58,11 @@ MLPERF_MODELS = ("kws_ref_model", "pretrainedResnet_quant", "ad01_int8")
 # post-training budgets (fractions of the full blocks of the middle CONV_2D / FC layers): (prune, unify)
 POST_TRAINING_BUDGETS = {"pt25": (0.10, 0.15), "pt50": (0.20, 0.30)}
 POST_TRAINING_BLOCK = (1, 8)
+# Helium (MVE) boards also run the models with the MVE tile shape, 4 x 16 (4 weight rows per activation load,
+# 16 inputs per VMLADAVA): label -> (block shape, prune, unify); measured on boards with the "mve" feature only
+MVE_TILE_FEATURE = "mve"
+MVE_TILE_BUDGETS = {"pt80-4x16": ((4, 16), 0.50, 0.30)}
+MNIST_MVE_RECIPE = ("admm70-4x16", "mnist_cnn_4x16.toml")
 # ADMM budgets for the MNIST CNN (fractions of the blocks of each compressed layer): (prune, unify)
 MNIST_BUDGETS = {"admm50": (0.30, 0.20), "admm75": (0.45, 0.30), "admm90": (0.60, 0.30)}
 AGREEMENT_INPUTS = 100
@@ -73,6 +78,10 @@ class Variant:
     graph: Graph
     accuracy: dict = field(default_factory=dict)
     host_seconds: dict = field(default_factory=dict)
+    board_feature: str | None = None  # measured only on boards with this feature (None: every board)
+
+    def runs_on(self, board: Board) -> bool:
+        return self.board_feature is None or self.board_feature in board.features
 
     @property
     def key(self) -> str:
@@ -91,18 +100,21 @@ def mlperf_variants(work: Path, quick: bool) -> list[Variant]:
         import_seconds = time.perf_counter() - start
         variants.append(_saved(work, Variant(name, "dense", work / f"{name}-dense.mun", dense,
                                              host_seconds={"import": import_seconds})))
-        budgets = dict(list(POST_TRAINING_BUDGETS.items())[:1]) if quick else POST_TRAINING_BUDGETS
+        budgets = {label: (POST_TRAINING_BLOCK, *ratios) for label, ratios in POST_TRAINING_BUDGETS.items()}
+        budgets = dict(list(budgets.items())[:1]) if quick else {**budgets, **MVE_TILE_BUDGETS}
         inputs = draw_inputs(dense, 20 if quick else AGREEMENT_INPUTS, seed=1)
         dense_out = [reference.run(dense, x)[0] for x in inputs]
-        for label, (prune, unify) in budgets.items():
+        for label, (block, prune, unify) in budgets.items():
             start = time.perf_counter()
-            graph = compress_graph(dense, *POST_TRAINING_BLOCK, prune, unify)
+            graph = compress_graph(dense, *block, prune, unify)
             seconds = time.perf_counter() - start
             agree = float(np.mean([a.argmax() == reference.run(graph, x)[0].argmax()
                                    for a, x in zip(dense_out, inputs)]))
             variants.append(_saved(work, Variant(name, label, work / f"{name}-{label}.mun", graph,
                                                  accuracy={"top1_agreement_random_inputs": agree},
-                                                 host_seconds={"compress": seconds})))
+                                                 host_seconds={"compress": seconds},
+                                                 board_feature=MVE_TILE_FEATURE if label in MVE_TILE_BUDGETS
+                                                 else None)))
     return variants
 
 
@@ -128,7 +140,21 @@ def mnist_variants(work: Path, quick: bool, progress: bool) -> list[Variant]:
         variants.append(_saved(work, Variant("mnist_cnn", label, path, report.graph.replace(name=f"mnist_cnn_{label}"),
                                              accuracy={"test_top1": report.accuracy["compressed_int8"]},
                                              host_seconds={"compress": seconds})))
+    if not quick:
+        variants.append(_mnist_recipe_variant(work, *MNIST_MVE_RECIPE, progress, board_feature=MVE_TILE_FEATURE))
     return variants
+
+
+def _mnist_recipe_variant(work: Path, label: str, recipe_file: str, progress: bool, **kwargs) -> Variant:
+    from .compress.pipeline import run_recipe
+    from .compress.recipe import load_recipe
+
+    path = work / f"mnist_cnn-{label}.mun"
+    start = time.perf_counter()
+    report = run_recipe(load_recipe(resource_dir("examples") / recipe_file), path, progress=progress)
+    return _saved(work, Variant("mnist_cnn", label, path, report.graph.replace(name=f"mnist_cnn_{label}"),
+                                accuracy={"test_top1": report.accuracy["compressed_int8"]},
+                                host_seconds={"compress": time.perf_counter() - start}, **kwargs))
 
 
 def _saved(work: Path, v: Variant) -> Variant:
@@ -206,7 +232,7 @@ def run_bench(quick: bool = False, out_md: Path = Path("docs/BENCHMARKS.md"),
     n_inputs = 2 if quick else 3
     rows, failures = [], []
     for board in boards:
-        for v in variants:
+        for v in (v for v in variants if v.runs_on(board)):
             print(f"  {board.name:12s} {v.key:36s}", end="", flush=True)
             try:
                 row = measure(v, board, work, n_inputs)

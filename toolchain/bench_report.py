@@ -112,8 +112,9 @@ def mve_anchor_table(doc: dict) -> str:
     return "\n".join([
         f"## Against TFLite Micro + CMSIS-NN Helium kernels (Cortex-M55, {board})", "",
         "CMSIS-NN (MVE) figures measured out of tree in this QEMU (`-icount shift=0`) by an earlier session and "
-        "quoted in issue 9 (`CMSIS_NN_MVE_ANCHORS` in toolchain/bench.py). The compressed rows here use 1x8 "
-        "blocks; what the Helium 4x16 tiles buy is in docs/bench/HELIUM.md.", "",
+        "quoted in issue 9 (`CMSIS_NN_MVE_ANCHORS` in toolchain/bench.py). `pt25` / `pt50` use 1x8 blocks, which "
+        "the M55 expands per call and runs dense (they buy bytes there, not time); `pt80-4x16` uses the Helium "
+        "tile shape, where pruned tiles are skipped at every pixel (docs/bench/HELIUM.md).", "",
         _table(["model", "variant", "CMSIS-NN MVE instructions", "munify instructions", "ratio", "issue 9 target",
                 "bit-exact"], rows), ""])
 
@@ -216,7 +217,9 @@ def render_markdown(doc: dict, img_dir: Path, md_dir: Path) -> str:
         "with the dense model on seeded random inputs; without retraining accuracy drops, which is why munify "
         "compresses with ADMM when the training pipeline is at hand); `admm50` / `admm75` / `admm90`: the MNIST "
         "CNN compressed with ADMM (1x8 blocks, 50 / 75 / 90% of the blocks of each compressed layer unified or "
-        "pruned) and retrained, real test accuracy on 1,000 images.",
+        "pruned) and retrained, real test accuracy on 1,000 images. On the Helium board only: `pt80-4x16`, 50% of "
+        "the 4x16 blocks pruned and 30% unified post-training (the MVE tile shape), and `admm70-4x16`, the MNIST "
+        "CNN trained by examples/mnist_cnn_4x16.toml (50% pruned, 20% unified).",
         "",
         all_rows_table(doc),
         "",

@@ -68,3 +68,12 @@ def test_mve_anchor_table_compares_the_m55_rows_with_cmsis_nn():
     md = mve_anchor_table({"anchors": anchors(), "rows": rows})
     assert "| kws_ref_model | dense | 1,815,565 | 907,782 | **0.50x** | <= 0.9 | yes |" in md
     assert "pt50" not in md  # another board's row is not compared with the M55 anchor
+
+
+def test_tile_variants_run_only_on_boards_with_their_feature(tmp_path):
+    from toolchain.bench import MVE_TILE_FEATURE
+
+    tile = Variant("kws_ref_model", "pt80-4x16", tmp_path / "x.mun", None, board_feature=MVE_TILE_FEATURE)
+    every = Variant("kws_ref_model", "pt50", tmp_path / "y.mun", None)
+    assert tile.runs_on(load_board("mps3-an547")) and not tile.runs_on(load_board("mps2-an386"))
+    assert every.runs_on(load_board("mps2-an386")) and every.runs_on(load_board("aarch64-linux"))
