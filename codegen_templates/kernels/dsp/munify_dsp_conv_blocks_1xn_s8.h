@@ -176,21 +176,30 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 }
 
 
-/* One column's unsigned copy x + 128 into its place among the four: `blocks` (>= 1) whole blocks of bi
- * inputs (unified blocks never reach the partial last block), each 4 * bi bytes after the one before. */
+/* One column's whole blocks widened and copied unsigned in one pass: `blocks` (>= 1) blocks of bi inputs
+ * (unified blocks never reach the partial last block) from x; per group of 4 inputs its two SXTB16 words into
+ * every 8th word pair of the quad-interleaved columns `out`, its unsigned copy x + 128 into the column's place
+ * among the four at `u` (each block 4 * bi bytes after the one before). One load of each input word serves
+ * both copies. */
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_UNSIGNED_BLOCK "ldr r3, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "str r3, [r2], #16\n\t"
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
+    "ldr    r4, [r0], #4\n\t" "eor    r5, r4, #0x80808080\n\t" "str    r5, [r3], #16\n\t"                     \
+    "sxtb16 r5, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r5, r4, [r2], #32\n\t"
 #else
-#define BLOCKS_UNSIGNED_BLOCK                                                                                \
-    "ldr r3, [r0], #4\n\t" "ldr r12, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "eor r12, r12, #0x80808080\n\t" \
-    "strd r3, r12, [r2], #32\n\t"
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
+    "ldr    r4, [r0], #4\n\t" "ldr    r5, [r0], #4\n\t" "eor    r6, r4, #0x80808080\n\t"                     \
+    "eor    r12, r5, #0x80808080\n\t" "strd   r6, r12, [r3], #32\n\t"                                        \
+    "sxtb16 r6, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r6, r4, [r2], #32\n\t"                            \
+    "sxtb16 r6, r5\n\t" "sxtb16 r5, r5, ror #8\n\t" "strd   r6, r5, [r2], #32\n\t"
 #endif
-MUNIFY_ASM_FUNCTION blocks_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
-                                         MUNIFY_ASM_ARG uint8_t *u)
+MUNIFY_ASM_FUNCTION blocks_widen_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
+                                               MUNIFY_ASM_ARG uint32_t *out, MUNIFY_ASM_ARG uint8_t *u)
 {
-    __asm volatile("1:\n\t" BLOCKS_UNSIGNED_BLOCK
+    __asm volatile("push   {r4-r6}\n\t"
+                   "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK
                    "subs   r1, r1, #1\n\t"
                    "bne    1b\n\t"
+                   "pop    {r4-r6}\n\t"
                    "bx     lr\n\t");
 }
 
@@ -330,17 +339,20 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_block_lists *l = &p->lists;
     const munify_dsp_quant q = p->q;
-    for (int32_t i = 0; i < 4; ++i) {
-        blocks_widen_column(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i);
-    }
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
+    int32_t unsigned_blocks = !MUNIFY_DSP_TABLE_RECORDS && unified ? whole_blocks : 0;
+    for (int32_t i = 0; i < 4; ++i) {
+        uint32_t *widened = (uint32_t *)(uintptr_t)col->widened + 2 * i;
+        int32_t done = 0;
+        if (unsigned_blocks > 0) {
+            uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
+            blocks_widen_unsigned_quad(x[i], unsigned_blocks, widened, column);
+            done = unsigned_blocks * MUNIFY_DSP_LAYOUT_BI;
+        }
+        blocks_widen_column(x[i] + done, p->cols - done, widened + 2 * done);
+    }
     if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
         blocks_tables(col->widened, whole_blocks, (uint32_t *)(uintptr_t)col->unsigned_x);
-    } else if (unified && whole_blocks > 0) {
-        for (int32_t i = 0; i < 4; ++i) {
-            uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
-            blocks_unsigned_quad(x[i], whole_blocks, column);
-        }
     }
     blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, row_heads, col->acc,
                               col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
