@@ -4,8 +4,8 @@
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
  * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
  *
- * One assembly pass per row runs its dense blocks and then its unified records with the four accumulators kept
- * in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
+ * One assembly pass per row runs its dense blocks (int16 weights in dsp-blocks-wide16, `--optimize speed`: no
+ * SXTB16) and then its unified records with the four accumulators kept in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
  * one LDM. Sign bits (dsp-blocks-bits): a record is one word, signs | step << 8 | last << 15 | magnitude << 16,
  * the step in block columns from the row's previous unified block; the masks come from munify_dsp_sign_masks.
  * Every loop ends on bit 15 of the row's last column or record (the carry of an LSLS), so none keeps a
@@ -49,10 +49,15 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
                    offsetof(blocks_quad_state, unified_count) == 32 && offsetof(blocks_quad_state, sign_masks) == 36,
                "blocks_quad_state: blocks_rows_quad reads these word offsets");
 
-/* 4 inputs of a dense block for 4 pixels: r3 = weight word, lr/r3 its SXTB16 halves, r8 the widened groups. */
+/* 4 inputs of a dense block for 4 pixels: lr/r3 the weights (w0, w2) (w1, w3) as int16 pairs (dsp-blocks-wide16:
+ * stored so; else the SXTB16 halves of one word), r8 the widened groups. */
+#if MUNIFY_DSP_DENSE16
+#define BLOCKS_QUAD_WEIGHTS "ldrd   lr, r3, [r1], #8\n\t"
+#else
+#define BLOCKS_QUAD_WEIGHTS "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"
+#endif
 #define BLOCKS_QUAD_GROUP                                                                                    \
-    "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"                                  \
-    "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"             \
+    BLOCKS_QUAD_WEIGHTS "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"             \
     "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r3, r12, r5\n\t" "ldm    r8!, {r9, r10, r11, r12}\n\t"            \
     "smlad  r6, lr, r9, r6\n\t" "smlad  r6, r3, r10, r6\n\t" "smlad  r7, lr, r11, r7\n\t"                      \
     "smlad  r7, r3, r12, r7\n\t"
