@@ -57,6 +57,23 @@ def _requant(multipliers: np.ndarray, shifts: np.ndarray, per_channel: bool) -> 
     return params, arrays
 
 
+INT32_LIMIT = 1 << 31
+
+
+def requant_folds_offset(matrix: np.ndarray, bias: np.ndarray, input_zp: int, shifts: np.ndarray) -> bool:
+    """Whether no accumulator of the layer needs the requantization's overflow path and the output offset can
+    join the rounding nudge: 2 * acc fits int32, and x + nudge + (offset << right) does for x the high half of
+    2 * acc * multiplier (|x| <= |acc| + 1) and any |offset| <= 128, every channel shifting right. Then
+    ((x + nudge - (x < 0)) >> right) + offset == (x + nudge + (offset << right) - (x < 0)) >> right. Bound per
+    row, input offset folded into the bias or not: |acc| <= |bias| + (|input zero point| + 128) * sum |w|."""
+    if not matrix.size or np.any(shifts >= 0):
+        return False
+    weight_sums = np.abs(matrix.astype(np.int64)).sum(axis=1)
+    bound = int((np.abs(bias) + (abs(input_zp) + 128) * weight_sums).max())
+    right = int(-shifts.min())
+    return 2 * bound < INT32_LIMIT and bound + 1 + (1 << (right - 1)) + (128 << right) < INT32_LIMIT
+
+
 def _bias(graph: Graph, op: Op, rows: int) -> np.ndarray:
     name = op.inputs[2] if len(op.inputs) > 2 else ""
     if not name:
@@ -219,6 +236,8 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
     params.update(_block_params(w.blocks, rows, cols))
     requant_params, arrays = _requant(q.multipliers, q.shifts, per_channel)
     params.update(requant_params)
+    raw_bias = _bias(graph, op, rows)
+    params["requant_folds_offset"] = requant_folds_offset(matrix, raw_bias, params["input_zp"], np.asarray(q.shifts))
     if op.type == "DEPTHWISE_CONV_2D":
         arrays["zp_row"] = np.full(params["cin"], -q.input_offset, np.int8)
         params["tail_row_start_pairs"] = rows - rows % 2
@@ -226,8 +245,7 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
     facts = _block_facts(op.type, positions, w.blocks, rows, cols, params["paired"])
     if op.type == "CONV_2D" and not params["pointwise"]:
         facts = dataclasses.replace(facts, patch_copies=patch_copies(params))
-    return LayerSpec(params, arrays, facts, matrix, w.blocks,
-                     _bias(graph, op, rows), macs=positions * rows * cols, name=op.name)
+    return LayerSpec(params, arrays, facts, matrix, w.blocks, raw_bias, macs=positions * rows * cols, name=op.name)
 
 
 def folded_bias(spec: LayerSpec, fold: bool) -> np.ndarray:

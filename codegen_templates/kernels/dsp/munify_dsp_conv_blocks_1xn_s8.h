@@ -23,6 +23,9 @@
 #error "table records (dsp-blocks-table) come with mask bytes: MUNIFY_DSP_SIGN_BITS 0"
 #endif
 #define MUNIFY_DSP_LAYOUT_BI (MUNIFY_DSP_BI == 16 ? 8 : MUNIFY_DSP_BI)
+#ifndef MUNIFY_DSP_REQUANT_FOLDED
+#define MUNIFY_DSP_REQUANT_FOLDED 0
+#endif
 #include "munify_dsp_blocks_common.h"
 
 #if MUNIFY_DSP_BO != 1
@@ -293,7 +296,16 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
 
 /* One pixel's output of the row: `load` its accumulator into r4, r5-r7 the row's table entry, r2 the output
  * offset; SSAT, `clamp` (the lower activation bound, r9), stored to `dst`. The overflow path (2 * acc does not
- * fit) is at `fix`, back to `back`. */
+ * fit) is at `fix`, back to `back`. MUNIFY_DSP_REQUANT_FOLDED (the plan's requant_folds_offset: no accumulator
+ * reaches the overflow path, and the table's nudges carry offset << right, blocks_fold_offset): neither the
+ * overflow check nor the offset's ADD. */
+#if MUNIFY_DSP_REQUANT_FOLDED
+#define BLOCKS_QUAD_OUTPUT(load, back, fix, clamp, dst)                                                      \
+    load "add    r10, r4, r4\n\t" "smmulr r10, r10, r5\n\t" "add    r11, r10, r6\n\t"                          \
+    "sub    r11, r11, r10, lsr #31\n\t" "asr    r11, r11, r7\n\t" "ssat   r11, #8, r11\n\t" clamp              \
+    "strb   r11, " dst "\n\t"
+#define BLOCKS_QUAD_OVERFLOW(back, fix) ""
+#else
 #define BLOCKS_QUAD_OUTPUT(load, back, fix, clamp, dst)                                                      \
     load "adds   r10, r4, r4\n\t" "bvs    " fix "f\n\t" "smmulr r10, r10, r5\n\t"                           \
     back ":\n\t" "add    r11, r10, r6\n\t" "sub    r11, r11, r10, lsr #31\n\t" "asr    r11, r11, r7\n\t"         \
@@ -301,6 +313,7 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
 #define BLOCKS_QUAD_OVERFLOW(back, fix)                                                                      \
     fix ":\n\t" "smull  r10, r11, r4, r5\n\t" "adds   r10, r10, #0x40000000\n\t" "adc    r11, r11, #0\n\t"       \
     "lsr    r10, r10, #31\n\t" "orr    r10, r10, r11, lsl #1\n\t" "b      " back "b\n\t"
+#endif
 #define BLOCKS_QUAD_CLAMP_MIN "cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"
 /* The rows' loop: r3 / r8 = the outputs of pixels a / c, lr = rows (pixels b, d: + lr), r12 = the end of a's
  * outputs. Pixel b (d) goes first so that a's (c's) store advances r3 (r8) and its load the accumulators. */
@@ -343,7 +356,10 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_block_lists *l = &p->lists;
-    const munify_dsp_quant q = p->q;
+    munify_dsp_quant q = p->q;
+    if (MUNIFY_DSP_REQUANT_FOLDED && col->simple) {
+        q.output_offset = 0; /* in the table's nudges */
+    }
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
     int32_t unsigned_blocks = !MUNIFY_DSP_TABLE_RECORDS && unified ? whole_blocks : 0;
     for (int32_t i = 0; i < 4; ++i) {
@@ -400,6 +416,14 @@ MUNIFY_DSP_FN int32_t *blocks_row_heads(const munify_dsp_blocks *p, int32_t *hea
     return heads;
 }
 
+/* The output offset into every channel's rounding nudge: nudge + (offset << right) (MUNIFY_DSP_REQUANT_FOLDED). */
+MUNIFY_DSP_FN void blocks_fold_offset(munify_dsp_requant *table, int32_t rows, int32_t offset)
+{
+    for (int32_t r = 0; r < rows; ++r) {
+        table[r].nudge = (int32_t)((uint32_t)table[r].nudge + ((uint32_t)offset << table[r].right));
+    }
+}
+
 MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
                                              const int8_t *input, int8_t *output, int16_t *scratch)
 {
@@ -413,6 +437,9 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
     int32_t k = blocks_padded_cols(p->cols);
     int32_t unified = blocks_any_unified(p);
+    if (MUNIFY_DSP_REQUANT_FOLDED && col.simple) {
+        blocks_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
+    }
     int32_t *row_heads = blocks_row_heads(p, (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k)));
     for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
         const int8_t *x[4];

@@ -339,14 +339,15 @@ class WidthCosts:
 # (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
 # requantization; a clamping lower bound adds ~3 per output)
 # mask bytes (speed): dense blocks as int16 weights (dsp-blocks-wide16); the inputs widened and copied unsigned in
-# one pass
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.77, 0.35, 1.16, 1.07, 21.5, 0.44, copy=CONV_COPY),
-                                      BlockCosts(0.91, 0.62, 0.04, 0.10, 21.0, 0.41, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.92, 0.42, 1.71, 1.04, 22.2, 0.18, copy=CONV_COPY),
-                                     BlockCosts(1.05, 0.76, 0.05, 0.11, 21.3, 0.14, copy=CONV_COPY))}
-# Table records: tables 5.4 per input when the layer has unified blocks
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.60, 0.93, 24.9, -0.55, 5.44, copy=CONV_COPY),
-                              BlockCosts(1.03, 0.36, 0.02, 0.09, 23.8, -0.41, 5.93, copy=CONV_COPY))
+# one pass; the four-pixel requantization with the output offset in the nudges (requant_folds_offset: ~2 per
+# output more where it does not hold, not modelled)
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.78, 0.35, 1.16, 1.07, 19.9, 0.36, copy=CONV_COPY),
+                                      BlockCosts(0.91, 0.62, 0.04, 0.10, 19.5, 0.35, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.92, 0.42, 1.72, 1.03, 20.6, 0.10, copy=CONV_COPY),
+                                     BlockCosts(1.05, 0.76, 0.05, 0.11, 19.7, 0.06, copy=CONV_COPY))}
+# Table records: tables 5.5 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.60, 0.93, 23.3, -0.63, 5.50, copy=CONV_COPY),
+                              BlockCosts(1.03, 0.36, 0.02, 0.09, 22.2, -0.49, 5.99, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
