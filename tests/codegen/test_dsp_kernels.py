@@ -117,6 +117,9 @@ def measured():
                        activation="NONE"),
         kb.blocks_case("bl_conv_quad_folded_relu", rng, 16, 144, 1, 8, window=kb.Window(6, 6, 3, 3), cin=16,
                        activation="RELU"),
+        # interior pixels' kernel rows read straight from the input, without unified blocks (widening only)
+        kb.blocks_case("bl_conv_direct_no_unified", rng, 16, 144, 1, 8, mix=(0.5, 0.0, 0.5),
+                       window=kb.Window(6, 6, 3, 3), cin=16),
     ]
     folded = {case.name: case.layer.params.get("requant_folds_offset") for case in cases}
     assert folded["bl_conv_quad_folded"] and folded["bl_conv_quad_folded_relu"], folded

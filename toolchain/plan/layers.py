@@ -199,6 +199,19 @@ def patch_copies(g: dict) -> float:
     return float(copies.sum() / (g["out_h"] * g["out_w"]))
 
 
+def inside_rows(g: dict) -> float:
+    """Kernel rows per output pixel, averaged over the pixels, of the pixels whose patch lies wholly inside the
+    input with dilation 1 (the DSP conv pixel quads read those rows straight from the input)."""
+    if g["dil_h"] != 1 or g["dil_w"] != 1:
+        return 0.0
+    def inside(size: int, out: int, stride: int, pad: int, kernel: int) -> np.ndarray:
+        starts = np.arange(out) * stride - pad
+        return (starts >= 0) & (starts + kernel <= size)
+    rows = inside(g["in_h"], g["out_h"], g["stride_h"], g["pad_top"], g["kh"]).sum()
+    cols = inside(g["in_w"], g["out_w"], g["stride_w"], g["pad_left"], g["kw"]).sum()
+    return float(rows * cols * g["kh"] / (g["out_h"] * g["out_w"]))
+
+
 def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: int, pair: bool) -> dict:
     """Pointer steps of the kernel loops and the scratch they need."""
     cin, taps = params["cin"], params["kh"] * params["kw"]
@@ -244,7 +257,8 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
         params["last_row_channel"] = (rows - 1) // params["depth_multiplier"]
     facts = _block_facts(op.type, positions, w.blocks, rows, cols, params["paired"])
     if op.type == "CONV_2D" and not params["pointwise"]:
-        facts = dataclasses.replace(facts, patch_copies=patch_copies(params))
+        facts = dataclasses.replace(facts, patch_copies=patch_copies(params), inside_rows=inside_rows(params),
+                                    patch_row=params["patch_row"])
     return LayerSpec(params, arrays, facts, matrix, w.blocks, raw_bias, macs=positions * rows * cols, name=op.name)
 
 

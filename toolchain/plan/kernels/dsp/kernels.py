@@ -313,11 +313,19 @@ class BlockCosts:
     copy: float = 0.0  # per im2col copy (the conv pixel quads: the dense conv's CONV_COPY, not fitted)
 
     def __call__(self, f) -> float:
+        copies = quad_patch_copies(f.patch_copies, f.inside_rows, f.patch_row, f.bi) if self.copy else 0.0
         per_position = (f.dense_weights * self.dense + f.unified_weights * self.unified
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
-                        + f.rows * self.row + f.cols * self.input + f.patch_copies * self.copy
+                        + f.rows * self.row + f.cols * self.input + copies * self.copy
                         + (f.cols * self.tables if f.unified_weights else 0.0))
         return LAYER_CALL + f.positions * per_position
+
+
+def quad_patch_copies(patch_copies: float, inside_rows: float, patch_row: int, bi: int) -> float:
+    """The im2col copies per pixel the conv pixel quads make: none for a pixel inside the input when its kernel
+    rows are whole layout blocks (blocks_direct_rows: it reads them straight from the input)."""
+    direct = patch_row > 0 and patch_row % layout_bi(True, 1, max(bi, 4)) == 0  # a dense layer packs 1 x 4
+    return patch_copies - inside_rows if direct else patch_copies
 
 
 # FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x bi blocks: the same for four output
@@ -340,14 +348,15 @@ class WidthCosts:
 # requantization; a clamping lower bound adds ~3 per output)
 # mask bytes (speed): dense blocks as int16 weights (dsp-blocks-wide16); the inputs widened and copied unsigned in
 # one pass; the four-pixel requantization with the output offset in the nudges (requant_folds_offset: ~2 per
-# output more where it does not hold, not modelled)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.78, 0.35, 1.16, 1.07, 19.9, 0.36, copy=CONV_COPY),
-                                      BlockCosts(0.91, 0.62, 0.04, 0.10, 19.5, 0.35, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.92, 0.42, 1.72, 1.03, 20.6, 0.10, copy=CONV_COPY),
-                                     BlockCosts(1.05, 0.76, 0.05, 0.11, 19.7, 0.06, copy=CONV_COPY))}
+# output more where it does not hold, not modelled); interior pixels read from the input (quad_patch_copies: the
+# copies' bytes were in the input term, hence its ~0 now)
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.78, 0.34, 1.17, 1.06, 21.1, 0.07, copy=CONV_COPY),
+                                      BlockCosts(0.91, 0.62, 0.04, 0.10, 20.6, 0.05, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.92, 0.42, 1.71, 1.03, 21.8, -0.20, copy=CONV_COPY),
+                                     BlockCosts(1.05, 0.76, 0.05, 0.11, 20.9, -0.22, copy=CONV_COPY))}
 # Table records: tables 5.5 per input when the layer has unified blocks
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.60, 0.93, 23.3, -0.63, 5.50, copy=CONV_COPY),
-                              BlockCosts(1.03, 0.36, 0.02, 0.09, 22.2, -0.49, 5.99, copy=CONV_COPY))
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.59, 0.93, 25.0, -0.96, 5.48, copy=CONV_COPY),
+                              BlockCosts(1.02, 0.36, 0.02, 0.09, 23.9, -0.82, 5.97, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
