@@ -15,8 +15,8 @@ import numpy as np
 
 from benchmarks.kernels import kernel_bench as kb
 from toolchain.ir import BlockKind
-from toolchain.plan.kernels.dsp.kernels import CONV_COPY, LAYER_CALL
-from toolchain.plan.layers import patch_copies
+from toolchain.plan.kernels.dsp.kernels import CONV_COPY, LAYER_CALL, quad_patch_copies
+from toolchain.plan.layers import inside_rows, patch_copies
 
 
 def block_features(blocks, rows: int, cols: int, tables: bool = False) -> dict[str, float]:
@@ -106,9 +106,10 @@ def sweep(rng: np.random.Generator):
                 case = kb.blocks_case(f"cbl{name}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits,
                                       window=window, cin=cin, table=table, activation="NONE")
                 family = f"conv_blocks_{name}{'_1x16' if bi == 16 else ''}"
+                params = case.layer.params
+                copies = quad_patch_copies(patch_copies(params), inside_rows(params), params["patch_row"], bi)
                 out.append((family, case, window.out_h * window.out_w,
-                            {**block_features(case.blocks[1], rows, cols, tables=table),
-                             "copies": patch_copies(case.layer.params)}))
+                            {**block_features(case.blocks[1], rows, cols, tables=table), "copies": copies}))
     for bo, bi in ((2, 4), (2, 8), (4, 8), (2, 16)):
         for bits in (False, True):
             for j, mix in enumerate(mixes):

@@ -23,6 +23,7 @@ ROLES = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "
 SHAPES = [(9, 44, 1, 4, False, False, False), (9, 44, 1, 4, True, True, False), (12, 70, 1, 8, False, True, False),
           (12, 70, 1, 8, True, False, False), (10, 70, 1, 16, False, False, True), (10, 70, 1, 16, True, False, False),
           (11, 76, 1, 16, False, True, False), (11, 76, 1, 16, True, True, False),
+          (12, 70, 1, 8, False, True, True), (11, 76, 1, 16, False, True, True),  # conv quads, int16 dense
           (13, 54, 2, 4, False, False, False), (15, 44, 2, 8, True, False, False), (14, 40, 4, 8, False, False, False),
           (13, 70, 2, 16, True, True, False), (6, 2200, 1, 8, True, True, False),  # fillers
           (9, 44, 1, 4, False, True, False, True), (12, 70, 1, 8, False, True, False, True),

@@ -112,7 +112,20 @@ def measured():
         # the conv pixel quads' four-pixel requantization: 2 * acc overflowing int32
         kb.blocks_case("bl_conv_quad_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 4, 3, 3), cin=8,
                        huge_bias=True),
+        # the offset folded into the nudges (requant_folds_offset), with and without a ReLU clamp
+        kb.blocks_case("bl_conv_quad_folded", rng, 16, 144, 1, 8, window=kb.Window(6, 6, 3, 3), cin=16,
+                       activation="NONE"),
+        kb.blocks_case("bl_conv_quad_folded_relu", rng, 16, 144, 1, 8, window=kb.Window(6, 6, 3, 3), cin=16,
+                       activation="RELU"),
+        # interior pixels' kernel rows read straight from the input, without unified blocks (widening only)
+        kb.blocks_case("bl_conv_direct_no_unified", rng, 16, 144, 1, 8, mix=(0.5, 0.0, 0.5),
+                       window=kb.Window(6, 6, 3, 3), cin=16),
     ]
+    folded = {case.name: case.layer.params.get("requant_folds_offset") for case in cases}
+    assert folded["bl_conv_quad_folded"] and folded["bl_conv_quad_folded_relu"], folded
+    assert not folded["bl_conv_quad_huge_bias"]
+    relu = next(case for case in cases if case.name == "bl_conv_quad_folded_relu")
+    assert relu.layer.params["act_min"] > -128 and relu.layer.params["output_offset"] != 0, "pick another seed"
     for case in cases:
         if case.name.endswith("_fillers"):
             records = case.layer.arrays["unified_records"].values

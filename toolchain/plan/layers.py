@@ -57,6 +57,23 @@ def _requant(multipliers: np.ndarray, shifts: np.ndarray, per_channel: bool) -> 
     return params, arrays
 
 
+INT32_LIMIT = 1 << 31
+
+
+def requant_folds_offset(matrix: np.ndarray, bias: np.ndarray, input_zp: int, shifts: np.ndarray) -> bool:
+    """Whether no accumulator of the layer needs the requantization's overflow path and the output offset can
+    join the rounding nudge: 2 * acc fits int32, and x + nudge + (offset << right) does for x the high half of
+    2 * acc * multiplier (|x| <= |acc| + 1) and any |offset| <= 128, every channel shifting right. Then
+    ((x + nudge - (x < 0)) >> right) + offset == (x + nudge + (offset << right) - (x < 0)) >> right. Bound per
+    row, input offset folded into the bias or not: |acc| <= |bias| + (|input zero point| + 128) * sum |w|."""
+    if not matrix.size or np.any(shifts >= 0):
+        return False
+    weight_sums = np.abs(matrix.astype(np.int64)).sum(axis=1)
+    bound = int((np.abs(bias) + (abs(input_zp) + 128) * weight_sums).max())
+    right = int(-shifts.min())
+    return 2 * bound < INT32_LIMIT and bound + 1 + (1 << (right - 1)) + (128 << right) < INT32_LIMIT
+
+
 def _bias(graph: Graph, op: Op, rows: int) -> np.ndarray:
     name = op.inputs[2] if len(op.inputs) > 2 else ""
     if not name:
@@ -182,6 +199,19 @@ def patch_copies(g: dict) -> float:
     return float(copies.sum() / (g["out_h"] * g["out_w"]))
 
 
+def inside_rows(g: dict) -> float:
+    """Kernel rows per output pixel, averaged over the pixels, of the pixels whose patch lies wholly inside the
+    input with dilation 1 (the DSP conv pixel quads read those rows straight from the input)."""
+    if g["dil_h"] != 1 or g["dil_w"] != 1:
+        return 0.0
+    def inside(size: int, out: int, stride: int, pad: int, kernel: int) -> np.ndarray:
+        starts = np.arange(out) * stride - pad
+        return (starts >= 0) & (starts + kernel <= size)
+    rows = inside(g["in_h"], g["out_h"], g["stride_h"], g["pad_top"], g["kh"]).sum()
+    cols = inside(g["in_w"], g["out_w"], g["stride_w"], g["pad_left"], g["kw"]).sum()
+    return float(rows * cols * g["kh"] / (g["out_h"] * g["out_w"]))
+
+
 def _walk_params(op_type: str, params: dict, rows: int, cols: int, positions: int, pair: bool) -> dict:
     """Pointer steps of the kernel loops and the scratch they need."""
     cin, taps = params["cin"], params["kh"] * params["kw"]
@@ -219,15 +249,17 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
     params.update(_block_params(w.blocks, rows, cols))
     requant_params, arrays = _requant(q.multipliers, q.shifts, per_channel)
     params.update(requant_params)
+    raw_bias = _bias(graph, op, rows)
+    params["requant_folds_offset"] = requant_folds_offset(matrix, raw_bias, params["input_zp"], np.asarray(q.shifts))
     if op.type == "DEPTHWISE_CONV_2D":
         arrays["zp_row"] = np.full(params["cin"], -q.input_offset, np.int8)
         params["tail_row_start_pairs"] = rows - rows % 2
         params["last_row_channel"] = (rows - 1) // params["depth_multiplier"]
     facts = _block_facts(op.type, positions, w.blocks, rows, cols, params["paired"])
     if op.type == "CONV_2D" and not params["pointwise"]:
-        facts = dataclasses.replace(facts, patch_copies=patch_copies(params))
-    return LayerSpec(params, arrays, facts, matrix, w.blocks,
-                     _bias(graph, op, rows), macs=positions * rows * cols, name=op.name)
+        facts = dataclasses.replace(facts, patch_copies=patch_copies(params), inside_rows=inside_rows(params),
+                                    patch_row=params["patch_row"])
+    return LayerSpec(params, arrays, facts, matrix, w.blocks, raw_bias, macs=positions * rows * cols, name=op.name)
 
 
 def folded_bias(spec: LayerSpec, fold: bool) -> np.ndarray:

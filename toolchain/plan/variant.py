@@ -76,6 +76,8 @@ class LayerFacts:
     paired: bool = False  # two output pixels share every load (matrix kernels)
     kinds: frozenset = DENSE_ONLY
     patch_copies: float = 0.0  # CONV_2D through im2col: memcpy / memset runs per output pixel (patch_copies)
+    inside_rows: float = 0.0  # CONV_2D: kernel rows per output pixel of the pixels wholly inside the input (inside_rows)
+    patch_row: int = 0  # CONV_2D: inputs of one kernel row (kernel_w x in_c)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
  * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
  *
- * One assembly pass per row runs its dense blocks and then its unified records with the four accumulators kept
- * in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
+ * One assembly pass per row runs its dense blocks (int16 weights in dsp-blocks-wide16, `--optimize speed`: no
+ * SXTB16) and then its unified records with the four accumulators kept in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
  * one LDM. Sign bits (dsp-blocks-bits): a record is one word, signs | step << 8 | last << 15 | magnitude << 16,
  * the step in block columns from the row's previous unified block; the masks come from munify_dsp_sign_masks.
  * Every loop ends on bit 15 of the row's last column or record (the carry of an LSLS), so none keeps a
@@ -23,6 +23,9 @@
 #error "table records (dsp-blocks-table) come with mask bytes: MUNIFY_DSP_SIGN_BITS 0"
 #endif
 #define MUNIFY_DSP_LAYOUT_BI (MUNIFY_DSP_BI == 16 ? 8 : MUNIFY_DSP_BI)
+#ifndef MUNIFY_DSP_REQUANT_FOLDED
+#define MUNIFY_DSP_REQUANT_FOLDED 0
+#endif
 #include "munify_dsp_blocks_common.h"
 
 #if MUNIFY_DSP_BO != 1
@@ -49,10 +52,15 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
                    offsetof(blocks_quad_state, unified_count) == 32 && offsetof(blocks_quad_state, sign_masks) == 36,
                "blocks_quad_state: blocks_rows_quad reads these word offsets");
 
-/* 4 inputs of a dense block for 4 pixels: r3 = weight word, lr/r3 its SXTB16 halves, r8 the widened groups. */
+/* 4 inputs of a dense block for 4 pixels: lr/r3 the weights (w0, w2) (w1, w3) as int16 pairs (dsp-blocks-wide16:
+ * stored so; else the SXTB16 halves of one word), r8 the widened groups. */
+#if MUNIFY_DSP_DENSE16
+#define BLOCKS_QUAD_WEIGHTS "ldrd   lr, r3, [r1], #8\n\t"
+#else
+#define BLOCKS_QUAD_WEIGHTS "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"
+#endif
 #define BLOCKS_QUAD_GROUP                                                                                    \
-    "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"                                  \
-    "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"             \
+    BLOCKS_QUAD_WEIGHTS "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"             \
     "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r3, r12, r5\n\t" "ldm    r8!, {r9, r10, r11, r12}\n\t"            \
     "smlad  r6, lr, r9, r6\n\t" "smlad  r6, r3, r10, r6\n\t" "smlad  r7, lr, r11, r7\n\t"                      \
     "smlad  r7, r3, r12, r7\n\t"
@@ -176,21 +184,65 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 }
 
 
-/* One column's unsigned copy x + 128 into its place among the four: `blocks` (>= 1) whole blocks of bi
- * inputs (unified blocks never reach the partial last block), each 4 * bi bytes after the one before. */
+/* One pixel's whole blocks widened and copied unsigned in one pass: `rows` runs of `blocks` (>= 1) blocks
+ * of bi inputs (unified blocks never reach the partial last block), `step` bytes from the end of one run to
+ * the start of the next (blocks_source). Per group of 4 inputs its two SXTB16 words into every 8th word pair
+ * of the quad-interleaved columns `out`, its unsigned copy x + 128 into the column's place among the four at
+ * `u` (each block 4 * bi bytes after the one before): one load of each input word serves both copies. */
+typedef struct {
+    const int8_t *x;
+    int32_t blocks;
+    uint32_t *out;
+    uint8_t *u;
+    int32_t rows;
+    int32_t step;
+} blocks_runs;
+
+_Static_assert(offsetof(blocks_runs, x) == 0 && offsetof(blocks_runs, blocks) == 4 && offsetof(blocks_runs, out) == 8 &&
+                   offsetof(blocks_runs, u) == 12 && offsetof(blocks_runs, rows) == 16 &&
+                   offsetof(blocks_runs, step) == 20,
+               "blocks_runs: blocks_widen_unsigned_runs reads these word offsets");
+
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_UNSIGNED_BLOCK "ldr r3, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "str r3, [r2], #16\n\t"
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
+    "ldr    r4, [r0], #4\n\t" "eor    r5, r4, #0x80808080\n\t" "str    r5, [r3], #16\n\t"                     \
+    "sxtb16 r5, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r5, r4, [r2], #32\n\t"
 #else
-#define BLOCKS_UNSIGNED_BLOCK                                                                                \
-    "ldr r3, [r0], #4\n\t" "ldr r12, [r0], #4\n\t" "eor r3, r3, #0x80808080\n\t" "eor r12, r12, #0x80808080\n\t" \
-    "strd r3, r12, [r2], #32\n\t"
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
+    "ldr    r4, [r0], #4\n\t" "ldr    r5, [r0], #4\n\t" "eor    r6, r4, #0x80808080\n\t"                     \
+    "eor    r12, r5, #0x80808080\n\t" "strd   r6, r12, [r3], #32\n\t"                                        \
+    "sxtb16 r6, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r6, r4, [r2], #32\n\t"                            \
+    "sxtb16 r6, r5\n\t" "sxtb16 r5, r5, ror #8\n\t" "strd   r6, r5, [r2], #32\n\t"
 #endif
-MUNIFY_ASM_FUNCTION blocks_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
-                                         MUNIFY_ASM_ARG uint8_t *u)
+/* One run (an im2col patch or a pointwise pixel): `blocks` (>= 1) blocks from x, the arguments in registers. */
+MUNIFY_ASM_FUNCTION blocks_widen_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
+                                               MUNIFY_ASM_ARG uint32_t *out, MUNIFY_ASM_ARG uint8_t *u)
 {
-    __asm volatile("1:\n\t" BLOCKS_UNSIGNED_BLOCK
+    __asm volatile("push   {r4-r6}\n\t"
+                   "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK
                    "subs   r1, r1, #1\n\t"
                    "bne    1b\n\t"
+                   "pop    {r4-r6}\n\t"
+                   "bx     lr\n\t");
+}
+
+/* The kernel rows of a pixel inside the input (rows >= 2). */
+MUNIFY_ASM_FUNCTION blocks_widen_unsigned_runs(MUNIFY_ASM_ARG const blocks_runs *runs)
+{
+    __asm volatile("push   {r4-r9}\n\t"
+                   "ldrd   r2, r3, [r0, #8]\n\t"  /* out, u */
+                   "ldrd   r8, r9, [r0, #16]\n\t" /* rows, step */
+                   "ldr    r7, [r0, #4]\n\t"      /* blocks */
+                   "ldr    r0, [r0]\n\t"          /* x */
+                   "2:\n\t"
+                   "mov    r1, r7\n\t"
+                   "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "add    r0, r0, r9\n\t"
+                   "subs   r8, r8, #1\n\t"
+                   "bne    2b\n\t"
+                   "pop    {r4-r9}\n\t"
                    "bx     lr\n\t");
 }
 
@@ -279,7 +331,16 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
 
 /* One pixel's output of the row: `load` its accumulator into r4, r5-r7 the row's table entry, r2 the output
  * offset; SSAT, `clamp` (the lower activation bound, r9), stored to `dst`. The overflow path (2 * acc does not
- * fit) is at `fix`, back to `back`. */
+ * fit) is at `fix`, back to `back`. MUNIFY_DSP_REQUANT_FOLDED (the plan's requant_folds_offset: no accumulator
+ * reaches the overflow path, and the table's nudges carry offset << right, blocks_fold_offset): neither the
+ * overflow check nor the offset's ADD. */
+#if MUNIFY_DSP_REQUANT_FOLDED
+#define BLOCKS_QUAD_OUTPUT(load, back, fix, clamp, dst)                                                      \
+    load "add    r10, r4, r4\n\t" "smmulr r10, r10, r5\n\t" "add    r11, r10, r6\n\t"                          \
+    "sub    r11, r11, r10, lsr #31\n\t" "asr    r11, r11, r7\n\t" "ssat   r11, #8, r11\n\t" clamp              \
+    "strb   r11, " dst "\n\t"
+#define BLOCKS_QUAD_OVERFLOW(back, fix) ""
+#else
 #define BLOCKS_QUAD_OUTPUT(load, back, fix, clamp, dst)                                                      \
     load "adds   r10, r4, r4\n\t" "bvs    " fix "f\n\t" "smmulr r10, r10, r5\n\t"                           \
     back ":\n\t" "add    r11, r10, r6\n\t" "sub    r11, r11, r10, lsr #31\n\t" "asr    r11, r11, r7\n\t"         \
@@ -287,6 +348,7 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
 #define BLOCKS_QUAD_OVERFLOW(back, fix)                                                                      \
     fix ":\n\t" "smull  r10, r11, r4, r5\n\t" "adds   r10, r10, #0x40000000\n\t" "adc    r11, r11, #0\n\t"       \
     "lsr    r10, r10, #31\n\t" "orr    r10, r10, r11, lsl #1\n\t" "b      " back "b\n\t"
+#endif
 #define BLOCKS_QUAD_CLAMP_MIN "cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"
 /* The rows' loop: r3 / r8 = the outputs of pixels a / c, lr = rows (pixels b, d: + lr), r12 = the end of a's
  * outputs. Pixel b (d) goes first so that a's (c's) store advances r3 (r8) and its load the accumulators. */
@@ -323,24 +385,52 @@ MUNIFY_ASM_FUNCTION blocks_output_quad_min(MUNIFY_ASM_ARG const munify_dsp_outpu
     __asm volatile(BLOCKS_QUAD_OUTPUTS(BLOCKS_QUAD_CLAMP_MIN));
 }
 
-/* Output pixels x[0..3] (the last ones may repeat) through all rows. */
+/* Where one output pixel's inputs are: `rows` runs of `row_len` inputs, `stride` bytes apart. An interior
+ * pixel's kernel rows straight from the input (blocks_direct_rows), else one run: the im2col patch or the
+ * pointwise pixel. */
+typedef struct {
+    const int8_t *x;
+    int32_t rows, row_len, stride;
+} blocks_source;
+
+/* Output pixels src[0..3] (the last ones may repeat) through all rows. */
 MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
-                                     const int8_t *const x[4], int8_t *const out[4])
+                                     const blocks_source src[4], int8_t *const out[4])
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_block_lists *l = &p->lists;
-    const munify_dsp_quant q = p->q;
-    for (int32_t i = 0; i < 4; ++i) {
-        blocks_widen_column(x[i], p->cols, (uint32_t *)(uintptr_t)col->widened + 2 * i);
+    munify_dsp_quant q = p->q;
+    if (MUNIFY_DSP_REQUANT_FOLDED && col->simple) {
+        q.output_offset = 0; /* in the table's nudges */
     }
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
+    int32_t copy_unsigned = !MUNIFY_DSP_TABLE_RECORDS && unified;
+    int32_t unsigned_blocks = copy_unsigned ? whole_blocks : 0;
+    for (int32_t i = 0; i < 4; ++i) {
+        const blocks_source *s = &src[i];
+        uint32_t *widened = (uint32_t *)(uintptr_t)col->widened + 2 * i;
+        uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
+        if (s->rows == 1) { /* the im2col patch or the pointwise pixel: p->cols inputs */
+            int32_t done = 0;
+            if (unsigned_blocks > 0) {
+                blocks_widen_unsigned_quad(s->x, unsigned_blocks, widened, column);
+                done = unsigned_blocks * MUNIFY_DSP_LAYOUT_BI;
+            }
+            if (done < p->cols) {
+                blocks_widen_column(s->x + done, p->cols - done, widened + 2 * done);
+            }
+        } else if (copy_unsigned) { /* kernel rows of whole blocks straight from the input */
+            blocks_runs runs = {s->x, s->row_len / MUNIFY_DSP_LAYOUT_BI, widened, column, s->rows,
+                                s->stride - s->row_len};
+            blocks_widen_unsigned_runs(&runs);
+        } else {
+            for (int32_t r = 0; r < s->rows; ++r) {
+                blocks_widen_column(s->x + r * s->stride, s->row_len, widened + 2 * r * s->row_len);
+            }
+        }
+    }
     if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
         blocks_tables(col->widened, whole_blocks, (uint32_t *)(uintptr_t)col->unsigned_x);
-    } else if (unified && whole_blocks > 0) {
-        for (int32_t i = 0; i < 4; ++i) {
-            uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
-            blocks_unsigned_quad(x[i], whole_blocks, column);
-        }
     }
     blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, row_heads, col->acc,
                               col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
@@ -383,6 +473,40 @@ MUNIFY_DSP_FN int32_t *blocks_row_heads(const munify_dsp_blocks *p, int32_t *hea
     return heads;
 }
 
+/* The pixel quads read an interior pixel's kernel rows straight from the input (no im2col copy) when the
+ * kernel rows are contiguous (dilation 1) and a whole number of blocks each, so no block spans two rows. */
+MUNIFY_DSP_FN int32_t blocks_direct_rows(const munify_dsp_conv *g)
+{
+    return !g->pointwise && g->dilation_h == 1 && g->dilation_w == 1 &&
+           (g->kernel_w * g->in_c) % MUNIFY_DSP_LAYOUT_BI == 0;
+}
+
+MUNIFY_DSP_FN void blocks_pixel_source(const munify_dsp_conv *g, int32_t direct, const int8_t *input, int32_t at,
+                                       int32_t cols, int8_t *im2col, blocks_source *src)
+{
+    int32_t oy = at / g->out_w, ox = at % g->out_w;
+    int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+    if (direct && iy0 >= 0 && iy0 + g->kernel_h <= g->in_h && ix0 >= 0 && ix0 + g->kernel_w <= g->in_w) {
+        src->x = input + (iy0 * g->in_w + ix0) * g->in_c;
+        src->rows = g->kernel_h;
+        src->row_len = g->kernel_w * g->in_c;
+        src->stride = g->in_w * g->in_c;
+    } else {
+        src->x = munify_dsp_conv_patch(g, input, oy, ox, im2col);
+        src->rows = 1;
+        src->row_len = cols;
+        src->stride = 0;
+    }
+}
+
+/* The output offset into every channel's rounding nudge: nudge + (offset << right) (MUNIFY_DSP_REQUANT_FOLDED). */
+MUNIFY_DSP_FN void blocks_fold_offset(munify_dsp_requant *table, int32_t rows, int32_t offset)
+{
+    for (int32_t r = 0; r < rows; ++r) {
+        table[r].nudge = (int32_t)((uint32_t)table[r].nudge + ((uint32_t)offset << table[r].right));
+    }
+}
+
 MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
                                              const int8_t *input, int8_t *output, int16_t *scratch)
 {
@@ -396,18 +520,24 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
     int32_t k = blocks_padded_cols(p->cols);
     int32_t unified = blocks_any_unified(p);
+    if (MUNIFY_DSP_REQUANT_FOLDED && col.simple) {
+        blocks_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
+    }
     int32_t *row_heads = blocks_row_heads(p, (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k)));
+    int32_t direct = blocks_direct_rows(geometry);
     for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
-        const int8_t *x[4];
+        blocks_source src[4];
         int8_t *out[4];
         for (int32_t i = 0; i < 4; ++i) {
             int32_t at = pixel + i < pixels ? pixel + i : pixels - 1;
             out[i] = output + at * p->rows;
-            x[i] = at == pixel + i ? munify_dsp_conv_patch(geometry, input, at / geometry->out_w,
-                                                           at % geometry->out_w, im2col + i * k)
-                                   : x[i - 1];
+            if (at == pixel + i) {
+                blocks_pixel_source(geometry, direct, input, at, p->cols, im2col + i * k, &src[i]);
+            } else {
+                src[i] = src[i - 1];
+            }
         }
-        blocks_pixel_quad(&col, row_heads, unified, x, out);
+        blocks_pixel_quad(&col, row_heads, unified, src, out);
     }
 #endif
 }

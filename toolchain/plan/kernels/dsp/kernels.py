@@ -9,7 +9,7 @@ Layouts (the C side documents the same in each kernel's header comment):
               in the widened taps' order (w0, w2) (w1, w3) (w4, w6) (w5, w7) (w8, 0).
   dsp-dw      depthwise, channels a multiple of 4: int8, for each group of 4 channels, for each pair of taps
               (a zero tap added to an odd count), the words (c0 t, c2 t, c0 t+1, c2 t+1), (c1 ..., c3 ...).
-  dsp-blocks-wide / dsp-blocks-bits / dsp-blocks-wide16 (FC, 1 x bi, speed: dense weights int16)
+  dsp-blocks-wide / dsp-blocks-bits / dsp-blocks-wide16 (1 x bi, speed: dense weights int16; FC and conv quads)
               bo x bi blocks (bi 4, 8 or 16): per row block, the dense blocks (column, int8 weights) and the unified
               blocks: with 1 x bi blocks and mask bytes as records (column | last << 15 | magnitude << 16, then
               bi mask bytes), with CONV_2D 1 x 4 / 1 x 8 and sign bits as one-word sign records (signs | step << 8
@@ -313,11 +313,19 @@ class BlockCosts:
     copy: float = 0.0  # per im2col copy (the conv pixel quads: the dense conv's CONV_COPY, not fitted)
 
     def __call__(self, f) -> float:
+        copies = quad_patch_copies(f.patch_copies, f.inside_rows, f.patch_row, f.bi) if self.copy else 0.0
         per_position = (f.dense_weights * self.dense + f.unified_weights * self.unified
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
-                        + f.rows * self.row + f.cols * self.input + f.patch_copies * self.copy
+                        + f.rows * self.row + f.cols * self.input + copies * self.copy
                         + (f.cols * self.tables if f.unified_weights else 0.0))
         return LAYER_CALL + f.positions * per_position
+
+
+def quad_patch_copies(patch_copies: float, inside_rows: float, patch_row: int, bi: int) -> float:
+    """The im2col copies per pixel the conv pixel quads make: none for a pixel inside the input when its kernel
+    rows are whole layout blocks (blocks_direct_rows: it reads them straight from the input)."""
+    direct = patch_row > 0 and patch_row % layout_bi(True, 1, max(bi, 4)) == 0  # a dense layer packs 1 x 4
+    return patch_copies - inside_rows if direct else patch_copies
 
 
 # FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x bi blocks: the same for four output
@@ -338,13 +346,17 @@ class WidthCosts:
 
 # (fitted without activation clamps, as the models' ReLU with output zero point -128: the four-pixel
 # requantization; a clamping lower bound adds ~3 per output)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.92, 0.37, 1.17, 1.05, 21.0, 0.51, copy=CONV_COPY),
-                                      BlockCosts(1.05, 0.65, 0.04, 0.11, 20.4, 0.50, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.93, 0.45, 1.74, 1.02, 21.3, 0.34, copy=CONV_COPY),
-                                     BlockCosts(1.05, 0.79, 0.05, 0.12, 20.6, 0.33, copy=CONV_COPY))}
-# Table records: tables 5.4 per input when the layer has unified blocks
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.60, 0.93, 24.9, -0.55, 5.44, copy=CONV_COPY),
-                              BlockCosts(1.03, 0.36, 0.02, 0.09, 23.8, -0.41, 5.93, copy=CONV_COPY))
+# mask bytes (speed): dense blocks as int16 weights (dsp-blocks-wide16); the inputs widened and copied unsigned in
+# one pass; the four-pixel requantization with the output offset in the nudges (requant_folds_offset: ~2 per
+# output more where it does not hold, not modelled); interior pixels read from the input (quad_patch_copies: the
+# copies' bytes were in the input term, hence its ~0 now)
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.78, 0.34, 1.17, 1.06, 21.1, 0.07, copy=CONV_COPY),
+                                      BlockCosts(0.91, 0.62, 0.04, 0.10, 20.6, 0.05, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.92, 0.42, 1.71, 1.03, 21.8, -0.20, copy=CONV_COPY),
+                                     BlockCosts(1.05, 0.76, 0.05, 0.11, 20.9, -0.22, copy=CONV_COPY))}
+# Table records: tables 5.5 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.59, 0.93, 25.0, -0.96, 5.48, copy=CONV_COPY),
+                              BlockCosts(1.02, 0.36, 0.02, 0.09, 23.9, -0.82, 5.97, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -518,27 +530,28 @@ def _block_variants() -> list[KernelVariant]:
     def records(name):
         return name if name in RECORD_KINDS else "masks"
 
-    # FC 1 x bi rows for speed: dense blocks stored widened (int16), so their loop has no SXTB16.
-    def dense16(op_type, family, bits):
-        return op_type == "FULLY_CONNECTED" and family == "rows" and not bits
+    # 1 x bi rows for speed (FC mask bytes and pair records, the conv pixel quads' mask bytes): dense blocks stored
+    # widened (int16), so their loop has no SXTB16.
+    def dense16(op_type, family, name):
+        return family == "rows" and (name in ("wide", "pairs") if op_type == "FULLY_CONNECTED" else name == "wide")
 
     def offered(op_type, family, name):
         if name == "table":
             return op_type == "CONV_2D" and family == "rows"
         return name != "pairs" or (op_type == "FULLY_CONNECTED" and family == "rows")
 
-    def layout(op_type, family, name, bits):
-        return f"dsp-blocks-{name}{'16' if name == 'wide' and dense16(op_type, family, bits) else ''}"
+    def layout(op_type, family, name):
+        return f"dsp-blocks-{name}{'16' if name == 'wide' and dense16(op_type, family, name) else ''}"
 
     def cost(op_type, name, costs, bits):
         return {"table": QUAD_TABLE_COSTS, "pairs": PAIR_TABLE_COSTS}.get(name) or costs[op_type][bits]
 
     return [KernelVariant(f"{stem}_blocks_{name}{suffix}_dsp", op_type, "kernels/dsp/blocks.c.j2",
-                          cost(op_type, name, costs, bits), layout=layout(op_type, family, name, bits), features=DSP,
+                          cost(op_type, name, costs, bits), layout=layout(op_type, family, name), features=DSP,
                           block_kinds=ALL_KINDS, applies=_blocks_fit(family, op_type, records(name)),
                           optimize=modes,
                           pack=functools.partial(_pack_blocks_or_dense, sign_bits=bits, conv=op_type == "CONV_2D",
-                                                 dense16=dense16(op_type, family, bits), records=records(name)),
+                                                 dense16=dense16(op_type, family, name), records=records(name)),
                           support_files=files,
                           scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D",
                                                     records=records(name)))
