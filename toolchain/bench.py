@@ -15,6 +15,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,8 @@ POST_TRAINING_BLOCK = (1, 8)
 MVE_TILE_FEATURE = "mve"
 MVE_TILE_BUDGETS = {"pt80-4x16": ((4, 16), 0.50, 0.30)}
 MNIST_MVE_RECIPE = ("admm70-4x16", "mnist_cnn_4x16.toml")
+# The MNIST CNN is also built with `--optimize speed` on the anchor board (issue 8's targets): suffix of the label
+SPEED_SUFFIX = "-speed"
 # ADMM budgets for the MNIST CNN (fractions of the blocks of each compressed layer): (prune, unify)
 MNIST_BUDGETS = {"admm50": (0.30, 0.20), "admm75": (0.45, 0.30), "admm90": (0.60, 0.30)}
 AGREEMENT_INPUTS = 100
@@ -79,9 +82,12 @@ class Variant:
     accuracy: dict = field(default_factory=dict)
     host_seconds: dict = field(default_factory=dict)
     board_feature: str | None = None  # measured only on boards with this feature (None: every board)
+    board_name: str | None = None  # measured only on this board (None: every board)
+    optimize: str = "balanced"
 
     def runs_on(self, board: Board) -> bool:
-        return self.board_feature is None or self.board_feature in board.features
+        return ((self.board_feature is None or self.board_feature in board.features)
+                and (self.board_name is None or self.board_name == board.name))
 
     @property
     def key(self) -> str:
@@ -141,6 +147,8 @@ def mnist_variants(work: Path, quick: bool, progress: bool) -> list[Variant]:
                                              accuracy={"test_top1": report.accuracy["compressed_int8"]},
                                              host_seconds={"compress": seconds})))
     if not quick:
+        variants += [dataclasses.replace(v, variant=v.variant + SPEED_SUFFIX, optimize="speed", board_name=ANCHOR_BOARD)
+                     for v in list(variants)]
         variants.append(_mnist_recipe_variant(work, *MNIST_MVE_RECIPE, progress, board_feature=MVE_TILE_FEATURE))
     return variants
 
@@ -167,22 +175,22 @@ def _saved(work: Path, v: Variant) -> Variant:
 def measure(v: Variant, board: Board, work: Path, n_inputs: int) -> dict:
     features = board.features
     start = time.perf_counter()
-    plan = make_plan(v.graph, features, cpu=board.cpu)
+    plan = make_plan(v.graph, features, v.optimize, cpu=board.cpu)
     plan_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        generate(v.graph, Path(tmp), features, cpu=board.cpu)
+        generate(v.graph, Path(tmp), features, v.optimize, cpu=board.cpu)
         generate_seconds = time.perf_counter() - start
     build_dir = work / "build" / f"{v.model}-{v.variant}-{board.name}"
     start = time.perf_counter()
-    build_model(v.path, board, build_dir)
+    build_model(v.path, board, build_dir, v.optimize)
     build_seconds = time.perf_counter() - start
-    report = run_model(v.path, board, build_dir, n_inputs, seed=0)
+    report = run_model(v.path, board, build_dir, n_inputs, seed=0, optimize=v.optimize)
     s = summarize(v.graph)
     blocks = {op.name: op.blocks for op in s.ops}
     macs = {op.name: op.macs for op in s.ops}
     return {
-        "model": v.model, "variant": v.variant, "board": board.name,
+        "model": v.model, "variant": v.variant, "board": board.name, "optimize": v.optimize,
         "macs": s.macs, "macs_remaining": s.macs_remaining, "parameters": s.params,
         "weights_bytes_stored": s.weight_bytes, "accuracy": v.accuracy,
         "bit_exact": report.bit_exact, "inputs": report.inputs,

@@ -59,6 +59,18 @@ def test_mnist_headline_states_each_target_and_the_bound_of_the_dense_layers():
     assert "the target needs 0.295x" in md
 
 
+def test_mnist_headline_compares_speed_builds_with_the_dense_speed_build():
+    from toolchain.bench import anchors
+    from toolchain.bench_report import mnist_headline
+
+    dense = _row("dense", "mps2-an386", [("dense", 1000)])
+    dense_speed = _row("dense-speed", "mps2-an386", [("dense", 200), ("dense", 600)])
+    speed = _row("admm75-speed", "mps2-an386", [("dense", 200), ("1x8: 25% D", 240)])  # 440 / 800
+    md = mnist_headline({"anchors": anchors(), "rows": [dense, dense_speed, speed]})
+    assert "| admm75-speed | 97.0% test | 100 | 440 | 0.550x |" in md
+    assert "`admm75-speed`: 0.550x of dense (target <= 0.55: met)" in md
+
+
 def test_mve_anchor_table_compares_the_m55_rows_with_cmsis_nn():
     from toolchain.bench import CMSIS_NN_MVE_BOARD, anchors
     from toolchain.bench_report import mve_anchor_table
