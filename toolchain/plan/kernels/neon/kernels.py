@@ -271,7 +271,7 @@ def blocks_cost(sdot: bool):
             per_position = (f.dense_weights / 16 * SINGLE_DENSE[sdot] + f.unified_weights / 16 * SINGLE_UNIFIED[sdot]
                             + f.rows * SINGLE_ROW[sdot])
             return LAYER_CALL + f.positions * per_position
-        return _pass_cost(f, BLOCK_PASS[sdot], 8)  # 4 with bo 4: LayerFacts has no bo
+        return _pass_cost(f, BLOCK_PASS[sdot], block_pixels(1, sdot))  # NEON: half with bo 4 (no bo in LayerFacts)
     return cost
 
 
@@ -281,14 +281,17 @@ def dense_scratch(params: dict) -> int:
     return 2 * depth(params["k"])
 
 
-def block_pixels(bo: int) -> int:
-    """MUNIFY_NEON_PIXELS: output pixels per pass of the block kernel."""
-    return 8 if bo <= 2 else 4
+def block_pixels(bo: int, sdot: bool) -> int:
+    """MUNIFY_NEON_PASS_PIXELS: output pixels per pass of the block kernel (with SDOT the quads path)."""
+    return QUAD_PIXELS if sdot else 8 if bo <= 2 else 4
+
+
+QUAD_PIXELS = 16  # MUNIFY_NEON_QUAD_PIXELS
 
 
 def blocks_scratch(params: dict) -> int:
     """Accumulators of the pixels of one pass, their interleaved chunks and their patches."""
-    pixels = block_pixels(params["bo"])
+    pixels = block_pixels(params["bo"], params["sdot"])
     return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
 
 
