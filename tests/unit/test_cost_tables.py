@@ -45,7 +45,7 @@ def test_the_planner_ranks_with_the_board_cpus_table(imported_model, monkeypatch
     dense = "conv_dense_generic"
     assert dense in {layer.variant for layer in fitted.layers}
     families = _generic_with_table_for("cortex-m7", {dense: 1000.0})
-    monkeypatch.setattr(planner, "costs_for", lambda cpu: costs_for(cpu, families))
+    monkeypatch.setattr(planner, "costs_for", lambda cpu, optimize="balanced": costs_for(cpu, optimize, families))
     on_m7 = make_plan(graph, frozenset(), "speed", cpu="cortex-m7")
     on_m3 = make_plan(graph, frozenset(), "speed", cpu="cortex-m3")
     assert on_m7.cost_cpus == {"generic": "cortex-m7"}
