@@ -32,8 +32,8 @@ from toolchain.boards import load_board
 from toolchain.ir import BlockKind, load
 from toolchain.plan import layers
 from toolchain.plan.kernels import ALL_VARIANTS, costs_for
-from toolchain.plan.kernels.neon.kernels import (DENSE_ROWS, LAYER_CALL, MIN_PASS, TABLE_PIXELS, block_pixels,
-                                                 depth)
+from toolchain.plan.kernels.neon.kernels import (CONV_DENSE, DENSE_ROWS, LAYER_CALL, MIN_PASS, SPEED_BUILD,
+                                                 TABLE_PIXELS, block_pixels, depth)
 from toolchain.plan.variant import LayerFacts
 from toolchain.run import run_model
 
@@ -96,14 +96,27 @@ def _groups(f: dict) -> int:
     return -(-f["rows"] // DENSE_ROWS) * DENSE_ROWS
 
 
-def conv_dense_terms(f: dict) -> list[float]:
-    im2col = f["patch_copies"] > 0
-    steps = _groups(f) * depth(f["cols"]) / 16
-    return [f["positions"] * t for t in (steps, _groups(f), f["cols"] * im2col, f["patch_copies"], 1.0)]
+def _steps(f: dict, unrolled_trips: int) -> tuple[float, float]:
+    """The dense kernel's steps in depth loops gcc runs as loops, and in those it unrolls completely (at most
+    `unrolled_trips` steps: -O3 peels short constant loops)."""
+    trips = depth(f["cols"]) / 16
+    steps = _groups(f) * trips
+    return (0.0, steps) if trips <= unrolled_trips else (steps, 0.0)
 
 
-def fc_dense_terms(f: dict) -> list[float]:
-    return [f["positions"] * _groups(f) * depth(f["cols"]) / 16, f["positions"] * _groups(f), 1.0]
+def conv_dense_terms(unrolled_trips: int):
+    def terms(f: dict) -> list[float]:
+        im2col = f["patch_copies"] > 0
+        steps, unrolled = _steps(f, unrolled_trips)
+        return [f["positions"] * t for t in (steps, _groups(f), f["cols"] * im2col, f["patch_copies"], 1.0, unrolled)]
+    return terms
+
+
+def fc_dense_terms(unrolled_trips: int):
+    def terms(f: dict) -> list[float]:
+        steps, unrolled = _steps(f, unrolled_trips)
+        return [f["positions"] * steps, f["positions"] * _groups(f), 1.0, f["positions"] * unrolled]
+    return terms
 
 
 def depthwise_terms(f: dict) -> list[float]:
@@ -126,12 +139,14 @@ def elementwise_terms(f: dict) -> list[float]:
     return [f["positions"]]
 
 
-def models(sdot: bool) -> tuple:
+def models(sdot: bool, optimize: str) -> tuple:
     """(what, kernels without the _neon / _sdot suffix, terms, term names, per-call constant outside the fit)
-    for the board with or without SDOT (the block kernel's pass: 16 pixels with SDOT)."""
+    for the board with or without SDOT (the block kernel's pass: 16 pixels with SDOT) and the build."""
+    unrolled = CONV_DENSE[SPEED_BUILD if optimize == "speed" else "O2"][sdot].unrolled_trips
     return (
-        ("conv dense", ("conv_dense", "conv_as_dense"), conv_dense_terms, "step output patch copy pixel", LAYER_CALL),
-        ("fc dense", ("fc_dense", "fc_as_dense"), fc_dense_terms, "step output call", 0.0),
+        ("conv dense", ("conv_dense", "conv_as_dense"), conv_dense_terms(unrolled),
+         "step output patch copy pixel unrolled_step", LAYER_CALL),
+        ("fc dense", ("fc_dense", "fc_as_dense"), fc_dense_terms(unrolled), "step output call unrolled_step", 0.0),
         ("depthwise", ("dwconv_dense", "dwconv_as_dense"), depthwise_terms, "step output tap", LAYER_CALL),
         ("blocks", ("conv_blocks", "fc_blocks"), pass_terms(block_pixels(1, sdot)), "dense8 unified8 row col copy pixel",
          LAYER_CALL),
@@ -158,10 +173,10 @@ def _unique(rows: list[dict]) -> list[dict]:
     return list({(r["board"], r["kernel"], json.dumps(r["facts"], sort_keys=True)): r for r in rows}.values())
 
 
-def fit(rows: list[dict]) -> None:
+def fit(rows: list[dict], optimize: str) -> None:
     for board, suffix in BOARDS.items():
         print(f"== {board}")
-        for what, stems, terms, names, call in models(suffix == "sdot"):
+        for what, stems, terms, names, call in models(suffix == "sdot", optimize):
             single = what == "single pixel"
             fitted = _unique([r for r in rows if r["board"] == board and _kernel_of(r, stems, suffix, single)])
             if not fitted:
@@ -211,7 +226,7 @@ def main() -> int:
         return 0
     rows = _measured(args.counts, args.optimize)
     if args.command == "fit":
-        fit(rows)
+        fit(rows, args.optimize)
         return 0
     return check(rows)
 
