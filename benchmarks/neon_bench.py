@@ -346,9 +346,10 @@ def render(rows: list[dict], sweep: list) -> str:
         "magnitude for 16 pixels, whatever its signs, against 16 SMULL + 16 SADALP for a dense block row. So on "
         "plain NEON unified blocks buy time as well as bytes (the sweep below: "
         "all-unified against the dense kernel). With SDOT a dense block row is 8 SDOT for 16 pixels, cheaper than any "
-        "table lookup, and the block kernels' per-pixel work (patches interleaved for the pass, tables, scattered "
-        "accumulators) is more than the dense SDOT kernel's; there only heavy pruning buys time, and `balanced` "
-        "takes a block kernel only for its bytes.",
+        "table lookup; there the block kernel's SDOT path (`conv_blocks_sdot`: 16 pixels a pass, 4 pixels x 4 inputs "
+        "a register, SDOT by element) runs a block row in what the dense SDOT kernel spends on it, so pruned blocks "
+        "buy time in proportion (the sweep's SDOT columns), while a unified block row, its weights rebuilt, costs a "
+        "little more than a dense one; the fitted costs choose per layer.",
         "",
         "Planner rule (`--optimize balanced`, toolchain.plan.registry): among the kernels whose weights need at most "
         "1.2x the bytes of the smallest layout (or 1 KiB more), the one the cost model predicts fastest. The NEON "
