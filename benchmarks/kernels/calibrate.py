@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from benchmarks.kernels import kernel_bench as kb
+from benchmarks.kernels.fit import fit_relative
 from toolchain.ir import BlockKind
 from toolchain.plan.kernels.dsp.kernels import CONV_COPY, LAYER_CALL, quad_patch_copies
 from toolchain.plan.layers import inside_rows, patch_copies
@@ -133,9 +134,8 @@ def fit(rows: list[tuple[dict, int, int]]) -> tuple[dict[str, float], np.ndarray
     a = np.array([[features[n] * positions for n in names] for features, positions, _ in rows])
     fixed = np.array([sum(features.get(n, 0.0) * c for n, c in FIXED.items()) * positions
                       for features, positions, _ in rows])
-    y = np.array([measured for _, _, measured in rows], float) - LAYER_CALL - fixed
-    coef, *_ = np.linalg.lstsq(a / y[:, None], np.ones(len(y)), rcond=None)
-    return dict(zip(names, coef)), (a @ coef - y) / (y + LAYER_CALL + fixed)
+    coef, errors = fit_relative(a, np.array([measured for _, _, measured in rows], float), LAYER_CALL + fixed)
+    return dict(zip(names, coef)), errors
 
 
 def main() -> None:

@@ -51,15 +51,45 @@ def test_sign_table_kernels_run_bit_exact(board, suffix, tmp_path, monkeypatch):
     assert all(layer.arrays["table_cols"].length > 0 for layer in plan.layers)  # unified blocks in every layer
 
 
-def _unified_conv() -> "Graph":
-    """A 3x3 conv, 32 -> 32 channels, 8x8 pixels, every 1x8 block unified."""
-    from toolchain.ir import BlockStructure, Graph, Op, Quant, Tensor, matrix_to_weight
+@pytest.mark.parametrize("seed", [2, 7])
+def test_sdot_block_kernel_runs_bit_exact(seed, tmp_path, monkeypatch):
+    """The dotprod block path (16 pixels a pass, 4 pixels x 4 inputs a register, SDOT by element, unified
+    weights rebuilt): every CONV_2D and FULLY_CONNECTED it applies to forced onto it; bo 1, 2, 4, bi 8 and 16,
+    pixel counts that are no multiple of 16, batches."""
+    require_tools()
+    monkeypatch.setattr(random_graphs, "BI_CHOICES", (8, 16))
+    stems = {"CONV_2D": "conv", "FULLY_CONNECTED": "fc"}
+    for graph in (random_graphs.random_chain(seed), random_graphs.batched_chain(seed)):
+        force = {op.name: f"{stems[op.type]}_blocks_sdot" for op in graph.ops if op.type in stems
+                 and f"{stems[op.type]}_blocks_sdot" in _candidates(graph, op, "aarch64-linux-dotprod")}
+        assert force, graph.name
+        plan, report = run_forced(graph, "aarch64-linux-dotprod", tmp_path / graph.name, force)
+        assert report.bit_exact, [(m.layer, m.tensor, m.count) for m in report.mismatches]
+
+
+def _candidates(graph, op, board: str) -> set[str]:
+    from toolchain.plan import layers
+    from toolchain.plan.registry import candidates
+
+    spec = layers.build(graph, op, "speed")
+    return {v.name for v in candidates(op.type, load_board(board).features, spec.facts.kinds, "speed", spec.params)}
+
+
+def _block_conv(unified: float, pruned: float = 0.0) -> "Graph":
+    """A 3x3 conv, 32 -> 32 channels, 8x8 pixels, the given fractions of its 1x8 blocks unified and pruned."""
+    from toolchain.ir import BlockKind, BlockStructure, Graph, Op, Quant, Tensor, matrix_to_weight
 
     rng = np.random.default_rng(2)
     cout, cin, k = 32, 32, 3 * 3 * 32
-    matrix = (np.where(rng.random((cout, k)) < 0.5, -1, 1)
-              * np.repeat(rng.integers(1, 128, (cout, k // 8)), 8, axis=1)).astype(np.int8)
-    blocks = BlockStructure.from_matrix(matrix, np.ones((cout, k // 8), np.uint8), 1, 8)
+    draw = rng.random((cout, k // 8))
+    kinds = np.where(draw < pruned, BlockKind.PRUNED,
+                     np.where(draw < pruned + unified, BlockKind.UNIFIED, BlockKind.DENSE)).astype(np.uint8)
+    per_weight = np.repeat(kinds, 8, axis=1)
+    signed_magnitudes = (np.where(rng.random((cout, k)) < 0.5, -1, 1)
+                         * np.repeat(rng.integers(1, 128, (cout, k // 8)), 8, axis=1))
+    matrix = np.where(per_weight == BlockKind.UNIFIED, signed_magnitudes, rng.integers(-127, 128, (cout, k)))
+    matrix = np.where(per_weight == BlockKind.PRUNED, 0, matrix).astype(np.int8)
+    blocks = BlockStructure.from_matrix(matrix, kinds, 1, 8)
     q = lambda scale, zp=0: Quant(np.array([scale]), np.array([zp]))  # noqa: E731
     tensors = {"x": Tensor("x", (1, 10, 10, cin), "int8", q(0.05, 3)),
                "w": Tensor("w", (cout, 3, 3, cin), "int8", q(0.005), matrix_to_weight("CONV_2D", matrix, (cout, 3, 3, cin)),
@@ -68,14 +98,14 @@ def _unified_conv() -> "Graph":
                "y": Tensor("y", (1, 8, 8, cout), "int8", q(0.05 * 0.005 * 70 * 70 * np.sqrt(k) / 40, -2))}
     op = Op("conv", "CONV_2D", ("x", "w", "b"), ("y",), {"stride": (1, 1), "dilation": (1, 1), "padding": "VALID",
                                                         "activation": "NONE"})
-    return Graph("unified_conv", tensors, (op,), ("x",), ("y",))
+    return Graph(f"block_conv_u{int(unified * 100)}_p{int(pruned * 100)}", tensors, (op,), ("x",), ("y",))
 
 
 def test_sign_tables_make_unified_blocks_cheaper_than_dense_weights(tmp_path):
     """Exact QEMU counts: on an all-unified layer the table kernel beats the dense NEON kernel on the same weights,
     and the sign-mask block kernel (EOR, SADDLP, SMLAL per 8 weights) by more."""
     require_tools()
-    graph = _unified_conv()
+    graph = _block_conv(unified=1.0)
     counts = {}
     for kernel in ("conv_blocks_tables_neon", "conv_as_dense_neon", "conv_blocks_neon"):
         plan, report = run_forced(graph, "aarch64-linux", tmp_path / kernel, {"conv": kernel}, inputs=1)
@@ -83,3 +113,19 @@ def test_sign_tables_make_unified_blocks_cheaper_than_dense_weights(tmp_path):
         counts[kernel] = report.layers[0].instructions_exact
     assert counts["conv_blocks_tables_neon"] < 0.9 * counts["conv_as_dense_neon"], counts
     assert counts["conv_blocks_tables_neon"] < 0.6 * counts["conv_blocks_neon"], counts
+
+
+def test_pruned_blocks_make_the_sdot_block_kernel_cheaper_than_dense_sdot(tmp_path):
+    """Exact QEMU counts: with half the 1x8 blocks pruned the dotprod block kernel beats the dense SDOT kernel
+    on the same weights, and with three quarters pruned by more."""
+    require_tools()
+    counts = {}
+    for pruned in (0.5, 0.75):
+        graph = _block_conv(unified=0.0, pruned=pruned)
+        for kernel in ("conv_blocks_sdot", "conv_as_dense_sdot"):
+            plan, report = run_forced(graph, "aarch64-linux-dotprod", tmp_path / f"{kernel}-{pruned}", {"conv": kernel},
+                                      inputs=1)
+            assert report.bit_exact
+            counts[kernel, pruned] = report.layers[0].instructions_exact
+    assert counts["conv_blocks_sdot", 0.5] < 0.85 * counts["conv_as_dense_sdot", 0.5], counts
+    assert counts["conv_blocks_sdot", 0.75] < 0.6 * counts["conv_as_dense_sdot", 0.75], counts

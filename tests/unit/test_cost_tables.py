@@ -1,5 +1,6 @@
-"""Kernel costs looked up by (family, CPU): the board CPU's table where the family has one, else the table of
-the CPU the family was fitted on; the plan says which CPU's costs ranked each family."""
+"""Kernel costs looked up by (family, CPU, build): the board CPU's table where the family has one, else the table
+of the CPU the family was fitted on, and for speed plans a family's speed table first; the plan says which CPU's
+costs ranked each family."""
 
 from __future__ import annotations
 
@@ -31,6 +32,28 @@ def test_every_table_is_for_a_board_cpu_and_names_every_variant_of_its_family():
             assert table.cpu in cpus and table.source, (family.name, table.cpu)
             assert set(table.costs) == {v.name for v in family.variants}, (family.name, table.cpu)
         assert all(family_of(v) == family.name for v in family.variants)
+        for table in family.speed_tables:
+            assert table.cpu in cpus and table.source, (family.name, table.cpu)
+            assert set(table.costs) == {v.name for v in family.variants}, (family.name, table.cpu)
+
+
+def test_speed_plans_rank_with_the_speed_table_and_the_others_without_it(imported_model, monkeypatch):
+    graph = imported_model("kws")
+    features = frozenset({"neon", "dotprod"})
+    neon = next(f for f in FAMILIES if f.name == "neon")
+    dense = "conv_dense_sdot"
+    table = CostTable(neon.costs_fitted_on, "test", {v.name: (lambda f, c=v.cost, k=1000.0 if v.name == dense else 1.0:
+                                                               k * c(f)) for v in neon.variants})
+    families = tuple(dataclasses.replace(f, speed_tables=(table,)) if f is neon else f for f in FAMILIES)
+    speed, balanced = costs_for("cortex-a76", "speed", families), costs_for("cortex-a76", "balanced", families)
+    assert speed.tables["neon"] is table and balanced.tables["neon"] is not table
+    assert speed.tables["generic"] is balanced.tables["generic"]  # no speed table: the same
+    planned = {mode: {layer.variant for layer in make_plan(graph, features, mode, cpu="cortex-a76").layers}
+               for mode in ("speed", "balanced")}
+    assert dense in planned["speed"] and dense in planned["balanced"]
+    monkeypatch.setattr(planner, "costs_for", lambda cpu, optimize="balanced": costs_for(cpu, optimize, families))
+    assert dense not in {layer.variant for layer in make_plan(graph, features, "speed", cpu="cortex-a76").layers}
+    assert dense in {layer.variant for layer in make_plan(graph, features, "balanced", cpu="cortex-a76").layers}
 
 
 def test_a_cpu_without_tables_takes_each_familys_fitted_table():
@@ -45,7 +68,7 @@ def test_the_planner_ranks_with_the_board_cpus_table(imported_model, monkeypatch
     dense = "conv_dense_generic"
     assert dense in {layer.variant for layer in fitted.layers}
     families = _generic_with_table_for("cortex-m7", {dense: 1000.0})
-    monkeypatch.setattr(planner, "costs_for", lambda cpu: costs_for(cpu, families))
+    monkeypatch.setattr(planner, "costs_for", lambda cpu, optimize="balanced": costs_for(cpu, optimize, families))
     on_m7 = make_plan(graph, frozenset(), "speed", cpu="cortex-m7")
     on_m3 = make_plan(graph, frozenset(), "speed", cpu="cortex-m3")
     assert on_m7.cost_cpus == {"generic": "cortex-m7"}

@@ -29,7 +29,7 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     graph.validate()
     _check_io(graph)
     features = frozenset(features)
-    costs = costs_for(cpu)
+    costs = costs_for(cpu, optimize)
     specs = [layers.build(graph, op, optimize) for op in graph.ops]
     largest_activation = max((t.nbytes for t in graph.tensors.values() if not t.is_constant), default=0)
     for spec in specs:

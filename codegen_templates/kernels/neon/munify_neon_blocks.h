@@ -8,10 +8,17 @@
  *
  * P output pixels run together (8, or 4 with bo 4): their patches are interleaved in 8-byte chunks (chunk c
  * of pixel q at 8 (P c + q)), so P / 2 q-register loads fetch a block's inputs for all of them and every
- * weight, sign and magnitude load serves P pixels. A dense 8-weight chunk is P SMULL(2) + P SADALP, or P / 2
- * SDOT with dotprod. A unified block row is magnitude * sum(sign_j * x_j); with the sign mask m_j (0x00 or 0xFF),
- * sign_j * x_j = (x_j ^ m_j) + (m_j != 0): CMTST, then per pixel pair EOR, SADDLP and 2 SMLAL by the
- * magnitude (or EOR and SDOT by the magnitude); the magnitude * (negative weights) terms are `unified_bias`, added at pack time.
+ * weight, sign and magnitude load serves P pixels. A dense 8-weight chunk is P SMULL(2) + P SADALP. A unified
+ * block row is magnitude * sum(sign_j * x_j); with the sign mask m_j (0x00 or 0xFF), sign_j * x_j = (x_j ^ m_j)
+ * + (m_j != 0): CMTST, then per pixel pair EOR, SADDLP and 2 SMLAL by the magnitude; the magnitude * (negative
+ * weights) terms are `unified_bias`, added at pack time.
+ *
+ * With dotprod (quads): 16 pixels a pass, their chunks transposed to 4 pixels x 4 inputs a q register (chunk c
+ * of pixels 4g .. 4g + 3, inputs 4h .. 4h + 3 at 16 (8 c + 2 g + h)), so a block row of 8 weights is one
+ * 8-byte load and 8 SDOT by element (lane h of the weights) into 4 accumulators whose lanes are the pixels:
+ * the two LD1 of four registers, the column and the loop step are shared by 16 pixels, and no pairwise
+ * reduction is left. A unified block row rebuilds its 8 weights, (m ^ mask) - mask, and runs as dense
+ * (`unified_bias` unused).
  *
  * Sign-pattern tables (layout neon-blocks-tables: bo 1 or 2, bi 8; 16 pixels a pass): with the magnitude
  * factored out, a unified block row is m * (T_lo[s & 15] + T_hi[s >> 4]) for its sign byte s, where T_h[p]
@@ -31,6 +38,8 @@
 /* Loops over pixels, rows of a block and chunks run a constant few times: unrolled, their sums stay in registers */
 #define MUNIFY_NEON_UNROLL _Pragma("GCC unroll 8")
 #define MUNIFY_NEON_PIXELS(bo) ((bo) <= 2 ? 8 : 4)
+/* with dotprod (munify_neon_quads_pass): 16, MUNIFY_NEON_QUAD_PIXELS */
+#define MUNIFY_NEON_PASS_PIXELS(bo, sdot) ((sdot) ? 16 : MUNIFY_NEON_PIXELS(bo))
 #define MUNIFY_NEON_MIN_PASS 4 /* fewer output pixels (FULLY_CONNECTED) run one at a time, 16 weights a step */
 
 typedef struct {
@@ -120,21 +129,13 @@ MUNIFY_NEON_FN void munify_neon_sums_dense(munify_neon_sums *s, const munify_neo
 
 /* One 8-weight chunk of a unified block row: signs -> its sign byte, magnitude <= 127. */
 MUNIFY_NEON_FN void munify_neon_sums_unified(munify_neon_sums *s, const munify_neon_chunk *x, const uint8_t *signs,
-                                             int8_t magnitude, const int pixels, const int sdot)
+                                             int8_t magnitude, const int pixels)
 {
     const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
     const int8x16_t mask = vreinterpretq_s8_u8(vtstq_u8(vld1q_dup_u8(signs), bits));
     MUNIFY_NEON_UNROLL
     for (int j = 0; j < pixels / 2; ++j) {
         const int8x16_t flipped = veorq_s8(x->pair[j], mask);
-#if defined(__ARM_FEATURE_DOTPROD)
-        if (sdot) {
-            s->acc[j] = vdotq_s32(s->acc[j], flipped, vdupq_n_s8(magnitude));
-            continue;
-        }
-#else
-        (void)sdot;
-#endif
         const int16x8_t pairs = vpaddlq_s8(flipped);
         s->acc[2 * j] = vmlal_n_s16(s->acc[2 * j], vget_low_s16(pairs), magnitude);
         s->acc[2 * j + 1] = vmlal_high_n_s16(s->acc[2 * j + 1], pairs, magnitude);
@@ -290,9 +291,9 @@ MUNIFY_NEON_FN void munify_neon_tables_pass(const munify_neon_blocks *p, const i
 
 /* acc[q * rows_padded + r] for the `pixels` pixels whose chunks are interleaved in `chunks`. */
 MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
-                                            int32_t rows_padded, const int bo, const int bi, const int pixels,
-                                            const int sdot)
+                                            int32_t rows_padded, const int bo, const int bi, const int pixels)
 {
+    const int sdot = 0; /* the dotprod path is munify_neon_quads_pass */
     const int8_t *dense = p->dense_weights;
     const uint8_t *signs = p->unified_signs;
     const int8_t *magnitudes = p->unified_magnitudes;
@@ -325,8 +326,7 @@ MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const i
                 const munify_neon_chunk x = munify_neon_chunk_load(chunks, column + 8 * c, pixels);
                 MUNIFY_NEON_UNROLL
                 for (int r = 0; r < bo; ++r) {
-                    munify_neon_sums_unified(&sums[r], &x, signs + r * chunks_per_block + c, magnitudes[r], pixels,
-                                             sdot);
+                    munify_neon_sums_unified(&sums[r], &x, signs + r * chunks_per_block + c, magnitudes[r], pixels);
                 }
             }
         }
@@ -344,6 +344,100 @@ MUNIFY_NEON_FN void munify_neon_blocks_pass(const munify_neon_blocks *p, const i
         }
     }
 }
+
+#if defined(__ARM_FEATURE_DOTPROD)
+#define MUNIFY_NEON_QUAD_PIXELS 16 /* pixels a pass of the dotprod block path */
+
+/* The 8 weights of a unified block row, m * sign_j: (m ^ mask) - mask with the sign mask of its sign byte. */
+MUNIFY_NEON_FN int8x8_t munify_neon_unified_weights(const uint8_t *signs, int8_t magnitude)
+{
+    const uint8x8_t bits = vcreate_u8(0x8040201008040201ull);
+    const int8x8_t mask = vreinterpret_s8_u8(vtst_u8(vld1_dup_u8(signs), bits));
+    return vsub_s8(veor_s8(vdup_n_s8(magnitude), mask), mask);
+}
+
+/* sums[g] (lane i: pixel 4g + i) += one 8-weight chunk of the 16 pixels: x the chunk's 8 registers (pixels
+ * 4g .. 4g + 3 in registers 2g (inputs 0-3) and 2g + 1 (inputs 4-7)) */
+MUNIFY_NEON_FN void munify_neon_quads_dot(int32x4_t *sums, const int8x16x4_t *x, int8x8_t w)
+{
+    MUNIFY_NEON_UNROLL
+    for (int g = 0; g < 4; ++g) {
+        sums[g] = vdotq_lane_s32(sums[g], x[g / 2].val[2 * (g % 2)], w, 0);
+        sums[g] = vdotq_lane_s32(sums[g], x[g / 2].val[2 * (g % 2) + 1], w, 1);
+    }
+}
+
+/* Chunk c of the 16 pixels' patches (`columns`) to chunks + 128 c, 4 pixels x 4 inputs a q register: pixels
+ * 4g .. 4g + 3, inputs 4h .. 4h + 3 at 16 (2 g + h). */
+MUNIFY_NEON_FN void munify_neon_quads_interleave(const int8_t *const *columns, int32_t depth, int8_t *chunks)
+{
+    for (int32_t at = 0; at < depth; at += 8) {
+        MUNIFY_NEON_UNROLL
+        for (int g = 0; g < 4; ++g, chunks += 32) {
+            const int32x4_t a = vreinterpretq_s32_s8(vcombine_s8(vld1_s8(columns[4 * g] + at),
+                                                                 vld1_s8(columns[4 * g + 1] + at)));
+            const int32x4_t b = vreinterpretq_s32_s8(vcombine_s8(vld1_s8(columns[4 * g + 2] + at),
+                                                                 vld1_s8(columns[4 * g + 3] + at)));
+            vst1q_s8(chunks, vreinterpretq_s8_s32(vuzp1q_s32(a, b)));
+            vst1q_s8(chunks + 16, vreinterpretq_s8_s32(vuzp2q_s32(a, b)));
+        }
+    }
+}
+
+/* acc[q * rows_padded + r] for the 16 pixels whose chunks `munify_neon_quads_interleave` laid out: every
+ * block row, dense or unified (its weights rebuilt), as SDOT by element. */
+MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
+                                           int32_t rows_padded, const int bo, const int bi)
+{
+    const int8_t *dense = p->dense_weights, *magnitudes = p->unified_magnitudes;
+    const uint8_t *signs = p->unified_signs;
+    const uint16_t *dense_col = p->dense_cols, *unified_col = p->unified_cols;
+    const int chunks_per_block = bi / 8;
+    for (int32_t rb = 0; rb < p->row_blocks; ++rb) {
+        const int32_t r0 = rb * bo;
+        int32x4_t sums[4][4];
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            const int32x4_t bias = vdupq_n_s32(p->bias[r0 + r < p->w.out_c ? r0 + r : 0]);
+            MUNIFY_NEON_UNROLL
+            for (int g = 0; g < 4; ++g) {
+                sums[r][g] = bias;
+            }
+        }
+        _Pragma("GCC unroll 2") /* two block rows a loop step: the step's count, compare and branch shared */
+        for (int32_t d = p->counts[2 * rb]; d > 0; --d, dense += bo * bi) {
+            const int8_t *x = chunks + 16 * *dense_col++;
+            MUNIFY_NEON_UNROLL
+            for (int c = 0; c < chunks_per_block; ++c) {
+                const int8x16x4_t chunk[2] = {vld1q_s8_x4(x + 128 * c), vld1q_s8_x4(x + 128 * c + 64)};
+                MUNIFY_NEON_UNROLL
+                for (int r = 0; r < bo; ++r) {
+                    munify_neon_quads_dot(sums[r], chunk, vld1_s8(dense + r * bi + 8 * c));
+                }
+            }
+        }
+        for (int32_t u = p->counts[2 * rb + 1]; u > 0; --u, signs += bo * chunks_per_block, magnitudes += bo) {
+            const int8_t *x = chunks + 16 * *unified_col++;
+            MUNIFY_NEON_UNROLL
+            for (int c = 0; c < chunks_per_block; ++c) {
+                const int8x16x4_t chunk[2] = {vld1q_s8_x4(x + 128 * c), vld1q_s8_x4(x + 128 * c + 64)};
+                MUNIFY_NEON_UNROLL
+                for (int r = 0; r < bo; ++r) {
+                    munify_neon_quads_dot(sums[r], chunk,
+                                          munify_neon_unified_weights(signs + r * chunks_per_block + c, magnitudes[r]));
+                }
+            }
+        }
+        MUNIFY_NEON_UNROLL
+        for (int r = 0; r < bo; ++r) {
+            MUNIFY_NEON_UNROLL
+            for (int g = 0; g < 4; ++g) {
+                munify_neon_scatter4(acc + 4 * g * rows_padded + r0 + r, sums[r][g], rows_padded);
+            }
+        }
+    }
+}
+#endif
 
 /* 16 weights (two 1 x 8 blocks, or one 1 x 16 block) against 16 inputs of one pixel. */
 MUNIFY_NEON_FN int32x4_t munify_neon_single_dense(int32x4_t acc, int8x16_t x, int8x16_t w, const int sdot)
@@ -467,14 +561,38 @@ MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t
     }
 }
 
+/* The sums of one pass of `pixels` pixels (their patches at `columns`) to acc[q * rows_padded + r]: their
+ * chunks laid out for the pass, then its rows (and first, with sign tables, the tables). */
+MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *const *columns, int8_t *chunks,
+                                     int16_t *tables, int32_t *acc, int32_t rows_padded, const int bo, const int bi,
+                                     const int pixels, const int sdot, const int sign_tables)
+{
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot && !sign_tables) {
+        munify_neon_quads_interleave(columns, p->w.depth, chunks);
+        munify_neon_quads_pass(p, chunks, acc, rows_padded, bo, bi);
+        return;
+    }
+#endif
+    munify_neon_interleave(columns, p->w.depth, chunks, pixels);
+    if (sign_tables) {
+        for (int32_t t = 0; t < p->n_tables; ++t) {
+            munify_neon_table(chunks + pixels * p->table_cols[t], tables + MUNIFY_NEON_TABLE_WORDS * t);
+        }
+        munify_neon_tables_pass(p, chunks, tables, acc, rows_padded, bo, sdot);
+    } else {
+        munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels);
+    }
+}
+
 /* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
  * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each; pixels =
- * MUNIFY_NEON_PIXELS(bo) output pixels run per pass (sign_tables: MUNIFY_NEON_TABLE_PIXELS, and at least MUNIFY_NEON_MIN_PASS per image) */
+ * MUNIFY_NEON_PASS_PIXELS(bo, sdot) output pixels run per pass (sign_tables: MUNIFY_NEON_TABLE_PIXELS, and at least MUNIFY_NEON_MIN_PASS per image) */
 MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
                                           int8_t *scratch, const int bo, const int bi, const int sdot,
                                           const int sign_tables)
 {
-    const int pixels = sign_tables ? MUNIFY_NEON_TABLE_PIXELS : MUNIFY_NEON_PIXELS(bo);
+    const int pixels = sign_tables ? MUNIFY_NEON_TABLE_PIXELS : MUNIFY_NEON_PASS_PIXELS(bo, sdot);
     const munify_neon_window *w = &p->w;
     const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, image_pixels = w->out_h * w->out_w;
     int32_t *acc = (int32_t *)(void *)scratch;
@@ -498,15 +616,7 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
                 const int32_t pixel = first + q < image_pixels ? first + q : image_pixels - 1; /* repeat the last */
                 columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
             }
-            munify_neon_interleave(columns, w->depth, chunks, pixels);
-            if (sign_tables) {
-                for (int32_t t = 0; t < p->n_tables; ++t) {
-                    munify_neon_table(chunks + pixels * p->table_cols[t], tables + MUNIFY_NEON_TABLE_WORDS * t);
-                }
-                munify_neon_tables_pass(p, chunks, tables, acc, rows_padded, bo, sdot);
-            } else {
-                munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels, sdot);
-            }
+            munify_neon_pass(p, columns, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables);
             for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
                 munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
             }

@@ -1,10 +1,13 @@
 """Kernel families, one package per ISA: layouts and packers, fitted costs, scratch sizes, registry entries.
 
-Costs are looked up by (family, CPU): `costs_for(cpu)` gives, for each family, the cost table of the board's
-CPU, or the table of the CPU the family's costs were fitted on when it has none for that CPU. A family's
-variants carry the fitted CPU's costs (`KernelVariant.cost`); `KernelFamily.other_cpus` holds the tables of
-further CPUs. The registry ranks the variants of one layer with these costs on every board that has the
-family's features. Generic variants come first: ranking ties go to the variant listed first.
+Costs are looked up by (family, CPU, build): `costs_for(cpu, optimize)` gives, for each family, the cost table
+of the board's CPU, or the table of the CPU the family's costs were fitted on when it has none for that CPU. A
+family's variants carry the fitted CPU's costs (`KernelVariant.cost`); `KernelFamily.other_cpus` holds the
+tables of further CPUs. `--optimize speed` builds at other compiler flags (toolchain.build: -O3, the others at
+the board's, -O2): a family whose kernels compile differently there fits `speed_tables` to those builds, used
+for speed plans (the CPU's, else the fitted CPU's), and otherwise ranks speed with the tables above. The
+registry ranks the variants of one layer with these costs on every board that has the family's features.
+Generic variants come first: ranking ties go to the variant listed first.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from ..variant import KernelVariant, LayerFacts
 from .dsp import DSP_VARIANTS
 from .generic import CORTEX_A_PER_ELEMENT, GENERIC_VARIANTS, cpu_costs
 from .mve import MVE_VARIANTS
-from .neon import NEON_VARIANTS
+from .neon import NEON_VARIANTS, neon_speed_costs
 
 CostModel = Callable[[LayerFacts], float]
 
@@ -42,6 +45,7 @@ class KernelFamily:
     costs_fitted_on: str  # the CPU whose instruction counts the variants' own `cost` matches
     costs_source: str  # what produced the numbers
     other_cpus: tuple[CostTable, ...] = field(default=())  # tables of further CPUs, each naming every variant
+    speed_tables: tuple[CostTable, ...] = field(default=())  # fitted to --optimize speed builds, each naming all
 
     @property
     def cost_tables(self) -> dict[str, CostTable]:
@@ -49,19 +53,23 @@ class KernelFamily:
         fitted = CostTable(self.costs_fitted_on, self.costs_source)
         return {fitted.cpu: fitted, **{table.cpu: table for table in self.other_cpus}}
 
-    def costs_for(self, cpu: str | None) -> CostTable:
-        """The table of `cpu`, else the fitted CPU's."""
+    def costs_for(self, cpu: str | None, optimize: str = "balanced") -> CostTable:
+        """The table of `cpu`, else the fitted CPU's; for speed plans the speed table of either first."""
+        speed = {table.cpu: table for table in self.speed_tables} if optimize == "speed" else {}
         tables = self.cost_tables
-        return tables.get(cpu, tables[self.costs_fitted_on])
+        return speed.get(cpu) or speed.get(self.costs_fitted_on) or tables.get(cpu, tables[self.costs_fitted_on])
 
 
 FAMILIES: tuple[KernelFamily, ...] = (
     KernelFamily("generic", GENERIC_VARIANTS, "cortex-m3", "benchmarks/codegen_blocks.py on mps2-an385",
-                 tuple(CostTable(cpu, "benchmarks/neon_calibrate.py, qemu-aarch64", cpu_costs(cpu))
+                 tuple(CostTable(cpu, "benchmarks/kernels/neon_calibrate.py, qemu-aarch64", cpu_costs(cpu))
                        for cpu in CORTEX_A_PER_ELEMENT)),
     KernelFamily("dsp", tuple(DSP_VARIANTS), "cortex-m4", "benchmarks/kernels/calibrate.py on mps2-an386"),
     KernelFamily("mve", tuple(MVE_VARIANTS), "cortex-m55", "counted from the kernels' loops, checked on mps3-an547"),
-    KernelFamily("neon", tuple(NEON_VARIANTS), "cortex-a53", "benchmarks/neon_bench.py, qemu-aarch64 (aarch64-linux)"),
+    KernelFamily("neon", tuple(NEON_VARIANTS), "cortex-a53",
+                 "benchmarks/kernels/neon_calibrate.py, qemu-aarch64 (aarch64-linux)",
+                 speed_tables=(CostTable("cortex-a53", "benchmarks/kernels/neon_calibrate.py --optimize speed (-O3)",
+                                         neon_speed_costs()),)),
 )
 
 ALL_VARIANTS: tuple[KernelVariant, ...] = tuple(v for family in FAMILIES for v in family.variants)
@@ -88,5 +96,5 @@ class BoardCosts:
                 if any(v.features <= features for v in family.variants)}
 
 
-def costs_for(cpu: str | None, families: tuple[KernelFamily, ...] = FAMILIES) -> BoardCosts:
-    return BoardCosts(cpu, {family.name: family.costs_for(cpu) for family in families})
+def costs_for(cpu: str | None, optimize: str = "balanced", families: tuple[KernelFamily, ...] = FAMILIES) -> BoardCosts:
+    return BoardCosts(cpu, {family.name: family.costs_for(cpu, optimize) for family in families})

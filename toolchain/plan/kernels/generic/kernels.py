@@ -118,9 +118,9 @@ GENERIC_VARIANTS: tuple[KernelVariant, ...] = (
 )
 
 
-# Per element on the Cortex-A boards (qemu-aarch64; benchmarks/neon_calibrate.py, the exact per-layer counts of
-# kws' and resnet's AVERAGE_POOL_2D and SOFTMAX and the MNIST CNN's MAX_POOL_2D: each within 2.6%). The other
-# variants keep the Cortex-M3 costs: the NEON kernels replace them there.
+# Per element on the Cortex-A boards (qemu-aarch64; benchmarks/kernels/neon_calibrate.py, the exact per-layer
+# counts of kws' and resnet's AVERAGE_POOL_2D and SOFTMAX and the MNIST CNN's MAX_POOL_2D: each within 2.6%). The
+# other variants keep the Cortex-M3 costs: the NEON kernels replace them there.
 CORTEX_A_PER_ELEMENT = {
     "cortex-a53": {"avgpool_generic": 5.03, "maxpool_generic": 3.58, "softmax_generic": 51.5},
     "cortex-a76": {"avgpool_generic": 4.87, "maxpool_generic": 3.58, "softmax_generic": 51.5},

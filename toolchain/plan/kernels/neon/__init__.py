@@ -6,8 +6,8 @@ template under `codegen_templates/kernels/neon/`; layouts and costs are in `kern
 
 from __future__ import annotations
 
-from .kernels import neon_variants
+from .kernels import neon_speed_costs, neon_variants
 
 NEON_VARIANTS = neon_variants()
 
-__all__ = ["NEON_VARIANTS"]
+__all__ = ["NEON_VARIANTS", "neon_speed_costs"]

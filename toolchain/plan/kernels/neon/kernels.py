@@ -179,7 +179,9 @@ LAYER_CALL = 60.0
 @dataclass(frozen=True)
 class DenseCosts:
     """The dense kernel per output pixel: per step (4 rows x 16 inputs), per output channel (rows padded to
-    groups of 4), per patch byte and per patch copy (im2col convolutions), per pixel; and per call."""
+    groups of 4), per patch byte and per patch copy (im2col convolutions), per pixel; and per call. A depth
+    loop of at most `unrolled_trips` steps gcc unrolls completely (-O3 peels short constant loops: the
+    layer's depth is a constant of its static parameters): `unrolled_step` a step there."""
 
     step: float
     output: float
@@ -187,48 +189,98 @@ class DenseCosts:
     copy: float
     pixel: float
     call: float = LAYER_CALL
+    unrolled_step: float = 0.0
+    unrolled_trips: int = 0
 
 
-# Non-negative least squares (benchmarks/neon_calibrate.py) on exact per-layer counts of the dense layers of
-# kws, resnet, ad01 and the MNIST CNN (dense, pt50, pt75, 1x8 p45/p60 u30) on aarch64-linux (NEON) and
-# aarch64-linux-dotprod (SDOT); per board, every fitted layer within 6% (NEON conv), 1.5% (SDOT conv),
+# Every coefficient set comes per build: "O2" the boards' flags (balanced and size plans), "O3" what
+# `--optimize speed` compiles with (toolchain.build); gcc unrolls and schedules the kernels differently there,
+# the dense and depthwise ones most (kws: 0.83x and 0.66x of their -O2 counts, the block kernels 0.99x). The
+# O3 sets are fitted the same way to the same layers built with --optimize speed (neon_calibrate measure
+# --optimize speed); there gcc peels the dense kernel's short depth loops (at most 4 steps NEON, 9 SDOT:
+# `unrolled_step`, measured) and the rest varies with the shapes more loosely: every fitted layer within 2.2% /
+# 3.2% (NEON / SDOT conv dense), 10% / 16% (blocks), 10% / 12% (sign tables), 12% / 8% (FC, the MNIST CNN's
+# 10-row one worst).
+BUILDS = ("O2", "O3")
+SPEED_BUILD = "O3"
+
+# Non-negative least squares (benchmarks/kernels/neon_calibrate.py) on exact per-layer counts of the dense
+# layers of kws, resnet, ad01 and the MNIST CNN (dense, pt50, pt75, 1x8 p45/p60 u30) on aarch64-linux (NEON)
+# and aarch64-linux-dotprod (SDOT); per board, every fitted layer within 6% (NEON conv), 1.5% (SDOT conv),
 # 2.5% / 5% (FC).
-CONV_DENSE = {False: DenseCosts(step=4.49, output=6.46, patch=0.084, copy=24.2, pixel=2.2),  # SMULL + SMLAL2 + SADALP
-              True: DenseCosts(step=2.10, output=5.52, patch=0.128, copy=24.4, pixel=22.2)}  # SDOT a row
-FC_DENSE = {False: DenseCosts(step=4.49, output=10.1, patch=0.0, copy=0.0, pixel=0.0, call=0.0),
-            True: DenseCosts(step=2.52, output=9.22, patch=0.0, copy=0.0, pixel=0.0, call=4.7)}
+CONV_DENSE = {  # NEON: SMULL + SMLAL2 + SADALP a row; SDOT: one SDOT a row
+    "O2": {False: DenseCosts(step=4.49, output=6.46, patch=0.084, copy=24.2, pixel=2.2),
+           True: DenseCosts(step=2.10, output=5.52, patch=0.128, copy=24.4, pixel=22.2)},
+    "O3": {False: DenseCosts(step=4.42, output=6.22, patch=0.076, copy=8.88, pixel=21.9, unrolled_step=3.51,
+                             unrolled_trips=4),
+           True: DenseCosts(step=2.02, output=6.56, patch=0.060, copy=12.0, pixel=5.94, unrolled_step=1.53,
+                            unrolled_trips=9)},
+}
+FC_DENSE = {
+    "O2": {False: DenseCosts(step=4.49, output=10.1, patch=0.0, copy=0.0, pixel=0.0, call=0.0),
+           True: DenseCosts(step=2.52, output=9.22, patch=0.0, copy=0.0, pixel=0.0, call=4.7)},
+    "O3": {False: DenseCosts(step=4.01, output=9.0, patch=0.0, copy=0.0, pixel=0.0, call=0.0, unrolled_step=4.47,
+                             unrolled_trips=4),
+           True: DenseCosts(step=2.54, output=9.5, patch=0.0, copy=0.0, pixel=0.0, call=7.61, unrolled_step=1.56,
+                            unrolled_trips=9)},
+}
 
 
-def dense_cost(sdot: bool, fully_connected: bool):
-    c = (FC_DENSE if fully_connected else CONV_DENSE)[sdot]
+def dense_cost(sdot: bool, fully_connected: bool, build: str = "O2"):
+    c = (FC_DENSE if fully_connected else CONV_DENSE)[build][sdot]
 
     def cost(f) -> float:
         groups = -(-f.rows // DENSE_ROWS) * DENSE_ROWS
         patch = f.cols * c.patch + f.patch_copies * c.copy if f.patch_copies > 0 else 0.0  # pointwise: no im2col
-        per_position = groups * depth(f.cols) / DEPTH_STEP * c.step + groups * c.output + patch + c.pixel
+        trips = depth(f.cols) / DEPTH_STEP
+        step = c.unrolled_step if trips <= c.unrolled_trips else c.step
+        per_position = groups * trips * step + groups * c.output + patch + c.pixel
         return c.call + f.positions * per_position
     return cost
 
 
-# Per 16 channels and tap (4 loads, SMULL(2) + SMLAL(2), 4 SADDW(2), loop), per output channel, per tap (its
-# input pointer): the loop-counted shape, scaled to the exact counts of kws' 4 depthwise layers (64 channels,
-# 3x3, 125 pixels: 854 instructions a pixel on both NEON boards).
-DW_STEP = 9.9
-DW_OUTPUT = 6.1
-DW_TAP = 12.2
+@dataclass(frozen=True)
+class DepthwiseCosts:
+    """Per 16 channels and tap (4 loads, SMULL(2) + SMLAL(2), 4 SADDW(2), loop), per output channel, per tap
+    (its input pointer)."""
+
+    step: float
+    output: float
+    tap: float
 
 
-def depthwise_cost(f) -> float:
-    groups = -(-f.rows // DW_CHANNELS)
-    return LAYER_CALL + f.positions * (groups * f.cols * DW_STEP + f.rows * DW_OUTPUT + f.cols * DW_TAP)
+# O2: the loop-counted shape, scaled to the exact counts of kws' 4 depthwise layers (64 channels, 3x3, 125
+# pixels: 854 instructions a pixel on both NEON boards); O3: the same shape at their -O3 counts (0.65x).
+DEPTHWISE = {"O2": DepthwiseCosts(9.9, 6.1, 12.2), "O3": DepthwiseCosts(9.9 * 0.65, 6.1 * 0.65, 12.2 * 0.65)}
+
+
+def depthwise_cost(build: str = "O2"):
+    c = DEPTHWISE[build]
+
+    def cost(f) -> float:
+        groups = -(-f.rows // DW_CHANNELS)
+        return LAYER_CALL + f.positions * (groups * f.cols * c.step + f.rows * c.output + f.cols * c.tap)
+    return cost
 
 
 # Fewer than MIN_PASS output pixels (FULLY_CONNECTED): one pixel, 16 weights a step (two 1x8 blocks). Fitted
-# (benchmarks/neon_calibrate.py) on ad01's and the MNIST CNN's compressed FULLY_CONNECTED layers: within 6%.
+# (benchmarks/kernels/neon_calibrate.py) on ad01's and the MNIST CNN's compressed FULLY_CONNECTED layers:
+# within 6%.
 MIN_PASS = 4  # MUNIFY_NEON_MIN_PASS
-SINGLE_DENSE = {False: 15.6, True: 10.9}  # per 16 dense weights: 2 columns, 2 input loads, weights, multiply
-SINGLE_UNIFIED = {False: 24.9, True: 24.3}  # per 16 unified weights: signs, magnitudes, EOR, SADDLP, SMLAL
-SINGLE_ROW = {False: 21.2, True: 21.7}
+
+
+@dataclass(frozen=True)
+class SingleCosts:
+    """The one-pixel path: per 16 dense weights (2 columns, 2 input loads, weights, multiply), per 16 unified
+    weights (signs, magnitudes, EOR, SADDLP, SMLAL), per row."""
+
+    dense16: float
+    unified16: float
+    row: float
+
+
+SINGLE = {"O2": {False: SingleCosts(15.6, 24.9, 21.2), True: SingleCosts(10.9, 24.3, 21.7)},
+          "O3": {False: SingleCosts(15.6, 24.9, 21.2), True: SingleCosts(10.9, 24.3, 21.7)}}
 
 
 @dataclass(frozen=True)
@@ -245,13 +297,18 @@ class PassCosts:
     pixel: float
 
 
-# Non-negative least squares (benchmarks/neon_calibrate.py) on exact per-layer counts of the 1x8 CONV_2D
-# layers of kws and resnet (pt50, pt75) and the MNIST CNN (p45, p60 u30) with each kernel forced, 22 layers
-# per kernel and board; every fitted layer within 3.2%. Pixels count in whole passes.
-BLOCK_PASS = {False: PassCosts(3.07, 3.58, 11.4, 0.02, 37.2, 26.5),
-              True: PassCosts(1.53, 2.50, 10.7, 0.37, 29.1, 24.4)}
-TABLE_PASS = {False: PassCosts(3.28, 1.34, 10.8, 1.36, 36.3, 30.8),
-              True: PassCosts(1.76, 1.28, 9.98, 1.62, 27.9, 40.4)}
+# Non-negative least squares (benchmarks/kernels/neon_calibrate.py) on exact per-layer counts of the 1x8
+# CONV_2D layers of kws and resnet (pt50, pt75) and the MNIST CNN (p45, p60 u30) with each kernel forced, 22
+# layers per kernel and board; every fitted layer within 3.2% (SDOT blocks, the quads path: 3.8%). Pixels
+# count in whole passes.
+BLOCK_PASS = {"O2": {False: PassCosts(3.07, 3.58, 11.4, 0.02, 37.2, 26.5),
+                     True: PassCosts(1.06, 1.55, 8.48, 0.126, 24.6, 37.2)},
+              "O3": {False: PassCosts(3.26, 3.31, 9.96, 0.0, 22.6, 0.0),
+                     True: PassCosts(1.19, 1.50, 7.19, 0.0, 14.0, 0.0)}}
+TABLE_PASS = {"O2": {False: PassCosts(3.28, 1.34, 10.8, 1.36, 36.3, 30.8),
+                     True: PassCosts(1.76, 1.28, 9.98, 1.62, 27.9, 40.4)},
+              "O3": {False: PassCosts(3.41, 1.38, 9.52, 0.938, 24.8, 0.0),
+                     True: PassCosts(1.88, 1.37, 8.8, 1.04, 17.1, 0.0)}}
 
 
 def _pass_cost(f, c: PassCosts, pass_pixels: int) -> float:
@@ -261,17 +318,19 @@ def _pass_cost(f, c: PassCosts, pass_pixels: int) -> float:
     return LAYER_CALL + pixels * per_pixel
 
 
-def tables_cost(sdot: bool):
-    return lambda f: _pass_cost(f, TABLE_PASS[sdot], TABLE_PIXELS)
+def tables_cost(sdot: bool, build: str = "O2"):
+    return lambda f: _pass_cost(f, TABLE_PASS[build][sdot], TABLE_PIXELS)
 
 
-def blocks_cost(sdot: bool):
+def blocks_cost(sdot: bool, build: str = "O2"):
+    single, passes = SINGLE[build][sdot], BLOCK_PASS[build][sdot]
+
     def cost(f) -> float:
         if f.positions < MIN_PASS:
-            per_position = (f.dense_weights / 16 * SINGLE_DENSE[sdot] + f.unified_weights / 16 * SINGLE_UNIFIED[sdot]
-                            + f.rows * SINGLE_ROW[sdot])
+            per_position = (f.dense_weights / 16 * single.dense16 + f.unified_weights / 16 * single.unified16
+                            + f.rows * single.row)
             return LAYER_CALL + f.positions * per_position
-        return _pass_cost(f, BLOCK_PASS[sdot], 8)  # 4 with bo 4: LayerFacts has no bo
+        return _pass_cost(f, passes, block_pixels(1, sdot))  # NEON: half with bo 4 (no bo in LayerFacts)
     return cost
 
 
@@ -281,14 +340,17 @@ def dense_scratch(params: dict) -> int:
     return 2 * depth(params["k"])
 
 
-def block_pixels(bo: int) -> int:
-    """MUNIFY_NEON_PIXELS: output pixels per pass of the block kernel."""
-    return 8 if bo <= 2 else 4
+def block_pixels(bo: int, sdot: bool) -> int:
+    """MUNIFY_NEON_PASS_PIXELS: output pixels per pass of the block kernel (with SDOT the quads path)."""
+    return QUAD_PIXELS if sdot else 8 if bo <= 2 else 4
+
+
+QUAD_PIXELS = 16  # MUNIFY_NEON_QUAD_PIXELS
 
 
 def blocks_scratch(params: dict) -> int:
     """Accumulators of the pixels of one pass, their interleaved chunks and their patches."""
-    pixels = block_pixels(params["bo"])
+    pixels = block_pixels(params["bo"], params["sdot"])
     return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
 
 
@@ -343,7 +405,7 @@ DOTPROD = frozenset({"neon", "dotprod"})
 COMMON_FILES = ("kernels/neon/munify_neon.h",)
 
 
-def _dense_variants() -> list[KernelVariant]:
+def _dense_variants(build: str) -> list[KernelVariant]:
     """Dense weights, and block-structured ones where the cost model says pruned and unified blocks save
     nothing (speed and balanced; size never takes the dense bytes)."""
     variants = []
@@ -355,7 +417,7 @@ def _dense_variants() -> list[KernelVariant]:
             common = dict(template="kernels/neon/dense.c.j2", layout="neon-dense", features=features,
                           pack=_dense_packer(pack_dense), scratch=dense_scratch, support_files=files,
                           applies=applies, options={"sdot": sdot},
-                          cost=dense_cost(sdot, fully_connected=op_type == "FULLY_CONNECTED"))
+                          cost=dense_cost(sdot, op_type == "FULLY_CONNECTED", build))
             variants += [
                 KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}), **common),
                 KernelVariant(f"{stem}_as_dense_{suffix}", op_type, block_kinds=frozenset(BlockKind),
@@ -364,7 +426,7 @@ def _dense_variants() -> list[KernelVariant]:
     return variants
 
 
-def _block_variants() -> list[KernelVariant]:
+def _block_variants(build: str) -> list[KernelVariant]:
     files = COMMON_FILES + ("kernels/neon/munify_neon_blocks.h",)
     variants = []
     for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
@@ -372,10 +434,10 @@ def _block_variants() -> list[KernelVariant]:
             common = dict(template="kernels/neon/blocks.c.j2", features=features, block_kinds=frozenset(BlockKind),
                           support_files=files)
             variants += [
-                KernelVariant(f"{stem}_blocks_{suffix}", op_type, cost=blocks_cost(sdot),
+                KernelVariant(f"{stem}_blocks_{suffix}", op_type, cost=blocks_cost(sdot, build),
                               layout="neon-blocks", applies=_blocks_fit, pack=_pack_blocks_or_dense,
                               scratch=blocks_scratch, options={"sdot": sdot, "sign_tables": False}, **common),
-                KernelVariant(f"{stem}_blocks_tables_{suffix}", op_type, cost=tables_cost(sdot),
+                KernelVariant(f"{stem}_blocks_tables_{suffix}", op_type, cost=tables_cost(sdot, build),
                               layout="neon-blocks-tables", applies=_tables_fit,
                               pack=functools.partial(_pack_blocks_or_dense, tables=True), scratch=tables_scratch,
                               options={"sdot": sdot, "sign_tables": True}, **common),
@@ -383,8 +445,8 @@ def _block_variants() -> list[KernelVariant]:
     return variants
 
 
-def _depthwise_variants() -> list[KernelVariant]:
-    common = dict(template="kernels/neon/depthwise.c.j2", cost=depthwise_cost, layout="neon-dw", features=NEON,
+def _depthwise_variants(build: str) -> list[KernelVariant]:
+    common = dict(template="kernels/neon/depthwise.c.j2", cost=depthwise_cost(build), layout="neon-dw", features=NEON,
                   applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
                   support_files=COMMON_FILES + ("kernels/neon/munify_neon_depthwise.h",))
     return [KernelVariant("dwconv_dense_neon", "DEPTHWISE_CONV_2D", block_kinds=frozenset({BlockKind.DENSE}),
@@ -393,19 +455,31 @@ def _depthwise_variants() -> list[KernelVariant]:
                           optimize=frozenset({"speed", "balanced"}), **common)]
 
 
-ADD_ELEMENT = 7.06  # per element: widen, offset, shift, three requantizations on 4 lanes, narrow (resnet's adds)
+# per element: widen, offset, shift, three requantizations on 4 lanes, narrow (resnet's adds)
+ADD_ELEMENT = {"O2": 7.06, "O3": 7.06}
 
 
 def _same_shapes(params: dict) -> bool:
     return not params["broadcast"]
 
 
-def _add_variants() -> list[KernelVariant]:
-    return [KernelVariant("add_neon", "ADD", "kernels/neon/add.c.j2", lambda f: LAYER_CALL + f.positions * ADD_ELEMENT,
+def _add_variants(build: str) -> list[KernelVariant]:
+    element = ADD_ELEMENT[build]
+    return [KernelVariant("add_neon", "ADD", "kernels/neon/add.c.j2", lambda f: LAYER_CALL + f.positions * element,
                           features=NEON, applies=_same_shapes,
                           support_files=COMMON_FILES + ("kernels/neon/munify_neon_add.h",))]
 
 
+def _variants(build: str) -> list[KernelVariant]:
+    return _dense_variants(build) + _block_variants(build) + _depthwise_variants(build) + _add_variants(build)
+
+
 @functools.cache
 def neon_variants() -> tuple:
-    return tuple(_dense_variants() + _block_variants() + _depthwise_variants() + _add_variants())
+    """The registry entries, their costs those of the boards' builds (O2)."""
+    return tuple(_variants("O2"))
+
+
+def neon_speed_costs() -> dict:
+    """Variant name -> its cost in `--optimize speed` builds (SPEED_BUILD): the speed plans' table."""
+    return {v.name: v.cost for v in _variants(SPEED_BUILD)}
