@@ -196,3 +196,24 @@ def test_one_vector_fully_connected_1x8_runs_on_row_blocks_not_the_m4_dsp_kernel
     plans = {mode: make_plan(graph, M55, mode, cpu="cortex-m55").layers[0] for mode in ("balanced", "speed")}
     assert not any(layer.variant.endswith("_dsp") for layer in plans.values()), plans
     assert plans["speed"].variant == speed_kernel
+
+
+@pytest.mark.parametrize("rows, cols, bo, bi", [(11, 64, 4, 8), (10, 432, 4, 16), (12, 64, 2, 8)])
+def test_row_block_cost_reads_bo_x_bi_blocks_as_the_same_rows_of_1_x_bi(rows, cols, bo, bi):
+    """The row-block kernel packs bo x bi blocks exactly as their 1 x bi rows, edge rows (rows % bo) included,
+    so its predicted instructions are those of the 1 x bi structure too."""
+    from benchmarks.kernels.kernel_bench import blocks_case
+    from toolchain.plan import layers
+
+    case = blocks_case("fc", np.random.default_rng(rows), rows, cols, bo, bi, (0.2, 0.2, 0.6))
+    matrix, blocks = case.blocks
+    rows_kinds = np.repeat(blocks.kinds, bo, axis=0)[:rows]
+    as_rows = BlockStructure.from_matrix(matrix, rows_kinds, 1, bi)
+    weight = case.graph.tensors[case.graph.ops[0].inputs[1]]
+    graphs = (case.graph, case.graph.with_tensor(weight.replace(blocks=as_rows)))
+    packed = [mve.pack_row_blocks(matrix, b, signs=True) for b in (blocks, as_rows)]
+    assert all(np.array_equal(packed[0][k], packed[1][k]) for k in packed[0])
+    for signs in (False, True):
+        cost = mve.row_blocks_cost(signs)
+        facts = [layers.build(g, g.ops[0], "speed").facts for g in graphs]
+        assert cost(facts[0]) == cost(facts[1]), (signs, facts)
