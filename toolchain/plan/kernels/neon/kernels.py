@@ -351,9 +351,13 @@ QUAD_PIXELS = 16  # MUNIFY_NEON_QUAD_PIXELS
 
 
 def blocks_scratch(params: dict) -> int:
-    """Accumulators of the pixels of one pass, their interleaved chunks and their patches."""
+    """Accumulators of the pixels of one pass, their interleaved chunks and their patches; with fewer than
+    MIN_PASS output pixels an image (run one at a time) one pixel's accumulators and its patch."""
+    rows_padded = _round_up(params["cout"], params["bo"])
+    if params["out_h"] * params["out_w"] < MIN_PASS:
+        return 4 * rows_padded + depth(params["k"])
     pixels = block_pixels(params["bo"], params["sdot"])
-    return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
+    return 4 * pixels * rows_padded + 2 * pixels * depth(params["k"])
 
 
 TABLE_PIXELS = 16  # MUNIFY_NEON_TABLE_PIXELS
