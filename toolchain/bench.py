@@ -9,19 +9,19 @@ tree in the same QEMU on the Cortex-M4 (mps2-an386: TFLM_ANCHORS, TFLM_MNIST_ANC
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 import tempfile
 import time
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .bench_report import render_markdown, write_plots
+from .bench_report import ANCHOR_BOARD, SPEED_SUFFIX, render_markdown, write_plots
 from .boards import DEFAULT_BOARD, Board, list_boards, load_board
 from .build import build_model
 from .codegen import generate
@@ -35,7 +35,6 @@ from .resources import resource_dir
 from .run import run_model
 from .summary import summarize
 
-ANCHOR_BOARD = "mps2-an386"
 # TFLite Micro + CMSIS-NN on the Cortex-M4 in this QEMU (-icount shift=0): instructions per inference, arena
 # bytes, flash bytes (runtime 116,122 + model). Measured out of tree (third-party builds are not part of this
 # repository) by an earlier session; re-measured on 2026-12-03 with tflite-micro 90b983c2 + CMSIS-NN 4ab83cc3
@@ -64,8 +63,8 @@ POST_TRAINING_BLOCK = (1, 8)
 MVE_TILE_FEATURE = "mve"
 MVE_TILE_BUDGETS = {"pt80-4x16": ((4, 16), 0.50, 0.30)}
 MNIST_MVE_RECIPE = ("admm70-4x16", "mnist_cnn_4x16.toml")
-# The MNIST CNN is also built with `--optimize speed` on the anchor board (issue 8's targets): suffix of the label
-SPEED_SUFFIX = "-speed"
+# The MNIST CNN is also built with `--optimize speed` on the anchor board (issue 8's targets), labelled with
+# SPEED_SUFFIX (bench_report)
 # ADMM budgets for the MNIST CNN (fractions of the blocks of each compressed layer): (prune, unify)
 MNIST_BUDGETS = {"admm50": (0.30, 0.20), "admm75": (0.45, 0.30), "admm90": (0.60, 0.30)}
 AGREEMENT_INPUTS = 100

@@ -52,7 +52,7 @@ def anchor_table(doc: dict) -> str:
 
 # issue 8's whole-model targets on the anchor board: compressed MNIST CNN against its dense build
 MNIST_TARGETS = {"admm75": 0.55, "admm90": 0.45}
-SPEED_SUFFIX = "-speed"  # toolchain.bench: the same model built with --optimize speed
+SPEED_SUFFIX = "-speed"  # the label of a model toolchain.bench also builds with --optimize speed
 # issue 9's targets against CMSIS-NN's Helium kernels: dense, compressed
 MVE_TARGETS = {"dense": 0.9, "compressed": 0.5}
 

@@ -105,3 +105,5 @@ def test_row_block_fully_connected_runs_bit_exact(tmp_path, monkeypatch, seed, b
     plan, report = run_forced(graph, BOARD, tmp_path, {name: variant for name in fits})
     assert report.bit_exact, report.mismatches[:3]
     assert {layer.kernel for layer in report.layers if layer.name in fits} == {variant}
+    unified = sum(int(layer.arrays["counts"].values[1::2].sum()) for layer in plan.layers if layer.name in fits)
+    assert unified > 0 or variant == "fc_row_blocks_mve", "the seed must give unified blocks to run as sign words"

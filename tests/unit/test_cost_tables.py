@@ -5,13 +5,17 @@ costs ranked each family."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+
+import pytest
 
 from toolchain.boards import list_boards, load_board
 from toolchain.cli import main
-from toolchain.ir import save
+from toolchain.ir import BlockKind, save
 from toolchain.plan import make_plan, planner
 from toolchain.plan.kernels import FAMILIES, CostTable, costs_for, family_of
+from toolchain.plan.variant import LayerFacts
 
 FITTED = {family.name: family.costs_fitted_on for family in FAMILIES}
 
@@ -102,3 +106,34 @@ def test_plan_accepts_every_feature_a_board_names(tmp_path, imported_model, caps
         assert main(["plan", str(path), "--features", features, "--json"]) == 0, features
         doc = json.loads(capsys.readouterr().out)
         assert doc["cpu"] is None and set(doc["costs"]) >= {"generic"}
+
+
+def _grid_facts(op_type: str):
+    """Layer facts over the shapes the planner meets: one pixel to 196, 1 to 64 rows, 16 to 4608 inputs (3x3
+    kernel rows for CONV_2D), 1 x 4 / 8 / 16 blocks all pruned to all kept, none or half of them unified."""
+    conv = op_type == "CONV_2D"
+    for positions, rows, cols, bi, kept, unified in itertools.product((1, 16, 196), (1, 8, 64), (16, 1152, 4608),
+                                                                      (4, 8, 16), (0.0, 0.05, 1.0), (0.0, 0.5)):
+        full = rows * (cols // bi)
+        listed = round(full * kept)
+        uni = round(listed * unified)
+        yield LayerFacts(op_type, positions, rows, cols, dense_weights=(listed - uni) * bi, unified_weights=uni * bi,
+                         unified_rows=uni, listed_blocks=listed, full_blocks=full, unified_cols=min(uni, cols // bi),
+                         bi=bi, kinds=frozenset(BlockKind), patch_copies=3.0 if conv else 0.0,
+                         inside_rows=2.0 if conv else 0.0, patch_row=cols // 3 if conv else 0)
+
+
+# The DSP conv pixel quads' fits have negative per-input terms (QUAD_BLOCK_COSTS sign bits, QUAD_TABLE_COSTS):
+# a wide, heavily pruned conv predicts fewer than zero instructions (8 x 1152 on 6 x 6, 90% pruned, table
+# records: -5,018 predicted, 102,160 measured). Strict: the mark goes once their refit keeps every term >= 0.
+NEGATIVE_FITS = pytest.mark.xfail(strict=True, reason="DSP conv pixel quads: negative per-input coefficients")
+
+
+@pytest.mark.parametrize("family", [pytest.param(f, id=f.name, marks=NEGATIVE_FITS if f.name == "dsp" else ())
+                                    for f in FAMILIES])
+def test_no_cost_model_predicts_zero_or_fewer_instructions(family):
+    """The registry ranks by these predictions: one at or below zero wins whatever the kernel does."""
+    tables = [*family.cost_tables.values(), *family.speed_tables]
+    low = [(table.cpu, v.name, f) for table in tables for v in family.variants for f in _grid_facts(v.op_type)
+           if table.cost(v, f) <= 0]
+    assert not low, (len(low), low[:3])

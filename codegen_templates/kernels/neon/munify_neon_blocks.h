@@ -587,7 +587,8 @@ MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *
 
 /* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
  * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each; pixels =
- * MUNIFY_NEON_PASS_PIXELS(bo, sdot) output pixels run per pass (sign_tables: MUNIFY_NEON_TABLE_PIXELS, and at least MUNIFY_NEON_MIN_PASS per image) */
+ * MUNIFY_NEON_PASS_PIXELS(bo, sdot) output pixels run per pass (sign_tables: MUNIFY_NEON_TABLE_PIXELS, and at least MUNIFY_NEON_MIN_PASS per image);
+ * fewer than MUNIFY_NEON_MIN_PASS pixels an image: 4 * rows_padded bytes of accumulators and one patch (depth bytes) */
 MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
                                           int8_t *scratch, const int bo, const int bi, const int sdot,
                                           const int sign_tables)
@@ -596,20 +597,21 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
     const munify_neon_window *w = &p->w;
     const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, image_pixels = w->out_h * w->out_w;
     int32_t *acc = (int32_t *)(void *)scratch;
-    int8_t *chunks = scratch + 4 * pixels * rows_padded;
-    int8_t *patches = chunks + pixels * w->depth;
-    int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth);
     for (int32_t n = 0; n < w->batches; ++n) {
         const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
         int8_t *out = output + n * image_pixels * rows;
-        if (image_pixels < MUNIFY_NEON_MIN_PASS) {
+        if (image_pixels < MUNIFY_NEON_MIN_PASS) { /* one pixel at a time: its accumulators, then its patch */
+            int8_t *patch = scratch + 4 * rows_padded;
             for (int32_t pixel = 0; pixel < image_pixels; ++pixel, out += rows) {
-                munify_neon_blocks_single(p, munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches),
+                munify_neon_blocks_single(p, munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patch),
                                           acc, bo, bi, sdot);
                 munify_neon_output_run(acc, &p->q, rows, out);
             }
             continue;
         }
+        int8_t *chunks = scratch + 4 * pixels * rows_padded;
+        int8_t *patches = chunks + pixels * w->depth;
+        int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth);
         for (int32_t first = 0; first < image_pixels; first += pixels) {
             const int8_t *columns[MUNIFY_NEON_TABLE_PIXELS];
             for (int q = 0; q < pixels; ++q) {

@@ -283,11 +283,10 @@ BLOCK_REQUANT = 7.0  # per 4 rows: bias, requantization, store
 
 
 def row_blocks_cost(signs: bool):
-    """Blocks are counted from the LayerFacts as row blocks (bo rows of every bo x bi block kept)."""
+    """Blocks are counted from the LayerFacts as 1 x bi row blocks: the weights not pruned, bi a block (the
+    reduction is whole blocks, so only the rows % bo edge rows are outside full blocks, and they are dense)."""
     def cost(f) -> float:
-        col_blocks = max(f.cols // max(f.bi, 1), 1)
-        bo = round(f.rows * col_blocks / f.full_blocks) if f.full_blocks else 1  # full_blocks: rows // bo x col_blocks
-        kept_rows = f.listed_blocks * bo if f.full_blocks else f.rows * col_blocks
+        kept_rows = (f.dense_weights + f.unified_weights) // max(f.bi, 1)
         unified = f.unified_rows if signs else 0
         return (LAYER_CALL + f.rows * BLOCK_ROW + -(-f.rows // ROW_GROUP) * BLOCK_REQUANT
                 + (kept_rows - unified) * ROW_BLOCK + unified * SIGN_BLOCK)
