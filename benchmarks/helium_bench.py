@@ -169,7 +169,8 @@ def run_mnist(workdir: Path) -> dict:
             raise SystemExit(f"mnist ({name}): not bit-exact on {BOARD}")
         out[key] = {"label": name, "instructions": report.latency.per_inference,
                     "weights_bytes": report.memory.weights_bytes, "arena_bytes": report.memory.arena_bytes,
-                    "kernels": sorted({x.kernel for x in report.layers if x.op in ("CONV_2D", "FULLY_CONNECTED")})}
+                    "kernels": sorted({x.kernel for x in report.layers if x.op in ("CONV_2D", "FULLY_CONNECTED")}),
+                    "fc": _fc_layer(report)}
         print(f"mnist {name:50s} {out[key]['instructions']:>12,}", flush=True)
     return out
 
@@ -199,9 +200,16 @@ def run_trained_mnist(workdir: Path) -> dict:
             out[f"{stem}_{optimize}"] = {
                 "label": f"`examples/{recipe_name}`, {optimize}", "instructions": report.latency.per_inference,
                 "weights_bytes": report.memory.weights_bytes, "accuracy": accuracy,
-                "kernels": sorted({x.kernel for x in report.layers if x.op in ("CONV_2D", "FULLY_CONNECTED")})}
+                "kernels": sorted({x.kernel for x in report.layers if x.op in ("CONV_2D", "FULLY_CONNECTED")}),
+                "fc": _fc_layer(report)}
             print(f"mnist {stem} {optimize:10s} {report.latency.per_inference:>12,}", flush=True)
     return out
+
+
+def _fc_layer(report) -> str:
+    """The MNIST CNN's one FULLY_CONNECTED layer (10 x 432): its instructions and kernel."""
+    fc = next(x for x in report.layers if x.op == "FULLY_CONNECTED")
+    return f"{fc.count:,} ({fc.kernel})"
 
 
 def trained_table(trained: dict, mnist: dict) -> list[str]:
@@ -210,13 +218,14 @@ def trained_table(trained: dict, mnist: dict) -> list[str]:
              "The example recipes trained by this script (seed 0, one torch thread); accuracy is int8 top-1 on the "
              "MNIST test set as `munify compress` reports it (dense int8 alongside). `vs Helium dense`: against the "
              "dense row of the table above (the same network, seeded weights).", "",
-             "| variant | instructions | vs Helium dense | weights bytes | int8 accuracy (dense) | matrix kernels |",
-             "|---|---:|---:|---:|---:|---|"]
+             "| variant | instructions | vs Helium dense | weights bytes | int8 accuracy (dense) | FC layer (kernel) "
+             "| matrix kernels |",
+             "|---|---:|---:|---:|---:|---|---|"]
     for r in trained.values():
         acc = r["accuracy"]
         lines.append(f"| {r['label']} | {r['instructions']:,} | {_ratio(r['instructions'], dense)} | "
                      f"{r['weights_bytes']:,} | {acc['compressed_int8']:.1%} ({acc['dense_int8']:.1%}) | "
-                     f"{', '.join(r['kernels'])} |")
+                     f"{r['fc']} | {', '.join(r['kernels'])} |")
     return lines + [""]
 
 
@@ -225,11 +234,12 @@ def mnist_table(mnist: dict) -> list[str]:
     lines = ["### MNIST CNN, 1 x 8 blocks", "",
              "The built-in MNIST CNN with seeded weights (`benchmarks/neon_bench.py`'s structured_mnist: the counts "
              f"depend on the block structure only). Before the unpack kernels: {MNIST_DSP_FALLBACK} (quoted).", "",
-             "| variant | instructions | vs Helium dense | weights bytes | arena bytes | matrix kernels |",
-             "|---|---:|---:|---:|---:|---|"]
+             "| variant | instructions | vs Helium dense | weights bytes | arena bytes | FC layer (kernel) "
+             "| matrix kernels |",
+             "|---|---:|---:|---:|---:|---|---|"]
     for r in mnist.values():
         lines.append(f"| {r['label']} | {r['instructions']:,} | {_ratio(r['instructions'], dense)} | "
-                     f"{r['weights_bytes']:,} | {r['arena_bytes']:,} | {', '.join(r['kernels'])} |")
+                     f"{r['weights_bytes']:,} | {r['arena_bytes']:,} | {r['fc']} | {', '.join(r['kernels'])} |")
     return lines + [""]
 
 
@@ -263,10 +273,10 @@ def render(all_results: dict, mnist: dict, trained: dict) -> str:
     lines += ["## What unified blocks buy on MVE", "",
               "Same 50% of the 4 x 16 blocks pruned; the other half either 30% unified + 20% dense or all dense. "
               "A dense tile costs 1 activation load, 4 weight loads and 4 VMLADAVA (16 MACs each): 12 instructions "
-              "with its offset and the loop. A unified tile stored as signs (`mve-tiles-signs`, 16 bytes instead "
+              "with its offset and the loop (the cost model's TILE). A unified tile stored as signs (`mve-tiles-signs`, 16 bytes instead "
               "of 64: per row one word, sign mask and magnitude) costs, per row, VMSR of the mask into P0, a VPSEL "
               "of -1 / +1, one VMLADAV and one SMLABT by the magnitude, and an LDRD per two rows: 22 instructions "
-              "(28 before stop 20, with a separate magnitude load and MLA), still more than the dense tile: a row "
+              "by the cost model (28 with the earlier layout's separate magnitude load and MLA), still more than the dense tile: a row "
               "of a unified tile needs the sign pattern as a vector and a multiply, a dense row one load and one "
               "VMLADAVA. For `speed` the unified tiles are stored as int8 weights (`mve-tiles`) and cost exactly "
               "a dense tile. On Helium, unified blocks buy weight bytes, not instructions; pruned blocks buy "
@@ -279,9 +289,9 @@ def render(all_results: dict, mnist: dict, trained: dict) -> str:
               "buys bytes on the M55, and costs the expansion in time (the MNIST table); `speed` stores them "
               "dense (`conv_as_dense_mve`, the dense count). A one-pixel FULLY_CONNECTED over 1 x 8 blocks "
               "(`fc_row_blocks_mve`) costs about 6 instructions a kept block (offset, two widening loads, "
-              "VMLADAVA, loop; 9 for a unified block stored as a sign word) and 22 a row: on the MNIST CNN's "
-              "10 x 432 layer 2,000 instructions at 55% of the blocks kept (the M4 DSP block kernel took 6,062, "
-              "the dense Helium kernel 1,000), 594 at 10% kept (dense 1,031).", ""]
+              "VMLADAVA, loop; 9 for a unified block stored as a sign word) and 22 a row (the cost model's figures, "
+              "toolchain/plan/kernels/mve/kernels.py): the `FC layer` column of the MNIST tables above has the "
+              "measured counts; it beats the dense kernel only when most blocks are pruned.", ""]
     lines += unified_table(all_results)
     lines += ["## Per layer", ""]
     for name in ("kws_ref_model",):
