@@ -120,11 +120,17 @@ def measured():
         # interior pixels' kernel rows read straight from the input, without unified blocks (widening only)
         kb.blocks_case("bl_conv_direct_no_unified", rng, 16, 144, 1, 8, mix=(0.5, 0.0, 0.5),
                        window=kb.Window(6, 6, 3, 3), cin=16),
+        # one input channel, its requantization fused into the channel loop (requant_folds_offset) or not
+        kb.conv_case("c1_huge_bias", rng, kb.Window(6, 6, 3, 3), 1, 8, huge_bias=True, kernel="conv1ch_dense_dsp"),
     ]
     folded = {case.name: case.layer.params.get("requant_folds_offset") for case in cases}
     assert folded["bl_conv_quad_folded"] and folded["bl_conv_quad_folded_relu"], folded
     assert not folded["bl_conv_quad_huge_bias"]
     relu = next(case for case in cases if case.name == "bl_conv_quad_folded_relu")
+    one_channel = [case.layer.params for case in cases if case.name.startswith("c1_") and case.name != "c1_scalar"]
+    fused_bounds = {p["act_min"] > -128 for p in one_channel if p["requant_folds_offset"] and p["act_max"] == 127}
+    assert fused_bounds == {False, True}, "the fused conv1ch loops: pick another seed"
+    assert not folded["c1_huge_bias"]
     assert relu.layer.params["act_min"] > -128 and relu.layer.params["output_offset"] != 0, "pick another seed"
     for case in cases:
         if case.name.endswith("_fillers"):
