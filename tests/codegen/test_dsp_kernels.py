@@ -122,6 +122,13 @@ def measured():
                        window=kb.Window(6, 6, 3, 3), cin=16),
         # one input channel, its requantization fused into the channel loop (requant_folds_offset) or not
         kb.conv_case("c1_huge_bias", rng, kb.Window(6, 6, 3, 3), 1, 8, huge_bias=True, kernel="conv1ch_dense_dsp"),
+        # dense weights as 1 x 8 blocks on the pixel quads: interior rows read directly, a reduction that is not
+        # a whole number of blocks (3 channels), pointwise with an odd last quad, and 2 * acc overflowing
+        kb.conv_case("dq_mnist8", rng, kb.Window(7, 7, 3, 3), 32, 48, kernel="conv_dense_quads_dsp"),
+        kb.conv_case("dq_rgb", rng, kb.Window(9, 9, 3, 3, stride=2), 3, 8, kernel="conv_dense_quads_dsp"),
+        kb.conv_case("dq_pointwise", rng, kb.Window(5, 3, 1, 1, pad="VALID"), 16, 12, kernel="conv_dense_quads_dsp"),
+        kb.conv_case("dq_huge_bias", rng, kb.Window(4, 4, 3, 3), 8, 12, huge_bias=True,
+                     kernel="conv_dense_quads_dsp"),
     ]
     folded = {case.name: case.layer.params.get("requant_folds_offset") for case in cases}
     assert folded["bl_conv_quad_folded"] and folded["bl_conv_quad_folded_relu"], folded

@@ -256,6 +256,7 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
         params["tail_row_start_pairs"] = rows - rows % 2
         params["last_row_channel"] = (rows - 1) // params["depth_multiplier"]
     facts = _block_facts(op.type, positions, w.blocks, rows, cols, params["paired"])
+    facts = dataclasses.replace(facts, folded_requant=params["requant_folds_offset"] and params["act_max"] == 127)
     if op.type == "CONV_2D" and not params["pointwise"]:
         facts = dataclasses.replace(facts, patch_copies=patch_copies(params), inside_rows=inside_rows(params),
                                     patch_row=params["patch_row"])

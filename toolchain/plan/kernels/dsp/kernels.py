@@ -23,6 +23,7 @@ Layouts (the C side documents the same in each kernel's header comment):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -401,10 +402,15 @@ def conv_dense_cost(f) -> float:
 # calibrate.py conv_1ch (worst error 6%: its random layers mix ReLU and no activation); per output 24.6, not the
 # fit's 25.8, from the MNIST CNN's first conv (munify run --layers: 358,851 measured, no clamp)
 CONV_1CH_OUTPUT, CONV_1CH_PIXEL, CONV_1CH_COPY = 24.6, 27.1, 13.5
+# The requantization in the channel loop (f.folded_requant): 18 per output in the loop; 17.9 from the MNIST CNN's
+# first conv between the board's -O2 (balanced: 287,828 measured) and -O3 (speed: 275,125), the fit of
+# calibrate.py conv_1ch_fused 17.0 (its copies priced as the dense conv's)
+CONV_1CH_FUSED_OUTPUT = 17.9
 
 
 def conv_1ch_cost(f) -> float:
-    return LAYER_CALL + f.positions * (f.rows * CONV_1CH_OUTPUT + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
+    per_output = CONV_1CH_FUSED_OUTPUT if f.folded_requant else CONV_1CH_OUTPUT
+    return LAYER_CALL + f.positions * (f.rows * per_output + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
 
 
 def depthwise_cost(f) -> float:
@@ -561,6 +567,44 @@ def _block_variants() -> list[KernelVariant]:
             if offered(op_type, family, name)]
 
 
+# Dense CONV_2D on the pixel quads (conv_dense_quads_dsp): the weights packed as dense 1 x 8 blocks of int16
+# (dsp-blocks-wide16), 26 instructions a block for four pixels against the dense kernel's 29 per 32 MACs, and
+# the four-pixel requantization. Offered for speed and balanced; balanced prices its doubled weight bytes.
+DENSE_QUAD_BI = 8
+
+
+def _dense_quads_fit(params: dict) -> bool:
+    return params["batches"] == 1 and _round_up(params["k"], DENSE_QUAD_BI) <= MAX_BLOCK_COLS
+
+
+def _pack_dense_quads(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
+    """Layout dsp-blocks-wide16 of dense weights as 1 x DENSE_QUAD_BI blocks (any block structure given is all
+    dense: the kernel's block width is its own)."""
+    rows, cols = np.asarray(matrix).shape
+    return pack_blocks(matrix, BlockStructure.dense(rows, cols, 1, DENSE_QUAD_BI), sign_bits=False, conv=True,
+                       dense16=True)
+
+
+# Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.4% over 7 layers; the MNIST CNN's convs +1.6% /
+# -3.3% at -O3): the dense blocks' weights, per block, per row and pixel (row head and outputs), per input
+DENSE_QUAD_COSTS = BlockCosts(0.873, 0.0, 0.0, 0.109, 25.3, -2.23, copy=CONV_COPY)
+
+
+def dense_quads_cost(f) -> float:
+    """DENSE_QUAD_COSTS of the layer's weights as dense 1 x 8 blocks."""
+    full = f.rows * (f.cols // DENSE_QUAD_BI)
+    return DENSE_QUAD_COSTS(dataclasses.replace(f, bi=DENSE_QUAD_BI, listed_blocks=full, full_blocks=full))
+
+
+def _dense_quads_variant() -> KernelVariant:
+    files = COMMON_FILES + tuple(f"kernels/dsp/{name}" for name in BLOCK_HEADERS) + ("kernels/dsp/munify_dsp_tables.c",)
+    return KernelVariant("conv_dense_quads_dsp", "CONV_2D", "kernels/dsp/blocks.c.j2", dense_quads_cost,
+                         layout="dsp-blocks-wide16", features=DSP, optimize=frozenset({"speed", "balanced"}),
+                         applies=_dense_quads_fit, pack=_pack_dense_quads, support_files=files,
+                         options={"bo": 1, "bi": DENSE_QUAD_BI},
+                         scratch=functools.partial(blocks_scratch, conv=True))
+
+
 def _dense_pair(stem: str, op_type: str, **args) -> list[KernelVariant]:
     """The dense kernel for dense weights, and for block-structured ones when the cost model says so (pruned
     and unified blocks save no SMLAD there). Not for size: dense bytes are the most."""
@@ -587,7 +631,7 @@ def _build_variants() -> tuple:
                              support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_maxpool.h",))]
     return tuple(_block_variants()
                  + _dense_pair("fc", "FULLY_CONNECTED", **fc)
-                 + _dense_pair("conv", "CONV_2D", **conv)
+                 + _dense_pair("conv", "CONV_2D", **conv) + [_dense_quads_variant()]
                  + _dense_pair("conv1ch", "CONV_2D", **conv_1ch)
                  + _dense_pair("dwconv", "DEPTHWISE_CONV_2D", **depthwise) + maxpool)
 
