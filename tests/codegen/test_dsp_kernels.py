@@ -129,6 +129,12 @@ def measured():
         kb.conv_case("dq_pointwise", rng, kb.Window(5, 3, 1, 1, pad="VALID"), 16, 12, kernel="conv_dense_quads_dsp"),
         kb.conv_case("dq_huge_bias", rng, kb.Window(4, 4, 3, 3), 8, 12, huge_bias=True,
                      kernel="conv_dense_quads_dsp"),
+        # mask-byte records, a last quad with one pixel (7 x 7, 5 x 5 pixels): its rows for that pixel alone
+        kb.blocks_case("bl_conv_single_1x8", rng, 24, 72, 1, 8, window=kb.Window(7, 7, 3, 3), cin=8,
+                       activation="NONE"),
+        kb.blocks_case("bl_conv_single_1x4_relu", rng, 12, 36, 1, 4, window=kb.Window(5, 5, 3, 3), cin=4,
+                       activation="RELU"),
+        kb.blocks_case("bl_conv_single_1x16", rng, 8, 144, 1, 16, window=kb.Window(5, 5, 3, 3), cin=16),
     ]
     folded = {case.name: case.layer.params.get("requant_folds_offset") for case in cases}
     assert folded["bl_conv_quad_folded"] and folded["bl_conv_quad_folded_relu"], folded
