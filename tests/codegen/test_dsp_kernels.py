@@ -135,6 +135,9 @@ def measured():
         kb.blocks_case("bl_conv_single_1x4_relu", rng, 12, 36, 1, 4, window=kb.Window(5, 5, 3, 3), cin=4,
                        activation="RELU"),
         kb.blocks_case("bl_conv_single_1x16", rng, 8, 144, 1, 16, window=kb.Window(5, 5, 3, 3), cin=16),
+        # the dense conv's two pixels requantized from one entry (folded), with and without a ReLU clamp
+        kb.conv_case("conv_folded", rng, kb.Window(7, 7, 3, 3), 16, 9, activation="NONE"),
+        kb.conv_case("conv_folded_relu", rng, kb.Window(6, 5, 3, 3), 8, 6, activation="RELU"),
     ]
     folded = {case.name: case.layer.params.get("requant_folds_offset") for case in cases}
     assert folded["bl_conv_quad_folded"] and folded["bl_conv_quad_folded_relu"], folded
@@ -144,6 +147,9 @@ def measured():
     fused_bounds = {p["act_min"] > -128 for p in one_channel if p["requant_folds_offset"] and p["act_max"] == 127}
     assert fused_bounds == {False, True}, "the fused conv1ch loops: pick another seed"
     assert not folded["c1_huge_bias"]
+    assert folded["conv_folded"] and folded["conv_folded_relu"] and not folded["conv_huge_accumulators"]
+    conv_relu = next(case for case in cases if case.name == "conv_folded_relu").layer.params
+    assert conv_relu["act_min"] > -128 and conv_relu["act_max"] == 127, "pick another seed"
     assert relu.layer.params["act_min"] > -128 and relu.layer.params["output_offset"] != 0, "pick another seed"
     for case in cases:
         if case.name.endswith("_fillers"):

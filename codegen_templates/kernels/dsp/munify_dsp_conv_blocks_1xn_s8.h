@@ -392,7 +392,7 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
 /* One pixel's output of the row: `load` its accumulator into r4, r5-r7 the row's table entry, r2 the output
  * offset; SSAT, `clamp` (the lower activation bound, r9), stored to `dst`. The overflow path (2 * acc does not
  * fit) is at `fix`, back to `back`. MUNIFY_DSP_REQUANT_FOLDED (the plan's requant_folds_offset: no accumulator
- * reaches the overflow path, and the table's nudges carry offset << right, blocks_fold_offset): neither the
+ * reaches the overflow path, and the table's nudges carry offset << right, munify_dsp_fold_offset): neither the
  * overflow check nor the offset's ADD. */
 #if MUNIFY_DSP_REQUANT_FOLDED
 #define BLOCKS_QUAD_OUTPUT(load, back, fix, clamp, dst)                                                      \
@@ -591,14 +591,6 @@ MUNIFY_DSP_FN void blocks_pixel_source(const munify_dsp_conv *g, int32_t direct,
     }
 }
 
-/* The output offset into every channel's rounding nudge: nudge + (offset << right) (MUNIFY_DSP_REQUANT_FOLDED). */
-MUNIFY_DSP_FN void blocks_fold_offset(munify_dsp_requant *table, int32_t rows, int32_t offset)
-{
-    for (int32_t r = 0; r < rows; ++r) {
-        table[r].nudge = (int32_t)((uint32_t)table[r].nudge + ((uint32_t)offset << table[r].right));
-    }
-}
-
 MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
                                              const int8_t *input, int8_t *output, int16_t *scratch)
 {
@@ -613,7 +605,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     int32_t k = blocks_padded_cols(p->cols);
     int32_t unified = blocks_any_unified(p);
     if (MUNIFY_DSP_REQUANT_FOLDED && col.simple) {
-        blocks_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
+        munify_dsp_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
     }
     int32_t *row_heads = blocks_row_heads(p, (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k)));
     int32_t direct = blocks_direct_rows(geometry);
