@@ -51,7 +51,7 @@ def conv_dense_features(case: kb.Case) -> dict[str, float]:
 
 CONV_BLOCK_SHAPES = [(kb.Window(5, 5, 1, 1, pad="VALID"), 64, 48), (kb.Window(6, 6, 3, 3), 16, 32),
                      (kb.Window(14, 14, 3, 3), 16, 32), (kb.Window(7, 7, 3, 3), 32, 48),
-                     (kb.Window(6, 6, 3, 3), 64, 64)]
+                     (kb.Window(6, 6, 3, 3), 64, 64), (kb.Window(25, 5, 1, 1, pad="VALID"), 64, 64)]
 
 
 def sweep(rng: np.random.Generator):
