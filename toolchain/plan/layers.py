@@ -42,7 +42,8 @@ def build(graph: Graph, op: Op, optimize: str = "balanced") -> LayerSpec:
     planning = OP_PLANNING.get(op.type)
     if planning is None:
         raise MunifyError(f"op '{op.name}': the code generator has no kernel for {op.type}")
-    return planning.build(graph, op, optimize) if op_def(op.type).weighted else planning.build(graph, op)
+    spec = planning.build(graph, op, optimize) if op_def(op.type).weighted else planning.build(graph, op)
+    return dataclasses.replace(spec, facts=dataclasses.replace(spec.facts, speed_build=optimize == "speed"))
 
 
 def _shape4(shape) -> tuple[int, int, int, int]:

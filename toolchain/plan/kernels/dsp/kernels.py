@@ -472,12 +472,13 @@ def _conv_1ch_fits(params: dict) -> bool:
 # MAX_POOL_2D, 4 channels a word: per window element (f.positions: output elements x taps) of 4 channels LDR,
 # SSUB8, SEL and the loop, the window walk and the store of 4 outputs shared out over the taps (whole 2x2
 # windows unrolled). The MNIST CNN's three pools at the board's -O2 (balanced; munify run --layers): 3.6-4.0
-# per 4 elements, so no fixed term; `--optimize speed` builds them with -O3: about 20% fewer
-MAXPOOL_ELEMENT4 = 3.8
+# per 4 elements, so no fixed term; `--optimize speed` builds them with -O3: 0.76-0.78 of that (the same pools:
+# 9,502 / 4,560 / 1,251 against 12,441 / 5,882 / 1,602)
+MAXPOOL_ELEMENT4, MAXPOOL_SPEED_BUILD = 3.8, 0.77
 
 
 def maxpool_cost(f) -> float:
-    return f.positions / 4 * MAXPOOL_ELEMENT4
+    return f.positions / 4 * MAXPOOL_ELEMENT4 * (MAXPOOL_SPEED_BUILD if f.speed_build else 1.0)
 
 
 def _maxpool_fits(params: dict) -> bool:
