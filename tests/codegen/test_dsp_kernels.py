@@ -135,6 +135,10 @@ def measured():
         kb.blocks_case("bl_conv_single_1x4_relu", rng, 12, 36, 1, 4, window=kb.Window(5, 5, 3, 3), cin=4,
                        activation="RELU"),
         kb.blocks_case("bl_conv_single_1x16", rng, 8, 144, 1, 16, window=kb.Window(5, 5, 3, 3), cin=16),
+        kb.blocks_case("bl_conv_single_bits_1x8", rng, 24, 72, 1, 8, window=kb.Window(7, 7, 3, 3), cin=8,
+                       sign_bits=True, activation="NONE"),
+        kb.blocks_case("bl_conv_single_bits_1x4", rng, 12, 36, 1, 4, window=kb.Window(5, 5, 3, 3), cin=4,
+                       sign_bits=True),
         # the dense conv's two pixels requantized from one entry (folded), with and without a ReLU clamp
         kb.conv_case("conv_folded", rng, kb.Window(7, 7, 3, 3), 16, 9, activation="NONE"),
         kb.conv_case("conv_folded_relu", rng, kb.Window(6, 5, 3, 3), 8, 6, activation="RELU"),

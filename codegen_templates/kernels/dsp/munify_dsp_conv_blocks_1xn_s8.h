@@ -185,25 +185,45 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 
 
 /* A quad with one real pixel (the layer's last, when the pixels are 1 more than a multiple of 4) runs its rows
- * for pixel a alone (mask-byte records and int16 dense weights: `--optimize speed`): a 1 x 8 dense block 12
- * instructions instead of 26, a record 9 instead of 18. Same state and layout as blocks_rows_quad; the row's
+ * for pixel a alone (mask bytes or sign bits; not table records): a 1 x 8 dense block 12 instructions instead of
+ * 26 (int16 weights), a mask-byte record 9 instead of 18. Same state and layout as blocks_rows_quad; the row's
  * accumulator goes to the quad's first slot (acc + 4 * row). */
-#define MUNIFY_DSP_SINGLE_PIXEL (MUNIFY_DSP_DENSE16 && !MUNIFY_DSP_SIGN_BITS && !MUNIFY_DSP_TABLE_RECORDS)
+#define MUNIFY_DSP_SINGLE_PIXEL (!MUNIFY_DSP_TABLE_RECORDS)
 #if MUNIFY_DSP_SINGLE_PIXEL
 #define BLOCKS_SINGLE_GROUP                                                                                  \
-    "ldrd   lr, r3, [r1], #8\n\t" "ldrd   r9, r10, [r8], #32\n\t" "smlad  r4, lr, r9, r4\n\t"                \
-    "smlad  r4, r3, r10, r4\n\t"
+    BLOCKS_QUAD_WEIGHTS "ldrd   r9, r10, [r8], #32\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_SINGLE_DENSE BLOCKS_SINGLE_GROUP
+#else
+#define BLOCKS_SINGLE_DENSE BLOCKS_SINGLE_GROUP BLOCKS_SINGLE_GROUP
+#endif
+#if MUNIFY_DSP_SIGN_BITS
+/* r2 the running block pointer (pixel a's inputs at its start), lr = munify_dsp_sign_masks */
+#define BLOCKS_SINGLE_START "ldr    lr, [r3, #36]\n\t"
+#define BLOCKS_SINGLE_STEP(shift)                                                                            \
+    "ldr    r8, [r1], #4\n\t" "ubfx   r12, r8, #8, #7\n\t" "add    r2, r2, r12, lsl #" shift "\n\t"
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_SINGLE_RECORD                                                                                 \
+    BLOCKS_SINGLE_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldr    r0, [r2]\n\t"           \
+    "usad8  r0, r0, r9\n\t" "smlabt r4, r0, r8, r4\n\t" "lsls   r0, r8, #17\n\t"
+#else
+#define BLOCKS_SINGLE_RECORD                                                                                 \
+    BLOCKS_SINGLE_STEP("5") "uxtb   r9, r8\n\t" "add    r9, lr, r9, lsl #3\n\t" "ldrd   r9, r10, [r9]\n\t"        \
+    "ldrd   r0, r11, [r2]\n\t" "usad8  r0, r0, r9\n\t" "usada8 r0, r11, r10, r0\n\t" "smlabt r4, r0, r8, r4\n\t" \
+    "lsls   r0, r8, #17\n\t"
+#endif
+#else
+#define BLOCKS_SINGLE_START ""
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_SINGLE_RECORD                                                                                 \
     "ldm    r1!, {r8, r9}\n\t" "lsls   r12, r8, #17\n\t" "add    r12, r2, r12, lsr #15\n\t"                   \
     "ldr    r0, [r12]\n\t" "usad8  r0, r0, r9\n\t" "smlabt r4, r0, r8, r4\n\t"
 #else
-#define BLOCKS_SINGLE_DENSE BLOCKS_SINGLE_GROUP BLOCKS_SINGLE_GROUP
 #define BLOCKS_SINGLE_RECORD                                                                                 \
     "ldm    r1!, {r8, r9, r10}\n\t" "lsls   r12, r8, #17\n\t" "add    r12, r2, r12, lsr #15\n\t"              \
     "ldrd   r0, r11, [r12]\n\t" "usad8  r0, r0, r9\n\t" "usada8 r0, r11, r10, r0\n\t"                       \
     "smlabt r4, r0, r8, r4\n\t"
+#endif
 #endif
 
 MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG blocks_quad_state *state)
@@ -230,7 +250,7 @@ MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG blocks_quad_state *state)
                    "ldr    r0, [r3, #32]\n\t"
                    "2:\n\t"
                    "cbz    r0, 4f\n\t"
-                   "ldrd   r1, r2, [r3, #24]\n\t"
+                   "ldrd   r1, r2, [r3, #24]\n\t" BLOCKS_SINGLE_START
                    "3:\n\t" BLOCKS_SINGLE_RECORD
                    "bcc    3b\n\t"
                    "str    r1, [r3, #24]\n\t"
@@ -454,7 +474,8 @@ typedef struct {
 } blocks_source;
 
 /* Pixels src[0 .. n) widened (and copied unsigned where the layer has unified blocks) into their quad slots. */
-MUNIFY_DSP_FN void blocks_widen_pixels(const blocks_column *col, int32_t unified, const blocks_source *src, int32_t n)
+__attribute__((always_inline)) static inline void blocks_widen_pixels(const blocks_column *col, int32_t unified,
+                                                                      const blocks_source *src, int32_t n)
 {
     const munify_dsp_blocks *p = col->p;
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
