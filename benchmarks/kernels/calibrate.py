@@ -101,8 +101,8 @@ def sweep(rng: np.random.Generator):
     mixes = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.5, 0.0, 0.5), (0.2, 0.3, 0.5), (0.1, 0.1, 0.8)]
     for bits in (False, True):
         for bi in (4, 8, 16):
-            for j, mix in enumerate(mixes):
-                rows, cols = (96, 256) if j % 2 else (48, 320)
+            for j, mix in enumerate(mixes + [(0.4, 0.3, 0.3)]):  # the last on the MNIST CNN's FC shape
+                rows, cols = (10, 432) if j == len(mixes) else (96, 256) if j % 2 else (48, 320)
                 case = kb.blocks_case(f"bl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits)
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))
