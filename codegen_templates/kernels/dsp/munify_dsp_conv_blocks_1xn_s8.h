@@ -594,7 +594,8 @@ MUNIFY_DSP_FN int32_t blocks_direct_rows(const munify_dsp_conv *g)
            (g->kernel_w * g->in_c) % MUNIFY_DSP_LAYOUT_BI == 0;
 }
 
-MUNIFY_DSP_FN void blocks_pixel_source(const munify_dsp_conv *g, int32_t direct, const int8_t *input, int32_t at,
+__attribute__((always_inline)) static inline void blocks_pixel_source(const munify_dsp_conv *g, int32_t direct,
+                                                                      const int8_t *input, int32_t at,
                                        int32_t cols, int8_t *im2col, blocks_source *src)
 {
     int32_t oy = at / g->out_w, ox = at % g->out_w;
