@@ -52,7 +52,7 @@ def conv_dense_features(case: kb.Case) -> dict[str, float]:
 
 CONV_BLOCK_SHAPES = [(kb.Window(5, 5, 1, 1, pad="VALID"), 64, 48), (kb.Window(6, 6, 3, 3), 16, 32),
                      (kb.Window(14, 14, 3, 3), 16, 32), (kb.Window(7, 7, 3, 3), 32, 48),
-                     (kb.Window(6, 6, 3, 3), 64, 64)]
+                     (kb.Window(6, 6, 3, 3), 64, 64), (kb.Window(25, 5, 1, 1, pad="VALID"), 64, 64)]
 
 
 def sweep(rng: np.random.Generator):
@@ -76,6 +76,23 @@ def sweep(rng: np.random.Generator):
         case = kb.conv_case(f"c1ch{i}", rng, window, 1, cout, kernel="conv1ch_dense_dsp")
         out.append(("conv_1ch", case, window.out_h * window.out_w,
                     {"rows": cout, "pixel": 1.0, "copies": patch_copies(case.layer.params)}))
+    for i, (window, cout) in enumerate([(kb.Window(28, 28, 3, 3), 16), (kb.Window(14, 14, 3, 3), 32),
+                                        (kb.Window(20, 20, 3, 3, pad="VALID"), 24), (kb.Window(16, 16, 2, 2), 16)]):
+        # the requantization fused into the channel loop (requant_folds_offset), no clamp
+        case = kb.conv_case(f"c1fused{i}", rng, window, 1, cout, kernel="conv1ch_dense_dsp", activation="NONE")
+        out.append(("conv_1ch_fused", case, window.out_h * window.out_w,
+                    {"rows": cout, "pixel": 1.0, "copies": patch_copies(case.layer.params)}))
+    for i, (window, cin, cout) in enumerate(CONV_BLOCK_SHAPES + [(kb.Window(8, 8, 3, 3), 32, 32),
+                                                                 (kb.Window(10, 10, 3, 3), 8, 24)]):
+        # dense weights as 1 x 8 blocks on the pixel quads (conv_dense_quads_dsp), no clamp
+        case = kb.conv_case(f"cdq{i}", rng, window, cin, cout, kernel="conv_dense_quads_dsp", activation="NONE")
+        params = case.layer.params
+        rows, cols = cout, params["k"]
+        copies = quad_patch_copies(patch_copies(params), inside_rows(params), params["patch_row"], 8)
+        full = rows * (cols // 8)
+        out.append(("conv_dense_quads", case, window.out_h * window.out_w,
+                    {"dense_weights": float(rows * cols), "listed_blocks": float(full), "rows": float(rows),
+                     "cols": float(cols), "copies": copies}))
     for i, (window, channels) in enumerate([(kb.Window(5, 5, 3, 3), 64), (kb.Window(8, 8, 3, 3), 16),
                                             (kb.Window(12, 12, 3, 3, stride=2), 8), (kb.Window(6, 6, 5, 5), 32),
                                             (kb.Window(10, 4, 3, 3), 128)]):
@@ -85,8 +102,8 @@ def sweep(rng: np.random.Generator):
     mixes = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.5, 0.0, 0.5), (0.2, 0.3, 0.5), (0.1, 0.1, 0.8)]
     for bits in (False, True):
         for bi in (4, 8, 16):
-            for j, mix in enumerate(mixes):
-                rows, cols = (96, 256) if j % 2 else (48, 320)
+            for j, mix in enumerate(mixes + [(0.4, 0.3, 0.3)]):  # the last on the MNIST CNN's FC shape
+                rows, cols = (10, 432) if j == len(mixes) else (96, 256) if j % 2 else (48, 320)
                 case = kb.blocks_case(f"bl{int(bits)}_{bi}_{j}", rng, rows, cols, 1, bi, mix=mix, sign_bits=bits)
                 matrix, blocks = case.blocks
                 out.append((f"blocks_{'bits' if bits else 'wide'}", case, 1, block_features(blocks, rows, cols)))

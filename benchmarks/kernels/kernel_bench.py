@@ -187,14 +187,18 @@ def fc_case(name: str, rng: np.random.Generator, rows: int, cols: int, batches: 
 
 
 def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cout: int,
-              huge_bias: bool = False, kernel: str = "conv_dense_dsp", scalar: bool = False) -> Case:
-    """A dense CONV_2D on `kernel` (e.g. conv1ch_dense_dsp for one input channel); `scalar`: its plain C path."""
+              huge_bias: bool = False, kernel: str = "conv_dense_dsp", scalar: bool = False,
+              activation: str | None = None) -> Case:
+    """A dense CONV_2D on `kernel` (e.g. conv1ch_dense_dsp for one input channel); `scalar`: its plain C path;
+    `activation` overrides the random one."""
     k = window.kernel_h * window.kernel_w * cin
     matrix = rng.integers(-128, 128, (cout, k)).astype(np.int8)
     bias = rng.integers(-5000, 5000, cout).astype(np.int32)
     q = random_requant(rng, cout, k)
     if huge_bias:
         bias, q = huge_bias_requant(rng, cout)
+    if activation is not None:  # instead of the random one (the same random draws)
+        q = dataclasses.replace(q, activation=activation)
     x = rng.integers(-128, 128, (1, window.in_h, window.in_w, cin)).astype(np.int8)
     weights = matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
     graph = _layer_graph(name, "CONV_2D", x, weights, bias, (1, window.out_h, window.out_w, cout), q,

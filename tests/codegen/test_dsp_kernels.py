@@ -120,11 +120,40 @@ def measured():
         # interior pixels' kernel rows read straight from the input, without unified blocks (widening only)
         kb.blocks_case("bl_conv_direct_no_unified", rng, 16, 144, 1, 8, mix=(0.5, 0.0, 0.5),
                        window=kb.Window(6, 6, 3, 3), cin=16),
+        # one input channel, its requantization fused into the channel loop (requant_folds_offset) or not
+        kb.conv_case("c1_huge_bias", rng, kb.Window(6, 6, 3, 3), 1, 8, huge_bias=True, kernel="conv1ch_dense_dsp"),
+        # dense weights as 1 x 8 blocks on the pixel quads: interior rows read directly, a reduction that is not
+        # a whole number of blocks (3 channels), pointwise with an odd last quad, and 2 * acc overflowing
+        kb.conv_case("dq_mnist8", rng, kb.Window(7, 7, 3, 3), 32, 48, kernel="conv_dense_quads_dsp"),
+        kb.conv_case("dq_rgb", rng, kb.Window(9, 9, 3, 3, stride=2), 3, 8, kernel="conv_dense_quads_dsp"),
+        kb.conv_case("dq_pointwise", rng, kb.Window(5, 3, 1, 1, pad="VALID"), 16, 12, kernel="conv_dense_quads_dsp"),
+        kb.conv_case("dq_huge_bias", rng, kb.Window(4, 4, 3, 3), 8, 12, huge_bias=True,
+                     kernel="conv_dense_quads_dsp"),
+        # mask-byte records, a last quad with one pixel (7 x 7, 5 x 5 pixels): its rows for that pixel alone
+        kb.blocks_case("bl_conv_single_1x8", rng, 24, 72, 1, 8, window=kb.Window(7, 7, 3, 3), cin=8,
+                       activation="NONE"),
+        kb.blocks_case("bl_conv_single_1x4_relu", rng, 12, 36, 1, 4, window=kb.Window(5, 5, 3, 3), cin=4,
+                       activation="RELU"),
+        kb.blocks_case("bl_conv_single_1x16", rng, 8, 144, 1, 16, window=kb.Window(5, 5, 3, 3), cin=16),
+        kb.blocks_case("bl_conv_single_bits_1x8", rng, 24, 72, 1, 8, window=kb.Window(7, 7, 3, 3), cin=8,
+                       sign_bits=True, activation="NONE"),
+        kb.blocks_case("bl_conv_single_bits_1x4", rng, 12, 36, 1, 4, window=kb.Window(5, 5, 3, 3), cin=4,
+                       sign_bits=True),
+        # the dense conv's two pixels requantized from one entry (folded), with and without a ReLU clamp
+        kb.conv_case("conv_folded", rng, kb.Window(7, 7, 3, 3), 16, 9, activation="NONE"),
+        kb.conv_case("conv_folded_relu", rng, kb.Window(6, 5, 3, 3), 8, 6, activation="RELU"),
     ]
     folded = {case.name: case.layer.params.get("requant_folds_offset") for case in cases}
     assert folded["bl_conv_quad_folded"] and folded["bl_conv_quad_folded_relu"], folded
     assert not folded["bl_conv_quad_huge_bias"]
     relu = next(case for case in cases if case.name == "bl_conv_quad_folded_relu")
+    one_channel = [case.layer.params for case in cases if case.name.startswith("c1_") and case.name != "c1_scalar"]
+    fused_bounds = {p["act_min"] > -128 for p in one_channel if p["requant_folds_offset"] and p["act_max"] == 127}
+    assert fused_bounds == {False, True}, "the fused conv1ch loops: pick another seed"
+    assert not folded["c1_huge_bias"]
+    assert folded["conv_folded"] and folded["conv_folded_relu"] and not folded["conv_huge_accumulators"]
+    conv_relu = next(case for case in cases if case.name == "conv_folded_relu").layer.params
+    assert conv_relu["act_min"] > -128 and conv_relu["act_max"] == 127, "pick another seed"
     assert relu.layer.params["act_min"] > -128 and relu.layer.params["output_offset"] != 0, "pick another seed"
     for case in cases:
         if case.name.endswith("_fillers"):

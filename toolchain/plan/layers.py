@@ -42,7 +42,8 @@ def build(graph: Graph, op: Op, optimize: str = "balanced") -> LayerSpec:
     planning = OP_PLANNING.get(op.type)
     if planning is None:
         raise MunifyError(f"op '{op.name}': the code generator has no kernel for {op.type}")
-    return planning.build(graph, op, optimize) if op_def(op.type).weighted else planning.build(graph, op)
+    spec = planning.build(graph, op, optimize) if op_def(op.type).weighted else planning.build(graph, op)
+    return dataclasses.replace(spec, facts=dataclasses.replace(spec.facts, speed_build=optimize == "speed"))
 
 
 def _shape4(shape) -> tuple[int, int, int, int]:
@@ -256,6 +257,7 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
         params["tail_row_start_pairs"] = rows - rows % 2
         params["last_row_channel"] = (rows - 1) // params["depth_multiplier"]
     facts = _block_facts(op.type, positions, w.blocks, rows, cols, params["paired"])
+    facts = dataclasses.replace(facts, folded_requant=params["requant_folds_offset"] and params["act_max"] == 127)
     if op.type == "CONV_2D" and not params["pointwise"]:
         facts = dataclasses.replace(facts, patch_copies=patch_copies(params), inside_rows=inside_rows(params),
                                     patch_row=params["patch_row"])

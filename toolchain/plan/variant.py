@@ -78,6 +78,9 @@ class LayerFacts:
     patch_copies: float = 0.0  # CONV_2D through im2col: memcpy / memset runs per output pixel (patch_copies)
     inside_rows: float = 0.0  # CONV_2D: kernel rows per output pixel of the pixels wholly inside the input (inside_rows)
     patch_row: int = 0  # CONV_2D: inputs of one kernel row (kernel_w x in_c)
+    # matrix ops: requant_folds_offset holds and the upper bound is 127 (the DSP kernels' folded requantization)
+    folded_requant: bool = False
+    speed_build: bool = False  # optimize speed: the layer's C is built with -O3 (else the board's flags, -O2)
 
 
 @dataclass(frozen=True)

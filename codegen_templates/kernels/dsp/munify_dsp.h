@@ -254,6 +254,17 @@ MUNIFY_ASM_FUNCTION munify_dsp_output_simple_quad(MUNIFY_ASM_ARG const munify_ds
     __asm volatile(MUNIFY_OUTPUT_LOOPS("16"));
 }
 
+/* The output offset into every channel's rounding nudge: nudge + (offset << right), for tables that only shift
+ * right and layers whose accumulators never take the overflow path (the plan's requant_folds_offset, which
+ * the kernels see as MUNIFY_DSP_REQUANT_FOLDED): ((x + nudge - (x < 0)) >> right) + offset is then
+ * (x + nudge + (offset << right) - (x < 0)) >> right. */
+MUNIFY_DSP_FN void munify_dsp_fold_offset(munify_dsp_requant *table, int32_t rows, int32_t offset)
+{
+    for (int32_t r = 0; r < rows; ++r) {
+        table[r].nudge = (int32_t)((uint32_t)table[r].nudge + ((uint32_t)offset << table[r].right));
+    }
+}
+
 /* out[c] = requantized acc[c] for c < n (n >= 1), with the table of munify_dsp_prepare_requant. */
 MUNIFY_DSP_FN void munify_dsp_output_run(const int32_t *acc, const munify_dsp_requant *table, int32_t simple,
                                          const munify_dsp_quant *q, int32_t n, int8_t *out)

@@ -32,6 +32,9 @@ _Static_assert(offsetof(conv_1ch_state, taps) == 0 && offsetof(conv_1ch_state, w
 #ifndef MUNIFY_DSP_SCALAR
 #define MUNIFY_DSP_SCALAR 0
 #endif
+#ifndef MUNIFY_DSP_REQUANT_FOLDED
+#define MUNIFY_DSP_REQUANT_FOLDED 0
+#endif
 
 #if MUNIFY_DSP_SCALAR
 /* The same-layout plain C path: acc[c] = bias[c] + the weights of channel c times the widened patch. */
@@ -66,6 +69,89 @@ MUNIFY_ASM_FUNCTION conv_1ch_channels(MUNIFY_ASM_ARG const conv_1ch_state *state
                    "subs   lr, lr, #1\n\t"
                    "bne    1b\n\t"
                    "pop    {r4-r11, pc}\n\t");
+}
+#endif
+
+#if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
+/* MUNIFY_DSP_REQUANT_FOLDED (the plan's requant_folds_offset: no accumulator reaches the overflow path, every
+ * channel shifts right, the output offset joins the nudge): each channel's accumulator is requantized in the
+ * register it was summed in, from one entry {bias, multiplier, nudge + (offset << right), right}; no
+ * accumulator is stored and read back, no second loop. 18 instructions an output (22 with a lower bound). */
+typedef struct {
+    int32_t bias;
+    int32_t multiplier;
+    int32_t nudge; /* with the output offset: nudge + (offset << right) */
+    int32_t right;
+} conv_1ch_entry;
+
+typedef struct {
+    const uint32_t *taps;
+    const int16_t *weights;
+    const conv_1ch_entry *entries;
+    int8_t *out;
+    const int8_t *out_end; /* out + channels */
+    int32_t act_min;
+} conv_1ch_fused_state;
+
+_Static_assert(offsetof(conv_1ch_fused_state, taps) == 0 && offsetof(conv_1ch_fused_state, weights) == 4 &&
+                   offsetof(conv_1ch_fused_state, entries) == 8 && offsetof(conv_1ch_fused_state, out) == 12 &&
+                   offsetof(conv_1ch_fused_state, out_end) == 16 && offsetof(conv_1ch_fused_state, act_min) == 20,
+               "conv_1ch_fused_state: conv_1ch_channels_fused reads these word offsets");
+_Static_assert(sizeof(conv_1ch_entry) == 16, "conv_1ch_entry: one LDR and one LDM of three words");
+
+/* r4-r8 the taps, r1 weights, r2 entries, r3 out, lr its end; r0 the accumulator, r12 the output. */
+#define CONV_1CH_FUSED_LOOP(clamp)                                                                           \
+    "1:\n\t"                                                                                                 \
+    "ldr    r0, [r2], #4\n\t" /* bias */                                                                     \
+    "ldm    r1!, {r9, r10, r11, r12}\n\t"                                                                    \
+    "smlad  r0, r9, r4, r0\n\t"                                                                              \
+    "smlad  r0, r10, r5, r0\n\t"                                                                             \
+    "smlad  r0, r11, r6, r0\n\t"                                                                             \
+    "smlad  r0, r12, r7, r0\n\t"                                                                             \
+    "ldr    r9, [r1], #4\n\t"                                                                                \
+    "smlad  r0, r9, r8, r0\n\t"                                                                              \
+    "ldm    r2!, {r9, r10, r11}\n\t" /* multiplier, nudge with the offset, right */                          \
+    "add    r0, r0, r0\n\t"                                                                                  \
+    "smmulr r0, r0, r9\n\t"                                                                                  \
+    "add    r12, r0, r10\n\t"                                                                                \
+    "sub    r12, r12, r0, lsr #31\n\t"                                                                       \
+    "asr    r12, r12, r11\n\t"                                                                               \
+    "ssat   r12, #8, r12\n\t" clamp                                                                          \
+    "strb   r12, [r3], #1\n\t"                                                                               \
+    "cmp    r3, lr\n\t"                                                                                      \
+    "bne    1b\n\t"
+
+MUNIFY_ASM_FUNCTION conv_1ch_channels_fused(MUNIFY_ASM_ARG const conv_1ch_fused_state *state)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldm    r0, {r0, r1, r2, r3, lr}\n\t"
+                   "ldm    r0, {r4, r5, r6, r7, r8}\n\t" CONV_1CH_FUSED_LOOP("")
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+/* The same with a lower activation bound above -128 (kept on the stack). */
+MUNIFY_ASM_FUNCTION conv_1ch_channels_fused_min(MUNIFY_ASM_ARG const conv_1ch_fused_state *state)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldr    r4, [r0, #20]\n\t"
+                   "push   {r4}\n\t"
+                   "ldm    r0, {r0, r1, r2, r3, lr}\n\t"
+                   "ldm    r0, {r4, r5, r6, r7, r8}\n\t" CONV_1CH_FUSED_LOOP(
+                       "ldr    r9, [sp]\n\t" "cmp    r12, r9\n\t" "it     lt\n\t" "movlt  r12, r9\n\t")
+                   "add    sp, sp, #4\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+MUNIFY_DSP_FN void conv_1ch_prepare_fused(const munify_dsp_conv *p, conv_1ch_entry *entries)
+{
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        int32_t index = c & p->q.channel_mask;
+        int32_t right = -p->q.shift[index];
+        entries[c].bias = p->bias[c];
+        entries[c].multiplier = p->q.multiplier[index];
+        entries[c].nudge = (int32_t)((1u << (right - 1)) + ((uint32_t)p->q.output_offset << right));
+        entries[c].right = right;
+    }
 }
 #endif
 
@@ -128,6 +214,25 @@ MUNIFY_DSP_FN void munify_dsp_conv_1ch_s8(const munify_dsp_conv *p, const int8_t
     uint32_t *taps = (uint32_t *)(acc + p->out_c);
     int8_t *patch = (int8_t *)(taps + 6);
     const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
+#if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
+    if (q.act_max == 127) { /* the entries fit where the requantization table would be */
+        conv_1ch_prepare_fused(p, (conv_1ch_entry *)(void *)requant);
+        conv_1ch_fused_state fused = {taps, (const int16_t *)(const void *)p->weights,
+                                      (const conv_1ch_entry *)(void *)requant, output, output + p->out_c, q.act_min};
+        for (int32_t oy = 0; oy < p->out_h; ++oy) {
+            for (int32_t ox = 0; ox < p->out_w; ++ox, fused.out_end += p->out_c) {
+                conv_1ch_taps(p, input, oy, ox, patch, taps);
+                if (q.act_min == -128) {
+                    conv_1ch_channels_fused(&fused);
+                } else {
+                    conv_1ch_channels_fused_min(&fused);
+                }
+                fused.out += p->out_c;
+            }
+        }
+        return;
+    }
+#endif
     int32_t simple = munify_dsp_prepare_requant(&q, p->out_c, requant);
     const conv_1ch_state state = {taps, (const int16_t *)(const void *)p->weights, p->bias, acc, p->out_c};
     int8_t *out = output;

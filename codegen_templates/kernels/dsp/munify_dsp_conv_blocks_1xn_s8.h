@@ -184,6 +184,86 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 }
 
 
+/* A quad with one real pixel (the layer's last, when the pixels are 1 more than a multiple of 4) runs its rows
+ * for pixel a alone (mask bytes or sign bits; not table records): a 1 x 8 dense block 12 instructions instead of
+ * 26 (int16 weights), a mask-byte record 9 instead of 18. Same state and layout as blocks_rows_quad; the row's
+ * accumulator goes to the quad's first slot (acc + 4 * row). */
+#define MUNIFY_DSP_SINGLE_PIXEL (!MUNIFY_DSP_TABLE_RECORDS)
+#if MUNIFY_DSP_SINGLE_PIXEL
+#define BLOCKS_SINGLE_GROUP                                                                                  \
+    BLOCKS_QUAD_WEIGHTS "ldrd   r9, r10, [r8], #32\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_SINGLE_DENSE BLOCKS_SINGLE_GROUP
+#else
+#define BLOCKS_SINGLE_DENSE BLOCKS_SINGLE_GROUP BLOCKS_SINGLE_GROUP
+#endif
+#if MUNIFY_DSP_SIGN_BITS
+/* r2 the running block pointer (pixel a's inputs at its start), lr = munify_dsp_sign_masks */
+#define BLOCKS_SINGLE_START "ldr    lr, [r3, #36]\n\t"
+#define BLOCKS_SINGLE_STEP(shift)                                                                            \
+    "ldr    r8, [r1], #4\n\t" "ubfx   r12, r8, #8, #7\n\t" "add    r2, r2, r12, lsl #" shift "\n\t"
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_SINGLE_RECORD                                                                                 \
+    BLOCKS_SINGLE_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldr    r0, [r2]\n\t"           \
+    "usad8  r0, r0, r9\n\t" "smlabt r4, r0, r8, r4\n\t" "lsls   r0, r8, #17\n\t"
+#else
+#define BLOCKS_SINGLE_RECORD                                                                                 \
+    BLOCKS_SINGLE_STEP("5") "uxtb   r9, r8\n\t" "add    r9, lr, r9, lsl #3\n\t" "ldrd   r9, r10, [r9]\n\t"        \
+    "ldrd   r0, r11, [r2]\n\t" "usad8  r0, r0, r9\n\t" "usada8 r0, r11, r10, r0\n\t" "smlabt r4, r0, r8, r4\n\t" \
+    "lsls   r0, r8, #17\n\t"
+#endif
+#else
+#define BLOCKS_SINGLE_START ""
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_SINGLE_RECORD                                                                                 \
+    "ldm    r1!, {r8, r9}\n\t" "lsls   r12, r8, #17\n\t" "add    r12, r2, r12, lsr #15\n\t"                   \
+    "ldr    r0, [r12]\n\t" "usad8  r0, r0, r9\n\t" "smlabt r4, r0, r8, r4\n\t"
+#else
+#define BLOCKS_SINGLE_RECORD                                                                                 \
+    "ldm    r1!, {r8, r9, r10}\n\t" "lsls   r12, r8, #17\n\t" "add    r12, r2, r12, lsr #15\n\t"              \
+    "ldrd   r0, r11, [r12]\n\t" "usad8  r0, r0, r9\n\t" "usada8 r0, r11, r10, r0\n\t"                       \
+    "smlabt r4, r0, r8, r4\n\t"
+#endif
+#endif
+
+MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG blocks_quad_state *state)
+{
+    __asm volatile("push   {r0, r4-r11, lr}\n\t"
+                   "mov    r3, r0\n\t"
+                   "0:\n\t"
+                   "ldr    r9, [r3, #12]\n\t"
+                   "ldm    r9, {r0, r4}\n\t" /* the row head's counts and pixel a's start */
+                   "add    r9, r9, #20\n\t"
+                   "str    r9, [r3, #12]\n\t"
+                   "lsls   r11, r0, #16\n\t"
+                   "lsr    r0, r0, #16\n\t"
+                   "beq    2f\n\t"
+                   "str    r0, [r3, #32]\n\t"
+                   "ldm    r3, {r0, r1, r2}\n\t"
+                   "1:\n\t"
+                   "ldrh   r8, [r0], #2\n\t"
+                   "lsls   r8, r8, #17\n\t"
+                   "add    r8, r2, r8, lsr #14\n\t" BLOCKS_SINGLE_DENSE
+                   "bcc    1b\n\t"
+                   "ldr    r3, [sp]\n\t"
+                   "strd   r0, r1, [r3]\n\t"
+                   "ldr    r0, [r3, #32]\n\t"
+                   "2:\n\t"
+                   "cbz    r0, 4f\n\t"
+                   "ldrd   r1, r2, [r3, #24]\n\t" BLOCKS_SINGLE_START
+                   "3:\n\t" BLOCKS_SINGLE_RECORD
+                   "bcc    3b\n\t"
+                   "str    r1, [r3, #24]\n\t"
+                   "4:\n\t"
+                   "ldrd   r8, r9, [r3, #16]\n\t"
+                   "str    r4, [r8], #16\n\t"
+                   "str    r8, [r3, #16]\n\t"
+                   "cmp    r8, r9\n\t"
+                   "bne    0b\n\t"
+                   "pop    {r0, r4-r11, pc}\n\t");
+}
+#endif
+
 /* One pixel's whole blocks widened and copied unsigned in one pass: `rows` runs of `blocks` (>= 1) blocks
  * of bi inputs (unified blocks never reach the partial last block), `step` bytes from the end of one run to
  * the start of the next (blocks_source). Per group of 4 inputs its two SXTB16 words into every 8th word pair
@@ -332,7 +412,7 @@ MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY
 /* One pixel's output of the row: `load` its accumulator into r4, r5-r7 the row's table entry, r2 the output
  * offset; SSAT, `clamp` (the lower activation bound, r9), stored to `dst`. The overflow path (2 * acc does not
  * fit) is at `fix`, back to `back`. MUNIFY_DSP_REQUANT_FOLDED (the plan's requant_folds_offset: no accumulator
- * reaches the overflow path, and the table's nudges carry offset << right, blocks_fold_offset): neither the
+ * reaches the overflow path, and the table's nudges carry offset << right, munify_dsp_fold_offset): neither the
  * overflow check nor the offset's ADD. */
 #if MUNIFY_DSP_REQUANT_FOLDED
 #define BLOCKS_QUAD_OUTPUT(load, back, fix, clamp, dst)                                                      \
@@ -393,20 +473,15 @@ typedef struct {
     int32_t rows, row_len, stride;
 } blocks_source;
 
-/* Output pixels src[0..3] (the last ones may repeat) through all rows. */
-MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
-                                     const blocks_source src[4], int8_t *const out[4])
+/* Pixels src[0 .. n) widened (and copied unsigned where the layer has unified blocks) into their quad slots. */
+__attribute__((always_inline)) static inline void blocks_widen_pixels(const blocks_column *col, int32_t unified,
+                                                                      const blocks_source *src, int32_t n)
 {
     const munify_dsp_blocks *p = col->p;
-    const munify_dsp_block_lists *l = &p->lists;
-    munify_dsp_quant q = p->q;
-    if (MUNIFY_DSP_REQUANT_FOLDED && col->simple) {
-        q.output_offset = 0; /* in the table's nudges */
-    }
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
     int32_t copy_unsigned = !MUNIFY_DSP_TABLE_RECORDS && unified;
     int32_t unsigned_blocks = copy_unsigned ? whole_blocks : 0;
-    for (int32_t i = 0; i < 4; ++i) {
+    for (int32_t i = 0; i < n; ++i) {
         const blocks_source *s = &src[i];
         uint32_t *widened = (uint32_t *)(uintptr_t)col->widened + 2 * i;
         uint8_t *column = (uint8_t *)(uintptr_t)col->unsigned_x + i * MUNIFY_DSP_LAYOUT_BI;
@@ -429,6 +504,27 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
             }
         }
     }
+}
+
+/* The layer's quantization as the output loops take it: the offset in the table's nudges when folded. */
+MUNIFY_DSP_FN munify_dsp_quant blocks_output_quant(const blocks_column *col)
+{
+    munify_dsp_quant q = col->p->q;
+    if (MUNIFY_DSP_REQUANT_FOLDED && col->simple) {
+        q.output_offset = 0; /* in the table's nudges */
+    }
+    return q;
+}
+
+/* Output pixels src[0..3] (the last ones may repeat) through all rows. */
+MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                     const blocks_source src[4], int8_t *const out[4])
+{
+    const munify_dsp_blocks *p = col->p;
+    const munify_dsp_block_lists *l = &p->lists;
+    munify_dsp_quant q = blocks_output_quant(col);
+    int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
+    blocks_widen_pixels(col, unified, src, 4);
     if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
         blocks_tables(col->widened, whole_blocks, (uint32_t *)(uintptr_t)col->unsigned_x);
     }
@@ -451,6 +547,23 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
         munify_dsp_output_run_quad(col->acc + i, col->requant, col->simple, &q, p->rows, out[i]);
     }
 }
+
+#if MUNIFY_DSP_SINGLE_PIXEL
+/* One output pixel through all rows (the layer's last pixel, alone in its quad). */
+MUNIFY_DSP_FN void blocks_pixel_single(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                       const blocks_source *src, int8_t *out)
+{
+    const munify_dsp_blocks *p = col->p;
+    const munify_dsp_block_lists *l = &p->lists;
+    munify_dsp_quant q = blocks_output_quant(col);
+    blocks_widen_pixels(col, unified, src, 1);
+    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, row_heads, col->acc,
+                              col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
+                              munify_dsp_sign_masks[0]};
+    blocks_rows_single(&rows);
+    munify_dsp_output_run_quad(col->acc, col->requant, col->simple, &q, p->rows, out);
+}
+#endif
 
 #if MUNIFY_DSP_SCALAR
 MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows, int32_t *acc)
@@ -481,7 +594,8 @@ MUNIFY_DSP_FN int32_t blocks_direct_rows(const munify_dsp_conv *g)
            (g->kernel_w * g->in_c) % MUNIFY_DSP_LAYOUT_BI == 0;
 }
 
-MUNIFY_DSP_FN void blocks_pixel_source(const munify_dsp_conv *g, int32_t direct, const int8_t *input, int32_t at,
+__attribute__((always_inline)) static inline void blocks_pixel_source(const munify_dsp_conv *g, int32_t direct,
+                                                                      const int8_t *input, int32_t at,
                                        int32_t cols, int8_t *im2col, blocks_source *src)
 {
     int32_t oy = at / g->out_w, ox = at % g->out_w;
@@ -499,14 +613,6 @@ MUNIFY_DSP_FN void blocks_pixel_source(const munify_dsp_conv *g, int32_t direct,
     }
 }
 
-/* The output offset into every channel's rounding nudge: nudge + (offset << right) (MUNIFY_DSP_REQUANT_FOLDED). */
-MUNIFY_DSP_FN void blocks_fold_offset(munify_dsp_requant *table, int32_t rows, int32_t offset)
-{
-    for (int32_t r = 0; r < rows; ++r) {
-        table[r].nudge = (int32_t)((uint32_t)table[r].nudge + ((uint32_t)offset << table[r].right));
-    }
-}
-
 MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
                                              const int8_t *input, int8_t *output, int16_t *scratch)
 {
@@ -521,13 +627,20 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     int32_t k = blocks_padded_cols(p->cols);
     int32_t unified = blocks_any_unified(p);
     if (MUNIFY_DSP_REQUANT_FOLDED && col.simple) {
-        blocks_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
+        munify_dsp_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
     }
     int32_t *row_heads = blocks_row_heads(p, (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k)));
     int32_t direct = blocks_direct_rows(geometry);
     for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
         blocks_source src[4];
         int8_t *out[4];
+#if MUNIFY_DSP_SINGLE_PIXEL
+        if (pixel + 1 == pixels) {
+            blocks_pixel_source(geometry, direct, input, pixel, p->cols, im2col, &src[0]);
+            blocks_pixel_single(&col, row_heads, unified, &src[0], output + pixel * p->rows);
+            break;
+        }
+#endif
         for (int32_t i = 0; i < 4; ++i) {
             int32_t at = pixel + i < pixels ? pixel + i : pixels - 1;
             out[i] = output + at * p->rows;

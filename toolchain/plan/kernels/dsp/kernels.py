@@ -23,6 +23,7 @@ Layouts (the C side documents the same in each kernel's header comment):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -331,8 +332,9 @@ def quad_patch_copies(patch_copies: float, inside_rows: float, patch_row: int, b
 # FC with 1 x bi blocks: one assembly loop over the rows; CONV_2D with 1 x bi blocks: the same for four output
 # pixels at a time (costs per pixel; 1 x 16 runs as two 1 x 8 blocks); 2 x 4 and 2 x 8 blocks: an assembly
 # loop over row pairs (one pixel at a time); other bo x bi: the C loops.
-ROW_BLOCK_COSTS = {False: BlockCosts(0.60, 0.22, 0.55, 5.43, 55.2, 3.5),
-                   True: BlockCosts(1.09, 0.77, 0.28, 5.45, 59.9, 3.1)}
+# (refit at stop 20 with the MNIST CNN's FC, 10 x 432, in the sweep: worst error 4.5% / 3.4%; it was 6-8% low there)
+ROW_BLOCK_COSTS = {False: BlockCosts(0.612, 0.239, 0.702, 5.29, 50.7, 4.32),
+                   True: BlockCosts(1.117, 0.831, 0.341, 5.33, 50.0, 4.30)}
 @dataclass(frozen=True)
 class WidthCosts:
     """The costs of a kernel family fitted apart for 1 x 16 blocks (the conv pixel quads run them as 1 x 8)."""
@@ -350,13 +352,16 @@ class WidthCosts:
 # one pass; the four-pixel requantization with the output offset in the nudges (requant_folds_offset: ~2 per
 # output more where it does not hold, not modelled); interior pixels read from the input (quad_patch_copies: the
 # copies' bytes were in the input term, hence its ~0 now)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.78, 0.34, 1.17, 1.06, 21.1, 0.07, copy=CONV_COPY),
-                                      BlockCosts(0.91, 0.62, 0.04, 0.10, 20.6, 0.05, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.92, 0.42, 1.71, 1.03, 21.8, -0.20, copy=CONV_COPY),
-                                     BlockCosts(1.05, 0.76, 0.05, 0.11, 20.9, -0.22, copy=CONV_COPY))}
-# Table records: tables 5.5 per input when the layer has unified blocks
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.91, 0.34, -0.59, 0.93, 25.0, -0.96, 5.48, copy=CONV_COPY),
-                              BlockCosts(1.02, 0.36, 0.02, 0.09, 23.9, -0.82, 5.97, copy=CONV_COPY))
+# (refit at stop 20 with the DS-CNN's pointwise 64 -> 64 on 25 x 5 in the sweep, and the mask-byte layouts' last
+# quad of one pixel run alone: worst errors 3.5-3.8% (mask bytes), 6.9-7.4% (sign bits), 8.4-8.5% (tables), each on
+# that pointwise shape)
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.685, 0.294, 1.10, 1.08, 16.8, 2.06, copy=CONV_COPY),
+                                      BlockCosts(0.813, 0.559, 0.035, 0.086, 16.7, 2.10, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.853, 0.388, 1.63, 1.08, 19.6, 1.00, copy=CONV_COPY),
+                                     BlockCosts(0.982, 0.716, 0.045, 0.106, 19.0, 1.10, copy=CONV_COPY))}
+# Table records: tables 4.7-5.2 per input when the layer has unified blocks
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.878, 0.340, -0.52, 0.913, 20.0, 0.79, 4.68, copy=CONV_COPY),
+                              BlockCosts(0.974, 0.359, 0.022, 0.083, 19.7, 0.93, 5.19, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -390,8 +395,14 @@ def fc_dense_cost(f) -> float:
     return LAYER_CALL + f.positions * (macs + f.rows * FC_ROW + f.cols * FC_INPUT)
 
 
+# Both pixels requantized from one table entry without overflow check and offset ADD (f.folded_requant): 9.5
+# instructions an output against ~14 (the MNIST CNN's convs at the board's -O2: 26,396 / 9,010 fewer)
+CONV_FOLDED_OUTPUT_SAVING = 4.2
+
+
 def conv_dense_cost(f) -> float:
-    per_pixel = (f.rows * _round_up(f.cols, 4) * CONV_MAC + f.rows * CONV_OUTPUT + f.cols * CONV_INPUT
+    output = CONV_OUTPUT - (CONV_FOLDED_OUTPUT_SAVING if f.folded_requant else 0.0)
+    per_pixel = (f.rows * _round_up(f.cols, 4) * CONV_MAC + f.rows * output + f.cols * CONV_INPUT
                  + f.patch_copies * CONV_COPY)
     return LAYER_CALL + f.positions * per_pixel
 
@@ -401,10 +412,15 @@ def conv_dense_cost(f) -> float:
 # calibrate.py conv_1ch (worst error 6%: its random layers mix ReLU and no activation); per output 24.6, not the
 # fit's 25.8, from the MNIST CNN's first conv (munify run --layers: 358,851 measured, no clamp)
 CONV_1CH_OUTPUT, CONV_1CH_PIXEL, CONV_1CH_COPY = 24.6, 27.1, 13.5
+# The requantization in the channel loop (f.folded_requant): 18 per output in the loop; 17.9 from the MNIST CNN's
+# first conv between the board's -O2 (balanced: 287,828 measured) and -O3 (speed: 275,125), the fit of
+# calibrate.py conv_1ch_fused 17.0 (its copies priced as the dense conv's)
+CONV_1CH_FUSED_OUTPUT = 17.9
 
 
 def conv_1ch_cost(f) -> float:
-    return LAYER_CALL + f.positions * (f.rows * CONV_1CH_OUTPUT + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
+    per_output = CONV_1CH_FUSED_OUTPUT if f.folded_requant else CONV_1CH_OUTPUT
+    return LAYER_CALL + f.positions * (f.rows * per_output + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
 
 
 def depthwise_cost(f) -> float:
@@ -457,12 +473,13 @@ def _conv_1ch_fits(params: dict) -> bool:
 # MAX_POOL_2D, 4 channels a word: per window element (f.positions: output elements x taps) of 4 channels LDR,
 # SSUB8, SEL and the loop, the window walk and the store of 4 outputs shared out over the taps (whole 2x2
 # windows unrolled). The MNIST CNN's three pools at the board's -O2 (balanced; munify run --layers): 3.6-4.0
-# per 4 elements, so no fixed term; `--optimize speed` builds them with -O3: about 20% fewer
-MAXPOOL_ELEMENT4 = 3.8
+# per 4 elements, so no fixed term; `--optimize speed` builds them with -O3: 0.76-0.78 of that (the same pools:
+# 9,502 / 4,560 / 1,251 against 12,441 / 5,882 / 1,602)
+MAXPOOL_ELEMENT4, MAXPOOL_SPEED_BUILD = 3.8, 0.77
 
 
 def maxpool_cost(f) -> float:
-    return f.positions / 4 * MAXPOOL_ELEMENT4
+    return f.positions / 4 * MAXPOOL_ELEMENT4 * (MAXPOOL_SPEED_BUILD if f.speed_build else 1.0)
 
 
 def _maxpool_fits(params: dict) -> bool:
@@ -561,6 +578,44 @@ def _block_variants() -> list[KernelVariant]:
             if offered(op_type, family, name)]
 
 
+# Dense CONV_2D on the pixel quads (conv_dense_quads_dsp): the weights packed as dense 1 x 8 blocks of int16
+# (dsp-blocks-wide16), 26 instructions a block for four pixels against the dense kernel's 29 per 32 MACs, and
+# the four-pixel requantization. Offered for speed and balanced; balanced prices its doubled weight bytes.
+DENSE_QUAD_BI = 8
+
+
+def _dense_quads_fit(params: dict) -> bool:
+    return params["batches"] == 1 and _round_up(params["k"], DENSE_QUAD_BI) <= MAX_BLOCK_COLS
+
+
+def _pack_dense_quads(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
+    """Layout dsp-blocks-wide16 of dense weights as 1 x DENSE_QUAD_BI blocks (any block structure given is all
+    dense: the kernel's block width is its own)."""
+    rows, cols = np.asarray(matrix).shape
+    return pack_blocks(matrix, BlockStructure.dense(rows, cols, 1, DENSE_QUAD_BI), sign_bits=False, conv=True,
+                       dense16=True)
+
+
+# Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.3% over 8 layers): the dense blocks' weights, per
+# block, per row and pixel (row head and outputs), per input
+DENSE_QUAD_COSTS = BlockCosts(0.788, 0.0, 0.0, 0.099, 17.4, 2.38, copy=CONV_COPY)
+
+
+def dense_quads_cost(f) -> float:
+    """DENSE_QUAD_COSTS of the layer's weights as dense 1 x 8 blocks."""
+    full = f.rows * (f.cols // DENSE_QUAD_BI)
+    return DENSE_QUAD_COSTS(dataclasses.replace(f, bi=DENSE_QUAD_BI, listed_blocks=full, full_blocks=full))
+
+
+def _dense_quads_variant() -> KernelVariant:
+    files = COMMON_FILES + tuple(f"kernels/dsp/{name}" for name in BLOCK_HEADERS) + ("kernels/dsp/munify_dsp_tables.c",)
+    return KernelVariant("conv_dense_quads_dsp", "CONV_2D", "kernels/dsp/blocks.c.j2", dense_quads_cost,
+                         layout="dsp-blocks-wide16", features=DSP, optimize=frozenset({"speed", "balanced"}),
+                         applies=_dense_quads_fit, pack=_pack_dense_quads, support_files=files,
+                         options={"bo": 1, "bi": DENSE_QUAD_BI},
+                         scratch=functools.partial(blocks_scratch, conv=True))
+
+
 def _dense_pair(stem: str, op_type: str, **args) -> list[KernelVariant]:
     """The dense kernel for dense weights, and for block-structured ones when the cost model says so (pruned
     and unified blocks save no SMLAD there). Not for size: dense bytes are the most."""
@@ -587,7 +642,7 @@ def _build_variants() -> tuple:
                              support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_maxpool.h",))]
     return tuple(_block_variants()
                  + _dense_pair("fc", "FULLY_CONNECTED", **fc)
-                 + _dense_pair("conv", "CONV_2D", **conv)
+                 + _dense_pair("conv", "CONV_2D", **conv) + [_dense_quads_variant()]
                  + _dense_pair("conv1ch", "CONV_2D", **conv_1ch)
                  + _dense_pair("dwconv", "DEPTHWISE_CONV_2D", **depthwise) + maxpool)
 
