@@ -90,7 +90,10 @@ def mnist_headline(doc: dict) -> str:
         if target is not None:
             fixed = _fixed_share(r, dense)
             rest = (r["instructions"] / dense["instructions"] - fixed) / (1 - fixed)
-            verdicts.append(f"- `{r['variant']}`: {vs_dense:.3f}x of dense (target <= {target}: "
+            default_build = _dense_row(doc, ANCHOR_BOARD, "mnist_cnn")
+            also = (f" ({r['instructions'] / default_build['instructions']:.3f}x of the default, balanced, dense "
+                    "build)" if dense is not default_build else "")
+            verdicts.append(f"- `{r['variant']}`: {vs_dense:.3f}x of dense{also} (target <= {target}: "
                             f"{'met' if vs_dense <= target else 'NOT met'}); the layers without blocks (first conv, "
                             f"pools) are {fixed:.3f} of the dense model, the compressed layers run at {rest:.3f}x "
                             f"of their dense cost; the target needs {(target - fixed) / (1 - fixed):.3f}x.")
