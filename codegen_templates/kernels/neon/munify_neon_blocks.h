@@ -384,10 +384,36 @@ MUNIFY_NEON_FN void munify_neon_quads_interleave(const int8_t *const *columns, i
     }
 }
 
-/* acc[q * rows_padded + r] for the 16 pixels whose chunks `munify_neon_quads_interleave` laid out: every
- * block row, dense or unified (its weights rebuilt), as SDOT by element. */
-MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
-                                           int32_t rows_padded, const int bo, const int bi)
+/* The int8 outputs of one row for the 16 pixels of a pass (sums[g] lane i: pixel 4g + i): munify_neon_mbqm
+ * with the row's shift split once (its fixup mask too), then the output offset and the clamp after saturating
+ * narrows, in int16 and int8 lanes; the same result as munify_neon_output4, whose clamp comes first, because the
+ * activation range lies inside int8 and the offset inside int16. */
+MUNIFY_NEON_FN int8x16_t munify_neon_quads_requantize(const int32x4_t *sums, const munify_neon_quant *q, int32_t row)
+{
+    const int32_t at = q->per_channel ? row : 0, shift = q->shift[at];
+    const int32x4_t multiplier = vdupq_n_s32(q->multiplier[at]);
+    const int32x4_t left = vdupq_n_s32(shift > 0 ? shift : 0), right = vdupq_n_s32(shift < 0 ? shift : 0);
+    const int32x4_t rounds_away = vdupq_n_s32(shift < 0 ? -1 : 0); /* negative values lose 1 before SRSHL */
+    int16x8_t halves[2];
+    MUNIFY_NEON_UNROLL
+    for (int h = 0; h < 2; ++h) {
+        int32x4_t v[2];
+        MUNIFY_NEON_UNROLL
+        for (int i = 0; i < 2; ++i) {
+            const int32x4_t high = vqrdmulhq_s32(vshlq_s32(sums[2 * h + i], left), multiplier);
+            v[i] = vrshlq_s32(vqaddq_s32(high, vandq_s32(vshrq_n_s32(high, 31), rounds_away)), right);
+        }
+        halves[h] = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v[0]), v[1]), vdupq_n_s16((int16_t)q->output_offset));
+    }
+    const int8x16_t out = vqmovn_high_s16(vqmovn_s16(halves[0]), halves[1]);
+    return vminq_s8(vmaxq_s8(out, vdupq_n_s8((int8_t)q->act_min)), vdupq_n_s8((int8_t)q->act_max));
+}
+
+/* staged[16 r + q]: the int8 output of row r for pixel q of the 16 whose chunks `munify_neon_quads_interleave`
+ * laid out: every block row, dense or unified (its weights rebuilt), as SDOT by element, each row requantized
+ * in its registers (no per-pixel sums stored). */
+MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks, int8_t *staged,
+                                           const int bo, const int bi)
 {
     const int8_t *dense = p->dense_weights, *magnitudes = p->unified_magnitudes;
     const uint8_t *signs = p->unified_signs;
@@ -430,11 +456,51 @@ MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const in
         }
         MUNIFY_NEON_UNROLL
         for (int r = 0; r < bo; ++r) {
-            MUNIFY_NEON_UNROLL
-            for (int g = 0; g < 4; ++g) {
-                munify_neon_scatter4(acc + 4 * g * rows_padded + r0 + r, sums[r][g], rows_padded);
-            }
+            const int32_t row = r0 + r < p->w.out_c ? r0 + r : 0;
+            vst1q_s8(staged + 16 * (r0 + r), munify_neon_quads_requantize(sums[r], &p->q, row));
         }
+    }
+}
+
+/* If the pass has pixel q: lane q of v (the rows of pixel q) at `at`, then at += rows. ST4 in assembly for its
+ * register post-index, which gcc 12 does not form (it spends an ADD a lane); the tail rows use the intrinsics. */
+#define MUNIFY_NEON_ST4_LANE(q, v)                                                                          \
+    if ((q) < pixels) {                                                                                     \
+        __asm__ volatile("st4 {%S1.b - %V1.b}[" #q "], [%0], %2" : "+r"(at) : "w"(v), "r"(step) : "memory"); \
+    }
+#define MUNIFY_NEON_LANE(store, q, v)                                                                       \
+    if ((q) < pixels) {                                                                                     \
+        store(at, v, (q));                                                                                  \
+        at += step;                                                                                         \
+    }
+#define MUNIFY_NEON_LANES(lane, ...)                                                                        \
+    lane(0, __VA_ARGS__) lane(1, __VA_ARGS__) lane(2, __VA_ARGS__) lane(3, __VA_ARGS__) lane(4, __VA_ARGS__)  \
+    lane(5, __VA_ARGS__) lane(6, __VA_ARGS__) lane(7, __VA_ARGS__) lane(8, __VA_ARGS__) lane(9, __VA_ARGS__)  \
+    lane(10, __VA_ARGS__) lane(11, __VA_ARGS__) lane(12, __VA_ARGS__) lane(13, __VA_ARGS__)                 \
+    lane(14, __VA_ARGS__) lane(15, __VA_ARGS__)
+#define MUNIFY_NEON_TAIL_LANE(q, store, v) MUNIFY_NEON_LANE(store, q, v)
+
+/* The staged outputs (16 bytes a row, lane q pixel q) of the first `pixels` pixels of a pass to out + q * rows:
+ * 4 rows at a time, one LD1 of four registers and per pixel one ST4 of its lane, so the store transposes. */
+MUNIFY_NEON_FN void munify_neon_quads_store(const int8_t *staged, int32_t rows, int8_t *out, const int pixels)
+{
+    const int64_t step = rows;
+    int32_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const int8x16x4_t v = vld1q_s8_x4(staged + 16 * r);
+        int8_t *at = out + r;
+        MUNIFY_NEON_LANES(MUNIFY_NEON_ST4_LANE, v)
+    }
+    int8_t *at = out + r;
+    if (rows - r == 3) {
+        const int8x16x3_t v3 = vld1q_s8_x3(staged + 16 * r);
+        MUNIFY_NEON_LANES(MUNIFY_NEON_TAIL_LANE, vst3q_lane_s8, v3)
+    } else if (rows - r == 2) {
+        const int8x16x2_t v2 = vld1q_s8_x2(staged + 16 * r);
+        MUNIFY_NEON_LANES(MUNIFY_NEON_TAIL_LANE, vst2q_lane_s8, v2)
+    } else if (rows - r == 1) {
+        const int8x16_t v1 = vld1q_s8(staged + 16 * r);
+        MUNIFY_NEON_LANES(MUNIFY_NEON_TAIL_LANE, vst1q_lane_s8, v1)
     }
 }
 #endif
@@ -561,16 +627,23 @@ MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t
     }
 }
 
-/* The sums of one pass of `pixels` pixels (their patches at `columns`) to acc[q * rows_padded + r]: their
- * chunks laid out for the pass, then its rows (and first, with sign tables, the tables). */
+/* One pass of `pixels` pixels (their patches at `columns`), the first `valid` of them to out + q * out_c: their
+ * chunks laid out for the pass, then its rows (and first, with sign tables, the tables), then the outputs. */
 MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *const *columns, int8_t *chunks,
                                      int16_t *tables, int32_t *acc, int32_t rows_padded, const int bo, const int bi,
-                                     const int pixels, const int sdot, const int sign_tables)
+                                     const int pixels, const int sdot, const int sign_tables, int8_t *out, int valid)
 {
+    const int32_t rows = p->w.out_c;
 #if defined(__ARM_FEATURE_DOTPROD)
     if (sdot && !sign_tables) {
+        int8_t *staged = (int8_t *)(void *)acc; /* 16 bytes a row */
         munify_neon_quads_interleave(columns, p->w.depth, chunks);
-        munify_neon_quads_pass(p, chunks, acc, rows_padded, bo, bi);
+        munify_neon_quads_pass(p, chunks, staged, bo, bi);
+        if (valid == MUNIFY_NEON_QUAD_PIXELS) {
+            munify_neon_quads_store(staged, rows, out, MUNIFY_NEON_QUAD_PIXELS); /* the lanes' tests vanish */
+        } else {
+            munify_neon_quads_store(staged, rows, out, valid);
+        }
         return;
     }
 #endif
@@ -582,6 +655,9 @@ MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *
         munify_neon_tables_pass(p, chunks, tables, acc, rows_padded, bo, sdot);
     } else {
         munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels);
+    }
+    for (int q = 0; q < valid; ++q) {
+        munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + q * rows);
     }
 }
 
@@ -616,10 +692,9 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
                 const int32_t pixel = first + q < image_pixels ? first + q : image_pixels - 1; /* repeat the last */
                 columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
             }
-            munify_neon_pass(p, columns, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables);
-            for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
-                munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
-            }
+            const int valid = image_pixels - first < pixels ? image_pixels - first : pixels;
+            munify_neon_pass(p, columns, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables,
+                             out + first * rows, valid);
         }
     }
 }
