@@ -302,7 +302,7 @@ class PassCosts:
 # layers per kernel and board; every fitted layer within 3.2% (SDOT blocks, the quads path: 3.8%). Pixels
 # count in whole passes.
 BLOCK_PASS = {"O2": {False: PassCosts(3.07, 3.58, 11.4, 0.02, 37.2, 26.5),
-                     True: PassCosts(1.06, 1.55, 8.48, 0.126, 24.6, 37.2)},
+                     True: PassCosts(1.05, 1.52, 4.55, 0.0934, 34.4, 9.3)},
               "O3": {False: PassCosts(3.26, 3.31, 9.96, 0.0, 22.6, 0.0),
                      True: PassCosts(1.19, 1.50, 7.19, 0.0, 14.0, 0.0)}}
 TABLE_PASS = {"O2": {False: PassCosts(3.28, 1.34, 10.8, 1.36, 36.3, 30.8),
