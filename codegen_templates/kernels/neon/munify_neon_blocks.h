@@ -18,7 +18,8 @@
  * 8-byte load and 8 SDOT by element (lane h of the weights) into 4 accumulators whose lanes are the pixels:
  * the two LD1 of four registers, the column and the loop step are shared by 16 pixels, and no pairwise
  * reduction is left. A unified block row rebuilds its 8 weights, (m ^ mask) - mask, and runs as dense
- * (`unified_bias` unused).
+ * (`unified_bias` unused). A row's 16 sums are requantized in their registers into 16 bytes (one per pixel),
+ * and 4 rows x 16 pixels go out by one ST4 of a lane per pixel: the store transposes, no sum is stored alone.
  *
  * Sign-pattern tables (layout neon-blocks-tables: bo 1 or 2, bi 8; 16 pixels a pass): with the magnitude
  * factored out, a unified block row is m * (T_lo[s & 15] + T_hi[s >> 4]) for its sign byte s, where T_h[p]
