@@ -385,24 +385,58 @@ MUNIFY_NEON_FN void munify_neon_quads_interleave(const int8_t *const *columns, i
     }
 }
 
-/* The int8 outputs of one row for the 16 pixels of a pass (sums[g] lane i: pixel 4g + i): munify_neon_mbqm
- * with the row's shift split once (its fixup mask too), then the output offset and the clamp after saturating
- * narrows, in int16 and int8 lanes; the same result as munify_neon_output4, whose clamp comes first, because the
- * activation range lies inside int8 and the offset inside int16. */
-MUNIFY_NEON_FN int8x16_t munify_neon_quads_requantize(const int32x4_t *sums, const munify_neon_quant *q, int32_t row)
+/* Row r's requantization, broadcast: multiplier, left shift, right shift (<= 0), and -1 where negative values
+ * lose 1 before SRSHL (a right shift), else 0. */
+typedef struct {
+    int32x4_t multiplier, left, right, rounds_away;
+} munify_neon_row_quant;
+
+/* table[4 r .. 4 r + 3]: the four scalars of munify_neon_row_quant for each of rows_padded rows (padding rows
+ * take row 0's), filled once a layer call so that a pass loads a row's with one LD4R. */
+MUNIFY_NEON_FN void munify_neon_row_quants(const munify_neon_quant *q, int32_t rows, int32_t rows_padded,
+                                           int32_t *table)
 {
-    const int32_t at = q->per_channel ? row : 0, shift = q->shift[at];
-    const int32x4_t multiplier = vdupq_n_s32(q->multiplier[at]);
-    const int32x4_t left = vdupq_n_s32(shift > 0 ? shift : 0), right = vdupq_n_s32(shift < 0 ? shift : 0);
-    const int32x4_t rounds_away = vdupq_n_s32(shift < 0 ? -1 : 0); /* negative values lose 1 before SRSHL */
+    for (int32_t r = 0; r < rows_padded; ++r, table += 4) {
+        const int32_t at = r < rows ? r : 0, shift = q->shift[at];
+        table[0] = q->multiplier[at];
+        table[1] = shift > 0 ? shift : 0;
+        table[2] = shift < 0 ? shift : 0;
+        table[3] = shift < 0 ? -1 : 0;
+    }
+}
+
+/* Per channel from the table (one LD4R), per tensor from the layer's constants. */
+MUNIFY_NEON_FN munify_neon_row_quant munify_neon_row_quant_of(const munify_neon_quant *q, const int32_t *table,
+                                                              int32_t row)
+{
+    munify_neon_row_quant rq;
+    if (q->per_channel) {
+        const int32x4x4_t v = vld4q_dup_s32(table + 4 * row);
+        rq.multiplier = v.val[0], rq.left = v.val[1], rq.right = v.val[2], rq.rounds_away = v.val[3];
+        return rq;
+    }
+    const int32_t shift = q->shift[0];
+    rq.multiplier = vdupq_n_s32(q->multiplier[0]);
+    rq.left = vdupq_n_s32(shift > 0 ? shift : 0), rq.right = vdupq_n_s32(shift < 0 ? shift : 0);
+    rq.rounds_away = vdupq_n_s32(shift < 0 ? -1 : 0);
+    return rq;
+}
+
+/* The int8 outputs of one row for the 16 pixels of a pass (sums[g] lane i: pixel 4g + i): munify_neon_mbqm
+ * by the row's broadcast requantization, then the output offset and the clamp after saturating narrows, in
+ * int16 and int8 lanes; the same result as munify_neon_output4, whose clamp comes first, because the activation
+ * range lies inside int8 and the offset inside int16. */
+MUNIFY_NEON_FN int8x16_t munify_neon_quads_requantize(const int32x4_t *sums, const munify_neon_quant *q,
+                                                      munify_neon_row_quant rq)
+{
     int16x8_t halves[2];
     MUNIFY_NEON_UNROLL
     for (int h = 0; h < 2; ++h) {
         int32x4_t v[2];
         MUNIFY_NEON_UNROLL
         for (int i = 0; i < 2; ++i) {
-            const int32x4_t high = vqrdmulhq_s32(vshlq_s32(sums[2 * h + i], left), multiplier);
-            v[i] = vrshlq_s32(vqaddq_s32(high, vandq_s32(vshrq_n_s32(high, 31), rounds_away)), right);
+            const int32x4_t high = vqrdmulhq_s32(vshlq_s32(sums[2 * h + i], rq.left), rq.multiplier);
+            v[i] = vrshlq_s32(vqaddq_s32(high, vandq_s32(vshrq_n_s32(high, 31), rq.rounds_away)), rq.right);
         }
         halves[h] = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v[0]), v[1]), vdupq_n_s16((int16_t)q->output_offset));
     }
@@ -413,8 +447,8 @@ MUNIFY_NEON_FN int8x16_t munify_neon_quads_requantize(const int32x4_t *sums, con
 /* staged[16 r + q]: the int8 output of row r for pixel q of the 16 whose chunks `munify_neon_quads_interleave`
  * laid out: every block row, dense or unified (its weights rebuilt), as SDOT by element, each row requantized
  * in its registers (no per-pixel sums stored). */
-MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks, int8_t *staged,
-                                           const int bo, const int bi)
+MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks,
+                                           const int32_t *row_quants, int8_t *staged, const int bo, const int bi)
 {
     const int8_t *dense = p->dense_weights, *magnitudes = p->unified_magnitudes;
     const uint8_t *signs = p->unified_signs;
@@ -457,8 +491,8 @@ MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const in
         }
         MUNIFY_NEON_UNROLL
         for (int r = 0; r < bo; ++r) {
-            const int32_t row = r0 + r < p->w.out_c ? r0 + r : 0;
-            vst1q_s8(staged + 16 * (r0 + r), munify_neon_quads_requantize(sums[r], &p->q, row));
+            const munify_neon_row_quant rq = munify_neon_row_quant_of(&p->q, row_quants, r0 + r);
+            vst1q_s8(staged + 16 * (r0 + r), munify_neon_quads_requantize(sums[r], &p->q, rq));
         }
     }
 }
@@ -628,26 +662,12 @@ MUNIFY_NEON_FN void munify_neon_interleave(const int8_t *const *columns, int32_t
     }
 }
 
-/* One pass of `pixels` pixels (their patches at `columns`), the first `valid` of them to out + q * out_c: their
- * chunks laid out for the pass, then its rows (and first, with sign tables, the tables), then the outputs. */
+/* The sums of one pass of `pixels` pixels (their patches at `columns`) to acc[q * rows_padded + r]: their
+ * chunks laid out for the pass, then its rows (and first, with sign tables, the tables). */
 MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *const *columns, int8_t *chunks,
                                      int16_t *tables, int32_t *acc, int32_t rows_padded, const int bo, const int bi,
-                                     const int pixels, const int sdot, const int sign_tables, int8_t *out, int valid)
+                                     const int pixels, const int sdot, const int sign_tables)
 {
-    const int32_t rows = p->w.out_c;
-#if defined(__ARM_FEATURE_DOTPROD)
-    if (sdot && !sign_tables) {
-        int8_t *staged = (int8_t *)(void *)acc; /* 16 bytes a row */
-        munify_neon_quads_interleave(columns, p->w.depth, chunks);
-        munify_neon_quads_pass(p, chunks, staged, bo, bi);
-        if (valid == MUNIFY_NEON_QUAD_PIXELS) {
-            munify_neon_quads_store(staged, rows, out, MUNIFY_NEON_QUAD_PIXELS); /* the lanes' tests vanish */
-        } else {
-            munify_neon_quads_store(staged, rows, out, valid);
-        }
-        return;
-    }
-#endif
     munify_neon_interleave(columns, p->w.depth, chunks, pixels);
     if (sign_tables) {
         for (int32_t t = 0; t < p->n_tables; ++t) {
@@ -657,13 +677,28 @@ MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *
     } else {
         munify_neon_blocks_pass(p, chunks, acc, rows_padded, bo, bi, pixels);
     }
-    for (int q = 0; q < valid; ++q) {
-        munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + q * rows);
-    }
 }
 
+#if defined(__ARM_FEATURE_DOTPROD)
+/* One pass of the dotprod block path, its first `valid` pixels to out + q * out_c: the chunks laid out 4 pixels
+ * x 4 inputs a register, the rows requantized into `staged` (16 bytes a row), then stored 4 rows at a time. */
+MUNIFY_NEON_FN void munify_neon_quads(const munify_neon_blocks *p, const int8_t *const *columns, int8_t *chunks,
+                                      const int32_t *row_quants, int8_t *staged, const int bo, const int bi,
+                                      int8_t *out, int valid)
+{
+    munify_neon_quads_interleave(columns, p->w.depth, chunks);
+    munify_neon_quads_pass(p, chunks, row_quants, staged, bo, bi);
+    if (valid == MUNIFY_NEON_QUAD_PIXELS) {
+        munify_neon_quads_store(staged, p->w.out_c, out, MUNIFY_NEON_QUAD_PIXELS); /* the lanes' tests vanish */
+    } else {
+        munify_neon_quads_store(staged, p->w.out_c, out, valid);
+    }
+}
+#endif
+
 /* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
- * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each; pixels =
+ * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each, or (SDOT quads) the
+ * row quants, 16 * rows_padded bytes; pixels =
  * MUNIFY_NEON_PASS_PIXELS(bo, sdot) output pixels run per pass (sign_tables: MUNIFY_NEON_TABLE_PIXELS, and at least MUNIFY_NEON_MIN_PASS per image) */
 MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
                                           int8_t *scratch, const int bo, const int bi, const int sdot,
@@ -675,7 +710,12 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
     int32_t *acc = (int32_t *)(void *)scratch;
     int8_t *chunks = scratch + 4 * pixels * rows_padded;
     int8_t *patches = chunks + pixels * w->depth;
-    int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth);
+    int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth); /* with SDOT quads: the row quants */
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot && !sign_tables && p->q.per_channel && image_pixels >= MUNIFY_NEON_MIN_PASS) {
+        munify_neon_row_quants(&p->q, rows, rows_padded, (int32_t *)(void *)tables);
+    }
+#endif
     for (int32_t n = 0; n < w->batches; ++n) {
         const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
         int8_t *out = output + n * image_pixels * rows;
@@ -693,9 +733,18 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
                 const int32_t pixel = first + q < image_pixels ? first + q : image_pixels - 1; /* repeat the last */
                 columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
             }
-            const int valid = image_pixels - first < pixels ? image_pixels - first : pixels;
-            munify_neon_pass(p, columns, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables,
-                             out + first * rows, valid);
+#if defined(__ARM_FEATURE_DOTPROD)
+            if (sdot && !sign_tables) {
+                const int valid = image_pixels - first < pixels ? image_pixels - first : pixels;
+                munify_neon_quads(p, columns, chunks, (const int32_t *)(const void *)tables, (int8_t *)(void *)acc,
+                                  bo, bi, out + first * rows, valid);
+                continue;
+            }
+#endif
+            munify_neon_pass(p, columns, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables);
+            for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
+                munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
+            }
         }
     }
 }

@@ -350,9 +350,11 @@ QUAD_PIXELS = 16  # MUNIFY_NEON_QUAD_PIXELS
 
 
 def blocks_scratch(params: dict) -> int:
-    """Accumulators of the pixels of one pass, their interleaved chunks and their patches."""
+    """Accumulators of the pixels of one pass, their interleaved chunks and their patches; with SDOT each row's
+    requantization (4 int32, munify_neon_row_quants)."""
     pixels = block_pixels(params["bo"], params["sdot"])
-    return 4 * pixels * _round_up(params["cout"], params["bo"]) + 2 * pixels * depth(params["k"])
+    rows = _round_up(params["cout"], params["bo"])
+    return 4 * pixels * rows + 2 * pixels * depth(params["k"]) + (16 * rows if params["sdot"] else 0)
 
 
 TABLE_PIXELS = 16  # MUNIFY_NEON_TABLE_PIXELS
