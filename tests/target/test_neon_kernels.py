@@ -75,8 +75,9 @@ def _candidates(graph, op, board: str) -> set[str]:
     return {v.name for v in candidates(op.type, load_board(board).features, spec.facts.kinds, "speed", spec.params)}
 
 
-def _block_conv(unified: float, pruned: float = 0.0) -> "Graph":
-    """A 3x3 conv, 32 -> 32 channels, 8x8 pixels, the given fractions of its 1x8 blocks unified and pruned."""
+def _block_conv(unified: float, pruned: float = 0.0, out_scale: float = 1.0, activation: str = "NONE") -> "Graph":
+    """A 3x3 conv, 32 -> 32 channels, 8x8 pixels, the given fractions of its 1x8 blocks unified and pruned; its
+    output scale `out_scale` times one that keeps most outputs inside int8."""
     from toolchain.ir import BlockKind, BlockStructure, Graph, Op, Quant, Tensor, matrix_to_weight
 
     rng = np.random.default_rng(2)
@@ -95,9 +96,9 @@ def _block_conv(unified: float, pruned: float = 0.0) -> "Graph":
                "w": Tensor("w", (cout, 3, 3, cin), "int8", q(0.005), matrix_to_weight("CONV_2D", matrix, (cout, 3, 3, cin)),
                            blocks),
                "b": Tensor("b", (cout,), "int32", q(0.05 * 0.005), rng.integers(-3000, 3000, cout).astype(np.int32)),
-               "y": Tensor("y", (1, 8, 8, cout), "int8", q(0.05 * 0.005 * 70 * 70 * np.sqrt(k) / 40, -2))}
+               "y": Tensor("y", (1, 8, 8, cout), "int8", q(out_scale * 0.05 * 0.005 * 70 * 70 * np.sqrt(k) / 40, -2))}
     op = Op("conv", "CONV_2D", ("x", "w", "b"), ("y",), {"stride": (1, 1), "dilation": (1, 1), "padding": "VALID",
-                                                        "activation": "NONE"})
+                                                        "activation": activation})
     return Graph(f"block_conv_u{int(unified * 100)}_p{int(pruned * 100)}", tensors, (op,), ("x",), ("y",))
 
 
@@ -129,3 +130,16 @@ def test_pruned_blocks_make_the_sdot_block_kernel_cheaper_than_dense_sdot(tmp_pa
             counts[kernel, pruned] = report.layers[0].instructions_exact
     assert counts["conv_blocks_sdot", 0.5] < 0.85 * counts["conv_as_dense_sdot", 0.5], counts
     assert counts["conv_blocks_sdot", 0.75] < 0.6 * counts["conv_as_dense_sdot", 0.75], counts
+
+
+@pytest.mark.parametrize("out_scale,activation", [(1e-4, "NONE"), (0.3, "RELU6"), (3.0, "RELU_N1_TO_1")])
+def test_sdot_block_kernel_requantizes_rows_like_the_reference(out_scale, activation, tmp_path):
+    """The dotprod block path requantizes a row's 16 pixels in registers, clamping after the saturating narrows:
+    a multiplier above 1 (a left shift, every output saturated), and activation ranges narrower than int8,
+    bit-exact with the reference."""
+    require_tools()
+    graph = _block_conv(unified=0.3, pruned=0.3, out_scale=out_scale, activation=activation)
+    plan, report = run_forced(graph, "aarch64-linux-dotprod", tmp_path, {"conv": "conv_blocks_sdot"})
+    assert report.bit_exact, [(m.layer, m.tensor, m.count) for m in report.mismatches]
+    assert plan.layers[0].variant == "conv_blocks_sdot"
+    assert (plan.layers[0].params["shift"] > 0) == (out_scale < 1e-3)  # the first case shifts left

@@ -18,7 +18,8 @@
  * 8-byte load and 8 SDOT by element (lane h of the weights) into 4 accumulators whose lanes are the pixels:
  * the two LD1 of four registers, the column and the loop step are shared by 16 pixels, and no pairwise
  * reduction is left. A unified block row rebuilds its 8 weights, (m ^ mask) - mask, and runs as dense
- * (`unified_bias` unused).
+ * (`unified_bias` unused). A row's 16 sums are requantized in their registers into 16 bytes (one per pixel),
+ * and 4 rows x 16 pixels go out by one ST4 of a lane per pixel: the store transposes, no sum is stored alone.
  *
  * Sign-pattern tables (layout neon-blocks-tables: bo 1 or 2, bi 8; 16 pixels a pass): with the magnitude
  * factored out, a unified block row is m * (T_lo[s & 15] + T_hi[s >> 4]) for its sign byte s, where T_h[p]
@@ -384,10 +385,70 @@ MUNIFY_NEON_FN void munify_neon_quads_interleave(const int8_t *const *columns, i
     }
 }
 
-/* acc[q * rows_padded + r] for the 16 pixels whose chunks `munify_neon_quads_interleave` laid out: every
- * block row, dense or unified (its weights rebuilt), as SDOT by element. */
-MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks, int32_t *acc,
-                                           int32_t rows_padded, const int bo, const int bi)
+/* Row r's requantization, broadcast: multiplier, left shift, right shift (<= 0), and -1 where negative values
+ * lose 1 before SRSHL (a right shift), else 0. */
+typedef struct {
+    int32x4_t multiplier, left, right, rounds_away;
+} munify_neon_row_quant;
+
+/* table[4 r .. 4 r + 3]: the four scalars of munify_neon_row_quant for each of rows_padded rows (padding rows
+ * take row 0's), filled once a layer call so that a pass loads a row's with one LD4R. */
+MUNIFY_NEON_FN void munify_neon_row_quants(const munify_neon_quant *q, int32_t rows, int32_t rows_padded,
+                                           int32_t *table)
+{
+    for (int32_t r = 0; r < rows_padded; ++r, table += 4) {
+        const int32_t at = r < rows ? r : 0, shift = q->shift[at];
+        table[0] = q->multiplier[at];
+        table[1] = shift > 0 ? shift : 0;
+        table[2] = shift < 0 ? shift : 0;
+        table[3] = shift < 0 ? -1 : 0;
+    }
+}
+
+/* Per channel from the table (one LD4R), per tensor from the layer's constants. */
+MUNIFY_NEON_FN munify_neon_row_quant munify_neon_row_quant_of(const munify_neon_quant *q, const int32_t *table,
+                                                              int32_t row)
+{
+    munify_neon_row_quant rq;
+    if (q->per_channel) {
+        const int32x4x4_t v = vld4q_dup_s32(table + 4 * row);
+        rq.multiplier = v.val[0], rq.left = v.val[1], rq.right = v.val[2], rq.rounds_away = v.val[3];
+        return rq;
+    }
+    const int32_t shift = q->shift[0];
+    rq.multiplier = vdupq_n_s32(q->multiplier[0]);
+    rq.left = vdupq_n_s32(shift > 0 ? shift : 0), rq.right = vdupq_n_s32(shift < 0 ? shift : 0);
+    rq.rounds_away = vdupq_n_s32(shift < 0 ? -1 : 0);
+    return rq;
+}
+
+/* The int8 outputs of one row for the 16 pixels of a pass (sums[g] lane i: pixel 4g + i): munify_neon_mbqm
+ * by the row's broadcast requantization, then the output offset and the clamp after saturating narrows, in
+ * int16 and int8 lanes; the same result as munify_neon_output4, whose clamp comes first, because the activation
+ * range lies inside int8 and the offset inside int16. */
+MUNIFY_NEON_FN int8x16_t munify_neon_quads_requantize(const int32x4_t *sums, const munify_neon_quant *q,
+                                                      munify_neon_row_quant rq)
+{
+    int16x8_t halves[2];
+    MUNIFY_NEON_UNROLL
+    for (int h = 0; h < 2; ++h) {
+        int32x4_t v[2];
+        MUNIFY_NEON_UNROLL
+        for (int i = 0; i < 2; ++i) {
+            const int32x4_t high = vqrdmulhq_s32(vshlq_s32(sums[2 * h + i], rq.left), rq.multiplier);
+            v[i] = vrshlq_s32(vqaddq_s32(high, vandq_s32(vshrq_n_s32(high, 31), rq.rounds_away)), rq.right);
+        }
+        halves[h] = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v[0]), v[1]), vdupq_n_s16((int16_t)q->output_offset));
+    }
+    const int8x16_t out = vqmovn_high_s16(vqmovn_s16(halves[0]), halves[1]);
+    return vminq_s8(vmaxq_s8(out, vdupq_n_s8((int8_t)q->act_min)), vdupq_n_s8((int8_t)q->act_max));
+}
+
+/* staged[16 r + q]: the int8 output of row r for pixel q of the 16 whose chunks `munify_neon_quads_interleave`
+ * laid out: every block row, dense or unified (its weights rebuilt), as SDOT by element, each row requantized
+ * in its registers (no per-pixel sums stored). */
+MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks,
+                                           const int32_t *row_quants, int8_t *staged, const int bo, const int bi)
 {
     const int8_t *dense = p->dense_weights, *magnitudes = p->unified_magnitudes;
     const uint8_t *signs = p->unified_signs;
@@ -430,11 +491,51 @@ MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const in
         }
         MUNIFY_NEON_UNROLL
         for (int r = 0; r < bo; ++r) {
-            MUNIFY_NEON_UNROLL
-            for (int g = 0; g < 4; ++g) {
-                munify_neon_scatter4(acc + 4 * g * rows_padded + r0 + r, sums[r][g], rows_padded);
-            }
+            const munify_neon_row_quant rq = munify_neon_row_quant_of(&p->q, row_quants, r0 + r);
+            vst1q_s8(staged + 16 * (r0 + r), munify_neon_quads_requantize(sums[r], &p->q, rq));
         }
+    }
+}
+
+/* If the pass has pixel q: lane q of v (the rows of pixel q) at `at`, then at += rows. ST4 in assembly for its
+ * register post-index, which gcc 12 does not form (it spends an ADD a lane); the tail rows use the intrinsics. */
+#define MUNIFY_NEON_ST4_LANE(q, v)                                                                          \
+    if ((q) < pixels) {                                                                                     \
+        __asm__ volatile("st4 {%S1.b - %V1.b}[" #q "], [%0], %2" : "+r"(at) : "w"(v), "r"(step) : "memory"); \
+    }
+#define MUNIFY_NEON_LANE(store, q, v)                                                                       \
+    if ((q) < pixels) {                                                                                     \
+        store(at, v, (q));                                                                                  \
+        at += step;                                                                                         \
+    }
+#define MUNIFY_NEON_LANES(lane, ...)                                                                        \
+    lane(0, __VA_ARGS__) lane(1, __VA_ARGS__) lane(2, __VA_ARGS__) lane(3, __VA_ARGS__) lane(4, __VA_ARGS__)  \
+    lane(5, __VA_ARGS__) lane(6, __VA_ARGS__) lane(7, __VA_ARGS__) lane(8, __VA_ARGS__) lane(9, __VA_ARGS__)  \
+    lane(10, __VA_ARGS__) lane(11, __VA_ARGS__) lane(12, __VA_ARGS__) lane(13, __VA_ARGS__)                 \
+    lane(14, __VA_ARGS__) lane(15, __VA_ARGS__)
+#define MUNIFY_NEON_TAIL_LANE(q, store, v) MUNIFY_NEON_LANE(store, q, v)
+
+/* The staged outputs (16 bytes a row, lane q pixel q) of the first `pixels` pixels of a pass to out + q * rows:
+ * 4 rows at a time, one LD1 of four registers and per pixel one ST4 of its lane, so the store transposes. */
+MUNIFY_NEON_FN void munify_neon_quads_store(const int8_t *staged, int32_t rows, int8_t *out, const int pixels)
+{
+    const int64_t step = rows;
+    int32_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const int8x16x4_t v = vld1q_s8_x4(staged + 16 * r);
+        int8_t *at = out + r;
+        MUNIFY_NEON_LANES(MUNIFY_NEON_ST4_LANE, v)
+    }
+    int8_t *at = out + r;
+    if (rows - r == 3) {
+        const int8x16x3_t v3 = vld1q_s8_x3(staged + 16 * r);
+        MUNIFY_NEON_LANES(MUNIFY_NEON_TAIL_LANE, vst3q_lane_s8, v3)
+    } else if (rows - r == 2) {
+        const int8x16x2_t v2 = vld1q_s8_x2(staged + 16 * r);
+        MUNIFY_NEON_LANES(MUNIFY_NEON_TAIL_LANE, vst2q_lane_s8, v2)
+    } else if (rows - r == 1) {
+        const int8x16_t v1 = vld1q_s8(staged + 16 * r);
+        MUNIFY_NEON_LANES(MUNIFY_NEON_TAIL_LANE, vst1q_lane_s8, v1)
     }
 }
 #endif
@@ -567,13 +668,6 @@ MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *
                                      int16_t *tables, int32_t *acc, int32_t rows_padded, const int bo, const int bi,
                                      const int pixels, const int sdot, const int sign_tables)
 {
-#if defined(__ARM_FEATURE_DOTPROD)
-    if (sdot && !sign_tables) {
-        munify_neon_quads_interleave(columns, p->w.depth, chunks);
-        munify_neon_quads_pass(p, chunks, acc, rows_padded, bo, bi);
-        return;
-    }
-#endif
     munify_neon_interleave(columns, p->w.depth, chunks, pixels);
     if (sign_tables) {
         for (int32_t t = 0; t < p->n_tables; ++t) {
@@ -585,8 +679,26 @@ MUNIFY_NEON_FN void munify_neon_pass(const munify_neon_blocks *p, const int8_t *
     }
 }
 
+#if defined(__ARM_FEATURE_DOTPROD)
+/* One pass of the dotprod block path, its first `valid` pixels to out + q * out_c: the chunks laid out 4 pixels
+ * x 4 inputs a register, the rows requantized into `staged` (16 bytes a row), then stored 4 rows at a time. */
+MUNIFY_NEON_FN void munify_neon_quads(const munify_neon_blocks *p, const int8_t *const *columns, int8_t *chunks,
+                                      const int32_t *row_quants, int8_t *staged, const int bo, const int bi,
+                                      int8_t *out, int valid)
+{
+    munify_neon_quads_interleave(columns, p->w.depth, chunks);
+    munify_neon_quads_pass(p, chunks, row_quants, staged, bo, bi);
+    if (valid == MUNIFY_NEON_QUAD_PIXELS) {
+        munify_neon_quads_store(staged, p->w.out_c, out, MUNIFY_NEON_QUAD_PIXELS); /* the lanes' tests vanish */
+    } else {
+        munify_neon_quads_store(staged, p->w.out_c, out, valid);
+    }
+}
+#endif
+
 /* scratch: 4 * pixels * rows_padded bytes of accumulators, pixels * depth bytes of interleaved chunks and as
- * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each; pixels =
+ * many of patches, then (sign_tables) the tables, 2 * MUNIFY_NEON_TABLE_WORDS bytes each, or (SDOT quads) the
+ * row quants, 16 * rows_padded bytes; pixels =
  * MUNIFY_NEON_PASS_PIXELS(bo, sdot) output pixels run per pass (sign_tables: MUNIFY_NEON_TABLE_PIXELS, and at least MUNIFY_NEON_MIN_PASS per image);
  * fewer than MUNIFY_NEON_MIN_PASS pixels an image: 4 * rows_padded bytes of accumulators and one patch (depth bytes) */
 MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
@@ -597,6 +709,14 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
     const munify_neon_window *w = &p->w;
     const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, image_pixels = w->out_h * w->out_w;
     int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *chunks = scratch + 4 * pixels * rows_padded;
+    int8_t *patches = chunks + pixels * w->depth;
+    int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth); /* with SDOT quads: the row quants */
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot && !sign_tables && p->q.per_channel && image_pixels >= MUNIFY_NEON_MIN_PASS) {
+        munify_neon_row_quants(&p->q, rows, rows_padded, (int32_t *)(void *)tables);
+    }
+#endif
     for (int32_t n = 0; n < w->batches; ++n) {
         const int8_t *image = input + n * w->in_h * w->in_w * w->in_c;
         int8_t *out = output + n * image_pixels * rows;
@@ -609,15 +729,20 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
             }
             continue;
         }
-        int8_t *chunks = scratch + 4 * pixels * rows_padded;
-        int8_t *patches = chunks + pixels * w->depth;
-        int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth);
         for (int32_t first = 0; first < image_pixels; first += pixels) {
             const int8_t *columns[MUNIFY_NEON_TABLE_PIXELS];
             for (int q = 0; q < pixels; ++q) {
                 const int32_t pixel = first + q < image_pixels ? first + q : image_pixels - 1; /* repeat the last */
                 columns[q] = munify_neon_patch(w, image, pixel / w->out_w, pixel % w->out_w, patches + q * w->depth);
             }
+#if defined(__ARM_FEATURE_DOTPROD)
+            if (sdot && !sign_tables) {
+                const int valid = image_pixels - first < pixels ? image_pixels - first : pixels;
+                munify_neon_quads(p, columns, chunks, (const int32_t *)(const void *)tables, (int8_t *)(void *)acc,
+                                  bo, bi, out + first * rows, valid);
+                continue;
+            }
+#endif
             munify_neon_pass(p, columns, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables);
             for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
                 munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);

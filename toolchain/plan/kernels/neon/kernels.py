@@ -301,12 +301,14 @@ class PassCosts:
 
 # Non-negative least squares (benchmarks/kernels/neon_calibrate.py) on exact per-layer counts of the 1x8
 # CONV_2D layers of kws and resnet (pt50, pt75) and the MNIST CNN (p45, p60 u30) with each kernel forced, 22
-# layers per kernel and board; every fitted layer within 3.2% (SDOT blocks, the quads path: 3.8%). Pixels
-# count in whole passes.
+# layers per kernel and board; every fitted layer within 3.2% (SDOT blocks, the quads path: 3.7%). Pixels
+# count in whole passes. The quads path's row term (3.82 at -O2, 8.48 before) is low because a row's 16 sums are
+# requantized in their registers (per channel: one LD4R of the row's table entry) and stored 4 rows x 16 pixels
+# by ST4 lanes, not one by one; the O3 fit (same layers, --optimize speed) within 2.3%.
 BLOCK_PASS = {"O2": {False: PassCosts(3.07, 3.58, 11.4, 0.02, 37.2, 26.5),
-                     True: PassCosts(1.06, 1.55, 8.48, 0.126, 24.6, 37.2)},
+                     True: PassCosts(1.05, 1.54, 3.82, 0.0569, 34.1, 11.8)},
               "O3": {False: PassCosts(3.26, 3.31, 9.96, 0.0, 22.6, 0.0),
-                     True: PassCosts(1.19, 1.50, 7.19, 0.0, 14.0, 0.0)}}
+                     True: PassCosts(1.04, 1.47, 4.0, 0.186, 18.1, 0.0)}}
 TABLE_PASS = {"O2": {False: PassCosts(3.28, 1.34, 10.8, 1.36, 36.3, 30.8),
                      True: PassCosts(1.76, 1.28, 9.98, 1.62, 27.9, 40.4)},
               "O3": {False: PassCosts(3.41, 1.38, 9.52, 0.938, 24.8, 0.0),
@@ -351,13 +353,14 @@ QUAD_PIXELS = 16  # MUNIFY_NEON_QUAD_PIXELS
 
 
 def blocks_scratch(params: dict) -> int:
-    """Accumulators of the pixels of one pass, their interleaved chunks and their patches; with fewer than
-    MIN_PASS output pixels an image (run one at a time) one pixel's accumulators and its patch."""
-    rows_padded = _round_up(params["cout"], params["bo"])
+    """Accumulators of the pixels of one pass, their interleaved chunks and their patches; with SDOT each row's
+    requantization (4 int32, munify_neon_row_quants); with fewer than MIN_PASS output pixels an image (run one at
+    a time) one pixel's accumulators and its patch."""
+    rows = _round_up(params["cout"], params["bo"])
     if params["out_h"] * params["out_w"] < MIN_PASS:
-        return 4 * rows_padded + depth(params["k"])
+        return 4 * rows + depth(params["k"])
     pixels = block_pixels(params["bo"], params["sdot"])
-    return 4 * pixels * rows_padded + 2 * pixels * depth(params["k"])
+    return 4 * pixels * rows + 2 * pixels * depth(params["k"]) + (16 * rows if params["sdot"] else 0)
 
 
 TABLE_PIXELS = 16  # MUNIFY_NEON_TABLE_PIXELS
