@@ -26,7 +26,8 @@ from toolchain.importers.tflite import import_tflite
 from toolchain.inputs import draw_inputs
 from toolchain.ir import reference, save
 from toolchain.runners.mlperf_serve import served_on_pty
-from toolchain.runners.qemu import icount_option
+from toolchain.run import run_model
+from toolchain.runners.qemu import icount_option, mlperf_icount_shift
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"kws01": "kws_ref_model.tflite", "ad01": "ad01_int8.tflite"}
@@ -40,7 +41,9 @@ def measure(model_id: str, board, inputs: int, out: Path) -> dict:
     profile = profile_of(graph)
     tensors = [x[0] for x in draw_inputs(graph, inputs, seed=0)]
     wires = [profile.encode(t.tobytes()) for t in tensors]
-    iterations, warmups = mlcommons.PERFORMANCE_COUNTS[model_id]
+    exact = run_model(out / f"{model_id}.mun", board, out / f"build-{model_id}", 1, seed=0)
+    iterations, warmups = mlcommons.performance_counts(
+        model_id, exact.instructions * 2 ** mlperf_icount_shift(board) / 1e9)
     with served_on_pty(board, build.elf) as qemu, mlcommons.RunnerSide(qemu.pty) as runner:
         name, model = runner.identify()
         results = runner.accuracy(wires)

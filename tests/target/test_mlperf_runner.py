@@ -139,8 +139,13 @@ def test_performance_mode_windows_time_the_inferences_at_the_emulated_clock(firm
     # The lap count runs since boot (each window only moves its epoch): guest seconds, never ahead of the host's
     # since QEMU started (align=on lets a late guest catch up, so this holds from the start, not per window).
     assert host_seconds >= windows[-1].end_us / 1e6 - ALIGN_SLACK_SECONDS
-    runner_iterations, _ = mlcommons.PERFORMANCE_COUNTS[model_id]
+    runner_iterations, _ = mlcommons.performance_counts(model_id, instructions * ns_per_instruction / 1e9)
     assert runner_iterations * instructions * ns_per_instruction / 1e9 > mlcommons.MIN_WINDOW_SECONDS
+
+
+def test_performance_counts_keep_the_runner_counts_unless_the_window_would_be_short():
+    assert mlcommons.performance_counts("ad01", 0.01) == (1500, 10)  # 15 s: the published count
+    assert mlcommons.performance_counts("kws01", 0.14) == (79, 10)  # 70 x 0.14 s = 9.8 s: raised past 11 s
 
 
 def test_munify_run_serve_mlperf_hands_the_runner_a_quiet_pty_until_ctrl_c(firmware):
