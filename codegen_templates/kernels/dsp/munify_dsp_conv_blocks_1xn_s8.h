@@ -99,7 +99,8 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #endif
 #else
 /* Table records (mask-byte layout): r2 = the tables, r0 = the row's records; r8 (and r11) the record, r9/r10 the
- * table entry of the four pixels (a | b << 16, c | d << 16). They leave r3 (the state) alone. */
+ * table entry of the four pixels (a | b << 16, c | d << 16). 1 x 4 leaves r3 (the state) alone, 1 x 8 takes it
+ * for the second record of a pair. */
 #define BLOCKS_TABLE_MULTIPLY(rec, bottom, top)                                                              \
     "smla" bottom "" top " r4, r9, " rec ", r4\n\t" "smlat" top " r5, r9, " rec ", r5\n\t"                       \
     "smla" bottom "" top " r6, r10, " rec ", r6\n\t" "smlat" top " r7, r10, " rec ", r7\n\t"
@@ -108,11 +109,15 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #define BLOCKS_TABLE_RECORD "ldr    r8, [r1], #4\n\t" BLOCKS_TABLE_ENTRY4("r8")
 #define BLOCKS_TABLE_RECORDS2 "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY4("r8") BLOCKS_TABLE_ENTRY4("r11")
 #else
-#define BLOCKS_TABLE_RECORD                                                                                  \
-    "ldm    r1!, {r8, r11}\n\t" "uxtah  lr, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
-    "ldrd   r9, r10, [lr]\n\t" "ldrd   lr, r12, [r8]\n\t" "sadd16 r9, r9, lr\n\t" "sadd16 r10, r10, r12\n\t"    \
-    BLOCKS_TABLE_MULTIPLY("r11", "b", "b")
-#define BLOCKS_TABLE_RECORDS2 BLOCKS_TABLE_RECORD BLOCKS_TABLE_RECORD
+/* 1 x 8: `offsets` the record's offset word, r11 its magnitude (`half` of r11: b or t) */
+#define BLOCKS_TABLE_ENTRY8(offsets, half)                                                                   \
+    "uxtah  lr, r2, " offsets "\n\t" "add    " offsets ", r2, " offsets ", lsr #16\n\t" "ldrd   r9, r10, [lr]\n\t"   \
+    "ldrd   lr, r12, [" offsets "]\n\t" "sadd16 r9, r9, lr\n\t" "sadd16 r10, r10, r12\n\t"                       \
+    BLOCKS_TABLE_MULTIPLY("r11", "b", half)
+#define BLOCKS_TABLE_RECORD "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY8("r8", "b")
+/* two records from one LDM (offsets, offsets', m | m' << 16): r3 holds the first's, the state comes back after */
+#define BLOCKS_TABLE_RECORDS2                                                                                \
+    "ldm    r1!, {r3, r8, r11}\n\t" BLOCKS_TABLE_ENTRY8("r3", "b") BLOCKS_TABLE_ENTRY8("r8", "t")
 #endif
 /* Two records a pass (an odd count starts with one); none of them sets the flags. */
 #define BLOCKS_TABLE_LOOP                                                                                    \
@@ -133,7 +138,11 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 
 #if MUNIFY_DSP_TABLE_RECORDS
 #define BLOCKS_QUAD_RECORDS BLOCKS_TABLE_LOOP
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_QUAD_RESTORE_STATE ""
+#else
+#define BLOCKS_QUAD_RESTORE_STATE "ldr    r3, [sp]\n\t"
+#endif
 #define BLOCKS_QUAD_NO_RECORDS "cbnz   r0, 7f\n\t" "b      4f\n\t" "7:\n\t" /* past CBZ's reach */
 #else
 #define BLOCKS_QUAD_RECORDS BLOCKS_QUAD_START "3:\n\t" BLOCKS_QUAD_RECORD "bcc    3b\n\t"
