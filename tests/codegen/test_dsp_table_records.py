@@ -1,5 +1,6 @@
 """The CONV_2D 1 x 8 table records two to an LDM (dsp-blocks-table: [offsets, offsets', m | m' << 16], an odd
-count's first record alone), checked bit for bit on mps2-an386 (QEMU) over rows of 1 to 4 records. A missing
+count's first record alone), and the last pixel of a layer run alone (blocks_rows_single, blocks_tables_ab: 25
+pixels), checked bit for bit on mps2-an386 (QEMU) over rows of 1 to 4 records. A missing
 arm-none-eabi-gcc or qemu-system-arm is an error, not a skip."""
 
 import numpy as np
@@ -14,14 +15,15 @@ WINDOW = kb.Window(5, 5, 1, 1, pad="VALID")  # 25 pixels: 6 quads and a last one
 CIN = 32  # 4 blocks of 8 a row
 
 
-def _case(name: str, rng, mix):
-    return kb.blocks_case(name, rng, 24, CIN, 1, 8, mix=mix, window=WINDOW, cin=CIN, table=True)
+def _case(name: str, rng, mix, bi: int = 8):
+    return kb.blocks_case(name, rng, 24, CIN, 1, bi, mix=mix, window=WINDOW, cin=CIN, table=True)
 
 
 @pytest.fixture(scope="module")
 def cases():
     rng = np.random.default_rng(8)
-    return [_case("table8_mixed", rng, (0.3, 0.5, 0.2)), _case("table8_unified", rng, (0.0, 1.0, 0.0))]
+    return [_case("table8_mixed", rng, (0.3, 0.5, 0.2)), _case("table8_unified", rng, (0.0, 1.0, 0.0)),
+            _case("table4_mixed", rng, (0.3, 0.5, 0.2), bi=4)]
 
 
 def test_rows_take_lone_and_paired_records(cases):
