@@ -136,6 +136,18 @@ def sweep(rng: np.random.Generator):
                                       sign_bits=bits)
                 family = f"blocks_{'bits' if bits else 'wide'}_{'bo2' if bo == 2 and bi <= 8 else 'tiles'}"
                 out.append((family, case, 1, block_features(case.blocks[1], rows, cols)))
+    # table records where they pay, the ResNet-8 and DS-CNN 64 -> 64 shapes (drawn last: the other families'
+    # cases stay as they were)
+    for bi in (8, 16):
+        for j, mix in enumerate([(0.0, 1.0, 0.0), (0.25, 0.75, 0.0), (0.5, 0.5, 0.0), (0.3, 0.4, 0.3)]):
+            for window, cin, rows in CONV_BLOCK_SHAPES[4:]:
+                cols = window.kernel_h * window.kernel_w * cin
+                case = kb.blocks_case(f"cbltable64_{bi}_{j}_{window.kernel_h}", rng, rows, cols, 1, bi, mix=mix,
+                                      window=window, cin=cin, table=True, activation="NONE")
+                params = case.layer.params
+                copies = quad_patch_copies(patch_copies(params), inside_rows(params), params["patch_row"], bi)
+                out.append((f"conv_blocks_table{'_1x16' if bi == 16 else ''}", case, window.out_h * window.out_w,
+                            {**block_features(case.blocks[1], rows, cols, tables=True), "copies": copies}))
     return out
 
 

@@ -92,6 +92,8 @@ def test_scalar_path_on_the_cortex_m4_matches_the_reference():
              kb.blocks_case("sc_conv_1x4_bits", rng, 9, 72, 1, 4, sign_bits=True, window=window, cin=8, scalar=True),
              kb.blocks_case("sc_conv_1x8", rng, 10, 72, 1, 8, window=window, cin=8, scalar=True),
              kb.blocks_case("sc_conv_1x4_table", rng, 9, 72, 1, 4, window=window, cin=8, scalar=True, table=True),
+             kb.blocks_case("sc_conv_1x8_table", rng, 10, 72, 1, 8, mix=(0.2, 0.6, 0.2), window=window, cin=8,
+                            scalar=True, table=True),
              kb.blocks_case("sc_conv_1x16_bits", rng, 10, 72, 1, 16, sign_bits=True, window=window, cin=8, scalar=True),
              kb.blocks_case("sc_fc_1x4_pairs", rng, 9, 44, 1, 4, mix=(0.3, 0.4, 0.3), scalar=True, pairs=True),
              kb.blocks_case("sc_fc_2x8_bits", rng, 15, 44, 2, 8, sign_bits=True, scalar=True),

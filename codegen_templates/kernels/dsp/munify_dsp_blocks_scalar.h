@@ -16,8 +16,9 @@
  *                       block (the first: after column 0), at most 127; longer gaps pass through fillers of
  *                       magnitude 0 (counted in counts).
  *                       CONV_2D 1 x bi table records (dsp-blocks-table): 1 x 4: the word offset | magnitude
- *                       << 16 (int16); 1 x 8: the word offset(inputs 0-3) | offset(inputs 4-7) << 16, then the
- *                       magnitude (int32); offset = column / bi * (64 or 192) + signs * 8 (+ 128 for inputs
+ *                       << 16 (int16); 1 x 8: two records at a time, the words offset(inputs 0-3) |
+ *                       offset(inputs 4-7) << 16 of each, then m | m' << 16 (int16), an odd count's first
+ *                       record alone: its offset word, then the magnitude (int32); offset = column / bi * (64 or 192) + signs * 8 (+ 128 for inputs
  *                       4-7), bit j of the 4 signs set when weight j is negative; when the block's last weight
  *                       is negative all its signs are flipped and the magnitude negated (the byte offsets of
  *                       signed sums in the pixel quads' tables; no unified_bias)
@@ -77,19 +78,37 @@ static inline int32_t munify_dsp_scalar_signed_sum(const int8_t *x, int32_t sign
     return sum;
 }
 
-/* A table record's contribution (1 x 4: one word; 1 x 8: two), offsets as
+/* A table record's contribution: `offsets` its offset word, `magnitude` its magnitude, offsets as
  * toolchain.plan.kernels.dsp.kernels._table_record. */
-static inline int32_t munify_dsp_scalar_table_record(const int8_t *x, int32_t bi, const uint32_t *record)
+static inline int32_t munify_dsp_scalar_table_record(const int8_t *x, int32_t bi, uint32_t offsets, int32_t magnitude)
 {
-    uint32_t lo = record[0] & 0xFFFF, hi = record[0] >> 16;
+    uint32_t lo = offsets & 0xFFFF, hi = offsets >> 16;
     if (bi == 4) {
-        int32_t magnitude = hi >= 0x8000 ? (int32_t)hi - 0x10000 : (int32_t)hi;
         return magnitude * munify_dsp_scalar_signed_sum(x + 4 * (lo / 64), (int32_t)(lo % 64 / 8));
     }
     const int8_t *block = x + 8 * (lo / 192);
-    int32_t magnitude = (int32_t)record[1];
     return magnitude * (munify_dsp_scalar_signed_sum(block, (int32_t)(lo % 192 / 8)) +
                         munify_dsp_scalar_signed_sum(block + 4, (int32_t)((hi % 192 - 128) / 8)));
+}
+
+/* The record(s) at `records` of a row's record b of n, their contribution added to acc; returns the words read.
+ * 1 x 4: one word offset | magnitude << 16. 1 x 8: an odd count's first record [offsets, magnitude], then two
+ * at a time [offsets, offsets', m | m' << 16] (b advanced past the second). */
+static inline int32_t munify_dsp_scalar_table_records(const int8_t *x, int32_t bi, const uint32_t *records,
+                                                      int32_t *b, int32_t n, int32_t *acc)
+{
+    if (bi == 4) {
+        *acc += munify_dsp_scalar_table_record(x, 4, records[0] & 0xFFFF, (int16_t)(records[0] >> 16));
+        return 1;
+    }
+    if (*b == 0 && n % 2) {
+        *acc += munify_dsp_scalar_table_record(x, 8, records[0], (int32_t)records[1]);
+        return 2;
+    }
+    *acc += munify_dsp_scalar_table_record(x, 8, records[0], (int16_t)(records[2] & 0xFFFF)) +
+            munify_dsp_scalar_table_record(x, 8, records[1], (int16_t)(records[2] >> 16));
+    ++*b;
+    return 3;
 }
 
 static inline int32_t munify_dsp_scalar_input(const int8_t *x, int32_t cols, int32_t j)
@@ -178,8 +197,7 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
                 continue;
             }
             if (s.table_records) {
-                acc[r0] += munify_dsp_scalar_table_record(x, s.bi, records);
-                records += s.bi / 4;
+                records += munify_dsp_scalar_table_records(x, s.bi, records, &b, counts[1], &acc[r0]);
                 continue;
             }
             if (s.sign_records) {

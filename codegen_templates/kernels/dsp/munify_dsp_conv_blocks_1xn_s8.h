@@ -99,7 +99,8 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #endif
 #else
 /* Table records (mask-byte layout): r2 = the tables, r0 = the row's records; r8 (and r11) the record, r9/r10 the
- * table entry of the four pixels (a | b << 16, c | d << 16). They leave r3 (the state) alone. */
+ * table entry of the four pixels (a | b << 16, c | d << 16). 1 x 4 leaves r3 (the state) alone, 1 x 8 takes it
+ * for the second record of a pair. */
 #define BLOCKS_TABLE_MULTIPLY(rec, bottom, top)                                                              \
     "smla" bottom "" top " r4, r9, " rec ", r4\n\t" "smlat" top " r5, r9, " rec ", r5\n\t"                       \
     "smla" bottom "" top " r6, r10, " rec ", r6\n\t" "smlat" top " r7, r10, " rec ", r7\n\t"
@@ -108,11 +109,15 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #define BLOCKS_TABLE_RECORD "ldr    r8, [r1], #4\n\t" BLOCKS_TABLE_ENTRY4("r8")
 #define BLOCKS_TABLE_RECORDS2 "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY4("r8") BLOCKS_TABLE_ENTRY4("r11")
 #else
-#define BLOCKS_TABLE_RECORD                                                                                  \
-    "ldm    r1!, {r8, r11}\n\t" "uxtah  lr, r2, r8\n\t" "add    r8, r2, r8, lsr #16\n\t"                     \
-    "ldrd   r9, r10, [lr]\n\t" "ldrd   lr, r12, [r8]\n\t" "sadd16 r9, r9, lr\n\t" "sadd16 r10, r10, r12\n\t"    \
-    BLOCKS_TABLE_MULTIPLY("r11", "b", "b")
-#define BLOCKS_TABLE_RECORDS2 BLOCKS_TABLE_RECORD BLOCKS_TABLE_RECORD
+/* 1 x 8: `offsets` the record's offset word, r11 its magnitude (`half` of r11: b or t) */
+#define BLOCKS_TABLE_ENTRY8(offsets, half)                                                                   \
+    "uxtah  lr, r2, " offsets "\n\t" "add    " offsets ", r2, " offsets ", lsr #16\n\t" "ldrd   r9, r10, [lr]\n\t"   \
+    "ldrd   lr, r12, [" offsets "]\n\t" "sadd16 r9, r9, lr\n\t" "sadd16 r10, r10, r12\n\t"                       \
+    BLOCKS_TABLE_MULTIPLY("r11", "b", half)
+#define BLOCKS_TABLE_RECORD "ldm    r1!, {r8, r11}\n\t" BLOCKS_TABLE_ENTRY8("r8", "b")
+/* two records from one LDM (offsets, offsets', m | m' << 16): r3 holds the first's, the state comes back after */
+#define BLOCKS_TABLE_RECORDS2                                                                                \
+    "ldm    r1!, {r3, r8, r11}\n\t" BLOCKS_TABLE_ENTRY8("r3", "b") BLOCKS_TABLE_ENTRY8("r8", "t")
 #endif
 /* Two records a pass (an odd count starts with one); none of them sets the flags. */
 #define BLOCKS_TABLE_LOOP                                                                                    \
@@ -133,7 +138,11 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 
 #if MUNIFY_DSP_TABLE_RECORDS
 #define BLOCKS_QUAD_RECORDS BLOCKS_TABLE_LOOP
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_QUAD_RESTORE_STATE ""
+#else
+#define BLOCKS_QUAD_RESTORE_STATE "ldr    r3, [sp]\n\t"
+#endif
 #define BLOCKS_QUAD_NO_RECORDS "cbnz   r0, 7f\n\t" "b      4f\n\t" "7:\n\t" /* past CBZ's reach */
 #else
 #define BLOCKS_QUAD_RECORDS BLOCKS_QUAD_START "3:\n\t" BLOCKS_QUAD_RECORD "bcc    3b\n\t"
@@ -185,11 +194,9 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 
 
 /* A quad with one real pixel (the layer's last, when the pixels are 1 more than a multiple of 4) runs its rows
- * for pixel a alone (mask bytes or sign bits; not table records): a 1 x 8 dense block 12 instructions instead of
- * 26 (int16 weights), a mask-byte record 9 instead of 18. Same state and layout as blocks_rows_quad; the row's
- * accumulator goes to the quad's first slot (acc + 4 * row). */
-#define MUNIFY_DSP_SINGLE_PIXEL (!MUNIFY_DSP_TABLE_RECORDS)
-#if MUNIFY_DSP_SINGLE_PIXEL
+ * for pixel a alone: a 1 x 8 dense block 12 instructions instead of 26 (int16 weights), a mask-byte record 9
+ * instead of 18, a table record 6.5 instead of 10.5 (only the a | b word of its entries). Same state and layout
+ * as blocks_rows_quad; the row's accumulator goes to the quad's first slot (acc + 4 * row). */
 #define BLOCKS_SINGLE_GROUP                                                                                  \
     BLOCKS_QUAD_WEIGHTS "ldrd   r9, r10, [r8], #32\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
@@ -212,6 +219,23 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
     "ldrd   r0, r11, [r2]\n\t" "usad8  r0, r0, r9\n\t" "usada8 r0, r11, r10, r0\n\t" "smlabt r4, r0, r8, r4\n\t" \
     "lsls   r0, r8, #17\n\t"
 #endif
+#elif MUNIFY_DSP_TABLE_RECORDS
+/* Table records, counted as in BLOCKS_TABLE_LOOP; r2 = the tables, r9/r10 the a | b words of an entry */
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_SINGLE_ENTRY4(rec) "uxtah  lr, r2, " rec "\n\t" "ldr    r9, [lr]\n\t" "smlabt r4, r9, " rec ", r4\n\t"
+#define BLOCKS_SINGLE_TABLE_RECORD "ldr    r8, [r1], #4\n\t" BLOCKS_SINGLE_ENTRY4("r8")
+#define BLOCKS_SINGLE_TABLE_RECORDS2 "ldm    r1!, {r8, r11}\n\t" BLOCKS_SINGLE_ENTRY4("r8") BLOCKS_SINGLE_ENTRY4("r11")
+#else
+#define BLOCKS_SINGLE_ENTRY8(offsets, half)                                                                  \
+    "uxtah  lr, r2, " offsets "\n\t" "add    " offsets ", r2, " offsets ", lsr #16\n\t" "ldr    r9, [lr]\n\t"        \
+    "ldr    r10, [" offsets "]\n\t" "sadd16 r9, r9, r10\n\t" "smlab" half " r4, r9, r11, r4\n\t"
+#define BLOCKS_SINGLE_TABLE_RECORD "ldm    r1!, {r8, r11}\n\t" BLOCKS_SINGLE_ENTRY8("r8", "b")
+#define BLOCKS_SINGLE_TABLE_RECORDS2                                                                         \
+    "ldm    r1!, {r6, r8, r11}\n\t" BLOCKS_SINGLE_ENTRY8("r6", "b") BLOCKS_SINGLE_ENTRY8("r8", "t")
+#endif
+#define BLOCKS_SINGLE_RECORDS                                                                                \
+    "lsrs   r0, r0, #1\n\t" "bcc    5f\n\t" BLOCKS_SINGLE_TABLE_RECORD "beq    6f\n\t"                       \
+    "5:\n\t" BLOCKS_SINGLE_TABLE_RECORDS2 "subs   r0, r0, #1\n\t" "bne    5b\n\t" "6:\n\t"
 #else
 #define BLOCKS_SINGLE_START ""
 #if MUNIFY_DSP_LAYOUT_BI == 4
@@ -224,6 +248,13 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
     "ldrd   r0, r11, [r12]\n\t" "usad8  r0, r0, r9\n\t" "usada8 r0, r11, r10, r0\n\t"                       \
     "smlabt r4, r0, r8, r4\n\t"
 #endif
+#endif
+
+#if MUNIFY_DSP_TABLE_RECORDS
+#define BLOCKS_SINGLE_NO_RECORDS BLOCKS_QUAD_NO_RECORDS
+#else
+#define BLOCKS_SINGLE_RECORDS BLOCKS_SINGLE_START "3:\n\t" BLOCKS_SINGLE_RECORD "bcc    3b\n\t"
+#define BLOCKS_SINGLE_NO_RECORDS "cbz    r0, 4f\n\t"
 #endif
 
 MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG blocks_quad_state *state)
@@ -248,11 +279,8 @@ MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG blocks_quad_state *state)
                    "ldr    r3, [sp]\n\t"
                    "strd   r0, r1, [r3]\n\t"
                    "ldr    r0, [r3, #32]\n\t"
-                   "2:\n\t"
-                   "cbz    r0, 4f\n\t"
-                   "ldrd   r1, r2, [r3, #24]\n\t" BLOCKS_SINGLE_START
-                   "3:\n\t" BLOCKS_SINGLE_RECORD
-                   "bcc    3b\n\t"
+                   "2:\n\t" BLOCKS_SINGLE_NO_RECORDS
+                   "ldrd   r1, r2, [r3, #24]\n\t" BLOCKS_SINGLE_RECORDS
                    "str    r1, [r3, #24]\n\t"
                    "4:\n\t"
                    "ldrd   r8, r9, [r3, #16]\n\t"
@@ -262,7 +290,6 @@ MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG blocks_quad_state *state)
                    "bne    0b\n\t"
                    "pop    {r0, r4-r11, pc}\n\t");
 }
-#endif
 
 /* One pixel's whole blocks widened and copied unsigned in one pass: `rows` runs of `blocks` (>= 1) blocks
  * of bi inputs (unified blocks never reach the partial last block), `step` bytes from the end of one run to
@@ -386,26 +413,37 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
 #define BLOCKS_TABLE_FULL(pair)                                                                              \
     BLOCKS_TABLE_HALF(pair) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)                         \
     "sadd16 r10, r8, r9\n\t" "ssub16 r10, r7, r10\n\t" /* r7 = 0 */ BLOCKS_TABLE_ENTRIES(pair, 3*32+)
+/* BLOCKS_TABLE_PAIR_BLOCK: pixels a, b only (the a | b words; the single last pixel), C and D skipped */
+#define BLOCKS_TABLE_SKIP_CD "add    r0, r0, #16\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_TABLE_START ""
 #define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) "add    r2, r2, #64\n\t"
+#define BLOCKS_TABLE_PAIR_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_SKIP_CD "add    r2, r2, #64\n\t"
 #else
 #define BLOCKS_TABLE_START "mov    r7, #0\n\t" /* for BLOCKS_TABLE_FULL */
 #define BLOCKS_TABLE_BLOCK                                                                                   \
     BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_FULL(4) "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) \
     "add    r2, r2, #64\n\t"
+#define BLOCKS_TABLE_PAIR_BLOCK                                                                              \
+    BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_SKIP_CD "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_SKIP_CD \
+    "add    r2, r2, #64\n\t"
 #endif
+#define BLOCKS_TABLES(block)                                                                                 \
+    "push   {r4-r11, lr}\n\t" BLOCKS_TABLE_START "1:\n\t" block "subs   r1, r1, #1\n\t" "bne    1b\n\t"        \
+    "pop    {r4-r11, pc}\n\t"
 
 /* `blocks` (>= 1) blocks of inputs from the quad-interleaved widened columns into the tables t. */
 MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
                                   MUNIFY_ASM_ARG uint32_t *t)
 {
-    __asm volatile("push   {r4-r11, lr}\n\t"
-                   BLOCKS_TABLE_START
-                   "1:\n\t" BLOCKS_TABLE_BLOCK
-                   "subs   r1, r1, #1\n\t"
-                   "bne    1b\n\t"
-                   "pop    {r4-r11, pc}\n\t");
+    __asm volatile(BLOCKS_TABLES(BLOCKS_TABLE_BLOCK));
+}
+
+/* The same for pixels a and b only: the a | b word of every entry. */
+MUNIFY_ASM_FUNCTION blocks_tables_ab(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
+                                     MUNIFY_ASM_ARG uint32_t *t)
+{
+    __asm volatile(BLOCKS_TABLES(BLOCKS_TABLE_PAIR_BLOCK));
 }
 
 
@@ -548,7 +586,6 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
     }
 }
 
-#if MUNIFY_DSP_SINGLE_PIXEL
 /* One output pixel through all rows (the layer's last pixel, alone in its quad). */
 MUNIFY_DSP_FN void blocks_pixel_single(const blocks_column *col, const int32_t *row_heads, int32_t unified,
                                        const blocks_source *src, int8_t *out)
@@ -557,13 +594,15 @@ MUNIFY_DSP_FN void blocks_pixel_single(const blocks_column *col, const int32_t *
     const munify_dsp_block_lists *l = &p->lists;
     munify_dsp_quant q = blocks_output_quant(col);
     blocks_widen_pixels(col, unified, src, 1);
+    if (MUNIFY_DSP_TABLE_RECORDS && unified && p->cols / MUNIFY_DSP_LAYOUT_BI > 0) {
+        blocks_tables_ab(col->widened, p->cols / MUNIFY_DSP_LAYOUT_BI, (uint32_t *)(uintptr_t)col->unsigned_x);
+    }
     blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, row_heads, col->acc,
                               col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
                               munify_dsp_sign_masks[0]};
     blocks_rows_single(&rows);
     munify_dsp_output_run_quad(col->acc, col->requant, col->simple, &q, p->rows, out);
 }
-#endif
 
 #if MUNIFY_DSP_SCALAR
 MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows, int32_t *acc)
@@ -634,13 +673,11 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
     for (int32_t pixel = 0; pixel < pixels; pixel += 4) {
         blocks_source src[4];
         int8_t *out[4];
-#if MUNIFY_DSP_SINGLE_PIXEL
         if (pixel + 1 == pixels) {
             blocks_pixel_source(geometry, direct, input, pixel, p->cols, im2col, &src[0]);
             blocks_pixel_single(&col, row_heads, unified, &src[0], output + pixel * p->rows);
             break;
         }
-#endif
         for (int32_t i = 0; i < 4; ++i) {
             int32_t at = pixel + i < pixels ? pixel + i : pixels - 1;
             out[i] = output + at * p->rows;
