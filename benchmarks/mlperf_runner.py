@@ -77,7 +77,9 @@ def render(board, rows: list[dict]) -> str:
     lines += [f"| {r['model_id']} | {r['inputs']} | {r['agree']} of {r['inputs']} |" for r in rows]
     lines += ["", "Performance mode, the runner's script (`loop 5`, `infer N W`): per window the laps the runner",
               "reads, its throughput and its \"Runtime requirements have been met\" (> 10 s); the loop's host time",
-              "(its ERROR 2 needs >= 10 s) and the runner's verdict.", "",
+              "(its ERROR 2 needs >= 10 s) and the runner's verdict. N is tests_performance.yaml's count, raised",
+              "where N inferences would not fill the 10-second window at this clock (`performance_counts`); windows",
+              "may differ by the SysTick interrupts that fall in them.", "",
               "| model id | infer N W | window (s, laps) | windows equal | runtime met | median throughput (inf./s) "
               "| loop host time (s) | runner errors |",
               "|---|---|---|---|---|---|---|---|"]
