@@ -1,7 +1,9 @@
 """`munify bench`: regenerate docs/BENCHMARKS.md (and a JSON of every figure) from measurements.
 
-Models: the MLPerf Tiny int8 models as imported (dense) and post-training unified/pruned at two budgets, and the
-built-in MNIST CNN dense and ADMM-compressed at three budgets. Boards: every QEMU board. Latency is in retired
+Models: the MLPerf Tiny int8 models as imported (dense) and post-training unified/pruned at two budgets (1x8
+blocks; on Helium boards also 4x16, the MVE tile), and the built-in MNIST CNN dense and ADMM-compressed at three
+budgets (on the anchor board also built --optimize speed; on Helium boards also trained with 4x16 blocks).
+Boards: every QEMU board. Latency is in retired
 instructions (QEMU -icount shift=0), never cycles. The TFLite Micro + CMSIS-NN rows are anchors measured out of
 tree in the same QEMU on the Cortex-M4 (mps2-an386: TFLM_ANCHORS, TFLM_MNIST_ANCHOR) and on the Cortex-M55
 (mps3-an547: CMSIS_NN_MVE_ANCHORS, quoted from issue 9); munify's ratio to each is shown.
@@ -124,7 +126,6 @@ def mlperf_variants(work: Path, quick: bool) -> list[Variant]:
 
 
 def mnist_variants(work: Path, quick: bool, progress: bool) -> list[Variant]:
-    from .compress.pipeline import run_recipe
     from .compress.recipe import load_recipe, parse_recipe
 
     base = load_recipe(resource_dir("examples") / "mnist_cnn_1x8.toml")
@@ -133,35 +134,32 @@ def mnist_variants(work: Path, quick: bool, progress: bool) -> list[Variant]:
     for label, (prune, unify) in budgets.items():
         doc = base.to_dict()
         doc["ratios"]["prune"], doc["ratios"]["unify"] = prune, unify
-        recipe = parse_recipe(doc, base.source)
-        path = work / f"mnist_cnn-{label}.mun"
-        start = time.perf_counter()
-        report = run_recipe(recipe, path, progress=progress)
-        seconds = time.perf_counter() - start
+        variant, report = _mnist_recipe_variant(work, label, parse_recipe(doc, base.source), progress)
         if not variants:
             dense = report.dense_graph.replace(name="mnist_cnn_dense")
             variants.append(_saved(work, Variant("mnist_cnn", "dense", work / "mnist_cnn-dense.mun", dense,
                                                  accuracy={"test_top1": report.accuracy["dense_int8"]})))
-        variants.append(_saved(work, Variant("mnist_cnn", label, path, report.graph.replace(name=f"mnist_cnn_{label}"),
-                                             accuracy={"test_top1": report.accuracy["compressed_int8"]},
-                                             host_seconds={"compress": seconds})))
+        variants.append(variant)
     if not quick:
         variants += [dataclasses.replace(v, variant=v.variant + SPEED_SUFFIX, optimize="speed", board_name=ANCHOR_BOARD)
                      for v in list(variants)]
-        variants.append(_mnist_recipe_variant(work, *MNIST_MVE_RECIPE, progress, board_feature=MVE_TILE_FEATURE))
+        label, recipe_file = MNIST_MVE_RECIPE
+        recipe = load_recipe(resource_dir("examples") / recipe_file)
+        variants.append(_mnist_recipe_variant(work, label, recipe, progress, board_feature=MVE_TILE_FEATURE)[0])
     return variants
 
 
-def _mnist_recipe_variant(work: Path, label: str, recipe_file: str, progress: bool, **kwargs) -> Variant:
+def _mnist_recipe_variant(work: Path, label: str, recipe, progress: bool, **kwargs):
+    """The MNIST CNN compressed by `recipe` as variant `label`, and the recipe's report."""
     from .compress.pipeline import run_recipe
-    from .compress.recipe import load_recipe
 
     path = work / f"mnist_cnn-{label}.mun"
     start = time.perf_counter()
-    report = run_recipe(load_recipe(resource_dir("examples") / recipe_file), path, progress=progress)
-    return _saved(work, Variant("mnist_cnn", label, path, report.graph.replace(name=f"mnist_cnn_{label}"),
-                                accuracy={"test_top1": report.accuracy["compressed_int8"]},
-                                host_seconds={"compress": time.perf_counter() - start}, **kwargs))
+    report = run_recipe(recipe, path, progress=progress)
+    variant = _saved(work, Variant("mnist_cnn", label, path, report.graph.replace(name=f"mnist_cnn_{label}"),
+                                   accuracy={"test_top1": report.accuracy["compressed_int8"]},
+                                   host_seconds={"compress": time.perf_counter() - start}, **kwargs))
+    return variant, report
 
 
 def _saved(work: Path, v: Variant) -> Variant:
