@@ -57,8 +57,8 @@ SPEED_SUFFIX = "-speed"  # the label of a model toolchain.bench also builds with
 MVE_TARGETS = {"dense": 0.9, "compressed": 0.5}
 
 
-def _dense_row(doc: dict, board: str, model: str) -> dict | None:
-    return next((r for r in _rows(doc, board, "dense") if r["model"] == model), None)
+def _dense_row(doc: dict, board: str, model: str, label: str = "dense") -> dict | None:
+    return next((r for r in _rows(doc, board, label) if r["model"] == model), None)
 
 
 def _fixed_share(compressed: dict, dense: dict) -> float:
@@ -70,7 +70,7 @@ def _fixed_share(compressed: dict, dense: dict) -> float:
 def _same_mode_dense(doc: dict, variant: str) -> dict | None:
     """The dense MNIST row built with the same --optimize as `variant`."""
     label = "dense" + SPEED_SUFFIX if variant.endswith(SPEED_SUFFIX) else "dense"
-    return next((r for r in _rows(doc, ANCHOR_BOARD, label) if r["model"] == "mnist_cnn"), None)
+    return _dense_row(doc, ANCHOR_BOARD, "mnist_cnn", label)
 
 
 def mnist_headline(doc: dict) -> str:
