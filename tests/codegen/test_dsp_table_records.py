@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from benchmarks.kernels import kernel_bench as kb
-from toolchain.plan.kernels.dsp.kernels import pack_blocks
+from toolchain.plan.kernels.dsp.kernels import pack_blocks, table_block_bytes
 
 pytestmark = pytest.mark.qemu
 
@@ -43,6 +43,20 @@ def test_paired_records_pack_two_offsets_then_both_magnitudes(cases):
     high = (magnitudes >> 16).astype(np.uint16).view(np.int16)
     expected = np.abs(matrix.reshape(24, 4, 8)).max(axis=2)
     assert np.array_equal(np.abs(np.stack([low, high], axis=2)).reshape(24, 4), expected)
+
+
+def test_cases_read_every_table_entry(cases):
+    """blocks_tables computes every entry with its own instruction: the bit-exact check covers them all only if
+    the records read all 16 + 8 entries of a 1 x 8 block and all 8 of a 1 x 4 block."""
+    def records(case):
+        matrix, blocks = case.blocks
+        return pack_blocks(matrix, blocks, False, True, True, "table")["unified_records"].astype(np.uint32)
+
+    offsets = records(cases[1]).reshape(-1, 3)[:, :2].reshape(-1)  # every row: two pairs of records
+    block8 = table_block_bytes(8)
+    assert set((offsets & 0xFFFF) % block8 // 8) == set(range(16))
+    assert set(((offsets >> 16) % block8 - 16 * 8) // 8) == set(range(8))
+    assert set((records(cases[2]) & 0xFFFF) % table_block_bytes(4) // 8) == set(range(8))
 
 
 def test_table_records_match_the_reference(cases):

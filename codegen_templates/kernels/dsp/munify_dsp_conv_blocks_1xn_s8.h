@@ -396,10 +396,72 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
 /* The tables of the four pixels, per block (MUNIFY_DSP_TABLE_BLOCK_BYTES): for 4 inputs, entry s (sign bits,
  * bit j set: input j negated) is the words (a | b << 16, c | d << 16), the signed sums sum_j +-x_j of pixels a,
  * b, c, d; 1 x 4 blocks keep entries 0-7 (input 3 positive), 1 x 8 blocks entries 0-15 of inputs 0-3, then 0-7
- * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude). Per pixel
+ * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude).
+ * blocks_tables builds both pixel pairs at once, so that one STRD stores an entry: per group of 4 inputs one LDM
+ * of the widened words (x0,x2) (x1,x3) of the pixels a-d, per pair PKHBT/PKHTB into the pairs of input j, then
+ * e0 = x0 + x1, e2 = x0 - x1, f0 = x2 + x3, f1 = x3 - x2 (ab: r5, r6, r11, r12; cd: r9, r10, r3, r4), and an
+ * entry is one SADD16/SSUB16 per pair (r7, r8) and a STRD; entries 8-15 of a 1 x 8 block's inputs 0-3 are
+ * e - f (four of them) or the negations (lr = 0) of the entry just stored, their complements. r2 runs 8 bytes
+ * behind the block: the last store's writeback ([r2, #block bytes]!) moves it to the next block. */
+#define BLOCKS_TABLE_BASES                                                                                   \
+    "ldm    r0!, {r3, r4, r5, r6, r7, r8, r9, r10}\n\t"                                                      \
+    "pkhbt  r11, r3, r5, lsl #16\n\t" "pkhbt  r12, r4, r6, lsl #16\n\t"                                        \
+    "pkhtb  r3, r5, r3, asr #16\n\t" "pkhtb  r4, r6, r4, asr #16\n\t"                                          \
+    "sadd16 r5, r11, r12\n\t" "ssub16 r6, r11, r12\n\t" "sadd16 r11, r3, r4\n\t" "ssub16 r12, r4, r3\n\t"      \
+    "pkhbt  r3, r7, r9, lsl #16\n\t" "pkhbt  r4, r8, r10, lsl #16\n\t"                                         \
+    "pkhtb  r7, r9, r7, asr #16\n\t" "pkhtb  r8, r10, r8, asr #16\n\t"                                         \
+    "sadd16 r9, r3, r4\n\t" "ssub16 r10, r3, r4\n\t" "sadd16 r3, r7, r8\n\t" "ssub16 r4, r8, r7\n\t"
+/* entry `at` (its byte offset in the block + 8): op(ab operands), op(cd operands), one STRD */
+#define BLOCKS_TABLE_ENTRY(op, ab, cd, at, wb)                                                               \
+    op "   r7, " ab "\n\t" op "   r8, " cd "\n\t" "strd   r7, r8, [r2, #" at "]" wb "\n\t"
+#define BLOCKS_TABLE_NEGATED(at) BLOCKS_TABLE_ENTRY("ssub16", "lr, r7", "lr, r8", at, "")
+/* the 8 entries with input 3 positive of the group whose table starts at byte `t` (a string); entry 7 last,
+ * with `wb` */
+#define BLOCKS_TABLE_EIGHT(t, wb)                                                                            \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r11", "r9, r3", "8 + " t, "")                                          \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r6", "r3, r10", "16 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r11", "r10, r3", "24 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r5", "r3, r9", "32 + " t, "")                                         \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r12", "r9, r4", "40 + " t, "")                                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r6", "r4, r10", "48 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r12", "r10, r4", "56 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r5", "r4, r9", "64 + " t, wb)
+/* 1 x 8, inputs 0-3: all 16 entries; entry s and its complement 15 - s back to back where one is a negation */
+#define BLOCKS_TABLE_SIXTEEN                                                                                 \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r11", "r9, r3", "8", "") BLOCKS_TABLE_NEGATED("128")                   \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r11", "r10, r3", "24", "") BLOCKS_TABLE_NEGATED("112")                 \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r12", "r9, r4", "40", "") BLOCKS_TABLE_NEGATED("96")                   \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r12", "r10, r4", "56", "") BLOCKS_TABLE_NEGATED("80")                  \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r6", "r3, r10", "16", "")                                             \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r5", "r3, r9", "32", "")                                              \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r6", "r4, r10", "48", "")                                             \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r5", "r4, r9", "64", "")                                              \
+    BLOCKS_TABLE_ENTRY("ssub16", "r5, r12", "r9, r4", "72", "")   /*  8: e0 - f1 */                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r6, r12", "r10, r4", "88", "")  /* 10: e2 - f1 */                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r5, r11", "r9, r3", "104", "")  /* 12: e0 - f0 */                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r6, r11", "r10, r3", "120", "") /* 14: e2 - f0 */
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_TABLE_SETUP "sub    r2, r2, #8\n\t"
+#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_BASES BLOCKS_TABLE_EIGHT("0", "!")
+#else
+#define BLOCKS_TABLE_SETUP "sub    r2, r2, #8\n\t" "mov    lr, #0\n\t"
+#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_BASES BLOCKS_TABLE_SIXTEEN BLOCKS_TABLE_BASES BLOCKS_TABLE_EIGHT("128", "!")
+#endif
+
+/* `blocks` (>= 1) blocks of inputs from the quad-interleaved widened columns into the tables t. */
+MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
+                                  MUNIFY_ASM_ARG uint32_t *t)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t" BLOCKS_TABLE_SETUP "1:\n\t" BLOCKS_TABLE_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+/* blocks_tables_ab (pixels a and b only, the a | b word of every entry: the layer's last pixel alone): per pixel
  * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = three of the four
  * sign patterns of inputs 0, 1 (r4-r6), f = one of inputs 2, 3 (r10), so each entry is one SADD16 (the fourth,
- * -(x0 + x1) + f, one SSUB16 of r4). */
+ * -(x0 + x1) + f, one SSUB16 of r4) and one STR. */
 #define BLOCKS_TABLE_ENTRIES(pair, chunk)                                                                     \
     "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "ssub16 lr, r10, r4\n\t"       \
     "str    r3, [r2, #" #chunk "0 + " #pair "]\n\t" "str    r11, [r2, #" #chunk "8 + " #pair "]\n\t"               \
@@ -413,37 +475,25 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
 #define BLOCKS_TABLE_FULL(pair)                                                                              \
     BLOCKS_TABLE_HALF(pair) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)                         \
     "sadd16 r10, r8, r9\n\t" "ssub16 r10, r7, r10\n\t" /* r7 = 0 */ BLOCKS_TABLE_ENTRIES(pair, 3*32+)
-/* BLOCKS_TABLE_PAIR_BLOCK: pixels a, b only (the a | b words; the single last pixel), C and D skipped */
 #define BLOCKS_TABLE_SKIP_CD "add    r0, r0, #16\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_TABLE_START ""
-#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) "add    r2, r2, #64\n\t"
+#define BLOCKS_TABLE_PAIR_START ""
 #define BLOCKS_TABLE_PAIR_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_SKIP_CD "add    r2, r2, #64\n\t"
 #else
-#define BLOCKS_TABLE_START "mov    r7, #0\n\t" /* for BLOCKS_TABLE_FULL */
-#define BLOCKS_TABLE_BLOCK                                                                                   \
-    BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_FULL(4) "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) \
-    "add    r2, r2, #64\n\t"
+#define BLOCKS_TABLE_PAIR_START "mov    r7, #0\n\t" /* for BLOCKS_TABLE_FULL */
 #define BLOCKS_TABLE_PAIR_BLOCK                                                                              \
     BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_SKIP_CD "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_SKIP_CD \
     "add    r2, r2, #64\n\t"
 #endif
-#define BLOCKS_TABLES(block)                                                                                 \
-    "push   {r4-r11, lr}\n\t" BLOCKS_TABLE_START "1:\n\t" block "subs   r1, r1, #1\n\t" "bne    1b\n\t"        \
-    "pop    {r4-r11, pc}\n\t"
-
-/* `blocks` (>= 1) blocks of inputs from the quad-interleaved widened columns into the tables t. */
-MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
-                                  MUNIFY_ASM_ARG uint32_t *t)
-{
-    __asm volatile(BLOCKS_TABLES(BLOCKS_TABLE_BLOCK));
-}
 
 /* The same for pixels a and b only: the a | b word of every entry. */
 MUNIFY_ASM_FUNCTION blocks_tables_ab(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
                                      MUNIFY_ASM_ARG uint32_t *t)
 {
-    __asm volatile(BLOCKS_TABLES(BLOCKS_TABLE_PAIR_BLOCK));
+    __asm volatile("push   {r4-r11, lr}\n\t" BLOCKS_TABLE_PAIR_START "1:\n\t" BLOCKS_TABLE_PAIR_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
 }
 
 

@@ -16,7 +16,7 @@ Layouts (the C side documents the same in each kernel's header comment):
               | last << 15 | magnitude << 16), else as lists (column, mask or sign bytes, int16 magnitudes);
               pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15.
               See pack_blocks, docs/FORMAT.md and codegen_templates/kernels/dsp/munify_dsp_blocks_scalar.h.
-  dsp-blocks-table  CONV_2D 1 x bi (speed): as dsp-blocks-wide, but a unified block is a table record, the byte
+  dsp-blocks-table  CONV_2D 1 x bi (speed): as dsp-blocks-wide16, but a unified block is a table record, the byte
               offsets of its signed sums in the pixel quads' tables (per 4 inputs, 16 sign patterns) and its
               magnitude (1 x 4: offset | magnitude << 16; 1 x 8: offset | offset << 16, magnitude).
 """
@@ -370,11 +370,12 @@ QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.685, 0.294, 1.10, 1.08, 16.8,
                                       BlockCosts(0.813, 0.559, 0.035, 0.086, 16.7, 2.10, copy=CONV_COPY)),
                     True: WidthCosts(BlockCosts(0.853, 0.388, 1.63, 1.08, 19.6, 1.00, copy=CONV_COPY),
                                      BlockCosts(0.982, 0.716, 0.045, 0.106, 19.0, 1.10, copy=CONV_COPY))}
-# Table records: tables 4.4-4.8 per input when the layer has unified blocks (refit at stop 20 after the paired
-# 1 x 8 records and the one-pixel last quad, with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes in the
-# calibration: worst fit error 4.7%; the unified_sweep's table layers within 5.2%, 3.9% those with unified blocks)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.829, 0.277, -0.31, 0.941, 17.2, 1.88, 4.37, copy=CONV_COPY),
-                              BlockCosts(0.935, 0.340, 0.021, 0.080, 16.5, 2.03, 4.81, copy=CONV_COPY))
+# Table records: dense blocks as dsp-blocks-wide16 (int8 before stop 21); tables 3.3-3.6 per input when the layer
+# has unified blocks (blocks_tables: 108 instructions a 1 x 8 block and pixel quad, 43 a 1 x 4 block; 4.4-4.8
+# before stop 21's one-STRD entries). Refit at stop 21 with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes
+# in the calibration: worst fit error 4.8% / 5.1% (1 x 16), both on a 64-input layer.
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.694, 0.259, -0.227, 0.973, 17.1, 1.91, 3.31, copy=CONV_COPY),
+                              BlockCosts(0.806, 0.341, 0.021, 0.072, 16.4, 2.05, 3.59, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -560,10 +561,10 @@ def _block_variants() -> list[KernelVariant]:
     def records(name):
         return name if name in RECORD_KINDS else "masks"
 
-    # 1 x bi rows for speed (FC mask bytes and pair records, the conv pixel quads' mask bytes): dense blocks stored
-    # widened (int16), so their loop has no SXTB16.
+    # 1 x bi rows for speed (FC mask bytes and pair records, the conv pixel quads' mask bytes and table records):
+    # dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, name):
-        return family == "rows" and (name in ("wide", "pairs") if op_type == "FULLY_CONNECTED" else name == "wide")
+        return family == "rows" and name in (("wide", "pairs") if op_type == "FULLY_CONNECTED" else ("wide", "table"))
 
     def offered(op_type, family, name):
         if name == "table":
