@@ -431,7 +431,28 @@ CONV_1CH_OUTPUT, CONV_1CH_PIXEL, CONV_1CH_COPY = 24.6, 27.1, 13.5
 CONV_1CH_FUSED_OUTPUT = 17.9
 
 
+# Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_1ch_pool_s8): per window and channel
+# one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization; per computed
+# pixel its taps into the interleaved buffer, a 3x3 window inside the input straight from its rows, the others
+# through the gathered patch. Fit of calibrate.py conv_1ch_pool (folded, no clamp; worst error 3.3% over 5
+# layers, at the board's -O2); `--optimize speed` (-O3) builds the taps' C in 0.80 of that (the MNIST CNN's
+# first conv: 205,667 measured). Not folded: the maximum stored and the requantization loop (70 an output with
+# both bounds clamped, 14 x 14 x 16 RELU6; the unclamped figure ~8 less, as the output loop's clamps).
+CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.2, 62.0
+CONV_1CH_DIRECT_PIXEL, CONV_1CH_PATCH_PIXEL, CONV_1CH_PIXEL_SPEED_BUILD = 65.5, 110.9, 0.80
+
+
+def _conv_1ch_window_cost(f) -> float:
+    direct = f.inside_rows / 3 if (f.cols, f.patch_row) == (9, 3) else 0.0  # the 3x3 windows inside the input
+    pixel = direct * CONV_1CH_DIRECT_PIXEL + (1 - direct) * CONV_1CH_PATCH_PIXEL
+    per_output = CONV_1CH_WINDOW_FOLDED_OUTPUT if f.folded_requant else CONV_1CH_WINDOW_OUTPUT
+    return (LAYER_CALL + f.pool_windows * f.rows * per_output
+            + f.positions * pixel * (CONV_1CH_PIXEL_SPEED_BUILD if f.speed_build else 1.0))
+
+
 def conv_1ch_cost(f) -> float:
+    if f.pool_windows:
+        return _conv_1ch_window_cost(f)
     per_output = CONV_1CH_FUSED_OUTPUT if f.folded_requant else CONV_1CH_OUTPUT
     return LAYER_CALL + f.positions * (f.rows * per_output + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
 
@@ -476,7 +497,10 @@ def conv_dense_scratch(params: dict) -> int:
 
 
 def conv_1ch_scratch(params: dict) -> int:
-    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + 6 * 4 + 12
+    """munify_dsp_conv_1ch_scratch_size, fused with a pool munify_dsp_conv_1ch_pool_scratch_size: the requantization
+    table, the accumulators, the widened taps (one pixel: 6 words; a pool window's four pixels: 20), the patch."""
+    taps = 4 * CONV_1CH_WORDS if params["pool_fused"] else 6
+    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + taps * 4 + 12
 
 
 def _conv_1ch_fits(params: dict) -> bool:
@@ -645,7 +669,7 @@ def _build_variants() -> tuple:
                 applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch,
                 support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_dense.h",))
     conv_1ch = dict(template="kernels/dsp/conv_1ch.c.j2", cost=conv_1ch_cost, layout="dsp-conv1ch", features=DSP,
-                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch,
+                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch, fuses_pool=True,
                     support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_1ch.h",))
     depthwise = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw", features=DSP,
                      applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
