@@ -108,6 +108,27 @@ def _cases():
                          activation="RELU"),
         kb.with_max_pool(kb.conv_case("f1_relu6", rng, kb.Window(10, 10, 3, 3), 1, 9, kernel=c1,
                                       activation="RELU_N1_TO_1")),
+        # the pixel quads: a quad is the window (dense quads, mask bytes, sign bits, tables; 1 x 4 / 1 x 8 / 1 x 16)
+        kb.with_max_pool(kb.conv_case("fq_dense_odd", rng, kb.Window(7, 7, 3, 3), 8, 12, kernel="conv_dense_quads_dsp",
+                                      activation="NONE")),
+        kb.with_max_pool(kb.conv_case("fq_dense_pointwise", rng, kb.Window(6, 8, 1, 1, pad="VALID"), 16, 12,
+                                      kernel="conv_dense_quads_dsp")),
+        kb.with_max_pool(kb.blocks_case("fq_wide_1x8", rng, 16, 72, 1, 8, window=kb.Window(9, 8, 3, 3), cin=8,
+                                        activation="NONE")),
+        kb.with_max_pool(kb.blocks_case("fq_wide_1x16_relu", rng, 12, 108, 1, 16, window=kb.Window(9, 6, 3, 3), cin=12,
+                                        activation="RELU")),
+        kb.with_max_pool(kb.blocks_case("fq_bits_1x4", rng, 12, 36, 1, 4, sign_bits=True, window=kb.Window(7, 5, 3, 3),
+                                        cin=4)),
+        kb.with_max_pool(kb.blocks_case("fq_bits_1x8_stride2", rng, 10, 72, 1, 8, sign_bits=True,
+                                        window=kb.Window(10, 9, 3, 3, stride=2), cin=8)),
+        kb.with_max_pool(kb.blocks_case("fq_table_1x4", rng, 24, 144, 1, 4, table=True, window=kb.Window(7, 7, 3, 3),
+                                        cin=16, activation="NONE")),
+        kb.with_max_pool(kb.blocks_case("fq_table_1x8", rng, 24, 144, 1, 8, table=True, window=kb.Window(6, 6, 3, 3),
+                                        cin=16)),
+        kb.with_max_pool(kb.blocks_case("fq_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 6, 3, 3), cin=8,
+                                        huge_bias=True)),
+        kb.with_max_pool(kb.blocks_case("fq_scalar", rng, 10, 54, 1, 8, window=kb.Window(5, 6, 3, 3), cin=6,
+                                        scalar=True)),
     ]
     return cases
 
@@ -120,6 +141,9 @@ def fused_cases():
 
     assert {case.layer.params["act_min"] > -128 for case in cases if folded(case) and not case.scalar} == {False, True}
     assert any(not folded(case) for case in cases), "no case takes the requantization loop: pick another seed"
+    quads = [case for case in cases if case.name.startswith("fq_") and not case.scalar]
+    assert {case.layer.params["act_min"] > -128 for case in quads if folded(case)} == {False, True}
+    assert any(not case.layer.params["requant_folds_offset"] for case in quads)
     return cases, {r.name: r for r in kb.measure(cases)}
 
 
