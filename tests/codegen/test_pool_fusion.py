@@ -127,6 +127,11 @@ def _cases():
                                         cin=16)),
         kb.with_max_pool(kb.blocks_case("fq_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 6, 3, 3), cin=8,
                                         huge_bias=True)),
+        # balanced dense: a window is two pixel pairs
+        kb.with_max_pool(kb.conv_case("fd_mnist8", rng, kb.Window(7, 7, 3, 3), 32, 48, activation="NONE")),
+        kb.with_max_pool(kb.conv_case("fd_odd_rows_relu", rng, kb.Window(9, 7, 3, 3), 5, 9, activation="RELU")),
+        kb.with_max_pool(kb.conv_case("fd_huge_bias", rng, kb.Window(4, 6, 3, 3), 8, 12, huge_bias=True)),
+        kb.with_max_pool(kb.conv_case("fd_pointwise", rng, kb.Window(6, 8, 1, 1, pad="VALID"), 16, 11)),
         kb.with_max_pool(kb.blocks_case("fq_scalar", rng, 10, 54, 1, 8, window=kb.Window(5, 6, 3, 3), cin=6,
                                         scalar=True)),
     ]
@@ -144,6 +149,9 @@ def fused_cases():
     quads = [case for case in cases if case.name.startswith("fq_") and not case.scalar]
     assert {case.layer.params["act_min"] > -128 for case in quads if folded(case)} == {False, True}
     assert any(not case.layer.params["requant_folds_offset"] for case in quads)
+    pairs = [case for case in cases if case.name.startswith("fd_")]
+    assert {case.layer.params["act_min"] > -128 for case in pairs if folded(case)} == {False, True}
+    assert any(not folded(case) for case in pairs) and {c.layer.variant for c in pairs} == {"conv_dense_dsp"}
     return cases, {r.name: r for r in kb.measure(cases)}
 
 
@@ -157,15 +165,16 @@ def test_fused_kernels_match_the_reference_pool_bit_for_bit(fused_cases):
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("block_shape, optimize", [(None, "speed"), (None, "balanced"), ((1, 8), "speed"),
-                                                   ((1, 4), "balanced")])
+                                                   ((1, 4), "balanced")])  # conv1ch, dense quads / pairs, blocks
 def test_mnist_shaped_models_with_fused_pools_are_bit_exact_layer_by_layer(tmp_path, block_shape, optimize):
     from toolchain.ir import save
     from toolchain.run import run_model
 
     graph = mnist_cnn_chain(7, block_shape)
-    assert any(layer.variant == POOL_FUSED for layer in _plan(graph, optimize).layers)
+    plan = _plan(graph, optimize)
+    assert [layer.variant for layer in plan.layers].count(POOL_FUSED) == 3, [layer.variant for layer in plan.layers]
     path = tmp_path / "mnist_chain.mun"
     save(graph, path)
     report = run_model(path, M4, tmp_path / "build", 2, 0, True, optimize)
     assert report.bit_exact, report.mismatches[:3]
-    assert [layer.kernel for layer in report.layers].count(POOL_FUSED) >= 1
+    assert [layer.kernel for layer in report.layers].count(POOL_FUSED) == 3

@@ -420,11 +420,17 @@ def fc_dense_cost(f) -> float:
 CONV_FOLDED_OUTPUT_SAVING = 4.2
 
 
+# Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_dense_pool_s8): a window's two pixel pairs,
+# then one requantization of each channel's maximum (conv_outputs_window: ~25 against the pairs' 2 x 19): 16 fewer
+# a channel and window (kernel_bench, -O2: 14 x 14 x 16 -> 32 and 7 x 7 x 32 -> 48 within +1.2% / +0.5%)
+CONV_WINDOW_ROW_SAVING = 16.0
+
+
 def conv_dense_cost(f) -> float:
     output = CONV_OUTPUT - (CONV_FOLDED_OUTPUT_SAVING if f.folded_requant else 0.0)
     per_pixel = (f.rows * _round_up(f.cols, 4) * CONV_MAC + f.rows * output + f.cols * CONV_INPUT
                  + f.patch_copies * CONV_COPY)
-    return LAYER_CALL + f.positions * per_pixel
+    return LAYER_CALL + f.positions * per_pixel - f.pool_windows * f.rows * CONV_WINDOW_ROW_SAVING
 
 
 # One input channel: per output 11 (LDM, LDR, 5 SMLAD, store, loop) + the requantization loop; per pixel the
@@ -499,8 +505,11 @@ def fc_dense_scratch(params: dict) -> int:
 
 
 def conv_dense_scratch(params: dict) -> int:
+    """munify_dsp_conv_dense_scratch_size; fused with a pool (munify_dsp_conv_dense_pool_scratch_size) four
+    accumulators per channel instead of two."""
     k = _round_up(params["k"], 4)
-    return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
+    accumulators = 16 if params["pool_fused"] else 8
+    return (REQUANT_ENTRY_BYTES + accumulators) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
 
 
 def conv_1ch_scratch(params: dict) -> int:
@@ -674,7 +683,7 @@ def _build_variants() -> tuple:
               pack=_dense_packer(pack_fc_dense), scratch=fc_dense_scratch,
               support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_fc_dense.h",))
     conv = dict(template="kernels/dsp/conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2", features=DSP,
-                applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch,
+                applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch, fuses_pool=True,
                 support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_dense.h",))
     conv_1ch = dict(template="kernels/dsp/conv_1ch.c.j2", cost=conv_1ch_cost, layout="dsp-conv1ch", features=DSP,
                     applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch, fuses_pool=True,
