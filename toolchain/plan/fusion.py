@@ -70,5 +70,17 @@ def fuse(conv: layers.LayerSpec, pool: layers.LayerSpec) -> layers.LayerSpec:
                    "act_max": min(p["act_max"], q["act_max"])})
     windows = q["out_h"] * q["out_w"] * p["batches"]
     facts = dataclasses.replace(conv.facts, positions=POOL_WINDOW * POOL_WINDOW * windows, pool_windows=windows,
+                                inside_windows=inside_windows(params),
                                 folded_requant=params["requant_folds_offset"] and params["act_max"] == 127)
     return dataclasses.replace(conv, params=params, facts=facts)
+
+
+def inside_windows(p: dict) -> int:
+    """Pool windows whose four conv pixels read only inputs inside the image (no padding tap)."""
+    def inside(windows: int, stride: int, pad: int, kernel: int, dilation: int, size: int) -> np.ndarray:
+        first = np.arange(windows) * POOL_WINDOW * stride - pad  # the window's first pixel's first tap
+        last = first + (POOL_WINDOW - 1) * stride + (kernel - 1) * dilation
+        return (first >= 0) & (last < size)
+    rows = inside(p["pool_out_h"], p["stride_h"], p["pad_top"], p["kh"], p["dil_h"], p["in_h"])
+    cols = inside(p["pool_out_w"], p["stride_w"], p["pad_left"], p["kw"], p["dil_w"], p["in_w"])
+    return int(rows.sum() * cols.sum())

@@ -86,6 +86,7 @@ class LayerFacts:
     # CONV_2D fused with the 2x2 / stride 2 MAX_POOL_2D after it (toolchain.plan.fusion): the pool's output pixels;
     # positions are then the conv pixels computed (4 a window), requantized once a window
     pool_windows: int = 0
+    inside_windows: int = 0  # of those, the windows whose four pixels' patches lie wholly inside the input
 
 
 @dataclass(frozen=True)

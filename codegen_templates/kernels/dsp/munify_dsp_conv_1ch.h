@@ -380,10 +380,44 @@ MUNIFY_DSP_FN int32_t munify_dsp_conv_1ch_pool_scratch_size(const munify_dsp_con
            MUNIFY_DSP_CONV_1CH_WINDOW_WORDS * (int32_t)sizeof(uint32_t) + MUNIFY_DSP_CONV_1CH_PATCH;
 }
 
+/* A 3x3 / stride 1 window whose 4 x 4 input block (from `at`) lies inside the input: the four pixels' taps
+ * from four words of it. Row r widened once, e[r] = (x0, x2) and o[r] = (x1, x3); pixel (dy, dx) takes rows
+ * a, b, c = dy, dy + 1, dy + 2 and, for dx 1, the odd words where dx 0 takes the even ones. */
+MUNIFY_DSP_FN void conv_1ch_window_taps_inside(const int8_t *at, int32_t in_w, uint32_t *taps)
+{
+    uint32_t e[4], o[4];
+    for (int32_t r = 0; r < 4; ++r) {
+        uint32_t w = munify_dsp_load_word(at + r * in_w);
+        e[r] = __sxtb16(w);
+        o[r] = __sxtb16(munify_dsp_ror8(w));
+    }
+    for (int32_t dy = 0; dy < 2; ++dy) {
+        uint32_t ea = e[dy], eb = e[dy + 1], ec = e[dy + 2], oa = o[dy], ob = o[dy + 1], oc = o[dy + 2];
+        uint32_t *left = taps + 2 * dy, *right = left + 1; /* word j of pixel k at taps[4 * j + k] */
+        left[0] = ea;                                /* (a0, a2) */
+        left[4] = (oa & 0xFFFFu) | eb << 16;         /* (a1, b0) */
+        left[8] = (ob & 0xFFFFu) | ec << 16;         /* (b1, c0) */
+        left[12] = eb >> 16 | oc << 16;              /* (b2, c1) */
+        left[16] = ec >> 16;                         /* (c2, 0) */
+        right[0] = oa;                               /* (a1, a3) */
+        right[4] = ea >> 16 | ob << 16;              /* (a2, b1) */
+        right[8] = eb >> 16 | oc << 16;              /* (b2, c1) */
+        right[12] = ob >> 16 | (ec & 0xFFFF0000u);   /* (b3, c2) */
+        right[16] = oc >> 16;                        /* (c3, 0) */
+    }
+}
+
 /* The four taps of pool window (py, px) into the interleaved buffer. */
 MUNIFY_DSP_FN void conv_1ch_window_taps(const munify_dsp_conv *p, const int8_t *input, int32_t py, int32_t px,
                                         int8_t *patch, uint32_t *taps)
 {
+    int32_t iy0 = 2 * py - p->pad_top, ix0 = 2 * px - p->pad_left;
+    int32_t window_3x3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+                         p->stride_h == 1 && p->stride_w == 1;
+    if (window_3x3 && iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+        conv_1ch_window_taps_inside(input + iy0 * p->in_w + ix0, p->in_w, taps);
+        return;
+    }
     for (int32_t k = 0; k < 4; ++k) {
         conv_1ch_taps(p, input, 2 * py + (k >> 1), 2 * px + (k & 1), patch, taps + k, 4);
     }

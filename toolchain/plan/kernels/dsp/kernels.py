@@ -445,22 +445,26 @@ CONV_1CH_FUSED_OUTPUT = 17.9
 
 
 # Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_1ch_pool_s8): per window and channel
-# one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization; per computed
-# pixel its taps into the interleaved buffer, a 3x3 window inside the input straight from its rows, the others
-# through the gathered patch. Fit of calibrate.py conv_1ch_pool (folded, no clamp; worst error 3.3% over 5
-# layers, at the board's -O2); `--optimize speed` (-O3) builds the taps' C in 0.80 of that (the MNIST CNN's
-# first conv: 205,667 measured). Not folded: the maximum stored and the requantization loop (70 an output with
-# both bounds clamped, 14 x 14 x 16 RELU6; the unclamped figure ~8 less, as the output loop's clamps).
-CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.2, 62.0
-CONV_1CH_DIRECT_PIXEL, CONV_1CH_PATCH_PIXEL, CONV_1CH_PIXEL_SPEED_BUILD = 65.5, 110.9, 0.80
+# one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization; the taps
+# into the interleaved buffer: a 3x3 / stride 1 window inside the input (f.inside_windows) from four words of
+# its 4 x 4 input block, any other pixel alone (3x3: at the border, through the gathered patch). Fit of
+# calibrate.py conv_1ch_pool (folded, no clamp, the board's -O2; 3x3 layers within 0.1%, the 2 x 2 kernel sets
+# the other pixels' cost); `--optimize speed` (-O3) builds the taps' C in 0.67 of that (the MNIST CNN's first
+# conv: 193,687 measured). Not folded: the maximum stored and the requantization loop (70 an output with both
+# bounds clamped, 14 x 14 x 16 RELU6; the unclamped figure ~8 less, as the output loop's clamps).
+CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.4, 62.0
+CONV_1CH_INSIDE_WINDOW, CONV_1CH_EDGE_PIXEL, CONV_1CH_OTHER_PIXEL = 130.9, 142.5, 99.0
+CONV_1CH_TAPS_SPEED_BUILD = 0.67
 
 
 def _conv_1ch_window_cost(f) -> float:
-    direct = f.inside_rows / 3 if (f.cols, f.patch_row) == (9, 3) else 0.0  # the 3x3 windows inside the input
-    pixel = direct * CONV_1CH_DIRECT_PIXEL + (1 - direct) * CONV_1CH_PATCH_PIXEL
+    if (f.cols, f.patch_row) == (9, 3):  # 3x3: the windows inside the input take the four-word path
+        taps = f.inside_windows * CONV_1CH_INSIDE_WINDOW + (f.positions - 4 * f.inside_windows) * CONV_1CH_EDGE_PIXEL
+    else:
+        taps = f.positions * CONV_1CH_OTHER_PIXEL
     per_output = CONV_1CH_WINDOW_FOLDED_OUTPUT if f.folded_requant else CONV_1CH_WINDOW_OUTPUT
     return (LAYER_CALL + f.pool_windows * f.rows * per_output
-            + f.positions * pixel * (CONV_1CH_PIXEL_SPEED_BUILD if f.speed_build else 1.0))
+            + taps * (CONV_1CH_TAPS_SPEED_BUILD if f.speed_build else 1.0))
 
 
 def conv_1ch_cost(f) -> float:
