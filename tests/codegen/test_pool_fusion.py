@@ -161,20 +161,3 @@ def test_fused_kernels_match_the_reference_pool_bit_for_bit(fused_cases):
     assert all(case.layer.params["pool_fused"] for case in cases), [c.name for c in cases if not c.layer.params["pool_fused"]]
     wrong = {name: r.wrong for name, r in results.items() if r.wrong}
     assert not wrong, wrong
-
-
-@pytest.mark.qemu
-@pytest.mark.parametrize("block_shape, optimize", [(None, "speed"), (None, "balanced"), ((1, 8), "speed"),
-                                                   ((1, 4), "balanced")])  # conv1ch, dense quads / pairs, blocks
-def test_mnist_shaped_models_with_fused_pools_are_bit_exact_layer_by_layer(tmp_path, block_shape, optimize):
-    from toolchain.ir import save
-    from toolchain.run import run_model
-
-    graph = mnist_cnn_chain(7, block_shape)
-    plan = _plan(graph, optimize)
-    assert [layer.variant for layer in plan.layers].count(POOL_FUSED) == 3, [layer.variant for layer in plan.layers]
-    path = tmp_path / "mnist_chain.mun"
-    save(graph, path)
-    report = run_model(path, M4, tmp_path / "build", 2, 0, True, optimize)
-    assert report.bit_exact, report.mismatches[:3]
-    assert [layer.kernel for layer in report.layers].count(POOL_FUSED) == 3
