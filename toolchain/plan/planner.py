@@ -188,7 +188,7 @@ def _place_tensors(graph: Graph, specs, aliases, in_place, fused_outputs: dict[s
     output_root = _storage_root(graph.outputs[0], links)
     groups: dict[str, arena.StorageGroup] = {}
     for index, op in enumerate(graph.ops):
-        for name in [fused_outputs.get(n, n) for n in op.inputs if n] + [fused_outputs.get(n, n) for n in op.outputs]:
+        for name in [fused_outputs.get(n, n) for n in list(op.inputs) + list(op.outputs) if n]:
             tensor = graph.tensor(name)
             if tensor.is_constant:
                 continue
@@ -255,7 +255,8 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         index=index, name=op.name, op_type=op.type, variant=variant.name if variant else no_code,
         template=variant.template if variant else "", layout=layout, function=function,
         source=f"layer_{index:03d}_{_c_name(op.type.lower())}.c", inputs=inputs,
-        output=buffers[fused_outputs.get(op.outputs[0], op.outputs[0])], scratch=scratch, params=params, arrays=const_arrays, macs=spec.macs,
+        output=buffers[fused_outputs.get(op.outputs[0], op.outputs[0])], scratch=scratch, params=params,
+        arrays=const_arrays, macs=spec.macs,
         cost=float(costs.cost(variant, spec.facts)) if variant else 0.0, alias=variant is None,
         layout_bytes=_layout_bytes(spec))
 
