@@ -418,6 +418,19 @@ MUNIFY_DSP_FN void conv_1ch_window_taps(const munify_dsp_conv *p, const int8_t *
         conv_1ch_window_taps_inside(input + iy0 * p->in_w + ix0, p->in_w, taps);
         return;
     }
+    if (window_3x3) { /* at the border: the 4 x 4 block gathered, the zero point where it leaves the input */
+        int8_t block[16];
+        for (int32_t r = 0; r < 4; ++r) {
+            int32_t iy = iy0 + r;
+            for (int32_t c = 0; c < 4; ++c) {
+                int32_t ix = ix0 + c;
+                int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+                block[4 * r + c] = inside ? input[iy * p->in_w + ix] : (int8_t)p->pad_value;
+            }
+        }
+        conv_1ch_window_taps_inside(block, 4, taps);
+        return;
+    }
     for (int32_t k = 0; k < 4; ++k) {
         conv_1ch_taps(p, input, 2 * py + (k >> 1), 2 * px + (k & 1), patch, taps + k, 4);
     }

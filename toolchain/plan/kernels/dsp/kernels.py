@@ -446,20 +446,21 @@ CONV_1CH_FUSED_OUTPUT = 17.9
 
 # Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_1ch_pool_s8): per window and channel
 # one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization; the taps
-# into the interleaved buffer: a 3x3 / stride 1 window inside the input (f.inside_windows) from four words of
-# its 4 x 4 input block, any other pixel alone (3x3: at the border, through the gathered patch). Fit of
-# calibrate.py conv_1ch_pool (folded, no clamp, the board's -O2; 3x3 layers within 0.1%, the 2 x 2 kernel sets
-# the other pixels' cost); `--optimize speed` (-O3) builds the taps' C in 0.67 of that (the MNIST CNN's first
-# conv: 193,687 measured). Not folded: the maximum stored and the requantization loop (70 an output with both
-# bounds clamped, 14 x 14 x 16 RELU6; the unclamped figure ~8 less, as the output loop's clamps).
-CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.4, 62.0
-CONV_1CH_INSIDE_WINDOW, CONV_1CH_EDGE_PIXEL, CONV_1CH_OTHER_PIXEL = 130.9, 142.5, 99.0
-CONV_1CH_TAPS_SPEED_BUILD = 0.67
+# into the interleaved buffer: a 3x3 window from four words of its 4 x 4 input block, read in place inside the
+# input (f.inside_windows), gathered with the zero point at the border; other kernels pixel by pixel. Fit of
+# calibrate.py conv_1ch_pool (folded, no clamp, the board's -O2; worst error 0.0% over 5 layers; 3x3 windows
+# are assumed stride 1); `--optimize speed` (-O3) builds the taps' C in 0.69 of that (the MNIST CNN's first
+# conv: 189,674 measured). Not folded: the maximum stored and the requantization loop (~70 an output with both
+# bounds clamped, 14 x 14 x 16 RELU6; unclamped ~8 less, as the output loop's clamps).
+CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.2, 62.0
+CONV_1CH_INSIDE_WINDOW, CONV_1CH_BORDER_WINDOW, CONV_1CH_OTHER_PIXEL = 146.7, 403.6, 103.6
+CONV_1CH_TAPS_SPEED_BUILD = 0.69
 
 
 def _conv_1ch_window_cost(f) -> float:
-    if (f.cols, f.patch_row) == (9, 3):  # 3x3: the windows inside the input take the four-word path
-        taps = f.inside_windows * CONV_1CH_INSIDE_WINDOW + (f.positions - 4 * f.inside_windows) * CONV_1CH_EDGE_PIXEL
+    if (f.cols, f.patch_row) == (9, 3):  # 3x3: a window's taps from its 4 x 4 input block
+        taps = (f.inside_windows * CONV_1CH_INSIDE_WINDOW
+                + (f.pool_windows - f.inside_windows) * CONV_1CH_BORDER_WINDOW)
     else:
         taps = f.positions * CONV_1CH_OTHER_PIXEL
     per_output = CONV_1CH_WINDOW_FOLDED_OUTPUT if f.folded_requant else CONV_1CH_WINDOW_OUTPUT
