@@ -92,6 +92,20 @@ def test_the_fused_layer_clamps_to_both_activation_ranges():
 
 # ---- on the target: every fused kernel against the reference --------------------------------------------
 
+def _unshifted_case(name: str, rng, window, cin: int, cout: int, kernel: str):
+    """Multipliers in [0.5, 1): shift 0, so no channel shifts right and the kernels take their C requantization
+    (munify_dsp_prepare_requant's simple 0); small inputs and weights keep the outputs inside int8."""
+    k = window.kernel_h * window.kernel_w * cin
+    matrix = rng.integers(-3, 4, (cout, k)).astype(np.int8)
+    q = kb.Requant(0.05, 0, 0.05, int(rng.integers(-10, 10)), rng.uniform(0.55, 0.95, cout))
+    x = rng.integers(-4, 5, (1, window.in_h, window.in_w, cin)).astype(np.int8)
+    weights = kb.matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
+    graph = kb._layer_graph(name, "CONV_2D", x, weights, rng.integers(-20, 20, cout).astype(np.int32),
+                            (1, window.out_h, window.out_w, cout), q, window.attrs)
+    return kb.with_max_pool(kb.Case(name, graph, kernel, x))
+
+
+
 def _cases():
     rng = np.random.default_rng(21)
     c1 = "conv1ch_dense_dsp"
@@ -132,6 +146,9 @@ def _cases():
         kb.with_max_pool(kb.conv_case("fd_odd_rows_relu", rng, kb.Window(9, 7, 3, 3), 5, 9, activation="RELU")),
         kb.with_max_pool(kb.conv_case("fd_huge_bias", rng, kb.Window(4, 6, 3, 3), 8, 12, huge_bias=True)),
         kb.with_max_pool(kb.conv_case("fd_pointwise", rng, kb.Window(6, 8, 1, 1, pad="VALID"), 16, 11)),
+        _unshifted_case("f1_unshifted", rng, kb.Window(8, 8, 3, 3), 1, 6, "conv1ch_dense_dsp"),
+        _unshifted_case("fq_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_quads_dsp"),
+        _unshifted_case("fd_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_dsp"),
         kb.with_max_pool(kb.blocks_case("fq_scalar", rng, 10, 54, 1, 8, window=kb.Window(5, 6, 3, 3), cin=6,
                                         scalar=True)),
     ]
@@ -149,7 +166,10 @@ def fused_cases():
     quads = [case for case in cases if case.name.startswith("fq_") and not case.scalar]
     assert {case.layer.params["act_min"] > -128 for case in quads if folded(case)} == {False, True}
     assert any(not case.layer.params["requant_folds_offset"] for case in quads)
-    pairs = [case for case in cases if case.name.startswith("fd_")]
+    unshifted = [case for case in cases if case.name.endswith("_unshifted")]
+    assert all(case.layer.params["shift"] == 0 and not case.layer.params["per_channel"] or
+               not np.any(case.layer.arrays["shift"].values) for case in unshifted)
+    pairs = [case for case in cases if case.name.startswith("fd_") and case not in unshifted]
     assert {case.layer.params["act_min"] > -128 for case in pairs if folded(case)} == {False, True}
     assert any(not folded(case) for case in pairs) and {c.layer.variant for c in pairs} == {"conv_dense_dsp"}
     return cases, {r.name: r for r in kb.measure(cases)}
