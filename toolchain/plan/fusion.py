@@ -7,7 +7,7 @@ zero, so both are non-decreasing; the only saturation, INT32_MIN * INT32_MIN, ne
 the output offset and the activation clamp, is a non-decreasing function R of the accumulator as long as no
 left shift wraps (every channel here shifts right or not at all). So max(R(a), R(b), R(c), R(d)) =
 R(max(a, b, c, d)), and the pool's own clamp, in the same quantization (TFLite requires the pool's input and
-output quantized alike), narrows the conv's range to their intersection. tests/unit/test_pool_fusion.py checks
+output quantized alike), narrows the conv's range to their intersection. tests/unit/test_requant_monotonic.py checks
 the monotonicity against toolchain.ir.arith for every shift.
 
 The pool layer stays in the plan (per-layer counts, `munify run --layers`) as a layer that runs no code,

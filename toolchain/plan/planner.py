@@ -72,7 +72,7 @@ def _scratch_bytes(variant: KernelVariant | None, params: dict) -> int:
     layer that runs no code."""
     if variant is None:
         return 0
-    if variant and variant.scratch is not None:
+    if variant.scratch is not None:
         return variant.scratch(params)
     return params["scratch_bytes"]
 
