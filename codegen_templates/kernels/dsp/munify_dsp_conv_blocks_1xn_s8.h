@@ -553,6 +553,42 @@ MUNIFY_ASM_FUNCTION blocks_output_quad_min(MUNIFY_ASM_ARG const munify_dsp_outpu
     __asm volatile(BLOCKS_QUAD_OUTPUTS(BLOCKS_QUAD_CLAMP_MIN));
 }
 
+/* A pool window's quad (toolchain.plan.fusion): per row the maximum of the four accumulators (r4), requantized
+ * once; r3 the output, r12 its end. */
+#define BLOCKS_WINDOW_OUTPUTS(clamp)                                                                         \
+    "push   {r4-r11, lr}\n\t"                                                                                \
+    "ldr    r2, [r0, #16]\n\t"                                                                               \
+    "ldr    r9, [r0, #20]\n\t"                                                                               \
+    "ldm    r0, {r0, r1, r3, r12}\n\t" /* acc, table, out, rows */                                           \
+    "add    r12, r3, r12\n\t"                                                                                \
+    "1:\n\t"                                                                                                 \
+    "ldm    r0!, {r4, r5, r6, r7}\n\t"                                                                       \
+    "cmp    r4, r5\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r5\n\t"                                                                                      \
+    "cmp    r4, r6\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r6\n\t"                                                                                      \
+    "cmp    r4, r7\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r7\n\t"                                                                                      \
+    "ldm    r1!, {r5, r6, r7, r10, r11}\n\t"                                                                 \
+    BLOCKS_QUAD_OUTPUT("", "21", "31", clamp, "[r3], #1")                                                      \
+    "cmp    r3, r12\n\t"                                                                                     \
+    "bne    1b\n\t"                                                                                          \
+    "pop    {r4-r11, pc}\n\t"                                                                                \
+    BLOCKS_QUAD_OVERFLOW("21", "31")
+
+MUNIFY_ASM_FUNCTION blocks_output_window(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
+{
+    __asm volatile(BLOCKS_WINDOW_OUTPUTS(""));
+}
+
+MUNIFY_ASM_FUNCTION blocks_output_window_min(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
+{
+    __asm volatile(BLOCKS_WINDOW_OUTPUTS(BLOCKS_QUAD_CLAMP_MIN));
+}
+
 /* Where one output pixel's inputs are: `rows` runs of `row_len` inputs, `stride` bytes apart. An interior
  * pixel's kernel rows straight from the input (blocks_direct_rows), else one run: the im2col patch or the
  * pointwise pixel. */
@@ -604,13 +640,12 @@ MUNIFY_DSP_FN munify_dsp_quant blocks_output_quant(const blocks_column *col)
     return q;
 }
 
-/* Output pixels src[0..3] (the last ones may repeat) through all rows. */
-MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
-                                     const blocks_source src[4], int8_t *const out[4])
+/* The accumulators of pixels src[0..3] for every row, interleaved (a b c d per row) in col->acc. */
+MUNIFY_DSP_FN void blocks_quad_accumulate(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                          const blocks_source src[4])
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_block_lists *l = &p->lists;
-    munify_dsp_quant q = blocks_output_quant(col);
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
     blocks_widen_pixels(col, unified, src, 4);
     if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
@@ -620,6 +655,15 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
                               col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
                               munify_dsp_sign_masks[0]};
     blocks_rows_quad(&rows);
+}
+
+/* Output pixels src[0..3] (the last ones may repeat) through all rows. */
+MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                     const blocks_source src[4], int8_t *const out[4])
+{
+    const munify_dsp_blocks *p = col->p;
+    munify_dsp_quant q = blocks_output_quant(col);
+    blocks_quad_accumulate(col, row_heads, unified, src);
     int32_t full_quad = out[1] == out[0] + p->rows && out[2] == out[1] + p->rows && out[3] == out[2] + p->rows;
     if (full_quad && col->simple && q.act_max == 127) {
         const munify_dsp_output_state state = {col->acc,     col->requant, out[0], p->rows, q.output_offset,
@@ -738,6 +782,99 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
             }
         }
         blocks_pixel_quad(&col, row_heads, unified, src, out);
+    }
+#endif
+}
+
+/* ---- fused with the 2x2 / stride 2 MAX_POOL_2D after it (toolchain.plan.fusion) -------------------------
+ * A quad is a pool window, pixels (2py, 2px) (2py, 2px + 1) (2py + 1, 2px) (2py + 1, 2px + 1); its rows run as any
+ * quad's, then every row's maximum of the four accumulators is requantized once (exact: the requantization
+ * and the clamps never decrease with the accumulator). Output [pool_h, pool_w, rows]. */
+
+/* One window's rows into out[0 .. rows). */
+MUNIFY_DSP_FN void blocks_pixel_window(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                       const blocks_source src[4], int8_t *out)
+{
+    const munify_dsp_blocks *p = col->p;
+    munify_dsp_quant q = blocks_output_quant(col);
+    blocks_quad_accumulate(col, row_heads, unified, src);
+    if (col->simple && q.act_max == 127) {
+        const munify_dsp_output_state state = {col->acc, col->requant, out, p->rows, q.output_offset, q.act_min,
+                                               q.act_max};
+        if (q.act_min == -128) {
+            blocks_output_window(&state);
+        } else {
+            blocks_output_window_min(&state);
+        }
+        return;
+    }
+    for (int32_t r = 0; r < p->rows; ++r) {
+        int32_t *a = col->acc + 4 * r;
+        for (int32_t i = 1; i < 4; ++i) {
+            a[0] = a[i] > a[0] ? a[i] : a[0];
+        }
+    }
+    munify_dsp_output_run_quad(col->acc, col->requant, col->simple, &q, p->rows, out);
+}
+
+#if MUNIFY_DSP_SCALAR
+/* The plain C path: the window's four pixels one at a time, then the maxima. */
+MUNIFY_DSP_FN void blocks_conv_pool_by_pixel(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
+                                             int32_t pool_h, int32_t pool_w, const int8_t *input, int8_t *output,
+                                             int16_t *scratch)
+{
+    uint32_t *widened;
+    uint8_t *unsigned_x;
+    int8_t *im2col;
+    blocks_column col = blocks_prepare(p, 4, 0, scratch, &widened, &unsigned_x, &im2col);
+    for (int32_t py = 0; py < pool_h; ++py) {
+        for (int32_t px = 0; px < pool_w; ++px) {
+            for (int32_t i = 0; i < 4; ++i) {
+                const int8_t *x = munify_dsp_conv_patch(geometry, input, 2 * py + (i >> 1), 2 * px + (i & 1), im2col);
+                munify_dsp_blocks_accumulate_scalar(&p->lists, blocks_shape, p->rows, p->cols, p->bias, x,
+                                                    col.acc + i * p->rows);
+            }
+            int8_t *out = output + (py * pool_w + px) * p->rows;
+            for (int32_t r = 0; r < p->rows; ++r) {
+                int32_t best = col.acc[r];
+                for (int32_t i = 1; i < 4; ++i) {
+                    best = col.acc[i * p->rows + r] > best ? col.acc[i * p->rows + r] : best;
+                }
+                out[r] = munify_dsp_output(best, &p->q, r);
+            }
+        }
+    }
+}
+#endif
+
+MUNIFY_DSP_FN void munify_dsp_conv_blocks_pool_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
+                                                  int32_t pool_h, int32_t pool_w, const int8_t *input,
+                                                  int8_t *output, int16_t *scratch)
+{
+#if MUNIFY_DSP_SCALAR
+    blocks_conv_pool_by_pixel(p, geometry, pool_h, pool_w, input, output, scratch);
+#else
+    uint32_t *widened;
+    uint8_t *unsigned_x;
+    int8_t *im2col;
+    blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
+    int32_t k = blocks_padded_cols(p->cols);
+    int32_t unified = blocks_any_unified(p);
+    if (MUNIFY_DSP_REQUANT_FOLDED && col.simple) {
+        munify_dsp_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
+    }
+    int32_t *row_heads = blocks_row_heads(p, (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k)));
+    int32_t direct = blocks_direct_rows(geometry);
+    int8_t *out = output;
+    for (int32_t py = 0; py < pool_h; ++py) {
+        for (int32_t px = 0; px < pool_w; ++px, out += p->rows) {
+            blocks_source src[4];
+            for (int32_t i = 0; i < 4; ++i) {
+                int32_t at = (2 * py + (i >> 1)) * geometry->out_w + 2 * px + (i & 1);
+                blocks_pixel_source(geometry, direct, input, at, p->cols, im2col + i * k, &src[i]);
+            }
+            blocks_pixel_window(&col, row_heads, unified, src, out);
+        }
     }
 #endif
 }

@@ -330,7 +330,14 @@ class BlockCosts:
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
                         + f.rows * self.row + f.cols * self.input + copies * self.copy
                         + (f.cols * self.tables if f.unified_weights else 0.0))
-        return LAYER_CALL + f.positions * per_position
+        return LAYER_CALL + f.positions * per_position - f.pool_windows * f.rows * QUAD_WINDOW_ROW_SAVING
+
+
+# A conv pixel quad that is a pool window (f.pool_windows, only the quads fuse): per row one requantization of the
+# four accumulators' maximum (blocks_output_window: ~20 instructions) instead of the quad's four outputs (~35) and
+# their call: 18 fewer a row and window (kernel_bench, -O2, no clamp: 14 x 14 x 16 -> 32 and 7 x 7 x 32 -> 48 dense
+# quads, mask bytes, sign bits, tables; the fused layers then within +0.4% .. +2.2% of the model)
+QUAD_WINDOW_ROW_SAVING = 18.0
 
 
 def quad_patch_copies(patch_copies: float, inside_rows: float, patch_row: int, bi: int) -> float:
@@ -414,11 +421,17 @@ def fc_dense_cost(f) -> float:
 CONV_FOLDED_OUTPUT_SAVING = 4.2
 
 
+# Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_dense_pool_s8): a window's two pixel pairs,
+# then one requantization of each channel's maximum (conv_outputs_window: ~25 against the pairs' 2 x 19): 16 fewer
+# a channel and window (kernel_bench, -O2: 14 x 14 x 16 -> 32 and 7 x 7 x 32 -> 48 within +1.2% / +0.5%)
+CONV_WINDOW_ROW_SAVING = 16.0
+
+
 def conv_dense_cost(f) -> float:
     output = CONV_OUTPUT - (CONV_FOLDED_OUTPUT_SAVING if f.folded_requant else 0.0)
     per_pixel = (f.rows * _round_up(f.cols, 4) * CONV_MAC + f.rows * output + f.cols * CONV_INPUT
                  + f.patch_copies * CONV_COPY)
-    return LAYER_CALL + f.positions * per_pixel
+    return LAYER_CALL + f.positions * per_pixel - f.pool_windows * f.rows * CONV_WINDOW_ROW_SAVING
 
 
 # One input channel: per output 11 (LDM, LDR, 5 SMLAD, store, loop) + the requantization loop; per pixel the
@@ -432,7 +445,33 @@ CONV_1CH_OUTPUT, CONV_1CH_PIXEL, CONV_1CH_COPY = 24.6, 27.1, 13.5
 CONV_1CH_FUSED_OUTPUT = 17.9
 
 
+# Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_1ch_pool_s8): per window and channel
+# one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization; the taps
+# into the interleaved buffer: a 3x3 window from four words of its 4 x 4 input block, read in place inside the
+# input (f.inside_windows), gathered with the zero point at the border; other kernels pixel by pixel. Fit of
+# calibrate.py conv_1ch_pool (folded, no clamp, the board's -O2; worst error 0.0% over 5 layers; 3x3 windows
+# are assumed stride 1); `--optimize speed` (-O3) builds the taps' C in 0.69 of that (the MNIST CNN's first
+# conv: 189,674 measured). Not folded: the maximum stored and the requantization loop (~70 an output with both
+# bounds clamped, 14 x 14 x 16 RELU6; unclamped ~8 less, as the output loop's clamps).
+CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.2, 62.0
+CONV_1CH_INSIDE_WINDOW, CONV_1CH_BORDER_WINDOW, CONV_1CH_OTHER_PIXEL = 146.7, 403.6, 103.6
+CONV_1CH_TAPS_SPEED_BUILD = 0.69
+
+
+def _conv_1ch_window_cost(f) -> float:
+    if (f.cols, f.patch_row) == (9, 3):  # 3x3: a window's taps from its 4 x 4 input block
+        taps = (f.inside_windows * CONV_1CH_INSIDE_WINDOW
+                + (f.pool_windows - f.inside_windows) * CONV_1CH_BORDER_WINDOW)
+    else:
+        taps = f.positions * CONV_1CH_OTHER_PIXEL
+    per_output = CONV_1CH_WINDOW_FOLDED_OUTPUT if f.folded_requant else CONV_1CH_WINDOW_OUTPUT
+    return (LAYER_CALL + f.pool_windows * f.rows * per_output
+            + taps * (CONV_1CH_TAPS_SPEED_BUILD if f.speed_build else 1.0))
+
+
 def conv_1ch_cost(f) -> float:
+    if f.pool_windows:
+        return _conv_1ch_window_cost(f)
     per_output = CONV_1CH_FUSED_OUTPUT if f.folded_requant else CONV_1CH_OUTPUT
     return LAYER_CALL + f.positions * (f.rows * per_output + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
 
@@ -472,12 +511,18 @@ def fc_dense_scratch(params: dict) -> int:
 
 
 def conv_dense_scratch(params: dict) -> int:
+    """munify_dsp_conv_dense_scratch_size; fused with a pool (munify_dsp_conv_dense_pool_scratch_size) four
+    accumulators per channel instead of two."""
     k = _round_up(params["k"], 4)
-    return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
+    accumulators = 16 if params["pool_fused"] else 8
+    return (REQUANT_ENTRY_BYTES + accumulators) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
 
 
 def conv_1ch_scratch(params: dict) -> int:
-    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + 6 * 4 + 12
+    """munify_dsp_conv_1ch_scratch_size, fused with a pool munify_dsp_conv_1ch_pool_scratch_size: the requantization
+    table, the accumulators, the widened taps (one pixel: 6 words; a pool window's four pixels: 20), the patch."""
+    taps = 4 * CONV_1CH_WORDS if params["pool_fused"] else 6
+    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + taps * 4 + 12
 
 
 def _conv_1ch_fits(params: dict) -> bool:
@@ -585,7 +630,8 @@ def _block_variants() -> list[KernelVariant]:
                                                  dense16=dense16(op_type, family, name), records=records(name)),
                           support_files=files,
                           scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D",
-                                                    records=records(name)))
+                                                    records=records(name)),
+                          fuses_pool=op_type == "CONV_2D" and family == "rows")
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, modes in masks
@@ -627,7 +673,7 @@ def _dense_quads_variant() -> KernelVariant:
                          layout="dsp-blocks-wide16", features=DSP, optimize=frozenset({"speed", "balanced"}),
                          applies=_dense_quads_fit, pack=_pack_dense_quads, support_files=files,
                          options={"bo": 1, "bi": DENSE_QUAD_BI},
-                         scratch=functools.partial(blocks_scratch, conv=True))
+                         scratch=functools.partial(blocks_scratch, conv=True), fuses_pool=True)
 
 
 def _dense_pair(stem: str, op_type: str, **args) -> list[KernelVariant]:
@@ -643,10 +689,10 @@ def _build_variants() -> tuple:
               pack=_dense_packer(pack_fc_dense), scratch=fc_dense_scratch,
               support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_fc_dense.h",))
     conv = dict(template="kernels/dsp/conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2", features=DSP,
-                applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch,
+                applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch, fuses_pool=True,
                 support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_dense.h",))
     conv_1ch = dict(template="kernels/dsp/conv_1ch.c.j2", cost=conv_1ch_cost, layout="dsp-conv1ch", features=DSP,
-                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch,
+                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch, fuses_pool=True,
                     support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_1ch.h",))
     depthwise = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw", features=DSP,
                      applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,
