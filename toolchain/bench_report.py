@@ -73,6 +73,16 @@ def _same_mode_dense(doc: dict, variant: str) -> dict | None:
     return _dense_row(doc, ANCHOR_BOARD, "mnist_cnn", label)
 
 
+def _mnist_verdict(variant: str, vs_dense: float, also: str, target: float, fixed: float, rest: float) -> str:
+    """The whole model against issue 8's target, then the bound the issue names: the layers without blocks
+    (the dense first conv, pools) cost the same in both models, so the layers with blocks are judged on their own."""
+    return (f"- `{variant}`: {vs_dense:.3f}x of dense{also} (target <= {target}: "
+            f"{'met' if vs_dense <= target else 'NOT met'}); the layers without blocks (the dense first conv, "
+            f"pools) are {fixed:.3f} of the dense model, the layers with blocks run at {rest:.3f}x of their dense "
+            f"cost ({'within' if rest <= target else 'above'} the target); the whole model needs them at "
+            f"{(target - fixed) / (1 - fixed):.3f}x.")
+
+
 def mnist_headline(doc: dict) -> str:
     anchor = doc["anchors"].get("tflm_cmsis_nn_m4_mnist")
     if anchor is None or _dense_row(doc, ANCHOR_BOARD, "mnist_cnn") is None:
@@ -93,10 +103,7 @@ def mnist_headline(doc: dict) -> str:
             default_build = _dense_row(doc, ANCHOR_BOARD, "mnist_cnn")
             also = (f" ({r['instructions'] / default_build['instructions']:.3f}x of the default, balanced, dense "
                     "build)" if dense is not default_build else "")
-            verdicts.append(f"- `{r['variant']}`: {vs_dense:.3f}x of dense{also} (target <= {target}: "
-                            f"{'met' if vs_dense <= target else 'NOT met'}); the layers without blocks (first conv, "
-                            f"pools) are {fixed:.3f} of the dense model, the compressed layers run at {rest:.3f}x "
-                            f"of their dense cost; the target needs {(target - fixed) / (1 - fixed):.3f}x.")
+            verdicts.append(_mnist_verdict(r["variant"], vs_dense, also, target, fixed, rest))
     table = _table(["variant", "accuracy", "stored weight B", "munify instructions", "vs munify dense (same mode)",
                     "TFLM+CMSIS-NN instructions", "munify / TFLM", "bit-exact"], rows)
     return "\n".join([
