@@ -34,11 +34,14 @@ def test_rows_take_lone_and_paired_records(cases):
 
 
 def test_paired_records_pack_two_offsets_then_both_magnitudes(cases):
-    """Four unified records a row: two LDM groups of three words, the magnitudes as int16 halves."""
+    """Four unified records a row: in the row stream their count, then two LDM groups of three words, the
+    magnitudes as int16 halves."""
     matrix, blocks = cases[1].blocks
     packed = pack_blocks(matrix, blocks, False, True, True, "table")
-    assert packed["unified_records"].size == 24 * 2 * 3
-    magnitudes = packed["unified_records"].reshape(24, 2, 3)[:, :, 2]
+    assert packed["unified_records"].size == 0 and packed["row_stream"].size == 24 * (1 + 2 * 3)
+    rows = packed["row_stream"].reshape(24, 7)
+    assert (rows[:, 0] == 4).all()
+    magnitudes = rows[:, 1:].reshape(24, 2, 3)[:, :, 2]
     low = (magnitudes & 0xFFFF).astype(np.uint16).view(np.int16)
     high = (magnitudes >> 16).astype(np.uint16).view(np.int16)
     expected = np.abs(matrix.reshape(24, 4, 8)).max(axis=2)

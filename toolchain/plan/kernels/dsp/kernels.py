@@ -128,6 +128,8 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     table records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them); "pairs" (layout
     dsp-blocks-pairs, FULLY_CONNECTED 1 x bi) stores a row's unified blocks as pair records, one per group of 8
     inputs that a unified block covers (_pair_records; no unified_bias, counted).
+    The CONV_2D pixel quads (`conv`, bo 1) read one stream instead of dense_cols, dense_weights and
+    unified_records (left empty): row_stream, every row's dense blocks and then its records (_row_stream).
     """
     if records not in RECORD_KINDS:
         raise ValueError(f"unknown record kind {records!r}")
@@ -141,6 +143,8 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     full_rows, tail_col = rows // bo * bo, cols // bi * bi
     padded = _pad_cols(matrix, bi)
     counts, dense_cols, dense_w, unified_cols, signs, mags, records = [], [], [], [], [], [], []
+    stream = []  # the pixel quads' rows, one stream (_row_stream)
+    quads = pixel_quads(conv, bo, bi)
     unified_bias = np.zeros(rows, np.int64)
     for rb in range(full_rows // bo):
         r0 = rb * bo
@@ -148,6 +152,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         dense = list(np.flatnonzero(kinds == BlockKind.DENSE)) + ([tail_col // bi] if tail_col < cols else [])
         unified = np.flatnonzero(kinds == BlockKind.UNIFIED)
         counts += [len(dense), len(unified)]
+        row_dense_at = len(dense_cols)
         for cb in dense:
             dense_cols.append(cb * bi)
             block = padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1)
@@ -182,7 +187,13 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         counts[-1] = len(row_records) or len(unified)
         if table and bi == 8:
             row_records = _table_record_pairs(row_records)
-        records += row_records
+        if quads:
+            stream += _row_stream(dense_cols[row_dense_at:], dense_w[row_dense_at:], np.int16 if dense16 else np.int8,
+                                  row_records, counts[-1] if table else None)
+        else:
+            records += row_records
+    if quads:
+        dense_cols, dense_w = [], []
     return {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
@@ -191,9 +202,23 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         "unified_signs": _concat(signs, np.uint8),
         "unified_magnitudes": _concat(mags, np.int16),
         "unified_records": np.array([word for record in records for word in record], np.uint32),
+        "row_stream": np.array(stream, np.uint32),
         "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
+
+
+def _row_stream(cols: list[int], weights: list[np.ndarray], weight_type, records: list[list[int]],
+                table_count: int | None) -> list[int]:
+    """One row of the pixel quads' row stream: per dense block its column word (column | last << 15) and its
+    weights (int8 or int16, whole words), then (table records, when the row has any: their count) the row's
+    unified records. One pointer walks the rows' streams one after the other."""
+    words = []
+    for col, block in zip(cols, weights):
+        words += [int(col), *np.ascontiguousarray(block, weight_type).view("<u4").tolist()]
+    if table_count and records:
+        words.append(table_count)
+    return words + [int(word) for record in records for word in record]
 
 
 TABLE_ENTRY_BYTES = 8  # one table entry: the four pixels' int16 signed sums (a | b << 16, c | d << 16)
@@ -451,7 +476,7 @@ def blocks_scratch(params: dict, conv: bool, records: str = "masks") -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
     tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then a row head per row
-    (QUAD_ROW_HEAD_BYTES: the counts word, bias + unified_bias four times)."""
+    (QUAD_ROW_HEAD_BYTES: the flags word, bias + unified_bias four times) and an end head."""
     k = _round_up(params["k"], max(4, params["bi"]))
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
@@ -460,7 +485,8 @@ def blocks_scratch(params: dict, conv: bool, records: str = "masks") -> int:
     unsigned = k // bi * table_block_bytes(bi) if records == "table" and quads else columns * k
     if records == "pairs":  # one column's pair table instead of the unsigned columns
         unsigned = _round_up(k, PAIR_GROUP) // PAIR_GROUP * PAIR_GROUP_BYTES
-    return (REQUANT_ENTRY_BYTES + 4 * columns + QUAD_ROW_HEAD_BYTES * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
+    heads = QUAD_ROW_HEAD_BYTES * (params["cout"] + 1) if quads else 0  # and the end head
+    return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + heads + 2 * columns * k + unsigned + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
