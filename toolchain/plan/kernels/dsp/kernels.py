@@ -391,15 +391,15 @@ class WidthCosts:
 # (refit at stop 20 with the DS-CNN's pointwise 64 -> 64 on 25 x 5 in the sweep, and the mask-byte layouts' last
 # quad of one pixel run alone: worst errors 3.5-3.8% (mask bytes), 6.9-7.4% (sign bits), 8.4-8.5% (tables), each on
 # that pointwise shape)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.685, 0.294, 1.10, 1.08, 16.8, 2.06, copy=CONV_COPY),
-                                      BlockCosts(0.813, 0.559, 0.035, 0.086, 16.7, 2.10, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.853, 0.388, 1.63, 1.08, 19.6, 1.00, copy=CONV_COPY),
-                                     BlockCosts(0.982, 0.716, 0.045, 0.106, 19.0, 1.10, copy=CONV_COPY))}
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.669, 0.291, 1.35, 0.837, 14.7, 2.05, copy=CONV_COPY),
+                                      BlockCosts(0.769, 0.559, 0.035, 0.083, 14.7, 2.04, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.737, 0.353, 1.62, 1.09, 15.1, 1.94, copy=CONV_COPY),
+                                     BlockCosts(0.866, 0.686, 0.043, 0.097, 15.0, 1.96, copy=CONV_COPY))}
 # Table records: tables 4.4-4.8 per input when the layer has unified blocks (refit at stop 20 after the paired
 # 1 x 8 records and the one-pixel last quad, with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes in the
 # calibration: worst fit error 4.7%; the unified_sweep's table layers within 5.2%, 3.9% those with unified blocks)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.829, 0.277, -0.31, 0.941, 17.2, 1.88, 4.37, copy=CONV_COPY),
-                              BlockCosts(0.935, 0.340, 0.021, 0.080, 16.5, 2.03, 4.81, copy=CONV_COPY))
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.747, 0.274, -0.27, 0.940, 15.1, 1.99, 4.31, copy=CONV_COPY),
+                              BlockCosts(0.854, 0.342, 0.021, 0.075, 14.5, 2.16, 4.75, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -637,7 +637,7 @@ def _pack_dense_quads(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
 
 # Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.3% over 8 layers): the dense blocks' weights, per
 # block, per row and pixel (row head and outputs), per input
-DENSE_QUAD_COSTS = BlockCosts(0.788, 0.0, 0.0, 0.099, 17.4, 2.38, copy=CONV_COPY)
+DENSE_QUAD_COSTS = BlockCosts(0.759, 0.0, 0.0, 0.095, 14.8, 2.30, copy=CONV_COPY)
 
 
 def dense_quads_cost(f) -> float:
