@@ -34,10 +34,11 @@
  *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
  *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
  *   row_stream          uint32 CONV_2D 1 x bi (the pixel quads, whose dense_cols, dense_weights and
- *                       unified_records stay empty), row after row: per dense block its column word (column |
- *                       last << 15) and its weights as dense_weights lays them out (whole words), then (table
- *                       records, when the row has any) their count, then the row's unified records; one
- *                       pointer walks all rows
+ *                       unified_records stay empty), row after row: its dense blocks, with int16 weights
+ *                       (dsp-blocks-wide16) per block its column word (column | last << 15) and its weights,
+ *                       with int8 weights the row's dense_cols halfwords (padded to a word) and then its
+ *                       blocks' weights, weights as dense_weights lays them out; then (table records, when the
+ *                       row has any) their count, then the row's unified records; one pointer walks all rows
  * The partial last column block of each row block is listed as one more dense block, padded with zero weights
  * to bi. CONV_2D 1 x 16 blocks are stored as 1 x 8 blocks (two per 1 x 16 block, of its kind). A unified
  * block row adds magnitude * SAD(u, mask), u = x + 128 as unsigned bytes: the sum of
@@ -189,11 +190,15 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
         for (int32_t r = 0; r < s.bo; ++r) {
             acc[r0 + r] = bias[r0 + r] + l->unified_bias[r0 + r];
         }
+        const uint16_t *stream_cols = (const uint16_t *)(const void *)stream; /* int8 weights: the row's columns */
+        if (s.row_stream && !s.dense16) {
+            stream += (2 * counts[0] + 3) / 4;
+        }
         for (int32_t b = 0; b < counts[0]; ++b, ++dense_block) {
             int32_t col;
             const int8_t *weights;
-            if (s.row_stream) { /* the column word, then the block's weights */
-                col = (int32_t)(*stream++ & MUNIFY_DSP_BLOCK_COLUMN_MASK);
+            if (s.row_stream) { /* int16 weights: the column word, then the block's weights */
+                col = (s.dense16 ? (int32_t)*stream++ : stream_cols[b]) & MUNIFY_DSP_BLOCK_COLUMN_MASK;
                 weights = (const int8_t *)(const void *)stream;
                 stream += block_bytes / 4;
             } else {

@@ -54,6 +54,7 @@ _Static_assert(offsetof(blocks_quad_state, stream) == 0 && offsetof(blocks_quad_
 #define BLOCKS_HEAD_RECORDS 1
 #define BLOCKS_HEAD_DENSE 2
 #define BLOCKS_HEAD_END 4
+#define BLOCKS_HEAD_COLUMNS 16 /* int8 weights: the bits from here, the bytes of the row's column halfwords */
 
 /* 4 inputs of a dense block for 4 pixels: w02/w13 the weights (w0, w2) (w1, w3) as int16 pairs, r8 the widened
  * groups. */
@@ -65,22 +66,28 @@ _Static_assert(offsetof(blocks_quad_state, stream) == 0 && offsetof(blocks_quad_
 /* The same for pixel a alone (its two words of the group, then past B, C, D). */
 #define BLOCKS_SINGLE_MACS(w02, w13)                                                                         \
     "ldrd   r9, r10, [r8], #32\n\t" "smlad  r4, " w02 ", r9, r4\n\t" "smlad  r4, " w13 ", r10, r4\n\t"
-/* A dense block from the stream (r1): one LDM loads its column word (r0) and its first weights; r8 = its widened
- * groups (r2 + column * 8), the carry its last flag. int16 weights (dsp-blocks-wide16) are stored in SXTB16
- * order, int8 ones are widened here. */
+/* The dense blocks of a row from the stream (r1); r8 = a block's widened groups (r2 + column * 8), the carry its
+ * last flag. int16 weights (dsp-blocks-wide16, stored in SXTB16 order): one LDM loads a block's column word (r0)
+ * and its first weights. int8 weights: the row's column halfwords come first (r0 walks them), its head word
+ * carries their bytes (BLOCKS_HEAD_COLUMNS), r1 the weights; each weight word is widened here. */
 #define BLOCKS_DENSE_COLUMN "lsls   r8, r0, #17\n\t" "add    r8, r2, r8, lsr #14\n\t"
-#if MUNIFY_DSP_DENSE16 && MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_DENSE_HALFWORD "ldrh   r8, [r0], #2\n\t" "lsls   r8, r8, #17\n\t" "add    r8, r2, r8, lsr #14\n\t"
+#define BLOCKS_DENSE_INT8(macs) "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t" macs("lr", "r3")
+#if MUNIFY_DSP_DENSE16
+#define BLOCKS_DENSE_START ""
+#if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_DENSE_BLOCK(macs) "ldm    r1!, {r0, r3, lr}\n\t" BLOCKS_DENSE_COLUMN macs("r3", "lr")
-#elif MUNIFY_DSP_DENSE16
-#define BLOCKS_DENSE_BLOCK(macs)                                                                             \
-    "ldm    r1!, {r0, r3, lr}\n\t" BLOCKS_DENSE_COLUMN macs("r3", "lr") "ldrd   r3, lr, [r1], #8\n\t" macs("r3", "lr")
-#elif MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_DENSE_BLOCK(macs)                                                                             \
-    "ldm    r1!, {r0, r3}\n\t" BLOCKS_DENSE_COLUMN "sxtb16 r0, r3\n\t" "sxtb16 r3, r3, ror #8\n\t" macs("r0", "r3")
 #else
 #define BLOCKS_DENSE_BLOCK(macs)                                                                             \
-    "ldm    r1!, {r0, r3, lr}\n\t" BLOCKS_DENSE_COLUMN "sxtb16 r0, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"          \
-    macs("r0", "r3") "sxtb16 r3, lr\n\t" "sxtb16 lr, lr, ror #8\n\t" macs("r3", "lr")
+    "ldm    r1!, {r0, r3, lr}\n\t" BLOCKS_DENSE_COLUMN macs("r3", "lr") "ldrd   r3, lr, [r1], #8\n\t" macs("r3", "lr")
+#endif
+#else
+#define BLOCKS_DENSE_START "add    r1, r1, r0, lsr #16\n\t" "sub    r0, r1, r0, lsr #16\n\t" /* columns, weights */
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_DENSE_BLOCK(macs) BLOCKS_DENSE_HALFWORD BLOCKS_DENSE_INT8(macs)
+#else
+#define BLOCKS_DENSE_BLOCK(macs) BLOCKS_DENSE_HALFWORD BLOCKS_DENSE_INT8(macs) BLOCKS_DENSE_INT8(macs)
+#endif
 #endif
 
 /* One unified record for four pixels: r1 = the stream, r2 = the unsigned columns (sign records: the running
@@ -174,16 +181,16 @@ _Static_assert(offsetof(blocks_quad_state, stream) == 0 && offsetof(blocks_quad_
 /* The rows of a pass, one stream: a row head's flags pick one of two dense loops (then records, or not), the
  * records alone or neither; the end head leaves. The dense loops run until the column with bit 15 set (LSLS puts
  * it in the carry). r1 walks the stream from row to row; the rest is on the stack. */
-#define BLOCKS_ROWS_NEXT "lsls   r8, r0, #31\n\t" "bcc    9f\n\t" "bmi    1b\n\t"
+#define BLOCKS_ROWS_NEXT "lsls   r8, r0, #31\n\t" "bcc    9f\n\t" "bmi    0b\n\t"
 #define BLOCKS_ROWS_PASS(first_head, dense, records, row_end)                                                \
     "push   {r4-r11, lr}\n\t"                                                                                \
     "ldm    r0, {r1, r2, r3, r9, r10, r11}\n\t" /* stream, widened, acc, heads, records base, sign masks */ \
     "push   {r2, r3, r9, r10, r11}\n\t" first_head                                                           \
-    "lsls   r8, r0, #31\n\t" "bcc    9f\n\t" "bpl    8f\n\t"                                                  \
-    "1:\n\t" dense "bcc    1b\n\t"                                                                          \
+    "lsls   r8, r0, #31\n\t" "bcc    9f\n\t" "bpl    7f\n\t"                                                  \
+    "0:\n\t" BLOCKS_DENSE_START "1:\n\t" dense "bcc    1b\n\t"                                              \
     "2:\n\t" records                                                                                          \
     "4:\n\t" row_end BLOCKS_ROWS_NEXT                                                                         \
-    "8:\n\t" dense "bcc    8b\n\t" row_end BLOCKS_ROWS_NEXT "b      8b\n\t"                                  \
+    "7:\n\t" BLOCKS_DENSE_START "8:\n\t" dense "bcc    8b\n\t" row_end BLOCKS_ROWS_NEXT "b      7b\n\t"         \
     "9:\n\t" "bmi    2b\n\t" "lsls   r8, r0, #30\n\t" "bcc    4b\n\t" /* no dense blocks: records, neither, end */ \
     "add    sp, sp, #20\n\t" "pop    {r4-r11, pc}\n\t"
 
@@ -590,7 +597,9 @@ MUNIFY_DSP_FN int32_t *blocks_row_heads(const munify_dsp_blocks *p, int32_t *hea
             head[0] = BLOCKS_HEAD_END;
             break;
         }
-        head[0] = (counts[2 * r] ? BLOCKS_HEAD_DENSE : 0) | (counts[2 * r + 1] ? BLOCKS_HEAD_RECORDS : 0);
+        int32_t column_bytes = MUNIFY_DSP_DENSE16 ? 0 : (2 * counts[2 * r] + 3) / 4 * 4;
+        head[0] = (counts[2 * r] ? BLOCKS_HEAD_DENSE : 0) | (counts[2 * r + 1] ? BLOCKS_HEAD_RECORDS : 0) |
+                  column_bytes << BLOCKS_HEAD_COLUMNS;
         for (int32_t i = 1; i < MUNIFY_DSP_BLOCKS_ROW_WORDS; ++i) {
             head[i] = p->bias[r] + p->lists.unified_bias[r];
         }

@@ -210,15 +210,27 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
 
 def _row_stream(cols: list[int], weights: list[np.ndarray], weight_type, records: list[list[int]],
                 table_count: int | None) -> list[int]:
-    """One row of the pixel quads' row stream: per dense block its column word (column | last << 15) and its
-    weights (int8 or int16, whole words), then (table records, when the row has any: their count) the row's
-    unified records. One pointer walks the rows' streams one after the other."""
-    words = []
-    for col, block in zip(cols, weights):
-        words += [int(col), *np.ascontiguousarray(block, weight_type).view("<u4").tolist()]
+    """One row of the pixel quads' row stream; one pointer walks the rows one after the other. Its dense blocks:
+    int16 weights (dsp-blocks-wide16) per block its column word (column | last << 15), then its weights; int8
+    weights the row's column halfwords first (padded to a word: row_columns_bytes), then the blocks' weights (so
+    they take no more bytes than the separate lists). Then (table records, when the row has any: their count)
+    the row's unified records."""
+    if weight_type == np.int16:
+        words = []
+        for col, block in zip(cols, weights):
+            words += [int(col), *np.ascontiguousarray(block, np.int16).view("<u4").tolist()]
+    else:
+        halves = np.zeros(row_columns_bytes(len(cols)) // 2, np.uint16)
+        halves[:len(cols)] = cols
+        words = halves.view("<u4").tolist() + _concat(weights, np.int8).view("<u4").tolist()
     if table_count and records:
         words.append(table_count)
     return words + [int(word) for record in records for word in record]
+
+
+def row_columns_bytes(dense_blocks: int) -> int:
+    """The bytes of a row's column halfwords in the row stream with int8 weights (whole words)."""
+    return _round_up(2 * dense_blocks, 4)
 
 
 TABLE_ENTRY_BYTES = 8  # one table entry: the four pixels' int16 signed sums (a | b << 16, c | d << 16)
@@ -393,13 +405,13 @@ class WidthCosts:
 # that pointwise shape)
 QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.669, 0.291, 1.35, 0.837, 14.7, 2.05, copy=CONV_COPY),
                                       BlockCosts(0.769, 0.559, 0.035, 0.083, 14.7, 2.04, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.737, 0.353, 1.62, 1.09, 15.1, 1.94, copy=CONV_COPY),
-                                     BlockCosts(0.866, 0.686, 0.043, 0.097, 15.0, 1.96, copy=CONV_COPY))}
+                    True: WidthCosts(BlockCosts(0.808, 0.351, 1.62, 1.09, 15.4, 1.93, copy=CONV_COPY),
+                                     BlockCosts(0.937, 0.686, 0.043, 0.101, 15.3, 1.94, copy=CONV_COPY))}
 # Table records: tables 4.4-4.8 per input when the layer has unified blocks (refit at stop 20 after the paired
 # 1 x 8 records and the one-pixel last quad, with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes in the
 # calibration: worst fit error 4.7%; the unified_sweep's table layers within 5.2%, 3.9% those with unified blocks)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.747, 0.274, -0.27, 0.940, 15.1, 1.99, 4.31, copy=CONV_COPY),
-                              BlockCosts(0.854, 0.342, 0.021, 0.075, 14.5, 2.16, 4.75, copy=CONV_COPY))
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.817, 0.272, -0.27, 0.943, 15.5, 1.97, 4.33, copy=CONV_COPY),
+                              BlockCosts(0.923, 0.340, 0.021, 0.079, 14.8, 2.15, 4.77, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
