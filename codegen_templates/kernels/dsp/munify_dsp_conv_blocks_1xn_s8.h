@@ -4,12 +4,15 @@
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
  * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
  *
- * One assembly pass per row runs its dense blocks (int16 weights in dsp-blocks-wide16, `--optimize speed`: no
- * SXTB16) and then its unified records with the four accumulators kept in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
+ * One assembly pass runs every row: its dense blocks (int16 weights in dsp-blocks-wide16, `--optimize speed`: no
+ * SXTB16) and then its unified records with the four accumulators kept in registers. The weights are one row
+ * stream (row_stream: each row's dense blocks, then its records), so one pointer walks all rows; a row head in
+ * scratch holds the row's flags (dense blocks, records) and its accumulators' start, and an end head follows
+ * the last row. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
  * one LDM. Sign bits (dsp-blocks-bits): a record is one word, signs | step << 8 | last << 15 | magnitude << 16,
  * the step in block columns from the row's previous unified block; the masks come from munify_dsp_sign_masks.
- * Every loop ends on bit 15 of the row's last column or record (the carry of an LSLS), so none keeps a
- * counter. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
+ * Every loop but the table records' ends on bit 15 of the row's last column or record (the carry of an LSLS),
+ * so none keeps a counter. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
 #ifndef MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 #define MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 
