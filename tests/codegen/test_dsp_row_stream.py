@@ -56,3 +56,17 @@ def test_rows_of_every_kind_match_the_reference(cases):
     results = kb.measure(cases)
     assert {r.name: r.wrong for r in results} == {c.name: 0 for c in cases}
     assert all(r.instructions > 0 for r in results), results
+
+
+def test_inputs_off_word_boundaries_widen_bit_exact():
+    """1 x 8 widening loads a block's two input words with one LDRD only from word-aligned sources
+    (blocks_words_aligned): 1x1 over 10 channels (every other pixel starts off a word) and 4x4 kernel rows of
+    2 channels read straight from the input (8 inputs a row, rows 2 bytes apart from a word)."""
+    rng = np.random.default_rng(22)
+    cases = [kb.blocks_case("rs_pointwise10", rng, 16, 10, 1, 8, mix=(0.3, 0.5, 0.2), window=WINDOW, cin=10),
+             kb.blocks_case("rs_direct4x4", rng, 16, 32, 1, 8, mix=(0.3, 0.5, 0.2), window=kb.Window(7, 7, 4, 4),
+                            cin=2)]
+    assert cases[1].layer.params["patch_row"] == 8, "the 4x4 case should read kernel rows from the input"
+    assert all(_row_kinds(case) & {(True, True), (False, True)} for case in cases), "no unified blocks: no copies"
+    results = kb.measure(cases)
+    assert {r.name: r.wrong for r in results} == {c.name: 0 for c in cases}

@@ -290,46 +290,57 @@ _Static_assert(offsetof(blocks_runs, x) == 0 && offsetof(blocks_runs, blocks) ==
                "blocks_runs: blocks_widen_unsigned_runs reads these word offsets");
 
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
-    "ldr    r4, [r0], #4\n\t" "eor    r5, r4, #0x80808080\n\t" "str    r5, [r3], #16\n\t"                     \
+#define BLOCKS_WIDEN_LOADS "ldr    r4, [r0], #4\n\t"
+#define BLOCKS_WIDEN_WORD_LOADS BLOCKS_WIDEN_LOADS
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK(loads)                                                                   \
+    loads "eor    r5, r4, #0x80808080\n\t" "str    r5, [r3], #16\n\t"                                          \
     "sxtb16 r5, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r5, r4, [r2], #32\n\t"
 #else
-#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
-    "ldr    r4, [r0], #4\n\t" "ldr    r5, [r0], #4\n\t" "eor    r6, r4, #0x80808080\n\t"                     \
+#define BLOCKS_WIDEN_LOADS "ldr    r4, [r0], #4\n\t" "ldr    r5, [r0], #4\n\t"
+#define BLOCKS_WIDEN_WORD_LOADS "ldrd   r4, r5, [r0], #8\n\t" /* x word-aligned (blocks_words_aligned) */
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK(loads)                                                                   \
+    loads "eor    r6, r4, #0x80808080\n\t"                                                                     \
     "eor    r12, r5, #0x80808080\n\t" "strd   r6, r12, [r3], #32\n\t"                                        \
     "sxtb16 r6, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r6, r4, [r2], #32\n\t"                            \
     "sxtb16 r6, r5\n\t" "sxtb16 r5, r5, ror #8\n\t" "strd   r6, r5, [r2], #32\n\t"
 #endif
 /* One run (an im2col patch or a pointwise pixel): `blocks` (>= 1) blocks from x, the arguments in registers. */
+#define BLOCKS_WIDEN_UNSIGNED_ONE(loads)                                                                     \
+    "push   {r4-r6}\n\t" "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK(loads) "subs   r1, r1, #1\n\t" "bne    1b\n\t"     \
+    "pop    {r4-r6}\n\t" "bx     lr\n\t"
+/* The kernel rows of a pixel inside the input (rows >= 2). */
+#define BLOCKS_WIDEN_UNSIGNED_RUNS(loads)                                                                    \
+    "push   {r4-r9}\n\t"                                                                                     \
+    "ldrd   r2, r3, [r0, #8]\n\t"  /* out, u */                                                              \
+    "ldrd   r8, r9, [r0, #16]\n\t" /* rows, step */                                                          \
+    "ldr    r7, [r0, #4]\n\t"      /* blocks */                                                              \
+    "ldr    r0, [r0]\n\t"          /* x */                                                                   \
+    "2:\n\t" "mov    r1, r7\n\t"                                                                             \
+    "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK(loads) "subs   r1, r1, #1\n\t" "bne    1b\n\t"                         \
+    "add    r0, r0, r9\n\t" "subs   r8, r8, #1\n\t" "bne    2b\n\t"                                          \
+    "pop    {r4-r9}\n\t" "bx     lr\n\t"
+
 MUNIFY_ASM_FUNCTION blocks_widen_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
                                                MUNIFY_ASM_ARG uint32_t *out, MUNIFY_ASM_ARG uint8_t *u)
 {
-    __asm volatile("push   {r4-r6}\n\t"
-                   "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK
-                   "subs   r1, r1, #1\n\t"
-                   "bne    1b\n\t"
-                   "pop    {r4-r6}\n\t"
-                   "bx     lr\n\t");
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_ONE(BLOCKS_WIDEN_LOADS));
 }
 
-/* The kernel rows of a pixel inside the input (rows >= 2). */
 MUNIFY_ASM_FUNCTION blocks_widen_unsigned_runs(MUNIFY_ASM_ARG const blocks_runs *runs)
 {
-    __asm volatile("push   {r4-r9}\n\t"
-                   "ldrd   r2, r3, [r0, #8]\n\t"  /* out, u */
-                   "ldrd   r8, r9, [r0, #16]\n\t" /* rows, step */
-                   "ldr    r7, [r0, #4]\n\t"      /* blocks */
-                   "ldr    r0, [r0]\n\t"          /* x */
-                   "2:\n\t"
-                   "mov    r1, r7\n\t"
-                   "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK
-                   "subs   r1, r1, #1\n\t"
-                   "bne    1b\n\t"
-                   "add    r0, r0, r9\n\t"
-                   "subs   r8, r8, #1\n\t"
-                   "bne    2b\n\t"
-                   "pop    {r4-r9}\n\t"
-                   "bx     lr\n\t");
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_RUNS(BLOCKS_WIDEN_LOADS));
+}
+
+/* The same with word-aligned inputs (1 x 8: one LDRD for a block's two input words). */
+MUNIFY_ASM_FUNCTION blocks_widen_unsigned_quad_words(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
+                                                     MUNIFY_ASM_ARG uint32_t *out, MUNIFY_ASM_ARG uint8_t *u)
+{
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_ONE(BLOCKS_WIDEN_WORD_LOADS));
+}
+
+MUNIFY_ASM_FUNCTION blocks_widen_unsigned_runs_words(MUNIFY_ASM_ARG const blocks_runs *runs)
+{
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_RUNS(BLOCKS_WIDEN_WORD_LOADS));
 }
 
 /* Widens `groups` (>= 1) whole groups of 4 inputs into every 8th word pair of the quad-interleaved columns
@@ -490,6 +501,13 @@ typedef struct {
     int32_t rows, row_len, stride;
 } blocks_source;
 
+/* Whether a 1 x 8 layout's widening may load a block's two input words with one LDRD: the source (the input
+ * buffer and its row stride, or the im2col patch in scratch) is word-aligned. */
+MUNIFY_DSP_FN int32_t blocks_words_aligned(const blocks_source *s)
+{
+    return MUNIFY_DSP_LAYOUT_BI == 8 && (((uintptr_t)s->x | (uintptr_t)s->stride) & 3) == 0;
+}
+
 /* Pixels src[0 .. n) widened (and copied unsigned where the layer has unified blocks) into their quad slots. */
 __attribute__((always_inline)) static inline void blocks_widen_pixels(const blocks_column *col, int32_t unified,
                                                                       const blocks_source *src, int32_t n)
@@ -505,7 +523,11 @@ __attribute__((always_inline)) static inline void blocks_widen_pixels(const bloc
         if (s->rows == 1) { /* the im2col patch or the pointwise pixel: p->cols inputs */
             int32_t done = 0;
             if (unsigned_blocks > 0) {
-                blocks_widen_unsigned_quad(s->x, unsigned_blocks, widened, column);
+                if (blocks_words_aligned(s)) {
+                    blocks_widen_unsigned_quad_words(s->x, unsigned_blocks, widened, column);
+                } else {
+                    blocks_widen_unsigned_quad(s->x, unsigned_blocks, widened, column);
+                }
                 done = unsigned_blocks * MUNIFY_DSP_LAYOUT_BI;
             }
             if (done < p->cols) {
@@ -514,7 +536,11 @@ __attribute__((always_inline)) static inline void blocks_widen_pixels(const bloc
         } else if (copy_unsigned) { /* kernel rows of whole blocks straight from the input */
             blocks_runs runs = {s->x, s->row_len / MUNIFY_DSP_LAYOUT_BI, widened, column, s->rows,
                                 s->stride - s->row_len};
-            blocks_widen_unsigned_runs(&runs);
+            if (blocks_words_aligned(s)) {
+                blocks_widen_unsigned_runs_words(&runs);
+            } else {
+                blocks_widen_unsigned_runs(&runs);
+            }
         } else {
             for (int32_t r = 0; r < s->rows; ++r) {
                 blocks_widen_column(s->x + r * s->stride, s->row_len, widened + 2 * r * s->row_len);

@@ -401,15 +401,17 @@ class WidthCosts:
 # output more where it does not hold, not modelled); interior pixels read from the input (quad_patch_copies: the
 # copies' bytes were in the input term, hence its ~0 now)
 # (refit at stop 20 with the DS-CNN's pointwise 64 -> 64 on 25 x 5 in the sweep, and the mask-byte layouts' last
-# quad of one pixel run alone: worst errors 3.5-3.8% (mask bytes), 6.9-7.4% (sign bits), 8.4-8.5% (tables), each on
-# that pointwise shape)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.669, 0.291, 1.35, 0.837, 14.7, 2.05, copy=CONV_COPY),
-                                      BlockCosts(0.769, 0.559, 0.035, 0.083, 14.7, 2.04, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.808, 0.351, 1.62, 1.09, 15.4, 1.93, copy=CONV_COPY),
-                                     BlockCosts(0.937, 0.686, 0.043, 0.101, 15.3, 1.94, copy=CONV_COPY))}
+# quad of one pixel run alone; refit at stop 21 on the row stream (row_stream: per row and pixel 16.8 -> 14.8 mask
+# bytes, 19.6 -> 15.5 sign bits, 17.2 -> 15.5 tables) and the LDRD widening of word-aligned inputs: worst errors
+# 5.0-5.1% (mask bytes, sign bits), 5.6-5.8% (tables))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.669, 0.283, 1.39, 0.836, 14.8, 2.01, copy=CONV_COPY),
+                                      BlockCosts(0.768, 0.554, 0.035, 0.083, 14.9, 1.99, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.807, 0.342, 1.66, 1.09, 15.5, 1.89, copy=CONV_COPY),
+                                     BlockCosts(0.936, 0.681, 0.043, 0.101, 15.4, 1.89, copy=CONV_COPY))}
 # Table records: tables 4.4-4.8 per input when the layer has unified blocks (refit at stop 20 after the paired
 # 1 x 8 records and the one-pixel last quad, with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes in the
-# calibration: worst fit error 4.7%; the unified_sweep's table layers within 5.2%, 3.9% those with unified blocks)
+# calibration: worst fit error 4.7%; the unified_sweep's table layers within 5.2%, 3.9% those with unified blocks;
+# refit at stop 21 on the row stream: worst fit error 5.6% / 5.8%)
 QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.817, 0.272, -0.27, 0.943, 15.5, 1.97, 4.33, copy=CONV_COPY),
                               BlockCosts(0.923, 0.340, 0.021, 0.079, 14.8, 2.15, 4.77, copy=CONV_COPY))
 
@@ -647,9 +649,9 @@ def _pack_dense_quads(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
                        dense16=True)
 
 
-# Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.3% over 8 layers): the dense blocks' weights, per
-# block, per row and pixel (row head and outputs), per input
-DENSE_QUAD_COSTS = BlockCosts(0.759, 0.0, 0.0, 0.095, 14.8, 2.30, copy=CONV_COPY)
+# Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.4% over 8 layers; stop 21, the row stream: per row
+# and pixel 17.4 -> 14.8): the dense blocks' weights, per block, per row and pixel (row head and outputs), per input
+DENSE_QUAD_COSTS = BlockCosts(0.760, 0.0, 0.0, 0.095, 14.8, 2.26, copy=CONV_COPY)
 
 
 def dense_quads_cost(f) -> float:
