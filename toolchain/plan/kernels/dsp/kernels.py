@@ -402,11 +402,12 @@ class WidthCosts:
 # copies' bytes were in the input term, hence its ~0 now)
 # (refit at stop 20 with the DS-CNN's pointwise 64 -> 64 on 25 x 5 in the sweep, and the mask-byte layouts' last
 # quad of one pixel run alone; refit at stop 21 on the row stream (row_stream: per row and pixel 16.8 -> 14.8 mask
-# bytes, 19.6 -> 15.5 sign bits, 17.2 -> 15.5 tables) and the LDRD widening of word-aligned inputs: worst errors
-# 5.0-5.1% (mask bytes, sign bits), 5.6-5.8% (tables))
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.669, 0.283, 1.39, 0.836, 14.8, 2.01, copy=CONV_COPY),
+# bytes, 19.6 -> 15.2 sign bits, 17.2 -> 15.5 tables) and the LDRD widening of word-aligned inputs, with the bench's
+# pt50 mix on the 64 -> 64 shapes in the sweep: worst errors 4.5% / 4.7% (1 x 4, 1 x 8 mask bytes / sign bits),
+# 5.1% / 5.0% (1 x 16), 5.6-5.8% (tables))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.658, 0.281, 1.36, 0.877, 14.5, 2.10, copy=CONV_COPY),
                                       BlockCosts(0.768, 0.554, 0.035, 0.083, 14.9, 1.99, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.807, 0.342, 1.66, 1.09, 15.5, 1.89, copy=CONV_COPY),
+                    True: WidthCosts(BlockCosts(0.789, 0.337, 1.62, 1.15, 15.2, 2.01, copy=CONV_COPY),
                                      BlockCosts(0.936, 0.681, 0.043, 0.101, 15.4, 1.89, copy=CONV_COPY))}
 # Table records: tables 4.4-4.8 per input when the layer has unified blocks (refit at stop 20 after the paired
 # 1 x 8 records and the one-pixel last quad, with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes in the
