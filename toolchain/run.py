@@ -34,9 +34,11 @@ def run_model(model_path: Path, board: Board, build_dir: Path, n_inputs: int, se
         build_model(model_path, board, build_dir, optimize, model_id)
     build = load_result(build_dir, board)
     op_types = {label(op.name): op.type for op in graph.ops}
+    plan = make_plan(graph, board.features, optimize, cpu=board.cpu)  # the same deterministic plan the build used
+    written = {label(layer.name): layer.output.tensor for layer in plan.layers}
     return run_cases(build, lambda info: graph_cases(graph, n_inputs, seed, layers, [n for n, _ in info.layers],
-                                                     inputs), op_types, exact_counts,
-                     planned_instructions(graph, board, optimize))
+                                                     inputs, written), op_types, exact_counts,
+                     {label(layer.name): layer.cost for layer in plan.layers})
 
 
 def run_cases(build: BuildResult, make_cases: Callable[[DeviceInfo], list[Case]],
@@ -79,14 +81,15 @@ def _report(build: BuildResult, run: FirmwareRun, layer_ops: dict[str, str],
 # ---- cases from an IR graph -----------------------------------------------------------------------
 
 def graph_cases(graph: Graph, n: int, seed: int, layers: bool, layer_names: list[str] | None = None,
-                given: list[np.ndarray] | None = None) -> list[Case]:
+                given: list[np.ndarray] | None = None, written: dict[str, str] | None = None) -> list[Case]:
     """Seeded inputs (or the `given` int8 input tensors) and the reference's outputs; with `layers`, the expected
     output of every firmware layer whose name is an IR op (layer_names in firmware order: `codegen.names.label`
-    of the op names)."""
+    of the op names): its op's output, or the tensor `written` names for it (the plan's `LayerPlan.output`: a
+    conv fused with its pool writes the pool's output)."""
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise MunifyError(f"model '{graph.name}' has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
                           "the firmware runs models with one input and one output")
-    op_outputs = {label(op.name): op.outputs[0] for op in graph.ops}
+    op_outputs = {label(op.name): op.outputs[0] for op in graph.ops} | dict(written or {})
     cases = []
     for inputs in ([[x] for x in given] if given is not None else draw_inputs(graph, n, seed)):
         if layers:
@@ -104,7 +107,3 @@ def graph_cases(graph: Graph, n: int, seed: int, layers: bool, layer_names: list
 def _bytes(array: np.ndarray) -> bytes:
     return np.ascontiguousarray(array).astype(np.int8, copy=False).tobytes()
 
-
-def planned_instructions(graph: Graph, board: Board, optimize: str) -> dict[str, float]:
-    """Firmware layer name -> the instructions the plan predicts (the same deterministic plan the build used)."""
-    return {label(layer.name): layer.cost for layer in make_plan(graph, board.features, optimize, cpu=board.cpu).layers}

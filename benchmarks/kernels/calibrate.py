@@ -18,6 +18,7 @@ from benchmarks.kernels.fit import fit_relative
 from toolchain.ir import BlockKind
 from toolchain.plan.kernels.dsp.kernels import CONV_COPY, LAYER_CALL, quad_patch_copies
 from toolchain.plan.layers import inside_rows, patch_copies
+from toolchain.plan.fusion import inside_windows
 
 
 def block_features(blocks, rows: int, cols: int, tables: bool = False) -> dict[str, float]:
@@ -82,6 +83,22 @@ def sweep(rng: np.random.Generator):
         case = kb.conv_case(f"c1fused{i}", rng, window, 1, cout, kernel="conv1ch_dense_dsp", activation="NONE")
         out.append(("conv_1ch_fused", case, window.out_h * window.out_w,
                     {"rows": cout, "pixel": 1.0, "copies": patch_copies(case.layer.params)}))
+    for i, (window, cout) in enumerate([(kb.Window(28, 28, 3, 3), 16), (kb.Window(14, 14, 3, 3), 32),
+                                        (kb.Window(20, 20, 3, 3, pad="VALID"), 24), (kb.Window(16, 16, 2, 2), 16),
+                                        (kb.Window(11, 13, 3, 3), 8)]):
+        # fused with a 2x2 / stride 2 max pool (munify_dsp_conv_1ch_pool_s8), folded requantization, no clamp:
+        # per pool output (a window's channel) the pass over four pixels; the taps of a 3x3 window from its
+        # 4 x 4 input block (inside the input, or gathered at the border), of other kernels pixel by pixel
+        case = kb.with_max_pool(kb.conv_case(f"c1pool{i}", rng, window, 1, cout, kernel="conv1ch_dense_dsp",
+                                             activation="NONE"))
+        params = case.layer.params
+        windows = params["pool_out_h"] * params["pool_out_w"]
+        three = (params["kh"], params["kw"]) == (3, 3)
+        inside = inside_windows(params) if three else 0
+        out.append(("conv_1ch_pool", case, 4 * windows,
+                    {"window_outputs": cout / 4, "inside_windows": inside / (4 * windows),
+                     "border_windows": (windows - inside) / (4 * windows) if three else 0.0,
+                     "other_pixels": 0.0 if three else 1.0}))
     for i, (window, cin, cout) in enumerate(CONV_BLOCK_SHAPES + [(kb.Window(8, 8, 3, 3), 32, 32),
                                                                  (kb.Window(10, 10, 3, 3), 8, 24)]):
         # dense weights as 1 x 8 blocks on the pixel quads (conv_dense_quads_dsp), no clamp

@@ -206,6 +206,21 @@ def conv_case(name: str, rng: np.random.Generator, window: Window, cin: int, cou
     return Case(name, graph, kernel, x, scalar=scalar)
 
 
+def with_max_pool(case: Case, pad: str = "VALID", activation: str = "NONE") -> Case:
+    """`case`'s conv followed by a 2x2 / stride 2 MAX_POOL_2D (quantized as the conv's output): the planner fuses
+    the two where the conv's kernel can (toolchain.plan.fusion); the case's output is the pool's."""
+    graph = case.graph
+    y = graph.tensor("y")
+    n, h, w, c = y.shape
+    pooled = (n, -(-h // 2), -(-w // 2), c) if pad == "SAME" else (n, h // 2, w // 2, c)
+    tensors = {**graph.tensors, "pooled": Tensor("pooled", pooled, "int8", y.quant)}
+    pool = Op(f"{case.name}_pool", "MAX_POOL_2D", ("y",), ("pooled",),
+              {"filter": (2, 2), "stride": (2, 2), "padding": pad, "activation": activation})
+    graph = Graph(graph.name, tensors, graph.ops + (pool,), graph.inputs, ("pooled",))
+    graph.validate()
+    return dataclasses.replace(case, graph=graph)
+
+
 def depthwise_case(name: str, rng: np.random.Generator, window: Window, channels: int) -> Case:
     taps = window.kernel_h * window.kernel_w
     matrix = rng.integers(-128, 128, (channels, taps)).astype(np.int8)

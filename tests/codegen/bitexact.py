@@ -14,7 +14,7 @@ def assert_layers_match(graph: Graph, model: HostModel, inputs: list[np.ndarray]
     for n, (x, layers, output) in enumerate(zip(inputs, per_input, outputs)):
         want = reference.run_all(graph, [x])
         for layer in model.plan.layers:
-            expected = want[graph.ops[layer.index].outputs[0]].reshape(-1)
+            expected = want[layer.output.tensor].reshape(-1)
             got = layers[layer.index]
             if not np.array_equal(expected, got):
                 bad = np.flatnonzero(expected != got)

@@ -14,9 +14,11 @@ BO_CHOICES = (1, 2, 4)
 BI_CHOICES = (2, 4, 8, 16)
 
 
-def random_blocks(rng: np.random.Generator, rows: int, cols: int) -> tuple[np.ndarray, BlockStructure]:
-    """An int8 matrix and a block structure with all three kinds (where the grid has full blocks)."""
-    bo, bi = int(rng.choice(BO_CHOICES)), int(rng.choice(BI_CHOICES))
+def random_blocks(rng: np.random.Generator, rows: int, cols: int,
+                  shape: tuple[int, int] | None = None) -> tuple[np.ndarray, BlockStructure]:
+    """An int8 matrix and a block structure with all three kinds (where the grid has full blocks); `shape`
+    (bo, bi), else a random one."""
+    bo, bi = shape or (int(rng.choice(BO_CHOICES)), int(rng.choice(BI_CHOICES)))
     gr, gc = grid_shape(rows, cols, bo, bi)
     kinds = rng.choice(np.array([0, 1, 2], np.uint8), size=(gr, gc), p=[0.4, 0.35, 0.25])
     kinds = np.where(full_block_mask(rows, cols, bo, bi), kinds, BlockKind.DENSE).astype(np.uint8)
@@ -62,10 +64,11 @@ class ChainBuilder:
         return out
 
     def _weighted(self, op_type: str, matrix_rows: int, matrix_cols: int, weight_shape, out_shape, attrs,
-                  taps_per_output: int, blocked: bool) -> str:
+                  taps_per_output: int, blocked: bool, block_shape: tuple[int, int] | None = None,
+                  activation: str | None = None) -> str:
         rng = self.rng
         if blocked:
-            matrix, blocks = random_blocks(rng, matrix_rows, matrix_cols)
+            matrix, blocks = random_blocks(rng, matrix_rows, matrix_cols, block_shape)
         else:
             matrix, blocks = rng.integers(-127, 128, size=(matrix_rows, matrix_cols)).astype(np.int8), None
         weight = matrix_to_weight(op_type, matrix, weight_shape)
@@ -82,7 +85,7 @@ class ChainBuilder:
                                                   0 if per_channel else None))
         # accumulators are sums of ~taps products of two ~N(0, 70) values: aim the output std at ~40 steps
         out_scale = float(self.scale() * np.mean(w_scales) * 70 * 70 * np.sqrt(taps_per_output) / 40)
-        attrs = dict(attrs, activation=str(rng.choice(ACTIVATIONS)))
+        attrs = dict(attrs, activation=activation or str(rng.choice(ACTIVATIONS)))
         return self._emit(op_type, (self.current, w, b), out_shape, out_scale, attrs)
 
     def conv(self, blocked: bool = True) -> str:
@@ -99,6 +102,22 @@ class ChainBuilder:
         attrs = {"stride": stride, "dilation": dilation, "padding": padding}
         return self._weighted("CONV_2D", cout, kh * kw * cin, (cout, kh, kw, cin), (n, *out_hw, cout), attrs,
                               kh * kw * cin, blocked)
+
+    def conv_3x3_same(self, cout: int, block_shape: tuple[int, int] | None = None,
+                      activation: str | None = None) -> str:
+        """A 3x3 / stride 1 SAME conv to `cout` channels, 1 x bi (`block_shape`) or dense weights."""
+        n, h, w, cin = self.shape()
+        attrs = {"stride": (1, 1), "dilation": (1, 1), "padding": "SAME"}
+        return self._weighted("CONV_2D", cout, 9 * cin, (cout, 3, 3, cin), (n, h, w, cout), attrs, 9 * cin,
+                              block_shape is not None, block_shape, activation)
+
+    def max_pool_2x2(self, padding: str = "VALID", activation: str = "NONE") -> str:
+        n, h, w, c = self.shape()
+        q = self.tensors[self.current].quant
+        attrs = {"filter": (2, 2), "stride": (2, 2), "padding": padding, "activation": activation}
+        out_hw = _out_hw(padding, (h, w), (2, 2), (2, 2), (1, 1))
+        return self._emit("MAX_POOL_2D", (self.current,), (n, *out_hw, c), float(q.scale[0]), attrs,
+                          zero_point=int(q.zero_point[0]))
 
     def depthwise(self, blocked: bool = True, kernel: tuple[int, int] | None = None) -> str:
         rng = self.rng
@@ -209,6 +228,21 @@ def random_chain(seed: int, blocked: bool = True) -> Graph:
     b.fully_connected(int(rng.integers(2, 12)), blocked)
     b.softmax()
     return b.graph(f"random_chain_{seed}")
+
+
+def mnist_cnn_chain(seed: int, block_shape: tuple[int, int] | None = None, activation: str | None = None) -> Graph:
+    """The MNIST CNN's shapes with random int8 weights: 28 x 28 x 1, conv 3x3 SAME to 16, max pool 2x2, conv to 32,
+    pool, conv to 48, pool (7 x 7 -> 3 x 3: row and column 6 never read), reshape, FC to 10; `block_shape`: the
+    blocks of the second and third conv (dense, unified and pruned), else dense; `activation` of the convs
+    (None: random)."""
+    rng = np.random.default_rng(seed)
+    b = ChainBuilder(rng, (1, 28, 28, 1))
+    for cout, blocks in ((16, None), (32, block_shape), (48, block_shape)):
+        b.conv_3x3_same(cout, blocks, activation)
+        b.max_pool_2x2()
+    b.reshape((1, int(np.prod(b.shape()))))
+    b.fully_connected(10, blocked=False)
+    return b.graph(f"mnist_cnn_chain_{seed}")
 
 
 def random_input(graph: Graph, rng: np.random.Generator) -> np.ndarray:

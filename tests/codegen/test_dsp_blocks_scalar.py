@@ -27,8 +27,9 @@ SHAPES = [(9, 44, 1, 4, False, False, False), (9, 44, 1, 4, True, True, False), 
           (12, 70, 1, 8, False, True, True), (11, 76, 1, 16, False, True, True),  # conv quads, int16 dense
           (13, 54, 2, 4, False, False, False), (15, 44, 2, 8, True, False, False), (14, 40, 4, 8, False, False, False),
           (13, 70, 2, 16, True, True, False), (6, 2200, 1, 8, True, True, False),  # fillers
-          (9, 44, 1, 4, False, True, False, True), (12, 70, 1, 8, False, True, False, True),
-          (11, 76, 1, 16, False, True, False, True),
+          # conv table records (dsp-blocks-table: int16 dense weights)
+          (9, 44, 1, 4, False, True, True, True), (12, 70, 1, 8, False, True, True, True),
+          (11, 76, 1, 16, False, True, True, True),
           # FC pair records (dsp-blocks-pairs): a partial last group of 8, 1 x 4 halves, 1 x 16 over two groups
           (9, 44, 1, 4, False, False, True, False, True), (12, 70, 1, 8, False, False, True, False, True),
           (10, 76, 1, 16, False, False, True, False, True)]

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.qemu
 WINDOW = kb.Window(5, 5, 1, 1, pad="VALID")
 ROWS = 64
 MIX = (0.3, 0.3, 0.4)
-# (name, bi, sign bits, table records, input channels): mask bytes (int16 dense weights), sign bits and table
-# records (int8 dense weights, the row's column halfwords first), 1 x 16 as two 1 x 8
+# (name, bi, sign bits, table records, input channels): mask bytes and table records (int16 dense weights), sign
+# bits (int8 dense weights, the row's column halfwords first), 1 x 16 as two 1 x 8
 LAYOUTS = [("wide8", 8, False, False, 16), ("wide4", 4, False, False, 8), ("wide16", 16, False, False, 32),
            ("bits4", 4, True, False, 8), ("bits8", 8, True, False, 16), ("table8", 8, False, True, 16),
            ("table4", 4, False, True, 8)]

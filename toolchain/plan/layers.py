@@ -244,7 +244,8 @@ def _matrix_op(graph: Graph, op: Op, optimize: str) -> LayerSpec:
         q, params, per_channel, positions = _conv_geometry(graph, op)
     params.update(_walk_params(op.type, params, rows, cols, positions, pair=optimize != "size"))
     params.update({"input_zp": -q.input_offset, "output_offset": q.output_offset, "act_min": q.act_min,
-                   "act_max": q.act_max, "weights_min": int(matrix.min()) if matrix.size else 0})
+                   "act_max": q.act_max, "weights_min": int(matrix.min()) if matrix.size else 0,
+                   "pool_fused": False})
     bi = w.blocks.bi if w.blocks is not None else 1
     params.update(_lut_params(bi, cols // bi, params["columns"]))
     params.update(_block_params(w.blocks, rows, cols))
@@ -360,6 +361,12 @@ def _window_extents(p: dict) -> tuple[list[int], int]:
     return [p["batches"] * p["in_image"]], p["batches"] * p["out_image"]
 
 
+def _conv_extents(p: dict) -> tuple[list[int], int]:
+    """A conv fused with its pool (toolchain.plan.fusion) writes the pool's output."""
+    reads, writes = _window_extents(p)
+    return reads, p["batches"] * p["pool_out_image"] if p["pool_fused"] else writes
+
+
 def _elementwise_extents(p: dict) -> tuple[list[int], int]:
     return [_strided_extent(p["out_shape"], p[f"in{i}_strides"]) for i in (1, 2)], p["size"]
 
@@ -390,7 +397,7 @@ class OpPlanning:
 
 
 OP_PLANNING: dict[str, OpPlanning] = {
-    "CONV_2D": OpPlanning(_matrix_op, _window_extents),
+    "CONV_2D": OpPlanning(_matrix_op, _conv_extents),
     "DEPTHWISE_CONV_2D": OpPlanning(_matrix_op, _window_extents),
     "FULLY_CONNECTED": OpPlanning(_matrix_op, _window_extents),
     "AVERAGE_POOL_2D": OpPlanning(_pool, _window_extents),

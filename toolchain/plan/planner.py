@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import MunifyError
 from ..ir import op_def
 from ..ir.graph import Graph, Op
-from . import arena, layers
+from . import arena, fusion, layers
 from .kernels import BoardCosts, costs_for
 from .kernels.generic import packing
 from .registry import RESHAPE_ALIAS, balanced_byte_price, forced_variant, select_variant
@@ -22,10 +22,11 @@ _CTYPES = {np.dtype(np.int8): "int8_t", np.dtype(np.uint8): "uint8_t", np.dtype(
 
 
 def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced",
-              force: Mapping[str, str] | None = None, cpu: str | None = None) -> Plan:
+              force: Mapping[str, str] | None = None, cpu: str | None = None, fuse_pools: bool = True) -> Plan:
     """Plan `graph` for a target with ISA `features` whose CPU is `cpu` (boards/*.toml `cpu`: which cost tables
     rank the kernels; None or a CPU without tables: each family's fitted CPU). `force` maps op names to kernel
-    variant names that override the ranking (tests and experiments run every kernel this way)."""
+    variant names that override the ranking (tests and experiments run every kernel this way). `fuse_pools`
+    False keeps every MAX_POOL_2D a layer of its own (tests compare the two; toolchain.plan.fusion)."""
     graph.validate()
     _check_io(graph)
     features = frozenset(features)
@@ -46,10 +47,18 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
+    fusions = fusion.pool_fusions(graph, specs, variants) if fuse_pools else {}
+    for conv, pool in fusions.items():
+        specs[conv] = fusion.fuse(specs[conv], specs[pool])
+        variants[pool] = None
+    for spec, variant in zip(specs, variants):
         spec.params["scratch_bytes"] = _scratch_bytes(variant, spec.params)
+    fused_outputs = {graph.ops[conv].outputs[0]: graph.ops[pool].outputs[0] for conv, pool in fusions.items()}
     in_place = _in_place_outputs(graph, aliases)
-    buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place)
-    layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index), costs)
+    buffers, arena_size, scratch = _place_tensors(graph, specs, aliases, in_place, fused_outputs)
+    fused_pools = set(fusions.values())
+    layer_plans = tuple(_layer_plan(graph, index, op, spec, variant, buffers, scratch.get(index), costs,
+                                    fused_outputs, index in fused_pools)
                         for index, (op, spec, variant) in enumerate(zip(graph.ops, specs, variants)))
     plan = Plan(model_name=graph.name, features=tuple(sorted(features)), optimize=optimize,
                 input=buffers[graph.inputs[0]], output=buffers[graph.outputs[0]], arena_size=arena_size,
@@ -59,8 +68,11 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
 
 
 def _scratch_bytes(variant: KernelVariant | None, params: dict) -> int:
-    """The layer's scratch: the variant's own formula, else the op builder's (the im2col patches)."""
-    if variant is not None and variant.scratch is not None:
+    """The layer's scratch: the variant's own formula, else the op builder's (the im2col patches); none for a
+    layer that runs no code."""
+    if variant is None:
+        return 0
+    if variant.scratch is not None:
         return variant.scratch(params)
     return params["scratch_bytes"]
 
@@ -168,13 +180,15 @@ def _storage_root(name: str, links: dict[str, str]) -> str:
     return name
 
 
-def _place_tensors(graph: Graph, specs, aliases, in_place):
+def _place_tensors(graph: Graph, specs, aliases, in_place, fused_outputs: dict[str, str]):
+    """Arena offsets of every storage group and scratch. A conv fused with its pool (`fused_outputs`: conv output
+    -> pool output) writes the pool's output, so the conv's own output gets no storage."""
     links = {**aliases, **in_place}
     # An output that is aliased by the model output must be written straight into the caller's buffer.
     output_root = _storage_root(graph.outputs[0], links)
     groups: dict[str, arena.StorageGroup] = {}
     for index, op in enumerate(graph.ops):
-        for name in [n for n in op.inputs if n] + list(op.outputs):
+        for name in [fused_outputs.get(n, n) for n in list(op.inputs) + list(op.outputs) if n]:
             tensor = graph.tensor(name)
             if tensor.is_constant:
                 continue
@@ -218,7 +232,9 @@ def _const_array(name: str, values: np.ndarray) -> ConstArray:
 
 
 def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, variant: KernelVariant | None,
-                buffers: dict[str, Buffer], scratch: Buffer | None, costs: BoardCosts) -> LayerPlan:
+                buffers: dict[str, Buffer], scratch: Buffer | None, costs: BoardCosts, fused_outputs: dict[str, str],
+                fused_pool: bool) -> LayerPlan:
+    """A fused pool (`fused_pool`) is a layer without code or inputs whose output its conv wrote."""
     function = f"munify_layer_{index}"
     params = dict(spec.params)
     arrays = dict(spec.arrays)
@@ -231,14 +247,16 @@ def _layer_plan(graph: Graph, index: int, op: Op, spec: layers.LayerSpec, varian
         if params.get("lut"):
             arrays["lut_cols"] = layers.unified_columns(spec.blocks)
         params["layout"] = layout
-    inputs = tuple(_input_buffer(graph, position, name, function, buffers)
-                   for position, name in enumerate(op.inputs[:op_def(op.type).data_inputs]))
+    inputs = () if fused_pool else tuple(_input_buffer(graph, position, name, function, buffers)
+                                         for position, name in enumerate(op.inputs[:op_def(op.type).data_inputs]))
     const_arrays = {role: _const_array(f"{function}_{role}", values) for role, values in sorted(arrays.items())}
+    no_code = fusion.POOL_FUSED if fused_pool else RESHAPE_ALIAS
     return LayerPlan(
-        index=index, name=op.name, op_type=op.type, variant=variant.name if variant else RESHAPE_ALIAS,
+        index=index, name=op.name, op_type=op.type, variant=variant.name if variant else no_code,
         template=variant.template if variant else "", layout=layout, function=function,
         source=f"layer_{index:03d}_{_c_name(op.type.lower())}.c", inputs=inputs,
-        output=buffers[op.outputs[0]], scratch=scratch, params=params, arrays=const_arrays, macs=spec.macs,
+        output=buffers[fused_outputs.get(op.outputs[0], op.outputs[0])], scratch=scratch, params=params,
+        arrays=const_arrays, macs=spec.macs,
         cost=float(costs.cost(variant, spec.facts)) if variant else 0.0, alias=variant is None,
         layout_bytes=_layout_bytes(spec))
 

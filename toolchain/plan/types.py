@@ -69,7 +69,7 @@ class LayerPlan:
     arrays: dict[str, ConstArray]  # role ("weights", "bias", "mult", ...) -> const table
     macs: int
     cost: float  # the cost model's retired instructions (QEMU -icount) for the chosen variant
-    alias: bool = False  # output shares its input's storage; no code runs
+    alias: bool = False  # no code runs: a RESHAPE sharing its input's storage, or a pool its conv computed (pool_fused)
     layout_bytes: dict[str, int] = field(default_factory=dict)  # packed weight bytes in every built-in layout
 
     @property

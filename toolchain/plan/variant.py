@@ -32,6 +32,8 @@ Params of the matrix ops (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED), all ints
              columns (1 or 2), pair_out, im2col_bytes, unroll_taps (bool), scratch_bytes
   matrix     k = cols, out_rows = rows of the weight matrix; k_pairs k_odd k_quads k_rem row_pairs rows_odd
   quant      input_zp output_offset act_min act_max per_channel (bool) mult shift (per-tensor values)
+  pool       pool_fused (bool: the layer computes the MAX_POOL_2D after it, toolchain.plan.fusion; act_min /
+             act_max are then both ranges intersected, the output is the pool's) pool_out_h pool_out_w pool_out_image
   weights    weights_min (the smallest weight: -128 rules out kernels that add two int8 products in int16)
   blocks     layout bo bi full_row_blocks full_col_blocks tail_rows tail_cols col_blocks sign_bytes tail_row_start
              tail_col_start kind_skip tail_row_pairs tail_rows_odd, and offsets for unrolled micro-block code:
@@ -81,6 +83,10 @@ class LayerFacts:
     # matrix ops: requant_folds_offset holds and the upper bound is 127 (the DSP kernels' folded requantization)
     folded_requant: bool = False
     speed_build: bool = False  # optimize speed: the layer's C is built with -O3 (else the board's flags, -O2)
+    # CONV_2D fused with the 2x2 / stride 2 MAX_POOL_2D after it (toolchain.plan.fusion): the pool's output pixels;
+    # positions are then the conv pixels computed (4 a window), requantized once a window
+    pool_windows: int = 0
+    inside_windows: int = 0  # of those, the windows whose four pixels' patches lie wholly inside the input
 
 
 @dataclass(frozen=True)
@@ -102,3 +108,6 @@ class KernelVariant:
     # Scratch bytes the kernel needs, from the layer params; None keeps the op's own (im2col) scratch.
     scratch: Callable[[dict], int] | None = None
     options: dict = field(default_factory=dict)  # extra template params that select a code path, e.g. lut
+    # CONV_2D: the kernel can absorb a 2x2 / stride 2 MAX_POOL_2D that alone reads its output (params pool_fused,
+    # pool_out_h, pool_out_w; toolchain.plan.fusion)
+    fuses_pool: bool = False

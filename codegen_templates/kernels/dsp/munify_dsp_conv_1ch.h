@@ -180,24 +180,32 @@ static inline uint32_t conv_1ch_pair(int32_t lo, int32_t hi)
     return ((uint32_t)lo & 0xFFFFu) | (uint32_t)hi << 16;
 }
 
-/* The widened taps of output pixel (oy, ox): a 3x3 window inside the input straight from its three rows,
- * any other through the gathered patch. */
+/* The widened taps of output pixel (oy, ox), word j at taps[j * step]: a 3x3 window inside the input straight
+ * from its three rows, any other through the gathered patch. */
 MUNIFY_DSP_FN void conv_1ch_taps(const munify_dsp_conv *p, const int8_t *input, int32_t oy, int32_t ox,
-                                 int8_t *patch, uint32_t *taps)
+                                 int8_t *patch, uint32_t *taps, int32_t step)
 {
     int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left;
     int32_t window_3x3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_h == 1 && p->dilation_w == 1;
     if (window_3x3 && iy0 >= 0 && ix0 >= 0 && iy0 + 3 <= p->in_h && ix0 + 3 <= p->in_w) {
         const int8_t *r0 = input + iy0 * p->in_w + ix0, *r1 = r0 + p->in_w, *r2 = r1 + p->in_w;
         taps[0] = conv_1ch_pair(r0[0], r0[2]);
-        taps[1] = conv_1ch_pair(r0[1], r1[0]);
-        taps[2] = conv_1ch_pair(r1[1], r2[0]);
-        taps[3] = conv_1ch_pair(r1[2], r2[1]);
-        taps[4] = conv_1ch_pair(r2[2], 0);
+        taps[step] = conv_1ch_pair(r0[1], r1[0]);
+        taps[2 * step] = conv_1ch_pair(r1[1], r2[0]);
+        taps[3 * step] = conv_1ch_pair(r1[2], r2[1]);
+        taps[4 * step] = conv_1ch_pair(r2[2], 0);
         return;
     }
     conv_1ch_patch(p, input, oy, ox, patch);
-    munify_dsp_widen_pairs(patch, MUNIFY_DSP_CONV_1CH_PATCH, taps, 2);
+    if (step == 1) {
+        munify_dsp_widen_pairs(patch, MUNIFY_DSP_CONV_1CH_PATCH, taps, 2);
+        return;
+    }
+    uint32_t wide[MUNIFY_DSP_CONV_1CH_WORDS + 1];
+    munify_dsp_widen_pairs(patch, MUNIFY_DSP_CONV_1CH_PATCH, wide, 2);
+    for (int32_t j = 0; j < MUNIFY_DSP_CONV_1CH_WORDS; ++j) {
+        taps[j * step] = wide[j];
+    }
 }
 
 MUNIFY_DSP_FN int32_t munify_dsp_conv_1ch_scratch_size(const munify_dsp_conv *p)
@@ -221,7 +229,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_1ch_s8(const munify_dsp_conv *p, const int8_t
                                       (const conv_1ch_entry *)(void *)requant, output, output + p->out_c, q.act_min};
         for (int32_t oy = 0; oy < p->out_h; ++oy) {
             for (int32_t ox = 0; ox < p->out_w; ++ox, fused.out_end += p->out_c) {
-                conv_1ch_taps(p, input, oy, ox, patch, taps);
+                conv_1ch_taps(p, input, oy, ox, patch, taps, 1);
                 if (q.act_min == -128) {
                     conv_1ch_channels_fused(&fused);
                 } else {
@@ -238,8 +246,232 @@ MUNIFY_DSP_FN void munify_dsp_conv_1ch_s8(const munify_dsp_conv *p, const int8_t
     int8_t *out = output;
     for (int32_t oy = 0; oy < p->out_h; ++oy) {
         for (int32_t ox = 0; ox < p->out_w; ++ox, out += p->out_c) {
-            conv_1ch_taps(p, input, oy, ox, patch, taps);
+            conv_1ch_taps(p, input, oy, ox, patch, taps, 1);
             conv_1ch_channels(&state);
+            munify_dsp_output_run(acc, requant, simple, &q, p->out_c, out);
+        }
+    }
+}
+
+/* ---- CONV_2D fused with the 2x2 / stride 2 MAX_POOL_2D after it (toolchain.plan.fusion) -------------------
+ * Per pool window the four conv pixels' taps are widened into one interleaved buffer (word j of pixel k at
+ * taps[4 * j + k]: one LDM gives a word of all four), and every channel runs its five weight words over the
+ * four pixels with the accumulators in registers, keeps their maximum and requantizes it once. Exact because
+ * the requantization (positive multiplier, right shifts only: the plan's condition) and both clamps are
+ * non-decreasing in the accumulator. */
+#define MUNIFY_DSP_CONV_1CH_WINDOW_WORDS (4 * MUNIFY_DSP_CONV_1CH_WORDS) /* the window's four patches widened */
+
+typedef struct {
+    const uint32_t *taps;    /* word j of pixel k at taps[4 * j + k] */
+    const int16_t *weights;  /* layout dsp-conv1ch */
+    const void *entries;     /* conv_1ch_window_max: int32 bias per channel; the folded loops: conv_1ch_entry */
+    void *out;               /* conv_1ch_window_max: the int32 maximum per channel; the folded loops: int8 outputs */
+    const void *out_end;     /* out + channels */
+    int32_t act_min;
+} conv_1ch_window_state;
+
+_Static_assert(offsetof(conv_1ch_window_state, taps) == 0 && offsetof(conv_1ch_window_state, weights) == 4 &&
+                   offsetof(conv_1ch_window_state, entries) == 8 && offsetof(conv_1ch_window_state, out) == 12 &&
+                   offsetof(conv_1ch_window_state, out_end) == 16 && offsetof(conv_1ch_window_state, act_min) == 20,
+               "conv_1ch_window_state: the window loops read these word offsets");
+
+#if MUNIFY_DSP_SCALAR
+/* The same-layout plain C path: out[c] = the maximum over the four pixels of bias[c] + weights . taps. */
+MUNIFY_DSP_FN void conv_1ch_window_max(const conv_1ch_window_state *state)
+{
+    const int16_t *w = state->weights;
+    const int32_t *bias = (const int32_t *)state->entries;
+    int32_t *out = (int32_t *)state->out;
+    for (int32_t c = 0; out + c != (const int32_t *)state->out_end; ++c, w += 2 * MUNIFY_DSP_CONV_1CH_WORDS) {
+        int32_t best = 0;
+        for (int32_t k = 0; k < 4; ++k) {
+            int32_t a = bias[c];
+            for (int32_t j = 0; j < 2 * MUNIFY_DSP_CONV_1CH_WORDS; ++j) {
+                a += w[j] * (int16_t)(state->taps[4 * (j / 2) + k] >> (16 * (j % 2)));
+            }
+            best = k == 0 || a > best ? a : best;
+        }
+        out[c] = best;
+    }
+}
+#else
+/* r9 taps, r10 weights, r11 bias (or entries), r12 out, lr its end; r0-r3 the four pixels' accumulators, r4-r7
+ * a tap word of the four pixels, r8 the weight word. Leaves the maximum in r0. */
+#define CONV_1CH_WINDOW_WORD                                                                                 \
+    "ldr    r8, [r10], #4\n\t"                                                                               \
+    "ldm    r9!, {r4, r5, r6, r7}\n\t"                                                                       \
+    "smlad  r0, r8, r4, r0\n\t"                                                                              \
+    "smlad  r1, r8, r5, r1\n\t"                                                                              \
+    "smlad  r2, r8, r6, r2\n\t"                                                                              \
+    "smlad  r3, r8, r7, r3\n\t"
+#define CONV_1CH_WINDOW_CHANNEL                                                                              \
+    "ldr    r0, [r11], #4\n\t" /* bias */                                                                    \
+    "ldr    r8, [r10], #4\n\t"                                                                               \
+    "ldm    r9!, {r4, r5, r6, r7}\n\t"                                                                       \
+    "smlad  r1, r8, r5, r0\n\t"                                                                              \
+    "smlad  r2, r8, r6, r0\n\t"                                                                              \
+    "smlad  r3, r8, r7, r0\n\t"                                                                              \
+    "smlad  r0, r8, r4, r0\n\t" CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD               \
+        CONV_1CH_WINDOW_WORD                                                                                 \
+    "sub    r9, r9, #80\n\t"                                                                                 \
+    "cmp    r0, r1\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r1\n\t"                                                                                      \
+    "cmp    r0, r2\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r2\n\t"                                                                                      \
+    "cmp    r0, r3\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r3\n\t"
+
+_Static_assert(MUNIFY_DSP_CONV_1CH_WINDOW_WORDS * 4 == 80, "CONV_1CH_WINDOW_CHANNEL rewinds the taps by 80 bytes");
+
+/* out[c] = the maximum of the four pixels' accumulators of channel c. */
+MUNIFY_ASM_FUNCTION conv_1ch_window_max(MUNIFY_ASM_ARG const conv_1ch_window_state *state)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldm    r0, {r9, r10, r11, r12, lr}\n\t"
+                   "1:\n\t" CONV_1CH_WINDOW_CHANNEL
+                   "str    r0, [r12], #4\n\t"
+                   "cmp    r12, lr\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+#endif
+
+#if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
+/* The folded requantization of conv_1ch_channels_fused on the window's maximum (r0), the output in r1. */
+#define CONV_1CH_WINDOW_FUSED_LOOP(clamp)                                                                    \
+    "1:\n\t" CONV_1CH_WINDOW_CHANNEL                                                                         \
+    "ldm    r11!, {r4, r5, r6}\n\t" /* multiplier, nudge with the offset, right */                           \
+    "add    r0, r0, r0\n\t"                                                                                  \
+    "smmulr r0, r0, r4\n\t"                                                                                  \
+    "add    r1, r0, r5\n\t"                                                                                  \
+    "sub    r1, r1, r0, lsr #31\n\t"                                                                         \
+    "asr    r1, r1, r6\n\t"                                                                                  \
+    "ssat   r1, #8, r1\n\t" clamp                                                                            \
+    "strb   r1, [r12], #1\n\t"                                                                               \
+    "cmp    r12, lr\n\t"                                                                                     \
+    "bne    1b\n\t"
+
+MUNIFY_ASM_FUNCTION conv_1ch_window_fused(MUNIFY_ASM_ARG const conv_1ch_window_state *state)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldm    r0, {r9, r10, r11, r12, lr}\n\t" CONV_1CH_WINDOW_FUSED_LOOP("")
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+/* The same with a lower activation bound above -128 (kept on the stack). */
+MUNIFY_ASM_FUNCTION conv_1ch_window_fused_min(MUNIFY_ASM_ARG const conv_1ch_window_state *state)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldr    r4, [r0, #20]\n\t"
+                   "push   {r4}\n\t"
+                   "ldm    r0, {r9, r10, r11, r12, lr}\n\t" CONV_1CH_WINDOW_FUSED_LOOP(
+                       "ldr    r8, [sp]\n\t" "cmp    r1, r8\n\t" "it     lt\n\t" "movlt  r1, r8\n\t")
+                   "add    sp, sp, #4\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+#endif
+
+MUNIFY_DSP_FN int32_t munify_dsp_conv_1ch_pool_scratch_size(const munify_dsp_conv *p)
+{
+    return (int32_t)(sizeof(munify_dsp_requant) + sizeof(int32_t)) * p->out_c +
+           MUNIFY_DSP_CONV_1CH_WINDOW_WORDS * (int32_t)sizeof(uint32_t) + MUNIFY_DSP_CONV_1CH_PATCH;
+}
+
+/* A 3x3 / stride 1 window whose 4 x 4 input block (from `at`) lies inside the input: the four pixels' taps
+ * from four words of it. Row r widened once, e[r] = (x0, x2) and o[r] = (x1, x3); pixel (dy, dx) takes rows
+ * a, b, c = dy, dy + 1, dy + 2 and, for dx 1, the odd words where dx 0 takes the even ones. */
+MUNIFY_DSP_FN void conv_1ch_window_taps_inside(const int8_t *at, int32_t in_w, uint32_t *taps)
+{
+    uint32_t e[4], o[4];
+    for (int32_t r = 0; r < 4; ++r) {
+        uint32_t w = munify_dsp_load_word(at + r * in_w);
+        e[r] = __sxtb16(w);
+        o[r] = __sxtb16(munify_dsp_ror8(w));
+    }
+    for (int32_t dy = 0; dy < 2; ++dy) {
+        uint32_t ea = e[dy], eb = e[dy + 1], ec = e[dy + 2], oa = o[dy], ob = o[dy + 1], oc = o[dy + 2];
+        uint32_t *left = taps + 2 * dy, *right = left + 1; /* word j of pixel k at taps[4 * j + k] */
+        left[0] = ea;                                /* (a0, a2) */
+        left[4] = (oa & 0xFFFFu) | eb << 16;         /* (a1, b0) */
+        left[8] = (ob & 0xFFFFu) | ec << 16;         /* (b1, c0) */
+        left[12] = eb >> 16 | oc << 16;              /* (b2, c1) */
+        left[16] = ec >> 16;                         /* (c2, 0) */
+        right[0] = oa;                               /* (a1, a3) */
+        right[4] = ea >> 16 | ob << 16;              /* (a2, b1) */
+        right[8] = eb >> 16 | oc << 16;              /* (b2, c1) */
+        right[12] = ob >> 16 | (ec & 0xFFFF0000u);   /* (b3, c2) */
+        right[16] = oc >> 16;                        /* (c3, 0) */
+    }
+}
+
+/* The four taps of pool window (py, px) into the interleaved buffer. */
+MUNIFY_DSP_FN void conv_1ch_window_taps(const munify_dsp_conv *p, const int8_t *input, int32_t py, int32_t px,
+                                        int8_t *patch, uint32_t *taps)
+{
+    int32_t iy0 = 2 * py - p->pad_top, ix0 = 2 * px - p->pad_left;
+    int32_t window_3x3 = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_h == 1 && p->dilation_w == 1 &&
+                         p->stride_h == 1 && p->stride_w == 1;
+    if (window_3x3 && iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= p->in_h && ix0 + 4 <= p->in_w) {
+        conv_1ch_window_taps_inside(input + iy0 * p->in_w + ix0, p->in_w, taps);
+        return;
+    }
+    if (window_3x3) { /* at the border: the 4 x 4 block gathered, the zero point where it leaves the input */
+        int8_t block[16];
+        for (int32_t r = 0; r < 4; ++r) {
+            int32_t iy = iy0 + r;
+            for (int32_t c = 0; c < 4; ++c) {
+                int32_t ix = ix0 + c;
+                int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+                block[4 * r + c] = inside ? input[iy * p->in_w + ix] : (int8_t)p->pad_value;
+            }
+        }
+        conv_1ch_window_taps_inside(block, 4, taps);
+        return;
+    }
+    for (int32_t k = 0; k < 4; ++k) {
+        conv_1ch_taps(p, input, 2 * py + (k >> 1), 2 * px + (k & 1), patch, taps + k, 4);
+    }
+}
+
+/* Output [pool_h, pool_w, out_c]: the pool of the conv's output, pixels the pool does not read never computed. */
+MUNIFY_DSP_FN void munify_dsp_conv_1ch_pool_s8(const munify_dsp_conv *p, int32_t pool_h, int32_t pool_w,
+                                               const int8_t *input, int8_t *output, int16_t *scratch)
+{
+    munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
+    int32_t *acc = (int32_t *)(requant + p->out_c);
+    uint32_t *taps = (uint32_t *)(acc + p->out_c);
+    int8_t *patch = (int8_t *)(taps + MUNIFY_DSP_CONV_1CH_WINDOW_WORDS);
+    const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
+    const int16_t *weights = (const int16_t *)(const void *)p->weights;
+#if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
+    if (q.act_max == 127) { /* the entries fit where the requantization table would be */
+        conv_1ch_prepare_fused(p, (conv_1ch_entry *)(void *)requant);
+        conv_1ch_window_state fused = {taps, weights, requant, output, output + p->out_c, q.act_min};
+        for (int32_t py = 0; py < pool_h; ++py) {
+            for (int32_t px = 0; px < pool_w; ++px) {
+                conv_1ch_window_taps(p, input, py, px, patch, taps);
+                if (q.act_min == -128) {
+                    conv_1ch_window_fused(&fused);
+                } else {
+                    conv_1ch_window_fused_min(&fused);
+                }
+                fused.out = (int8_t *)fused.out + p->out_c;
+                fused.out_end = (const int8_t *)fused.out_end + p->out_c;
+            }
+        }
+        return;
+    }
+#endif
+    int32_t simple = munify_dsp_prepare_requant(&q, p->out_c, requant);
+    const conv_1ch_window_state state = {taps, weights, p->bias, acc, acc + p->out_c, q.act_min};
+    int8_t *out = output;
+    for (int32_t py = 0; py < pool_h; ++py) {
+        for (int32_t px = 0; px < pool_w; ++px, out += p->out_c) {
+            conv_1ch_window_taps(p, input, py, px, patch, taps);
+            conv_1ch_window_max(&state);
             munify_dsp_output_run(acc, requant, simple, &q, p->out_c, out);
         }
     }

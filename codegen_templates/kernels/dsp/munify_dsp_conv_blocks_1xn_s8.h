@@ -206,7 +206,7 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG const blocks_quad_state *sta
 
 
 /* A quad with one real pixel (the layer's last, when the pixels are 1 more than a multiple of 4) runs its rows
- * for pixel a alone: a 1 x 8 dense block 12 instructions instead of 26 (int16 weights), a mask-byte record 9
+ * for pixel a alone: a 1 x 8 dense block 11 instructions instead of 25 (int16 weights), a mask-byte record 9
  * instead of 18, a table record 6.5 instead of 10.5 (only the a | b word of its entries). Same state and layout
  * as blocks_rows_quad; the row's accumulator goes to the quad's first slot (acc + 4 * row). */
 #if MUNIFY_DSP_SIGN_BITS
@@ -386,10 +386,72 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
 /* The tables of the four pixels, per block (MUNIFY_DSP_TABLE_BLOCK_BYTES): for 4 inputs, entry s (sign bits,
  * bit j set: input j negated) is the words (a | b << 16, c | d << 16), the signed sums sum_j +-x_j of pixels a,
  * b, c, d; 1 x 4 blocks keep entries 0-7 (input 3 positive), 1 x 8 blocks entries 0-15 of inputs 0-3, then 0-7
- * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude). Per pixel
+ * of inputs 4-7 (a record with its last weight negative flips its signs and negates its magnitude).
+ * blocks_tables builds both pixel pairs at once, so that one STRD stores an entry: per group of 4 inputs one LDM
+ * of the widened words (x0,x2) (x1,x3) of the pixels a-d, per pair PKHBT/PKHTB into the pairs of input j, then
+ * e0 = x0 + x1, e2 = x0 - x1, f0 = x2 + x3, f1 = x3 - x2 (ab: r5, r6, r11, r12; cd: r9, r10, r3, r4), and an
+ * entry is one SADD16/SSUB16 per pair (r7, r8) and a STRD; entries 8-15 of a 1 x 8 block's inputs 0-3 are
+ * e - f (four of them) or the negations (lr = 0) of the entry just stored, their complements. r2 runs 8 bytes
+ * behind the block: the last store's writeback ([r2, #block bytes]!) moves it to the next block. */
+#define BLOCKS_TABLE_BASES                                                                                   \
+    "ldm    r0!, {r3, r4, r5, r6, r7, r8, r9, r10}\n\t"                                                      \
+    "pkhbt  r11, r3, r5, lsl #16\n\t" "pkhbt  r12, r4, r6, lsl #16\n\t"                                        \
+    "pkhtb  r3, r5, r3, asr #16\n\t" "pkhtb  r4, r6, r4, asr #16\n\t"                                          \
+    "sadd16 r5, r11, r12\n\t" "ssub16 r6, r11, r12\n\t" "sadd16 r11, r3, r4\n\t" "ssub16 r12, r4, r3\n\t"      \
+    "pkhbt  r3, r7, r9, lsl #16\n\t" "pkhbt  r4, r8, r10, lsl #16\n\t"                                         \
+    "pkhtb  r7, r9, r7, asr #16\n\t" "pkhtb  r8, r10, r8, asr #16\n\t"                                         \
+    "sadd16 r9, r3, r4\n\t" "ssub16 r10, r3, r4\n\t" "sadd16 r3, r7, r8\n\t" "ssub16 r4, r8, r7\n\t"
+/* entry `at` (its byte offset in the block + 8): op(ab operands), op(cd operands), one STRD */
+#define BLOCKS_TABLE_ENTRY(op, ab, cd, at, wb)                                                               \
+    op "   r7, " ab "\n\t" op "   r8, " cd "\n\t" "strd   r7, r8, [r2, #" at "]" wb "\n\t"
+#define BLOCKS_TABLE_NEGATED(at) BLOCKS_TABLE_ENTRY("ssub16", "lr, r7", "lr, r8", at, "")
+/* the 8 entries with input 3 positive of the group whose table starts at byte `t` (a string); entry 7 last,
+ * with `wb` */
+#define BLOCKS_TABLE_EIGHT(t, wb)                                                                            \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r11", "r9, r3", "8 + " t, "")                                          \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r6", "r3, r10", "16 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r11", "r10, r3", "24 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r5", "r3, r9", "32 + " t, "")                                         \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r12", "r9, r4", "40 + " t, "")                                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r6", "r4, r10", "48 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r12", "r10, r4", "56 + " t, "")                                        \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r5", "r4, r9", "64 + " t, wb)
+/* 1 x 8, inputs 0-3: all 16 entries; entry s and its complement 15 - s back to back where one is a negation */
+#define BLOCKS_TABLE_SIXTEEN                                                                                 \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r11", "r9, r3", "8", "") BLOCKS_TABLE_NEGATED("128")                   \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r11", "r10, r3", "24", "") BLOCKS_TABLE_NEGATED("112")                 \
+    BLOCKS_TABLE_ENTRY("sadd16", "r5, r12", "r9, r4", "40", "") BLOCKS_TABLE_NEGATED("96")                   \
+    BLOCKS_TABLE_ENTRY("sadd16", "r6, r12", "r10, r4", "56", "") BLOCKS_TABLE_NEGATED("80")                  \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r6", "r3, r10", "16", "")                                             \
+    BLOCKS_TABLE_ENTRY("ssub16", "r11, r5", "r3, r9", "32", "")                                              \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r6", "r4, r10", "48", "")                                             \
+    BLOCKS_TABLE_ENTRY("ssub16", "r12, r5", "r4, r9", "64", "")                                              \
+    BLOCKS_TABLE_ENTRY("ssub16", "r5, r12", "r9, r4", "72", "")   /*  8: e0 - f1 */                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r6, r12", "r10, r4", "88", "")  /* 10: e2 - f1 */                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r5, r11", "r9, r3", "104", "")  /* 12: e0 - f0 */                         \
+    BLOCKS_TABLE_ENTRY("ssub16", "r6, r11", "r10, r3", "120", "") /* 14: e2 - f0 */
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_TABLE_SETUP "sub    r2, r2, #8\n\t"
+#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_BASES BLOCKS_TABLE_EIGHT("0", "!")
+#else
+#define BLOCKS_TABLE_SETUP "sub    r2, r2, #8\n\t" "mov    lr, #0\n\t"
+#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_BASES BLOCKS_TABLE_SIXTEEN BLOCKS_TABLE_BASES BLOCKS_TABLE_EIGHT("128", "!")
+#endif
+
+/* `blocks` (>= 1) blocks of inputs from the quad-interleaved widened columns into the tables t. */
+MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
+                                  MUNIFY_ASM_ARG uint32_t *t)
+{
+    __asm volatile("push   {r4-r11, lr}\n\t" BLOCKS_TABLE_SETUP "1:\n\t" BLOCKS_TABLE_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
+}
+
+/* blocks_tables_ab (pixels a and b only, the a | b word of every entry: the layer's last pixel alone): per pixel
  * pair (inputs x, y of the widened words x02, x13, y02, y13): p0..p3 the pairs of input j, e = three of the four
  * sign patterns of inputs 0, 1 (r4-r6), f = one of inputs 2, 3 (r10), so each entry is one SADD16 (the fourth,
- * -(x0 + x1) + f, one SSUB16 of r4). */
+ * -(x0 + x1) + f, one SSUB16 of r4) and one STR. */
 #define BLOCKS_TABLE_ENTRIES(pair, chunk)                                                                     \
     "sadd16 r3, r4, r10\n\t" "sadd16 r11, r5, r10\n\t" "sadd16 r12, r6, r10\n\t" "ssub16 lr, r10, r4\n\t"       \
     "str    r3, [r2, #" #chunk "0 + " #pair "]\n\t" "str    r11, [r2, #" #chunk "8 + " #pair "]\n\t"               \
@@ -403,37 +465,25 @@ MUNIFY_DSP_FN void blocks_widen_column(const int8_t *x, int32_t n, uint32_t *out
 #define BLOCKS_TABLE_FULL(pair)                                                                              \
     BLOCKS_TABLE_HALF(pair) "ssub16 r10, r8, r9\n\t" BLOCKS_TABLE_ENTRIES(pair, 2*32+)                         \
     "sadd16 r10, r8, r9\n\t" "ssub16 r10, r7, r10\n\t" /* r7 = 0 */ BLOCKS_TABLE_ENTRIES(pair, 3*32+)
-/* BLOCKS_TABLE_PAIR_BLOCK: pixels a, b only (the a | b words; the single last pixel), C and D skipped */
 #define BLOCKS_TABLE_SKIP_CD "add    r0, r0, #16\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_TABLE_START ""
-#define BLOCKS_TABLE_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) "add    r2, r2, #64\n\t"
+#define BLOCKS_TABLE_PAIR_START ""
 #define BLOCKS_TABLE_PAIR_BLOCK BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_SKIP_CD "add    r2, r2, #64\n\t"
 #else
-#define BLOCKS_TABLE_START "mov    r7, #0\n\t" /* for BLOCKS_TABLE_FULL */
-#define BLOCKS_TABLE_BLOCK                                                                                   \
-    BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_FULL(4) "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_HALF(4) \
-    "add    r2, r2, #64\n\t"
+#define BLOCKS_TABLE_PAIR_START "mov    r7, #0\n\t" /* for BLOCKS_TABLE_FULL */
 #define BLOCKS_TABLE_PAIR_BLOCK                                                                              \
     BLOCKS_TABLE_FULL(0) BLOCKS_TABLE_SKIP_CD "add    r2, r2, #128\n\t" BLOCKS_TABLE_HALF(0) BLOCKS_TABLE_SKIP_CD \
     "add    r2, r2, #64\n\t"
 #endif
-#define BLOCKS_TABLES(block)                                                                                 \
-    "push   {r4-r11, lr}\n\t" BLOCKS_TABLE_START "1:\n\t" block "subs   r1, r1, #1\n\t" "bne    1b\n\t"        \
-    "pop    {r4-r11, pc}\n\t"
-
-/* `blocks` (>= 1) blocks of inputs from the quad-interleaved widened columns into the tables t. */
-MUNIFY_ASM_FUNCTION blocks_tables(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
-                                  MUNIFY_ASM_ARG uint32_t *t)
-{
-    __asm volatile(BLOCKS_TABLES(BLOCKS_TABLE_BLOCK));
-}
 
 /* The same for pixels a and b only: the a | b word of every entry. */
 MUNIFY_ASM_FUNCTION blocks_tables_ab(MUNIFY_ASM_ARG const uint32_t *widened, MUNIFY_ASM_ARG int32_t blocks,
                                      MUNIFY_ASM_ARG uint32_t *t)
 {
-    __asm volatile(BLOCKS_TABLES(BLOCKS_TABLE_PAIR_BLOCK));
+    __asm volatile("push   {r4-r11, lr}\n\t" BLOCKS_TABLE_PAIR_START "1:\n\t" BLOCKS_TABLE_PAIR_BLOCK
+                   "subs   r1, r1, #1\n\t"
+                   "bne    1b\n\t"
+                   "pop    {r4-r11, pc}\n\t");
 }
 
 
@@ -491,6 +541,42 @@ MUNIFY_ASM_FUNCTION blocks_output_quad(MUNIFY_ASM_ARG const munify_dsp_output_st
 MUNIFY_ASM_FUNCTION blocks_output_quad_min(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
 {
     __asm volatile(BLOCKS_QUAD_OUTPUTS(BLOCKS_QUAD_CLAMP_MIN));
+}
+
+/* A pool window's quad (toolchain.plan.fusion): per row the maximum of the four accumulators (r4), requantized
+ * once; r3 the output, r12 its end. */
+#define BLOCKS_WINDOW_OUTPUTS(clamp)                                                                         \
+    "push   {r4-r11, lr}\n\t"                                                                                \
+    "ldr    r2, [r0, #16]\n\t"                                                                               \
+    "ldr    r9, [r0, #20]\n\t"                                                                               \
+    "ldm    r0, {r0, r1, r3, r12}\n\t" /* acc, table, out, rows */                                           \
+    "add    r12, r3, r12\n\t"                                                                                \
+    "1:\n\t"                                                                                                 \
+    "ldm    r0!, {r4, r5, r6, r7}\n\t"                                                                       \
+    "cmp    r4, r5\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r5\n\t"                                                                                      \
+    "cmp    r4, r6\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r6\n\t"                                                                                      \
+    "cmp    r4, r7\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r7\n\t"                                                                                      \
+    "ldm    r1!, {r5, r6, r7, r10, r11}\n\t"                                                                 \
+    BLOCKS_QUAD_OUTPUT("", "21", "31", clamp, "[r3], #1")                                                      \
+    "cmp    r3, r12\n\t"                                                                                     \
+    "bne    1b\n\t"                                                                                          \
+    "pop    {r4-r11, pc}\n\t"                                                                                \
+    BLOCKS_QUAD_OVERFLOW("21", "31")
+
+MUNIFY_ASM_FUNCTION blocks_output_window(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
+{
+    __asm volatile(BLOCKS_WINDOW_OUTPUTS(""));
+}
+
+MUNIFY_ASM_FUNCTION blocks_output_window_min(MUNIFY_ASM_ARG const munify_dsp_output_state *state)
+{
+    __asm volatile(BLOCKS_WINDOW_OUTPUTS(BLOCKS_QUAD_CLAMP_MIN));
 }
 
 /* Where one output pixel's inputs are: `rows` runs of `row_len` inputs, `stride` bytes apart. An interior
@@ -559,13 +645,12 @@ MUNIFY_DSP_FN munify_dsp_quant blocks_output_quant(const blocks_column *col)
     return q;
 }
 
-/* Output pixels src[0..3] (the last ones may repeat) through all rows. */
-MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
-                                     const blocks_source src[4], int8_t *const out[4])
+/* The accumulators of pixels src[0..3] for every row, interleaved (a b c d per row) in col->acc. */
+MUNIFY_DSP_FN void blocks_quad_accumulate(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                          const blocks_source src[4])
 {
     const munify_dsp_blocks *p = col->p;
     const munify_dsp_block_lists *l = &p->lists;
-    munify_dsp_quant q = blocks_output_quant(col);
     int32_t whole_blocks = p->cols / MUNIFY_DSP_LAYOUT_BI;
     blocks_widen_pixels(col, unified, src, 4);
     if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
@@ -574,6 +659,15 @@ MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *ro
     const blocks_quad_state rows = {l->row_stream, col->widened, col->acc, row_heads,
                                     col->unsigned_x + BLOCKS_QUAD_RECORDS_OFFSET, munify_dsp_sign_masks[0]};
     blocks_rows_quad(&rows);
+}
+
+/* Output pixels src[0..3] (the last ones may repeat) through all rows. */
+MUNIFY_DSP_FN void blocks_pixel_quad(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                     const blocks_source src[4], int8_t *const out[4])
+{
+    const munify_dsp_blocks *p = col->p;
+    munify_dsp_quant q = blocks_output_quant(col);
+    blocks_quad_accumulate(col, row_heads, unified, src);
     int32_t full_quad = out[1] == out[0] + p->rows && out[2] == out[1] + p->rows && out[3] == out[2] + p->rows;
     if (full_quad && col->simple && q.act_max == 127) {
         const munify_dsp_output_state state = {col->acc,     col->requant, out[0], p->rows, q.output_offset,
@@ -699,6 +793,99 @@ MUNIFY_DSP_FN void munify_dsp_conv_blocks_s8(const munify_dsp_blocks *p, const m
             }
         }
         blocks_pixel_quad(&col, row_heads, unified, src, out);
+    }
+#endif
+}
+
+/* ---- fused with the 2x2 / stride 2 MAX_POOL_2D after it (toolchain.plan.fusion) -------------------------
+ * A quad is a pool window, pixels (2py, 2px) (2py, 2px + 1) (2py + 1, 2px) (2py + 1, 2px + 1); its rows run as any
+ * quad's, then every row's maximum of the four accumulators is requantized once (exact: the requantization
+ * and the clamps never decrease with the accumulator). Output [pool_h, pool_w, rows]. */
+
+/* One window's rows into out[0 .. rows). */
+MUNIFY_DSP_FN void blocks_pixel_window(const blocks_column *col, const int32_t *row_heads, int32_t unified,
+                                       const blocks_source src[4], int8_t *out)
+{
+    const munify_dsp_blocks *p = col->p;
+    munify_dsp_quant q = blocks_output_quant(col);
+    blocks_quad_accumulate(col, row_heads, unified, src);
+    if (col->simple && q.act_max == 127) {
+        const munify_dsp_output_state state = {col->acc, col->requant, out, p->rows, q.output_offset, q.act_min,
+                                               q.act_max};
+        if (q.act_min == -128) {
+            blocks_output_window(&state);
+        } else {
+            blocks_output_window_min(&state);
+        }
+        return;
+    }
+    for (int32_t r = 0; r < p->rows; ++r) {
+        int32_t *a = col->acc + 4 * r;
+        for (int32_t i = 1; i < 4; ++i) {
+            a[0] = a[i] > a[0] ? a[i] : a[0];
+        }
+    }
+    munify_dsp_output_run_quad(col->acc, col->requant, col->simple, &q, p->rows, out);
+}
+
+#if MUNIFY_DSP_SCALAR
+/* The plain C path: the window's four pixels one at a time, then the maxima. */
+MUNIFY_DSP_FN void blocks_conv_pool_by_pixel(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
+                                             int32_t pool_h, int32_t pool_w, const int8_t *input, int8_t *output,
+                                             int16_t *scratch)
+{
+    uint32_t *widened;
+    uint8_t *unsigned_x;
+    int8_t *im2col;
+    blocks_column col = blocks_prepare(p, 4, 0, scratch, &widened, &unsigned_x, &im2col);
+    for (int32_t py = 0; py < pool_h; ++py) {
+        for (int32_t px = 0; px < pool_w; ++px) {
+            for (int32_t i = 0; i < 4; ++i) {
+                const int8_t *x = munify_dsp_conv_patch(geometry, input, 2 * py + (i >> 1), 2 * px + (i & 1), im2col);
+                munify_dsp_blocks_accumulate_scalar(&p->lists, blocks_shape, p->rows, p->cols, p->bias, x,
+                                                    col.acc + i * p->rows);
+            }
+            int8_t *out = output + (py * pool_w + px) * p->rows;
+            for (int32_t r = 0; r < p->rows; ++r) {
+                int32_t best = col.acc[r];
+                for (int32_t i = 1; i < 4; ++i) {
+                    best = col.acc[i * p->rows + r] > best ? col.acc[i * p->rows + r] : best;
+                }
+                out[r] = munify_dsp_output(best, &p->q, r);
+            }
+        }
+    }
+}
+#endif
+
+MUNIFY_DSP_FN void munify_dsp_conv_blocks_pool_s8(const munify_dsp_blocks *p, const munify_dsp_conv *geometry,
+                                                  int32_t pool_h, int32_t pool_w, const int8_t *input,
+                                                  int8_t *output, int16_t *scratch)
+{
+#if MUNIFY_DSP_SCALAR
+    blocks_conv_pool_by_pixel(p, geometry, pool_h, pool_w, input, output, scratch);
+#else
+    uint32_t *widened;
+    uint8_t *unsigned_x;
+    int8_t *im2col;
+    blocks_column col = blocks_prepare(p, 4, 1, scratch, &widened, &unsigned_x, &im2col);
+    int32_t k = blocks_padded_cols(p->cols);
+    int32_t unified = blocks_any_unified(p);
+    if (MUNIFY_DSP_REQUANT_FOLDED && col.simple) {
+        munify_dsp_fold_offset((munify_dsp_requant *)(uintptr_t)col.requant, p->rows, p->q.output_offset);
+    }
+    int32_t *row_heads = blocks_row_heads(p, (int32_t *)(void *)(im2col + (geometry->pointwise ? 0 : 4 * k)));
+    int32_t direct = blocks_direct_rows(geometry);
+    int8_t *out = output;
+    for (int32_t py = 0; py < pool_h; ++py) {
+        for (int32_t px = 0; px < pool_w; ++px, out += p->rows) {
+            blocks_source src[4];
+            for (int32_t i = 0; i < 4; ++i) {
+                int32_t at = (2 * py + (i >> 1)) * geometry->out_w + 2 * px + (i & 1);
+                blocks_pixel_source(geometry, direct, input, at, p->cols, im2col + i * k, &src[i]);
+            }
+            blocks_pixel_window(&col, row_heads, unified, src, out);
+        }
     }
 #endif
 }

@@ -146,6 +146,47 @@ MUNIFY_ASM_FUNCTION conv_outputs_pair_min(MUNIFY_ASM_ARG const conv_pair_output_
 {
     __asm volatile(CONV_PAIR_OUTPUTS("cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"));
 }
+
+/* A fused pool window (toolchain.plan.fusion): per channel the maximum of pixels a, b, c, d (acc: their rows one
+ * after the other, `rows` apart) from one table entry: r0 / r8 a's / d's accumulators, r2 the bytes from a to b.
+ * The state's b_minus_a is unused. */
+#define CONV_WINDOW_OUTPUTS(clamp)                                                                           \
+    "push   {r4-r11, lr}\n\t"                                                                                \
+    "ldr    r9, [r0, #20]\n\t"                                                                               \
+    "ldm    r0, {r0, r1, r3, r12}\n\t" /* acc, table, out, rows */                                           \
+    "lsl    r2, r12, #2\n\t"                                                                                 \
+    "add    r8, r0, r2\n\t"                                                                                  \
+    "add    r8, r8, r2, lsl #1\n\t"                                                                          \
+    "add    r12, r3, r12\n\t"                                                                                \
+    "1:\n\t"                                                                                                 \
+    "ldr    r5, [r0, r2]\n\t"                                                                                \
+    "ldr    r6, [r0, r2, lsl #1]\n\t"                                                                        \
+    "ldr    r7, [r8], #4\n\t"                                                                                \
+    "ldr    r4, [r0], #4\n\t"                                                                                \
+    "cmp    r4, r5\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r5\n\t"                                                                                      \
+    "cmp    r4, r6\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r6\n\t"                                                                                      \
+    "cmp    r4, r7\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r4, r7\n\t"                                                                                      \
+    "ldm    r1!, {r5, r6, r7, r10, r11}\n\t"                                                                 \
+    CONV_PAIR_OUTPUT("", clamp, "[r3], #1")                                                                    \
+    "cmp    r3, r12\n\t"                                                                                     \
+    "bne    1b\n\t"                                                                                          \
+    "pop    {r4-r11, pc}\n\t"
+
+MUNIFY_ASM_FUNCTION conv_outputs_window(MUNIFY_ASM_ARG const conv_pair_output_state *state)
+{
+    __asm volatile(CONV_WINDOW_OUTPUTS(""));
+}
+
+MUNIFY_ASM_FUNCTION conv_outputs_window_min(MUNIFY_ASM_ARG const conv_pair_output_state *state)
+{
+    __asm volatile(CONV_WINDOW_OUTPUTS("cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"));
+}
 #endif
 
 MUNIFY_DSP_FN int32_t munify_dsp_conv_dense_scratch_size(const munify_dsp_conv *p)
@@ -154,16 +195,12 @@ MUNIFY_DSP_FN int32_t munify_dsp_conv_dense_scratch_size(const munify_dsp_conv *
     return (int32_t)(sizeof(munify_dsp_requant) + 2 * sizeof(int32_t)) * p->out_c + 4 * k + (p->pointwise ? 0 : k);
 }
 
-/* Output pixels a and b (b may repeat a for an odd last pixel) through all output channels; `folded`: the
- * table's nudges carry the output offset (conv_outputs_pair). */
-MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_requant *requant, int32_t simple,
-                                   int32_t folded, const uint32_t *columns, int32_t *acc, int8_t *out_a,
-                                   int8_t *out_b)
+/* The accumulators of pixels a and b (the interleaved columns) for every output channel into acc_a, acc_b. */
+MUNIFY_DSP_FN void conv_pair_accumulate(const munify_dsp_conv *p, const uint32_t *columns, int32_t *acc_a,
+                                        int32_t *acc_b)
 {
     int32_t groups = munify_dsp_round_up4(p->kernel_h * p->kernel_w * p->in_c) >> 2;
-    const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
     int32_t full = p->out_c & ~1;
-    int32_t *acc_a = acc, *acc_b = acc + p->out_c;
     if (full > 0) {
         conv_rows_state state = {p->weights, columns, groups, p->bias, acc_a, acc_b, full >> 1};
         conv_rows_2x2(&state);
@@ -174,6 +211,17 @@ MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_re
         acc_a[full] = last[0];
         acc_b[full] = last[1];
     }
+}
+
+/* Output pixels a and b (b may repeat a for an odd last pixel) through all output channels; `folded`: the
+ * table's nudges carry the output offset (conv_outputs_pair). */
+MUNIFY_DSP_FN void conv_pixel_pair(const munify_dsp_conv *p, const munify_dsp_requant *requant, int32_t simple,
+                                   int32_t folded, const uint32_t *columns, int32_t *acc, int8_t *out_a,
+                                   int8_t *out_b)
+{
+    const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
+    int32_t *acc_a = acc, *acc_b = acc + p->out_c;
+    conv_pair_accumulate(p, columns, acc_a, acc_b);
 #if MUNIFY_DSP_REQUANT_FOLDED
     if (folded) {
         const conv_pair_output_state state = {acc, requant, out_a, p->out_c, (int32_t)(out_b - out_a), q.act_min};
@@ -212,6 +260,68 @@ MUNIFY_DSP_FN void munify_dsp_conv_dense_s8(const munify_dsp_conv *p, const int8
                                columns + 2, 4);
         conv_pixel_pair(p, requant, simple, folded, columns, acc, output + pixel * p->out_c,
                         output + other * p->out_c);
+    }
+}
+
+/* ---- fused with the 2x2 / stride 2 MAX_POOL_2D after it (toolchain.plan.fusion) -------------------------
+ * A pool window is two pixel pairs, (2py, 2px) (2py, 2px + 1) then the row below, each run as any pair; per
+ * channel the maximum of the four accumulators is requantized once (exact: the requantization and the clamps
+ * never decrease with the accumulator). Scratch: four accumulators per channel instead of two. */
+MUNIFY_DSP_FN int32_t munify_dsp_conv_dense_pool_scratch_size(const munify_dsp_conv *p)
+{
+    return munify_dsp_conv_dense_scratch_size(p) + 2 * (int32_t)sizeof(int32_t) * p->out_c;
+}
+
+/* The window's four accumulators of every channel (acc: pixel a's, b's, c's, d's rows) into out[0 .. out_c). */
+MUNIFY_DSP_FN void conv_window_outputs(const munify_dsp_conv *p, const munify_dsp_requant *requant, int32_t simple,
+                                       int32_t folded, int32_t *acc, int8_t *out)
+{
+    const munify_dsp_quant q = p->q; /* a local copy: the int8 output stores could alias p->q */
+#if MUNIFY_DSP_REQUANT_FOLDED
+    if (folded) {
+        const conv_pair_output_state state = {acc, requant, out, p->out_c, 0, q.act_min};
+        if (q.act_min == -128) {
+            conv_outputs_window(&state);
+        } else {
+            conv_outputs_window_min(&state);
+        }
+        return;
+    }
+#endif
+    (void)folded;
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        for (int32_t i = 1; i < 4; ++i) {
+            acc[c] = acc[c + i * p->out_c] > acc[c] ? acc[c + i * p->out_c] : acc[c];
+        }
+    }
+    munify_dsp_output_run(acc, requant, simple, &q, p->out_c, out);
+}
+
+/* Output [pool_h, pool_w, out_c]: the pool of the conv's output, pixels the pool does not read never computed. */
+MUNIFY_DSP_FN void munify_dsp_conv_dense_pool_s8(const munify_dsp_conv *p, int32_t pool_h, int32_t pool_w,
+                                                 const int8_t *input, int8_t *output, int16_t *scratch)
+{
+    int32_t k = p->kernel_h * p->kernel_w * p->in_c;
+    munify_dsp_requant *requant = (munify_dsp_requant *)(void *)scratch;
+    int32_t *acc = (int32_t *)(requant + p->out_c);
+    uint32_t *columns = (uint32_t *)(acc + 4 * p->out_c);
+    int8_t *im2col = (int8_t *)(columns + munify_dsp_round_up4(k));
+    int32_t simple = munify_dsp_prepare_requant(&p->q, p->out_c, requant);
+    int32_t folded = MUNIFY_DSP_REQUANT_FOLDED && simple && p->q.act_max == 127;
+    if (folded) {
+        munify_dsp_fold_offset(requant, p->out_c, p->q.output_offset);
+    }
+    int8_t *out = output;
+    for (int32_t py = 0; py < pool_h; ++py) {
+        for (int32_t px = 0; px < pool_w; ++px, out += p->out_c) {
+            for (int32_t half = 0; half < 2; ++half) {
+                int32_t oy = 2 * py + half;
+                munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, oy, 2 * px, im2col), k, columns, 4);
+                munify_dsp_widen_pairs(munify_dsp_conv_patch(p, input, oy, 2 * px + 1, im2col), k, columns + 2, 4);
+                conv_pair_accumulate(p, columns, acc + 2 * half * p->out_c, acc + (2 * half + 1) * p->out_c);
+            }
+            conv_window_outputs(p, requant, simple, folded, acc, out);
+        }
     }
 }
 

@@ -16,7 +16,7 @@ Layouts (the C side documents the same in each kernel's header comment):
               | last << 15 | magnitude << 16), else as lists (column, mask or sign bytes, int16 magnitudes);
               pruned blocks are absent. With 1 x bi blocks the last dense column of each row carries bit 15.
               See pack_blocks, docs/FORMAT.md and codegen_templates/kernels/dsp/munify_dsp_blocks_scalar.h.
-  dsp-blocks-table  CONV_2D 1 x bi (speed): as dsp-blocks-wide, but a unified block is a table record, the byte
+  dsp-blocks-table  CONV_2D 1 x bi (speed): as dsp-blocks-wide16, but a unified block is a table record, the byte
               offsets of its signed sums in the pixel quads' tables (per 4 inputs, 16 sign patterns) and its
               magnitude (1 x 4: offset | magnitude << 16; 1 x 8: offset | offset << 16, magnitude).
 """
@@ -367,7 +367,14 @@ class BlockCosts:
                         + f.unified_rows * self.unified_row + f.listed_blocks * self.listed
                         + f.rows * self.row + f.cols * self.input + copies * self.copy
                         + (f.cols * self.tables if f.unified_weights else 0.0))
-        return LAYER_CALL + f.positions * per_position
+        return LAYER_CALL + f.positions * per_position - f.pool_windows * f.rows * QUAD_WINDOW_ROW_SAVING
+
+
+# A conv pixel quad that is a pool window (f.pool_windows, only the quads fuse): per row one requantization of the
+# four accumulators' maximum (blocks_output_window: ~20 instructions) instead of the quad's four outputs (~35) and
+# their call: 18 fewer a row and window (kernel_bench, -O2, no clamp: 14 x 14 x 16 -> 32 and 7 x 7 x 32 -> 48 dense
+# quads, mask bytes, sign bits, tables; the fused layers then within +0.4% .. +2.2% of the model)
+QUAD_WINDOW_ROW_SAVING = 18.0
 
 
 def quad_patch_copies(patch_copies: float, inside_rows: float, patch_row: int, bi: int) -> float:
@@ -409,12 +416,12 @@ QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.658, 0.281, 1.36, 0.877, 14.5
                                       BlockCosts(0.768, 0.554, 0.035, 0.083, 14.9, 1.99, copy=CONV_COPY)),
                     True: WidthCosts(BlockCosts(0.789, 0.337, 1.62, 1.15, 15.2, 2.01, copy=CONV_COPY),
                                      BlockCosts(0.936, 0.681, 0.043, 0.101, 15.4, 1.89, copy=CONV_COPY))}
-# Table records: tables 4.4-4.8 per input when the layer has unified blocks (refit at stop 20 after the paired
-# 1 x 8 records and the one-pixel last quad, with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes in the
-# calibration: worst fit error 4.7%; the unified_sweep's table layers within 5.2%, 3.9% those with unified blocks;
-# refit at stop 21 on the row stream: worst fit error 5.6% / 5.8%)
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.817, 0.272, -0.27, 0.943, 15.5, 1.97, 4.33, copy=CONV_COPY),
-                              BlockCosts(0.923, 0.340, 0.021, 0.079, 14.8, 2.15, 4.77, copy=CONV_COPY))
+# Table records: dense blocks as dsp-blocks-wide16 (int8 before stop 21); tables 3.3-3.6 per input when the layer
+# has unified blocks (blocks_tables: 108 instructions a 1 x 8 block and pixel quad, 43 a 1 x 4 block; 4.4-4.8
+# before stop 21's one-STRD entries). Refit at stop 21 with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes
+# in the calibration: worst fit error 4.8% / 5.1% (1 x 16), both on a 64-input layer.
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.694, 0.259, -0.227, 0.973, 17.1, 1.91, 3.31, copy=CONV_COPY),
+                              BlockCosts(0.806, 0.341, 0.021, 0.072, 16.4, 2.05, 3.59, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -453,11 +460,17 @@ def fc_dense_cost(f) -> float:
 CONV_FOLDED_OUTPUT_SAVING = 4.2
 
 
+# Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_dense_pool_s8): a window's two pixel pairs,
+# then one requantization of each channel's maximum (conv_outputs_window: ~25 against the pairs' 2 x 19): 16 fewer
+# a channel and window (kernel_bench, -O2: 14 x 14 x 16 -> 32 and 7 x 7 x 32 -> 48 within +1.2% / +0.5%)
+CONV_WINDOW_ROW_SAVING = 16.0
+
+
 def conv_dense_cost(f) -> float:
     output = CONV_OUTPUT - (CONV_FOLDED_OUTPUT_SAVING if f.folded_requant else 0.0)
     per_pixel = (f.rows * _round_up(f.cols, 4) * CONV_MAC + f.rows * output + f.cols * CONV_INPUT
                  + f.patch_copies * CONV_COPY)
-    return LAYER_CALL + f.positions * per_pixel
+    return LAYER_CALL + f.positions * per_pixel - f.pool_windows * f.rows * CONV_WINDOW_ROW_SAVING
 
 
 # One input channel: per output 11 (LDM, LDR, 5 SMLAD, store, loop) + the requantization loop; per pixel the
@@ -471,7 +484,33 @@ CONV_1CH_OUTPUT, CONV_1CH_PIXEL, CONV_1CH_COPY = 24.6, 27.1, 13.5
 CONV_1CH_FUSED_OUTPUT = 17.9
 
 
+# Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_1ch_pool_s8): per window and channel
+# one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization; the taps
+# into the interleaved buffer: a 3x3 window from four words of its 4 x 4 input block, read in place inside the
+# input (f.inside_windows), gathered with the zero point at the border; other kernels pixel by pixel. Fit of
+# calibrate.py conv_1ch_pool (folded, no clamp, the board's -O2; worst error 0.0% over 5 layers; 3x3 windows
+# are assumed stride 1); `--optimize speed` (-O3) builds the taps' C in 0.69 of that (the MNIST CNN's first
+# conv: 189,674 measured). Not folded: the maximum stored and the requantization loop (~70 an output with both
+# bounds clamped, 14 x 14 x 16 RELU6; unclamped ~8 less, as the output loop's clamps).
+CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.2, 62.0
+CONV_1CH_INSIDE_WINDOW, CONV_1CH_BORDER_WINDOW, CONV_1CH_OTHER_PIXEL = 146.7, 403.6, 103.6
+CONV_1CH_TAPS_SPEED_BUILD = 0.69
+
+
+def _conv_1ch_window_cost(f) -> float:
+    if (f.cols, f.patch_row) == (9, 3):  # 3x3: a window's taps from its 4 x 4 input block
+        taps = (f.inside_windows * CONV_1CH_INSIDE_WINDOW
+                + (f.pool_windows - f.inside_windows) * CONV_1CH_BORDER_WINDOW)
+    else:
+        taps = f.positions * CONV_1CH_OTHER_PIXEL
+    per_output = CONV_1CH_WINDOW_FOLDED_OUTPUT if f.folded_requant else CONV_1CH_WINDOW_OUTPUT
+    return (LAYER_CALL + f.pool_windows * f.rows * per_output
+            + taps * (CONV_1CH_TAPS_SPEED_BUILD if f.speed_build else 1.0))
+
+
 def conv_1ch_cost(f) -> float:
+    if f.pool_windows:
+        return _conv_1ch_window_cost(f)
     per_output = CONV_1CH_FUSED_OUTPUT if f.folded_requant else CONV_1CH_OUTPUT
     return LAYER_CALL + f.positions * (f.rows * per_output + CONV_1CH_PIXEL + f.patch_copies * CONV_1CH_COPY)
 
@@ -512,12 +551,18 @@ def fc_dense_scratch(params: dict) -> int:
 
 
 def conv_dense_scratch(params: dict) -> int:
+    """munify_dsp_conv_dense_scratch_size; fused with a pool (munify_dsp_conv_dense_pool_scratch_size) four
+    accumulators per channel instead of two."""
     k = _round_up(params["k"], 4)
-    return (REQUANT_ENTRY_BYTES + 8) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
+    accumulators = 16 if params["pool_fused"] else 8
+    return (REQUANT_ENTRY_BYTES + accumulators) * params["cout"] + 4 * k + (0 if params["pointwise"] else k)
 
 
 def conv_1ch_scratch(params: dict) -> int:
-    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + 6 * 4 + 12
+    """munify_dsp_conv_1ch_scratch_size, fused with a pool munify_dsp_conv_1ch_pool_scratch_size: the requantization
+    table, the accumulators, the widened taps (one pixel: 6 words; a pool window's four pixels: 20), the patch."""
+    taps = 4 * CONV_1CH_WORDS if params["pool_fused"] else 6
+    return (REQUANT_ENTRY_BYTES + 4) * params["cout"] + taps * 4 + 12
 
 
 def _conv_1ch_fits(params: dict) -> bool:
@@ -601,10 +646,10 @@ def _block_variants() -> list[KernelVariant]:
     def records(name):
         return name if name in RECORD_KINDS else "masks"
 
-    # 1 x bi rows for speed (FC mask bytes and pair records, the conv pixel quads' mask bytes): dense blocks stored
-    # widened (int16), so their loop has no SXTB16.
+    # 1 x bi rows for speed (FC mask bytes and pair records, the conv pixel quads' mask bytes and table records):
+    # dense blocks stored widened (int16), so their loop has no SXTB16.
     def dense16(op_type, family, name):
-        return family == "rows" and (name in ("wide", "pairs") if op_type == "FULLY_CONNECTED" else name == "wide")
+        return family == "rows" and name in (("wide", "pairs") if op_type == "FULLY_CONNECTED" else ("wide", "table"))
 
     def offered(op_type, family, name):
         if name == "table":
@@ -625,7 +670,8 @@ def _block_variants() -> list[KernelVariant]:
                                                  dense16=dense16(op_type, family, name), records=records(name)),
                           support_files=files,
                           scratch=functools.partial(blocks_scratch, conv=op_type == "CONV_2D",
-                                                    records=records(name)))
+                                                    records=records(name)),
+                          fuses_pool=op_type == "CONV_2D" and family == "rows")
             for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D"))
             for suffix, costs, family in families
             for name, bits, modes in masks
@@ -667,7 +713,7 @@ def _dense_quads_variant() -> KernelVariant:
                          layout="dsp-blocks-wide16", features=DSP, optimize=frozenset({"speed", "balanced"}),
                          applies=_dense_quads_fit, pack=_pack_dense_quads, support_files=files,
                          options={"bo": 1, "bi": DENSE_QUAD_BI},
-                         scratch=functools.partial(blocks_scratch, conv=True))
+                         scratch=functools.partial(blocks_scratch, conv=True), fuses_pool=True)
 
 
 def _dense_pair(stem: str, op_type: str, **args) -> list[KernelVariant]:
@@ -683,10 +729,10 @@ def _build_variants() -> tuple:
               pack=_dense_packer(pack_fc_dense), scratch=fc_dense_scratch,
               support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_fc_dense.h",))
     conv = dict(template="kernels/dsp/conv_dense.c.j2", cost=conv_dense_cost, layout="dsp-conv2", features=DSP,
-                applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch,
+                applies=_single_image, pack=_dense_packer(pack_conv_dense), scratch=conv_dense_scratch, fuses_pool=True,
                 support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_dense.h",))
     conv_1ch = dict(template="kernels/dsp/conv_1ch.c.j2", cost=conv_1ch_cost, layout="dsp-conv1ch", features=DSP,
-                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch,
+                    applies=_conv_1ch_fits, pack=_dense_packer(pack_conv_1ch), scratch=conv_1ch_scratch, fuses_pool=True,
                     support_files=COMMON_FILES + ("kernels/dsp/munify_dsp_conv_1ch.h",))
     depthwise = dict(template="kernels/dsp/depthwise.c.j2", cost=depthwise_cost, layout="dsp-dw", features=DSP,
                      applies=_depthwise_fits, pack=_dense_packer(pack_depthwise), scratch=depthwise_scratch,

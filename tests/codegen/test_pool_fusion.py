@@ -1,0 +1,183 @@
+"""CONV_2D + 2x2 / stride 2 MAX_POOL_2D fused (toolchain.plan.fusion): where the plan fuses and where it must not,
+the arena it saves, and every fusing DSP kernel bit-exact on mps2-an386 (QEMU) against the reference."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from toolchain.boards import load_board
+from toolchain.ir import Graph, Op, Tensor
+from toolchain.plan import make_plan
+from toolchain.plan.fusion import POOL_FUSED
+
+from benchmarks.kernels import kernel_bench as kb
+from random_graphs import mnist_cnn_chain
+
+M4 = load_board("mps2-an386")
+
+
+def _plan(graph, optimize="speed", features=M4.features, **kwargs):
+    return make_plan(graph, features, optimize, cpu=M4.cpu, **kwargs)
+
+
+def _conv_pool(window, cout=6, pad="VALID", pool_activation="NONE", seed=0, **conv):
+    rng = np.random.default_rng(seed)
+    case = kb.conv_case("cp", rng, window, 1, cout, kernel="conv1ch_dense_dsp", **conv)
+    return kb.with_max_pool(case, pad, pool_activation).graph
+
+
+@pytest.mark.parametrize("optimize", ["speed", "balanced"])
+def test_the_first_conv_of_the_mnist_cnn_computes_its_pool_in_a_smaller_arena(optimize):
+    graph = mnist_cnn_chain(1, activation="RELU")
+    fused, unfused = _plan(graph, optimize), _plan(graph, optimize, fuse_pools=False)
+    conv, pool = fused.layers[0], fused.layers[1]
+    assert conv.variant == "conv1ch_dense_dsp" and conv.params["pool_fused"]
+    assert pool.variant == POOL_FUSED and pool.alias and pool.inputs == () and pool.cost == 0
+    assert conv.output == pool.output and conv.output.tensor == graph.ops[1].outputs[0]
+    assert graph.ops[0].outputs[0] not in fused.buffers  # the conv's own 28 x 28 x 16 output has no storage
+    assert unfused.layers[1].variant == "maxpool_dsp" and not unfused.layers[0].params["pool_fused"]
+    assert fused.arena_size < unfused.arena_size
+    assert conv.cost < unfused.layers[0].cost + unfused.layers[1].cost
+
+
+@pytest.mark.parametrize("window, pad, fuses", [
+    (kb.Window(8, 6, 3, 3), "VALID", True),
+    (kb.Window(7, 7, 3, 3), "VALID", True),  # 7 x 7 -> 3 x 3: row and column 6 are never computed
+    (kb.Window(8, 6, 3, 3), "SAME", True),  # SAME on even sizes is VALID
+    (kb.Window(7, 7, 3, 3), "SAME", False),  # 7 x 7 -> 4 x 4: the last windows are cut by the padding
+    (kb.Window(7, 8, 3, 3), "SAME", False),
+])
+def test_only_whole_windows_fuse(window, pad, fuses):
+    plan = _plan(_conv_pool(window, pad=pad))
+    assert plan.layers[0].params["pool_fused"] == fuses
+    assert (plan.layers[1].variant == POOL_FUSED) == fuses
+
+
+def _replace_op(graph: Graph, index: int, **attrs) -> Graph:
+    ops = list(graph.ops)
+    ops[index] = dataclasses.replace(ops[index], attrs={**ops[index].attrs, **attrs})
+    return dataclasses.replace(graph, ops=tuple(ops))
+
+
+def test_other_pools_and_targets_do_not_fuse():
+    graph = _conv_pool(kb.Window(8, 8, 3, 3))
+    assert _plan(graph).layers[0].params["pool_fused"]
+    overlapping = _replace_op(graph, 1, stride=(1, 1))
+    overlapping = overlapping.with_tensor(dataclasses.replace(overlapping.tensor("pooled"), shape=(1, 7, 7, 6)))
+    assert not _plan(overlapping).layers[0].params["pool_fused"]
+    generic = _plan(graph, features=frozenset())
+    assert generic.layers[1].variant != POOL_FUSED and not generic.layers[0].params["pool_fused"]
+
+
+def test_a_conv_output_read_twice_keeps_its_pool():
+    graph = _conv_pool(kb.Window(8, 8, 3, 3))
+    tensors = {**graph.tensors, "twice": Tensor("twice", (1, 4, 4, 6), "int8", graph.tensor("pooled").quant),
+               "sum": Tensor("sum", (1, 4, 4, 6), "int8", graph.tensor("pooled").quant)}
+    pool2 = Op("pool2", "MAX_POOL_2D", ("y",), ("twice",), graph.ops[1].attrs)
+    add = Op("add", "ADD", ("pooled", "twice"), ("sum",), {"activation": "NONE"})
+    graph = Graph(graph.name, tensors, graph.ops + (pool2, add), graph.inputs, ("sum",))
+    graph.validate()
+    plan = _plan(graph)
+    assert not plan.layers[0].params["pool_fused"] and POOL_FUSED not in {layer.variant for layer in plan.layers}
+
+
+def test_the_fused_layer_clamps_to_both_activation_ranges():
+    graph = _conv_pool(kb.Window(8, 8, 3, 3), activation="RELU_N1_TO_1", pool_activation="RELU")
+    conv, pool = (layer.params for layer in _plan(graph, fuse_pools=False).layers)
+    fused = _plan(graph).layers[0].params
+    assert fused["pool_fused"] and pool["act_min"] > conv["act_min"]
+    assert (fused["act_min"], fused["act_max"]) == (pool["act_min"], conv["act_max"])
+
+
+# ---- on the target: every fused kernel against the reference --------------------------------------------
+
+def _unshifted_case(name: str, rng, window, cin: int, cout: int, kernel: str):
+    """Multipliers in [0.5, 1): shift 0, so no channel shifts right and the kernels take their C requantization
+    (munify_dsp_prepare_requant's simple 0); small inputs and weights keep the outputs inside int8."""
+    k = window.kernel_h * window.kernel_w * cin
+    matrix = rng.integers(-3, 4, (cout, k)).astype(np.int8)
+    q = kb.Requant(0.05, 0, 0.05, int(rng.integers(-10, 10)), rng.uniform(0.55, 0.95, cout))
+    x = rng.integers(-4, 5, (1, window.in_h, window.in_w, cin)).astype(np.int8)
+    weights = kb.matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
+    graph = kb._layer_graph(name, "CONV_2D", x, weights, rng.integers(-20, 20, cout).astype(np.int32),
+                            (1, window.out_h, window.out_w, cout), q, window.attrs)
+    return kb.with_max_pool(kb.Case(name, graph, kernel, x))
+
+
+
+def _cases():
+    rng = np.random.default_rng(21)
+    c1 = "conv1ch_dense_dsp"
+    cases = [
+        kb.with_max_pool(kb.conv_case("f1_mnist", rng, kb.Window(28, 28, 3, 3), 1, 16, kernel=c1, activation="NONE")),
+        kb.with_max_pool(kb.conv_case("f1_relu", rng, kb.Window(12, 12, 3, 3), 1, 16, kernel=c1, activation="RELU")),
+        kb.with_max_pool(kb.conv_case("f1_odd", rng, kb.Window(7, 7, 3, 3), 1, 5, kernel=c1)),
+        kb.with_max_pool(kb.conv_case("f1_valid_s2", rng, kb.Window(13, 12, 3, 3, stride=2, pad="VALID"), 1, 7,
+                                      kernel=c1)),
+        kb.with_max_pool(kb.conv_case("f1_2x3", rng, kb.Window(9, 7, 2, 3), 1, 5, kernel=c1)),
+        kb.with_max_pool(kb.conv_case("f1_huge_bias", rng, kb.Window(6, 6, 3, 3), 1, 8, huge_bias=True, kernel=c1)),
+        kb.with_max_pool(kb.conv_case("f1_scalar", rng, kb.Window(6, 5, 3, 3), 1, 6, kernel=c1, scalar=True)),
+        kb.with_max_pool(kb.conv_case("f1_pool_relu", rng, kb.Window(9, 8, 3, 3), 1, 7, kernel=c1, activation="NONE"),
+                         activation="RELU"),
+        kb.with_max_pool(kb.conv_case("f1_relu6", rng, kb.Window(10, 10, 3, 3), 1, 9, kernel=c1,
+                                      activation="RELU_N1_TO_1")),
+        # the pixel quads: a quad is the window (dense quads, mask bytes, sign bits, tables; 1 x 4 / 1 x 8 / 1 x 16)
+        kb.with_max_pool(kb.conv_case("fq_dense_odd", rng, kb.Window(7, 7, 3, 3), 8, 12, kernel="conv_dense_quads_dsp",
+                                      activation="NONE")),
+        kb.with_max_pool(kb.conv_case("fq_dense_pointwise", rng, kb.Window(6, 8, 1, 1, pad="VALID"), 16, 12,
+                                      kernel="conv_dense_quads_dsp")),
+        kb.with_max_pool(kb.blocks_case("fq_wide_1x8", rng, 16, 72, 1, 8, window=kb.Window(9, 8, 3, 3), cin=8,
+                                        activation="NONE")),
+        kb.with_max_pool(kb.blocks_case("fq_wide_1x16_relu", rng, 12, 108, 1, 16, window=kb.Window(9, 6, 3, 3), cin=12,
+                                        activation="RELU")),
+        kb.with_max_pool(kb.blocks_case("fq_bits_1x4", rng, 12, 36, 1, 4, sign_bits=True, window=kb.Window(7, 5, 3, 3),
+                                        cin=4)),
+        kb.with_max_pool(kb.blocks_case("fq_bits_1x8_stride2", rng, 10, 72, 1, 8, sign_bits=True,
+                                        window=kb.Window(10, 9, 3, 3, stride=2), cin=8)),
+        kb.with_max_pool(kb.blocks_case("fq_table_1x4", rng, 24, 144, 1, 4, table=True, window=kb.Window(7, 7, 3, 3),
+                                        cin=16, activation="NONE")),
+        kb.with_max_pool(kb.blocks_case("fq_table_1x8", rng, 24, 144, 1, 8, table=True, window=kb.Window(6, 6, 3, 3),
+                                        cin=16)),
+        kb.with_max_pool(kb.blocks_case("fq_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 6, 3, 3), cin=8,
+                                        huge_bias=True)),
+        # balanced dense: a window is two pixel pairs
+        kb.with_max_pool(kb.conv_case("fd_mnist8", rng, kb.Window(7, 7, 3, 3), 32, 48, activation="NONE")),
+        kb.with_max_pool(kb.conv_case("fd_odd_rows_relu", rng, kb.Window(9, 7, 3, 3), 5, 9, activation="RELU")),
+        kb.with_max_pool(kb.conv_case("fd_huge_bias", rng, kb.Window(4, 6, 3, 3), 8, 12, huge_bias=True)),
+        kb.with_max_pool(kb.conv_case("fd_pointwise", rng, kb.Window(6, 8, 1, 1, pad="VALID"), 16, 11)),
+        _unshifted_case("f1_unshifted", rng, kb.Window(8, 8, 3, 3), 1, 6, "conv1ch_dense_dsp"),
+        _unshifted_case("fq_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_quads_dsp"),
+        _unshifted_case("fd_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_dsp"),
+        kb.with_max_pool(kb.blocks_case("fq_scalar", rng, 10, 54, 1, 8, window=kb.Window(5, 6, 3, 3), cin=6,
+                                        scalar=True)),
+    ]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def fused_cases():
+    cases = _cases()
+    def folded(case):
+        return case.layer.params["requant_folds_offset"] and case.layer.params["act_max"] == 127
+
+    assert {case.layer.params["act_min"] > -128 for case in cases if folded(case) and not case.scalar} == {False, True}
+    assert any(not folded(case) for case in cases), "no case takes the requantization loop: pick another seed"
+    quads = [case for case in cases if case.name.startswith("fq_") and not case.scalar]
+    assert {case.layer.params["act_min"] > -128 for case in quads if folded(case)} == {False, True}
+    assert any(not case.layer.params["requant_folds_offset"] for case in quads)
+    unshifted = [case for case in cases if case.name.endswith("_unshifted")]
+    assert all(case.layer.params["shift"] == 0 and not case.layer.params["per_channel"] or
+               not np.any(case.layer.arrays["shift"].values) for case in unshifted)
+    pairs = [case for case in cases if case.name.startswith("fd_") and case not in unshifted]
+    assert {case.layer.params["act_min"] > -128 for case in pairs if folded(case)} == {False, True}
+    assert any(not folded(case) for case in pairs) and {c.layer.variant for c in pairs} == {"conv_dense_dsp"}
+    return cases, {r.name: r for r in kb.measure(cases)}
+
+
+@pytest.mark.qemu
+def test_fused_kernels_match_the_reference_pool_bit_for_bit(fused_cases):
+    cases, results = fused_cases
+    assert [case.name for case in cases if not case.layer.params["pool_fused"]] == []
+    wrong = {name: r.wrong for name, r in results.items() if r.wrong}
+    assert not wrong, wrong
