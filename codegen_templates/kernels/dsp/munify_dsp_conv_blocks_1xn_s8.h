@@ -58,6 +58,7 @@ _Static_assert(offsetof(blocks_quad_state, stream) == 0 && offsetof(blocks_quad_
 #define BLOCKS_HEAD_DENSE 2
 #define BLOCKS_HEAD_END 4
 #define BLOCKS_HEAD_COLUMNS 16 /* int8 weights: the bits from here, the bytes of the row's column halfwords */
+_Static_assert(BLOCKS_HEAD_COLUMNS == 16, "BLOCKS_DENSE_START shifts the head word right by 16");
 
 /* 4 inputs of a dense block for 4 pixels: w02/w13 the weights (w0, w2) (w1, w3) as int16 pairs, r8 the widened
  * groups. */
