@@ -165,6 +165,17 @@ def sweep(rng: np.random.Generator):
                 copies = quad_patch_copies(patch_copies(params), inside_rows(params), params["patch_row"], bi)
                 out.append((f"conv_blocks_table{'_1x16' if bi == 16 else ''}", case, window.out_h * window.out_w,
                             {**block_features(case.blocks[1], rows, cols, tables=True), "copies": copies}))
+    # the bench's post-training variants (pt50: 50% dense, 30% unified, 20% pruned 1 x 8 blocks) on the 64 -> 64
+    # DS-CNN / ResNet-8 shapes (drawn last, as above)
+    for name, bits in (("wide", False), ("bits", True)):
+        for window, cin, rows in CONV_BLOCK_SHAPES[4:]:
+            cols = window.kernel_h * window.kernel_w * cin
+            case = kb.blocks_case(f"cblpt50{name}_{window.kernel_h}", rng, rows, cols, 1, 8, mix=(0.5, 0.3, 0.2),
+                                  sign_bits=bits, window=window, cin=cin, activation="NONE")
+            params = case.layer.params
+            copies = quad_patch_copies(patch_copies(params), inside_rows(params), params["patch_row"], 8)
+            out.append((f"conv_blocks_{name}", case, window.out_h * window.out_w,
+                        {**block_features(case.blocks[1], rows, cols), "copies": copies}))
     return out
 
 

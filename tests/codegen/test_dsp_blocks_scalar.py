@@ -17,7 +17,8 @@ from benchmarks.kernels import kernel_bench as kb
 KERNELS = templates_dir() / "kernels" / "dsp"
 ROLES = [("counts", "uint16_t"), ("dense_cols", "uint16_t"), ("dense_weights", "int8_t"),
          ("unified_records", "uint32_t"), ("unified_cols", "uint16_t"), ("unified_signs", "uint8_t"),
-         ("unified_magnitudes", "int16_t"), ("tail_weights", "int8_t"), ("unified_bias", "int32_t")]
+         ("unified_magnitudes", "int16_t"), ("tail_weights", "int8_t"), ("unified_bias", "int32_t"),
+         ("row_stream", "uint32_t")]
 # (rows, cols, bo, bi, sign bits, conv, dense16[, table]): every family's layout, odd rows and a partial last
 # block
 SHAPES = [(9, 44, 1, 4, False, False, False), (9, 44, 1, 4, True, True, False), (12, 70, 1, 8, False, True, False),
@@ -46,7 +47,8 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
     records = "table" if table else "pairs" if pairs else "masks"
     packed = dsp.pack_blocks(matrix, blocks, bits, conv=conv, dense16=dense16, records=records)
     if sparse:
-        assert (packed["unified_records"] == dsp.MAX_SIGN_RECORD_STEP << 8).any(), "no filler: pick another seed"
+        words = np.concatenate([packed["unified_records"], packed["row_stream"]])  # conv quads: the row stream
+        assert (words == dsp.MAX_SIGN_RECORD_STEP << 8).any(), "no filler: pick another seed"
     x = rng.integers(-128, 128, cols).astype(np.int8)
     bias = rng.integers(-5000, 5000, rows).astype(np.int32)
     lines = ["#include <stdio.h>", '#include "munify_dsp_blocks_scalar.h"']
@@ -60,7 +62,7 @@ def _program(shape, rng) -> tuple[str, np.ndarray]:
               f"    const munify_dsp_block_shape shape = {{{bo}, {dsp.layout_bi(conv, bo, bi)}, {int(bits)}, "
               f"{int(dense16)}, "
               f"{int(bits and dsp.pixel_quads(conv, bo, bi))}, {int(table and dsp.pixel_quads(conv, bo, bi))}, "
-              f"{int(pairs)}}};",
+              f"{int(pairs)}, {int(dsp.pixel_quads(conv, bo, bi))}}};",
               f"    int32_t acc[{rows}];",
               f"    munify_dsp_blocks_accumulate_scalar(&lists, shape, {rows}, {cols}, bias, x, acc);",
               f"    for (int i = 0; i < {rows}; ++i) printf(\"%ld\\n\", (long)acc[i]);",

@@ -157,7 +157,7 @@ def measured():
     assert relu.layer.params["act_min"] > -128 and relu.layer.params["output_offset"] != 0, "pick another seed"
     for case in cases:
         if case.name.endswith("_fillers"):
-            records = case.layer.arrays["unified_records"].values
+            records = np.concatenate([case.layer.arrays[role].values for role in ("unified_records", "row_stream")])
             assert dsp.MAX_SIGN_RECORD_STEP << 8 in records, f"{case.name}: no filler record, pick another seed"
     return {r.name: r for r in kb.measure(cases)}
 

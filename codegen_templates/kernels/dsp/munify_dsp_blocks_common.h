@@ -19,7 +19,7 @@
  * MUNIFY_DSP_SCALAR (1: the plain C path of munify_dsp_blocks_scalar.h instead of the assembly).
  * Scratch (munify_dsp_blocks_scratch_size): requantization table, then for each column in flight (four for
  * conv pixel quads, else room for two) one accumulator per row, one widened and one unsigned column, and
- * (im2col convolutions) one im2col patch; the pixel quads then a row head per row (counts, bias x 4).
+ * (im2col convolutions) one im2col patch; the pixel quads then a row head per row (flags, bias x 4) and an end head.
  */
 #ifndef MUNIFY_DSP_BLOCKS_COMMON_H
 #define MUNIFY_DSP_BLOCKS_COMMON_H
@@ -56,6 +56,9 @@
 #ifndef MUNIFY_DSP_TABLE_RECORDS
 #define MUNIFY_DSP_TABLE_RECORDS 0 /* 1: dsp-blocks-table (the conv pixel quads only) */
 #endif
+#ifndef MUNIFY_DSP_ROW_STREAM
+#define MUNIFY_DSP_ROW_STREAM 0 /* 1: the conv pixel quads read row_stream */
+#endif
 #ifndef MUNIFY_DSP_PAIR_RECORDS
 #define MUNIFY_DSP_PAIR_RECORDS 0 /* 1: dsp-blocks-pairs (FULLY_CONNECTED 1 x bi) */
 #endif
@@ -85,7 +88,8 @@ typedef struct {
 #endif
 static const munify_dsp_block_shape blocks_shape = {MUNIFY_DSP_BO, MUNIFY_DSP_LAYOUT_BI, MUNIFY_DSP_SIGN_BITS,
                                                     MUNIFY_DSP_DENSE16, MUNIFY_DSP_SIGN_RECORDS,
-                                                    MUNIFY_DSP_TABLE_RECORDS, MUNIFY_DSP_PAIR_RECORDS};
+                                                    MUNIFY_DSP_TABLE_RECORDS, MUNIFY_DSP_PAIR_RECORDS,
+                                                    MUNIFY_DSP_ROW_STREAM};
 
 typedef struct {
     const munify_dsp_blocks *p;
@@ -186,7 +190,7 @@ MUNIFY_DSP_FN int32_t munify_dsp_blocks_scratch_size(const munify_dsp_blocks *p,
 {
     int32_t k = blocks_padded_cols(p->cols);
     int32_t columns = conv ? MUNIFY_DSP_BLOCKS_CONV_COLUMNS : 2;
-    int32_t row_heads = conv ? MUNIFY_DSP_BLOCKS_ROW_BYTES * p->rows : 0;
+    int32_t row_heads = conv ? MUNIFY_DSP_BLOCKS_ROW_BYTES * (p->rows + 1) : 0; /* and the end head */
     return (int32_t)(sizeof(munify_dsp_requant) + (size_t)columns * sizeof(int32_t)) * p->rows + 2 * columns * k +
            blocks_unsigned_bytes(k, columns) + (im2col ? columns * k : 0) + row_heads;
 }

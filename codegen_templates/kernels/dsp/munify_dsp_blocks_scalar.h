@@ -33,6 +33,12 @@
  *   unified_magnitudes  int16  per unified block: bo
  *   tail_weights        int8   the rows % bo last rows, each cols long padded with zeros to a multiple of 4
  *   unified_bias        int32  per row: -magnitude * (128 * positives + 127 * negatives) summed over its blocks
+ *   row_stream          uint32 CONV_2D 1 x bi (the pixel quads, whose dense_cols, dense_weights and
+ *                       unified_records stay empty), row after row: its dense blocks, with int16 weights
+ *                       (dsp-blocks-wide16) per block its column word (column | last << 15) and its weights,
+ *                       with int8 weights the row's dense_cols halfwords (padded to a word) and then its
+ *                       blocks' weights, weights as dense_weights lays them out; then (table records, when the
+ *                       row has any) their count, then the row's unified records; one pointer walks all rows
  * The partial last column block of each row block is listed as one more dense block, padded with zero weights
  * to bi. CONV_2D 1 x 16 blocks are stored as 1 x 8 blocks (two per 1 x 16 block, of its kind). A unified
  * block row adds magnitude * SAD(u, mask), u = x + 128 as unsigned bytes: the sum of
@@ -57,6 +63,7 @@ typedef struct {
     const int16_t *unified_magnitudes;
     const int8_t *tail_weights;
     const int32_t *unified_bias;
+    const uint32_t *row_stream; /* the CONV_2D pixel quads: every row's dense blocks, then its records */
 } munify_dsp_block_lists;
 
 typedef struct {
@@ -66,6 +73,7 @@ typedef struct {
     int32_t sign_records; /* CONV_2D 1 x bi with sign bits: unified_records hold sign records */
     int32_t table_records; /* CONV_2D 1 x bi with mask bytes: unified_records hold table records */
     int32_t pair_records;  /* FULLY_CONNECTED 1 x bi (dsp-blocks-pairs): unified_records hold pair records */
+    int32_t row_stream;    /* CONV_2D 1 x bi: row_stream instead of dense_cols, dense_weights, unified_records */
 } munify_dsp_block_shape;
 
 /* sum_j (bit j of signs ? -1 : 1) * x[j] over 4 inputs: one entry of the table records' tables. */
@@ -149,20 +157,21 @@ static inline int32_t munify_dsp_scalar_sad(const int8_t *x, const uint8_t *sign
     return sum;
 }
 
-static inline int32_t munify_dsp_scalar_dense_weight(const munify_dsp_block_lists *l, munify_dsp_block_shape s,
-                                                     int32_t block, int32_t r, int32_t j)
+/* Weight (r, j) of the dense block whose weights start at `block` (int16 in dsp-blocks-wide16). */
+static inline int32_t munify_dsp_scalar_dense_weight(const int8_t *block, munify_dsp_block_shape s, int32_t r,
+                                                     int32_t j)
 {
     static const uint8_t sxtb16_order[4] = {0, 2, 1, 3}; /* widened input order: w0, w2, w1, w3 */
-    int32_t at = (block * s.bo + r) * s.bi;
+    int32_t at = r * s.bi;
     if (s.dense16) {
-        const int16_t *w16 = (const int16_t *)(const void *)l->dense_weights;
+        const int16_t *w16 = (const int16_t *)(const void *)block;
         for (int32_t p = 0; p < 4; ++p) {
             if (sxtb16_order[p] == (j & 3)) {
                 return w16[at + (j & ~3) + p];
             }
         }
     }
-    return l->dense_weights[at + j];
+    return block[at + j];
 }
 
 /* acc[0 .. rows) = bias + the matrix times one column x (cols int8 inputs). */
@@ -173,21 +182,38 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
     const uint16_t *counts = l->counts, *dense_cols = l->dense_cols, *unified_cols = l->unified_cols;
     const uint8_t *signs = l->unified_signs;
     const int16_t *magnitudes = l->unified_magnitudes;
-    const uint32_t *records = l->unified_records;
+    const uint32_t *records = l->unified_records, *stream = l->row_stream;
     int32_t sign_bytes = s.sign_bits ? (s.bi + 7) / 8 : s.bi;
+    int32_t block_bytes = s.bo * s.bi * (s.dense16 ? 2 : 1);
     int32_t full_rows = rows - rows % s.bo, dense_block = 0;
     for (int32_t r0 = 0; r0 < full_rows; r0 += s.bo, counts += 2) {
         for (int32_t r = 0; r < s.bo; ++r) {
             acc[r0 + r] = bias[r0 + r] + l->unified_bias[r0 + r];
         }
+        const uint16_t *stream_cols = (const uint16_t *)(const void *)stream; /* int8 weights: the row's columns */
+        if (s.row_stream && !s.dense16) {
+            stream += (2 * counts[0] + 3) / 4;
+        }
         for (int32_t b = 0; b < counts[0]; ++b, ++dense_block) {
-            int32_t col = *dense_cols++ & MUNIFY_DSP_BLOCK_COLUMN_MASK;
+            int32_t col;
+            const int8_t *weights;
+            if (s.row_stream) { /* int16 weights: the column word, then the block's weights */
+                col = (s.dense16 ? (int32_t)*stream++ : stream_cols[b]) & MUNIFY_DSP_BLOCK_COLUMN_MASK;
+                weights = (const int8_t *)(const void *)stream;
+                stream += block_bytes / 4;
+            } else {
+                col = *dense_cols++ & MUNIFY_DSP_BLOCK_COLUMN_MASK;
+                weights = l->dense_weights + dense_block * block_bytes;
+            }
             for (int32_t r = 0; r < s.bo; ++r) {
                 for (int32_t j = 0; j < s.bi; ++j) {
-                    acc[r0 + r] += munify_dsp_scalar_dense_weight(l, s, dense_block, r, j) *
+                    acc[r0 + r] += munify_dsp_scalar_dense_weight(weights, s, r, j) *
                                    munify_dsp_scalar_input(x, cols, col + j);
                 }
             }
+        }
+        if (s.row_stream) { /* the row's records follow its dense blocks (table records: after their count) */
+            records = stream + (s.table_records && counts[1] ? 1 : 0);
         }
         int32_t step_col = 0;
         for (int32_t b = 0; b < counts[1]; ++b) {
@@ -219,6 +245,9 @@ static inline void munify_dsp_blocks_accumulate_scalar(const munify_dsp_block_li
             for (int32_t r = 0; r < s.bo; ++r, signs += sign_bytes) {
                 acc[r0 + r] += *magnitudes++ * munify_dsp_scalar_sad(x + col, signs, s.bi, s.sign_bits);
             }
+        }
+        if (s.row_stream) {
+            stream = records;
         }
     }
     int32_t padded = (cols + 3) / 4 * 4;

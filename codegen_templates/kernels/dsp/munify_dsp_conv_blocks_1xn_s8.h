@@ -4,18 +4,22 @@
  * The widened columns are interleaved per group of 4 inputs: A (x0,x2) (x1,x3), B ..., C ..., D ...; the
  * unsigned columns per block column: A[bi] B[bi] C[bi] D[bi], so one LDM loads two pixels' inputs of a block.
  *
- * One assembly pass per row runs its dense blocks (int16 weights in dsp-blocks-wide16, `--optimize speed`: no
- * SXTB16) and then its unified records with the four accumulators kept in registers. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
+ * One assembly pass runs every row: its dense blocks (int16 weights in dsp-blocks-wide16, `--optimize speed`: no
+ * SXTB16) and then its unified records with the four accumulators kept in registers. The weights are one row
+ * stream (row_stream: each row's dense blocks, then its records), so one pointer walks all rows; a row head in
+ * scratch holds the row's flags (dense blocks, records) and its accumulators' start, and an end head follows
+ * the last row. Mask bytes (dsp-blocks-wide): a record is column | last << 15 | magnitude << 16 and the masks,
  * one LDM. Sign bits (dsp-blocks-bits): a record is one word, signs | step << 8 | last << 15 | magnitude << 16,
  * the step in block columns from the row's previous unified block; the masks come from munify_dsp_sign_masks.
- * Every loop ends on bit 15 of the row's last column or record (the carry of an LSLS), so none keeps a
- * counter. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
+ * Every loop but the table records' ends on bit 15 of the row's last column or record (the carry of an LSLS),
+ * so none keeps a counter. Layouts and the plain C path: munify_dsp_blocks_scalar.h. */
 #ifndef MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 #define MUNIFY_DSP_CONV_BLOCKS_1XN_S8_H
 
 #define MUNIFY_DSP_BLOCKS_CONV_COLUMNS 4
-/* A row head: the row's counts word (dense blocks | unified records << 16), then bias + unified_bias four times
- * (the four pixels' accumulators start there): one LDM a row. */
+#define MUNIFY_DSP_ROW_STREAM 1 /* row_stream, not dense_cols, dense_weights, unified_records */
+/* A row head: the row's flags word (BLOCKS_HEAD_*), then bias + unified_bias four times (the four pixels'
+ * accumulators start there): one LDM a row; one more head (BLOCKS_HEAD_END) after the last row. */
 #define MUNIFY_DSP_BLOCKS_ROW_WORDS 5
 #define MUNIFY_DSP_BLOCKS_ROW_BYTES (4 * MUNIFY_DSP_BLOCKS_ROW_WORDS)
 #define MUNIFY_DSP_SIGN_RECORDS MUNIFY_DSP_SIGN_BITS
@@ -32,45 +36,65 @@
 #error "munify_dsp_conv_blocks_1xn_s8.h is for 1 x bi blocks"
 #endif
 
+/* A rows pass's arguments; the pass keeps the last five on its stack (sp: widened, acc, row heads, records
+ * base, sign masks) and the stream pointer in r1 from row to row. */
 typedef struct {
-    const uint16_t *dense_cols;
-    const int8_t *dense_weights;
-    const uint32_t *widened;
-    const int32_t *row_heads;   /* MUNIFY_DSP_BLOCKS_ROW_WORDS a row */
-    int32_t *acc;               /* the row's four accumulators (pixels a, b, c, d); the next row's follow */
-    const int32_t *acc_end;     /* acc + 4 * rows */
-    const uint32_t *records;    /* the unified records */
-    const uint8_t *unsigned_x;  /* the four unsigned columns */
-    int32_t unified_count;      /* the current row's unified records */
-    const uint32_t *sign_masks; /* munify_dsp_sign_masks */
+    const uint32_t *stream;      /* row_stream: every row's dense blocks, then its records */
+    const uint32_t *widened;     /* the four widened columns */
+    int32_t *acc;                /* the row's four accumulators (pixels a, b, c, d); the next row's follow */
+    const int32_t *row_heads;    /* MUNIFY_DSP_BLOCKS_ROW_WORDS a row, then the end head (blocks_row_heads) */
+    const uint8_t *records_base; /* the unsigned columns (+ BLOCKS_QUAD_RECORDS_OFFSET) or the tables */
+    const uint32_t *sign_masks;  /* munify_dsp_sign_masks */
 } blocks_quad_state;
 
-_Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_quad_state, dense_weights) == 4 &&
-                   offsetof(blocks_quad_state, widened) == 8 && offsetof(blocks_quad_state, row_heads) == 12 &&
-                   offsetof(blocks_quad_state, acc) == 16 && offsetof(blocks_quad_state, acc_end) == 20 &&
-                   offsetof(blocks_quad_state, records) == 24 && offsetof(blocks_quad_state, unsigned_x) == 28 &&
-                   offsetof(blocks_quad_state, unified_count) == 32 && offsetof(blocks_quad_state, sign_masks) == 36,
+_Static_assert(offsetof(blocks_quad_state, stream) == 0 && offsetof(blocks_quad_state, widened) == 4 &&
+                   offsetof(blocks_quad_state, acc) == 8 && offsetof(blocks_quad_state, row_heads) == 12 &&
+                   offsetof(blocks_quad_state, records_base) == 16 && offsetof(blocks_quad_state, sign_masks) == 20,
                "blocks_quad_state: blocks_rows_quad reads these word offsets");
 
-/* 4 inputs of a dense block for 4 pixels: lr/r3 the weights (w0, w2) (w1, w3) as int16 pairs (dsp-blocks-wide16:
- * stored so; else the SXTB16 halves of one word), r8 the widened groups. */
+/* A row head's first word (blocks_row_heads): LSLS #31 puts "dense blocks" in C and "records" in N; the end
+ * head after the last row has neither, and bit 2 (LSLS #30: C). */
+#define BLOCKS_HEAD_RECORDS 1
+#define BLOCKS_HEAD_DENSE 2
+#define BLOCKS_HEAD_END 4
+#define BLOCKS_HEAD_COLUMNS 16 /* int8 weights: the bits from here, the bytes of the row's column halfwords */
+_Static_assert(BLOCKS_HEAD_COLUMNS == 16, "BLOCKS_DENSE_START shifts the head word right by 16");
+
+/* 4 inputs of a dense block for 4 pixels: w02/w13 the weights (w0, w2) (w1, w3) as int16 pairs, r8 the widened
+ * groups. */
+#define BLOCKS_QUAD_MACS(w02, w13)                                                                           \
+    "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, " w02 ", r9, r4\n\t" "smlad  r4, " w13 ", r10, r4\n\t"    \
+    "smlad  r5, " w02 ", r11, r5\n\t" "smlad  r5, " w13 ", r12, r5\n\t" "ldm    r8!, {r9, r10, r11, r12}\n\t"  \
+    "smlad  r6, " w02 ", r9, r6\n\t" "smlad  r6, " w13 ", r10, r6\n\t" "smlad  r7, " w02 ", r11, r7\n\t"      \
+    "smlad  r7, " w13 ", r12, r7\n\t"
+/* The same for pixel a alone (its two words of the group, then past B, C, D). */
+#define BLOCKS_SINGLE_MACS(w02, w13)                                                                         \
+    "ldrd   r9, r10, [r8], #32\n\t" "smlad  r4, " w02 ", r9, r4\n\t" "smlad  r4, " w13 ", r10, r4\n\t"
+/* The dense blocks of a row from the stream (r1); r8 = a block's widened groups (r2 + column * 8), the carry its
+ * last flag. int16 weights (dsp-blocks-wide16, stored in SXTB16 order): one LDM loads a block's column word (r0)
+ * and its first weights. int8 weights: the row's column halfwords come first (r0 walks them), its head word
+ * carries their bytes (BLOCKS_HEAD_COLUMNS), r1 the weights; each weight word is widened here. */
+#define BLOCKS_DENSE_COLUMN "lsls   r8, r0, #17\n\t" "add    r8, r2, r8, lsr #14\n\t"
+#define BLOCKS_DENSE_HALFWORD "ldrh   r8, [r0], #2\n\t" "lsls   r8, r8, #17\n\t" "add    r8, r2, r8, lsr #14\n\t"
+#define BLOCKS_DENSE_INT8(macs) "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t" macs("lr", "r3")
 #if MUNIFY_DSP_DENSE16
-#define BLOCKS_QUAD_WEIGHTS "ldrd   lr, r3, [r1], #8\n\t"
-#else
-#define BLOCKS_QUAD_WEIGHTS "ldr    r3, [r1], #4\n\t" "sxtb16 lr, r3\n\t" "sxtb16 r3, r3, ror #8\n\t"
-#endif
-#define BLOCKS_QUAD_GROUP                                                                                    \
-    BLOCKS_QUAD_WEIGHTS "ldm    r8!, {r9, r10, r11, r12}\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"             \
-    "smlad  r5, lr, r11, r5\n\t" "smlad  r5, r3, r12, r5\n\t" "ldm    r8!, {r9, r10, r11, r12}\n\t"            \
-    "smlad  r6, lr, r9, r6\n\t" "smlad  r6, r3, r10, r6\n\t" "smlad  r7, lr, r11, r7\n\t"                      \
-    "smlad  r7, r3, r12, r7\n\t"
+#define BLOCKS_DENSE_START ""
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP
+#define BLOCKS_DENSE_BLOCK(macs) "ldm    r1!, {r0, r3, lr}\n\t" BLOCKS_DENSE_COLUMN macs("r3", "lr")
 #else
-#define BLOCKS_QUAD_DENSE BLOCKS_QUAD_GROUP BLOCKS_QUAD_GROUP
+#define BLOCKS_DENSE_BLOCK(macs)                                                                             \
+    "ldm    r1!, {r0, r3, lr}\n\t" BLOCKS_DENSE_COLUMN macs("r3", "lr") "ldrd   r3, lr, [r1], #8\n\t" macs("r3", "lr")
+#endif
+#else
+#define BLOCKS_DENSE_START "add    r1, r1, r0, lsr #16\n\t" "sub    r0, r1, r0, lsr #16\n\t" /* columns, weights */
+#if MUNIFY_DSP_LAYOUT_BI == 4
+#define BLOCKS_DENSE_BLOCK(macs) BLOCKS_DENSE_HALFWORD BLOCKS_DENSE_INT8(macs)
+#else
+#define BLOCKS_DENSE_BLOCK(macs) BLOCKS_DENSE_HALFWORD BLOCKS_DENSE_INT8(macs) BLOCKS_DENSE_INT8(macs)
+#endif
 #endif
 
-/* One unified record for four pixels: r1 = records, r2 = the unsigned columns (sign records: the running
+/* One unified record for four pixels: r1 = the stream, r2 = the unsigned columns (sign records: the running
  * block pointer), lr = munify_dsp_sign_masks; r8 the record word (its top half the magnitude), r9/r10 the
  * masks, r0, r3, r11, r12 the inputs of two (1 x 8) or four (1 x 4) pixels at a time. */
 #define BLOCKS_QUAD_PIXEL8(lo, hi, acc)                                                                      \
@@ -85,12 +109,12 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
     "ldr    r8, [r1], #4\n\t" "ubfx   r3, r8, #8, #7\n\t" "add    r2, r2, r3, lsl #" shift "\n\t"
 #define BLOCKS_QUAD_END "lsls   r0, r8, #17\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_QUAD_START "ldr    lr, [r3, #36]\n\t" /* sign mask table */
+#define BLOCKS_QUAD_RECORDS_OFFSET 0
 #define BLOCKS_QUAD_RECORD                                                                                   \
     BLOCKS_QUAD_STEP("4") "uxtb   r9, r8\n\t" "ldr    r9, [lr, r9, lsl #3]\n\t" "ldm    r2, {r0, r3, r11, r12}\n\t"  \
     BLOCKS_QUAD_PIXELS4 BLOCKS_QUAD_END
 #else
-#define BLOCKS_QUAD_START "ldr    lr, [r3, #36]\n\t" "add    r2, r2, #16\n\t"
+#define BLOCKS_QUAD_RECORDS_OFFSET 16 /* r2 runs 16 bytes into the block */
 #define BLOCKS_QUAD_RECORD                                                                                   \
     BLOCKS_QUAD_STEP("5") "uxtb   r9, r8\n\t" "add    r9, lr, r9, lsl #3\n\t" "ldrd   r9, r10, [r9]\n\t"             \
     "ldmdb  r2, {r0, r3, r11, r12}\n\t" BLOCKS_QUAD_PIXEL8("r0", "r3", "r4") BLOCKS_QUAD_PIXEL8("r11", "r12", "r5") \
@@ -99,8 +123,7 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #endif
 #else
 /* Table records (mask-byte layout): r2 = the tables, r0 = the row's records; r8 (and r11) the record, r9/r10 the
- * table entry of the four pixels (a | b << 16, c | d << 16). 1 x 4 leaves r3 (the state) alone, 1 x 8 takes it
- * for the second record of a pair. */
+ * table entry of the four pixels (a | b << 16, c | d << 16); 1 x 8 takes r3 for the second record of a pair. */
 #define BLOCKS_TABLE_MULTIPLY(rec, bottom, top)                                                              \
     "smla" bottom "" top " r4, r9, " rec ", r4\n\t" "smlat" top " r5, r9, " rec ", r5\n\t"                       \
     "smla" bottom "" top " r6, r10, " rec ", r6\n\t" "smlat" top " r7, r10, " rec ", r7\n\t"
@@ -123,7 +146,6 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #define BLOCKS_TABLE_LOOP                                                                                    \
     "lsrs   r0, r0, #1\n\t" "bcc    5f\n\t" BLOCKS_TABLE_RECORD "beq    6f\n\t"                                  \
     "5:\n\t" BLOCKS_TABLE_RECORDS2 "subs   r0, r0, #1\n\t" "bne    5b\n\t" "6:\n\t"
-#define BLOCKS_QUAD_START ""
 #define BLOCKS_QUAD_RECORD_INPUT "lsls   r3, r8, #17\n\t" "add    r3, r2, r3, lsr #15\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_QUAD_RECORD                                                                                   \
@@ -136,77 +158,60 @@ _Static_assert(offsetof(blocks_quad_state, dense_cols) == 0 && offsetof(blocks_q
 #endif
 #endif
 
+#ifndef BLOCKS_QUAD_RECORDS_OFFSET
+#define BLOCKS_QUAD_RECORDS_OFFSET 0
+#endif
+/* A row's records (>= 1) after its dense blocks, the accumulators in r4-r7: r2 = the records base from the stack
+ * (sign records: and lr = the sign masks); table records are counted, the others end on the last flag. */
 #if MUNIFY_DSP_TABLE_RECORDS
-#define BLOCKS_QUAD_RECORDS BLOCKS_TABLE_LOOP
-#if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_QUAD_RESTORE_STATE ""
+#define BLOCKS_RECORDS_START "ldr    r2, [sp, #12]\n\t" "ldr    r0, [r1], #4\n\t" /* the tables, the count */
+#define BLOCKS_QUAD_RECORDS BLOCKS_RECORDS_START BLOCKS_TABLE_LOOP
 #else
-#define BLOCKS_QUAD_RESTORE_STATE "ldr    r3, [sp]\n\t"
+#if MUNIFY_DSP_SIGN_BITS
+#define BLOCKS_RECORDS_START "ldrd   r2, lr, [sp, #12]\n\t"
+#else
+#define BLOCKS_RECORDS_START "ldr    r2, [sp, #12]\n\t"
 #endif
-#define BLOCKS_QUAD_NO_RECORDS "cbnz   r0, 7f\n\t" "b      4f\n\t" "7:\n\t" /* past CBZ's reach */
-#else
-#define BLOCKS_QUAD_RECORDS BLOCKS_QUAD_START "3:\n\t" BLOCKS_QUAD_RECORD "bcc    3b\n\t"
-#define BLOCKS_QUAD_NO_RECORDS "cbz    r0, 4f\n\t"
-#define BLOCKS_QUAD_RESTORE_STATE "ldr    r3, [sp]\n\t"
+#define BLOCKS_QUAD_RECORDS BLOCKS_RECORDS_START "3:\n\t" BLOCKS_QUAD_RECORD "bcc    3b\n\t"
 #endif
 
-/* The row's unified records (r0 of them) after its dense blocks, the accumulators still in r4-r7, r3 = state. */
-#define BLOCKS_QUAD_UNIFIED_PASS                                                                             \
-    BLOCKS_QUAD_NO_RECORDS                                                                                    \
-    "ldrd   r1, r2, [r3, #24]\n\t" /* records, unsigned columns (table records: the tables) */                \
-    BLOCKS_QUAD_RECORDS                                                                                       \
-    BLOCKS_QUAD_RESTORE_STATE                                                                                 \
-    "str    r1, [r3, #24]\n\t"                                                                                \
-    "4:\n\t"
+/* Stores the row's accumulators and loads the next row's head (r0 its flags, r4-r7 the accumulators' start);
+ * r2 = the widened columns again. */
+#define BLOCKS_QUAD_ROW_END                                                                                  \
+    "ldm    sp, {r2, r8, r9}\n\t" /* widened, acc, row heads */                                             \
+    "stm    r8!, {r4, r5, r6, r7}\n\t" "ldm    r9!, {r0, r4, r5, r6, r7}\n\t" "strd   r8, r9, [sp, #4]\n\t"
+#define BLOCKS_QUAD_FIRST_HEAD "ldm    r9!, {r0, r4, r5, r6, r7}\n\t" "str    r9, [sp, #8]\n\t"
 
-/* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks + unified records. The dense loop
- * runs until the column with bit 15 set (LSLS puts it in the carry), the unified one until the record's. r3 is
- * the state at every row's start; the unified count is spilled only around dense blocks. */
-MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
+/* The rows of a pass, one stream: a row head's flags pick one of two dense loops (then records, or not), the
+ * records alone or neither; the end head leaves. The dense loops run until the column with bit 15 set (LSLS puts
+ * it in the carry). r1 walks the stream from row to row; the rest is on the stack. */
+#define BLOCKS_ROWS_NEXT "lsls   r8, r0, #31\n\t" "bcc    9f\n\t" "bmi    0b\n\t"
+#define BLOCKS_ROWS_PASS(first_head, dense, records, row_end)                                                \
+    "push   {r4-r11, lr}\n\t"                                                                                \
+    "ldm    r0, {r1, r2, r3, r9, r10, r11}\n\t" /* stream, widened, acc, heads, records base, sign masks */ \
+    "push   {r2, r3, r9, r10, r11}\n\t" first_head                                                           \
+    "lsls   r8, r0, #31\n\t" "bcc    9f\n\t" "bpl    7f\n\t"                                                  \
+    "0:\n\t" BLOCKS_DENSE_START "1:\n\t" dense "bcc    1b\n\t"                                              \
+    "2:\n\t" records                                                                                          \
+    "4:\n\t" row_end BLOCKS_ROWS_NEXT                                                                         \
+    "7:\n\t" BLOCKS_DENSE_START "8:\n\t" dense "bcc    8b\n\t" row_end BLOCKS_ROWS_NEXT "b      7b\n\t"         \
+    "9:\n\t" "bmi    2b\n\t" "lsls   r8, r0, #30\n\t" "bcc    4b\n\t" /* no dense blocks: records, neither, end */ \
+    "add    sp, sp, #20\n\t" "pop    {r4-r11, pc}\n\t"
+
+/* For every row (>= 1): the four pixels' bias + unified_bias + dense blocks + unified records. */
+MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG const blocks_quad_state *state)
 {
-    __asm volatile("push   {r0, r4-r11, lr}\n\t"
-                   "mov    r3, r0\n\t"
-                   "0:\n\t"
-                   "ldr    r9, [r3, #12]\n\t"
-                   "ldm    r9!, {r0, r4, r5, r6, r7}\n\t" /* the row head */
-                   "str    r9, [r3, #12]\n\t"
-                   "lsls   r11, r0, #16\n\t"
-                   "lsr    r0, r0, #16\n\t"
-                   "beq    2f\n\t"
-                   "str    r0, [r3, #32]\n\t"
-                   "ldm    r3, {r0, r1, r2}\n\t"  /* dense cols, weights, widened columns */
-                   "1:\n\t"
-                   "ldrh   r8, [r0], #2\n\t"
-                   "lsls   r8, r8, #17\n\t"
-                   "add    r8, r2, r8, lsr #14\n\t" BLOCKS_QUAD_DENSE
-                   "bcc    1b\n\t"
-                   "ldr    r3, [sp]\n\t"
-                   "strd   r0, r1, [r3]\n\t"
-                   "ldr    r0, [r3, #32]\n\t"
-                   "2:\n\t" BLOCKS_QUAD_UNIFIED_PASS
-                   "ldrd   r8, r9, [r3, #16]\n\t" /* acc, acc end */
-                   "stm    r8!, {r4, r5, r6, r7}\n\t"
-                   "str    r8, [r3, #16]\n\t"
-                   "cmp    r8, r9\n\t"
-                   "bne    0b\n\t"
-                   "pop    {r0, r4-r11, pc}\n\t");
+    __asm volatile(BLOCKS_ROWS_PASS(BLOCKS_QUAD_FIRST_HEAD, BLOCKS_DENSE_BLOCK(BLOCKS_QUAD_MACS), BLOCKS_QUAD_RECORDS,
+                                    BLOCKS_QUAD_ROW_END));
 }
 
 
 /* A quad with one real pixel (the layer's last, when the pixels are 1 more than a multiple of 4) runs its rows
- * for pixel a alone: a 1 x 8 dense block 12 instructions instead of 26 (int16 weights), a mask-byte record 9
+ * for pixel a alone: a 1 x 8 dense block 11 instructions instead of 25 (int16 weights), a mask-byte record 9
  * instead of 18, a table record 6.5 instead of 10.5 (only the a | b word of its entries). Same state and layout
  * as blocks_rows_quad; the row's accumulator goes to the quad's first slot (acc + 4 * row). */
-#define BLOCKS_SINGLE_GROUP                                                                                  \
-    BLOCKS_QUAD_WEIGHTS "ldrd   r9, r10, [r8], #32\n\t" "smlad  r4, lr, r9, r4\n\t" "smlad  r4, r3, r10, r4\n\t"
-#if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_SINGLE_DENSE BLOCKS_SINGLE_GROUP
-#else
-#define BLOCKS_SINGLE_DENSE BLOCKS_SINGLE_GROUP BLOCKS_SINGLE_GROUP
-#endif
 #if MUNIFY_DSP_SIGN_BITS
 /* r2 the running block pointer (pixel a's inputs at its start), lr = munify_dsp_sign_masks */
-#define BLOCKS_SINGLE_START "ldr    lr, [r3, #36]\n\t"
 #define BLOCKS_SINGLE_STEP(shift)                                                                            \
     "ldr    r8, [r1], #4\n\t" "ubfx   r12, r8, #8, #7\n\t" "add    r2, r2, r12, lsl #" shift "\n\t"
 #if MUNIFY_DSP_LAYOUT_BI == 4
@@ -237,7 +242,6 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
     "lsrs   r0, r0, #1\n\t" "bcc    5f\n\t" BLOCKS_SINGLE_TABLE_RECORD "beq    6f\n\t"                       \
     "5:\n\t" BLOCKS_SINGLE_TABLE_RECORDS2 "subs   r0, r0, #1\n\t" "bne    5b\n\t" "6:\n\t"
 #else
-#define BLOCKS_SINGLE_START ""
 #if MUNIFY_DSP_LAYOUT_BI == 4
 #define BLOCKS_SINGLE_RECORD                                                                                 \
     "ldm    r1!, {r8, r9}\n\t" "lsls   r12, r8, #17\n\t" "add    r12, r2, r12, lsr #15\n\t"                   \
@@ -251,44 +255,20 @@ MUNIFY_ASM_FUNCTION blocks_rows_quad(MUNIFY_ASM_ARG blocks_quad_state *state)
 #endif
 
 #if MUNIFY_DSP_TABLE_RECORDS
-#define BLOCKS_SINGLE_NO_RECORDS BLOCKS_QUAD_NO_RECORDS
+#define BLOCKS_SINGLE_ROW_RECORDS BLOCKS_RECORDS_START BLOCKS_SINGLE_RECORDS
 #else
-#define BLOCKS_SINGLE_RECORDS BLOCKS_SINGLE_START "3:\n\t" BLOCKS_SINGLE_RECORD "bcc    3b\n\t"
-#define BLOCKS_SINGLE_NO_RECORDS "cbz    r0, 4f\n\t"
+#define BLOCKS_SINGLE_ROW_RECORDS BLOCKS_RECORDS_START "3:\n\t" BLOCKS_SINGLE_RECORD "bcc    3b\n\t"
 #endif
+/* The row's accumulator into the quad's first slot, the next row's counts and pixel a's start. */
+#define BLOCKS_SINGLE_ROW_END                                                                                \
+    "ldm    sp, {r2, r8, r9}\n\t" "str    r4, [r8], #16\n\t" "ldm    r9, {r0, r4}\n\t" "add    r9, r9, #20\n\t"  \
+    "strd   r8, r9, [sp, #4]\n\t"
+#define BLOCKS_SINGLE_FIRST_HEAD "ldm    r9, {r0, r4}\n\t" "add    r9, r9, #20\n\t" "str    r9, [sp, #8]\n\t"
 
-MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG blocks_quad_state *state)
+MUNIFY_ASM_FUNCTION blocks_rows_single(MUNIFY_ASM_ARG const blocks_quad_state *state)
 {
-    __asm volatile("push   {r0, r4-r11, lr}\n\t"
-                   "mov    r3, r0\n\t"
-                   "0:\n\t"
-                   "ldr    r9, [r3, #12]\n\t"
-                   "ldm    r9, {r0, r4}\n\t" /* the row head's counts and pixel a's start */
-                   "add    r9, r9, #20\n\t"
-                   "str    r9, [r3, #12]\n\t"
-                   "lsls   r11, r0, #16\n\t"
-                   "lsr    r0, r0, #16\n\t"
-                   "beq    2f\n\t"
-                   "str    r0, [r3, #32]\n\t"
-                   "ldm    r3, {r0, r1, r2}\n\t"
-                   "1:\n\t"
-                   "ldrh   r8, [r0], #2\n\t"
-                   "lsls   r8, r8, #17\n\t"
-                   "add    r8, r2, r8, lsr #14\n\t" BLOCKS_SINGLE_DENSE
-                   "bcc    1b\n\t"
-                   "ldr    r3, [sp]\n\t"
-                   "strd   r0, r1, [r3]\n\t"
-                   "ldr    r0, [r3, #32]\n\t"
-                   "2:\n\t" BLOCKS_SINGLE_NO_RECORDS
-                   "ldrd   r1, r2, [r3, #24]\n\t" BLOCKS_SINGLE_RECORDS
-                   "str    r1, [r3, #24]\n\t"
-                   "4:\n\t"
-                   "ldrd   r8, r9, [r3, #16]\n\t"
-                   "str    r4, [r8], #16\n\t"
-                   "str    r8, [r3, #16]\n\t"
-                   "cmp    r8, r9\n\t"
-                   "bne    0b\n\t"
-                   "pop    {r0, r4-r11, pc}\n\t");
+    __asm volatile(BLOCKS_ROWS_PASS(BLOCKS_SINGLE_FIRST_HEAD, BLOCKS_DENSE_BLOCK(BLOCKS_SINGLE_MACS),
+                                    BLOCKS_SINGLE_ROW_RECORDS, BLOCKS_SINGLE_ROW_END));
 }
 
 /* One pixel's whole blocks widened and copied unsigned in one pass: `rows` runs of `blocks` (>= 1) blocks
@@ -311,46 +291,57 @@ _Static_assert(offsetof(blocks_runs, x) == 0 && offsetof(blocks_runs, blocks) ==
                "blocks_runs: blocks_widen_unsigned_runs reads these word offsets");
 
 #if MUNIFY_DSP_LAYOUT_BI == 4
-#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
-    "ldr    r4, [r0], #4\n\t" "eor    r5, r4, #0x80808080\n\t" "str    r5, [r3], #16\n\t"                     \
+#define BLOCKS_WIDEN_LOADS "ldr    r4, [r0], #4\n\t"
+#define BLOCKS_WIDEN_WORD_LOADS BLOCKS_WIDEN_LOADS
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK(loads)                                                                   \
+    loads "eor    r5, r4, #0x80808080\n\t" "str    r5, [r3], #16\n\t"                                          \
     "sxtb16 r5, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r5, r4, [r2], #32\n\t"
 #else
-#define BLOCKS_WIDEN_UNSIGNED_BLOCK                                                                          \
-    "ldr    r4, [r0], #4\n\t" "ldr    r5, [r0], #4\n\t" "eor    r6, r4, #0x80808080\n\t"                     \
+#define BLOCKS_WIDEN_LOADS "ldr    r4, [r0], #4\n\t" "ldr    r5, [r0], #4\n\t"
+#define BLOCKS_WIDEN_WORD_LOADS "ldrd   r4, r5, [r0], #8\n\t" /* x word-aligned (blocks_words_aligned) */
+#define BLOCKS_WIDEN_UNSIGNED_BLOCK(loads)                                                                   \
+    loads "eor    r6, r4, #0x80808080\n\t"                                                                     \
     "eor    r12, r5, #0x80808080\n\t" "strd   r6, r12, [r3], #32\n\t"                                        \
     "sxtb16 r6, r4\n\t" "sxtb16 r4, r4, ror #8\n\t" "strd   r6, r4, [r2], #32\n\t"                            \
     "sxtb16 r6, r5\n\t" "sxtb16 r5, r5, ror #8\n\t" "strd   r6, r5, [r2], #32\n\t"
 #endif
 /* One run (an im2col patch or a pointwise pixel): `blocks` (>= 1) blocks from x, the arguments in registers. */
+#define BLOCKS_WIDEN_UNSIGNED_ONE(loads)                                                                     \
+    "push   {r4-r6}\n\t" "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK(loads) "subs   r1, r1, #1\n\t" "bne    1b\n\t"     \
+    "pop    {r4-r6}\n\t" "bx     lr\n\t"
+/* The kernel rows of a pixel inside the input (rows >= 2). */
+#define BLOCKS_WIDEN_UNSIGNED_RUNS(loads)                                                                    \
+    "push   {r4-r9}\n\t"                                                                                     \
+    "ldrd   r2, r3, [r0, #8]\n\t"  /* out, u */                                                              \
+    "ldrd   r8, r9, [r0, #16]\n\t" /* rows, step */                                                          \
+    "ldr    r7, [r0, #4]\n\t"      /* blocks */                                                              \
+    "ldr    r0, [r0]\n\t"          /* x */                                                                   \
+    "2:\n\t" "mov    r1, r7\n\t"                                                                             \
+    "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK(loads) "subs   r1, r1, #1\n\t" "bne    1b\n\t"                         \
+    "add    r0, r0, r9\n\t" "subs   r8, r8, #1\n\t" "bne    2b\n\t"                                          \
+    "pop    {r4-r9}\n\t" "bx     lr\n\t"
+
 MUNIFY_ASM_FUNCTION blocks_widen_unsigned_quad(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
                                                MUNIFY_ASM_ARG uint32_t *out, MUNIFY_ASM_ARG uint8_t *u)
 {
-    __asm volatile("push   {r4-r6}\n\t"
-                   "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK
-                   "subs   r1, r1, #1\n\t"
-                   "bne    1b\n\t"
-                   "pop    {r4-r6}\n\t"
-                   "bx     lr\n\t");
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_ONE(BLOCKS_WIDEN_LOADS));
 }
 
-/* The kernel rows of a pixel inside the input (rows >= 2). */
 MUNIFY_ASM_FUNCTION blocks_widen_unsigned_runs(MUNIFY_ASM_ARG const blocks_runs *runs)
 {
-    __asm volatile("push   {r4-r9}\n\t"
-                   "ldrd   r2, r3, [r0, #8]\n\t"  /* out, u */
-                   "ldrd   r8, r9, [r0, #16]\n\t" /* rows, step */
-                   "ldr    r7, [r0, #4]\n\t"      /* blocks */
-                   "ldr    r0, [r0]\n\t"          /* x */
-                   "2:\n\t"
-                   "mov    r1, r7\n\t"
-                   "1:\n\t" BLOCKS_WIDEN_UNSIGNED_BLOCK
-                   "subs   r1, r1, #1\n\t"
-                   "bne    1b\n\t"
-                   "add    r0, r0, r9\n\t"
-                   "subs   r8, r8, #1\n\t"
-                   "bne    2b\n\t"
-                   "pop    {r4-r9}\n\t"
-                   "bx     lr\n\t");
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_RUNS(BLOCKS_WIDEN_LOADS));
+}
+
+/* The same with word-aligned inputs (1 x 8: one LDRD for a block's two input words). */
+MUNIFY_ASM_FUNCTION blocks_widen_unsigned_quad_words(MUNIFY_ASM_ARG const int8_t *x, MUNIFY_ASM_ARG int32_t blocks,
+                                                     MUNIFY_ASM_ARG uint32_t *out, MUNIFY_ASM_ARG uint8_t *u)
+{
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_ONE(BLOCKS_WIDEN_WORD_LOADS));
+}
+
+MUNIFY_ASM_FUNCTION blocks_widen_unsigned_runs_words(MUNIFY_ASM_ARG const blocks_runs *runs)
+{
+    __asm volatile(BLOCKS_WIDEN_UNSIGNED_RUNS(BLOCKS_WIDEN_WORD_LOADS));
 }
 
 /* Widens `groups` (>= 1) whole groups of 4 inputs into every 8th word pair of the quad-interleaved columns
@@ -597,6 +588,13 @@ typedef struct {
     int32_t rows, row_len, stride;
 } blocks_source;
 
+/* Whether a 1 x 8 layout's widening may load a block's two input words with one LDRD: the source (the input
+ * buffer and its row stride, or the im2col patch in scratch) is word-aligned. */
+MUNIFY_DSP_FN int32_t blocks_words_aligned(const blocks_source *s)
+{
+    return MUNIFY_DSP_LAYOUT_BI == 8 && (((uintptr_t)s->x | (uintptr_t)s->stride) & 3) == 0;
+}
+
 /* Pixels src[0 .. n) widened (and copied unsigned where the layer has unified blocks) into their quad slots. */
 __attribute__((always_inline)) static inline void blocks_widen_pixels(const blocks_column *col, int32_t unified,
                                                                       const blocks_source *src, int32_t n)
@@ -612,7 +610,11 @@ __attribute__((always_inline)) static inline void blocks_widen_pixels(const bloc
         if (s->rows == 1) { /* the im2col patch or the pointwise pixel: p->cols inputs */
             int32_t done = 0;
             if (unsigned_blocks > 0) {
-                blocks_widen_unsigned_quad(s->x, unsigned_blocks, widened, column);
+                if (blocks_words_aligned(s)) {
+                    blocks_widen_unsigned_quad_words(s->x, unsigned_blocks, widened, column);
+                } else {
+                    blocks_widen_unsigned_quad(s->x, unsigned_blocks, widened, column);
+                }
                 done = unsigned_blocks * MUNIFY_DSP_LAYOUT_BI;
             }
             if (done < p->cols) {
@@ -621,7 +623,11 @@ __attribute__((always_inline)) static inline void blocks_widen_pixels(const bloc
         } else if (copy_unsigned) { /* kernel rows of whole blocks straight from the input */
             blocks_runs runs = {s->x, s->row_len / MUNIFY_DSP_LAYOUT_BI, widened, column, s->rows,
                                 s->stride - s->row_len};
-            blocks_widen_unsigned_runs(&runs);
+            if (blocks_words_aligned(s)) {
+                blocks_widen_unsigned_runs_words(&runs);
+            } else {
+                blocks_widen_unsigned_runs(&runs);
+            }
         } else {
             for (int32_t r = 0; r < s->rows; ++r) {
                 blocks_widen_column(s->x + r * s->stride, s->row_len, widened + 2 * r * s->row_len);
@@ -651,9 +657,8 @@ MUNIFY_DSP_FN void blocks_quad_accumulate(const blocks_column *col, const int32_
     if (MUNIFY_DSP_TABLE_RECORDS && unified && whole_blocks > 0) {
         blocks_tables(col->widened, whole_blocks, (uint32_t *)(uintptr_t)col->unsigned_x);
     }
-    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, row_heads, col->acc,
-                              col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
-                              munify_dsp_sign_masks[0]};
+    const blocks_quad_state rows = {l->row_stream, col->widened, col->acc, row_heads,
+                                    col->unsigned_x + BLOCKS_QUAD_RECORDS_OFFSET, munify_dsp_sign_masks[0]};
     blocks_rows_quad(&rows);
 }
 
@@ -691,9 +696,8 @@ MUNIFY_DSP_FN void blocks_pixel_single(const blocks_column *col, const int32_t *
     if (MUNIFY_DSP_TABLE_RECORDS && unified && p->cols / MUNIFY_DSP_LAYOUT_BI > 0) {
         blocks_tables_ab(col->widened, p->cols / MUNIFY_DSP_LAYOUT_BI, (uint32_t *)(uintptr_t)col->unsigned_x);
     }
-    blocks_quad_state rows = {l->dense_cols, l->dense_weights, col->widened, row_heads, col->acc,
-                              col->acc + 4 * p->rows, l->unified_records, col->unsigned_x, 0,
-                              munify_dsp_sign_masks[0]};
+    const blocks_quad_state rows = {l->row_stream, col->widened, col->acc, row_heads, col->unsigned_x,
+                                    munify_dsp_sign_masks[0]};
     blocks_rows_single(&rows);
     munify_dsp_output_run_quad(col->acc, col->requant, col->simple, &q, p->rows, out);
 }
@@ -706,12 +710,20 @@ MUNIFY_DSP_FN void blocks_accumulate(const blocks_column *col, int32_t full_rows
 #include "munify_dsp_blocks_columns.h"
 #endif
 
+/* Per row its flags (BLOCKS_HEAD_*) and its accumulators' start four times, then the end head. */
 MUNIFY_DSP_FN int32_t *blocks_row_heads(const munify_dsp_blocks *p, int32_t *heads)
 {
     const uint16_t *counts = p->lists.counts;
-    for (int32_t r = 0; r < p->rows; ++r) {
+    for (int32_t r = 0; r <= p->rows; ++r) {
         int32_t *head = heads + MUNIFY_DSP_BLOCKS_ROW_WORDS * r;
-        head[0] = (int32_t)((uint32_t)counts[2 * r] | (uint32_t)counts[2 * r + 1] << 16);
+        if (r == p->rows) {
+            memset(head, 0, MUNIFY_DSP_BLOCKS_ROW_BYTES);
+            head[0] = BLOCKS_HEAD_END;
+            break;
+        }
+        int32_t column_bytes = MUNIFY_DSP_DENSE16 ? 0 : (2 * counts[2 * r] + 3) / 4 * 4;
+        head[0] = (counts[2 * r] ? BLOCKS_HEAD_DENSE : 0) | (counts[2 * r + 1] ? BLOCKS_HEAD_RECORDS : 0) |
+                  column_bytes << BLOCKS_HEAD_COLUMNS;
         for (int32_t i = 1; i < MUNIFY_DSP_BLOCKS_ROW_WORDS; ++i) {
             head[i] = p->bias[r] + p->lists.unified_bias[r];
         }

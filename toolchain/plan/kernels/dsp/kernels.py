@@ -128,6 +128,8 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     table records (_table_record; no unified_bias, no LAST_BLOCK_FLAG: the kernel counts them); "pairs" (layout
     dsp-blocks-pairs, FULLY_CONNECTED 1 x bi) stores a row's unified blocks as pair records, one per group of 8
     inputs that a unified block covers (_pair_records; no unified_bias, counted).
+    The CONV_2D pixel quads (`conv`, bo 1) read one stream instead of dense_cols, dense_weights and
+    unified_records (left empty): row_stream, every row's dense blocks and then its records (_row_stream).
     """
     if records not in RECORD_KINDS:
         raise ValueError(f"unknown record kind {records!r}")
@@ -141,6 +143,8 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
     full_rows, tail_col = rows // bo * bo, cols // bi * bi
     padded = _pad_cols(matrix, bi)
     counts, dense_cols, dense_w, unified_cols, signs, mags, records = [], [], [], [], [], [], []
+    stream = []  # the pixel quads' rows, one stream (_row_stream)
+    quads = pixel_quads(conv, bo, bi)
     unified_bias = np.zeros(rows, np.int64)
     for rb in range(full_rows // bo):
         r0 = rb * bo
@@ -148,6 +152,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         dense = list(np.flatnonzero(kinds == BlockKind.DENSE)) + ([tail_col // bi] if tail_col < cols else [])
         unified = np.flatnonzero(kinds == BlockKind.UNIFIED)
         counts += [len(dense), len(unified)]
+        row_dense_at = len(dense_cols)
         for cb in dense:
             dense_cols.append(cb * bi)
             block = padded[r0:r0 + bo, cb * bi:(cb + 1) * bi].reshape(-1)
@@ -182,7 +187,13 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         counts[-1] = len(row_records) or len(unified)
         if table and bi == 8:
             row_records = _table_record_pairs(row_records)
-        records += row_records
+        if quads:
+            stream += _row_stream(dense_cols[row_dense_at:], dense_w[row_dense_at:], np.int16 if dense16 else np.int8,
+                                  row_records, counts[-1] if table else None)
+        else:
+            records += row_records
+    if quads:
+        dense_cols, dense_w = [], []
     return {
         "counts": np.array(counts, np.uint16),
         "dense_cols": np.array(dense_cols, np.uint16),
@@ -191,9 +202,35 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
         "unified_signs": _concat(signs, np.uint8),
         "unified_magnitudes": _concat(mags, np.int16),
         "unified_records": np.array([word for record in records for word in record], np.uint32),
+        "row_stream": np.array(stream, np.uint32),
         "tail_weights": _pad_cols(matrix[full_rows:], 4).reshape(-1),
         "unified_bias": unified_bias.astype(np.int32),
     }
+
+
+def _row_stream(cols: list[int], weights: list[np.ndarray], weight_type, records: list[list[int]],
+                table_count: int | None) -> list[int]:
+    """One row of the pixel quads' row stream; one pointer walks the rows one after the other. Its dense blocks:
+    int16 weights (dsp-blocks-wide16) per block its column word (column | last << 15), then its weights; int8
+    weights the row's column halfwords first (padded to a word: row_columns_bytes), then the blocks' weights (so
+    they take no more bytes than the separate lists). Then (table records, when the row has any: their count)
+    the row's unified records."""
+    if weight_type == np.int16:
+        words = []
+        for col, block in zip(cols, weights):
+            words += [int(col), *np.ascontiguousarray(block, np.int16).view("<u4").tolist()]
+    else:
+        halves = np.zeros(row_columns_bytes(len(cols)) // 2, np.uint16)
+        halves[:len(cols)] = cols
+        words = halves.view("<u4").tolist() + _concat(weights, np.int8).view("<u4").tolist()
+    if table_count and records:
+        words.append(table_count)
+    return words + [int(word) for record in records for word in record]
+
+
+def row_columns_bytes(dense_blocks: int) -> int:
+    """The bytes of a row's column halfwords in the row stream with int8 weights (whole words)."""
+    return _round_up(2 * dense_blocks, 4)
 
 
 TABLE_ENTRY_BYTES = 8  # one table entry: the four pixels' int16 signed sums (a | b << 16, c | d << 16)
@@ -371,18 +408,22 @@ class WidthCosts:
 # output more where it does not hold, not modelled); interior pixels read from the input (quad_patch_copies: the
 # copies' bytes were in the input term, hence its ~0 now)
 # (refit at stop 20 with the DS-CNN's pointwise 64 -> 64 on 25 x 5 in the sweep, and the mask-byte layouts' last
-# quad of one pixel run alone: worst errors 3.5-3.8% (mask bytes), 6.9-7.4% (sign bits), 8.4-8.5% (tables), each on
-# that pointwise shape)
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.685, 0.294, 1.10, 1.08, 16.8, 2.06, copy=CONV_COPY),
-                                      BlockCosts(0.813, 0.559, 0.035, 0.086, 16.7, 2.10, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.853, 0.388, 1.63, 1.08, 19.6, 1.00, copy=CONV_COPY),
-                                     BlockCosts(0.982, 0.716, 0.045, 0.106, 19.0, 1.10, copy=CONV_COPY))}
+# quad of one pixel run alone; refit at stop 21 on the row stream (row_stream: per row and pixel 16.8 -> 14.8 mask
+# bytes, 19.6 -> 15.2 sign bits, 17.2 -> 15.5 tables) and the LDRD widening of word-aligned inputs, with the bench's
+# pt50 mix on the 64 -> 64 shapes in the sweep: worst errors 4.5% / 4.7% (1 x 4, 1 x 8 mask bytes / sign bits),
+# 5.1% / 5.2% (1 x 16))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.660, 0.280, 1.38, 0.868, 14.4, 2.11, copy=CONV_COPY),
+                                      BlockCosts(0.767, 0.550, 0.034, 0.082, 15.0, 2.00, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.789, 0.342, 1.60, 1.16, 15.2, 1.99, copy=CONV_COPY),
+                                     BlockCosts(0.938, 0.680, 0.043, 0.101, 15.3, 1.91, copy=CONV_COPY))}
 # Table records: dense blocks as dsp-blocks-wide16 (int8 before stop 21); tables 3.3-3.6 per input when the layer
 # has unified blocks (blocks_tables: 108 instructions a 1 x 8 block and pixel quad, 43 a 1 x 4 block; 4.4-4.8
 # before stop 21's one-STRD entries). Refit at stop 21 with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes
-# in the calibration: worst fit error 4.8% / 5.1% (1 x 16), both on a 64-input layer.
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.694, 0.259, -0.227, 0.973, 17.1, 1.91, 3.31, copy=CONV_COPY),
-                              BlockCosts(0.806, 0.341, 0.021, 0.072, 16.4, 2.05, 3.59, copy=CONV_COPY))
+# in the calibration: worst fit error 4.8% / 5.1% (1 x 16), both on a 64-input layer; refit on the row stream
+# (per row and pixel 17.1 -> 15.0): worst fit error 6.4% / 6.5%, on the 5 x 5 pointwise 48 -> 64 half unified,
+# half pruned.
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.675, 0.258, 0.060, 0.730, 15.0, 2.01, 3.23, copy=CONV_COPY),
+                              BlockCosts(0.757, 0.345, 0.022, 0.069, 14.5, 2.17, 3.52, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -491,7 +532,7 @@ def blocks_scratch(params: dict, conv: bool, records: str = "masks") -> int:
     """Requantization table, then per column in flight (4 for conv pixel quads, else room for 2) one accumulator
     per row, one widened column (2 bytes an input), one unsigned column (table records: instead the quads'
     tables, table_block_bytes per block) and (im2col) one patch; the pixel quads then a row head per row
-    (QUAD_ROW_HEAD_BYTES: the counts word, bias + unified_bias four times)."""
+    (QUAD_ROW_HEAD_BYTES: the flags word, bias + unified_bias four times) and an end head."""
     k = _round_up(params["k"], max(4, params["bi"]))
     quads = pixel_quads(conv, params["bo"], params["bi"])
     columns = 4 if quads else 2
@@ -500,7 +541,8 @@ def blocks_scratch(params: dict, conv: bool, records: str = "masks") -> int:
     unsigned = k // bi * table_block_bytes(bi) if records == "table" and quads else columns * k
     if records == "pairs":  # one column's pair table instead of the unsigned columns
         unsigned = _round_up(k, PAIR_GROUP) // PAIR_GROUP * PAIR_GROUP_BYTES
-    return (REQUANT_ENTRY_BYTES + 4 * columns + QUAD_ROW_HEAD_BYTES * quads) * params["cout"] + 2 * columns * k + unsigned + im2col
+    heads = QUAD_ROW_HEAD_BYTES * (params["cout"] + 1) if quads else 0  # and the end head
+    return (REQUANT_ENTRY_BYTES + 4 * columns) * params["cout"] + heads + 2 * columns * k + unsigned + im2col
 
 
 FC_CHUNK_ROWS = 64  # MUNIFY_DSP_FC_CHUNK: accumulators requantized per chunk of rows
@@ -656,9 +698,9 @@ def _pack_dense_quads(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
                        dense16=True)
 
 
-# Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.3% over 8 layers): the dense blocks' weights, per
-# block, per row and pixel (row head and outputs), per input
-DENSE_QUAD_COSTS = BlockCosts(0.788, 0.0, 0.0, 0.099, 17.4, 2.38, copy=CONV_COPY)
+# Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.4% over 8 layers; stop 21, the row stream: per row
+# and pixel 17.4 -> 14.8): the dense blocks' weights, per block, per row and pixel (row head and outputs), per input
+DENSE_QUAD_COSTS = BlockCosts(0.759, 0.0, 0.0, 0.095, 14.8, 2.27, copy=CONV_COPY)
 
 
 def dense_quads_cost(f) -> float:
