@@ -32,6 +32,7 @@ import numpy as np
 
 VECTOR_BYTES = 16  # one Q register of int8 lanes
 ROW_GROUP = 4  # weight rows per activation load
+POOL_WINDOW_PIXELS = 4  # a fused 2x2 max pool's window (munify_mve_matrix.h MVE_POOL_FUSED)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -137,9 +138,10 @@ def reads_in_place(params: dict) -> bool:
 
 
 def matrix_scratch(params: dict) -> int:
-    """munify_mve_matrix.h: one pixel's accumulators, then a gathered patch (the offsets of munify_mve_tiles.h
-    follow it, so pointwise layers keep its room too)."""
-    return 4 * _round_up(params["cout"], ROW_GROUP) + _round_up(params["k"], 4)
+    """munify_mve_matrix.h: one pixel's accumulators (fused with a pool, a window's four pixels'), then a gathered
+    patch (the offsets of munify_mve_tiles.h follow it, so pointwise layers keep its room too)."""
+    pixels = POOL_WINDOW_PIXELS if params["pool_fused"] else 1
+    return pixels * 4 * _round_up(params["cout"], ROW_GROUP) + _round_up(params["k"], 4)
 
 
 def segmented(params: dict) -> bool:
@@ -240,12 +242,19 @@ POOL_TAP = 3.0  # per window tap of one vector of channels (pool facts count out
 ADD_ELEMENT = 6.5  # 4 lanes a step: two rescaled inputs, their sum requantized
 
 
+# Fused with a 2x2 / stride 2 max pool (f.pool_windows; positions are then the window's four pixels each): per 4
+# rows one requantization of the four accumulators' maximum (3 VMAX, munify_mve_matrix.h mve_requantize_window)
+# instead of four, so fewer a window and row group than 4 x GROUP
+WINDOW_GROUP_SAVING = 0.0
+
+
 def matrix_cost(f) -> float:
     """`f` is a LayerFacts; gathers are charged as if every patch were gathered when cols % 16 != 0."""
     groups = -(-f.rows // ROW_GROUP)
     steps = -(-f.cols // VECTOR_BYTES)
     gather = 0.0 if f.cols % VECTOR_BYTES == 0 else f.cols / 4 * GATHER_TAP / 4
-    return LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
+    return (LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
+            - f.pool_windows * groups * WINDOW_GROUP_SAVING)
 
 
 TILE = 12.0  # per dense tile left: its offset, 1 + 4 loads, 4 VMLADAVA, loop
