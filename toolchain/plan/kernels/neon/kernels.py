@@ -341,7 +341,8 @@ def blocks_cost(sdot: bool, build: str = "O2"):
 # Scratch bytes (the kernels' comments say the same).
 
 def dense_scratch(params: dict) -> int:
-    return 2 * depth(params["k"])
+    """Two patches (a pixel pair), fused with a pool four (a window's pixels)."""
+    return (4 if params["pool_fused"] else 2) * depth(params["k"])
 
 
 def block_pixels(bo: int, sdot: bool) -> int:
@@ -428,9 +429,10 @@ def _dense_variants(build: str) -> list[KernelVariant]:
                           applies=applies, options={"sdot": sdot},
                           cost=dense_cost(sdot, op_type == "FULLY_CONNECTED", build))
             variants += [
-                KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}), **common),
+                KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}),
+                              fuses_pool=op_type == "CONV_2D", **common),  # munify_neon_conv_dense_pool_s8
                 KernelVariant(f"{stem}_as_dense_{suffix}", op_type, block_kinds=frozenset(BlockKind),
-                              optimize=frozenset({"speed", "balanced"}), **common),
+                              optimize=frozenset({"speed", "balanced"}), fuses_pool=op_type == "CONV_2D", **common),
             ]
     return variants
 
