@@ -242,10 +242,29 @@ POOL_TAP = 3.0  # per window tap of one vector of channels (pool facts count out
 ADD_ELEMENT = 6.5  # 4 lanes a step: two rescaled inputs, their sum requantized
 
 
-# Fused with a 2x2 / stride 2 max pool (f.pool_windows; positions are then the window's four pixels each): per 4
-# rows one requantization of the four accumulators' maximum (3 VMAX, munify_mve_matrix.h mve_requantize_window)
-# instead of four, so fewer a window and row group than 4 x GROUP
-WINDOW_GROUP_SAVING = 0.0
+def mve_window_terms(rows: int, cols: int, patch_row: int, windows: int, inside: int,
+                     patch_copies: float) -> list[float]:
+    """The terms of a conv fused with its pool (munify_mve_matrix.h mve_matrix_pool), per layer: the 16-input
+    steps of the four pixels' dot products, their segments (a kernel row each where the patch is read in place),
+    per window and 4 rows the maximum and one requantization, the gathered patches' copies (every pixel's when
+    the patch is not read in place, else the border windows' four), per pixel."""
+    groups = -(-rows // ROW_GROUP)
+    in_place = patch_copies == 0 or patch_row % VECTOR_BYTES == 0  # pointwise, or whole 16-byte kernel rows
+    segments = cols // patch_row if in_place and patch_copies else 1
+    gathered = POOL_WINDOW_PIXELS * (windows - inside if in_place else windows)
+    pixels = POOL_WINDOW_PIXELS * windows
+    return [pixels * groups * -(-cols // VECTOR_BYTES), pixels * groups * segments, windows * groups,
+            gathered * patch_copies, pixels]
+
+
+# Fused with a 2x2 / stride 2 max pool: the coefficients of mve_window_terms, fitted to exact counts
+# (benchmarks/kernels/simd_pool_fusion.py: 8 conv + pool layers, balanced = the board's -O2, speed = -O3)
+MVE_WINDOW = {False: (9.6, 13.64, 32.4, 19.86, 13.63), True: (9.88, 4.72, 53.75, 17.07, 0.0)}
+
+
+def _window_cost(f) -> float:
+    terms = mve_window_terms(f.rows, f.cols, f.patch_row, f.pool_windows, f.inside_windows, f.patch_copies)
+    return LAYER_CALL + float(np.dot(terms, MVE_WINDOW[f.speed_build]))
 
 
 def matrix_cost(f) -> float:
@@ -253,8 +272,9 @@ def matrix_cost(f) -> float:
     groups = -(-f.rows // ROW_GROUP)
     steps = -(-f.cols // VECTOR_BYTES)
     gather = 0.0 if f.cols % VECTOR_BYTES == 0 else f.cols / 4 * GATHER_TAP / 4
-    return (LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
-            - f.pool_windows * groups * WINDOW_GROUP_SAVING)
+    if f.pool_windows:
+        return _window_cost(f)
+    return LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
 
 
 TILE = 12.0  # per dense tile left: its offset, 1 + 4 loads, 4 VMLADAVA, loop

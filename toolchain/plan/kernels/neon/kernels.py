@@ -226,10 +226,37 @@ FC_DENSE = {
 }
 
 
+def neon_window_terms(rows: int, cols: int, patch_row: int, windows: int, patch_copies: float,
+                      unrolled_trips: int) -> list[float]:
+    """The terms of a conv fused with its pool (munify_neon_dense.h munify_neon_conv_dense_pool_s8), per layer:
+    the 16-input steps of 4 rows x 4 pixels (in depth loops gcc runs as loops, and in those of at most
+    `unrolled_trips` steps it unrolls), per window and 4 rows the reductions, maximum and one requantization,
+    the four im2col patches' copies (none pointwise) and their moves (munify_neon_copy: 16, 8, then single
+    bytes of a kernel row), per window."""
+    groups = -(-rows // DENSE_ROWS)
+    trips = depth(cols) / DEPTH_STEP
+    steps = windows * groups * trips
+    moves = patch_row // 16 + patch_row % 16 // 8 + patch_row % 8
+    return [0.0 if trips <= unrolled_trips else steps, steps if trips <= unrolled_trips else 0.0, windows * groups,
+            4 * windows * patch_copies, 4 * windows * patch_copies * moves, windows]
+
+
+# Fused with a 2x2 / stride 2 max pool: the coefficients of neon_window_terms per build and sdot, fitted to exact
+# counts (benchmarks/kernels/simd_pool_fusion.py: 8 conv + pool layers on aarch64-linux / -dotprod)
+CONV_DENSE_WINDOW = {"O2": {False: (65.62, 0.0, 52.59, 18.86, 2.82, 0.0), True: (25.32, 0.0, 59.84, 13.5, 3.68, 28.36)},
+                     "O3": {False: (62.18, 43.44, 46.78, 14.45, 0.0, 65.04),
+                            True: (26.66, 22.77, 39.58, 13.87, 0.58, 12.16)}}
+
+
 def dense_cost(sdot: bool, fully_connected: bool, build: str = "O2"):
     c = (FC_DENSE if fully_connected else CONV_DENSE)[build][sdot]
+    window = CONV_DENSE_WINDOW[build][sdot]
 
     def cost(f) -> float:
+        if f.pool_windows:
+            terms = neon_window_terms(f.rows, f.cols, f.patch_row, f.pool_windows, f.patch_copies,
+                                      c.unrolled_trips)
+            return c.call + sum(t * k for t, k in zip(terms, window))
         groups = -(-f.rows // DENSE_ROWS) * DENSE_ROWS
         patch = f.cols * c.patch + f.patch_copies * c.copy if f.patch_copies > 0 else 0.0  # pointwise: no im2col
         trips = depth(f.cols) / DEPTH_STEP
