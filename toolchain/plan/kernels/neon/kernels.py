@@ -470,7 +470,7 @@ def _block_variants(build: str) -> list[KernelVariant]:
     for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
         for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True)):
             common = dict(template="kernels/neon/blocks.c.j2", features=features, block_kinds=frozenset(BlockKind),
-                          support_files=files)
+                          support_files=files, fuses_pool=op_type == "CONV_2D")  # munify_neon_blocks_pool_s8
             variants += [
                 KernelVariant(f"{stem}_blocks_{suffix}", op_type, cost=blocks_cost(sdot, build),
                               layout="neon-blocks", applies=_blocks_fit, pack=_pack_blocks_or_dense,
