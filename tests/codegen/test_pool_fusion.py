@@ -181,3 +181,68 @@ def test_fused_kernels_match_the_reference_pool_bit_for_bit(fused_cases):
     assert [case.name for case in cases if not case.layer.params["pool_fused"]] == []
     wrong = {name: r.wrong for name, r in results.items() if r.wrong}
     assert not wrong, wrong
+
+
+# ---- the Helium and NEON kernels (on the target: tests/target/test_simd_pool_fusion.py) ----------------------
+
+SIMD_FUSING = {"mps3-an547": {"conv_dense_mve", "conv_as_dense_mve", "conv_unpack_mve"},
+               "aarch64-linux": {"conv_dense_neon", "conv_as_dense_neon", "conv_blocks_neon",
+                                 "conv_blocks_tables_neon"},
+               "aarch64-linux-dotprod": {"conv_dense_sdot", "conv_as_dense_sdot", "conv_blocks_sdot",
+                                         "conv_blocks_tables_sdot"}}
+
+
+def test_only_the_simd_kernels_with_a_fused_path_fuse():
+    from toolchain.plan.kernels import ALL_VARIANTS
+
+    simd = {v.name for v in ALL_VARIANTS if v.fuses_pool and v.features & {"mve", "neon"}}
+    assert simd == set().union(*SIMD_FUSING.values())
+    assert {v.op_type for v in ALL_VARIANTS if v.fuses_pool} == {"CONV_2D"}
+
+
+@pytest.mark.parametrize("board_name", sorted(SIMD_FUSING))
+@pytest.mark.parametrize("optimize", ["speed", "balanced"])
+def test_the_mnist_cnn_fuses_its_pools_on_the_simd_boards_in_a_smaller_arena(board_name, optimize):
+    board = load_board(board_name)
+    graph = mnist_cnn_chain(1, (1, 8), activation="RELU")
+    fused = make_plan(graph, board.features, optimize, cpu=board.cpu)
+    unfused = make_plan(graph, board.features, optimize, cpu=board.cpu, fuse_pools=False)
+    convs = [layer for layer in fused.layers if layer.op_type == "CONV_2D"]
+    assert all(layer.params["pool_fused"] and layer.variant in SIMD_FUSING[board_name] for layer in convs)
+    assert [layer.variant for layer in fused.layers].count(POOL_FUSED) == 3
+    assert fused.arena_size < unfused.arena_size
+    for conv, pool in zip(fused.layers, fused.layers[1:]):
+        if conv.op_type == "CONV_2D":
+            assert pool.variant == POOL_FUSED and pool.cost == 0 and pool.output == conv.output
+
+
+@pytest.mark.parametrize("board_name, kernel, entry", [
+    ("mps3-an547", "conv_as_dense_mve", "#define MVE_POOL_FUSED 1"),
+    ("mps3-an547", "conv_unpack_mve", "#define MVE_POOL_FUSED 1"),
+    ("aarch64-linux", "conv_as_dense_neon", "munify_neon_conv_dense_pool_s8(&params, input, output, scratch, 0, 4, 3)"),
+    # bo, bi, sdot, sign tables, the pool's 4 x 3
+    ("aarch64-linux", "conv_blocks_tables_neon", "munify_neon_blocks_pool_s8(&params, input, output, scratch, "
+                                                 "1, 8, 0, 1, 4, 3)"),
+    ("aarch64-linux-dotprod", "conv_blocks_sdot", "munify_neon_blocks_pool_s8(&params, input, output, scratch, "
+                                                  "1, 8, 1, 0, 4, 3)"),
+])
+def test_a_fused_simd_layer_runs_the_pool_path_with_the_scratch_it_needs(board_name, kernel, entry):
+    from toolchain.codegen import render
+
+    board = load_board(board_name)
+    rng = np.random.default_rng(5)
+    graph = kb.with_max_pool(kb.blocks_case("b", rng, 8, 72, 1, 8, window=kb.Window(8, 7, 3, 3), cin=8,
+                                            activation="NONE")).graph
+    w = graph.tensor(graph.ops[0].inputs[1])
+    graph = graph.with_tensor(dataclasses.replace(w, data=np.maximum(w.data, -127).astype(np.int8)))
+    force = {graph.ops[0].name: kernel}
+    fused = make_plan(graph, board.features, "speed", force=force, cpu=board.cpu)
+    unfused = make_plan(graph, board.features, "speed", force=force, cpu=board.cpu, fuse_pools=False)
+    layer = fused.layers[0]
+    assert layer.params["pool_fused"] and (layer.params["pool_out_h"], layer.params["pool_out_w"]) == (4, 3)
+    source = render(fused)[layer.source]
+    assert entry in source
+    extra = layer.scratch.size - unfused.layers[0].scratch.size  # a window's four pixels' accumulators / patches
+    accumulators, patches = 3 * 4 * 8, 2 * 80  # 3 more pixels' int32 x 8 rows; 2 more patches of 80 bytes
+    assert extra == {"conv_as_dense_mve": accumulators, "conv_unpack_mve": accumulators,
+                     "conv_as_dense_neon": patches}.get(kernel, 0)

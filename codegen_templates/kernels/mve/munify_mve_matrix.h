@@ -1,5 +1,10 @@
 /* CONV_2D and FULLY_CONNECTED with Helium: 4 weight rows per activation load, 16 MACs per VMLADAVA.
  *
+ * Fused with a 2x2 / stride 2 MAX_POOL_2D (MVE_POOL_FUSED, toolchain.plan.fusion; MVE_POOL_OUT_H / W): per pool
+ * window the dot products of its four pixels, per 4 rows the maximum of their accumulators (3 VMAX) and one
+ * requantization into the pool's output. Exact: the requantization never decreases with the accumulator when
+ * every shift is right (the plan fuses only then).
+ *
  * Layout mve-rows4 (toolchain.plan.kernels.mve.kernels.pack_rows4): rows padded with zero rows to a multiple of 4
  * and the reduction padded with zeros to a multiple of 16; for each group of 4 rows, for each 16 reduction elements,
  * the 16 bytes of row 0, 1, 2 and 3.
@@ -19,6 +24,10 @@
 #define MUNIFY_MVE_MATRIX_H
 
 #include "munify_mve.h"
+
+#ifndef MVE_POOL_FUSED
+#define MVE_POOL_FUSED 0
+#endif
 
 #define MVE_GROUPS ((MVE_ROWS + 3) / 4)
 #define MVE_IN_PLACE (MVE_POINTWISE || (MVE_DIL_W == 1 && (MVE_KW * MVE_CIN) % 16 == 0))
@@ -50,6 +59,8 @@
 
 #define MVE_ROWS_PADDED ((MVE_ROWS + 3) / 4 * 4)
 #define MVE_ACC_BYTES (4 * MVE_ROWS_PADDED)
+/* the accumulators in scratch: one pixel's, or a pool window's four pixels' */
+#define MVE_SCRATCH_ACC_BYTES ((MVE_POOL_FUSED ? 4 : 1) * MVE_ACC_BYTES)
 
 /* acc[0..3] = the 4 rows of `w` dotted with the patch at x (MVE_SEGS segments `stride` bytes apart) */
 MUNIFY_MVE_FN void mve_dot4(const int8_t *x, int32_t stride, const int8_t *w, int32_t *acc)
@@ -115,14 +126,20 @@ MUNIFY_MVE_INLINE void munify_mve_requantize_rows(const int32_t *acc, const int3
 #endif
 }
 
+/* the dot products of one patch with every row, 4 rows at a time, into acc */
+MUNIFY_MVE_INLINE void mve_pixel_dots(const int8_t *x, int32_t stride, const int8_t *weights, int32_t *acc)
+{
+    for (int32_t g = 0; g < MVE_GROUPS; ++g) {
+        mve_dot4(x, stride, weights + g * MVE_GROUP_BYTES, acc + 4 * g);
+    }
+}
+
 /* the MVE_ROWS outputs of one patch: the dot products of 4 rows at a time into acc, then requantized */
 MUNIFY_MVE_INLINE void mve_pixel(const int8_t *x, int32_t stride, const int8_t *weights, const int32_t *bias,
                                  const int32_t *mult, const int32_t *shift, int32_t *acc, int8_t *out,
                                  int32_t right_only)
 {
-    for (int32_t g = 0; g < MVE_GROUPS; ++g) {
-        mve_dot4(x, stride, weights + g * MVE_GROUP_BYTES, acc + 4 * g);
-    }
+    mve_pixel_dots(x, stride, weights, acc);
     munify_mve_requantize_rows(acc, bias, mult, shift, out, right_only);
 }
 
@@ -203,18 +220,82 @@ MUNIFY_MVE_INLINE void mve_matrix(const int8_t *input, int8_t *output, int8_t *s
     }
 }
 
-/* scratch: the accumulators of one pixel (MVE_ACC_BYTES), then one gathered patch (MVE_COLS bytes, unused
- * when every patch is read in place) */
+#if MVE_POOL_FUSED
+/* The dot products of output pixel (oy, ox) into acc: the patch read in place, or gathered into `patch`. */
+MUNIFY_MVE_INLINE void mve_window_pixel(const int8_t *input, int32_t oy, int32_t ox, int8_t *patch,
+                                        const int8_t *weights, int32_t *acc)
+{
+    const int32_t iy0 = oy * MVE_STRIDE_H - MVE_PAD_TOP, ix0 = ox * MVE_STRIDE_W - MVE_PAD_LEFT;
+    if (MVE_IN_PLACE && mve_inside(iy0, ix0)) {
+        mve_pixel_dots(input + (iy0 * MVE_IN_W + ix0) * MVE_CIN, MVE_SEG_STRIDE, weights, acc);
+    } else {
+        mve_gather_patch(input, iy0, ix0, patch);
+        mve_pixel_dots(patch, MVE_SEG_BYTES, weights, acc);
+    }
+}
+
+/* the per-lane maximum of the four pixels' accumulators of rows r..r+3 (acc: 4 x MVE_ROWS_PADDED) */
+MUNIFY_MVE_INLINE int32x4_t mve_window_max(const int32_t *acc, int32_t r)
+{
+    const int32x4_t top = vmaxq_s32(vldrwq_s32(acc + r), vldrwq_s32(acc + MVE_ROWS_PADDED + r));
+    const int32x4_t bottom = vmaxq_s32(vldrwq_s32(acc + 2 * MVE_ROWS_PADDED + r),
+                                       vldrwq_s32(acc + 3 * MVE_ROWS_PADDED + r));
+    return vmaxq_s32(top, bottom);
+}
+
+/* out[r] = the requantized maximum of the window's four accumulators of row r + bias[r] (the bias is the same
+ * for the four, so it is added once) */
+MUNIFY_MVE_INLINE void mve_requantize_window(const int32_t *acc, const int32_t *bias, const int32_t *mult,
+                                             const int32_t *shift, int8_t *out, int32_t right_only)
+{
+    for (int32_t r = 0; r < MVE_ROWS / 4 * 4; r += 4) {
+        const int32x4_t y = vaddq_s32(mve_window_max(acc, r), vldrwq_s32(bias + r));
+        const int32x4_t m = MVE_LOAD_REQUANT(MVE_MULT, mult, r), sh = MVE_LOAD_REQUANT(MVE_SHIFT, shift, r);
+        vstrbq_s32(out + r, mve_requantize_lanes(y, m, sh, right_only));
+    }
+#if MVE_ROWS % 4
+    const int32_t r = MVE_ROWS / 4 * 4;
+    const mve_pred16_t p = vctp32q(MVE_ROWS % 4);
+    const int32x4_t y = vaddq_s32(mve_window_max(acc, r), vldrwq_z_s32(bias + r, p));
+    const int32x4_t m = MVE_LOAD_REQUANT_Z(MVE_MULT, mult, r, p), sh = MVE_LOAD_REQUANT_Z(MVE_SHIFT, shift, r, p);
+    vstrbq_p_s32(out + r, mve_requantize_lanes(y, m, sh, right_only), p);
+#endif
+}
+
+/* the pool's output: per window its four pixels' dot products, then one requantization of their maximum */
+MUNIFY_MVE_INLINE void mve_matrix_pool(const int8_t *input, int8_t *output, int8_t *scratch, const int8_t *weights,
+                                       const int32_t *bias, const int32_t *mult, const int32_t *shift,
+                                       int32_t right_only)
+{
+    int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *patch = scratch + MVE_SCRATCH_ACC_BYTES;
+    int8_t *out = output;
+    for (int32_t py = 0; py < MVE_POOL_OUT_H; ++py) {
+        for (int32_t px = 0; px < MVE_POOL_OUT_W; ++px, out += MVE_ROWS) {
+            for (int32_t k = 0; k < 4; ++k) {
+                mve_window_pixel(input, 2 * py + k / 2, 2 * px + k % 2, patch, weights, acc + k * MVE_ROWS_PADDED);
+            }
+            mve_requantize_window(acc, bias, mult, shift, out, right_only);
+        }
+    }
+}
+#define MVE_MATRIX mve_matrix_pool
+#else
+#define MVE_MATRIX mve_matrix
+#endif
+
+/* scratch: the accumulators (MVE_SCRATCH_ACC_BYTES: one pixel's, fused with a pool a window's four pixels'),
+ * then one gathered patch (MVE_COLS bytes, unused when every patch is read in place) */
 MUNIFY_MVE_FN void munify_mve_matrix_s8(const int8_t *input, int8_t *output, int8_t *scratch, const int8_t *weights,
                                         const int32_t *bias, const int32_t *mult, const int32_t *shift)
 {
 #if MVE_PER_CHANNEL
     if (munify_mve_right_shifts_only(shift, MVE_ROWS)) {
-        mve_matrix(input, output, scratch, weights, bias, mult, shift, 1);
+        MVE_MATRIX(input, output, scratch, weights, bias, mult, shift, 1);
         return;
     }
 #endif
-    mve_matrix(input, output, scratch, weights, bias, mult, shift, 0);
+    MVE_MATRIX(input, output, scratch, weights, bias, mult, shift, 0);
 }
 
 #endif

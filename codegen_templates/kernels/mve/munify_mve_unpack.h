@@ -17,7 +17,7 @@
 
 #define MVE_ROWS4_BYTES (MVE_GROUPS * MVE_GROUP_BYTES)
 /* the expanded weights follow the matrix kernel's own scratch (accumulators, one patch) */
-#define MVE_UNPACK_AT ((MVE_ACC_BYTES + (MVE_COLS + 3) / 4 * 4 + 15) / 16 * 16)
+#define MVE_UNPACK_AT ((MVE_SCRATCH_ACC_BYTES + (MVE_COLS + 3) / 4 * 4 + 15) / 16 * 16)
 
 /* where weight (row, col) lives in the mve-rows4 layout */
 MUNIFY_MVE_INLINE int32_t mve_rows4_offset(int32_t row, int32_t col)

@@ -28,6 +28,12 @@
  * row with a unified block there, so a unified block row costs, for 16 pixels, one lookup (its column's table and
  * the entries of its sign nibbles, 2 bytes), two table entries, 2 ADD and 4 SMLAL by the magnitude, whatever its signs. Dense
  * blocks run in two halves of 8 pixels as above.
+ *
+ * Fused with a 2x2 / stride 2 MAX_POOL_2D (munify_neon_blocks_pool_s8, toolchain.plan.fusion): a pass's pixels are
+ * whole pool windows, pixel 4 v + k the k-th of window v (4 windows a pass of 16, 2 of 8, 1 of 4); each row's
+ * maximum of a window's four accumulators is requantized once into the pool's output (with SDOT quads, sums[g]
+ * is window g, so 3 SMAXP give a row's four windows in one register). Exact: the requantization never decreases
+ * with the accumulator when every shift is right (the plan fuses only then).
  */
 #ifndef MUNIFY_NEON_BLOCKS_H
 #define MUNIFY_NEON_BLOCKS_H
@@ -447,8 +453,23 @@ MUNIFY_NEON_FN int8x16_t munify_neon_quads_requantize(const int32x4_t *sums, con
 /* staged[16 r + q]: the int8 output of row r for pixel q of the 16 whose chunks `munify_neon_quads_interleave`
  * laid out: every block row, dense or unified (its weights rebuilt), as SDOT by element, each row requantized
  * in its registers (no per-pixel sums stored). */
+/* Lanes 0..3: the requantized window maxima m (lane g: window g) of one row, as munify_neon_quads_requantize. */
+MUNIFY_NEON_FN int8x16_t munify_neon_quads_requantize4(int32x4_t m, const munify_neon_quant *q,
+                                                       munify_neon_row_quant rq)
+{
+    const int32x4_t high = vqrdmulhq_s32(vshlq_s32(m, rq.left), rq.multiplier);
+    const int32x4_t v = vrshlq_s32(vqaddq_s32(high, vandq_s32(vshrq_n_s32(high, 31), rq.rounds_away)), rq.right);
+    const int16x4_t half = vqadd_s16(vqmovn_s32(v), vdup_n_s16((int16_t)q->output_offset));
+    const int8x8_t out = vqmovn_s16(vcombine_s16(half, half));
+    const int8x8_t clamped = vmin_s8(vmax_s8(out, vdup_n_s8((int8_t)q->act_min)), vdup_n_s8((int8_t)q->act_max));
+    return vcombine_s8(clamped, clamped);
+}
+
+/* `pool` (fused with a max pool): staged[16 r + g] instead, the output of row r for window g, the maximum of
+ * sums[r][g]'s four pixels requantized once. */
 MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const int8_t *chunks,
-                                           const int32_t *row_quants, int8_t *staged, const int bo, const int bi)
+                                           const int32_t *row_quants, int8_t *staged, const int bo, const int bi,
+                                           const int pool)
 {
     const int8_t *dense = p->dense_weights, *magnitudes = p->unified_magnitudes;
     const uint8_t *signs = p->unified_signs;
@@ -492,6 +513,11 @@ MUNIFY_NEON_FN void munify_neon_quads_pass(const munify_neon_blocks *p, const in
         MUNIFY_NEON_UNROLL
         for (int r = 0; r < bo; ++r) {
             const munify_neon_row_quant rq = munify_neon_row_quant_of(&p->q, row_quants, r0 + r);
+            if (pool) {
+                const int32x4_t m = vpmaxq_s32(vpmaxq_s32(sums[r][0], sums[r][1]), vpmaxq_s32(sums[r][2], sums[r][3]));
+                vst1q_s8(staged + 16 * (r0 + r), munify_neon_quads_requantize4(m, &p->q, rq));
+                continue;
+            }
             vst1q_s8(staged + 16 * (r0 + r), munify_neon_quads_requantize(sums[r], &p->q, rq));
         }
     }
@@ -687,7 +713,7 @@ MUNIFY_NEON_FN void munify_neon_quads(const munify_neon_blocks *p, const int8_t 
                                       int8_t *out, int valid)
 {
     munify_neon_quads_interleave(columns, p->w.depth, chunks);
-    munify_neon_quads_pass(p, chunks, row_quants, staged, bo, bi);
+    munify_neon_quads_pass(p, chunks, row_quants, staged, bo, bi, 0);
     if (valid == MUNIFY_NEON_QUAD_PIXELS) {
         munify_neon_quads_store(staged, p->w.out_c, out, MUNIFY_NEON_QUAD_PIXELS); /* the lanes' tests vanish */
     } else {
@@ -747,6 +773,72 @@ MUNIFY_NEON_FN void munify_neon_blocks_s8(const munify_neon_blocks *p, const int
             for (int q = 0; q < pixels && first + q < image_pixels; ++q) {
                 munify_neon_output_run(acc + q * rows_padded, &p->q, rows, out + (first + q) * rows);
             }
+        }
+    }
+}
+
+/* out[c] for c < channels: the requantized maximum of four pixels' accumulators (acc + k * rows_padded) */
+MUNIFY_NEON_FN void munify_neon_window_run(const int32_t *acc, int32_t rows_padded, const munify_neon_quant *q,
+                                           int32_t channels, int8_t *out)
+{
+    for (int32_t c = 0; c < channels; c += 8) {
+        int32x4_t half[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+        for (int h = 0; h < 2 && c + 4 * h < channels; ++h) {
+            const int32_t at = c + 4 * h, n = channels - at;
+            const int32x4_t top = vmaxq_s32(munify_neon_load_s32(acc + at, n),
+                                            munify_neon_load_s32(acc + rows_padded + at, n));
+            const int32x4_t bottom = vmaxq_s32(munify_neon_load_s32(acc + 2 * rows_padded + at, n),
+                                               munify_neon_load_s32(acc + 3 * rows_padded + at, n));
+            half[h] = munify_neon_output4(vmaxq_s32(top, bottom), q, at, channels);
+        }
+        munify_neon_store_s8x8(out + c, munify_neon_narrow8(half[0], half[1]), channels - c);
+    }
+}
+
+/* The pool_h x pool_w outputs of the 2x2 / stride 2 max pool over the conv (one image), pixels / 4 windows a
+ * pass: pixel 4 v + k of a pass is pixel k (row-major) of its window v (the last window repeated past the
+ * end). The scratch of munify_neon_blocks_s8 (a conv output has at least MUNIFY_NEON_MIN_PASS pixels). */
+MUNIFY_NEON_FN void munify_neon_blocks_pool_s8(const munify_neon_blocks *p, const int8_t *input, int8_t *output,
+                                               int8_t *scratch, const int bo, const int bi, const int sdot,
+                                               const int sign_tables, const int32_t pool_h, const int32_t pool_w)
+{
+    const int pixels = sign_tables ? MUNIFY_NEON_TABLE_PIXELS : MUNIFY_NEON_PASS_PIXELS(bo, sdot);
+    const int pass_windows = pixels / 4;
+    const munify_neon_window *w = &p->w;
+    const int32_t rows = w->out_c, rows_padded = p->row_blocks * bo, windows = pool_h * pool_w;
+    int32_t *acc = (int32_t *)(void *)scratch;
+    int8_t *chunks = scratch + 4 * pixels * rows_padded;
+    int8_t *patches = chunks + pixels * w->depth;
+    int16_t *tables = (int16_t *)(void *)(patches + pixels * w->depth); /* with SDOT quads: the row quants */
+#if defined(__ARM_FEATURE_DOTPROD)
+    if (sdot && !sign_tables && p->q.per_channel) {
+        munify_neon_row_quants(&p->q, rows, rows_padded, (int32_t *)(void *)tables);
+    }
+#endif
+    for (int32_t first = 0; first < windows; first += pass_windows) {
+        const int8_t *columns[MUNIFY_NEON_TABLE_PIXELS];
+        for (int q = 0; q < pixels; ++q) {
+            const int32_t window = first + q / 4 < windows ? first + q / 4 : windows - 1;
+            const int32_t oy = 2 * (window / pool_w) + q % 4 / 2, ox = 2 * (window % pool_w) + q % 2;
+            columns[q] = munify_neon_patch(w, input, oy, ox, patches + q * w->depth);
+        }
+        const int valid = windows - first < pass_windows ? windows - first : pass_windows;
+#if defined(__ARM_FEATURE_DOTPROD)
+        if (sdot && !sign_tables) {
+            int8_t *staged = (int8_t *)(void *)acc;
+            munify_neon_quads_interleave(columns, w->depth, chunks);
+            munify_neon_quads_pass(p, chunks, (const int32_t *)(const void *)tables, staged, bo, bi, 1);
+            if (valid == pass_windows) {
+                munify_neon_quads_store(staged, rows, output + first * rows, 4); /* the lanes' tests vanish */
+            } else {
+                munify_neon_quads_store(staged, rows, output + first * rows, valid);
+            }
+            continue;
+        }
+#endif
+        munify_neon_pass(p, columns, chunks, tables, acc, rows_padded, bo, bi, pixels, sdot, sign_tables);
+        for (int v = 0; v < valid; ++v) {
+            munify_neon_window_run(acc + 4 * v * rows_padded, rows_padded, &p->q, rows, output + (first + v) * rows);
         }
     }
 }

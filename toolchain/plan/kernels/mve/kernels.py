@@ -32,6 +32,7 @@ import numpy as np
 
 VECTOR_BYTES = 16  # one Q register of int8 lanes
 ROW_GROUP = 4  # weight rows per activation load
+POOL_WINDOW_PIXELS = 4  # a fused 2x2 max pool's window (munify_mve_matrix.h MVE_POOL_FUSED)
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -137,9 +138,10 @@ def reads_in_place(params: dict) -> bool:
 
 
 def matrix_scratch(params: dict) -> int:
-    """munify_mve_matrix.h: one pixel's accumulators, then a gathered patch (the offsets of munify_mve_tiles.h
-    follow it, so pointwise layers keep its room too)."""
-    return 4 * _round_up(params["cout"], ROW_GROUP) + _round_up(params["k"], 4)
+    """munify_mve_matrix.h: one pixel's accumulators (fused with a pool, a window's four pixels'), then a gathered
+    patch (the offsets of munify_mve_tiles.h follow it, so pointwise layers keep its room too)."""
+    pixels = POOL_WINDOW_PIXELS if params["pool_fused"] else 1
+    return pixels * 4 * _round_up(params["cout"], ROW_GROUP) + _round_up(params["k"], 4)
 
 
 def segmented(params: dict) -> bool:
@@ -240,11 +242,39 @@ POOL_TAP = 3.0  # per window tap of one vector of channels (pool facts count out
 ADD_ELEMENT = 6.5  # 4 lanes a step: two rescaled inputs, their sum requantized
 
 
+def mve_window_terms(rows: int, cols: int, patch_row: int, windows: int, inside: int,
+                     patch_copies: float) -> list[float]:
+    """The terms of a conv fused with its pool (munify_mve_matrix.h mve_matrix_pool), per layer: the 16-input
+    steps of the four pixels' dot products, their segments (a kernel row each where the patch is read in place),
+    per window and 4 rows the maximum and one requantization, the gathered patches' copies (every pixel's when
+    the patch is not read in place, else the border windows' four), per pixel."""
+    groups = -(-rows // ROW_GROUP)
+    in_place = patch_copies == 0 or patch_row % VECTOR_BYTES == 0  # pointwise, or whole 16-byte kernel rows
+    segments = cols // patch_row if in_place and patch_copies else 1
+    gathered = POOL_WINDOW_PIXELS * (windows - inside if in_place else windows)
+    pixels = POOL_WINDOW_PIXELS * windows
+    return [pixels * groups * -(-cols // VECTOR_BYTES), pixels * groups * segments, windows * groups,
+            gathered * patch_copies, pixels]
+
+
+# Fused with a 2x2 / stride 2 max pool: the coefficients of mve_window_terms (by f.speed_build: False the board's
+# -O2, True -O3), fitted to exact counts (benchmarks/kernels/simd_pool_fusion.py: 8 conv + pool layers and the
+# MNIST CNN's; within 3.3% but a 16 x 16 x 3 -> 8 layer at -O3, +7.0%)
+MVE_WINDOW = {False: (9.48, 14.17, 32.2, 20.02, 12.53), True: (9.73, 5.12, 54.86, 17.68, 0.0)}
+
+
+def _window_cost(f) -> float:
+    terms = mve_window_terms(f.rows, f.cols, f.patch_row, f.pool_windows, f.inside_windows, f.patch_copies)
+    return LAYER_CALL + float(np.dot(terms, MVE_WINDOW[f.speed_build]))
+
+
 def matrix_cost(f) -> float:
     """`f` is a LayerFacts; gathers are charged as if every patch were gathered when cols % 16 != 0."""
     groups = -(-f.rows // ROW_GROUP)
     steps = -(-f.cols // VECTOR_BYTES)
     gather = 0.0 if f.cols % VECTOR_BYTES == 0 else f.cols / 4 * GATHER_TAP / 4
+    if f.pool_windows:
+        return _window_cost(f)
     return LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
 
 

@@ -22,8 +22,10 @@ def _matrix(stem: str, op_type: str) -> list[KernelVariant]:
     args = dict(template="kernels/mve/matrix.c.j2", cost=mve.matrix_cost, layout="mve-rows4", features=MVE,
                 applies=mve.single_image, pack=mve.pack_rows4, scratch=mve.matrix_scratch,
                 support_files=COMMON + ("kernels/mve/munify_mve_matrix.h",))
-    return [KernelVariant(f"{stem}_dense_mve", op_type, **args),
-            KernelVariant(f"{stem}_as_dense_mve", op_type, block_kinds=ANY_KINDS, optimize=NOT_SIZE, **args)]
+    fuses_pool = op_type == "CONV_2D"  # munify_mve_matrix.h MVE_POOL_FUSED
+    return [KernelVariant(f"{stem}_dense_mve", op_type, fuses_pool=fuses_pool, **args),
+            KernelVariant(f"{stem}_as_dense_mve", op_type, block_kinds=ANY_KINDS, optimize=NOT_SIZE,
+                          fuses_pool=fuses_pool, **args)]
 
 
 def _tiles(stem: str, op_type: str) -> list[KernelVariant]:
@@ -54,7 +56,7 @@ def _unpack(stem: str, op_type: str) -> KernelVariant:
     """Any bo x bi blocks kept in flash as blocks-min, expanded once per call for the dense kernel."""
     return KernelVariant(f"{stem}_unpack_mve", op_type, "kernels/mve/unpack.c.j2", mve.unpack_cost,
                          layout="blocks-min", features=MVE, block_kinds=ANY_KINDS, applies=mve.unpack_fits,
-                         scratch=mve.unpack_scratch,
+                         scratch=mve.unpack_scratch, fuses_pool=op_type == "CONV_2D",  # the matrix kernel's
                          support_files=COMMON + ("kernels/mve/munify_mve_matrix.h", "kernels/mve/munify_mve_unpack.h"))
 
 

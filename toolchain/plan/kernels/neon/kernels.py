@@ -226,10 +226,38 @@ FC_DENSE = {
 }
 
 
+def neon_window_terms(rows: int, cols: int, patch_row: int, windows: int, patch_copies: float,
+                      unrolled_trips: int) -> list[float]:
+    """The terms of a conv fused with its pool (munify_neon_dense.h munify_neon_conv_dense_pool_s8), per layer:
+    the 16-input steps of 4 rows x 4 pixels (in depth loops gcc runs as loops, and in those of at most
+    `unrolled_trips` steps it unrolls), per window and 4 rows the reductions, maximum and one requantization,
+    the four im2col patches' copies (none pointwise) and their moves (munify_neon_copy: 16, 8, then single
+    bytes of a kernel row), per window."""
+    groups = -(-rows // DENSE_ROWS)
+    trips = depth(cols) / DEPTH_STEP
+    steps = windows * groups * trips
+    moves = patch_row // 16 + patch_row % 16 // 8 + patch_row % 8
+    return [0.0 if trips <= unrolled_trips else steps, steps if trips <= unrolled_trips else 0.0, windows * groups,
+            4 * windows * patch_copies, 4 * windows * patch_copies * moves, windows]
+
+
+# Fused with a 2x2 / stride 2 max pool: the coefficients of neon_window_terms per build and sdot, fitted to exact
+# counts (benchmarks/kernels/simd_pool_fusion.py: 8 conv + pool layers and the MNIST CNN's on aarch64-linux /
+# -dotprod; within 4.6%)
+CONV_DENSE_WINDOW = {"O2": {False: (64.99, 0.0, 54.38, 19.35, 2.88, 0.0), True: (24.94, 0.0, 67.04, 14.06, 3.64, 8.47)},
+                     "O3": {False: (62.47, 43.16, 49.38, 14.47, 0.0, 58.49),
+                            True: (26.57, 22.57, 40.68, 13.98, 0.57, 9.44)}}
+
+
 def dense_cost(sdot: bool, fully_connected: bool, build: str = "O2"):
     c = (FC_DENSE if fully_connected else CONV_DENSE)[build][sdot]
+    window = CONV_DENSE_WINDOW[build][sdot]
 
     def cost(f) -> float:
+        if f.pool_windows:
+            terms = neon_window_terms(f.rows, f.cols, f.patch_row, f.pool_windows, f.patch_copies,
+                                      c.unrolled_trips)
+            return c.call + sum(t * k for t, k in zip(terms, window))
         groups = -(-f.rows // DENSE_ROWS) * DENSE_ROWS
         patch = f.cols * c.patch + f.patch_copies * c.copy if f.patch_copies > 0 else 0.0  # pointwise: no im2col
         trips = depth(f.cols) / DEPTH_STEP
@@ -315,15 +343,25 @@ TABLE_PASS = {"O2": {False: PassCosts(3.28, 1.34, 10.8, 1.36, 36.3, 30.8),
                      True: PassCosts(1.88, 1.37, 8.8, 1.04, 17.1, 0.0)}}
 
 
-def _pass_cost(f, c: PassCosts, pass_pixels: int) -> float:
+# Fused with a 2x2 / stride 2 max pool (munify_neon_blocks_pool_s8; f.positions: the windows' four pixels each):
+# instructions fewer per window and row than the passes' four pixels cost, for one requantization of the row's
+# maximum (munify_neon_window_run; SDOT quads: 3 SMAXP and a 4-lane requantization a row). Fitted
+# (benchmarks/kernels/simd_pool_fusion.py: the MNIST CNN's admm75 / admm90 layers and 1x8 / 2x8 / 1x16 conv + pool
+# layers with each kernel forced; within 3.0% where the unfused pass model holds, i.e. not on 8-channel, 2 x 8 or
+# 1 x 16 layers, which it misses by 5-15% unfused too)
+BLOCK_WINDOW_ROW_SAVING = {"O2": {False: 15.0, True: 6.29}, "O3": {False: 8.66, True: 4.93}}
+TABLE_WINDOW_ROW_SAVING = {"O2": {False: 14.48, True: 13.67}, "O3": {False: 6.42, True: 7.65}}
+
+
+def _pass_cost(f, c: PassCosts, pass_pixels: int, window_row_saving: float = 0.0) -> float:
     pixels = -(-f.positions // pass_pixels) * pass_pixels
     per_pixel = (f.dense_weights / 8 * c.dense8 + f.unified_weights / 8 * c.unified8 + f.rows * c.row
                  + f.cols * c.col + f.patch_copies * c.copy + c.pixel)
-    return LAYER_CALL + pixels * per_pixel
+    return LAYER_CALL + pixels * per_pixel - f.pool_windows * f.rows * window_row_saving
 
 
 def tables_cost(sdot: bool, build: str = "O2"):
-    return lambda f: _pass_cost(f, TABLE_PASS[build][sdot], TABLE_PIXELS)
+    return lambda f: _pass_cost(f, TABLE_PASS[build][sdot], TABLE_PIXELS, TABLE_WINDOW_ROW_SAVING[build][sdot])
 
 
 def blocks_cost(sdot: bool, build: str = "O2"):
@@ -334,14 +372,16 @@ def blocks_cost(sdot: bool, build: str = "O2"):
             per_position = (f.dense_weights / 16 * single.dense16 + f.unified_weights / 16 * single.unified16
                             + f.rows * single.row)
             return LAYER_CALL + f.positions * per_position
-        return _pass_cost(f, passes, block_pixels(1, sdot))  # NEON: half with bo 4 (no bo in LayerFacts)
+        return _pass_cost(f, passes, block_pixels(1, sdot),  # NEON: half with bo 4 (no bo in LayerFacts)
+                          BLOCK_WINDOW_ROW_SAVING[build][sdot])
     return cost
 
 
 # Scratch bytes (the kernels' comments say the same).
 
 def dense_scratch(params: dict) -> int:
-    return 2 * depth(params["k"])
+    """Two patches (a pixel pair), fused with a pool four (a window's pixels)."""
+    return (4 if params["pool_fused"] else 2) * depth(params["k"])
 
 
 def block_pixels(bo: int, sdot: bool) -> int:
@@ -428,9 +468,10 @@ def _dense_variants(build: str) -> list[KernelVariant]:
                           applies=applies, options={"sdot": sdot},
                           cost=dense_cost(sdot, op_type == "FULLY_CONNECTED", build))
             variants += [
-                KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}), **common),
+                KernelVariant(f"{stem}_dense_{suffix}", op_type, block_kinds=frozenset({BlockKind.DENSE}),
+                              fuses_pool=op_type == "CONV_2D", **common),  # munify_neon_conv_dense_pool_s8
                 KernelVariant(f"{stem}_as_dense_{suffix}", op_type, block_kinds=frozenset(BlockKind),
-                              optimize=frozenset({"speed", "balanced"}), **common),
+                              optimize=frozenset({"speed", "balanced"}), fuses_pool=op_type == "CONV_2D", **common),
             ]
     return variants
 
@@ -441,7 +482,7 @@ def _block_variants(build: str) -> list[KernelVariant]:
     for stem, op_type in (("fc", "FULLY_CONNECTED"), ("conv", "CONV_2D")):
         for suffix, features, sdot in (("neon", NEON, False), ("sdot", DOTPROD, True)):
             common = dict(template="kernels/neon/blocks.c.j2", features=features, block_kinds=frozenset(BlockKind),
-                          support_files=files)
+                          support_files=files, fuses_pool=op_type == "CONV_2D")  # munify_neon_blocks_pool_s8
             variants += [
                 KernelVariant(f"{stem}_blocks_{suffix}", op_type, cost=blocks_cost(sdot, build),
                               layout="neon-blocks", applies=_blocks_fit, pack=_pack_blocks_or_dense,
