@@ -101,3 +101,17 @@ def test_tile_variants_run_only_on_boards_with_their_feature(tmp_path):
     every = Variant("kws_ref_model", "pt50", tmp_path / "y.mun", None)
     assert tile.runs_on(load_board("mps3-an547")) and not tile.runs_on(load_board("mps2-an386"))
     assert every.runs_on(load_board("mps2-an386")) and every.runs_on(load_board("aarch64-linux"))
+
+
+def test_kernel_sweep_section_quotes_the_sweep_targets_with_their_source(tmp_path):
+    from toolchain.bench_report import KERNEL_SWEEP, kernel_sweep_section
+
+    assert kernel_sweep_section(tmp_path) == ""  # no sweep run: no section
+    sweep = tmp_path / KERNEL_SWEEP
+    sweep.parent.mkdir()
+    sweep.write_text("# sweep\n\nIssue 8 kernel targets, all blocks unified:\n\n- 1 x 8 <= 0.6: conv3x3 0.48 (met)\n"
+                     "- 1 x 4 <= 0.7: conv3x3 0.58 (met)\n\n### 3x3 conv\n")
+    md = kernel_sweep_section(tmp_path)
+    assert "(bench/DSP-UNIFIED.md)" in md and "benchmarks.unified_sweep" in md
+    assert "- 1 x 8 <= 0.6: conv3x3 0.48 (met)\n- 1 x 4 <= 0.7: conv3x3 0.58 (met)" in md
+    assert "### 3x3 conv" not in md
