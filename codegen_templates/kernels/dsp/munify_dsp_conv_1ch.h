@@ -268,11 +268,13 @@ typedef struct {
     void *out;               /* conv_1ch_window_max: the int32 maximum per channel; the folded loops: int8 outputs */
     const void *out_end;     /* out + channels */
     int32_t act_min;
+    int32_t first_bias;      /* conv_1ch_window_fused: channel 0's bias (the entries carry the next channel's) */
 } conv_1ch_window_state;
 
 _Static_assert(offsetof(conv_1ch_window_state, taps) == 0 && offsetof(conv_1ch_window_state, weights) == 4 &&
                    offsetof(conv_1ch_window_state, entries) == 8 && offsetof(conv_1ch_window_state, out) == 12 &&
-                   offsetof(conv_1ch_window_state, out_end) == 16 && offsetof(conv_1ch_window_state, act_min) == 20,
+                   offsetof(conv_1ch_window_state, out_end) == 16 && offsetof(conv_1ch_window_state, act_min) == 20 &&
+                   offsetof(conv_1ch_window_state, first_bias) == 24,
                "conv_1ch_window_state: the window loops read these word offsets");
 
 #if MUNIFY_DSP_SCALAR
@@ -340,10 +342,56 @@ MUNIFY_ASM_FUNCTION conv_1ch_window_max(MUNIFY_ASM_ARG const conv_1ch_window_sta
 #endif
 
 #if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
-/* The folded requantization of conv_1ch_channels_fused on the window's maximum (r0), the output in r1. */
+/* The window's entries: channel c's {multiplier, nudge + offset << right, right} and channel c + 1's bias (0
+ * after the last), so that one LDM a channel loads the requantization and the next accumulators' start. */
+typedef struct {
+    int32_t multiplier;
+    int32_t nudge;
+    int32_t right;
+    int32_t next_bias;
+} conv_1ch_window_entry;
+
+_Static_assert(sizeof(conv_1ch_window_entry) == sizeof(conv_1ch_entry), "the window entries reuse the entries' room");
+
+MUNIFY_DSP_FN int32_t conv_1ch_prepare_window(const munify_dsp_conv *p, conv_1ch_window_entry *entries)
+{
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        int32_t index = c & p->q.channel_mask;
+        int32_t right = -p->q.shift[index];
+        entries[c].multiplier = p->q.multiplier[index];
+        entries[c].nudge = (int32_t)((1u << (right - 1)) + ((uint32_t)p->q.output_offset << right));
+        entries[c].right = right;
+        entries[c].next_bias = c + 1 < p->out_c ? p->bias[c + 1] : 0;
+    }
+    return p->bias[0];
+}
+
+/* A channel of the window with its bias in r7: the first tap word of the four pixels into r0-r3, multiplied
+ * and accumulated onto the bias in place; then as CONV_1CH_WINDOW_CHANNEL. */
+#define CONV_1CH_WINDOW_FUSED_CHANNEL                                                                        \
+    "ldr    r8, [r10], #4\n\t"                                                                               \
+    "ldm    r9!, {r0, r1, r2, r3}\n\t"                                                                       \
+    "smlad  r0, r8, r0, r7\n\t"                                                                              \
+    "smlad  r1, r8, r1, r7\n\t"                                                                              \
+    "smlad  r2, r8, r2, r7\n\t"                                                                              \
+    "smlad  r3, r8, r3, r7\n\t" CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD               \
+        CONV_1CH_WINDOW_WORD                                                                                 \
+    "sub    r9, r9, #80\n\t"                                                                                 \
+    "cmp    r0, r1\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r1\n\t"                                                                                      \
+    "cmp    r0, r2\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r2\n\t"                                                                                      \
+    "cmp    r0, r3\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r3\n\t"
+
+/* The folded requantization of conv_1ch_channels_fused on the window's maximum (r0), the output in r1; r11
+ * walks the window entries (r7: the next channel's bias). */
 #define CONV_1CH_WINDOW_FUSED_LOOP(clamp)                                                                    \
-    "1:\n\t" CONV_1CH_WINDOW_CHANNEL                                                                         \
-    "ldm    r11!, {r4, r5, r6}\n\t" /* multiplier, nudge with the offset, right */                           \
+    "1:\n\t" CONV_1CH_WINDOW_FUSED_CHANNEL                                                                   \
+    "ldm    r11!, {r4, r5, r6, r7}\n\t" /* multiplier, nudge with the offset, right, next bias */            \
     "add    r0, r0, r0\n\t"                                                                                  \
     "smmulr r0, r0, r4\n\t"                                                                                  \
     "add    r1, r0, r5\n\t"                                                                                  \
@@ -357,6 +405,7 @@ MUNIFY_ASM_FUNCTION conv_1ch_window_max(MUNIFY_ASM_ARG const conv_1ch_window_sta
 MUNIFY_ASM_FUNCTION conv_1ch_window_fused(MUNIFY_ASM_ARG const conv_1ch_window_state *state)
 {
     __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldr    r7, [r0, #24]\n\t"
                    "ldm    r0, {r9, r10, r11, r12, lr}\n\t" CONV_1CH_WINDOW_FUSED_LOOP("")
                    "pop    {r4-r11, pc}\n\t");
 }
@@ -365,7 +414,7 @@ MUNIFY_ASM_FUNCTION conv_1ch_window_fused(MUNIFY_ASM_ARG const conv_1ch_window_s
 MUNIFY_ASM_FUNCTION conv_1ch_window_fused_min(MUNIFY_ASM_ARG const conv_1ch_window_state *state)
 {
     __asm volatile("push   {r4-r11, lr}\n\t"
-                   "ldr    r4, [r0, #20]\n\t"
+                   "ldrd   r4, r7, [r0, #20]\n\t" /* act_min, first bias */
                    "push   {r4}\n\t"
                    "ldm    r0, {r9, r10, r11, r12, lr}\n\t" CONV_1CH_WINDOW_FUSED_LOOP(
                        "ldr    r8, [sp]\n\t" "cmp    r1, r8\n\t" "it     lt\n\t" "movlt  r1, r8\n\t")
@@ -448,8 +497,8 @@ MUNIFY_DSP_FN void munify_dsp_conv_1ch_pool_s8(const munify_dsp_conv *p, int32_t
     const int16_t *weights = (const int16_t *)(const void *)p->weights;
 #if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
     if (q.act_max == 127) { /* the entries fit where the requantization table would be */
-        conv_1ch_prepare_fused(p, (conv_1ch_entry *)(void *)requant);
-        conv_1ch_window_state fused = {taps, weights, requant, output, output + p->out_c, q.act_min};
+        int32_t first_bias = conv_1ch_prepare_window(p, (conv_1ch_window_entry *)(void *)requant);
+        conv_1ch_window_state fused = {taps, weights, requant, output, output + p->out_c, q.act_min, first_bias};
         for (int32_t py = 0; py < pool_h; ++py) {
             for (int32_t px = 0; px < pool_w; ++px) {
                 conv_1ch_window_taps(p, input, py, px, patch, taps);
@@ -466,7 +515,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_1ch_pool_s8(const munify_dsp_conv *p, int32_t
     }
 #endif
     int32_t simple = munify_dsp_prepare_requant(&q, p->out_c, requant);
-    const conv_1ch_window_state state = {taps, weights, p->bias, acc, acc + p->out_c, q.act_min};
+    const conv_1ch_window_state state = {taps, weights, p->bias, acc, acc + p->out_c, q.act_min, 0};
     int8_t *out = output;
     for (int32_t py = 0; py < pool_h; ++py) {
         for (int32_t px = 0; px < pool_w; ++px, out += p->out_c) {
