@@ -469,12 +469,13 @@ MUNIFY_DSP_FN void conv_1ch_window_taps(const munify_dsp_conv *p, const int8_t *
     }
     if (window_3x3) { /* at the border: the 4 x 4 block gathered, the zero point where it leaves the input */
         int8_t block[16];
+        int32_t first = ix0 < 0 ? -ix0 : 0, end = ix0 + 4 > p->in_w ? p->in_w - ix0 : 4; /* columns inside */
         for (int32_t r = 0; r < 4; ++r) {
             int32_t iy = iy0 + r;
+            int32_t row_inside = iy >= 0 && iy < p->in_h;
+            const int8_t *row = input + iy * p->in_w + ix0;
             for (int32_t c = 0; c < 4; ++c) {
-                int32_t ix = ix0 + c;
-                int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-                block[4 * r + c] = inside ? input[iy * p->in_w + ix] : (int8_t)p->pad_value;
+                block[4 * r + c] = row_inside && c >= first && c < end ? row[c] : (int8_t)p->pad_value;
             }
         }
         conv_1ch_window_taps_inside(block, 4, taps);
