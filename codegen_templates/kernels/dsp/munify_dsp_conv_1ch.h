@@ -268,11 +268,13 @@ typedef struct {
     void *out;               /* conv_1ch_window_max: the int32 maximum per channel; the folded loops: int8 outputs */
     const void *out_end;     /* out + channels */
     int32_t act_min;
+    int32_t first_bias;      /* conv_1ch_window_fused: channel 0's bias (the entries carry the next channel's) */
 } conv_1ch_window_state;
 
 _Static_assert(offsetof(conv_1ch_window_state, taps) == 0 && offsetof(conv_1ch_window_state, weights) == 4 &&
                    offsetof(conv_1ch_window_state, entries) == 8 && offsetof(conv_1ch_window_state, out) == 12 &&
-                   offsetof(conv_1ch_window_state, out_end) == 16 && offsetof(conv_1ch_window_state, act_min) == 20,
+                   offsetof(conv_1ch_window_state, out_end) == 16 && offsetof(conv_1ch_window_state, act_min) == 20 &&
+                   offsetof(conv_1ch_window_state, first_bias) == 24,
                "conv_1ch_window_state: the window loops read these word offsets");
 
 #if MUNIFY_DSP_SCALAR
@@ -340,10 +342,56 @@ MUNIFY_ASM_FUNCTION conv_1ch_window_max(MUNIFY_ASM_ARG const conv_1ch_window_sta
 #endif
 
 #if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
-/* The folded requantization of conv_1ch_channels_fused on the window's maximum (r0), the output in r1. */
+/* The window's entries: channel c's {multiplier, nudge + offset << right, right} and channel c + 1's bias (0
+ * after the last), so that one LDM a channel loads the requantization and the next accumulators' start. */
+typedef struct {
+    int32_t multiplier;
+    int32_t nudge;
+    int32_t right;
+    int32_t next_bias;
+} conv_1ch_window_entry;
+
+_Static_assert(sizeof(conv_1ch_window_entry) == sizeof(conv_1ch_entry), "the window entries reuse the entries' room");
+
+MUNIFY_DSP_FN int32_t conv_1ch_prepare_window(const munify_dsp_conv *p, conv_1ch_window_entry *entries)
+{
+    for (int32_t c = 0; c < p->out_c; ++c) {
+        int32_t index = c & p->q.channel_mask;
+        int32_t right = -p->q.shift[index];
+        entries[c].multiplier = p->q.multiplier[index];
+        entries[c].nudge = (int32_t)((1u << (right - 1)) + ((uint32_t)p->q.output_offset << right));
+        entries[c].right = right;
+        entries[c].next_bias = c + 1 < p->out_c ? p->bias[c + 1] : 0;
+    }
+    return p->bias[0];
+}
+
+/* A channel of the window with its bias in r7: the first tap word of the four pixels into r0-r3, multiplied
+ * and accumulated onto the bias in place; then as CONV_1CH_WINDOW_CHANNEL. */
+#define CONV_1CH_WINDOW_FUSED_CHANNEL                                                                        \
+    "ldr    r8, [r10], #4\n\t"                                                                               \
+    "ldm    r9!, {r0, r1, r2, r3}\n\t"                                                                       \
+    "smlad  r0, r8, r0, r7\n\t"                                                                              \
+    "smlad  r1, r8, r1, r7\n\t"                                                                              \
+    "smlad  r2, r8, r2, r7\n\t"                                                                              \
+    "smlad  r3, r8, r3, r7\n\t" CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD               \
+        CONV_1CH_WINDOW_WORD                                                                                 \
+    "sub    r9, r9, #80\n\t"                                                                                 \
+    "cmp    r0, r1\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r1\n\t"                                                                                      \
+    "cmp    r0, r2\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r2\n\t"                                                                                      \
+    "cmp    r0, r3\n\t"                                                                                      \
+    "it     lt\n\t"                                                                                          \
+    "movlt  r0, r3\n\t"
+
+/* The folded requantization of conv_1ch_channels_fused on the window's maximum (r0), the output in r1; r11
+ * walks the window entries (r7: the next channel's bias). */
 #define CONV_1CH_WINDOW_FUSED_LOOP(clamp)                                                                    \
-    "1:\n\t" CONV_1CH_WINDOW_CHANNEL                                                                         \
-    "ldm    r11!, {r4, r5, r6}\n\t" /* multiplier, nudge with the offset, right */                           \
+    "1:\n\t" CONV_1CH_WINDOW_FUSED_CHANNEL                                                                   \
+    "ldm    r11!, {r4, r5, r6, r7}\n\t" /* multiplier, nudge with the offset, right, next bias */            \
     "add    r0, r0, r0\n\t"                                                                                  \
     "smmulr r0, r0, r4\n\t"                                                                                  \
     "add    r1, r0, r5\n\t"                                                                                  \
@@ -357,6 +405,7 @@ MUNIFY_ASM_FUNCTION conv_1ch_window_max(MUNIFY_ASM_ARG const conv_1ch_window_sta
 MUNIFY_ASM_FUNCTION conv_1ch_window_fused(MUNIFY_ASM_ARG const conv_1ch_window_state *state)
 {
     __asm volatile("push   {r4-r11, lr}\n\t"
+                   "ldr    r7, [r0, #24]\n\t"
                    "ldm    r0, {r9, r10, r11, r12, lr}\n\t" CONV_1CH_WINDOW_FUSED_LOOP("")
                    "pop    {r4-r11, pc}\n\t");
 }
@@ -365,7 +414,7 @@ MUNIFY_ASM_FUNCTION conv_1ch_window_fused(MUNIFY_ASM_ARG const conv_1ch_window_s
 MUNIFY_ASM_FUNCTION conv_1ch_window_fused_min(MUNIFY_ASM_ARG const conv_1ch_window_state *state)
 {
     __asm volatile("push   {r4-r11, lr}\n\t"
-                   "ldr    r4, [r0, #20]\n\t"
+                   "ldrd   r4, r7, [r0, #20]\n\t" /* act_min, first bias */
                    "push   {r4}\n\t"
                    "ldm    r0, {r9, r10, r11, r12, lr}\n\t" CONV_1CH_WINDOW_FUSED_LOOP(
                        "ldr    r8, [sp]\n\t" "cmp    r1, r8\n\t" "it     lt\n\t" "movlt  r1, r8\n\t")
@@ -382,7 +431,9 @@ MUNIFY_DSP_FN int32_t munify_dsp_conv_1ch_pool_scratch_size(const munify_dsp_con
 
 /* A 3x3 / stride 1 window whose 4 x 4 input block (from `at`) lies inside the input: the four pixels' taps
  * from four words of it. Row r widened once, e[r] = (x0, x2) and o[r] = (x1, x3); pixel (dy, dx) takes rows
- * a, b, c = dy, dy + 1, dy + 2 and, for dx 1, the odd words where dx 0 takes the even ones. */
+ * a, b, c = dy, dy + 1, dy + 2 and, for dx 1, the odd words where dx 0 takes the even ones. The plain C
+ * definition (MUNIFY_DSP_SCALAR); the assembly below makes the same words. */
+#if MUNIFY_DSP_SCALAR
 MUNIFY_DSP_FN void conv_1ch_window_taps_inside(const int8_t *at, int32_t in_w, uint32_t *taps)
 {
     uint32_t e[4], o[4];
@@ -407,6 +458,53 @@ MUNIFY_DSP_FN void conv_1ch_window_taps_inside(const int8_t *at, int32_t in_w, u
     }
 }
 
+#else
+/* e0-e3 in r4, r6, r8, r10, o0-o3 in r5, r7, r9, r11; word j of the four pixels built in r1, r2, r3, r12 and
+ * stored with one STM (pixels (0,0) (0,1) (1,0) (1,1) at taps[4 * j + k]). X = (e1 hi, o2 lo), Y = (e2 hi,
+ * o3 lo) serve three words each. 41 instructions where the C took about 75. */
+MUNIFY_ASM_FUNCTION conv_1ch_window_taps_inside(MUNIFY_ASM_ARG const int8_t *at, MUNIFY_ASM_ARG int32_t in_w,
+                                                MUNIFY_ASM_ARG uint32_t *taps)
+{
+    __asm volatile("push   {r4-r11}\n\t"
+                   "ldr    r4, [r0]\n\t" /* unaligned word loads: these cores allow them */
+                   "ldr    r6, [r0, r1]\n\t"
+                   "add    r0, r0, r1, lsl #1\n\t"
+                   "ldr    r8, [r0]\n\t"
+                   "ldr    r10, [r0, r1]\n\t"
+                   "mov    r0, r2\n\t"
+                   "sxtb16 r5, r4, ror #8\n\t" "sxtb16 r4, r4\n\t"
+                   "sxtb16 r7, r6, ror #8\n\t" "sxtb16 r6, r6\n\t"
+                   "sxtb16 r9, r8, ror #8\n\t" "sxtb16 r8, r8\n\t"
+                   "sxtb16 r11, r10, ror #8\n\t" "sxtb16 r10, r10\n\t"
+                   "stm    r0!, {r4, r5, r6, r7}\n\t" /* (a0, a2) (a1, a3) of rows 0 and 1 */
+                   "pkhbt  r1, r5, r6, lsl #16\n\t"   /* (o0 lo, e1 lo) */
+                   "lsr    r2, r4, #16\n\t"
+                   "pkhbt  r2, r2, r7, lsl #16\n\t"   /* (e0 hi, o1 lo) */
+                   "pkhbt  r3, r7, r8, lsl #16\n\t"   /* (o1 lo, e2 lo) */
+                   "lsr    r12, r6, #16\n\t"
+                   "pkhbt  r12, r12, r9, lsl #16\n\t" /* X */
+                   "stm    r0!, {r1, r2, r3, r12}\n\t"
+                   "mov    r1, r3\n\t"
+                   "mov    r2, r12\n\t"
+                   "pkhbt  r3, r9, r10, lsl #16\n\t"  /* (o2 lo, e3 lo) */
+                   "lsr    r12, r8, #16\n\t"
+                   "pkhbt  r12, r12, r11, lsl #16\n\t" /* Y */
+                   "stm    r0!, {r1, r2, r3, r12}\n\t"
+                   "mov    r1, r2\n\t"
+                   "pkhtb  r2, r8, r7, asr #16\n\t"   /* (o1 hi, e2 hi) */
+                   "mov    r3, r12\n\t"
+                   "pkhtb  r12, r10, r9, asr #16\n\t" /* (o2 hi, e3 hi) */
+                   "stm    r0!, {r1, r2, r3, r12}\n\t"
+                   "lsr    r1, r8, #16\n\t"
+                   "lsr    r2, r9, #16\n\t"
+                   "lsr    r3, r10, #16\n\t"
+                   "lsr    r12, r11, #16\n\t"
+                   "stm    r0!, {r1, r2, r3, r12}\n\t"
+                   "pop    {r4-r11}\n\t"
+                   "bx     lr\n\t");
+}
+#endif
+
 /* The four taps of pool window (py, px) into the interleaved buffer. */
 MUNIFY_DSP_FN void conv_1ch_window_taps(const munify_dsp_conv *p, const int8_t *input, int32_t py, int32_t px,
                                         int8_t *patch, uint32_t *taps)
@@ -420,12 +518,13 @@ MUNIFY_DSP_FN void conv_1ch_window_taps(const munify_dsp_conv *p, const int8_t *
     }
     if (window_3x3) { /* at the border: the 4 x 4 block gathered, the zero point where it leaves the input */
         int8_t block[16];
+        int32_t first = ix0 < 0 ? -ix0 : 0, end = ix0 + 4 > p->in_w ? p->in_w - ix0 : 4; /* columns inside */
         for (int32_t r = 0; r < 4; ++r) {
             int32_t iy = iy0 + r;
+            int32_t row_inside = iy >= 0 && iy < p->in_h;
+            const int8_t *row = input + iy * p->in_w + ix0;
             for (int32_t c = 0; c < 4; ++c) {
-                int32_t ix = ix0 + c;
-                int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
-                block[4 * r + c] = inside ? input[iy * p->in_w + ix] : (int8_t)p->pad_value;
+                block[4 * r + c] = row_inside && c >= first && c < end ? row[c] : (int8_t)p->pad_value;
             }
         }
         conv_1ch_window_taps_inside(block, 4, taps);
@@ -448,8 +547,8 @@ MUNIFY_DSP_FN void munify_dsp_conv_1ch_pool_s8(const munify_dsp_conv *p, int32_t
     const int16_t *weights = (const int16_t *)(const void *)p->weights;
 #if MUNIFY_DSP_REQUANT_FOLDED && !MUNIFY_DSP_SCALAR
     if (q.act_max == 127) { /* the entries fit where the requantization table would be */
-        conv_1ch_prepare_fused(p, (conv_1ch_entry *)(void *)requant);
-        conv_1ch_window_state fused = {taps, weights, requant, output, output + p->out_c, q.act_min};
+        int32_t first_bias = conv_1ch_prepare_window(p, (conv_1ch_window_entry *)(void *)requant);
+        conv_1ch_window_state fused = {taps, weights, requant, output, output + p->out_c, q.act_min, first_bias};
         for (int32_t py = 0; py < pool_h; ++py) {
             for (int32_t px = 0; px < pool_w; ++px) {
                 conv_1ch_window_taps(p, input, py, px, patch, taps);
@@ -466,7 +565,7 @@ MUNIFY_DSP_FN void munify_dsp_conv_1ch_pool_s8(const munify_dsp_conv *p, int32_t
     }
 #endif
     int32_t simple = munify_dsp_prepare_requant(&q, p->out_c, requant);
-    const conv_1ch_window_state state = {taps, weights, p->bias, acc, acc + p->out_c, q.act_min};
+    const conv_1ch_window_state state = {taps, weights, p->bias, acc, acc + p->out_c, q.act_min, 0};
     int8_t *out = output;
     for (int32_t py = 0; py < pool_h; ++py) {
         for (int32_t px = 0; px < pool_w; ++px, out += p->out_c) {

@@ -373,8 +373,11 @@ class BlockCosts:
 # A conv pixel quad that is a pool window (f.pool_windows, only the quads fuse): per row one requantization of the
 # four accumulators' maximum (blocks_output_window: ~20 instructions) instead of the quad's four outputs (~35) and
 # their call: 18 fewer a row and window (kernel_bench, -O2, no clamp: 14 x 14 x 16 -> 32 and 7 x 7 x 32 -> 48 dense
-# quads, mask bytes, sign bits, tables; the fused layers then within +0.4% .. +2.2% of the model)
-QUAD_WINDOW_ROW_SAVING = 18.0
+# quads, mask bytes, sign bits, tables; the fused layers then within +0.4% .. +2.2% of the model). Stop 21
+# (s21-driver): the fused driver's border patches out of line and the four pixels widened in one call; refit on
+# the MNIST CNN's fused layers 4 and 8 (dense / admm75 / admm90, speed and balanced, `munify run`, exact plugin
+# counts): 26 a row and window, every one of the 10 within -0.9% .. +1.1% (they were +0.4% .. +4.8% over at 18).
+QUAD_WINDOW_ROW_SAVING = 26.0
 
 
 def quad_patch_copies(patch_copies: float, inside_rows: float, patch_row: int, bi: int) -> float:
@@ -411,19 +414,21 @@ class WidthCosts:
 # quad of one pixel run alone; refit at stop 21 on the row stream (row_stream: per row and pixel 16.8 -> 14.8 mask
 # bytes, 19.6 -> 15.2 sign bits, 17.2 -> 15.5 tables) and the LDRD widening of word-aligned inputs, with the bench's
 # pt50 mix on the 64 -> 64 shapes in the sweep: worst errors 4.5% / 4.7% (1 x 4, 1 x 8 mask bytes / sign bits),
-# 5.1% / 5.2% (1 x 16))
-QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.660, 0.280, 1.38, 0.868, 14.4, 2.11, copy=CONV_COPY),
-                                      BlockCosts(0.767, 0.550, 0.034, 0.082, 15.0, 2.00, copy=CONV_COPY)),
-                    True: WidthCosts(BlockCosts(0.789, 0.342, 1.60, 1.16, 15.2, 1.99, copy=CONV_COPY),
-                                     BlockCosts(0.938, 0.680, 0.043, 0.101, 15.3, 1.91, copy=CONV_COPY))}
+# 5.1% / 5.2% (1 x 16); refit at stop 21 for the quad's four pixels widened in one call (blocks_widen_quad_runs:
+# per input 2.11 -> 1.92 mask bytes, 1.99 -> 1.83 sign bits; worst errors 5.0% / 5.2%, 5.0% / 4.9% (1 x 16))
+QUAD_BLOCK_COSTS = {False: WidthCosts(BlockCosts(0.639, 0.298, 1.21, 0.990, 14.4, 1.92, copy=CONV_COPY),
+                                      BlockCosts(0.765, 0.566, 0.035, 0.083, 14.9, 1.75, copy=CONV_COPY)),
+                    True: WidthCosts(BlockCosts(0.767, 0.360, 1.43, 1.28, 15.2, 1.83, copy=CONV_COPY),
+                                     BlockCosts(0.937, 0.696, 0.044, 0.102, 15.2, 1.66, copy=CONV_COPY))}
 # Table records: dense blocks as dsp-blocks-wide16 (int8 before stop 21); tables 3.3-3.6 per input when the layer
 # has unified blocks (blocks_tables: 108 instructions a 1 x 8 block and pixel quad, 43 a 1 x 4 block; 4.4-4.8
 # before stop 21's one-STRD entries). Refit at stop 21 with the 64 -> 64 ResNet-8 / DS-CNN shapes' unified mixes
 # in the calibration: worst fit error 4.8% / 5.1% (1 x 16), both on a 64-input layer; refit on the row stream
 # (per row and pixel 17.1 -> 15.0): worst fit error 6.4% / 6.5%, on the 5 x 5 pointwise 48 -> 64 half unified,
-# half pruned.
-QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.675, 0.258, 0.060, 0.730, 15.0, 2.01, 3.23, copy=CONV_COPY),
-                              BlockCosts(0.757, 0.345, 0.022, 0.069, 14.5, 2.17, 3.52, copy=CONV_COPY))
+# half pruned; refit for the four pixels widened in one call (per input 2.01 -> 1.78, 2.17 -> 1.80; the fit's
+# unified row -0.049 taken as 0): worst fit error 6.3% / 6.6%.
+QUAD_TABLE_COSTS = WidthCosts(BlockCosts(0.648, 0.248, 0.0, 0.893, 15.1, 1.78, 3.40, copy=CONV_COPY),
+                              BlockCosts(0.758, 0.344, 0.022, 0.069, 14.6, 1.80, 3.67, copy=CONV_COPY))
 
 
 @dataclass(frozen=True)
@@ -487,15 +492,18 @@ CONV_1CH_FUSED_OUTPUT = 17.9
 
 
 # Fused with a 2x2 / stride 2 max pool (f.pool_windows; munify_dsp_conv_1ch_pool_s8): per window and channel
-# one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization; the taps
-# into the interleaved buffer: a 3x3 window from four words of its 4 x 4 input block, read in place inside the
-# input (f.inside_windows), gathered with the zero point at the border; other kernels pixel by pixel. Fit of
-# calibrate.py conv_1ch_pool (folded, no clamp, the board's -O2; worst error 0.0% over 5 layers; 3x3 windows
-# are assumed stride 1); `--optimize speed` (-O3) builds the taps' C in 0.69 of that (the MNIST CNN's first
-# conv: 189,674 measured). Not folded: the maximum stored and the requantization loop (~70 an output with both
-# bounds clamped, 14 x 14 x 16 RELU6; unclamped ~8 less, as the output loop's clamps).
-CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 51.2, 62.0
-CONV_1CH_INSIDE_WINDOW, CONV_1CH_BORDER_WINDOW, CONV_1CH_OTHER_PIXEL = 146.7, 403.6, 103.6
+# one pass over the four pixels (5 LDR, 5 LDM, 20 SMLAD, 9 for the maximum) and one requantization (its LDM
+# also loads the next channel's bias); the taps into the interleaved buffer: a 3x3 window from four words of its
+# 4 x 4 input block, read in place inside the input (f.inside_windows; conv_1ch_window_taps_inside, 41 in
+# assembly), gathered with the zero point at the border; other kernels pixel by pixel. Fit of calibrate.py
+# conv_1ch_pool (folded, no clamp, the board's -O2; worst error 0.1% over 5 layers; 3x3 windows are assumed
+# stride 1); `--optimize speed` (-O3) builds the taps in 0.69 of that (the MNIST CNN's first conv: 177,292
+# measured, 0.70). Not folded: the maximum stored and the requantization loop (~70 an output with both bounds
+# clamped, 14 x 14 x 16 RELU6; unclamped ~8 less, as the output loop's clamps). (Refit at stop 21 for the
+# assembly taps and the bias in the entries: per window and channel 51.2 -> 50.2, inside window 146.7 -> 77.0,
+# border window 403.6 -> 327.1.)
+CONV_1CH_WINDOW_FOLDED_OUTPUT, CONV_1CH_WINDOW_OUTPUT = 50.2, 62.0
+CONV_1CH_INSIDE_WINDOW, CONV_1CH_BORDER_WINDOW, CONV_1CH_OTHER_PIXEL = 77.0, 327.1, 103.9
 CONV_1CH_TAPS_SPEED_BUILD = 0.69
 
 
@@ -699,8 +707,9 @@ def _pack_dense_quads(matrix: np.ndarray, blocks) -> dict[str, np.ndarray]:
 
 
 # Fit of calibrate.py conv_dense_quads (no clamp; worst error 3.4% over 8 layers; stop 21, the row stream: per row
-# and pixel 17.4 -> 14.8): the dense blocks' weights, per block, per row and pixel (row head and outputs), per input
-DENSE_QUAD_COSTS = BlockCosts(0.759, 0.0, 0.0, 0.095, 14.8, 2.27, copy=CONV_COPY)
+# and pixel 17.4 -> 14.8; the four pixels widened in one call: per input 2.27 -> 1.43, worst error 3.7%): the dense
+# blocks' weights, per block, per row and pixel (row head and outputs), per input
+DENSE_QUAD_COSTS = BlockCosts(0.773, 0.0, 0.0, 0.097, 14.5, 1.43, copy=CONV_COPY)
 
 
 def dense_quads_cost(f) -> float:
