@@ -8,8 +8,10 @@ import pytest
 
 from toolchain.boards import load_board
 from toolchain.ir import Graph, Op, Tensor
-from toolchain.plan import make_plan
+from toolchain.ir import arith
+from toolchain.plan import fusion, layers, make_plan
 from toolchain.plan.fusion import POOL_FUSED
+from toolchain.plan.kernels import ALL_VARIANTS
 
 from benchmarks.kernels import kernel_bench as kb
 from random_graphs import mnist_cnn_chain
@@ -80,6 +82,31 @@ def test_a_conv_output_read_twice_keeps_its_pool():
     graph.validate()
     plan = _plan(graph)
     assert not plan.layers[0].params["pool_fused"] and POOL_FUSED not in {layer.variant for layer in plan.layers}
+
+
+def test_a_conv_output_that_is_a_model_output_keeps_its_pool():
+    graph = _conv_pool(kb.Window(8, 8, 3, 3))
+    specs, variants = _specs_and_variants(graph)
+    assert fusion.pool_fusions(graph, specs, variants) == {0: 1}
+    both = dataclasses.replace(graph, outputs=("y",) + graph.outputs)  # make_plan takes one output: asked directly
+    assert fusion.pool_fusions(both, specs, variants) == {}
+
+
+def test_a_conv_requantizing_with_a_left_shift_keeps_its_pool():
+    graph = _conv_pool(kb.Window(8, 8, 3, 3))
+    small = dataclasses.replace(graph.tensor("y").quant, scale=graph.tensor("y").quant.scale / 1e5)
+    for name in ("y", "pooled"):
+        graph = graph.with_tensor(dataclasses.replace(graph.tensor(name), quant=small))
+    assert np.any(arith.conv_params(graph, graph.ops[0]).shifts > 0)
+    assert not _plan(graph).layers[0].params["pool_fused"]
+
+
+def _specs_and_variants(graph: Graph):
+    """The specs and variants the plan fuses from (pool_fusions' inputs), read back from an unfused plan."""
+    plan = _plan(graph, fuse_pools=False)
+    variants = {v.name: v for v in ALL_VARIANTS}
+    specs = [layers.LayerSpec(layer.params, facts=None) for layer in plan.layers]
+    return specs, [variants.get(layer.variant) for layer in plan.layers]
 
 
 def test_the_fused_layer_clamps_to_both_activation_ranges():
