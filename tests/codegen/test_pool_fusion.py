@@ -14,6 +14,7 @@ from toolchain.plan.fusion import POOL_FUSED
 from toolchain.plan.kernels import ALL_VARIANTS
 
 from benchmarks.kernels import kernel_bench as kb
+from pool_fusion_support import unshifted_conv_case
 from random_graphs import mnist_cnn_chain
 
 M4 = load_board("mps2-an386")
@@ -119,18 +120,9 @@ def test_the_fused_layer_clamps_to_both_activation_ranges():
 
 # ---- on the target: every fused kernel against the reference --------------------------------------------
 
-def _unshifted_case(name: str, rng, window, cin: int, cout: int, kernel: str):
-    """Multipliers in [0.5, 1): shift 0, so no channel shifts right and the kernels take their C requantization
-    (munify_dsp_prepare_requant's simple 0); small inputs and weights keep the outputs inside int8."""
-    k = window.kernel_h * window.kernel_w * cin
-    matrix = rng.integers(-3, 4, (cout, k)).astype(np.int8)
-    q = kb.Requant(0.05, 0, 0.05, int(rng.integers(-10, 10)), rng.uniform(0.55, 0.95, cout))
-    x = rng.integers(-4, 5, (1, window.in_h, window.in_w, cin)).astype(np.int8)
-    weights = kb.matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
-    graph = kb._layer_graph(name, "CONV_2D", x, weights, rng.integers(-20, 20, cout).astype(np.int32),
-                            (1, window.out_h, window.out_w, cout), q, window.attrs)
-    return kb.with_max_pool(kb.Case(name, graph, kernel, x))
-
+def _unshifted(name: str, rng, window, cin: int, cout: int, kernel: str) -> kb.Case:
+    """Shift 0 (munify_dsp_prepare_requant's simple 0: the kernels' C requantization), the pool after it."""
+    return kb.with_max_pool(unshifted_conv_case(name, rng, window, cin, cout, kernel))
 
 
 def _cases():
@@ -173,9 +165,9 @@ def _cases():
         kb.with_max_pool(kb.conv_case("fd_odd_rows_relu", rng, kb.Window(9, 7, 3, 3), 5, 9, activation="RELU")),
         kb.with_max_pool(kb.conv_case("fd_huge_bias", rng, kb.Window(4, 6, 3, 3), 8, 12, huge_bias=True)),
         kb.with_max_pool(kb.conv_case("fd_pointwise", rng, kb.Window(6, 8, 1, 1, pad="VALID"), 16, 11)),
-        _unshifted_case("f1_unshifted", rng, kb.Window(8, 8, 3, 3), 1, 6, "conv1ch_dense_dsp"),
-        _unshifted_case("fq_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_quads_dsp"),
-        _unshifted_case("fd_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_dsp"),
+        _unshifted("f1_unshifted", rng, kb.Window(8, 8, 3, 3), 1, 6, "conv1ch_dense_dsp"),
+        _unshifted("fq_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_quads_dsp"),
+        _unshifted("fd_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_dsp"),
         kb.with_max_pool(kb.blocks_case("fq_scalar", rng, 10, 54, 1, 8, window=kb.Window(5, 6, 3, 3), cin=6,
                                         scalar=True)),
     ]

@@ -18,6 +18,7 @@ from toolchain.plan import make_plan
 from toolchain.plan.fusion import POOL_FUSED
 from toolchain.run import run_model
 
+from pool_fusion_support import run_fused_chain, unshifted_conv_case
 from random_graphs import mnist_cnn_chain
 
 pytestmark = pytest.mark.qemu
@@ -33,18 +34,6 @@ def _no_min_weight(case: kb.Case) -> kb.Case:
         dataclasses.replace(w, data=np.maximum(w.data, -127).astype(np.int8))))
 
 
-def _unshifted(name: str, rng, window: kb.Window, cin: int, cout: int) -> kb.Case:
-    """Multipliers in [0.5, 1): every shift 0 (no right shift; the fusion's limit), outputs inside int8."""
-    k = window.kernel_h * window.kernel_w * cin
-    matrix = rng.integers(-3, 4, (cout, k)).astype(np.int8)
-    q = kb.Requant(0.05, 0, 0.05, int(rng.integers(-10, 10)), rng.uniform(0.55, 0.95, cout))
-    x = rng.integers(-4, 5, (1, window.in_h, window.in_w, cin)).astype(np.int8)
-    weights = kb.matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
-    graph = kb._layer_graph(name, "CONV_2D", x, weights, rng.integers(-20, 20, cout).astype(np.int32),
-                            (1, window.out_h, window.out_w, cout), q, window.attrs)
-    return kb.Case(name, graph, "", x)
-
-
 def _dense_cases() -> list[kb.Case]:
     rng = np.random.default_rng(21)
     conv, pool = kb.conv_case, kb.with_max_pool
@@ -58,7 +47,7 @@ def _dense_cases() -> list[kb.Case]:
         pool(conv("huge_bias", rng, kb.Window(4, 6, 3, 3), 8, 12, huge_bias=True)),
         pool(conv("pool_relu", rng, kb.Window(8, 8, 3, 3), 4, 7, activation="NONE"), activation="RELU"),
         pool(conv("relu_n1", rng, kb.Window(6, 6, 3, 3), 8, 10, activation="RELU_N1_TO_1")),
-        pool(_unshifted("unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10)),
+        pool(unshifted_conv_case("unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10)),
     ]]
 
 
@@ -142,16 +131,6 @@ def test_fused_block_kernels_match_the_reference_pool_bit_for_bit(monkeypatch, t
 def test_mnist_shaped_models_with_fused_pools_are_bit_exact_layer_by_layer(tmp_path, board, block_shape, optimize,
                                                                          kernels):
     require_tools()
-    target = load_board(board)
-    graph = mnist_cnn_chain(7, block_shape, activation="RELU")
-    fused = make_plan(graph, target.features, optimize, cpu=target.cpu)
-    unfused = make_plan(graph, target.features, optimize, cpu=target.cpu, fuse_pools=False)
-    variants = [layer.variant for layer in fused.layers]
-    assert variants.count(POOL_FUSED) == 3 and {v for v in variants if v.startswith("conv_")} == kernels, variants
-    assert fused.arena_size < unfused.arena_size
-    path = tmp_path / "mnist_chain.mun"
-    save(graph, path)
-    report = run_model(path, target, tmp_path / "build", 2, 0, True, optimize)
-    assert report.bit_exact, report.mismatches[:3]
-    assert [layer.kernel for layer in report.layers].count(POOL_FUSED) == 3
-    assert report.memory.arena_bytes == fused.arena_size
+    fused = run_fused_chain(tmp_path, load_board(board), mnist_cnn_chain(7, block_shape, activation="RELU"), optimize)
+    variants = {layer.variant for layer in fused.layers}
+    assert {v for v in variants if v.startswith("conv_")} == kernels, variants
