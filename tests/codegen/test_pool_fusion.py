@@ -202,6 +202,23 @@ def test_fused_kernels_match_the_reference_pool_bit_for_bit(fused_cases):
     assert not wrong, wrong
 
 
+@pytest.mark.qemu
+def test_dilated_convs_fuse_bit_for_bit():
+    """Dilation 2: conv1ch's taps pixel by pixel (its 4 x 4 block path is 3x3 / stride 1 / dilation 1 only), the
+    pixel quads' and the pixel pairs' im2col patches."""
+    rng = np.random.default_rng(23)
+    dilated = kb.Window(11, 10, 3, 3, dilation=2)
+    cases = [kb.with_max_pool(kb.conv_case("dil_1ch", rng, dilated, 1, 6, kernel="conv1ch_dense_dsp")),
+             kb.with_max_pool(kb.conv_case("dil_quads", rng, dilated, 8, 12, kernel="conv_dense_quads_dsp")),
+             kb.with_max_pool(kb.conv_case("dil_pairs", rng, dilated, 5, 9)),
+             kb.with_max_pool(kb.blocks_case("dil_wide_1x8", rng, 12, 72, 1, 8, window=dilated, cin=8)),
+             kb.with_max_pool(kb.blocks_case("dil_bits_1x4", rng, 10, 36, 1, 4, sign_bits=True,
+                                             window=kb.Window(9, 9, 3, 3, dilation=2, pad="VALID"), cin=4))]
+    assert [case.layer.params["dil_h"] for case in cases if case.layer.params["pool_fused"]] == [2] * len(cases)
+    results = kb.measure(cases)
+    assert {r.name: r.wrong for r in results} == {case.name: 0 for case in cases}
+
+
 # ---- the Helium and NEON kernels (on the target: tests/target/test_simd_pool_fusion.py) ----------------------
 
 SIMD_FUSING = {"mps3-an547": {"conv_dense_mve", "conv_as_dense_mve", "conv_unpack_mve"},
