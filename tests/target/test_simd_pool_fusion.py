@@ -48,6 +48,7 @@ def _dense_cases() -> list[kb.Case]:
         pool(conv("pool_relu", rng, kb.Window(8, 8, 3, 3), 4, 7, activation="NONE"), activation="RELU"),
         pool(conv("relu_n1", rng, kb.Window(6, 6, 3, 3), 8, 10, activation="RELU_N1_TO_1")),
         pool(unshifted_conv_case("unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10)),
+        pool(conv("dilated", rng, kb.Window(11, 10, 3, 3, dilation=2), 5, 9)),
     ]]
 
 
@@ -61,6 +62,7 @@ def _block_cases() -> list[kb.Case]:
         pool(blocks("b2x8_odd", rng, 10, 144, 2, 8, window=kb.Window(7, 9, 3, 3), cin=16)),
         pool(blocks("b1x16", rng, 6, 144, 1, 16, window=kb.Window(8, 8, 3, 3), cin=16)),
         pool(blocks("b1x8_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 6, 3, 3), cin=8, huge_bias=True)),
+        pool(blocks("b1x8_dilated", rng, 12, 72, 1, 8, window=kb.Window(13, 12, 3, 3, dilation=2), cin=8)),
     ]]
 
 
@@ -79,12 +81,12 @@ def _fits(kernel: str, case: kb.Case) -> bool:
     return True
 
 
-def _forcing(monkeypatch, force: dict, fuse_pools: bool = True) -> None:
+def _forcing(monkeypatch, force: dict) -> None:
     """The build's and the report's plans with `force` (the build path has no option for it)."""
     plan = make_plan
 
     def forced(graph, features, optimize="balanced", cpu=None):
-        return plan(graph, features, optimize, force=force, cpu=cpu, fuse_pools=fuse_pools)
+        return plan(graph, features, optimize, force=force, cpu=cpu)
     monkeypatch.setattr(codegen, "make_plan", forced)
     monkeypatch.setattr(run, "make_plan", forced)
 
