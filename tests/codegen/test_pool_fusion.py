@@ -8,10 +8,13 @@ import pytest
 
 from toolchain.boards import load_board
 from toolchain.ir import Graph, Op, Tensor
-from toolchain.plan import make_plan
+from toolchain.ir import arith
+from toolchain.plan import fusion, layers, make_plan
 from toolchain.plan.fusion import POOL_FUSED
+from toolchain.plan.kernels import ALL_VARIANTS
 
 from benchmarks.kernels import kernel_bench as kb
+from pool_fusion_support import unshifted_conv_case
 from random_graphs import mnist_cnn_chain
 
 M4 = load_board("mps2-an386")
@@ -82,6 +85,31 @@ def test_a_conv_output_read_twice_keeps_its_pool():
     assert not plan.layers[0].params["pool_fused"] and POOL_FUSED not in {layer.variant for layer in plan.layers}
 
 
+def test_a_conv_output_that_is_a_model_output_keeps_its_pool():
+    graph = _conv_pool(kb.Window(8, 8, 3, 3))
+    specs, variants = _specs_and_variants(graph)
+    assert fusion.pool_fusions(graph, specs, variants) == {0: 1}
+    both = dataclasses.replace(graph, outputs=("y",) + graph.outputs)  # make_plan takes one output: asked directly
+    assert fusion.pool_fusions(both, specs, variants) == {}
+
+
+def test_a_conv_requantizing_with_a_left_shift_keeps_its_pool():
+    graph = _conv_pool(kb.Window(8, 8, 3, 3))
+    small = dataclasses.replace(graph.tensor("y").quant, scale=graph.tensor("y").quant.scale / 1e5)
+    for name in ("y", "pooled"):
+        graph = graph.with_tensor(dataclasses.replace(graph.tensor(name), quant=small))
+    assert np.any(arith.conv_params(graph, graph.ops[0]).shifts > 0)
+    assert not _plan(graph).layers[0].params["pool_fused"]
+
+
+def _specs_and_variants(graph: Graph):
+    """The specs and variants the plan fuses from (pool_fusions' inputs), read back from an unfused plan."""
+    plan = _plan(graph, fuse_pools=False)
+    variants = {v.name: v for v in ALL_VARIANTS}
+    specs = [layers.LayerSpec(layer.params, facts=None) for layer in plan.layers]
+    return specs, [variants.get(layer.variant) for layer in plan.layers]
+
+
 def test_the_fused_layer_clamps_to_both_activation_ranges():
     graph = _conv_pool(kb.Window(8, 8, 3, 3), activation="RELU_N1_TO_1", pool_activation="RELU")
     conv, pool = (layer.params for layer in _plan(graph, fuse_pools=False).layers)
@@ -92,18 +120,9 @@ def test_the_fused_layer_clamps_to_both_activation_ranges():
 
 # ---- on the target: every fused kernel against the reference --------------------------------------------
 
-def _unshifted_case(name: str, rng, window, cin: int, cout: int, kernel: str):
-    """Multipliers in [0.5, 1): shift 0, so no channel shifts right and the kernels take their C requantization
-    (munify_dsp_prepare_requant's simple 0); small inputs and weights keep the outputs inside int8."""
-    k = window.kernel_h * window.kernel_w * cin
-    matrix = rng.integers(-3, 4, (cout, k)).astype(np.int8)
-    q = kb.Requant(0.05, 0, 0.05, int(rng.integers(-10, 10)), rng.uniform(0.55, 0.95, cout))
-    x = rng.integers(-4, 5, (1, window.in_h, window.in_w, cin)).astype(np.int8)
-    weights = kb.matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
-    graph = kb._layer_graph(name, "CONV_2D", x, weights, rng.integers(-20, 20, cout).astype(np.int32),
-                            (1, window.out_h, window.out_w, cout), q, window.attrs)
-    return kb.with_max_pool(kb.Case(name, graph, kernel, x))
-
+def _unshifted(name: str, rng, window, cin: int, cout: int, kernel: str) -> kb.Case:
+    """Shift 0 (munify_dsp_prepare_requant's simple 0: the kernels' C requantization), the pool after it."""
+    return kb.with_max_pool(unshifted_conv_case(name, rng, window, cin, cout, kernel))
 
 
 def _cases():
@@ -146,9 +165,9 @@ def _cases():
         kb.with_max_pool(kb.conv_case("fd_odd_rows_relu", rng, kb.Window(9, 7, 3, 3), 5, 9, activation="RELU")),
         kb.with_max_pool(kb.conv_case("fd_huge_bias", rng, kb.Window(4, 6, 3, 3), 8, 12, huge_bias=True)),
         kb.with_max_pool(kb.conv_case("fd_pointwise", rng, kb.Window(6, 8, 1, 1, pad="VALID"), 16, 11)),
-        _unshifted_case("f1_unshifted", rng, kb.Window(8, 8, 3, 3), 1, 6, "conv1ch_dense_dsp"),
-        _unshifted_case("fq_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_quads_dsp"),
-        _unshifted_case("fd_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_dsp"),
+        _unshifted("f1_unshifted", rng, kb.Window(8, 8, 3, 3), 1, 6, "conv1ch_dense_dsp"),
+        _unshifted("fq_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_quads_dsp"),
+        _unshifted("fd_unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10, "conv_dense_dsp"),
         kb.with_max_pool(kb.blocks_case("fq_scalar", rng, 10, 54, 1, 8, window=kb.Window(5, 6, 3, 3), cin=6,
                                         scalar=True)),
     ]
@@ -181,6 +200,23 @@ def test_fused_kernels_match_the_reference_pool_bit_for_bit(fused_cases):
     assert [case.name for case in cases if not case.layer.params["pool_fused"]] == []
     wrong = {name: r.wrong for name, r in results.items() if r.wrong}
     assert not wrong, wrong
+
+
+@pytest.mark.qemu
+def test_dilated_convs_fuse_bit_for_bit():
+    """Dilation 2: conv1ch's taps pixel by pixel (its 4 x 4 block path is 3x3 / stride 1 / dilation 1 only), the
+    pixel quads' and the pixel pairs' im2col patches."""
+    rng = np.random.default_rng(23)
+    dilated = kb.Window(11, 10, 3, 3, dilation=2)
+    cases = [kb.with_max_pool(kb.conv_case("dil_1ch", rng, dilated, 1, 6, kernel="conv1ch_dense_dsp")),
+             kb.with_max_pool(kb.conv_case("dil_quads", rng, dilated, 8, 12, kernel="conv_dense_quads_dsp")),
+             kb.with_max_pool(kb.conv_case("dil_pairs", rng, dilated, 5, 9)),
+             kb.with_max_pool(kb.blocks_case("dil_wide_1x8", rng, 12, 72, 1, 8, window=dilated, cin=8)),
+             kb.with_max_pool(kb.blocks_case("dil_bits_1x4", rng, 10, 36, 1, 4, sign_bits=True,
+                                             window=kb.Window(9, 9, 3, 3, dilation=2, pad="VALID"), cin=4))]
+    assert [case.layer.params["dil_h"] for case in cases if case.layer.params["pool_fused"]] == [2] * len(cases)
+    results = kb.measure(cases)
+    assert {r.name: r.wrong for r in results} == {case.name: 0 for case in cases}
 
 
 # ---- the Helium and NEON kernels (on the target: tests/target/test_simd_pool_fusion.py) ----------------------

@@ -12,6 +12,7 @@ from toolchain.plan import make_plan
 from toolchain.plan.fusion import POOL_FUSED
 from toolchain.run import run_model
 
+from pool_fusion_support import run_fused_chain
 from random_graphs import mnist_cnn_chain
 
 
@@ -24,18 +25,7 @@ from random_graphs import mnist_cnn_chain
     ("mps2-an505", (1, 8), "speed"),  # Cortex-M33
 ])
 def test_mnist_shaped_models_with_fused_pools_are_bit_exact_layer_by_layer(tmp_path, board, block_shape, optimize):
-    target = load_board(board)
-    graph = mnist_cnn_chain(7, block_shape)
-    fused = make_plan(graph, target.features, optimize, cpu=target.cpu)
-    unfused = make_plan(graph, target.features, optimize, cpu=target.cpu, fuse_pools=False)
-    assert [layer.variant for layer in fused.layers].count(POOL_FUSED) == 3, [layer.variant for layer in fused.layers]
-    assert fused.arena_size < unfused.arena_size
-    path = tmp_path / "mnist_chain.mun"
-    save(graph, path)
-    report = run_model(path, target, tmp_path / "build", 2, 0, True, optimize)
-    assert report.bit_exact, report.mismatches[:3]
-    assert [layer.kernel for layer in report.layers].count(POOL_FUSED) == 3
-    assert report.memory.arena_bytes == fused.arena_size
+    run_fused_chain(tmp_path, load_board(board), mnist_cnn_chain(7, block_shape), optimize)
 
 
 @pytest.mark.qemu

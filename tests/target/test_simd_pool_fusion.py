@@ -18,6 +18,7 @@ from toolchain.plan import make_plan
 from toolchain.plan.fusion import POOL_FUSED
 from toolchain.run import run_model
 
+from pool_fusion_support import run_fused_chain, unshifted_conv_case
 from random_graphs import mnist_cnn_chain
 
 pytestmark = pytest.mark.qemu
@@ -33,18 +34,6 @@ def _no_min_weight(case: kb.Case) -> kb.Case:
         dataclasses.replace(w, data=np.maximum(w.data, -127).astype(np.int8))))
 
 
-def _unshifted(name: str, rng, window: kb.Window, cin: int, cout: int) -> kb.Case:
-    """Multipliers in [0.5, 1): every shift 0 (no right shift; the fusion's limit), outputs inside int8."""
-    k = window.kernel_h * window.kernel_w * cin
-    matrix = rng.integers(-3, 4, (cout, k)).astype(np.int8)
-    q = kb.Requant(0.05, 0, 0.05, int(rng.integers(-10, 10)), rng.uniform(0.55, 0.95, cout))
-    x = rng.integers(-4, 5, (1, window.in_h, window.in_w, cin)).astype(np.int8)
-    weights = kb.matrix_to_weight("CONV_2D", matrix, (cout, window.kernel_h, window.kernel_w, cin))
-    graph = kb._layer_graph(name, "CONV_2D", x, weights, rng.integers(-20, 20, cout).astype(np.int32),
-                            (1, window.out_h, window.out_w, cout), q, window.attrs)
-    return kb.Case(name, graph, "", x)
-
-
 def _dense_cases() -> list[kb.Case]:
     rng = np.random.default_rng(21)
     conv, pool = kb.conv_case, kb.with_max_pool
@@ -58,7 +47,8 @@ def _dense_cases() -> list[kb.Case]:
         pool(conv("huge_bias", rng, kb.Window(4, 6, 3, 3), 8, 12, huge_bias=True)),
         pool(conv("pool_relu", rng, kb.Window(8, 8, 3, 3), 4, 7, activation="NONE"), activation="RELU"),
         pool(conv("relu_n1", rng, kb.Window(6, 6, 3, 3), 8, 10, activation="RELU_N1_TO_1")),
-        pool(_unshifted("unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10)),
+        pool(unshifted_conv_case("unshifted", rng, kb.Window(6, 6, 3, 3), 8, 10)),
+        pool(conv("dilated", rng, kb.Window(11, 10, 3, 3, dilation=2), 5, 9)),
     ]]
 
 
@@ -72,6 +62,7 @@ def _block_cases() -> list[kb.Case]:
         pool(blocks("b2x8_odd", rng, 10, 144, 2, 8, window=kb.Window(7, 9, 3, 3), cin=16)),
         pool(blocks("b1x16", rng, 6, 144, 1, 16, window=kb.Window(8, 8, 3, 3), cin=16)),
         pool(blocks("b1x8_huge_bias", rng, 12, 72, 1, 8, window=kb.Window(4, 6, 3, 3), cin=8, huge_bias=True)),
+        pool(blocks("b1x8_dilated", rng, 12, 72, 1, 8, window=kb.Window(13, 12, 3, 3, dilation=2), cin=8)),
     ]]
 
 
@@ -90,12 +81,12 @@ def _fits(kernel: str, case: kb.Case) -> bool:
     return True
 
 
-def _forcing(monkeypatch, force: dict, fuse_pools: bool = True) -> None:
+def _forcing(monkeypatch, force: dict) -> None:
     """The build's and the report's plans with `force` (the build path has no option for it)."""
     plan = make_plan
 
     def forced(graph, features, optimize="balanced", cpu=None):
-        return plan(graph, features, optimize, force=force, cpu=cpu, fuse_pools=fuse_pools)
+        return plan(graph, features, optimize, force=force, cpu=cpu)
     monkeypatch.setattr(codegen, "make_plan", forced)
     monkeypatch.setattr(run, "make_plan", forced)
 
@@ -142,16 +133,6 @@ def test_fused_block_kernels_match_the_reference_pool_bit_for_bit(monkeypatch, t
 def test_mnist_shaped_models_with_fused_pools_are_bit_exact_layer_by_layer(tmp_path, board, block_shape, optimize,
                                                                          kernels):
     require_tools()
-    target = load_board(board)
-    graph = mnist_cnn_chain(7, block_shape, activation="RELU")
-    fused = make_plan(graph, target.features, optimize, cpu=target.cpu)
-    unfused = make_plan(graph, target.features, optimize, cpu=target.cpu, fuse_pools=False)
-    variants = [layer.variant for layer in fused.layers]
-    assert variants.count(POOL_FUSED) == 3 and {v for v in variants if v.startswith("conv_")} == kernels, variants
-    assert fused.arena_size < unfused.arena_size
-    path = tmp_path / "mnist_chain.mun"
-    save(graph, path)
-    report = run_model(path, target, tmp_path / "build", 2, 0, True, optimize)
-    assert report.bit_exact, report.mismatches[:3]
-    assert [layer.kernel for layer in report.layers].count(POOL_FUSED) == 3
-    assert report.memory.arena_bytes == fused.arena_size
+    fused = run_fused_chain(tmp_path, load_board(board), mnist_cnn_chain(7, block_shape, activation="RELU"), optimize)
+    variants = {layer.variant for layer in fused.layers}
+    assert {v for v in variants if v.startswith("conv_")} == kernels, variants

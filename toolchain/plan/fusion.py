@@ -7,7 +7,7 @@ zero, so both are non-decreasing; the only saturation, INT32_MIN * INT32_MIN, ne
 the output offset and the activation clamp, is a non-decreasing function R of the accumulator as long as no
 left shift wraps (every channel here shifts right or not at all). So max(R(a), R(b), R(c), R(d)) =
 R(max(a, b, c, d)), and the pool's own clamp, in the same quantization (TFLite requires the pool's input and
-output quantized alike), narrows the conv's range to their intersection. tests/unit/test_requant_monotonic.py checks
+output quantized alike; arith.pool_params refuses others), narrows the conv's range to their intersection. tests/unit/test_requant_monotonic.py checks
 the monotonicity against toolchain.ir.arith for every shift.
 
 The pool layer stays in the plan (per-layer counts, `munify run --layers`) as a layer that runs no code,
@@ -32,7 +32,7 @@ POOL_WINDOW = 2  # the fused pool's filter and stride
 def pool_fusions(graph: Graph, specs: list[layers.LayerSpec],
                  variants: list[KernelVariant | None]) -> dict[int, int]:
     """conv op index -> the index of the MAX_POOL_2D it absorbs, for every CONV_2D whose chosen variant fuses
-    and whose output only that pool reads."""
+    and whose output only that pool reads (not a model output: the conv's full-size output is never written)."""
     readers: dict[str, list[int]] = {}
     for index, op in enumerate(graph.ops):
         for name in op.inputs:
@@ -52,7 +52,7 @@ def pool_fusions(graph: Graph, specs: list[layers.LayerSpec],
 
 def _fusable(graph: Graph, conv_index: int, conv: dict, pool: dict) -> bool:
     """A 2x2 / stride 2 pool without padding over whole windows (VALID; SAME only where it is VALID), one image,
-    overlapping activation ranges and a requantization that shifts right only (no wrapping left shift)."""
+    overlapping activation ranges and a requantization that never shifts left (a left shift can wrap)."""
     whole_windows = (pool["out_h"] == conv["out_h"] // POOL_WINDOW and pool["out_w"] == conv["out_w"] // POOL_WINDOW)
     window = (pool["kh"], pool["kw"], pool["stride_h"], pool["stride_w"]) == (POOL_WINDOW,) * 4
     shifts = arith.conv_params(graph, graph.ops[conv_index]).shifts

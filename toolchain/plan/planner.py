@@ -47,10 +47,7 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
-    fusions = fusion.pool_fusions(graph, specs, variants) if fuse_pools else {}
-    for conv, pool in fusions.items():
-        specs[conv] = fusion.fuse(specs[conv], specs[pool])
-        variants[pool] = None
+    fusions = _fuse_pools(graph, specs, variants) if fuse_pools else {}
     for spec, variant in zip(specs, variants):
         spec.params["scratch_bytes"] = _scratch_bytes(variant, spec.params)
     fused_outputs = {graph.ops[conv].outputs[0]: graph.ops[pool].outputs[0] for conv, pool in fusions.items()}
@@ -65,6 +62,16 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
                 layers=layer_plans, buffers=buffers, cpu=cpu, cost_cpus=costs.cpus(features))
     arena.check_bounds(plan)
     return plan
+
+
+def _fuse_pools(graph: Graph, specs: list[layers.LayerSpec], variants: list) -> dict[int, int]:
+    """Every CONV_2D + MAX_POOL_2D pair that fuses (toolchain.plan.fusion), rewritten in `specs` and `variants`: the
+    conv's spec computes the pool, the pool keeps no variant (no code). Returns conv index -> pool index."""
+    fusions = fusion.pool_fusions(graph, specs, variants)
+    for conv, pool in fusions.items():
+        specs[conv] = fusion.fuse(specs[conv], specs[pool])
+        variants[pool] = None
+    return fusions
 
 
 def _scratch_bytes(variant: KernelVariant | None, params: dict) -> int:

@@ -118,7 +118,8 @@ RECORD_KINDS = ("masks", "table", "pairs")
 
 def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
                 dense16: bool = False, records: str = "masks") -> dict[str, np.ndarray]:
-    """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix.
+    """Layouts dsp-blocks-wide (sign_bits False) and dsp-blocks-bits of a block-structured int8 matrix, and with
+    `dense16` / `records` dsp-blocks-wide16, dsp-blocks-table and dsp-blocks-pairs.
 
     The partial last column block of a row block becomes one more dense block, padded with zero weights to bi.
     With bo 1, the last dense column of each row has LAST_BLOCK_FLAG set, and so has the last unified record
@@ -211,7 +212,7 @@ def pack_blocks(matrix: np.ndarray, blocks, sign_bits: bool, conv: bool = False,
 def _row_stream(cols: list[int], weights: list[np.ndarray], weight_type, records: list[list[int]],
                 table_count: int | None) -> list[int]:
     """One row of the pixel quads' row stream; one pointer walks the rows one after the other. Its dense blocks:
-    int16 weights (dsp-blocks-wide16) per block its column word (column | last << 15), then its weights; int8
+    int16 weights (dsp-blocks-wide16, dsp-blocks-table) per block its column word (column | last << 15), then its weights; int8
     weights the row's column halfwords first (padded to a word: row_columns_bytes), then the blocks' weights (so
     they take no more bytes than the separate lists). Then (table records, when the row has any: their count)
     the row's unified records."""

@@ -270,11 +270,11 @@ def _window_cost(f) -> float:
 
 def matrix_cost(f) -> float:
     """`f` is a LayerFacts; gathers are charged as if every patch were gathered when cols % 16 != 0."""
+    if f.pool_windows:
+        return _window_cost(f)
     groups = -(-f.rows // ROW_GROUP)
     steps = -(-f.cols // VECTOR_BYTES)
     gather = 0.0 if f.cols % VECTOR_BYTES == 0 else f.cols / 4 * GATHER_TAP / 4
-    if f.pool_windows:
-        return _window_cost(f)
     return LAYER_CALL + f.positions * (groups * (steps * STEP + GROUP) + gather)
 
 
