@@ -114,26 +114,29 @@ def measure(out_path: Path, models: list[Path]) -> None:
     plan = codegen.make_plan  # the build path has no option to force a kernel
     codegen.make_plan = lambda graph, features, optimize="balanced", cpu=None: plan(graph, features, optimize,
                                                                                      force=force, cpu=cpu)
-    with out_path.open("w") as out, tempfile.TemporaryDirectory() as tmp:
-        for n, (source, board_name, optimize, forced) in enumerate(_cases(models)):
-            graph, board = _graph(source), load_board(board_name)
-            force.clear()
-            force.update(forced)
-            path = Path(tmp) / f"{n}.mun"
-            save(graph, path)
-            planned = _plan(graph, board, optimize, force)
-            report = run_model(path, board, Path(tmp) / f"build{n}", 1, 0, layers=True, optimize=optimize,
-                               exact_counts=True)
-            assert report.bit_exact, (source, board_name, optimize, forced)
-            measured = {layer.name: layer for layer in report.layers}
-            for index, layer in enumerate(planned.layers):
-                if not layer.params.get("pool_fused"):
-                    continue
-                count = measured[layer.name].instructions_exact
-                out.write(json.dumps({"source": source, "board": board_name, "optimize": optimize, "force": forced,
-                                      "layer": index, "kernel": layer.variant, "exact": count,
-                                      "facts": _fused_facts(graph, index, optimize)}) + "\n")
-                print(board_name, optimize, source, layer.name, layer.variant, count, flush=True)
+    try:
+        with out_path.open("w") as out, tempfile.TemporaryDirectory() as tmp:
+            for n, (source, board_name, optimize, forced) in enumerate(_cases(models)):
+                graph, board = _graph(source), load_board(board_name)
+                force.clear()
+                force.update(forced)
+                path = Path(tmp) / f"{n}.mun"
+                save(graph, path)
+                planned = _plan(graph, board, optimize, force)
+                report = run_model(path, board, Path(tmp) / f"build{n}", 1, 0, layers=True, optimize=optimize,
+                                   exact_counts=True)
+                assert report.bit_exact, (source, board_name, optimize, forced)
+                measured = {layer.name: layer for layer in report.layers}
+                for index, layer in enumerate(planned.layers):
+                    if not layer.params.get("pool_fused"):
+                        continue
+                    count = measured[layer.name].instructions_exact
+                    out.write(json.dumps({"source": source, "board": board_name, "optimize": optimize, "force": forced,
+                                          "layer": index, "kernel": layer.variant, "exact": count,
+                                          "facts": _fused_facts(graph, index, optimize)}) + "\n")
+                    print(board_name, optimize, source, layer.name, layer.variant, count, flush=True)
+    finally:
+        codegen.make_plan = plan
 
 
 def _family(row: dict) -> str:

@@ -57,6 +57,14 @@ def test_only_whole_windows_fuse(window, pad, fuses):
     assert (plan.layers[1].variant == POOL_FUSED) == fuses
 
 
+def test_a_pool_with_a_forced_kernel_keeps_its_layer():
+    graph = mnist_cnn_chain(1, activation="RELU")
+    pool = graph.ops[1].name
+    plan = _plan(graph, force={pool: "maxpool_dsp"})
+    assert plan.layers[1].variant == "maxpool_dsp" and not plan.layers[0].params["pool_fused"]
+    assert _plan(graph).layers[1].variant == POOL_FUSED
+
+
 def _replace_op(graph: Graph, index: int, **attrs) -> Graph:
     ops = list(graph.ops)
     ops[index] = dataclasses.replace(ops[index], attrs={**ops[index].attrs, **attrs})

@@ -47,7 +47,7 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     for spec, variant in zip(specs, variants):
         if variant is not None:
             spec.params.update(variant.options)
-    fusions = _fuse_pools(graph, specs, variants) if fuse_pools else {}
+    fusions = _fuse_pools(graph, specs, variants, force) if fuse_pools else {}
     for spec, variant in zip(specs, variants):
         spec.params["scratch_bytes"] = _scratch_bytes(variant, spec.params)
     fused_outputs = {graph.ops[conv].outputs[0]: graph.ops[pool].outputs[0] for conv, pool in fusions.items()}
@@ -64,10 +64,13 @@ def make_plan(graph: Graph, features: frozenset[str], optimize: str = "balanced"
     return plan
 
 
-def _fuse_pools(graph: Graph, specs: list[layers.LayerSpec], variants: list) -> dict[int, int]:
+def _fuse_pools(graph: Graph, specs: list[layers.LayerSpec], variants: list,
+                force: Mapping[str, str]) -> dict[int, int]:
     """Every CONV_2D + MAX_POOL_2D pair that fuses (toolchain.plan.fusion), rewritten in `specs` and `variants`: the
-    conv's spec computes the pool, the pool keeps no variant (no code). Returns conv index -> pool index."""
-    fusions = fusion.pool_fusions(graph, specs, variants)
+    conv's spec computes the pool, the pool keeps no variant (no code). A pool whose kernel is forced keeps it and
+    its own layer. Returns conv index -> pool index."""
+    fusions = {conv: pool for conv, pool in fusion.pool_fusions(graph, specs, variants).items()
+               if graph.ops[pool].name not in force}
     for conv, pool in fusions.items():
         specs[conv] = fusion.fuse(specs[conv], specs[pool])
         variants[pool] = None
