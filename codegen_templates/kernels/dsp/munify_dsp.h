@@ -31,6 +31,10 @@
 #define MUNIFY_ASM_FUNCTION __attribute__((naked, noinline, unused)) static void
 #define MUNIFY_ASM_ARG __attribute__((unused))
 
+/* Assembly text: dst = max(dst, src), signed (a pool window's maximum; a lower activation bound). */
+#define MUNIFY_DSP_MAX(dst, src) "cmp    " dst ", " src "\n\t" "it     lt\n\t" "movlt  " dst ", " src "\n\t"
+#define MUNIFY_DSP_MAX4(a, b, c, d) MUNIFY_DSP_MAX(a, b) MUNIFY_DSP_MAX(a, c) MUNIFY_DSP_MAX(a, d)
+
 /* Requantization of one layer: output = clamp(MBQM(acc, multiplier[c], shift[c]) + output_offset). */
 typedef struct {
     int32_t output_offset; /* output zero point */

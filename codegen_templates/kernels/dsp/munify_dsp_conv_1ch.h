@@ -137,7 +137,7 @@ MUNIFY_ASM_FUNCTION conv_1ch_channels_fused_min(MUNIFY_ASM_ARG const conv_1ch_fu
                    "push   {r4}\n\t"
                    "ldm    r0, {r0, r1, r2, r3, lr}\n\t"
                    "ldm    r0, {r4, r5, r6, r7, r8}\n\t" CONV_1CH_FUSED_LOOP(
-                       "ldr    r9, [sp]\n\t" "cmp    r12, r9\n\t" "it     lt\n\t" "movlt  r12, r9\n\t")
+                       "ldr    r9, [sp]\n\t" MUNIFY_DSP_MAX("r12", "r9"))
                    "add    sp, sp, #4\n\t"
                    "pop    {r4-r11, pc}\n\t");
 }
@@ -316,15 +316,7 @@ MUNIFY_DSP_FN void conv_1ch_window_max(const conv_1ch_window_state *state)
     "smlad  r0, r8, r4, r0\n\t" CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD               \
         CONV_1CH_WINDOW_WORD                                                                                 \
     "sub    r9, r9, #80\n\t"                                                                                 \
-    "cmp    r0, r1\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r0, r1\n\t"                                                                                      \
-    "cmp    r0, r2\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r0, r2\n\t"                                                                                      \
-    "cmp    r0, r3\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r0, r3\n\t"
+    MUNIFY_DSP_MAX4("r0", "r1", "r2", "r3")
 
 _Static_assert(MUNIFY_DSP_CONV_1CH_WINDOW_WORDS * 4 == 80, "CONV_1CH_WINDOW_CHANNEL rewinds the taps by 80 bytes");
 
@@ -377,15 +369,7 @@ MUNIFY_DSP_FN int32_t conv_1ch_prepare_window(const munify_dsp_conv *p, conv_1ch
     "smlad  r3, r8, r3, r7\n\t" CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD CONV_1CH_WINDOW_WORD               \
         CONV_1CH_WINDOW_WORD                                                                                 \
     "sub    r9, r9, #80\n\t"                                                                                 \
-    "cmp    r0, r1\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r0, r1\n\t"                                                                                      \
-    "cmp    r0, r2\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r0, r2\n\t"                                                                                      \
-    "cmp    r0, r3\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r0, r3\n\t"
+    MUNIFY_DSP_MAX4("r0", "r1", "r2", "r3")
 
 /* The folded requantization of conv_1ch_channels_fused on the window's maximum (r0), the output in r1; r11
  * walks the window entries (r7: the next channel's bias). */
@@ -417,7 +401,7 @@ MUNIFY_ASM_FUNCTION conv_1ch_window_fused_min(MUNIFY_ASM_ARG const conv_1ch_wind
                    "ldrd   r4, r7, [r0, #20]\n\t" /* act_min, first bias */
                    "push   {r4}\n\t"
                    "ldm    r0, {r9, r10, r11, r12, lr}\n\t" CONV_1CH_WINDOW_FUSED_LOOP(
-                       "ldr    r8, [sp]\n\t" "cmp    r1, r8\n\t" "it     lt\n\t" "movlt  r1, r8\n\t")
+                       "ldr    r8, [sp]\n\t" MUNIFY_DSP_MAX("r1", "r8"))
                    "add    sp, sp, #4\n\t"
                    "pop    {r4-r11, pc}\n\t");
 }

@@ -568,7 +568,7 @@ MUNIFY_ASM_FUNCTION blocks_tables_ab(MUNIFY_ASM_ARG const uint32_t *widened, MUN
     fix ":\n\t" "smull  r10, r11, r4, r5\n\t" "adds   r10, r10, #0x40000000\n\t" "adc    r11, r11, #0\n\t"       \
     "lsr    r10, r10, #31\n\t" "orr    r10, r10, r11, lsl #1\n\t" "b      " back "b\n\t"
 #endif
-#define BLOCKS_QUAD_CLAMP_MIN "cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"
+#define BLOCKS_QUAD_CLAMP_MIN MUNIFY_DSP_MAX("r11", "r9")
 /* The rows' loop: r3 / r8 = the outputs of pixels a / c, lr = rows (pixels b, d: + lr), r12 = the end of a's
  * outputs. Pixel b (d) goes first so that a's (c's) store advances r3 (r8) and its load the accumulators. */
 #define BLOCKS_QUAD_OUTPUTS(clamp)                                                                           \
@@ -614,15 +614,7 @@ MUNIFY_ASM_FUNCTION blocks_output_quad_min(MUNIFY_ASM_ARG const munify_dsp_outpu
     "add    r12, r3, r12\n\t"                                                                                \
     "1:\n\t"                                                                                                 \
     "ldm    r0!, {r4, r5, r6, r7}\n\t"                                                                       \
-    "cmp    r4, r5\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r4, r5\n\t"                                                                                      \
-    "cmp    r4, r6\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r4, r6\n\t"                                                                                      \
-    "cmp    r4, r7\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r4, r7\n\t"                                                                                      \
+    MUNIFY_DSP_MAX4("r4", "r5", "r6", "r7")                                                                  \
     "ldm    r1!, {r5, r6, r7, r10, r11}\n\t"                                                                 \
     BLOCKS_QUAD_OUTPUT("", "21", "31", clamp, "[r3], #1")                                                      \
     "cmp    r3, r12\n\t"                                                                                     \

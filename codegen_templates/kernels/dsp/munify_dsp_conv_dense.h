@@ -144,7 +144,7 @@ MUNIFY_ASM_FUNCTION conv_outputs_pair(MUNIFY_ASM_ARG const conv_pair_output_stat
 
 MUNIFY_ASM_FUNCTION conv_outputs_pair_min(MUNIFY_ASM_ARG const conv_pair_output_state *state)
 {
-    __asm volatile(CONV_PAIR_OUTPUTS("cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"));
+    __asm volatile(CONV_PAIR_OUTPUTS(MUNIFY_DSP_MAX("r11", "r9")));
 }
 
 /* A fused pool window (toolchain.plan.fusion): per channel the maximum of pixels a, b, c, d (acc: their rows one
@@ -163,15 +163,7 @@ MUNIFY_ASM_FUNCTION conv_outputs_pair_min(MUNIFY_ASM_ARG const conv_pair_output_
     "ldr    r6, [r0, r2, lsl #1]\n\t"                                                                        \
     "ldr    r7, [r8], #4\n\t"                                                                                \
     "ldr    r4, [r0], #4\n\t"                                                                                \
-    "cmp    r4, r5\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r4, r5\n\t"                                                                                      \
-    "cmp    r4, r6\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r4, r6\n\t"                                                                                      \
-    "cmp    r4, r7\n\t"                                                                                      \
-    "it     lt\n\t"                                                                                          \
-    "movlt  r4, r7\n\t"                                                                                      \
+    MUNIFY_DSP_MAX4("r4", "r5", "r6", "r7")                                                                  \
     "ldm    r1!, {r5, r6, r7, r10, r11}\n\t"                                                                 \
     CONV_PAIR_OUTPUT("", clamp, "[r3], #1")                                                                    \
     "cmp    r3, r12\n\t"                                                                                     \
@@ -185,7 +177,7 @@ MUNIFY_ASM_FUNCTION conv_outputs_window(MUNIFY_ASM_ARG const conv_pair_output_st
 
 MUNIFY_ASM_FUNCTION conv_outputs_window_min(MUNIFY_ASM_ARG const conv_pair_output_state *state)
 {
-    __asm volatile(CONV_WINDOW_OUTPUTS("cmp    r11, r9\n\t" "it     lt\n\t" "movlt  r11, r9\n\t"));
+    __asm volatile(CONV_WINDOW_OUTPUTS(MUNIFY_DSP_MAX("r11", "r9")));
 }
 #endif
 
