@@ -163,8 +163,8 @@ MUNIFY_DSP_FN void conv_1ch_patch(const munify_dsp_conv *p, const int8_t *input,
     int32_t iy0 = oy * p->stride_h - p->pad_top, ix0 = ox * p->stride_w - p->pad_left, t = 0;
     for (int32_t ky = 0; ky < p->kernel_h; ++ky) {
         int32_t iy = iy0 + ky * p->dilation_h;
-        const int8_t *row = input + iy * p->in_w;
         int32_t inside_row = iy >= 0 && iy < p->in_h;
+        const int8_t *row = input + (inside_row ? iy : 0) * p->in_w; /* never a pointer outside the input */
         for (int32_t kx = 0; kx < p->kernel_w; ++kx, ++t) {
             int32_t ix = ix0 + kx * p->dilation_w;
             patch[t] = inside_row && ix >= 0 && ix < p->in_w ? row[ix] : (int8_t)p->pad_value;
@@ -505,10 +505,15 @@ MUNIFY_DSP_FN void conv_1ch_window_taps(const munify_dsp_conv *p, const int8_t *
         int32_t first = ix0 < 0 ? -ix0 : 0, end = ix0 + 4 > p->in_w ? p->in_w - ix0 : 4; /* columns inside */
         for (int32_t r = 0; r < 4; ++r) {
             int32_t iy = iy0 + r;
-            int32_t row_inside = iy >= 0 && iy < p->in_h;
-            const int8_t *row = input + iy * p->in_w + ix0;
+            if (iy < 0 || iy >= p->in_h) {
+                for (int32_t c = 0; c < 4; ++c) {
+                    block[4 * r + c] = (int8_t)p->pad_value;
+                }
+                continue;
+            }
+            const int8_t *row = input + iy * p->in_w;
             for (int32_t c = 0; c < 4; ++c) {
-                block[4 * r + c] = row_inside && c >= first && c < end ? row[c] : (int8_t)p->pad_value;
+                block[4 * r + c] = c >= first && c < end ? row[ix0 + c] : (int8_t)p->pad_value;
             }
         }
         conv_1ch_window_taps_inside(block, 4, taps);
